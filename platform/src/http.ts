@@ -1,0 +1,202 @@
+/**
+ * The HTTP host every service runs: GraphQL on `/graphql` (POST, and GET for queries),
+ * `/health/live`, `/health/ready`, `/metrics`, plus any extra routes the service adds.
+ *
+ * Built on node:http and Apollo Server's `executeHTTPGraphQLRequest`, so no web framework
+ * is needed. Graceful shutdown: {@link ServiceHost.stop} first turns readiness to 503 (load
+ * balancers stop routing), stops accepting connections, lets in-flight requests finish
+ * (bounded by `graceMs`), then closes what remains.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
+
+/** Largest request body accepted, in bytes. */
+export const MAX_BODY_BYTES = 1_000_000;
+
+/** An extra route; return false to fall through to 404. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean | void> | boolean | void;
+
+export interface ServiceHostOptions<Ctx extends BaseContext> {
+  name: string;
+  apollo: ApolloServer<Ctx>;
+  /** Builds the resolver context; throw an Error with `status` (401/403) to refuse the request. */
+  context: (req: IncomingMessage) => Promise<Ctx>;
+  /** Named readiness checks (e.g. mongo, nats); all must be true for `/health/ready` to answer 200. */
+  readiness?: Record<string, () => boolean | Promise<boolean>>;
+  /** Extra routes by exact path. */
+  routes?: Record<string, RouteHandler>;
+  /** Optional fallback for GET requests not otherwise matched (e.g. a landing page). */
+  onGet?: RouteHandler;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  /** Milliseconds to wait for in-flight requests on stop. */
+  graceMs?: number;
+}
+
+/** A running (or startable) service host. */
+export interface ServiceHost {
+  server: http.Server;
+  /** Starts listening; resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Graceful stop (see module doc). Idempotent. */
+  stop(): Promise<void>;
+  /** True once stop() has begun. */
+  readonly draining: boolean;
+}
+
+/** An error that maps to an HTTP status before GraphQL execution (e.g. a missing gateway secret). */
+export class HttpError extends Error {
+  constructor(
+    public readonly status: number,
+    message: string,
+    public readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(value));
+}
+
+/** Creates the host; call `listen` to start it. */
+export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOptions<Ctx>): ServiceHost {
+  let draining = false;
+  let stopping: Promise<void> | undefined;
+  const { logger, metrics } = opts;
+
+  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
+    const checks: Record<string, boolean> = { accepting: !draining };
+    for (const [name, check] of Object.entries(opts.readiness ?? {})) {
+      try {
+        checks[name] = await check();
+      } catch {
+        checks[name] = false;
+      }
+    }
+    return { ok: Object.values(checks).every(Boolean), checks };
+  }
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    let parsed: unknown = undefined;
+    if (req.method === 'POST' && body.length > 0) {
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    // Built before Apollo runs so an HttpError (e.g. wrong gateway secret) keeps its status.
+    const contextValue = await opts.context(req);
+    const result = await opts.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
+      context: async () => contextValue,
+    });
+    const outHeaders: Record<string, string> = {};
+    for (const [k, v] of result.headers) outHeaders[k] = v;
+    res.writeHead(result.status ?? 200, outHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+    } else {
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const started = process.hrtime.bigint();
+    const route = url.pathname;
+    try {
+      if (route === '/health/live') return sendJson(res, 200, { status: 'ok' });
+      if (route === '/health/ready') {
+        const r = await readiness();
+        return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
+      }
+      if (route === '/metrics') {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        return void res.end(await metrics.registry.metrics());
+      }
+      const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
+      const extra = opts.routes?.[route];
+      if (extra && (await extra(req, res, body)) !== false) return;
+      if (route === '/graphql' || route === '/') {
+        if (req.method === 'GET' && opts.onGet && (await opts.onGet(req, res, body)) !== false) return;
+        if (route === '/graphql') return await graphql(req, res, body, url);
+      }
+      sendJson(res, 404, { error: 'not found' });
+    } catch (err) {
+      if (err instanceof HttpError) {
+        sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
+      } else {
+        logger.error({ err, route }, 'request failed');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        else res.end();
+      }
+    } finally {
+      metrics.httpRequests.inc({ route: route.startsWith('/health') ? route : route.slice(0, 40), status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: route.slice(0, 40) }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    get draining() {
+      return draining;
+    },
+    async listen(port, host = '0.0.0.0') {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      const bound = (server.address() as AddressInfo).port;
+      logger.info({ port: bound }, `${opts.name} listening`);
+      return bound;
+    },
+    stop() {
+      stopping ??= (async () => {
+        draining = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), opts.graceMs ?? 10_000);
+        timer.unref();
+        if (server.listening) await closed;
+        clearTimeout(timer);
+        await opts.apollo.stop();
+      })();
+      return stopping;
+    },
+  };
+}

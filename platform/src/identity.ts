@@ -1,0 +1,63 @@
+/**
+ * Caller identity as the gateway forwards it to subgraphs, and the checks built on it.
+ *
+ * The gateway verifies the caller's JWT and sends `x-user-id` / `x-user-role` together with
+ * the shared `x-gateway-secret`; a subgraph trusts the identity headers only when the secret
+ * matches (see {@link verifyGatewaySecret}).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { appError, ErrorCode } from './errors.js';
+
+export const ROLES = ['STUDENT', 'INSTRUCTOR', 'ADMIN'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** An authenticated caller: `sub` is the user id from the JWT, `role` its role claim. */
+export interface Identity {
+  sub: string;
+  role: Role;
+}
+
+/** Header names of the gateway → subgraph hop. */
+export const HEADERS = {
+  secret: 'x-gateway-secret',
+  userId: 'x-user-id',
+  role: 'x-user-role',
+} as const;
+
+/** Constant-time comparison of the presented secret with the expected one. */
+export function verifyGatewaySecret(presented: string | undefined | null, expected: string): boolean {
+  if (!presented) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Reads the forwarded identity from request headers; undefined for an anonymous caller. */
+export function identityFromHeaders(get: (name: string) => string | undefined | null): Identity | undefined {
+  const sub = get(HEADERS.userId);
+  const role = get(HEADERS.role);
+  if (!sub || !role || !(ROLES as readonly string[]).includes(role)) return undefined;
+  return { sub, role: role as Role };
+}
+
+/** The request context every subgraph resolver receives. */
+export interface RequestContext {
+  identity?: Identity;
+}
+
+/** @throws GraphQLError UNAUTHENTICATED when the caller is anonymous. */
+export function requireIdentity(ctx: RequestContext): Identity {
+  if (!ctx.identity) throw appError(ErrorCode.UNAUTHENTICATED, 'sign in first: send Authorization: Bearer <JWT>');
+  return ctx.identity;
+}
+
+/**
+ * @throws GraphQLError UNAUTHENTICATED when anonymous, FORBIDDEN when the role is not one of `roles`.
+ */
+export function requireRole(ctx: RequestContext, ...roles: Role[]): Identity {
+  const who = requireIdentity(ctx);
+  if (!roles.includes(who.role)) {
+    throw appError(ErrorCode.FORBIDDEN, `this operation needs role ${roles.join(' or ')}; you are ${who.role}`);
+  }
+  return who;
+}

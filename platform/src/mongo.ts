@@ -1,0 +1,48 @@
+/**
+ * MongoDB plumbing: one mongoose connection per service (never the global default, so
+ * several services can share a process in tests), and the outbox field every aggregate carries.
+ *
+ * Works against MongoDB and FerretDB v1; nothing here relies on transactions, change streams
+ * or TTL/partial indexes, which FerretDB v1 lacks.
+ */
+import mongoose, { Schema, type Connection } from 'mongoose';
+import type { EventEnvelope } from '@courses/contracts';
+import type { Logger } from './logger.js';
+
+/**
+ * Opens a connection to `uri` (which names the service's own database) and waits until it
+ * is usable. Index builds declared on models run when each model is first compiled.
+ * @throws the driver's error when no server answers within `serverSelectionTimeoutMS` (5000 ms).
+ */
+export async function connectMongo(uri: string, logger: Logger): Promise<Connection> {
+  const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 20 });
+  conn.on('disconnected', () => logger.warn('mongodb disconnected'));
+  conn.on('reconnected', () => logger.info('mongodb reconnected'));
+  await conn.asPromise();
+  logger.info({ db: conn.name }, 'mongodb connected');
+  return conn;
+}
+
+/** True while the connection can serve queries (readyState 1). */
+export function mongoReady(conn: Connection): boolean {
+  return conn.readyState === 1;
+}
+
+/**
+ * Schema definition for an aggregate's outbox: events raised by the last state changes and
+ * not yet published. They are written in the same single-document update as the change
+ * itself, and the relay removes each one once JetStream has acknowledged it.
+ */
+export function outboxField(): { type: (typeof Schema.Types.Mixed)[]; default: () => never[] } {
+  return { type: [Schema.Types.Mixed], default: () => [] };
+}
+
+/** The update fragment that appends `events` to an aggregate's outbox. */
+export function pushEvents(events: EventEnvelope[]): { $push: { outbox: { $each: EventEnvelope[] } } } {
+  return { $push: { outbox: { $each: events } } };
+}
+
+/** True when `err` is a duplicate-key error (E11000) from a unique index. */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}

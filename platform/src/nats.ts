@@ -1,0 +1,230 @@
+/**
+ * NATS JetStream plumbing: connections, streams, publishing and durable consumers.
+ *
+ * API: the modular nats.js v3 client (`@nats-io/transport-node`, `@nats-io/jetstream`).
+ * Delivery is at-least-once; consumers ack only after the effect is stored and handlers
+ * must be idempotent. Replicas of a service share one durable consumer, so each message
+ * goes to one of them.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import {
+  InvalidEventError,
+  parseEvent,
+  subjectOf,
+  type EventEnvelope,
+  type EventType,
+  type StreamSpec,
+} from '@courses/contracts';
+import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
+
+export type { NatsConnection };
+
+/**
+ * Connects with endless reconnects (every 1000 ms), so a NATS restart heals without a
+ * service restart. Waits at most `timeoutMs` for the first connection.
+ * @throws when no server answers at `url` within the time.
+ */
+export async function connectNats(url: string, name: string, logger: Logger, timeoutMs = 5_000): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(','),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1_000,
+    timeout: timeoutMs,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type }, `nats ${s.type}`);
+    }
+  })().catch(() => undefined);
+  logger.info({ server: nc.getServer() }, 'nats connected');
+  return nc;
+}
+
+/** True while the connection is open (reconnecting counts as not ready). */
+export function natsReady(nc: NatsConnection): boolean {
+  return !nc.isClosed() && !nc.isDraining() && (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
+}
+
+/** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/**
+ * Creates the stream if missing (file storage, limits retention, duplicate window
+ * {@link DUPLICATE_WINDOW_MS}); leaves an existing one as it is. Both publishers and consumers
+ * call this, so start-up order does not matter.
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  try {
+    await jsm.streams.info(spec.name);
+  } catch {
+    try {
+      await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+    } catch (err) {
+      // Another replica may have created it in between.
+      await jsm.streams.info(spec.name).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+/** The JetStream client and manager for a connection. */
+export async function jetstreamOf(nc: NatsConnection): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
+  return { js: jetstream(nc), jsm: await jetstreamManager(nc) };
+}
+
+/**
+ * Publishes `event` on its subject with `Nats-Msg-Id` = event id and waits for the stream's ack.
+ * @throws when no stream stores the subject or NATS is unreachable.
+ */
+export async function publishEvent(js: JetStreamClient, event: EventEnvelope, namespace: string): Promise<void> {
+  await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
+}
+
+/** A handler for one event type; throwing means "not applied, deliver again later". */
+export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, msg: JsMsg) => Promise<void>;
+
+/** One handler per event type a consumer subscribes to. */
+export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+
+export interface ConsumerOptions {
+  nc: NatsConnection;
+  stream: StreamSpec;
+  /** Durable consumer name, shared by all replicas of the consuming service. */
+  durable: string;
+  namespace: string;
+  /** One handler per event type; the keys become the consumer's filter subjects. */
+  handlers: EventHandlers;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  /** Deliveries before a failing message is terminated (default 10). */
+  maxDeliver?: number;
+  /** Milliseconds JetStream waits for an ack before redelivering (default 30000). */
+  ackWaitMs?: number;
+}
+
+/** A running durable consumer. */
+export interface RunningConsumer {
+  durable: string;
+  /** Stops pulling; the message in hand finishes first. */
+  stop(): Promise<void>;
+}
+
+/** Redelivery delay after the n-th failed delivery: 250 ms doubling, capped at 10 s. */
+export function backoffMs(deliveryCount: number): number {
+  return Math.min(10_000, 250 * 2 ** Math.max(0, deliveryCount - 1));
+}
+
+/**
+ * Creates (or updates) the durable pull consumer and processes messages one at a time in
+ * stream order: valid events go to their handler and are acked after it resolves; a handler
+ * failure naks with {@link backoffMs} delay; a payload that breaks its contract, or a message
+ * at its last delivery, is terminated and logged (it would never succeed).
+ */
+export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
+  const { nc, stream, durable, namespace, logger } = opts;
+  const log = logger.child({ durable });
+  const { js, jsm } = await jetstreamOf(nc);
+  await ensureStream(jsm, stream);
+  const types = Object.keys(opts.handlers) as EventType[];
+  const maxDeliver = opts.maxDeliver ?? 10;
+  const config = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
+    max_deliver: maxDeliver,
+    // One wildcard filter per stream (nats-server < 2.10 has no filter_subjects); event types
+    // without a handler are acked unseen.
+    filter_subject: stream.subjects[0],
+  };
+  try {
+    await jsm.consumers.info(stream.name, durable);
+    await jsm.consumers.update(stream.name, durable, { ack_wait: config.ack_wait, max_deliver: maxDeliver });
+  } catch {
+    await jsm.consumers.add(stream.name, config).catch(async (err) => {
+      await jsm.consumers.info(stream.name, durable).catch(() => {
+        throw err;
+      });
+    });
+  }
+  const consumer = await js.consumers.get(stream.name, durable);
+  let messages: ConsumerMessages | undefined;
+  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
+
+  const count = (type: string, outcome: string) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome });
+
+  async function handleOne(msg: JsMsg): Promise<void> {
+    let event: EventEnvelope;
+    try {
+      event = parseEvent(msg.data);
+    } catch (err) {
+      log.error({ err: (err as Error).message, subject: msg.subject, seq: msg.seq }, 'poison message terminated');
+      count('invalid', 'term');
+      msg.term(err instanceof InvalidEventError ? err.message : 'unparseable');
+      return;
+    }
+    const handler = opts.handlers[event.type] as EventHandler | undefined;
+    if (!handler) {
+      msg.ack();
+      return;
+    }
+    try {
+      await handler(event, msg);
+      msg.ack();
+      count(event.type, 'ack');
+    } catch (err) {
+      const n = msg.info.deliveryCount;
+      if (n >= maxDeliver) {
+        log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; terminated');
+        msg.term(`failed ${n} times: ${(err as Error).message}`);
+        count(event.type, 'term');
+      } else {
+        log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');
+        msg.nak(backoffMs(n));
+        count(event.type, 'nak');
+      }
+    }
+  }
+
+  void (async () => {
+    while (!stopped) {
+      try {
+        messages = await consumer.consume({ max_messages: 64 });
+        for await (const msg of messages) {
+          current = handleOne(msg);
+          await current;
+          if (stopped) break;
+        }
+      } catch (err) {
+        if (!stopped) {
+          log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    }
+  })();
+  log.info({ stream: stream.name, types }, 'consumer started');
+
+  return {
+    durable,
+    async stop() {
+      stopped = true;
+      await current.catch(() => undefined);
+      await messages?.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The runtime every subgraph shares: its MongoDB connection, NATS connection, outbox relay,
+ * durable consumers, and an Apollo subgraph server behind the {@link createServiceHost} HTTP host.
+ *
+ * A subgraph module supplies only its SDL, resolvers, aggregate collections and consumers;
+ * start-up order, readiness and graceful shutdown are the same everywhere.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type { Connection } from 'mongoose';
+import type { Collection, Document } from 'mongodb';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { streamOf, type Context } from '@courses/contracts';
+import type { subgraphEnv } from './config.js';
+import type { z } from 'zod';
+import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
+import { HEADERS, identityFromHeaders, verifyGatewaySecret, type RequestContext } from './identity.js';
+import { stopAll } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type ServiceMetrics } from './metrics.js';
+import { connectMongo, mongoReady } from './mongo.js';
+import { connectNats, ensureStream, jetstreamOf, natsReady, type NatsConnection, type RunningConsumer } from './nats.js';
+import { startOutboxRelay, type OutboxRelay } from './outbox.js';
+
+/** Configuration every subgraph accepts (see `subgraphEnv`). */
+export type SubgraphConfig = z.infer<typeof subgraphEnv>;
+
+/** Connections and helpers handed to a subgraph's wiring code. */
+export interface SubgraphRuntime {
+  name: string;
+  config: SubgraphConfig;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  conn: Connection;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  namespace: string;
+}
+
+/** What a subgraph contributes on top of the shared runtime. */
+export interface SubgraphParts<Ctx extends RequestContext = RequestContext> {
+  /** SDL (Federation 2 `@link`) of the subgraph. */
+  typeDefs: string;
+  resolvers: GraphQLResolverMap<Ctx>;
+  /** The context this subgraph publishes events for, if any (its stream is created at start). */
+  publishes?: Context;
+  /** Aggregate collections with an outbox, relayed to NATS. */
+  outboxCollections?: Collection<Document>[];
+  /** Starts the durable consumers; called after the relay exists so handlers can kick it. */
+  startConsumers?: (relay: OutboxRelay | undefined) => Promise<RunningConsumer[]>;
+  /** Builds the per-request context from the forwarded identity. */
+  context?: (base: RequestContext, req: IncomingMessage) => Promise<Ctx> | Ctx;
+  /** Extra HTTP routes (e.g. payment's internal charge endpoint). */
+  routes?: Record<string, RouteHandler>;
+  /** Extra stop steps, run after HTTP and consumers stop and before connections close. */
+  onStop?: Array<() => Promise<unknown> | unknown>;
+}
+
+/** A started subgraph process (or in-process instance, in tests). */
+export interface RunningSubgraph {
+  name: string;
+  port: number;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  runtime: SubgraphRuntime;
+  relay?: OutboxRelay;
+  host: ServiceHost;
+  stop(): Promise<void>;
+}
+
+/** Reads a subgraph's `schema.graphql` next to its package root (`../schema.graphql` from src/ or dist/). */
+export function readSchema(moduleUrl: string): string {
+  return readFileSync(new URL('../schema.graphql', moduleUrl), 'utf8');
+}
+
+/** Connects to MongoDB and NATS for subgraph `name`. */
+export async function createSubgraphRuntime(name: string, config: SubgraphConfig): Promise<SubgraphRuntime> {
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const metrics = createMetrics(name);
+  const conn = await connectMongo(config.MONGODB_URI, logger);
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats(config.NATS_URL, name, logger);
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  const { js } = await jetstreamOf(nc);
+  return { name, config, logger, metrics, conn, nc, js, namespace: config.NATS_NAMESPACE };
+}
+
+/**
+ * Starts the subgraph: stream, relay, consumers, then HTTP. Requests without the gateway
+ * secret get 401 (health and metrics stay open). Stop order: HTTP (drain) → consumers →
+ * relay → extra steps → NATS drain → MongoDB close.
+ */
+export async function startSubgraph<Ctx extends RequestContext>(
+  runtime: SubgraphRuntime,
+  parts: SubgraphParts<Ctx>,
+): Promise<RunningSubgraph> {
+  const { name, config, logger, metrics, nc, conn } = runtime;
+  if (parts.publishes) {
+    const { jsm } = await jetstreamOf(nc);
+    await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
+  }
+  const relay = parts.outboxCollections?.length
+    ? startOutboxRelay({ collections: parts.outboxCollections, js: runtime.js, namespace: runtime.namespace, logger, metrics })
+    : undefined;
+  const consumers = parts.startConsumers ? await parts.startConsumers(relay) : [];
+
+  const apollo = new ApolloServer<Ctx>({
+    schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as never }),
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+  });
+  await apollo.start();
+
+  const host = createServiceHost<Ctx>({
+    name,
+    apollo,
+    logger,
+    metrics,
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    routes: parts.routes,
+    readiness: { mongo: () => mongoReady(conn), nats: () => natsReady(nc) },
+    async context(req) {
+      const get = (h: string) => {
+        const v = req.headers[h];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      if (!verifyGatewaySecret(get(HEADERS.secret), config.GATEWAY_SECRET)) {
+        throw new HttpError(401, 'subgraphs answer only the gateway: missing or wrong x-gateway-secret', 'UNAUTHENTICATED');
+      }
+      const base: RequestContext = { identity: identityFromHeaders(get) };
+      return parts.context ? parts.context(base, req) : (base as Ctx);
+    },
+  });
+  const port = await host.listen(config.PORT, config.HOST);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    runtime,
+    relay,
+    host,
+    stop() {
+      stopping ??= stopAll(
+        [
+          () => host.stop(),
+          ...consumers.map((c) => () => c.stop()),
+          () => relay?.stop(),
+          ...(parts.onStop ?? []),
+          () => nc.drain(),
+          () => conn.close(),
+        ],
+        logger,
+      );
+      return stopping;
+    },
+  };
+}

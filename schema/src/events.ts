@@ -1,0 +1,208 @@
+/**
+ * Event contracts shared by every publisher and consumer of the supergraph.
+ *
+ * Each domain event travels in an {@link EventEnvelope} on a JetStream subject named
+ * `<context>.<eventName>` (optionally behind a namespace prefix, see {@link subjectOf}).
+ * Payload schemas are zod objects; publishers validate before writing to their outbox and
+ * consumers validate before applying, so a payload that breaks its contract is refused at
+ * both ends. Money amounts are integer KRW; ids are opaque strings.
+ */
+import { z } from 'zod';
+
+/** The bounded contexts that publish events; each owns exactly one JetStream stream. */
+export const CONTEXTS = ['lecture', 'registration', 'payment'] as const;
+/** A publishing bounded context. */
+export type Context = (typeof CONTEXTS)[number];
+
+const id = z.string().min(1);
+/** Integer amount in KRW (Korean won has no minor unit). */
+const krw = z.number().int().nonnegative();
+
+/** Payload schemas, keyed by event type (`<context>.<pastTenseName>`). Schema version 1. */
+export const eventPayloads = {
+  /** An instructor opened a lecture. Feeds registration's catalog replica. */
+  'lecture.opened': z.object({
+    lectureId: id,
+    title: z.string().min(1),
+    instructorId: id,
+    capacity: z.number().int().positive(),
+    price: krw,
+  }),
+  /** A lecture was canceled by its instructor (or an admin). Registration cancels its registrations. */
+  'lecture.canceled': z.object({ lectureId: id, instructorId: id }),
+  /** A lecture's enrolled count changed (count of confirmed registrations, after the change). */
+  'lecture.enrolledCountChanged': z.object({
+    lectureId: id,
+    instructorId: id,
+    enrolledCount: z.number().int().nonnegative(),
+  }),
+  /** A registration was paid and confirmed. */
+  'registration.confirmed': z.object({
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    instructorId: id,
+    lectureTitle: z.string(),
+    paymentId: id,
+    amount: krw,
+  }),
+  /** A confirmed registration was canceled; its payment must be refunded. */
+  'registration.canceled': z.object({
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    instructorId: id,
+    reason: z.enum(['STUDENT_REQUEST', 'LECTURE_CANCELED']),
+    paymentId: id.nullable(),
+  }),
+  /**
+   * A registration attempt failed at the payment step (declined, timed out or breaker open).
+   * Payment voids any charge for it, including one that completes after the caller gave up.
+   */
+  'registration.abandoned': z.object({
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    reason: z.enum(['PAYMENT_DECLINED', 'PAYMENT_UNAVAILABLE']),
+  }),
+  /** A charge succeeded. */
+  'payment.completed': z.object({
+    paymentId: id,
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    amount: krw,
+  }),
+  /** A completed charge was refunded (registration canceled or abandoned). */
+  'payment.refunded': z.object({
+    paymentId: id,
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    amount: krw,
+  }),
+} as const;
+
+/** Every event type name, e.g. `registration.confirmed`. */
+export type EventType = keyof typeof eventPayloads;
+/** The payload shape of event type `T`. */
+export type EventPayload<T extends EventType> = z.infer<(typeof eventPayloads)[T]>;
+/** All event types, in a stable order. */
+export const EVENT_TYPES = Object.keys(eventPayloads) as EventType[];
+
+/** Keys that say which aggregate(s) an event concerns; used for tracing and for subscriptions. */
+export interface Correlation {
+  registrationId?: string;
+  lectureId?: string;
+  paymentId?: string;
+  studentId?: string;
+  instructorId?: string;
+}
+
+/** Current envelope schema version; bump it (and keep reading older ones) on a breaking change. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * The envelope every event travels in. `id` is a UUID and is also the JetStream `Nats-Msg-Id`,
+ * so the server drops a re-send inside its duplicate window; consumers key idempotency on it
+ * or on the aggregate ids in `correlation`.
+ */
+export interface EventEnvelope<T extends EventType = EventType> {
+  id: string;
+  type: T;
+  /** ISO-8601 UTC timestamp of the state change the event describes. */
+  occurredAt: string;
+  schemaVersion: number;
+  correlation: Correlation;
+  payload: EventPayload<T>;
+}
+
+const envelopeSchema = z.object({
+  id: z.string().uuid(),
+  type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
+  occurredAt: z.string().datetime(),
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  correlation: z.record(z.string(), z.string()),
+  payload: z.unknown(),
+});
+
+/** Raised when bytes on the wire are not a valid event of a known type; the message is poison. */
+export class InvalidEventError extends Error {
+  override name = 'InvalidEventError';
+}
+
+/** The correlation keys an event of type `type` carries: every `*Id` field of its payload. */
+export function correlationOf<T extends EventType>(type: T, payload: EventPayload<T>): Correlation {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(payload as Record<string, unknown>)) {
+    if (key.endsWith('Id') && typeof value === 'string') out[key] = value;
+  }
+  void type;
+  return out as Correlation;
+}
+
+/**
+ * Builds a validated envelope for a new event.
+ * @throws InvalidEventError when `payload` does not satisfy the schema of `type`.
+ */
+export function createEvent<T extends EventType>(type: T, payload: EventPayload<T>, now = new Date()): EventEnvelope<T> {
+  const parsed = eventPayloads[type].safeParse(payload);
+  if (!parsed.success) throw new InvalidEventError(`${type}: ${parsed.error.message}`);
+  return {
+    id: crypto.randomUUID(),
+    type,
+    occurredAt: now.toISOString(),
+    schemaVersion: SCHEMA_VERSION,
+    correlation: correlationOf(type, parsed.data as EventPayload<T>),
+    payload: parsed.data as EventPayload<T>,
+  };
+}
+
+/**
+ * Parses and validates an envelope received from the wire.
+ * @throws InvalidEventError when the JSON, the envelope or the payload breaks its contract.
+ */
+export function parseEvent(data: Uint8Array | string): EventEnvelope {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
+  } catch (e) {
+    throw new InvalidEventError(`not JSON: ${(e as Error).message}`);
+  }
+  const env = envelopeSchema.safeParse(json);
+  if (!env.success) throw new InvalidEventError(`bad envelope: ${env.error.message}`);
+  const payload = eventPayloads[env.data.type].safeParse(env.data.payload);
+  if (!payload.success) throw new InvalidEventError(`${env.data.type}: ${payload.error.message}`);
+  return { ...env.data, payload: payload.data } as EventEnvelope;
+}
+
+/** The bounded context that publishes event type `type`. */
+export function contextOf(type: EventType): Context {
+  return type.split('.')[0] as Context;
+}
+
+/**
+ * Subject of an event type. `namespace` isolates deployments or test runs sharing one NATS
+ * server: with namespace `t1`, `registration.confirmed` travels on `t1.registration.confirmed`.
+ */
+export function subjectOf(type: EventType, namespace = ''): string {
+  return namespace ? `${namespace}.${type}` : type;
+}
+
+/** The event type carried on `subject`, or undefined for a subject outside the contracts. */
+export function typeOfSubject(subject: string, namespace = ''): EventType | undefined {
+  const bare = namespace && subject.startsWith(`${namespace}.`) ? subject.slice(namespace.length + 1) : subject;
+  return (EVENT_TYPES as string[]).includes(bare) ? (bare as EventType) : undefined;
+}
+
+/** JetStream stream definition for one publishing context. */
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+}
+
+/** The stream a context publishes to: `REGISTRATION` with subjects `registration.>` (namespaced when given). */
+export function streamOf(context: Context, namespace = ''): StreamSpec {
+  const prefix = namespace ? `${namespace.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_` : '';
+  return { name: `${prefix}${context.toUpperCase()}`, subjects: [namespace ? `${namespace}.${context}.>` : `${context}.>`] };
+}

@@ -1,0 +1,78 @@
+/**
+ * The Lecture aggregate: the rules for opening, canceling and counting enrolments.
+ * Pure functions, no I/O; the repository applies their results atomically.
+ */
+import { appError, badInput, ErrorCode, type Identity } from '@courses/platform';
+
+export type LectureStatus = 'OPEN' | 'CANCELED';
+
+/** A lecture as the domain sees it. Money in KRW, counts in seats. */
+export interface Lecture {
+  id: string;
+  title: string;
+  instructorId: string;
+  capacity: number;
+  price: number;
+  status: LectureStatus;
+  /** Confirmed registrations known to this side. */
+  enrolledCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Limits on a new lecture. */
+export const LIMITS = { titleMax: 200, capacityMax: 10_000, priceMax: 100_000_000 } as const;
+
+/** Validated input of {@link validateNewLecture}. */
+export interface NewLecture {
+  title: string;
+  capacity: number;
+  price: number;
+}
+
+/**
+ * Validates and normalises (trims the title) an openLecture input.
+ * @throws GraphQLError BAD_USER_INPUT naming the first offending field.
+ */
+export function validateNewLecture(input: { title: string; capacity: number; price: number }): NewLecture {
+  const title = input.title.trim();
+  if (title.length === 0) throw badInput('title', 'title must not be empty');
+  if (title.length > LIMITS.titleMax) throw badInput('title', `title must be at most ${LIMITS.titleMax} characters`);
+  if (!Number.isInteger(input.capacity) || input.capacity < 1 || input.capacity > LIMITS.capacityMax) {
+    throw badInput('capacity', `capacity must be a whole number from 1 to ${LIMITS.capacityMax}`);
+  }
+  if (!Number.isInteger(input.price) || input.price < 0 || input.price > LIMITS.priceMax) {
+    throw badInput('price', `price must be a whole number of KRW from 0 to ${LIMITS.priceMax}`);
+  }
+  return { title, capacity: input.capacity, price: input.price };
+}
+
+/** @throws GraphQLError FORBIDDEN unless `who` is the lecture's instructor or an admin. */
+export function assertMayManage(lecture: Pick<Lecture, 'instructorId'>, who: Identity): void {
+  if (who.role !== 'ADMIN' && !(who.role === 'INSTRUCTOR' && who.sub === lecture.instructorId)) {
+    throw appError(ErrorCode.FORBIDDEN, 'only the lecture\'s instructor or an admin may do this');
+  }
+}
+
+/** What canceling does to a lecture: `changed` is false when it was already canceled (idempotent). */
+export function cancel(lecture: Lecture): { changed: boolean } {
+  return { changed: lecture.status === 'OPEN' };
+}
+
+/**
+ * The enrolled-count effect of a registration event, given the registration ids already
+ * counted (`enrolled`) and those already released (`released`):
+ * - confirmed: +1 unless counted or released before (a late, reordered confirmation);
+ * - canceled: -1 when counted; otherwise only remembered as released.
+ */
+export function enrolmentEffect(
+  kind: 'confirmed' | 'canceled',
+  registrationId: string,
+  enrolled: readonly string[],
+  released: readonly string[],
+): 'increment' | 'decrement' | 'remember-release' | 'none' {
+  const counted = enrolled.includes(registrationId);
+  if (kind === 'confirmed') return counted || released.includes(registrationId) ? 'none' : 'increment';
+  if (counted) return 'decrement';
+  return released.includes(registrationId) ? 'none' : 'remember-release';
+}

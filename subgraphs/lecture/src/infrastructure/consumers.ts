@@ -1,0 +1,31 @@
+/**
+ * Every event subscription of the lecture subgraph, in one place.
+ * Policy: "when a registration is confirmed or canceled, adjust the lecture's enrolled count".
+ */
+import { streamOf } from '@courses/contracts';
+import { startConsumer, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import type { LectureRepository } from './lecture-repository.js';
+
+/** Starts the durable consumer `lecture-enrolment` on the REGISTRATION stream. */
+export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRepository, relay?: OutboxRelay): Promise<RunningConsumer[]> {
+  const apply = async (lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled') => {
+    if (!(await repo.applyEnrolment(lectureId, registrationId, kind))) {
+      throw new Error(`lecture ${lectureId} not found (yet)`);
+    }
+    relay?.kick();
+  };
+  return [
+    await startConsumer({
+      nc: rt.nc,
+      stream: streamOf('registration', rt.namespace),
+      durable: 'lecture-enrolment',
+      namespace: rt.namespace,
+      logger: rt.logger,
+      metrics: rt.metrics,
+      handlers: {
+        'registration.confirmed': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'confirmed'),
+        'registration.canceled': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'canceled'),
+      },
+    }),
+  ];
+}

@@ -1,0 +1,23 @@
+/** Wiring of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { LectureRepository } from './infrastructure/lecture-repository.js';
+import { startLectureConsumers } from './infrastructure/consumers.js';
+import { lectureResolvers } from './resolvers/index.js';
+
+/** Environment of the lecture subgraph (default PORT 4003). */
+export const lectureEnv = subgraphEnv;
+
+/** Starts the lecture subgraph from `env` (process.env by default). */
+export async function startLectureService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
+  const config = loadConfig(lectureEnv, env, { PORT: '4003' });
+  const rt = await createSubgraphRuntime('lecture', config);
+  const repo = new LectureRepository(rt.conn);
+  await repo.model.init();
+  return startSubgraph(rt, {
+    typeDefs: readSchema(import.meta.url),
+    resolvers: lectureResolvers(repo) as never,
+    publishes: 'lecture',
+    outboxCollections: [repo.model.collection as never],
+    startConsumers: (relay) => startLectureConsumers(rt, repo, relay),
+  });
+}
