@@ -1,0 +1,142 @@
+/**
+ * The gateway: the single entry point. Apollo Gateway executes queries and mutations over
+ * the composed supergraph (query plans over HTTP to the subgraphs, with the gateway secret
+ * and the caller's identity in headers); the subscription server serves Subscription fields
+ * over graphql-ws on the same URL; browsers get GraphiQL.
+ */
+import { readFileSync } from 'node:fs';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { GraphQLSchema } from 'graphql';
+import {
+  connectNats,
+  createLogger,
+  createMetrics,
+  createServiceHost,
+  HEADERS,
+  HttpError,
+  loadConfig,
+  natsReady,
+  stopAll,
+  type Identity,
+  type Logger,
+  type NatsConnection,
+} from '@courses/platform';
+import { AuthError, identityFromAuthorization } from './auth.js';
+import { gatewayEnv, routingOverrides, type GatewayConfig } from './config.js';
+import { browserPage } from './graphiql.js';
+import { EventHub } from './subscriptions/event-hub.js';
+import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
+
+/** Context of a gateway request. */
+export interface GatewayContext {
+  identity?: Identity;
+}
+
+/** Sends the gateway secret and the caller's identity with every subgraph fetch. */
+class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(url: string, private readonly secret: string) {
+    super({ url });
+  }
+  override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+    request.http?.headers.set(HEADERS.secret, this.secret);
+    const who = (context as GatewayContext | undefined)?.identity;
+    if (who) {
+      request.http?.headers.set(HEADERS.userId, who.sub);
+      request.http?.headers.set(HEADERS.role, who.role);
+    }
+  }
+}
+
+export interface RunningGateway {
+  port: number;
+  url: string;
+  config: GatewayConfig;
+  logger: Logger;
+  apollo: ApolloServer<GatewayContext>;
+  hub: EventHub;
+  subscriptions: SubscriptionServer;
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/** Starts the gateway from `env` (process.env by default). */
+export async function startGateway(env: Record<string, string | undefined> = process.env): Promise<RunningGateway> {
+  const config = loadConfig(gatewayEnv, env, { PORT: '4000' });
+  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const metrics = createMetrics('gateway');
+  const overrides = routingOverrides(config);
+  let apiSchema: GraphQLSchema | undefined;
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: readFileSync(config.SUPERGRAPH_PATH, 'utf8'),
+    buildService: ({ name, url }) => {
+      const base = overrides[name];
+      return new IdentityForwardingDataSource(base ? `${base.replace(/\/$/, '')}/graphql` : url!, config.GATEWAY_SECRET);
+    },
+  });
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: s }) => (apiSchema = s));
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    introspection: true,
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+    logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+  });
+  await apollo.start();
+  const nc = await connectNats(config.NATS_URL, 'gateway', logger);
+  const hub = new EventHub(nc, config.NATS_NAMESPACE, logger);
+
+  const host = createServiceHost<GatewayContext>({
+    name: 'gateway',
+    apollo,
+    logger,
+    metrics,
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
+    onGet: browserPage(config.GRAPHIQL),
+    async context(req) {
+      try {
+        const verified = await identityFromAuthorization(req.headers.authorization, config.JWT_SECRET);
+        return { identity: verified?.identity };
+      } catch (err) {
+        if (err instanceof AuthError) throw new HttpError(401, err.message, 'UNAUTHENTICATED');
+        throw err;
+      }
+    },
+  });
+
+  const subscriptions = startSubscriptionServer({
+    httpServer: host.server,
+    schema: () => apiSchema,
+    hub,
+    jwtSecret: config.JWT_SECRET,
+    logger,
+    bufferSize: config.SUBSCRIPTION_BUFFER,
+    async execute(document, variables, identity, operationName) {
+      const res = await apollo.executeOperation({ query: document, variables, operationName: operationName ?? undefined }, { contextValue: { identity } });
+      if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over graphql-ws');
+      return res.body.singleResult as never;
+    },
+  });
+
+  const port = await host.listen(config.PORT, config.HOST);
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    config,
+    logger,
+    apollo,
+    hub,
+    subscriptions,
+    nc,
+    stop() {
+      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), () => hub.close(), () => nc.drain()], logger);
+      return stopping;
+    },
+  };
+}
+
+export { createLogger };

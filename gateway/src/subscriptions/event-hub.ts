@@ -1,0 +1,67 @@
+/**
+ * Fan-out of domain events to the gateway's subscribers.
+ *
+ * One core NATS subscription per context subject (`registration.>`, `payment.>`,
+ * `lecture.>`) per gateway process, shared by every client and opened lazily; it closes
+ * when the last listener leaves. Core subscriptions (not a durable) mean every gateway
+ * replica sees every event and delivers it to its own clients; live notifications are not
+ * replayed after a gateway restart (state stays queryable).
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { parseEvent, type Context, type EventEnvelope } from '@courses/contracts';
+import type { Logger } from '@courses/platform';
+
+export type EventListener = (event: EventEnvelope) => void;
+
+export class EventHub {
+  private readonly subs = new Map<Context, { sub: Subscription; listeners: Set<EventListener> }>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly namespace: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Listens to every event of `context`; returns the function that stops listening. */
+  listen(context: Context, listener: EventListener): () => void {
+    let entry = this.subs.get(context);
+    if (!entry) {
+      const subject = this.namespace ? `${this.namespace}.${context}.>` : `${context}.>`;
+      const listeners = new Set<EventListener>();
+      const sub = this.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return this.logger.warn({ err: err.message, subject }, 'event subscription error');
+          let event: EventEnvelope;
+          try {
+            event = parseEvent(msg.data);
+          } catch (e) {
+            return this.logger.warn({ err: (e as Error).message, subject: msg.subject }, 'ignoring invalid event');
+          }
+          for (const l of listeners) l(event);
+        },
+      });
+      entry = { sub, listeners };
+      this.subs.set(context, entry);
+    }
+    entry.listeners.add(listener);
+    return () => {
+      const e = this.subs.get(context);
+      if (!e) return;
+      e.listeners.delete(listener);
+      if (e.listeners.size === 0) {
+        e.sub.unsubscribe();
+        this.subs.delete(context);
+      }
+    };
+  }
+
+  /** Number of open NATS subscriptions (one per context with listeners). */
+  get openSubscriptions(): number {
+    return this.subs.size;
+  }
+
+  close(): void {
+    for (const { sub } of this.subs.values()) sub.unsubscribe();
+    this.subs.clear();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Which domain events feed which Subscription field, the entity each event names, and a
+ * cheap audience pre-filter. Authorization proper happens when the gateway resolves the
+ * entity through the supergraph with the subscriber's identity (a registration the
+ * subscriber may not see resolves to null and is not sent).
+ */
+import type { Context, EventEnvelope, EventType } from '@courses/contracts';
+import type { Identity } from '@courses/platform';
+
+export interface SubscriptionRoute {
+  /** Contexts whose events feed the field. */
+  contexts: Context[];
+  /** Event types that change what the field reports. */
+  types: EventType[];
+  /** The Query field that fetches the entity by id (`registration(id:)`, `lecture(id:)`). */
+  entityQueryField: 'registration' | 'lecture';
+  /** Argument of the Subscription field that narrows it to one entity, if any. */
+  keyArgument: 'registrationId' | 'lectureId';
+  /** Whether the key argument is required. */
+  keyRequired: boolean;
+  /** Whether subscribing needs a signed-in caller. */
+  needsIdentity: boolean;
+  /** The entity id an event names. */
+  keyOf(event: EventEnvelope): string | undefined;
+  /** False when the event is certainly not for `who` (saves a query). */
+  mayConcern(event: EventEnvelope, who: Identity | undefined): boolean;
+}
+
+export const ROUTES: Record<string, SubscriptionRoute> = {
+  registrationStatusChanged: {
+    contexts: ['registration', 'payment'],
+    types: ['registration.confirmed', 'registration.canceled', 'payment.completed', 'payment.refunded'],
+    entityQueryField: 'registration',
+    keyArgument: 'registrationId',
+    keyRequired: false,
+    needsIdentity: true,
+    keyOf: (e) => e.correlation.registrationId,
+    mayConcern(e, who) {
+      if (!who) return false;
+      if (who.role === 'ADMIN') return true;
+      if (e.correlation.studentId === who.sub) return true;
+      // Instructors see their lectures' registrations; payment events name no instructor,
+      // so those are checked by resolving.
+      return who.role === 'INSTRUCTOR' && (e.correlation.instructorId === who.sub || e.type.startsWith('payment.'));
+    },
+  },
+  lectureUpdated: {
+    contexts: ['lecture'],
+    types: ['lecture.canceled', 'lecture.enrolledCountChanged'],
+    entityQueryField: 'lecture',
+    keyArgument: 'lectureId',
+    keyRequired: true,
+    needsIdentity: false,
+    keyOf: (e) => e.correlation.lectureId,
+    mayConcern: () => true,
+  },
+};

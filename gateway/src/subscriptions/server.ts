@@ -1,0 +1,217 @@
+/**
+ * GraphQL over WebSocket (graphql-ws protocol) on the gateway's `/graphql` URL.
+ *
+ * `@apollo/gateway` cannot execute subscription query plans, so the gateway serves the
+ * Subscription fields itself: a domain event names an entity (see ./routes.ts), and the
+ * gateway fetches the fields the client selected with a query through the supergraph,
+ * as the subscriber (see ./to-entity-query.ts). Queries and mutations sent over the socket
+ * run through the same Apollo pipeline as HTTP.
+ *
+ * Authentication: `connection_init` payload `{ "authorization": "Bearer <jwt>" }`. No token:
+ * anonymous (public fields only). A bad token: the socket closes with 4403 Forbidden. When
+ * the token expires, the socket closes with 4401 Unauthorized.
+ *
+ * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
+ * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
+ * Keep-alive: the server pings every `keepAliveMs` and drops sockets that stop answering.
+ */
+import type { Server as HttpServer } from 'node:http';
+import {
+  GraphQLError,
+  GraphQLID,
+  getOperationAST,
+  valueFromAST,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLSchema,
+} from 'graphql';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { EventEnvelope } from '@courses/contracts';
+import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
+import { AuthError, identityFromAuthorization } from '../auth.js';
+import type { EventHub } from './event-hub.js';
+import { ROUTES } from './routes.js';
+import { ENTITY_ID_VAR, toEntityQuery } from './to-entity-query.js';
+
+/** Runs an operation through the gateway as `identity`. */
+export type Executor = (
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  identity: Identity | undefined,
+  operationName?: string | null,
+) => Promise<ExecutionResult>;
+
+export interface SubscriptionServerOptions {
+  httpServer: HttpServer;
+  path?: string;
+  /** The supergraph's API schema (undefined until loaded). */
+  schema: () => GraphQLSchema | undefined;
+  execute: Executor;
+  hub: EventHub;
+  jwtSecret: string;
+  logger: Logger;
+  /** Events buffered per subscription (default 256). */
+  bufferSize?: number;
+  /** Ping interval, ms (default 15000). */
+  keepAliveMs?: number;
+}
+
+type SocketExtra = {
+  identity?: Identity;
+  expiry?: NodeJS.Timeout;
+};
+
+export interface SubscriptionServer {
+  /** Open WebSocket connections. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+const err = (code: string, message: string) => ({ errors: [new GraphQLError(message, { extensions: { code } })] });
+
+export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
+  const { hub, logger } = opts;
+  const bufferSize = opts.bufferSize ?? 256;
+  const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path ?? '/graphql', maxPayload: 1_000_000 });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  function subscribe(args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> | ExecutionResult {
+    const operation = getOperationAST(args.document, args.operationName);
+    const root = operation?.selectionSet.selections[0];
+    if (!operation || root?.kind !== 'Field') return err(ErrorCode.BAD_USER_INPUT, 'a subscription selects exactly one field');
+    const route = ROUTES[root.name.value];
+    if (!route) return err(ErrorCode.BAD_USER_INPUT, `unknown subscription field ${root.name.value}`);
+    const who = (args.contextValue as { identity?: Identity }).identity;
+    if (route.needsIdentity && !who) return err(ErrorCode.UNAUTHENTICATED, 'sign in first: send { authorization: "Bearer <JWT>" } in connection_init');
+    const keyArg = (root as FieldNode).arguments?.find((a) => a.name.value === route.keyArgument);
+    const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, args.variableValues as Record<string, unknown>) as string | null) : null;
+    if (key != null && !isId(key)) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
+    if (route.keyRequired && key == null) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
+
+    const query = toEntityQuery(args.document, operation, route.entityQueryField);
+    const responseKey = root.alias?.value ?? root.name.value;
+    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+
+    const queue: EventEnvelope[] = [];
+    let overflow = false;
+    let closed = false;
+    let wake: (() => void) | undefined;
+    const stopListening = route.contexts.map((c) =>
+      hub.listen(c, (e) => {
+        if (closed || !route.types.includes(e.type)) return;
+        const id = route.keyOf(e);
+        if (!id || (key != null && id !== key) || !route.mayConcern(e, who)) return;
+        if (queue.length >= bufferSize) overflow = true;
+        else queue.push(e);
+        wake?.();
+      }),
+    );
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      for (const stop of stopListening) stop();
+      wake?.();
+    };
+
+    const iterator: AsyncIterableIterator<ExecutionResult> = {
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+      async next() {
+        while (!closed) {
+          if (overflow) {
+            close();
+            return { done: false, value: err('SUBSCRIPTION_OVERFLOW', `more than ${bufferSize} events waited for this client; resubscribe and refetch`) };
+          }
+          const event = queue.shift();
+          if (!event) {
+            await new Promise<void>((r) => (wake = r));
+            wake = undefined;
+            continue;
+          }
+          const result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: route.keyOf(event) }, who, args.operationName);
+          const data = result.data as Record<string, unknown> | null | undefined;
+          if (data?.[responseKey] != null) return { done: false, value: result };
+          if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
+          // null: the subscriber may not see this entity; nothing to send.
+        }
+        return { done: true, value: undefined };
+      },
+      async return() {
+        close();
+        return { done: true, value: undefined };
+      },
+    };
+    return iterator;
+  }
+
+  const server = useServer<Record<string, unknown>, SocketExtra>(
+    {
+      schema: () => {
+        const s = opts.schema();
+        if (!s) throw new Error('supergraph not loaded yet');
+        return s;
+      },
+      context: (ctx) => ({ identity: ctx.extra.identity }),
+      async onConnect(ctx) {
+        const params = ctx.connectionParams ?? {};
+        const raw = (params.authorization ?? params.Authorization) as string | undefined;
+        try {
+          const verified = await identityFromAuthorization(raw, opts.jwtSecret);
+          if (verified) {
+            ctx.extra.identity = verified.identity;
+            if (verified.exp) {
+              const ms = verified.exp * 1000 - Date.now();
+              ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4401, 'Unauthorized: token expired'), Math.max(0, ms));
+              ctx.extra.expiry.unref();
+            }
+          }
+          return true;
+        } catch (e) {
+          if (e instanceof AuthError) {
+            logger.info({ reason: e.message }, 'websocket refused');
+            return false; // 4403 Forbidden
+          }
+          throw e;
+        }
+      },
+      onClose(ctx) {
+        if (ctx.extra.expiry) clearTimeout(ctx.extra.expiry);
+      },
+      subscribe: (args) => subscribe(args) as never,
+      execute: (args) =>
+        opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, (args.contextValue as { identity?: Identity }).identity, args.operationName),
+    },
+    wss,
+  );
+
+  wss.on('connection', (socket) => {
+    alive.set(socket, true);
+    socket.on('pong', () => alive.set(socket, true));
+  });
+  const ping = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.get(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, opts.keepAliveMs ?? 15_000);
+  ping.unref();
+
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    async close() {
+      clearInterval(ping);
+      await server.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * Composes the subgraph SDLs listed in schema/supergraph.config.json into
+ * schema/supergraph.graphql with @apollo/composition (Federation 2).
+ *
+ *   node schema/scripts/compose.mjs          write schema/supergraph.graphql
+ *   node schema/scripts/compose.mjs --check  exit 1 when the checked-in file differs
+ *
+ * Also importable: composeSupergraph() returns { supergraphSdl } or { errors }.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { composeServices } from '@apollo/composition';
+import { parse } from 'graphql';
+
+const schemaDir = new URL('../', import.meta.url);
+export const supergraphPath = fileURLToPath(new URL('supergraph.graphql', schemaDir));
+
+/** Reads the config and composes; never throws for composition errors (they are returned). */
+export function composeSupergraph() {
+  const config = JSON.parse(readFileSync(new URL('supergraph.config.json', schemaDir), 'utf8'));
+  const services = Object.entries(config.subgraphs).map(([name, s]) => ({
+    name,
+    url: s.routingUrl,
+    typeDefs: parse(readFileSync(new URL(s.schema, schemaDir), 'utf8')),
+  }));
+  const result = composeServices(services);
+  if (result.errors?.length) return { errors: result.errors.map((e) => e.message) };
+  return { supergraphSdl: result.supergraphSdl, hints: (result.hints ?? []).map((h) => h.toString()) };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const out = composeSupergraph();
+  if (out.errors) {
+    console.error(`composition failed:\n- ${out.errors.join('\n- ')}`);
+    process.exit(1);
+  }
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(supergraphPath, 'utf8');
+    if (current !== out.supergraphSdl) {
+      console.error('schema/supergraph.graphql is out of date: run `npm run compose` and commit it');
+      process.exit(1);
+    }
+    console.log('schema/supergraph.graphql is up to date');
+  } else {
+    writeFileSync(supergraphPath, out.supergraphSdl);
+    console.log(`wrote ${supergraphPath}`);
+  }
+}

@@ -1,0 +1,21 @@
+/** Wiring of the dashboard subgraph. */
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { startDashboardConsumers } from './infrastructure/consumers.js';
+import { DashboardRepository } from './infrastructure/dashboard-repository.js';
+import { dashboardResolvers } from './resolvers/index.js';
+
+/** Environment of the dashboard subgraph (default PORT 4004). */
+export const dashboardEnv = subgraphEnv;
+
+/** Starts the dashboard subgraph from `env` (process.env by default). */
+export async function startDashboardService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
+  const config = loadConfig(dashboardEnv, env, { PORT: '4004' });
+  const rt = await createSubgraphRuntime('dashboard', config);
+  const repo = new DashboardRepository(rt.conn);
+  await repo.model.init();
+  return startSubgraph(rt, {
+    typeDefs: readSchema(import.meta.url),
+    resolvers: dashboardResolvers(repo) as never,
+    startConsumers: () => startDashboardConsumers(rt, repo),
+  });
+}

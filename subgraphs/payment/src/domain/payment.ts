@@ -1,0 +1,55 @@
+/**
+ * The Payment aggregate and the simulated payment provider's rules. No I/O.
+ *
+ * States: COMPLETED (charged) → REFUNDED (registration canceled or abandoned). VOIDED is a
+ * tombstone for a registration abandoned before any charge: a late charge for it is refused.
+ */
+import type { Identity } from '@courses/platform';
+
+export type PaymentState = 'COMPLETED' | 'REFUNDED' | 'VOIDED';
+
+export interface Payment {
+  id: string;
+  registrationId: string;
+  studentId: string;
+  lectureId: string;
+  /** KRW */
+  amount: number;
+  status: PaymentState;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A latency range in ms; a single value is a range of one. */
+export interface LatencyRange {
+  minMs: number;
+  maxMs: number;
+}
+
+/**
+ * Parses `PAYMENT_LATENCY_MS`: `"500"` or `"400-620"` (ms, inclusive).
+ * @throws Error for any other shape or a range whose end is below its start.
+ */
+export function parseLatency(spec: string): LatencyRange {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(spec);
+  if (!m) throw new Error(`PAYMENT_LATENCY_MS must be "N" or "MIN-MAX" in ms, got "${spec}"`);
+  const minMs = Number(m[1]);
+  const maxMs = m[2] === undefined ? minMs : Number(m[2]);
+  if (maxMs < minMs) throw new Error(`PAYMENT_LATENCY_MS range ${spec} ends before it starts`);
+  return { minMs, maxMs };
+}
+
+/** A uniformly drawn latency from `range` (ms); `random` in [0, 1). */
+export function drawLatency(range: LatencyRange, random: number = Math.random()): number {
+  return range.minMs + Math.floor(random * (range.maxMs - range.minMs + 1));
+}
+
+/** The simulated provider's decision for a charge: declined for listed students, else approved. */
+export function providerDecision(studentId: string, declinedStudents: ReadonlySet<string>): 'approved' | 'declined' {
+  return declinedStudents.has(studentId) ? 'declined' : 'approved';
+}
+
+/** True when `who` may see `payment`: the paying student or an admin; never a voided one. */
+export function mayView(payment: Pick<Payment, 'studentId' | 'status'>, who: Identity | undefined): boolean {
+  return payment.status !== 'VOIDED' && !!who && (who.role === 'ADMIN' || who.sub === payment.studentId);
+}

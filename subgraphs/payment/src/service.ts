@@ -1,0 +1,40 @@
+/** Wiring of the payment subgraph. */
+import { z } from 'zod';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
+import { parseLatency } from './domain/payment.js';
+import { chargeEndpoint } from './infrastructure/charge-endpoint.js';
+import { startPaymentConsumers } from './infrastructure/consumers.js';
+import { PaymentRepository } from './infrastructure/payment-repository.js';
+import { paymentResolvers } from './resolvers/index.js';
+
+/** Environment of the payment subgraph (default PORT 4002). */
+export const paymentEnv = subgraphEnv.extend({
+  /** Simulated provider latency per charge, ms: "N" or "MIN-MAX" ("400-620" reproduces the original system). */
+  PAYMENT_LATENCY_MS: z.string().default('0'),
+  /** Comma-separated student ids whose charges the simulated provider declines (e.g. "s-broke"). */
+  PAYMENT_DECLINE_STUDENTS: z.string().default(''),
+});
+
+/** Starts the payment subgraph from `env` (process.env by default). */
+export async function startPaymentService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
+  const config = loadConfig(paymentEnv, env, { PORT: '4002' });
+  const latency = parseLatency(config.PAYMENT_LATENCY_MS);
+  const declinedStudents = new Set(config.PAYMENT_DECLINE_STUDENTS.split(',').map((s) => s.trim()).filter(Boolean));
+  const rt = await createSubgraphRuntime('payment', config);
+  const repo = new PaymentRepository(rt.conn);
+  await repo.model.init();
+  let relay: OutboxRelay | undefined;
+  return startSubgraph(rt, {
+    typeDefs: readSchema(import.meta.url),
+    resolvers: paymentResolvers(repo) as never,
+    publishes: 'payment',
+    outboxCollections: [repo.model.collection as never],
+    routes: {
+      '/internal/charges': chargeEndpoint({ repo, secret: config.GATEWAY_SECRET, latency, declinedStudents, relay: () => relay, logger: rt.logger }),
+    },
+    startConsumers: (r) => {
+      relay = r;
+      return startPaymentConsumers(rt, repo, () => relay);
+    },
+  });
+}

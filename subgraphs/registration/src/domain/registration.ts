@@ -1,0 +1,82 @@
+/**
+ * The Registration aggregate: its life cycle and who may see or change it. No I/O.
+ *
+ * Life cycle: PENDING (seat taken, payment in flight; invisible to clients) → CONFIRMED
+ * (paid) → CANCELED (student request or lecture canceled; refunded). A PENDING attempt whose
+ * payment fails becomes FAILED (invisible, seat released, any late charge voided).
+ */
+import { appError, ErrorCode, type Identity } from '@courses/platform';
+
+export type RegistrationState = 'PENDING' | 'CONFIRMED' | 'CANCELED' | 'FAILED';
+export type CancellationReason = 'STUDENT_REQUEST' | 'LECTURE_CANCELED';
+/** States clients can see; PENDING and FAILED never leave the subgraph. */
+export const VISIBLE_STATES: readonly RegistrationState[] = ['CONFIRMED', 'CANCELED'];
+
+export interface Registration {
+  id: string;
+  studentId: string;
+  lectureId: string;
+  /** The lecture's instructor, copied from the catalog replica at registration. */
+  instructorId: string;
+  lectureTitle: string;
+  /** Price charged, KRW. */
+  amount: number;
+  status: RegistrationState;
+  cancellationReason: CancellationReason | null;
+  paymentId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Registration's replica of a lecture, fed by lecture events. */
+export interface CatalogLecture {
+  id: string;
+  title: string;
+  instructorId: string;
+  capacity: number;
+  /** KRW */
+  price: number;
+  status: 'OPEN' | 'CANCELED';
+  /** Seats not held by a PENDING or CONFIRMED registration. */
+  seatsLeft: number;
+}
+
+/**
+ * Key of the unique index that allows one live (PENDING or CONFIRMED) registration per
+ * student and lecture; a closed registration gets a key of its own so it no longer blocks.
+ */
+export function liveKey(studentId: string, lectureId: string): string {
+  return `${studentId}:${lectureId}`;
+}
+/** See {@link liveKey}. */
+export function closedKey(studentId: string, lectureId: string, registrationId: string): string {
+  return `${studentId}:${lectureId}:closed:${registrationId}`;
+}
+
+/** True when `who` may see `reg`: its student, the lecture's instructor, or an admin. */
+export function mayView(reg: Pick<Registration, 'studentId' | 'instructorId' | 'status'>, who: Identity | undefined): boolean {
+  if (!who || !VISIBLE_STATES.includes(reg.status)) return false;
+  return who.role === 'ADMIN' || who.sub === reg.studentId || (who.role === 'INSTRUCTOR' && who.sub === reg.instructorId);
+}
+
+/** True when `who` may see the payment of `reg`: its student or an admin. */
+export function mayViewPayment(reg: Pick<Registration, 'studentId'>, who: Identity | undefined): boolean {
+  return !!who && (who.role === 'ADMIN' || who.sub === reg.studentId);
+}
+
+/** @throws GraphQLError FORBIDDEN unless `who` is the registration's student or an admin. */
+export function assertMayCancel(reg: Pick<Registration, 'studentId'>, who: Identity): void {
+  if (who.role !== 'ADMIN' && who.sub !== reg.studentId) {
+    throw appError(ErrorCode.FORBIDDEN, 'only the student who registered, or an admin, may cancel a registration');
+  }
+}
+
+/** @throws GraphQLError LECTURE_NOT_OPEN when the lecture is canceled. */
+export function assertOpen(lecture: CatalogLecture): void {
+  if (lecture.status !== 'OPEN') throw appError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
+}
+
+/** True when the instructor view (`Lecture.registrations`) is allowed for `who`. */
+export function mayListLectureRegistrations(lecture: Pick<CatalogLecture, 'instructorId'>, who: Identity | undefined): boolean {
+  return !!who && (who.role === 'ADMIN' || (who.role === 'INSTRUCTOR' && who.sub === lecture.instructorId));
+}

@@ -1,0 +1,47 @@
+/** Inbound adapter: GraphQL resolvers of the registration subgraph. */
+import { appError, ErrorCode, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
+import { DateTimeScalar } from '@courses/platform';
+import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
+import type { RegistrationService } from '../application/registration-service.js';
+import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
+import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
+
+export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository) {
+  const visible = async (id: string, ctx: RequestContext) => {
+    const reg = await registrations.findById(id);
+    return reg && mayView(reg, ctx.identity) ? reg : null;
+  };
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      registration: (_: unknown, args: { id: string }, ctx: RequestContext) => visible(requireId(args.id), ctx),
+      myRegistrations: (_: unknown, __: unknown, ctx: RequestContext) => registrations.findVisibleByStudent(requireIdentity(ctx).sub),
+    },
+    Mutation: {
+      registerForLecture: (_: unknown, args: { lectureId: string }, ctx: RequestContext) =>
+        service.register(requireRole(ctx, 'STUDENT', 'ADMIN'), requireId(args.lectureId, 'lectureId')),
+      cancelRegistration: (_: unknown, args: { id: string }, ctx: RequestContext) => service.cancel(requireIdentity(ctx), requireId(args.id)),
+    },
+    Subscription: {
+      registrationStatusChanged: {
+        subscribe: () => {
+          throw appError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws');
+        },
+      },
+    },
+    Registration: {
+      __resolveReference: (ref: { id: string }, ctx: RequestContext) => visible(ref.id, ctx),
+      lecture: (reg: Registration) => ({ __typename: 'Lecture', id: reg.lectureId }),
+      payment: (reg: Registration, _: unknown, ctx: RequestContext) =>
+        reg.paymentId && mayViewPayment(reg, ctx.identity) ? { __typename: 'Payment', id: reg.paymentId } : null,
+    },
+    Lecture: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      registrations: async (lecture: { id: string }, _: unknown, ctx: RequestContext) => {
+        const entry = await catalog.findById(lecture.id);
+        if (!entry || !mayListLectureRegistrations(entry, ctx.identity)) return null;
+        return registrations.findVisibleByLecture(lecture.id);
+      },
+    },
+  };
+}

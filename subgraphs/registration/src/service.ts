@@ -1,0 +1,61 @@
+/** Wiring of the registration subgraph. */
+import { z } from 'zod';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
+import { RegistrationService } from './application/registration-service.js';
+import { CatalogRepository } from './infrastructure/catalog-repository.js';
+import { startRegistrationConsumers } from './infrastructure/consumers.js';
+import { PaymentClient } from './infrastructure/payment-client.js';
+import { RegistrationRepository } from './infrastructure/registration-repository.js';
+import { registrationResolvers } from './resolvers/index.js';
+
+/** Environment of the registration subgraph (default PORT 4001). */
+export const registrationEnv = subgraphEnv.extend({
+  /** Base URL of the payment service (its charge endpoint is `<PAYMENT_URL>/internal/charges`). */
+  PAYMENT_URL: z.string().url().default('http://127.0.0.1:4002'),
+  /** Circuit-breaker timeout of one payment call, ms (610 in the original design). */
+  PAYMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(610),
+  /** How long an open breaker fails fast before probing, ms. */
+  PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
+  /** Age after which a PENDING attempt counts as stuck and is abandoned, ms. */
+  PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+});
+
+/** A running registration subgraph, with its use cases exposed for tests and tools. */
+export interface RunningRegistration extends RunningSubgraph {
+  service: RegistrationService;
+  payment: PaymentClient;
+}
+
+/** Starts the registration subgraph from `env` (process.env by default). */
+export async function startRegistrationService(env: Record<string, string | undefined> = process.env): Promise<RunningRegistration> {
+  const config = loadConfig(registrationEnv, env, { PORT: '4001' });
+  const rt = await createSubgraphRuntime('registration', config);
+  const registrations = new RegistrationRepository(rt.conn);
+  const catalog = new CatalogRepository(rt.conn);
+  await Promise.all([registrations.model.init(), catalog.model.init()]);
+  const payment = new PaymentClient({
+    baseUrl: config.PAYMENT_URL,
+    secret: config.GATEWAY_SECRET,
+    timeoutMs: config.PAYMENT_TIMEOUT_MS,
+    resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS,
+    logger: rt.logger,
+  });
+  let relay: OutboxRelay | undefined;
+  const service = new RegistrationService(registrations, catalog, payment, rt.logger, () => relay);
+  const sweep = setInterval(() => {
+    service.reconcile(config.PENDING_TIMEOUT_MS).catch((err) => rt.logger.warn({ err: (err as Error).message }, 'reconciliation failed'));
+  }, Math.max(1_000, Math.floor(config.PENDING_TIMEOUT_MS / 3)));
+  sweep.unref();
+  const running = await startSubgraph(rt, {
+    typeDefs: readSchema(import.meta.url),
+    resolvers: registrationResolvers(service, registrations, catalog) as never,
+    publishes: 'registration',
+    outboxCollections: [registrations.model.collection as never],
+    startConsumers: (r) => {
+      relay = r;
+      return startRegistrationConsumers(rt, catalog, service);
+    },
+    onStop: [() => clearInterval(sweep), () => payment.shutdown()],
+  });
+  return { ...running, service, payment };
+}

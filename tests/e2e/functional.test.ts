@@ -1,0 +1,170 @@
+/**
+ * The 12 functional requirements (requirements.md), end to end through the gateway, on a
+ * real MongoDB-wire server and a real NATS server.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, eventually, gql, gqlOk, wsClient } from '../support/client.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let instructor: string;
+let otherInstructor: string;
+let student: string;
+let student2: string;
+let admin: string;
+
+const OPEN = `mutation($input: OpenLectureInput!) { openLecture(input: $input) { id title instructorId capacity price status enrolledCount } }`;
+const REGISTER = `mutation($lectureId: ID!) { registerForLecture(lectureId: $lectureId) { id studentId status cancellationReason payment { id amount status } lecture { id title } } }`;
+const CANCEL_REG = `mutation($id: ID!) { cancelRegistration(id: $id) { id status cancellationReason } }`;
+const LECTURE = `query($id: ID!) { lecture(id: $id) { id status enrolledCount registrations { id status studentId } } }`;
+const DASHBOARD = `{ myDashboard { registrationId lectureId lectureTitle registrationStatus paymentStatus updatedAt } }`;
+
+async function openLecture(title: string, capacity = 10, price = 50_000, token = instructor) {
+  return (await gqlOk(sys.url, OPEN, { input: { title, capacity, price } }, token)).openLecture;
+}
+/** Waits until registration's catalog replica knows the lecture (it learns it from lecture.opened). */
+async function registerWhenReplicated(lectureId: string, token: string) {
+  return eventually(async () => {
+    const r = await gql(sys.url, REGISTER, { lectureId }, token);
+    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    return r.data!.registerForLecture;
+  }, 15_000, 'lecture replicated to registration');
+}
+
+beforeAll(async () => {
+  sys = await startSystem();
+  [instructor, otherInstructor, student, student2, admin] = await Promise.all([
+    sys.token('INSTRUCTOR', 'i-kim'),
+    sys.token('INSTRUCTOR', 'i-lee'),
+    sys.token('STUDENT', 's-park'),
+    sys.token('STUDENT', 's-choi'),
+    sys.token('ADMIN', 'a-1'),
+  ]);
+});
+afterAll(async () => sys?.stop());
+
+describe('instructor side', () => {
+  it('FR6: an instructor opens a lecture', async () => {
+    const l = await openLecture('Introduction to Databases', 30, 120_000);
+    expect(l).toMatchObject({ title: 'Introduction to Databases', instructorId: 'i-kim', capacity: 30, price: 120_000, status: 'OPEN', enrolledCount: 0 });
+    const page = await gqlOk(sys.url, `{ lectures(first: 100) { totalCount edges { node { id } } } }`);
+    expect(page.lectures.edges.map((e: any) => e.node.id)).toContain(l.id);
+  });
+
+  it('FR7: an instructor cancels their own lecture, but not another instructor\'s', async () => {
+    const l = await openLecture('Compilers');
+    const denied = await gql(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: l.id }, otherInstructor);
+    expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    const ok = await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id status } }`, { id: l.id }, instructor);
+    expect(ok.cancelLecture.status).toBe('CANCELED');
+  });
+});
+
+describe('student side', () => {
+  it('FR1, FR2, FR3: registering pays the fee and the lecture learns the enrolled count', async () => {
+    const l = await openLecture('Operating Systems', 5, 90_000);
+    const reg = await registerWhenReplicated(l.id, student);
+    expect(reg).toMatchObject({ studentId: 's-park', status: 'CONFIRMED', cancellationReason: null, lecture: { id: l.id, title: 'Operating Systems' } });
+    expect(reg.payment).toMatchObject({ amount: 90_000, status: 'COMPLETED' });
+    // FR3/FR10: the instructor sees the enrolled count and the registrations.
+    const seen = await eventually(async () => {
+      const d = await gqlOk(sys.url, LECTURE, { id: l.id }, instructor);
+      return d.lecture.enrolledCount === 1 ? d.lecture : undefined;
+    });
+    expect(seen.registrations.map((r: any) => r.id)).toEqual([reg.id]);
+    // Another instructor gets no list.
+    const other = await gqlOk(sys.url, LECTURE, { id: l.id }, otherInstructor);
+    expect(other.lecture.registrations).toBeNull();
+  });
+
+  it('FR4, FR5: a student cancels; the payment is refunded and the count drops', async () => {
+    const l = await openLecture('Computer Networks', 5, 70_000);
+    const reg = await registerWhenReplicated(l.id, student);
+    await eventually(async () => (await gqlOk(sys.url, LECTURE, { id: l.id }, instructor)).lecture.enrolledCount === 1);
+    const canceled = await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, student);
+    expect(canceled.cancelRegistration).toMatchObject({ status: 'CANCELED', cancellationReason: 'STUDENT_REQUEST' });
+    const refunded = await eventually(async () => {
+      const d = await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { payment { status amount } } }`, { id: reg.id }, student);
+      return d.registration.payment.status === 'REFUNDED' ? d.registration.payment : undefined;
+    });
+    expect(refunded.amount).toBe(70_000);
+    await eventually(async () => (await gqlOk(sys.url, LECTURE, { id: l.id }, instructor)).lecture.enrolledCount === 0);
+    // Another student may not cancel it.
+    const denied = await gql(sys.url, CANCEL_REG, { id: reg.id }, student2);
+    expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('FR8: canceling a lecture cancels and refunds every registration of it', async () => {
+    const l = await openLecture('Machine Learning', 5, 150_000);
+    const r1 = await registerWhenReplicated(l.id, student);
+    const r2 = await registerWhenReplicated(l.id, student2);
+    await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: l.id }, instructor);
+    for (const [reg, token] of [[r1, student], [r2, student2]] as const) {
+      const final = await eventually(async () => {
+        const d = await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`, { id: reg.id }, token);
+        return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
+      });
+      expect(final).toMatchObject({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED' });
+    }
+    const after = await gql(sys.url, REGISTER, { lectureId: l.id }, student);
+    expect(after.errors?.[0].extensions?.code).toBe('LECTURE_NOT_OPEN');
+  });
+
+  it('FR9: a student looks up their own registrations only', async () => {
+    const mine = await gqlOk(sys.url, `{ myRegistrations { id studentId status } }`, {}, student);
+    expect(mine.myRegistrations.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(mine.myRegistrations.map((r: any) => r.studentId))).toEqual(new Set(['s-park']));
+    const theirs = await gqlOk(sys.url, `{ myRegistrations { id } }`, {}, student2);
+    const someoneElses = mine.myRegistrations[0].id;
+    expect(theirs.myRegistrations.map((r: any) => r.id)).not.toContain(someoneElses);
+    const peek = await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { id } }`, { id: someoneElses }, student2);
+    expect(peek.registration).toBeNull();
+  });
+
+  it('FR11: the dashboard shows every registration with its payment state', async () => {
+    const mine = (await gqlOk(sys.url, `{ myRegistrations { id status payment { status } } }`, {}, student)).myRegistrations;
+    const entries = await eventually(async () => {
+      const d = (await gqlOk(sys.url, DASHBOARD, {}, student)).myDashboard;
+      const byId = new Map(d.map((e: any) => [e.registrationId, e]));
+      return mine.every((r: any) => {
+        const e: any = byId.get(r.id);
+        return e && e.registrationStatus === r.status && e.paymentStatus === r.payment.status;
+      })
+        ? d
+        : undefined;
+    });
+    expect(entries.length).toBe(mine.length);
+    for (const e of entries) expect(e.lectureTitle, JSON.stringify(e)).toMatch(/\S/);
+  });
+});
+
+describe('FR12: live status changes over graphql-ws', () => {
+  it('a student receives their own registration changes, and no one else\'s', async () => {
+    const l = await openLecture('Live Systems', 5, 10_000);
+    const c1 = wsClient(sys.url, student);
+    const c2 = wsClient(sys.url, student2);
+    const Q = `subscription { registrationStatusChanged { id studentId status payment { status } lecture { title enrolledCount } } }`;
+    const mineSub = collect(c1, Q);
+    const theirsSub = collect(c2, Q);
+    const lectureSub = collect(c1, `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id status enrolledCount } }`, { id: l.id });
+    await new Promise((r) => setTimeout(r, 300)); // let the subscriptions reach the gateway
+    const reg = await registerWhenReplicated(l.id, student);
+    const got = await mineSub.waitFor(1);
+    expect(got[0].data).toMatchObject({ registrationStatusChanged: { id: reg.id, studentId: 's-park', lecture: { title: 'Live Systems' } } });
+    const counts = await lectureSub.waitFor(1);
+    expect(counts[0].data).toMatchObject({ lectureUpdated: { id: l.id, enrolledCount: 1 } });
+    await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, student);
+    const all = await eventually(async () => {
+      const statuses = mineSub.results.map((r: any) => `${r.data.registrationStatusChanged.status}/${r.data.registrationStatusChanged.payment?.status}`);
+      return statuses.includes('CANCELED/REFUNDED') ? statuses : undefined;
+    });
+    expect(all[0].startsWith('CONFIRMED')).toBe(true);
+    expect(theirsSub.results).toEqual([]);
+    mineSub.stop();
+    theirsSub.stop();
+    lectureSub.stop();
+    await c1.dispose();
+    await c2.dispose();
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * Where the test servers are. `npm test` (scripts/test.mjs) finds or starts a MongoDB-wire
+ * server and NATS and passes them in TEST_MONGODB_URI / TEST_NATS_URL.
+ */
+import { randomBytes } from 'node:crypto';
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests with \`npm test\`, which provisions MongoDB and NATS`);
+  return v;
+}
+
+/** MongoDB server URI without a database name, e.g. mongodb://127.0.0.1:27017 */
+export const mongoBase = () => required('TEST_MONGODB_URI').replace(/\/+$/, '');
+export const natsUrl = () => required('TEST_NATS_URL');
+
+/** URI of database `name` on the test server. */
+export function mongoUri(name: string): string {
+  const base = new URL(mongoBase());
+  base.pathname = `/${name}`;
+  return base.toString();
+}
+
+/** A short unique tag for isolating one test file's databases and NATS subjects. */
+export function uniqueTag(prefix = 't'): string {
+  return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}

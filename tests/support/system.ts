@@ -1,0 +1,100 @@
+/**
+ * Starts the whole supergraph in this process: the four subgraphs and the gateway on free
+ * ports, with databases and NATS subjects unique to the caller (so test files can run
+ * side by side on one MongoDB-wire server and one NATS server).
+ */
+import { startDashboardService } from '../../subgraphs/dashboard/src/service.js';
+import { startLectureService } from '../../subgraphs/lecture/src/service.js';
+import { startPaymentService } from '../../subgraphs/payment/src/service.js';
+import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/service.js';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { issueToken } from '../../gateway/src/auth.js';
+import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
+import { mongoUri, natsUrl, uniqueTag } from './env.js';
+
+export interface SystemOptions {
+  /** Extra env for payment (e.g. PAYMENT_LATENCY_MS, PAYMENT_DECLINE_STUDENTS). */
+  payment?: Record<string, string>;
+  /** Extra env for registration (e.g. PAYMENT_TIMEOUT_MS). */
+  registration?: Record<string, string>;
+  logLevel?: string;
+}
+
+type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
+
+export interface TestSystem {
+  tag: string;
+  gateway: RunningGateway;
+  url: string;
+  services: { registration: RunningRegistration; payment: RunningSubgraph; lecture: RunningSubgraph; dashboard: RunningSubgraph };
+  envOf(name: Name | 'gateway'): Record<string, string>;
+  /** Stops one subgraph (graceful). */
+  stopService(name: Name): Promise<void>;
+  /** Starts a stopped subgraph again on the same port, databases and durable consumers. */
+  restartService(name: Name): Promise<void>;
+  token(role: Role, sub: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const starters = {
+  registration: startRegistrationService,
+  payment: startPaymentService,
+  lecture: startLectureService,
+  dashboard: startDashboardService,
+} as const;
+
+export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
+  const tag = uniqueTag();
+  const common = { NATS_URL: natsUrl(), NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
+  const envs: Record<string, Record<string, string>> = {};
+  const services = {} as TestSystem['services'];
+  const start = async (name: Name, extra: Record<string, string> = {}) => {
+    envs[name] = { ...common, PORT: envs[name]?.PORT ?? '0', MONGODB_URI: mongoUri(`${tag}_${name}`), ...extra, ...envs[name] };
+    const s = await starters[name](envs[name]);
+    envs[name].PORT = String(s.port);
+    (services as Record<string, RunningSubgraph>)[name] = s;
+  };
+  await start('payment', opts.payment);
+  await start('lecture');
+  await start('dashboard');
+  await start('registration', { PAYMENT_URL: services.payment.url, ...opts.registration });
+  envs.gateway = {
+    ...common,
+    PORT: '0',
+    REGISTRATION_URL: services.registration.url,
+    PAYMENT_URL: services.payment.url,
+    LECTURE_URL: services.lecture.url,
+    DASHBOARD_URL: services.dashboard.url,
+  };
+  const gateway = await startGateway(envs.gateway);
+  const stopped = new Set<Name>();
+  return {
+    tag,
+    gateway,
+    url: gateway.url,
+    services,
+    envOf: (name) => envs[name],
+    async stopService(name) {
+      await services[name].stop();
+      stopped.add(name);
+    },
+    async restartService(name) {
+      await start(name);
+      stopped.delete(name);
+    },
+    token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
+    async stop() {
+      await gateway.stop();
+      for (const name of ['registration', 'dashboard', 'lecture', 'payment'] as Name[]) {
+        if (!stopped.has(name)) await services[name].stop();
+      }
+      // Drop this run's databases so repeated runs do not pile up data.
+      const { default: mongoose } = await import('mongoose');
+      for (const name of Object.keys(starters)) {
+        const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
+        await conn.dropDatabase().catch(() => undefined);
+        await conn.close();
+      }
+    },
+  };
+}
