@@ -81,6 +81,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: true,
+    includeStacktraceInErrorResponses: false,
     plugins: [ApolloServerPluginLandingPageDisabled()],
     logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
   });

@@ -3,7 +3,7 @@
  * real MongoDB-wire server and a real NATS server.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, eventually, gql, gqlOk, wsClient } from '../support/client.js';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;

@@ -11,6 +11,9 @@
  * anonymous (public fields only). A bad token: the socket closes with 4403 Forbidden. When
  * the token expires, the socket closes with 4401 Unauthorized.
  *
+ * Only changes are sent: a payload identical to the last one this subscription sent for the
+ * same entity (two events that leave the selected fields as they were) is skipped.
+ *
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
  * Keep-alive: the server pings every `keepAliveMs` and drops sockets that stop answering.
@@ -96,6 +99,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
 
     const queue: EventEnvelope[] = [];
+    /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
+    const lastSent = new Map<string, string>();
     let overflow = false;
     let closed = false;
     let wake: (() => void) | undefined;
@@ -132,9 +137,17 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             wake = undefined;
             continue;
           }
-          const result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: route.keyOf(event) }, who, args.operationName);
+          const entityId = route.keyOf(event)!;
+          const result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName);
           const data = result.data as Record<string, unknown> | null | undefined;
-          if (data?.[responseKey] != null) return { done: false, value: result };
+          if (data?.[responseKey] != null) {
+            const fingerprint = JSON.stringify(result);
+            if (lastSent.get(entityId) === fingerprint) continue;
+            lastSent.delete(entityId);
+            lastSent.set(entityId, fingerprint);
+            if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
+            return { done: false, value: result };
+          }
           if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
           // null: the subscriber may not see this entity; nothing to send.
         }

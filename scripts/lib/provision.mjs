@@ -1,0 +1,274 @@
+/**
+ * Finds or starts what the system needs on this machine, for `npm start` and `npm test`.
+ * Plain Node (no dependencies), so it runs before `npm install`.
+ *
+ * NATS:    NATS_URL if set; else a server answering on 127.0.0.1:4222; else `nats-server -js`
+ *          from PATH (store under .data/nats); else a message saying how to get one.
+ * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.x (from PATH or
+ *          .data/bin, or built with Go; SQLite backend, PostgreSQL backend as a fallback);
+ *          else mongodb-memory-server's download.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, chmodSync, cpSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const DATA = path.join(ROOT, '.data');
+export const LOGS = path.join(DATA, 'logs');
+const FERRETDB_VERSION = 'v1.24.2';
+const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
+
+/** Prints a step line. */
+export function say(msg) {
+  process.stdout.write(`» ${msg}\n`);
+}
+
+/** Runs a command to completion, inheriting stdio unless `quiet`; returns the exit status. */
+export function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: opts.quiet ? 'pipe' : 'inherit', env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+  if (r.error && !opts.allowFail) throw r.error;
+  return r;
+}
+
+/** Full path of `cmd` on PATH (or in `extra` folders), or undefined. */
+export function which(cmd, extra = []) {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...extra];
+  for (const d of dirs) {
+    const p = path.join(d, cmd);
+    try {
+      if (statSync(p).isFile()) return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+/** True when something accepts TCP connections on host:port within `timeoutMs`. */
+export function portOpen(port, host = '127.0.0.1', timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host });
+    const done = (v) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** `preferred` when free, else a free port chosen by the OS. */
+export async function freePort(preferred) {
+  if (preferred && !(await portOpen(preferred))) return preferred;
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Waits until host:port accepts connections; throws after `timeoutMs`. */
+export async function waitForPort(port, what, timeoutMs = 30_000, host = '127.0.0.1') {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await portOpen(port, host)) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${what} did not open port ${port} within ${timeoutMs} ms (see ${LOGS})`);
+}
+
+/** Processes this run started, stopped (SIGTERM, then SIGKILL) by {@link stopStarted}. */
+const started = [];
+
+/** Starts a long-running helper process with output to .data/logs/<name>.log. */
+export function startProcess(name, cmd, args, opts = {}) {
+  mkdirSync(LOGS, { recursive: true });
+  const log = createWriteStream(path.join(LOGS, `${name}.log`), { flags: 'a' });
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  child.on('exit', (code, signal) => {
+    if (!child.stopping && opts.onUnexpectedExit) opts.onUnexpectedExit(code, signal);
+  });
+  const entry = { name, child };
+  started.push(entry);
+  return child;
+}
+
+/** Stops the processes started by this run, newest first; waits at most `timeoutMs` each. */
+export async function stopStarted(timeoutMs = 15_000, names) {
+  const list = started.filter((e) => !names || names.includes(e.name)).reverse();
+  for (const { child } of list) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    child.stopping = true;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await exited;
+    clearTimeout(timer);
+  }
+  for (const e of list) started.splice(started.indexOf(e), 1);
+}
+
+/** Installs dependencies when node_modules is missing or older than package-lock.json. */
+export function ensureDependencies() {
+  const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
+  const lock = path.join(ROOT, 'package-lock.json');
+  if (existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs)) return;
+  say('installing dependencies (npm ci)');
+  const r = run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+  if (r.status !== 0) throw new Error('npm could not install the dependencies');
+}
+
+/** Compiles every workspace (TypeScript project references; incremental, fast when up to date). */
+export function ensureBuilt() {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = run(process.execPath, [tsc, '-b'], { quiet: true });
+  if (r.status !== 0) {
+    process.stderr.write(r.stdout + r.stderr);
+    throw new Error('the TypeScript build failed');
+  }
+}
+
+/**
+ * Finds or starts NATS with JetStream; returns { url, startedHere }.
+ * @throws with instructions when no NATS server can be found or started.
+ */
+export async function ensureNats({ preferPort = 4222 } = {}) {
+  if (process.env.NATS_URL) return { url: process.env.NATS_URL, startedHere: false, how: 'NATS_URL' };
+  if (await portOpen(4222)) return { url: 'nats://127.0.0.1:4222', startedHere: false, how: 'running on 127.0.0.1:4222' };
+  const bin = which('nats-server', ['/usr/sbin', '/usr/local/bin', path.join(DATA, 'bin')]);
+  if (!bin) {
+    throw new Error(
+      'no NATS server: set NATS_URL, or install nats-server (Debian/Ubuntu: `apt-get install nats-server`; ' +
+        'macOS: `brew install nats-server`; or `docker compose up -d nats`), then run again',
+    );
+  }
+  const port = await freePort(preferPort);
+  const store = path.join(DATA, 'nats');
+  mkdirSync(store, { recursive: true });
+  startProcess('nats', bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store]);
+  await waitForPort(port, 'nats-server');
+  return { url: `nats://127.0.0.1:${port}`, startedHere: true, how: `started ${bin}` };
+}
+
+function goBin() {
+  return which('go', ['/usr/local/go/bin']);
+}
+
+/** Builds FerretDB into .data/bin with Go; returns the binary path or undefined. */
+function buildFerretDb(go) {
+  const binDir = path.join(DATA, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const target = path.join(binDir, 'ferretdb');
+  const env = { GOFLAGS: '-mod=mod', GOBIN: binDir };
+  say(`building FerretDB ${FERRETDB_VERSION} with Go (once; about a minute)`);
+  // `go install pkg@version` asks the proxy for the module's version list, which some proxies refuse,
+  // so download the exact version and build it from a copy of its source instead.
+  const dl = run(go, ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { quiet: true, env, allowFail: true });
+  if (dl.status !== 0) {
+    process.stderr.write(dl.stdout + dl.stderr);
+    return undefined;
+  }
+  const src = JSON.parse(dl.stdout).Dir;
+  const work = path.join(DATA, 'build', `ferretdb-${FERRETDB_VERSION}`);
+  cpSync(src, work, { recursive: true, force: true });
+  run('chmod', ['-R', 'u+w', work], { quiet: true, allowFail: true });
+  writeFileSync(path.join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+  const attempts = [
+    { args: ['build', '-o', target, './cmd/ferretdb'], backend: 'sqlite' },
+    { args: ['build', '-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backend: 'sqlite' },
+    { args: ['build', '-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backend: 'postgresql' },
+  ];
+  for (const a of attempts) {
+    const r = run(go, a.args, { cwd: work, quiet: true, env, allowFail: true });
+    if (r.status === 0 && existsSync(target)) {
+      chmodSync(target, 0o755);
+      writeFileSync(path.join(binDir, 'ferretdb.backend'), a.backend);
+      return target;
+    }
+    process.stderr.write(`  FerretDB build (${a.args.join(' ')}) failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
+  }
+  return undefined;
+}
+
+/** Which backends a FerretDB binary built here supports. */
+function ferretBackend(bin) {
+  const marker = path.join(path.dirname(bin), 'ferretdb.backend');
+  return existsSync(marker) ? readFileSync(marker, 'utf8').trim() : 'sqlite';
+}
+
+/** Ensures database `ferretdb` exists on the local PostgreSQL (trust auth); returns its URL or undefined. */
+async function ferretPostgres() {
+  if (!(await portOpen(5432))) return undefined;
+  const url = process.env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/ferretdb';
+  const createdb = which('createdb');
+  if (createdb) run(createdb, ['-h', '127.0.0.1', '-U', 'postgres', 'ferretdb'], { quiet: true, allowFail: true });
+  return url;
+}
+
+/**
+ * Finds or starts a MongoDB-wire server; returns { uri (no database), startedHere, how }.
+ * @throws with instructions when none can be had.
+ */
+export async function ensureMongo({ preferPort = 27017 } = {}) {
+  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, startedHere: false, how: 'MONGODB_URI' };
+  const mongod = which('mongod');
+  if (mongod) {
+    const port = await freePort(preferPort);
+    const dbpath = path.join(DATA, 'mongod');
+    mkdirSync(dbpath, { recursive: true });
+    startProcess('mongod', mongod, ['--dbpath', dbpath, '--port', String(port), '--bind_ip', '127.0.0.1']);
+    await waitForPort(port, 'mongod', 60_000);
+    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, how: `started ${mongod}` };
+  }
+  let ferret = which('ferretdb', [path.join(DATA, 'bin')]);
+  const go = goBin();
+  if (!ferret && go) ferret = buildFerretDb(go);
+  if (ferret) {
+    const port = await freePort(preferPort);
+    const state = path.join(DATA, 'ferretdb');
+    mkdirSync(state, { recursive: true });
+    const common = [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn', `--state-dir=${state}`];
+    let args;
+    if (ferretBackend(ferret) === 'sqlite') {
+      args = ['--handler=sqlite', `--sqlite-url=file:${state}/`, ...common];
+    } else {
+      const pg = await ferretPostgres();
+      if (!pg) throw new Error('this FerretDB build needs PostgreSQL on 127.0.0.1:5432 (or set MONGODB_URI)');
+      args = ['--handler=postgresql', `--postgresql-url=${pg}`, ...common];
+    }
+    startProcess('ferretdb', ferret, args);
+    await waitForPort(port, 'FerretDB');
+    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, how: `started FerretDB (${ferret})` };
+  }
+  try {
+    const { MongoMemoryServer } = await import('mongodb-memory-server-core');
+    say('starting mongodb-memory-server (downloads mongod on first use)');
+    const mem = await MongoMemoryServer.create();
+    started.push({ name: 'mongodb-memory-server', child: { exitCode: null, signalCode: null, once: (_e, cb) => mem.stop().then(cb), kill: () => undefined } });
+    return { uri: mem.getUri().replace(/\/$/, ''), startedHere: true, how: 'mongodb-memory-server' };
+  } catch (err) {
+    throw new Error(
+      'no MongoDB-compatible server: set MONGODB_URI, install mongod, or install Go (https://go.dev/dl) so FerretDB can be built ' +
+        `(go install ${FERRETDB_MODULE}/cmd/ferretdb@${FERRETDB_VERSION}); or run \`docker compose up\`. (${err.message})`,
+    );
+  }
+}
+
+/** MongoDB URI of database `db` on server `base`. */
+export function withDatabase(base, db) {
+  const u = new URL(base);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+/** Number of CPUs (for information lines). */
+export const cpus = os.cpus().length;

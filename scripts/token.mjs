@@ -1,0 +1,21 @@
+/**
+ * `npm run token -- --role STUDENT --sub s-1 [--ttl 28800]`: prints a dev JWT signed with
+ * JWT_SECRET (or the DEV-ONLY default), for the Authorization header or connection_init.
+ */
+import { parseArgs } from 'node:util';
+import { ensureBuilt, ensureDependencies } from './lib/provision.mjs';
+
+const { values } = parseArgs({
+  options: { role: { type: 'string', default: 'STUDENT' }, sub: { type: 'string' }, ttl: { type: 'string', default: String(8 * 3600) } },
+});
+const role = values.role.toUpperCase();
+if (!['STUDENT', 'INSTRUCTOR', 'ADMIN'].includes(role)) {
+  process.stderr.write('--role must be STUDENT, INSTRUCTOR or ADMIN\n');
+  process.exit(2);
+}
+ensureDependencies();
+ensureBuilt();
+const { issueToken } = await import('@courses/gateway');
+const { DEV_JWT_SECRET } = await import('@courses/platform');
+const sub = values.sub ?? { STUDENT: 's-1', INSTRUCTOR: 'i-1', ADMIN: 'admin' }[role];
+process.stdout.write(`${await issueToken({ sub, role }, process.env.JWT_SECRET || DEV_JWT_SECRET, Number(values.ttl))}\n`);
