@@ -11,3 +11,4 @@ export * from './nats.js';
 export * from './outbox.js';
 export * from './scalars.js';
 export * from './subgraph.js';
+export * from './document-lock.js';

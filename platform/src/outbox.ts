@@ -11,6 +11,7 @@
 import type { Collection, Document } from 'mongodb';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@courses/contracts';
+import type { DocumentLocks } from './document-lock.js';
 import { publishEvent } from './nats.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -18,6 +19,8 @@ import type { ServiceMetrics } from './metrics.js';
 export interface OutboxRelayOptions {
   /** The aggregate collections whose documents carry an `outbox` array. */
   collections: Collection<Document>[];
+  /** The write locks the aggregates' repositories use (keys `<collection>:<_id>`). */
+  locks: DocumentLocks;
   js: JetStreamClient;
   namespace: string;
   logger: Logger;
@@ -57,7 +60,9 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         for (const event of (doc.outbox ?? []) as EventEnvelope[]) {
           await publishEvent(js, event, namespace);
           // Pull the exact stored object: FerretDB v1 matches $pull by whole value only.
-          await col.updateOne({ _id: doc._id }, { $pull: { outbox: event } } as Document);
+          await opts.locks.run(`${col.collectionName}:${String(doc._id)}`, () =>
+            col.updateOne({ _id: doc._id }, { $pull: { outbox: event } } as Document),
+          );
           opts.metrics?.eventsPublished.inc({ type: event.type });
           published++;
         }

@@ -17,6 +17,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { streamOf, type Context } from '@courses/contracts';
 import type { subgraphEnv } from './config.js';
 import type { z } from 'zod';
+import { documentLocks } from './document-lock.js';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, verifyGatewaySecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
@@ -108,7 +109,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }
   const relay = parts.outboxCollections?.length
-    ? startOutboxRelay({ collections: parts.outboxCollections, js: runtime.js, namespace: runtime.namespace, logger, metrics })
+    ? startOutboxRelay({ collections: parts.outboxCollections, locks: documentLocks(conn), js: runtime.js, namespace: runtime.namespace, logger, metrics })
     : undefined;
   const consumers = parts.startConsumers ? await parts.startConsumers(relay) : [];
 

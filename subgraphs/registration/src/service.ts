@@ -6,6 +6,7 @@ import { CatalogRepository } from './infrastructure/catalog-repository.js';
 import { startRegistrationConsumers } from './infrastructure/consumers.js';
 import { PaymentClient } from './infrastructure/payment-client.js';
 import { RegistrationRepository } from './infrastructure/registration-repository.js';
+import { SeatRepository } from './infrastructure/seat-repository.js';
 import { registrationResolvers } from './resolvers/index.js';
 
 /** Environment of the registration subgraph (default PORT 4001). */
@@ -32,7 +33,8 @@ export async function startRegistrationService(env: Record<string, string | unde
   const rt = await createSubgraphRuntime('registration', config);
   const registrations = new RegistrationRepository(rt.conn);
   const catalog = new CatalogRepository(rt.conn);
-  await Promise.all([registrations.model.init(), catalog.model.init()]);
+  const seats = new SeatRepository(rt.conn);
+  await Promise.all([registrations.model.init(), catalog.model.init(), seats.model.init()]);
   const payment = new PaymentClient({
     baseUrl: config.PAYMENT_URL,
     secret: config.GATEWAY_SECRET,
@@ -41,7 +43,7 @@ export async function startRegistrationService(env: Record<string, string | unde
     logger: rt.logger,
   });
   let relay: OutboxRelay | undefined;
-  const service = new RegistrationService(registrations, catalog, payment, rt.logger, () => relay);
+  const service = new RegistrationService(registrations, catalog, seats, payment, rt.logger, () => relay);
   const sweep = setInterval(() => {
     service.reconcile(config.PENDING_TIMEOUT_MS).catch((err) => rt.logger.warn({ err: (err as Error).message }, 'reconciliation failed'));
   }, Math.max(1_000, Math.floor(config.PENDING_TIMEOUT_MS / 3)));

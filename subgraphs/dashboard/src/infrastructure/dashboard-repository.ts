@@ -4,7 +4,7 @@
  * (see ../domain/dashboard.ts); a duplicate-key error means a newer status is already there.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import { isDuplicateKey } from '@courses/platform';
+import { isDuplicateKey, withDocument } from '@courses/platform';
 import { RANK, type DashboardEntry, type PaymentStatus, type RegistrationStatus } from '../domain/dashboard.js';
 
 interface EntryDoc {
@@ -71,19 +71,23 @@ export class DashboardRepository {
   async applyRegistration(k: Keys, status: RegistrationStatus, lectureTitle?: string): Promise<boolean> {
     const rank = RANK.registration[status];
     const set: Partial<EntryDoc> = { studentId: k.studentId, lectureId: k.lectureId, registrationStatus: status, registrationRank: rank, updatedAt: k.at };
-    const changed = await this.advance(k.registrationId, { registrationRank: { $not: { $gte: rank } } }, set);
-    // The title is not rank-bound: a confirmation redelivered after the cancellation still brings it.
-    if (lectureTitle !== undefined) await this.model.updateOne({ _id: k.registrationId }, { $set: { lectureTitle } });
-    return changed;
+    return withDocument(this.model, k.registrationId, async () => {
+      const changed = await this.advance(k.registrationId, { registrationRank: { $not: { $gte: rank } } }, set);
+      // The title is not rank-bound: a confirmation redelivered after the cancellation still brings it.
+      if (lectureTitle !== undefined) await this.model.updateOne({ _id: k.registrationId }, { $set: { lectureTitle } });
+      return changed;
+    });
   }
 
   /** Projects a payment status. */
   async applyPayment(k: Keys, status: PaymentStatus): Promise<boolean> {
     const rank = RANK.payment[status];
-    return this.advance(
-      k.registrationId,
-      { paymentRank: { $not: { $gte: rank } } },
-      { studentId: k.studentId, lectureId: k.lectureId, paymentStatus: status, paymentRank: rank, updatedAt: k.at },
+    return withDocument(this.model, k.registrationId, () =>
+      this.advance(
+        k.registrationId,
+        { paymentRank: { $not: { $gte: rank } } },
+        { studentId: k.studentId, lectureId: k.lectureId, paymentStatus: status, paymentRank: rank, updatedAt: k.at },
+      ),
     );
   }
 

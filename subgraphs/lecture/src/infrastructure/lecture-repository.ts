@@ -4,7 +4,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { newId, outboxField } from '@courses/platform';
+import { newId, outboxField, withDocument } from '@courses/platform';
 import { enrolmentEffect, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its idempotency sets and outbox. */
@@ -105,7 +105,9 @@ export class LectureRepository {
   /** Sets an OPEN lecture CANCELED with its `lecture.canceled` event; returns the lecture as it is after. */
   async cancel(lecture: Lecture): Promise<Lecture | null> {
     const event = createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId });
-    await this.model.updateOne({ _id: lecture.id, status: 'OPEN' }, { $set: { status: 'CANCELED' }, $push: { outbox: event } });
+    await withDocument(this.model, lecture.id, () =>
+      this.model.updateOne({ _id: lecture.id, status: 'OPEN' }, { $set: { status: 'CANCELED' }, $push: { outbox: event } }),
+    );
     return this.findById(lecture.id);
   }
 
@@ -117,7 +119,11 @@ export class LectureRepository {
    * @returns false when the lecture does not exist (yet).
    * @throws Error when the write keeps conflicting for {@link MAX_ATTEMPTS} tries.
    */
-  async applyEnrolment(lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled'): Promise<boolean> {
+  applyEnrolment(lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled'): Promise<boolean> {
+    return withDocument(this.model, lectureId, () => this.applyEnrolmentLocked(lectureId, registrationId, kind));
+  }
+
+  private async applyEnrolmentLocked(lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled'): Promise<boolean> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const d = await this.model.findById(lectureId, { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 }).lean<LectureDoc>();
       if (!d) return false;

@@ -1,7 +1,7 @@
 /** Payment persistence: one document per registration (unique `registrationId`), with its outbox. */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { isDuplicateKey, newId, outboxField } from '@courses/platform';
+import { isDuplicateKey, newId, outboxField, withDocument } from '@courses/platform';
 import type { Payment, PaymentState } from '../domain/payment.js';
 
 interface PaymentDoc extends Omit<Payment, 'id'> {
@@ -77,7 +77,9 @@ export class PaymentRepository {
       lectureId: p.lectureId,
       amount: p.amount,
     });
-    const res = await this.model.updateOne({ _id: p.id, status: 'COMPLETED' }, { $set: { status: 'REFUNDED' satisfies PaymentState }, $push: { outbox: event } });
+    const res = await withDocument(this.model, p.id, () =>
+      this.model.updateOne({ _id: p.id, status: 'COMPLETED' }, { $set: { status: 'REFUNDED' satisfies PaymentState }, $push: { outbox: event } }),
+    );
     return res.modifiedCount === 1;
   }
 

@@ -8,12 +8,14 @@ import { appError, ErrorCode, type Identity, type Logger, type OutboxRelay } fro
 import { assertMayCancel, assertOpen, type CancellationReason, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { PaymentClient } from '../infrastructure/payment-client.js';
+import type { SeatRepository } from '../infrastructure/seat-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
 
 export class RegistrationService {
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly catalog: CatalogRepository,
+    private readonly seats: SeatRepository,
     private readonly payment: PaymentClient,
     private readonly logger: Logger,
     private readonly relay?: () => OutboxRelay | undefined,
@@ -39,7 +41,7 @@ export class RegistrationService {
     const pending = await this.registrations.createPending(who.sub, lecture);
     if (!pending) throw appError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
 
-    if (!(await this.catalog.takeSeat(lectureId, pending.id))) {
+    if (!(await this.seats.take(lecture, pending.id))) {
       await this.registrations.discard(pending.id);
       const now = await this.catalog.findById(lectureId);
       if (now) assertOpen(now);
@@ -68,7 +70,7 @@ export class RegistrationService {
       throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
     }
 
-    await this.catalog.releaseSeat(lectureId, pending.id);
+    await this.seats.release(pending.id);
     const reason = outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE';
     await this.registrations.abandon(pending, reason);
     this.kick();
@@ -96,7 +98,7 @@ export class RegistrationService {
   /** Cancels one CONFIRMED registration and frees its seat; returns it as stored after. */
   private async cancelOne(reg: Registration, reason: CancellationReason): Promise<Registration | null> {
     if (await this.registrations.cancel(reg, reason)) this.kick();
-    await this.catalog.releaseSeat(reg.lectureId, reg.id);
+    await this.seats.release(reg.id);
     return this.registrations.findById(reg.id);
   }
 
@@ -126,13 +128,11 @@ export class RegistrationService {
     let abandoned = 0;
     let seatsFreed = 0;
     for (const reg of await this.registrations.findPendingBefore(new Date(Date.now() - olderThanMs))) {
-      await this.catalog.releaseSeat(reg.lectureId, reg.id);
+      await this.seats.release(reg.id);
       if (await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE')) abandoned++;
     }
-    for (const lecture of await this.catalog.withHolders()) {
-      for (const reg of await this.registrations.closedAmong(lecture.seatHolders)) {
-        if (await this.catalog.releaseSeat(lecture.id, reg.id)) seatsFreed++;
-      }
+    for (const reg of await this.registrations.closedAmong(await this.seats.holders())) {
+      if (await this.seats.release(reg.id)) seatsFreed++;
     }
     if (abandoned) this.kick();
     if (abandoned || seatsFreed) this.logger.warn({ abandoned, seatsFreed }, 'reconciliation repaired registrations');

@@ -37,8 +37,6 @@ export interface CatalogLecture {
   /** KRW */
   price: number;
   status: 'OPEN' | 'CANCELED';
-  /** Seats not held by a PENDING or CONFIRMED registration. */
-  seatsLeft: number;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { isDuplicateKey, newId, outboxField } from '@courses/platform';
+import { isDuplicateKey, newId, outboxField, withDocument } from '@courses/platform';
 import {
   closedKey,
   liveKey,
@@ -122,7 +122,7 @@ export class RegistrationRepository {
 
   /** Removes an attempt that never reached payment (no seat could be taken). */
   async discard(id: string): Promise<void> {
-    await this.model.deleteOne({ _id: id, status: 'PENDING' });
+    await withDocument(this.model, id, () => this.model.deleteOne({ _id: id, status: 'PENDING' }));
   }
 
   /** PENDING → CONFIRMED with `registration.confirmed`. @returns false when it was no longer PENDING. */
@@ -136,7 +136,9 @@ export class RegistrationRepository {
       paymentId,
       amount: reg.amount,
     });
-    const res = await this.model.updateOne({ _id: reg.id, status: 'PENDING' }, { $set: { status: 'CONFIRMED', paymentId }, $push: { outbox: event } });
+    const res = await withDocument(this.model, reg.id, () =>
+      this.model.updateOne({ _id: reg.id, status: 'PENDING' }, { $set: { status: 'CONFIRMED', paymentId }, $push: { outbox: event } }),
+    );
     return res.modifiedCount === 1;
   }
 
@@ -151,9 +153,11 @@ export class RegistrationRepository {
       lectureId: reg.lectureId,
       reason,
     });
-    const res = await this.model.updateOne(
-      { _id: reg.id, status: 'PENDING' },
-      { $set: { status: 'FAILED', liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
+    const res = await withDocument(this.model, reg.id, () =>
+      this.model.updateOne(
+        { _id: reg.id, status: 'PENDING' },
+        { $set: { status: 'FAILED', liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
+      ),
     );
     return res.modifiedCount === 1;
   }
@@ -168,9 +172,11 @@ export class RegistrationRepository {
       reason,
       paymentId: reg.paymentId,
     });
-    const res = await this.model.updateOne(
-      { _id: reg.id, status: 'CONFIRMED' },
-      { $set: { status: 'CANCELED', cancellationReason: reason, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
+    const res = await withDocument(this.model, reg.id, () =>
+      this.model.updateOne(
+        { _id: reg.id, status: 'CONFIRMED' },
+        { $set: { status: 'CANCELED', cancellationReason: reason, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
+      ),
     );
     return res.modifiedCount === 1;
   }

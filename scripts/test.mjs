@@ -1,0 +1,34 @@
+/**
+ * `npm test`: installs dependencies if missing, builds, checks that the checked-in
+ * supergraph is current, finds or starts NATS and a MongoDB-wire server (as `npm start`
+ * does), runs every test with vitest, then stops what it started. Exit code: vitest's
+ * (non-zero on any failure). Extra arguments go to vitest (e.g. `npm test -- tests/e2e`).
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ROOT, ensureBuilt, ensureDependencies, ensureMongo, ensureNats, say, stopStarted } from './lib/provision.mjs';
+
+const t0 = Date.now();
+let status = 1;
+try {
+  ensureDependencies();
+  say('building');
+  ensureBuilt();
+  const nats = await ensureNats({ preferPort: 4222 });
+  say(`NATS: ${nats.url} (${nats.how})`);
+  const mongo = await ensureMongo({ preferPort: 27018 });
+  say(`MongoDB: ${mongo.how}`);
+  const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+  const r = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, TEST_NATS_URL: nats.url },
+  });
+  status = r.status ?? 1;
+} catch (err) {
+  process.stderr.write(`✖ ${err.message}\n`);
+} finally {
+  await stopStarted();
+  say(`npm test finished in ${((Date.now() - t0) / 1000).toFixed(1)} s (exit ${status})`);
+}
+process.exit(status);
