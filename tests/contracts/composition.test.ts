@@ -1,0 +1,56 @@
+/** Contract checks: the subgraphs compose, the checked-in supergraph is current, the API keeps its fixed names. */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { buildASTSchema, parse, type GraphQLObjectType } from 'graphql';
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error plain ESM script without types
+import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
+
+const composed = composeSupergraph() as { supergraphSdl?: string; errors?: string[] };
+
+describe('supergraph composition', () => {
+  it('composes the four subgraph SDLs without errors', () => {
+    expect(composed.errors).toBeUndefined();
+    expect(composed.supergraphSdl).toContain('@join__graph(name: "dashboard"');
+  });
+
+  it('matches the checked-in schema/supergraph.graphql (run `npm run compose` after changing a schema)', () => {
+    expect(readFileSync(supergraphPath, 'utf8')).toBe(composed.supergraphSdl);
+  });
+
+  it('keeps the public API fixed by the product (names, arguments, types)', () => {
+    const schema = buildASTSchema(parse(composed.supergraphSdl!), { assumeValidSDL: true });
+    const fields = (t: string) => (schema.getType(t) as GraphQLObjectType).getFields();
+    const sig = (t: string, f: string) => {
+      const field = fields(t)[f];
+      const args = field.args.map((a) => `${a.name}: ${a.type}`).join(', ');
+      return `${f}${args ? `(${args})` : ''}: ${field.type}`;
+    };
+    expect(sig('Query', 'lecture')).toBe('lecture(id: ID!): Lecture');
+    expect(sig('Query', 'lectures')).toBe('lectures(first: Int, after: String, status: LectureStatus): LectureConnection!');
+    expect(sig('Query', 'registration')).toBe('registration(id: ID!): Registration');
+    expect(sig('Query', 'myRegistrations')).toBe('myRegistrations: [Registration!]!');
+    expect(sig('Query', 'myDashboard')).toBe('myDashboard: [DashboardEntry!]!');
+    expect(sig('Mutation', 'openLecture')).toBe('openLecture(input: OpenLectureInput!): Lecture!');
+    expect(sig('Mutation', 'cancelLecture')).toBe('cancelLecture(id: ID!): Lecture!');
+    expect(sig('Mutation', 'registerForLecture')).toBe('registerForLecture(lectureId: ID!): Registration!');
+    expect(sig('Mutation', 'cancelRegistration')).toBe('cancelRegistration(id: ID!): Registration!');
+    expect(sig('Subscription', 'registrationStatusChanged')).toBe('registrationStatusChanged(registrationId: ID): Registration!');
+    expect(sig('Subscription', 'lectureUpdated')).toBe('lectureUpdated(lectureId: ID!): Lecture!');
+    expect(Object.keys(fields('Lecture'))).toEqual(expect.arrayContaining(['id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'registrations']));
+    expect(Object.keys(fields('Registration'))).toEqual(expect.arrayContaining(['id', 'studentId', 'lecture', 'status', 'cancellationReason', 'payment', 'createdAt', 'updatedAt']));
+    expect(Object.keys(fields('Payment'))).toEqual(expect.arrayContaining(['id', 'amount', 'status']));
+    expect(Object.keys(fields('DashboardEntry'))).toEqual(expect.arrayContaining(['registrationId', 'lectureTitle', 'registrationStatus', 'paymentStatus', 'updatedAt']));
+  });
+});
+
+describe('docker-compose.yml', () => {
+  const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
+  it.skipIf(!hasCompose)('parses (docker-compose config -q, no engine needed)', () => {
+    const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
