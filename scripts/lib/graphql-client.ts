@@ -34,6 +34,8 @@ export function wsClient(url: string, token?: string, onClose?: (code: number, r
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
     retryAttempts: 0,
     lazy: false,
+    // A caller watching closes expects them (e.g. 4403 for a bad token): do not print them.
+    ...(onClose ? { onNonLazyError: () => undefined } : {}),
     on: onClose ? { closed: (e) => onClose((e as { code: number }).code, (e as { reason: string }).reason) } : undefined,
   });
 }

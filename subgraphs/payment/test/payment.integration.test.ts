@@ -1,0 +1,103 @@
+/** Payment subgraph on real servers: the charge endpoint, refund and void policies, entity resolution. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_GATEWAY_SECRET } from '@courses/platform';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
+import { startPaymentService } from '../src/service.js';
+
+let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
+beforeAll(async () => {
+  h = await startSubgraphHarness('payment', startPaymentService, { PAYMENT_DECLINE_STUDENTS: 's-broke, s-other-broke' });
+});
+afterAll(async () => h?.stop());
+
+let seq = 0;
+const ids = () => {
+  seq++;
+  return { registrationId: `r-${seq}`, studentId: 's-1', lectureId: 'l-1' };
+};
+async function charge(body: unknown, secret: string | null = DEV_GATEWAY_SECRET) {
+  const res = await fetch(`${h.service.url}/internal/charges`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(secret ? { 'x-gateway-secret': secret } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+const PAYMENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Payment { id amount status } } }`;
+const asStudent = { sub: 's-1', role: 'STUDENT' } as const;
+
+describe('charge endpoint', () => {
+  it('requires the gateway secret and a well-formed body', async () => {
+    expect((await charge({ ...ids(), amount: 100 }, null)).status).toBe(401);
+    expect((await charge({ ...ids(), amount: 100 }, 'wrong-secret-123')).status).toBe(401);
+    expect((await charge({ ...ids(), amount: -1 })).status).toBe(400);
+    expect((await charge({ ...ids(), amount: 1.5 })).status).toBe(400);
+  });
+
+  it('charges once per registration, however often asked', async () => {
+    const req = { ...ids(), amount: 120_000 };
+    const [a, b] = await Promise.all([charge(req), charge(req)]);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(a.body.paymentId).toBe(b.body.paymentId);
+    const again = await charge(req);
+    expect(again.body.paymentId).toBe(a.body.paymentId);
+    const r = await h.call(PAYMENT, { r: [{ __typename: 'Payment', id: a.body.paymentId }] }, asStudent);
+    expect(r.data._entities).toEqual([{ id: a.body.paymentId, amount: 120_000, status: 'COMPLETED' }]);
+  });
+
+  it('declines the configured students with 402 PAYMENT_DECLINED and records nothing', async () => {
+    const req = { ...ids(), studentId: 's-broke', amount: 100 };
+    const r = await charge(req);
+    expect(r.status).toBe(402);
+    expect(r.body.code).toBe('PAYMENT_DECLINED');
+    const db = await h.db();
+    expect(await db.collection('payments').countDocuments({ registrationId: req.registrationId })).toBe(0);
+  });
+});
+
+describe('refund and void policies', () => {
+  it('refunds the payment when its registration is canceled, once', async () => {
+    const req = { ...ids(), amount: 50_000 };
+    const { body } = await charge(req);
+    const canceled = { ...req, instructorId: 'i-1', reason: 'STUDENT_REQUEST' as const, paymentId: body.paymentId };
+    delete (canceled as { amount?: number }).amount;
+    const event = await h.publish('registration.canceled', canceled);
+    await h.republish(event);
+    await h.publish('registration.canceled', canceled);
+    const refunded = await eventually(async () => {
+      const r = await h.call(PAYMENT, { r: [{ __typename: 'Payment', id: body.paymentId }] }, asStudent);
+      return r.data._entities[0]?.status === 'REFUNDED' ? r.data._entities[0] : undefined;
+    });
+    expect(refunded.amount).toBe(50_000);
+    const doc = await (await h.db()).collection('payments').findOne({ _id: body.paymentId });
+    expect(doc?.status).toBe('REFUNDED');
+  });
+
+  it('voids an abandoned attempt so that a late charge is refused', async () => {
+    const req = { ...ids(), amount: 10_000 };
+    await h.publish('registration.abandoned', { ...req, reason: 'PAYMENT_UNAVAILABLE' } as never);
+    await eventually(async () => (await (await h.db()).collection('payments').findOne({ registrationId: req.registrationId }))?.status === 'VOIDED');
+    const late = await charge(req);
+    expect(late.status).toBe(402);
+  });
+
+  it('refunds a charge that completed after its attempt was abandoned', async () => {
+    const req = { ...ids(), amount: 30_000 };
+    const { body } = await charge(req);
+    await h.publish('registration.abandoned', { registrationId: req.registrationId, studentId: req.studentId, lectureId: req.lectureId, reason: 'PAYMENT_UNAVAILABLE' });
+    await eventually(async () => (await (await h.db()).collection('payments').findOne({ _id: body.paymentId }))?.status === 'REFUNDED');
+  });
+});
+
+describe('Payment entity', () => {
+  it('resolves for its student and admins, and is null for anyone else', async () => {
+    const req = { ...ids(), amount: 1_000 };
+    const { body } = await charge(req);
+    const rep = { r: [{ __typename: 'Payment', id: body.paymentId }] };
+    expect((await h.call(PAYMENT, rep, { sub: 'admin', role: 'ADMIN' })).data._entities[0]?.id).toBe(body.paymentId);
+    expect((await h.call(PAYMENT, rep, { sub: 's-2', role: 'STUDENT' })).data._entities).toEqual([null]);
+    expect((await h.call(PAYMENT, rep)).data._entities).toEqual([null]);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Registration subgraph on real servers, with the real payment subgraph behind it: the
+ * catalog replica, registering, entities and their visibility.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
+import { startPaymentService } from '../../payment/src/service.js';
+import { startRegistrationService } from '../src/service.js';
+
+let payment: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
+let h: SubgraphHarness<Awaited<ReturnType<typeof startRegistrationService>>>;
+beforeAll(async () => {
+  payment = await startSubgraphHarness('payment', startPaymentService, { PAYMENT_DECLINE_STUDENTS: 's-broke' });
+  h = await startSubgraphHarness('registration', startRegistrationService, { PAYMENT_URL: payment.service.url });
+});
+afterAll(async () => {
+  await h?.stop();
+  await payment?.stop();
+});
+
+const REGISTER = `mutation($id: ID!) { registerForLecture(lectureId: $id) { id studentId status lecture { id } payment { id } } }`;
+const student = { sub: 's-1', role: 'STUDENT' } as const;
+let lectureNo = 0;
+async function lecture(capacity = 5) {
+  lectureNo++;
+  const lectureId = `${'a'.repeat(20)}${String(lectureNo).padStart(4, '0')}`;
+  await h.publish('lecture.opened', { lectureId, title: `Lecture ${lectureNo}`, instructorId: 'i-1', capacity, price: 10_000 });
+  await eventually(async () => (await (await h.db()).collection('catalog').findOne({ _id: lectureId as never })) !== null, 10_000, 'catalog replica');
+  return lectureId;
+}
+
+describe('registration subgraph', () => {
+  it('registers against its catalog replica and pays through the payment service', async () => {
+    const id = await lecture();
+    const r = await h.call(REGISTER, { id }, student);
+    expect(r.errors).toBeUndefined();
+    expect(r.data.registerForLecture).toMatchObject({ studentId: 's-1', status: 'CONFIRMED', lecture: { id } });
+    expect(r.data.registerForLecture.payment.id).toMatch(/^[0-9a-f]{24}$/);
+    const again = await h.call(REGISTER, { id }, student);
+    expect(again.errors?.[0].extensions.code).toBe('ALREADY_REGISTERED');
+  });
+
+  it('refuses unknown and malformed lectures and non-students', async () => {
+    expect((await h.call(REGISTER, { id: 'bad' }, student)).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lectureId' });
+    expect((await h.call(REGISTER, { id: 'f'.repeat(24) }, student)).errors?.[0].extensions.code).toBe('NOT_FOUND');
+    const id = await lecture();
+    expect((await h.call(REGISTER, { id }, { sub: 'i-1', role: 'INSTRUCTOR' })).errors?.[0].extensions.code).toBe('FORBIDDEN');
+    expect((await h.call(REGISTER, { id })).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('leaves nothing behind when the payment is declined', async () => {
+    const id = await lecture(1);
+    const r = await h.call(REGISTER, { id }, { sub: 's-broke', role: 'STUDENT' });
+    expect(r.errors?.[0].extensions.code).toBe('PAYMENT_DECLINED');
+    const db = await h.db();
+    expect(await db.collection('seats').countDocuments({ lectureId: id })).toBe(0);
+    expect((await h.call(`{ myRegistrations { id } }`, {}, { sub: 's-broke', role: 'STUDENT' })).data.myRegistrations).toEqual([]);
+    // The only seat is still free for someone else.
+    expect((await h.call(REGISTER, { id }, student)).data.registerForLecture.status).toBe('CONFIRMED');
+  });
+
+  it('resolves Registration entities for those who may see them, null for others', async () => {
+    const id = await lecture();
+    const reg = (await h.call(REGISTER, { id }, { sub: 's-ent', role: 'STUDENT' })).data.registerForLecture;
+    const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Registration { id studentId status } } }`;
+    const rep = { r: [{ __typename: 'Registration', id: reg.id }] };
+    expect((await h.call(Q, rep, { sub: 's-ent', role: 'STUDENT' })).data._entities).toEqual([{ id: reg.id, studentId: 's-ent', status: 'CONFIRMED' }]);
+    expect((await h.call(Q, rep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0]?.id).toBe(reg.id);
+    expect((await h.call(Q, rep, { sub: 's-2', role: 'STUDENT' })).data._entities).toEqual([null]);
+    const L = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { id } } } }`;
+    const lrep = { r: [{ __typename: 'Lecture', id }] };
+    expect((await h.call(L, lrep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0].registrations).toEqual([{ id: reg.id }]);
+    expect((await h.call(L, lrep, { sub: 'i-2', role: 'INSTRUCTOR' })).data._entities[0].registrations).toBeNull();
+  });
+
+  it('cancels registrations when their lecture is canceled (policy), once', async () => {
+    const id = await lecture();
+    const reg = (await h.call(REGISTER, { id }, { sub: 's-pol', role: 'STUDENT' })).data.registerForLecture;
+    const e = await h.publish('lecture.canceled', { lectureId: id, instructorId: 'i-1' });
+    await h.republish(e);
+    await h.publish('lecture.canceled', { lectureId: id, instructorId: 'i-1' });
+    const Q = `query($id: ID!) { registration(id: $id) { status cancellationReason } }`;
+    const final = await eventually(async () => {
+      const r = (await h.call(Q, { id: reg.id }, { sub: 's-pol', role: 'STUDENT' })).data.registration;
+      return r.status === 'CANCELED' ? r : undefined;
+    });
+    expect(final.cancellationReason).toBe('LECTURE_CANCELED');
+    const db = await h.db();
+    const doc = await db.collection('registrations').findOne({ _id: reg.id });
+    expect(doc?.status).toBe('CANCELED');
+    expect(await db.collection('seats').countDocuments({ lectureId: id })).toBe(0);
+    expect((await h.call(REGISTER, { id }, student)).errors?.[0].extensions.code).toBe('LECTURE_NOT_OPEN');
+  });
+});

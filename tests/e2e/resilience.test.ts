@@ -1,0 +1,130 @@
+/**
+ * Quality requirements end to end: no overbooking under contention, registration while the
+ * lecture or dashboard subgraph is down (and catch-up after), and the gateway's refusals.
+ */
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { mongoUri } from '../support/env.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let instructor: string;
+beforeAll(async () => {
+  sys = await startSystem();
+  instructor = await sys.token('INSTRUCTOR', 'i-res');
+});
+afterAll(async () => sys?.stop());
+
+const REGISTER = `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status payment { status } } }`;
+const LECTURE = `query($id: ID!) { lecture(id: $id) { enrolledCount status } }`;
+
+async function openReplicated(title: string, capacity: number, price = 10_000) {
+  const l = (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price } }, instructor)).openLecture;
+  const db = await mongoose.createConnection(mongoUri(`${sys.tag}_registration`)).asPromise();
+  await eventually(async () => (await db.collection('catalog').findOne({ _id: l.id })) !== null, 15_000, 'catalog replica');
+  await db.close();
+  return l.id as string;
+}
+
+async function count(db: string, collection: string, filter: Record<string, unknown>) {
+  const conn = await mongoose.createConnection(mongoUri(`${sys.tag}_${db}`)).asPromise();
+  try {
+    return await conn.collection(collection).countDocuments(filter);
+  } finally {
+    await conn.close();
+  }
+}
+
+describe('no overbooking', () => {
+  it('confirms exactly `capacity` of many concurrent students, and charges only them', async () => {
+    const capacity = 3;
+    const id = await openReplicated('The Last Seat', capacity, 77_000);
+    const tokens = await Promise.all(Array.from({ length: 12 }, (_, i) => sys.token('STUDENT', `s-rush-${i}`)));
+    const results = await Promise.all(tokens.map((t) => gql(sys.url, REGISTER, { id }, t)));
+    const confirmed = results.filter((r) => r.data?.registerForLecture?.status === 'CONFIRMED');
+    const full = results.filter((r) => r.errors?.[0]?.extensions?.code === 'LECTURE_FULL');
+    expect(confirmed).toHaveLength(capacity);
+    expect(full).toHaveLength(12 - capacity);
+    expect(await count('registration', 'seats', { lectureId: id })).toBe(capacity);
+    expect(await count('payment', 'payments', { lectureId: id, status: 'COMPLETED' })).toBe(capacity);
+    expect(await count('payment', 'payments', { lectureId: id })).toBe(capacity);
+    await eventually(async () => (await gqlOk(sys.url, LECTURE, { id })).lecture.enrolledCount === capacity, 15_000, 'enrolled count');
+  });
+});
+
+describe('fault isolation', () => {
+  it('registers while the lecture subgraph is down; the lecture side catches up when it returns', async () => {
+    const id = await openReplicated('Resilient Lecture', 10);
+    await sys.stopService('lecture');
+    const students = await Promise.all(['a', 'b', 'c'].map((s) => sys.token('STUDENT', `s-down-${s}`)));
+    for (const t of students) {
+      const r = await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id }, t);
+      expect(r.registerForLecture.status).toBe('CONFIRMED');
+    }
+    await sys.restartService('lecture');
+    const after = await eventually(async () => {
+      const d = await gqlOk(sys.url, LECTURE, { id });
+      return d.lecture.enrolledCount === 3 ? d.lecture : undefined;
+    }, 20_000, 'lecture caught up');
+    expect(after).toEqual({ enrolledCount: 3, status: 'OPEN' });
+  });
+
+  it('registers while the dashboard is down; the dashboard catches up when it returns', async () => {
+    const id = await openReplicated('Dashboard Outage', 10);
+    await sys.stopService('dashboard');
+    const t = await sys.token('STUDENT', 's-dash-down');
+    const reg = (await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id }, t)).registerForLecture;
+    expect(reg.status).toBe('CONFIRMED');
+    await sys.restartService('dashboard');
+    await eventually(async () => {
+      const d = (await gqlOk(sys.url, `{ myDashboard { registrationId registrationStatus paymentStatus } }`, {}, t)).myDashboard;
+      return d.some((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED');
+    }, 20_000, 'dashboard caught up');
+  });
+});
+
+describe('the gateway refuses what it must', () => {
+  it('answers a bad token with UNAUTHENTICATED, and serves the public catalog without one', async () => {
+    const r = await gql(sys.url, `{ myRegistrations { id } }`, {}, 'not-a-jwt');
+    expect(r.status).toBe(401);
+    expect(r.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    const anon = await gql(sys.url, `{ myRegistrations { id } }`);
+    expect(anon.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await gqlOk(sys.url, `{ lectures(first: 1) { totalCount } }`)).lectures.totalCount).toBeGreaterThan(0);
+  });
+
+  it('reports malformed ids as BAD_USER_INPUT through the supergraph', async () => {
+    const t = await sys.token('STUDENT', 's-bad');
+    for (const [q, v] of [
+      [REGISTER, { id: '123' }],
+      [`mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: 'zz' }],
+      [`query($id: ID!) { lecture(id: $id) { id } }`, { id: '../etc' }],
+    ] as const) {
+      const r = await gql(sys.url, q, v, t);
+      expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    const neg = await gql(sys.url, `mutation { openLecture(input: { title: "x", capacity: 5, price: -100 }) { id } }`, {}, instructor);
+    expect(neg.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses a websocket with a bad token (4403) and an anonymous registration subscription', async () => {
+    const closed = new Promise<number>((resolve) => {
+      const c = wsClient(sys.url, 'garbage', (code) => resolve(code));
+      c.subscribe({ query: '{ __typename }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+    });
+    expect(await closed).toBe(4403);
+    const anon = wsClient(sys.url);
+    const sub = collect(anon, `subscription { registrationStatusChanged { id } }`);
+    const [first] = await sub.waitFor(1);
+    expect(JSON.stringify(first)).toContain('UNAUTHENTICATED');
+    await anon.dispose();
+  });
+
+  it('subgraphs refuse direct calls that bypass the gateway', async () => {
+    for (const s of Object.values(sys.services)) {
+      const res = await fetch(`${s.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(res.status).toBe(401);
+    }
+  });
+});
