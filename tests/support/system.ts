@@ -9,6 +9,7 @@ import { startPaymentService } from '../../subgraphs/payment/src/service.js';
 import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/service.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
+import { CONTEXTS, streamOf } from '@courses/contracts';
 import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
 import { mongoUri, natsUrl, uniqueTag } from './env.js';
 
@@ -88,7 +89,13 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       for (const name of ['registration', 'dashboard', 'lecture', 'payment'] as Name[]) {
         if (!stopped.has(name)) await services[name].stop();
       }
-      // Drop this run's databases so repeated runs do not pile up data.
+      // Drop this run's streams and databases so repeated runs do not pile up data.
+      const { jetstreamManager } = await import('@nats-io/jetstream');
+      const { connect } = await import('@nats-io/transport-node');
+      const nc = await connect({ servers: natsUrl() });
+      const jsm = await jetstreamManager(nc);
+      for (const c of CONTEXTS) await jsm.streams.delete(streamOf(c, tag).name).catch(() => undefined);
+      await nc.drain();
       const { default: mongoose } = await import('mongoose');
       for (const name of Object.keys(starters)) {
         const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
