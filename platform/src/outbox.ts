@@ -8,7 +8,10 @@
  * (`pollMs`) and when kicked after a write. A crash between publish and removal re-publishes
  * the event; JetStream drops the copy because `Nats-Msg-Id` is the event id.
  */
-import type { Collection, Document } from 'mongodb';
+import type { mongo } from 'mongoose';
+
+type Collection<T extends mongo.Document> = mongo.Collection<T>;
+type Document = mongo.Document;
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@courses/contracts';
 import type { DocumentLocks } from './document-lock.js';

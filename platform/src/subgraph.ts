@@ -12,7 +12,6 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
-import type { Collection, Document } from 'mongodb';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { streamOf, type Context } from '@courses/contracts';
 import type { subgraphEnv } from './config.js';
@@ -46,11 +45,12 @@ export interface SubgraphRuntime {
 export interface SubgraphParts<Ctx extends RequestContext = RequestContext> {
   /** SDL (Federation 2 `@link`) of the subgraph. */
   typeDefs: string;
-  resolvers: GraphQLResolverMap<Ctx>;
+  /** The resolver map, typed by the subgraph's generated `Resolvers` (graphql-codegen). */
+  resolvers: object;
   /** The context this subgraph publishes events for, if any (its stream is created at start). */
   publishes?: Context;
-  /** Aggregate collections with an outbox, relayed to NATS. */
-  outboxCollections?: Collection<Document>[];
+  /** Names of the aggregate collections whose documents carry an outbox, relayed to NATS. */
+  outboxCollections?: string[];
   /** Starts the durable consumers; called after the relay exists so handlers can kick it. */
   startConsumers?: (relay: OutboxRelay | undefined) => Promise<RunningConsumer[]>;
   /** Builds the per-request context from the forwarded identity. */
@@ -109,12 +109,12 @@ export async function startSubgraph<Ctx extends RequestContext>(
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }
   const relay = parts.outboxCollections?.length
-    ? startOutboxRelay({ collections: parts.outboxCollections, locks: documentLocks(conn), js: runtime.js, namespace: runtime.namespace, logger, metrics })
+    ? startOutboxRelay({ collections: parts.outboxCollections.map((n) => conn.db!.collection(n)), locks: documentLocks(conn), js: runtime.js, namespace: runtime.namespace, logger, metrics })
     : undefined;
   const consumers = parts.startConsumers ? await parts.startConsumers(relay) : [];
 
   const apollo = new ApolloServer<Ctx>({
-    schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as never }),
+    schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as GraphQLResolverMap<unknown> }),
     introspection: true,
     includeStacktraceInErrorResponses: false,
     logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },

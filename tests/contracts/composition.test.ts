@@ -45,6 +45,15 @@ describe('supergraph composition', () => {
   });
 });
 
+describe('typed resolvers', () => {
+  it('subgraphs/*/src/generated matches the schemas (run `npm run codegen` after changing a schema)', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const cli = fileURLToPath(new URL('../../node_modules/@graphql-codegen/cli/cjs/bin.js', import.meta.url));
+    const r = spawnSync(process.execPath, [cli, '--config', 'codegen.ts', '--check'], { cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
+
 describe('docker-compose.yml', () => {
   const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
   it.skipIf(!hasCompose)('parses (docker-compose config -q, no engine needed)', () => {

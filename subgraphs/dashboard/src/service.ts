@@ -15,7 +15,7 @@ export async function startDashboardService(env: Record<string, string | undefin
   await repo.model.init();
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: dashboardResolvers(repo) as never,
+    resolvers: dashboardResolvers(repo),
     startConsumers: () => startDashboardConsumers(rt, repo),
   });
 }

@@ -15,9 +15,9 @@ export async function startLectureService(env: Record<string, string | undefined
   await repo.model.init();
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: lectureResolvers(repo) as never,
+    resolvers: lectureResolvers(repo),
     publishes: 'lecture',
-    outboxCollections: [repo.model.collection as never],
+    outboxCollections: [repo.model.collection.collectionName],
     startConsumers: (relay) => startLectureConsumers(rt, repo, relay),
   });
 }

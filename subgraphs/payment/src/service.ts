@@ -26,9 +26,9 @@ export async function startPaymentService(env: Record<string, string | undefined
   let relay: OutboxRelay | undefined;
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: paymentResolvers(repo) as never,
+    resolvers: paymentResolvers(repo),
     publishes: 'payment',
-    outboxCollections: [repo.model.collection as never],
+    outboxCollections: [repo.model.collection.collectionName],
     routes: {
       '/internal/charges': chargeEndpoint({ repo, secret: config.GATEWAY_SECRET, latency, declinedStudents, relay: () => relay, logger: rt.logger }),
     },

@@ -50,9 +50,9 @@ export async function startRegistrationService(env: Record<string, string | unde
   sweep.unref();
   const running = await startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: registrationResolvers(service, registrations, catalog) as never,
+    resolvers: registrationResolvers(service, registrations, catalog),
     publishes: 'registration',
-    outboxCollections: [registrations.model.collection as never],
+    outboxCollections: [registrations.model.collection.collectionName],
     startConsumers: (r) => {
       relay = r;
       return startRegistrationConsumers(rt, catalog, service);

@@ -1,8 +1,9 @@
 /** Inbound adapter: GraphQL resolvers of the dashboard subgraph (reads its own read model only). */
 import { DateTimeScalar, requireIdentity, type RequestContext } from '@courses/platform';
 import type { DashboardRepository } from '../infrastructure/dashboard-repository.js';
+import type { Resolvers } from '../generated/graphql.js';
 
-export function dashboardResolvers(repo: DashboardRepository) {
+export function dashboardResolvers(repo: DashboardRepository): Resolvers {
   return {
     DateTime: DateTimeScalar,
     Query: {

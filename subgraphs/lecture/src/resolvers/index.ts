@@ -5,6 +5,7 @@
 import { appError, badInput, ErrorCode, requireId, requireRole, type RequestContext } from '@courses/platform';
 import { assertMayManage, cancel, validateNewLecture, type Lecture, type LectureStatus } from '../domain/lecture.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
+import type { Resolvers } from '../generated/graphql.js';
 
 /** Default and largest page size of `lectures`. */
 export const PAGE = { default: 20, max: 100 } as const;
@@ -22,7 +23,7 @@ export const cursor = {
 };
 
 /** Builds the resolver map over a repository. */
-export function lectureResolvers(repo: LectureRepository) {
+export function lectureResolvers(repo: LectureRepository): Resolvers {
   return {
     Query: {
       lecture: (_: unknown, args: { id: string }) => repo.findById(requireId(args.id)),

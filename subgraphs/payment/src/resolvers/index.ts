@@ -2,8 +2,9 @@
 import type { RequestContext } from '@courses/platform';
 import { mayView, type Payment } from '../domain/payment.js';
 import type { PaymentRepository } from '../infrastructure/payment-repository.js';
+import type { Resolvers } from '../generated/graphql.js';
 
-export function paymentResolvers(repo: PaymentRepository) {
+export function paymentResolvers(repo: PaymentRepository): Resolvers {
   return {
     Payment: {
       /** Null for callers other than the paying student or an admin. */

@@ -78,3 +78,8 @@ export function assertOpen(lecture: CatalogLecture): void {
 export function mayListLectureRegistrations(lecture: Pick<CatalogLecture, 'instructorId'>, who: Identity | undefined): boolean {
   return !!who && (who.role === 'ADMIN' || (who.role === 'INSTRUCTOR' && who.sub === lecture.instructorId));
 }
+
+/** A reference to a lecture owned by the lecture subgraph (resolved there by its key). */
+export interface LectureRef {
+  id: string;
+}

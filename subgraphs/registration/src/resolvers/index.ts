@@ -5,8 +5,9 @@ import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration
 import type { RegistrationService } from '../application/registration-service.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
+import type { Resolvers } from '../generated/graphql.js';
 
-export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository) {
+export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository): Resolvers {
   const visible = async (id: string, ctx: RequestContext) => {
     const reg = await registrations.findById(id);
     return reg && mayView(reg, ctx.identity) ? reg : null;
