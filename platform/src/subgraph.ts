@@ -23,7 +23,7 @@ import { stopAll } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
-import { connectNats, ensureStream, jetstreamOf, natsReady, type NatsConnection, type RunningConsumer } from './nats.js';
+import { connectNats, ensureStream, jetstreamOf, natsReady, startConsumer, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
 import { startOutboxRelay, type OutboxRelay } from './outbox.js';
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */
@@ -76,6 +76,14 @@ export interface RunningSubgraph {
 /** Reads a subgraph's `schema.graphql` next to its package root (`../schema.graphql` from src/ or dist/). */
 export function readSchema(moduleUrl: string): string {
   return readFileSync(new URL('../schema.graphql', moduleUrl), 'utf8');
+}
+
+/**
+ * Starts durable consumer `durable` on the stream of `context` (in the runtime's namespace),
+ * with one handler per event type; see {@link startConsumer} for ack/nak/term rules.
+ */
+export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: string, handlers: EventHandlers): Promise<RunningConsumer> {
+  return startConsumer({ nc: rt.nc, stream: streamOf(context, rt.namespace), durable, namespace: rt.namespace, logger: rt.logger, metrics: rt.metrics, handlers });
 }
 
 /** Connects to MongoDB and NATS for subgraph `name`. */

@@ -2,8 +2,7 @@
  * Every event subscription of the lecture subgraph, in one place.
  * Policy: "when a registration is confirmed or canceled, adjust the lecture's enrolled count".
  */
-import { streamOf } from '@courses/contracts';
-import { startConsumer, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { LectureRepository } from './lecture-repository.js';
 
 /** Starts the durable consumer `lecture-enrolment` on the REGISTRATION stream. */
@@ -15,17 +14,9 @@ export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRe
     relay?.kick();
   };
   return [
-    await startConsumer({
-      nc: rt.nc,
-      stream: streamOf('registration', rt.namespace),
-      durable: 'lecture-enrolment',
-      namespace: rt.namespace,
-      logger: rt.logger,
-      metrics: rt.metrics,
-      handlers: {
-        'registration.confirmed': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'confirmed'),
-        'registration.canceled': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'canceled'),
-      },
+    await consumeFrom(rt, 'registration', 'lecture-enrolment', {
+      'registration.confirmed': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'confirmed'),
+      'registration.canceled': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'canceled'),
     }),
   ];
 }

@@ -3,29 +3,20 @@
  * - `registration.canceled` → policy: refund the registration's payment;
  * - `registration.abandoned` → policy: void the attempt's payment (refund a late charge).
  */
-import { streamOf } from '@courses/contracts';
-import { startConsumer, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { PaymentRepository } from './payment-repository.js';
 
 /** Starts the durable consumer `payment-refunds` on the REGISTRATION stream. */
 export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRepository, relay: () => OutboxRelay | undefined): Promise<RunningConsumer[]> {
   return [
-    await startConsumer({
-      nc: rt.nc,
-      stream: streamOf('registration', rt.namespace),
-      durable: 'payment-refunds',
-      namespace: rt.namespace,
-      logger: rt.logger,
-      metrics: rt.metrics,
-      handlers: {
-        'registration.canceled': async ({ payload: p }) => {
-          const payment = await repo.findByRegistration(p.registrationId);
-          if (payment && (await repo.refund(payment))) relay()?.kick();
-        },
-        'registration.abandoned': async ({ payload: p }) => {
-          await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId });
-          relay()?.kick();
-        },
+    await consumeFrom(rt, 'registration', 'payment-refunds', {
+      'registration.canceled': async ({ payload: p }) => {
+        const payment = await repo.findByRegistration(p.registrationId);
+        if (payment && (await repo.refund(payment))) relay()?.kick();
+      },
+      'registration.abandoned': async ({ payload: p }) => {
+        await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId });
+        relay()?.kick();
       },
     }),
   ];

@@ -3,28 +3,18 @@
  * - `lecture.opened` → add the lecture to the catalog replica;
  * - `lecture.canceled` → policy: cancel the lecture's registrations.
  */
-import { streamOf } from '@courses/contracts';
-import { startConsumer, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { RegistrationService } from '../application/registration-service.js';
 import type { CatalogRepository } from './catalog-repository.js';
 
 /** Starts the durable consumer `registration-catalog` on the LECTURE stream. */
 export async function startRegistrationConsumers(rt: SubgraphRuntime, catalog: CatalogRepository, service: RegistrationService): Promise<RunningConsumer[]> {
   return [
-    await startConsumer({
-      nc: rt.nc,
-      stream: streamOf('lecture', rt.namespace),
-      durable: 'registration-catalog',
-      namespace: rt.namespace,
-      logger: rt.logger,
-      metrics: rt.metrics,
-      handlers: {
-        'lecture.opened': async ({ payload: p }) => {
-          await catalog.addOpened({ id: p.lectureId, title: p.title, instructorId: p.instructorId, capacity: p.capacity, price: p.price });
-        },
-        'lecture.canceled': async ({ payload: p }) => {
-          await service.onLectureCanceled(p.lectureId);
-        },
+    await consumeFrom(rt, 'lecture', 'registration-catalog', {
+      'lecture.opened': ({ payload: p }) =>
+        catalog.addOpened({ id: p.lectureId, title: p.title, instructorId: p.instructorId, capacity: p.capacity, price: p.price }),
+      'lecture.canceled': async ({ payload: p }) => {
+        await service.onLectureCanceled(p.lectureId);
       },
     }),
   ];
