@@ -51,16 +51,15 @@ async function main() {
   ensureDependencies();
   say('building');
   ensureBuilt();
-  const nats = await ensureNats();
-  say(`NATS: ${nats.url} (${nats.how})`);
-  const mongo = await ensureMongo();
-  say(`MongoDB: ${mongo.uri.replace(/\/\/[^@]*@/, '//***@')} (${mongo.how})`);
-
   for (const s of SERVICES) {
     const port = Number(process.env[`${s.name.toUpperCase()}_PORT`] ?? s.port);
     s.port = port;
     if (await portOpen(port)) throw new Error(`port ${port} (${s.name}) is already in use: stop what runs there or set ${s.name.toUpperCase()}_PORT`);
   }
+  const nats = await ensureNats();
+  say(`NATS: ${nats.url} (${nats.how})`);
+  const mongo = await ensureMongo();
+  say(`MongoDB: ${mongo.uri.replace(/\/\/[^@]*@/, '//***@')} (${mongo.how})`);
   const url = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
   for (const s of SERVICES) {
     const env = {
