@@ -1,0 +1,35 @@
+/**
+ * Graceful shutdown: a request in flight when stop() begins still completes, readiness turns
+ * 503 at once (so a load balancer stops routing), and new connections are refused after.
+ * Uses the payment subgraph with a 700 ms simulated charge as the slow request.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_GATEWAY_SECRET } from '@courses/platform';
+import { startSubgraphHarness, type SubgraphHarness } from '../../tests/support/subgraph.js';
+import { startPaymentService } from '../../subgraphs/payment/src/service.js';
+
+let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
+beforeAll(async () => {
+  h = await startSubgraphHarness('payment', startPaymentService, { PAYMENT_LATENCY_MS: '700', SHUTDOWN_GRACE_MS: '5000' });
+});
+afterAll(async () => h?.stop());
+
+describe('graceful shutdown', () => {
+  it('finishes the in-flight request, reports not-ready meanwhile, then refuses connections', async () => {
+    const url = h.service.url;
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+    const inFlight = fetch(`${url}/internal/charges`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET, connection: 'close' },
+      body: JSON.stringify({ registrationId: 'r-graceful', studentId: 's', lectureId: 'l', amount: 1 }),
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    const stopping = h.service.host.stop();
+    expect(h.service.host.draining).toBe(true);
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { paymentId?: string }).paymentId).toMatch(/^[0-9a-f]{24}$/);
+    await stopping;
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+  });
+});
