@@ -1,0 +1,124 @@
+/**
+ * Federated subscriptions at the gateway: audience, shared NATS subscriptions, token
+ * expiry, replicas, and the per-subscription buffer bound.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent } from '@courses/contracts';
+import { DEV_JWT_SECRET, publishEvent } from '@courses/platform';
+import { jetstream } from '@nats-io/jetstream';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { issueToken } from '../../gateway/src/auth.js';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let kim: string;
+let lee: string;
+const extraGateways: RunningGateway[] = [];
+beforeAll(async () => {
+  sys = await startSystem();
+  [kim, lee] = await Promise.all([sys.token('INSTRUCTOR', 'i-sub-kim'), sys.token('INSTRUCTOR', 'i-sub-lee')]);
+});
+afterAll(async () => {
+  for (const g of extraGateways) await g.stop();
+  await sys?.stop();
+});
+
+const REG_SUB = `subscription { registrationStatusChanged { id studentId status } }`;
+const LECTURE_SUB = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id status enrolledCount } }`;
+
+async function openLecture(token: string, title: string, capacity = 10) {
+  return (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price: 1000 } }, token)).openLecture.id as string;
+}
+async function register(lectureId: string, token: string) {
+  return eventually(async () => {
+    const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, token);
+    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    return r.data!.registerForLecture.id as string;
+  }, 15_000, 'registered');
+}
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe('who receives what', () => {
+  it('an instructor receives registrations of their own lectures, not of other instructors\' lectures', async () => {
+    const mine = await openLecture(kim, 'Kim Lecture');
+    const theirs = await openLecture(lee, 'Lee Lecture');
+    const kimWs = wsClient(sys.url, kim);
+    const feed = collect(kimWs, REG_SUB);
+    await settle();
+    const student = await sys.token('STUDENT', 's-sub-1');
+    await register(theirs, student);
+    const regId = await register(mine, student);
+    const [first] = await feed.waitFor(1);
+    expect(first.data).toMatchObject({ registrationStatusChanged: { id: regId, status: 'CONFIRMED' } });
+    await settle();
+    expect(feed.results.every((r: any) => r.data.registrationStatusChanged.id === regId)).toBe(true);
+    feed.stop();
+    await kimWs.dispose();
+  });
+});
+
+describe('resource hygiene', () => {
+  it('shares one NATS subscription per context among all clients and drops it when the last one leaves', async () => {
+    const lecture = await openLecture(kim, 'Crowded');
+    const student = await sys.token('STUDENT', 's-crowd');
+    const clients = Array.from({ length: 20 }, () => wsClient(sys.url, student));
+    const subs = clients.flatMap((c) => [collect(c, REG_SUB), collect(c, LECTURE_SUB, { id: lecture })]);
+    await eventually(async () => sys.gateway.hub.openSubscriptions === 3, 5_000, 'three shared subscriptions');
+    await register(lecture, student);
+    for (const s of subs) await s.waitFor(1);
+    for (const s of subs) s.stop();
+    await Promise.all(clients.map((c) => c.dispose()));
+    await eventually(async () => sys.gateway.hub.openSubscriptions === 0, 5_000, 'all NATS subscriptions closed');
+  });
+
+  it('ends a subscription with SUBSCRIPTION_OVERFLOW when more events wait than its buffer holds', async () => {
+    const small = await startGateway({ ...sys.envOf('gateway'), PORT: '0', SUBSCRIPTION_BUFFER: '2' });
+    extraGateways.push(small);
+    const lecture = await openLecture(kim, 'Burst');
+    const c = wsClient(small.url);
+    const feed = collect(c, LECTURE_SUB, { id: lecture });
+    await settle();
+    const js = jetstream(small.nc);
+    await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: i }), sys.tag),
+    ));
+    await feed.done;
+    const last = JSON.stringify(feed.results.at(-1));
+    expect(last).toContain('SUBSCRIPTION_OVERFLOW');
+    expect(feed.results.length).toBeLessThanOrEqual(3);
+    await c.dispose();
+  });
+});
+
+describe('authentication over the socket', () => {
+  it('closes the socket with 4401 when the token expires', async () => {
+    const shortLived = await issueToken({ sub: 's-brief', role: 'STUDENT' }, DEV_JWT_SECRET, 2);
+    const code = await new Promise<number>((resolve) => {
+      const c = wsClient(sys.url, shortLived, (closeCode) => resolve(closeCode));
+      c.subscribe({ query: REG_SUB }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+    });
+    expect(code).toBe(4401);
+  });
+});
+
+describe('replicas', () => {
+  it('each gateway replica delivers every event to its own clients', async () => {
+    const second = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    extraGateways.push(second);
+    const lecture = await openLecture(kim, 'Replicated');
+    const a = wsClient(sys.url);
+    const b = wsClient(second.url);
+    const fa = collect(a, LECTURE_SUB, { id: lecture });
+    const fb = collect(b, LECTURE_SUB, { id: lecture });
+    await settle();
+    await register(lecture, await sys.token('STUDENT', 's-rep'));
+    const [ra] = await fa.waitFor(1);
+    const [rb] = await fb.waitFor(1);
+    expect(ra.data).toEqual({ lectureUpdated: { id: lecture, status: 'OPEN', enrolledCount: 1 } });
+    expect(rb.data).toEqual(ra.data);
+    await a.dispose();
+    await b.dispose();
+  });
+});
