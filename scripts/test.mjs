@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, ensureBuilt, ensureDependencies, ensureMongo, ensureNats, say, stopStarted } from './lib/provision.mjs';
+import { ROOT, ensureBuilt, ensureChromium, ensureDependencies, ensureMongo, ensureNats, say, stopStarted } from './lib/provision.mjs';
 
 const t0 = Date.now();
 let status = 1;
@@ -18,11 +18,12 @@ try {
   say(`NATS: ${nats.url} (${nats.how})`);
   const mongo = await ensureMongo({ preferPort: 27018 });
   say(`MongoDB: ${mongo.how}`);
+  const chromium = ensureChromium();
   const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
   const r = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, TEST_NATS_URL: nats.url },
+    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, TEST_NATS_URL: nats.url, ...(chromium ? { CHROMIUM_PATH: chromium } : {}) },
   });
   status = r.status ?? 1;
 } catch (err) {

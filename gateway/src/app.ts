@@ -5,12 +5,16 @@
  * over graphql-ws on the same URL; browsers get GraphiQL.
  */
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLSchema } from 'graphql';
 import {
   connectNats,
+  DEV_JWT_SECRET,
+  ROLES,
+  type Role,
   createLogger,
   createMetrics,
   createServiceHost,
@@ -23,7 +27,7 @@ import {
   type Logger,
   type NatsConnection,
 } from '@courses/platform';
-import { AuthError, identityFromAuthorization } from './auth.js';
+import { AuthError, identityFromAuthorization, issueToken } from './auth.js';
 import { gatewayEnv, routingOverrides, type GatewayConfig } from './config.js';
 import { browserPage } from './graphiql.js';
 import { EventHub } from './subscriptions/event-hub.js';
@@ -59,6 +63,34 @@ export interface RunningGateway {
   subscriptions: SubscriptionServer;
   nc: NatsConnection;
   stop(): Promise<void>;
+}
+
+/** The student web page (gateway/public/app.html), read once. */
+const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8');
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * `GET /dev/token?role=STUDENT&sub=s-1` → `{ token }`: demo sign-in for the client page and
+ * GraphiQL. DEV-ONLY: it exists only while JWT_SECRET is the public dev default; with a real
+ * secret it answers 404.
+ */
+function devTokenRoute(jwtSecret: string) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.method !== 'GET') return false;
+    if (jwtSecret !== DEV_JWT_SECRET) return (sendJson(res, 404, { error: 'demo tokens are off: JWT_SECRET is set' }), true);
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const role = (q.get('role') ?? 'STUDENT').toUpperCase();
+    const sub = q.get('sub') ?? '';
+    if (!(ROLES as readonly string[]).includes(role) || !/^[A-Za-z0-9_.-]{1,64}$/.test(sub)) {
+      return (sendJson(res, 400, { error: 'role must be STUDENT, INSTRUCTOR or ADMIN and sub 1-64 of [A-Za-z0-9_.-]' }), true);
+    }
+    sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, jwtSecret), devOnly: true });
+    return true;
+  };
 }
 
 /** Starts the gateway from `env` (process.env by default). */
@@ -97,6 +129,14 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     graceMs: config.SHUTDOWN_GRACE_MS,
     readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
     onGet: browserPage(config.GRAPHIQL),
+    routes: {
+      '/app': (req, res) => {
+        if (req.method !== 'GET') return false;
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(APP_HTML);
+      },
+      '/dev/token': devTokenRoute(config.JWT_SECRET),
+    },
     async context(req) {
       try {
         const verified = await identityFromAuthorization(req.headers.authorization, config.JWT_SECRET);

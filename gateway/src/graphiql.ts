@@ -55,23 +55,39 @@ export function wantsHtml(req: IncomingMessage): boolean {
   return req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
 }
 
-/** GET handler: GraphiQL (or the landing page) for browsers; falls through otherwise. */
+/**
+ * GET handler: GraphiQL (or the landing page) for browsers; falls through otherwise.
+ * GraphiQL gets absolute endpoints built from the request's Host: it derives the WebSocket
+ * URL by swapping the scheme of its endpoint, which a relative `/graphql` does not have.
+ */
 export function browserPage(enabled: boolean) {
-  const html = enabled
-    ? renderGraphiQL({
+  const landing = `<!doctype html><meta charset="utf-8"><title>Course registration supergraph</title>
+<h1>Course registration supergraph</h1><p>GraphQL endpoint: <code>POST /graphql</code>; subscriptions: graphql-ws on <code>/graphql</code>.</p>`;
+  const pages = new Map<string, string>();
+  const graphiql = (host: string, secure: boolean) => {
+    const key = `${secure}|${host}`;
+    let html = pages.get(key);
+    if (!html) {
+      html = renderGraphiQL({
         title: 'Course registration supergraph',
-        endpoint: '/graphql',
+        endpoint: `${secure ? 'https' : 'http'}://${host}/graphql`,
         subscriptionsProtocol: 'WS',
+        // Passed through to GraphiQL's fetcher, though GraphiQLOptions does not declare it.
+        ...({ subscriptionsEndpoint: `${secure ? 'wss' : 'ws'}://${host}/graphql` } as object),
         defaultQuery: EXAMPLE_OPERATIONS,
         headers: JSON.stringify({ Authorization: '' }, null, 2),
         shouldPersistHeaders: true,
-      })
-    : `<!doctype html><meta charset="utf-8"><title>Course registration supergraph</title>
-<h1>Course registration supergraph</h1><p>GraphQL endpoint: <code>POST /graphql</code>; subscriptions: graphql-ws on <code>/graphql</code>.</p>`;
+      });
+      if (pages.size < 32) pages.set(key, html);
+    }
+    return html;
+  };
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     if (!wantsHtml(req)) return false;
+    const host = /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host ?? '') ? req.headers.host! : 'localhost';
+    const secure = req.headers['x-forwarded-proto'] === 'https';
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(html);
+    res.end(enabled ? graphiql(host, secure) : landing);
     return true;
   };
 }

@@ -263,6 +263,25 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
   }
 }
 
+/**
+ * Finds Chromium for the browser tests (CHROMIUM_PATH, or Debian's /usr/bin/chromium); as
+ * root with apt-get, installs Debian's `chromium` package when missing. Never downloads a
+ * browser build of its own. @returns the executable path, or undefined (browser tests skip).
+ */
+export function ensureChromium() {
+  const known = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
+  const found = () => known.find((p) => existsSync(p));
+  if (found()) return found();
+  const apt = which('apt-get');
+  if (apt && process.getuid?.() === 0) {
+    say('installing Debian\'s chromium for the browser tests (once)');
+    run(apt, ['update', '-qq'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    run(apt, ['install', '-y', '-qq', 'chromium'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  if (!found()) say('no Chromium found (set CHROMIUM_PATH, or install Debian\'s chromium): browser tests will be skipped');
+  return found();
+}
+
 /** MongoDB URI of database `db` on server `base`. */
 export function withDatabase(base, db) {
   const u = new URL(base);

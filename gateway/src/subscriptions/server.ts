@@ -14,6 +14,10 @@
  * Only changes are sent: a payload identical to the last one this subscription sent for the
  * same entity (two events that leave the selected fields as they were) is skipped.
  *
+ * Coalescing: subscribers whose operation, variables and identity are the same (say, every
+ * anonymous client watching one lecture) share one supergraph query per event; results are
+ * kept {@link SHARE_MS} ms for subscribers that ask a little later.
+ *
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
  * Keep-alive: the server pings every `keepAliveMs` and drops sockets that stop answering.
@@ -23,6 +27,7 @@ import {
   GraphQLError,
   GraphQLID,
   getOperationAST,
+  print,
   valueFromAST,
   type DocumentNode,
   type ExecutionArgs,
@@ -73,6 +78,9 @@ export interface SubscriptionServer {
   close(): Promise<void>;
 }
 
+/** How long (ms) a resolved event payload is kept for other subscribers of the same shape. */
+export const SHARE_MS = 2_000;
+
 const err = (code: string, message: string) => ({ errors: [new GraphQLError(message, { extensions: { code } })] });
 
 export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
@@ -80,6 +88,18 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
   const bufferSize = opts.bufferSize ?? 256;
   const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path ?? '/graphql', maxPayload: 1_000_000 });
   const alive = new WeakMap<WebSocket, boolean>();
+  /** In-flight and recent executions by event id + operation + variables + identity. */
+  const shared = new Map<string, Promise<ExecutionResult>>();
+  const executeShared = (key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> => {
+    let p = shared.get(key);
+    if (!p) {
+      p = run();
+      shared.set(key, p);
+      const forget = () => setTimeout(() => shared.delete(key), SHARE_MS).unref();
+      p.then(forget, forget);
+    }
+    return p;
+  };
 
   function subscribe(args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> | ExecutionResult {
     const operation = getOperationAST(args.document, args.operationName);
@@ -97,6 +117,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     const query = toEntityQuery(args.document, operation, route.entityQueryField);
     const responseKey = root.alias?.value ?? root.name.value;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+    const shape = `${print(query)}|${JSON.stringify(variables)}|${who ? `${who.role}:${who.sub}` : ''}`;
 
     const queue: EventEnvelope[] = [];
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
@@ -138,7 +159,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             continue;
           }
           const entityId = route.keyOf(event)!;
-          const result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName);
+          const result = await executeShared(`${event.id}|${shape}`, () =>
+            opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName),
+          );
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data?.[responseKey] != null) {
             const fingerprint = JSON.stringify(result);

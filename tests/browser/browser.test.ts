@@ -1,0 +1,118 @@
+/**
+ * In a real browser (Debian's headless Chromium driven by playwright-core): GraphiQL loads
+ * with no request leaving the machine and runs a subscription that receives an event
+ * triggered by a mutation; the student page shows a status change live, without reloading.
+ * Screenshots go to test-results/. Skipped when no Chromium is installed (CHROMIUM_PATH or
+ * /usr/bin/chromium; `npm test` installs Debian's chromium where it can).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = existsSync(executablePath);
+const shots = fileURLToPath(new URL('../../test-results/', import.meta.url));
+
+let sys: TestSystem;
+let browser: Browser;
+let instructor: string;
+const external: string[] = [];
+
+/** A page whose requests may only go to this machine; anything else is recorded and aborted. */
+async function localPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.route('**/*', (route) => {
+    const host = new URL(route.request().url()).hostname;
+    if (host === '127.0.0.1' || host === 'localhost') return route.continue();
+    external.push(route.request().url());
+    return route.abort();
+  });
+  return page;
+}
+
+async function openReplicated(title: string) {
+  const id = (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity: 20, price: 45_000 } }, instructor)).openLecture.id as string;
+  await eventually(async () => {
+    const r = await gql(sys.url, `query($id: ID!) { lecture(id: $id) { id } }`, { id });
+    return r.data?.lecture?.id === id;
+  });
+  return id;
+}
+
+async function registerWhenReplicated(lectureId: string, token: string) {
+  return eventually(async () => {
+    const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, token);
+    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+    if (r.errors) throw new Error(JSON.stringify(r.errors));
+    return r.data!.registerForLecture.id as string;
+  });
+}
+
+describe.skipIf(!hasChromium)('in a browser', () => {
+  beforeAll(async () => {
+    mkdirSync(shots, { recursive: true });
+    sys = await startSystem();
+    instructor = await sys.token('INSTRUCTOR', 'i-browser');
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await sys?.stop();
+  });
+
+  it('GraphiQL loads offline and a subscription in it receives the event a mutation triggers', async () => {
+    const lectureId = await openReplicated('Browser Subscriptions 101');
+    const page = await localPage();
+    await page.goto(`${sys.url}/graphql`);
+    await page.waitForSelector('.graphiql-container .monaco-editor');
+    await page.locator('.monaco-editor').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText(`subscription Watch { lectureUpdated(lectureId: "${lectureId}") { id title status enrolledCount } }`);
+    // Close the editor's suggestions, and let GraphiQL pick up the new operation name first.
+    await page.keyboard.press('Escape');
+    await page.locator('.graphiql-tab', { hasText: 'Watch' }).waitFor();
+    await page.locator('.graphiql-execute-button').click();
+    // Live events are not replayed: trigger the change only once the subscription is active.
+    await eventually(async () => sys.gateway.hub.openSubscriptions > 0, 15_000, 'GraphiQL subscription active at the gateway');
+    await registerWhenReplicated(lectureId, await sys.token('STUDENT', 's-browser-1'));
+    // Monaco renders spaces as no-break spaces.
+    const responseText = async () => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
+    await expect.poll(responseText, { timeout: 15_000 }).toContain('"enrolledCount": 1');
+    expect(await responseText()).toContain('Browser Subscriptions 101');
+    await page.screenshot({ path: `${shots}graphiql-subscription.png` });
+    expect(external).toEqual([]);
+    await page.close();
+  });
+
+  it('the student page shows a registration canceled elsewhere, live', async () => {
+    const lectureId = await openReplicated('Live Status Changes');
+    const page = await localPage();
+    await page.goto(`${sys.url}/app?user=s-browser-2`);
+    await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+    const row = page.locator(`tr[data-lecture-id="${lectureId}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Register' }).click();
+    const mine = page.locator('#mine tbody tr', { hasText: 'Live Status Changes' });
+    await expect.poll(async () => (await mine.locator('.status').innerText()).trim(), { timeout: 15_000 }).toBe('CONFIRMED');
+    const registrationId = (await mine.getAttribute('data-registration-id'))!;
+    // Canceled from outside the page: the instructor cancels the lecture.
+    await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: lectureId }, instructor);
+    const row2 = page.locator(`#mine tr[data-registration-id="${registrationId}"]`);
+    await expect.poll(async () => await row2.innerText(), { timeout: 15_000 }).toContain('LECTURE_CANCELED');
+    await expect.poll(async () => (await row2.locator('.payment').innerText()).trim(), { timeout: 15_000 }).toBe('REFUNDED');
+    expect(await page.locator('#log').innerText()).toContain('CANCELED (LECTURE_CANCELED)');
+    // The dashboard (the read model) follows, and the canceled lecture leaves the open catalog.
+    const entry = page.locator(`#dashboard tr[data-entry-id="${registrationId}"]`);
+    await expect.poll(async () => (await entry.count()) && (await entry.innerText()), { timeout: 15_000 }).toContain('REFUNDED');
+    await expect.poll(async () => await page.locator(`tr[data-lecture-id="${lectureId}"]`).count(), { timeout: 15_000 }).toBe(0);
+    await page.screenshot({ path: `${shots}student-page-live.png` });
+    expect(external).toEqual([]);
+    await page.close();
+  });
+});
