@@ -6,10 +6,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 
 /** Ready-made operations shown in GraphiQL's first tab: the scenario, step by step. */
-export const EXAMPLE_OPERATIONS = `# Course registration supergraph: paste a dev token into the Headers tab first:
-#   npm run token -- --role STUDENT --sub s-1      (or INSTRUCTOR / ADMIN)
-#   {"Authorization": "Bearer <token>"}
-# The catalog is public; everything else needs a token.
+export const EXAMPLE_OPERATIONS = `# Course registration supergraph. The catalog is public; everything else needs a token.
+# Get a dev token:  npm run token -- --role STUDENT --sub s-1   (or INSTRUCTOR / ADMIN),
+# or open /dev/token?role=STUDENT&sub=s-1 on a dev gateway, and put it in the Headers tab:
+#   {"Authorization": "Bearer <token>"}        (used for subscriptions too)
+# A student-facing page lives at /app.
 
 query Catalog {
   lectures(first: 5, status: OPEN) {

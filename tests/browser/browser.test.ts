@@ -90,6 +90,28 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await page.close();
   });
 
+  it("GraphiQL's header editor authenticates a subscription to the student's own registrations", async () => {
+    const lectureId = await openReplicated('Authenticated in GraphiQL');
+    const token = await sys.token('STUDENT', 's-graphiql');
+    const page = await localPage();
+    await page.addInitScript((t) => localStorage.setItem('graphiql:headers', JSON.stringify({ Authorization: `Bearer ${t}` })), token);
+    await page.goto(`${sys.url}/graphql`);
+    await page.waitForSelector('.graphiql-container .monaco-editor');
+    await page.locator('.monaco-editor').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('subscription Mine { registrationStatusChanged { id studentId status payment { status } lecture { title } } }');
+    await page.keyboard.press('Escape');
+    await page.locator('.graphiql-tab', { hasText: 'Mine' }).waitFor();
+    await page.locator('.graphiql-execute-button').click();
+    await eventually(async () => sys.gateway.hub.openSubscriptions >= 2, 15_000, 'subscription active');
+    await registerWhenReplicated(lectureId, token);
+    const text = async () => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
+    await expect.poll(text, { timeout: 15_000 }).toContain('"studentId": "s-graphiql"');
+    expect(await text()).toContain('Authenticated in GraphiQL');
+    await page.screenshot({ path: `${shots}graphiql-authenticated-subscription.png` });
+    await page.close();
+  });
+
   it('the student page shows a registration canceled elsewhere, live', async () => {
     const lectureId = await openReplicated('Live Status Changes');
     const page = await localPage();

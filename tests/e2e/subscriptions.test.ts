@@ -103,6 +103,33 @@ describe('authentication over the socket', () => {
   });
 });
 
+describe('per-operation authentication (extensions.headers, as GraphiQL sends it)', () => {
+  it('authenticates one operation with its own token and refuses a bad one without closing the socket', async () => {
+    const anon = wsClient(sys.url);
+    const bad = collect(anon, REG_SUB);
+    const student = await sys.token('STUDENT', 's-per-op');
+    const results: any[] = [];
+    const badOp = new Promise<void>((resolve) => {
+      anon.subscribe(
+        { query: REG_SUB, extensions: { headers: { Authorization: 'Bearer nope' } } },
+        { next: (v) => results.push(v), error: (e) => (results.push({ errors: [e] }), resolve()), complete: () => resolve() },
+      );
+    });
+    await badOp;
+    expect(JSON.stringify(results)).toContain('UNAUTHENTICATED');
+    // The same socket still serves an operation with a good token.
+    const good: any[] = [];
+    anon.subscribe({ query: REG_SUB, extensions: { headers: { authorization: `Bearer ${student}` } } }, { next: (v) => good.push(v), error: () => undefined, complete: () => undefined });
+    await settle();
+    const lecture = await openLecture(kim, 'Per-operation auth');
+    const regId = await register(lecture, student);
+    await eventually(async () => good.some((r) => r.data?.registrationStatusChanged?.id === regId), 10_000, 'own registration event');
+    // The anonymous connection-level subscription was refused too (it needs a signed-in caller).
+    expect(JSON.stringify(bad.results)).toContain('UNAUTHENTICATED');
+    await anon.dispose();
+  });
+});
+
 describe('replicas', () => {
   it('each gateway replica delivers every event to its own clients', async () => {
     const second = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });

@@ -9,7 +9,10 @@
  *
  * Authentication: `connection_init` payload `{ "authorization": "Bearer <jwt>" }`. No token:
  * anonymous (public fields only). A bad token: the socket closes with 4403 Forbidden. When
- * the token expires, the socket closes with 4401 Unauthorized.
+ * the token expires, the socket closes with 4401 Unauthorized. An operation may also carry
+ * its own `extensions.headers.Authorization` (GraphiQL sends its header editor that way):
+ * when present it authenticates that operation only, and a bad one fails it with
+ * UNAUTHENTICATED without closing the socket.
  *
  * Only changes are sent: a payload identical to the last one this subscription sent for the
  * same entity (two events that leave the selected fields as they were) is skipped.
@@ -81,6 +84,20 @@ export interface SubscriptionServer {
 /** How long (ms) a resolved event payload is kept for other subscribers of the same shape. */
 export const SHARE_MS = 2_000;
 
+/** The per-operation context: the caller, or why the operation's own token was refused. */
+interface OperationContext {
+  identity?: Identity;
+  authError?: string;
+}
+
+/** `Authorization` from an operation's `extensions.headers`, if any (any letter case). */
+function operationAuthorization(extensions: unknown): string | undefined {
+  const headers = (extensions as { headers?: Record<string, unknown> } | undefined)?.headers;
+  if (!headers || typeof headers !== 'object') return undefined;
+  const entry = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization');
+  return typeof entry?.[1] === 'string' && entry[1].trim() ? entry[1] : undefined;
+}
+
 const err = (code: string, message: string) => ({ errors: [new GraphQLError(message, { extensions: { code } })] });
 
 export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
@@ -107,7 +124,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     if (!operation || root?.kind !== 'Field') return err(ErrorCode.BAD_USER_INPUT, 'a subscription selects exactly one field');
     const route = ROUTES[root.name.value];
     if (!route) return err(ErrorCode.BAD_USER_INPUT, `unknown subscription field ${root.name.value}`);
-    const who = (args.contextValue as { identity?: Identity }).identity;
+    const context = args.contextValue as OperationContext;
+    if (context.authError) return err(ErrorCode.UNAUTHENTICATED, context.authError);
+    const who = context.identity;
     if (route.needsIdentity && !who) return err(ErrorCode.UNAUTHENTICATED, 'sign in first: send { authorization: "Bearer <JWT>" } in connection_init');
     const keyArg = (root as FieldNode).arguments?.find((a) => a.name.value === route.keyArgument);
     const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, args.variableValues as Record<string, unknown>) as string | null) : null;
@@ -191,7 +210,16 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (!s) throw new Error('supergraph not loaded yet');
         return s;
       },
-      context: (ctx) => ({ identity: ctx.extra.identity }),
+      async context(ctx, _id, payload): Promise<OperationContext> {
+        const own = operationAuthorization(payload.extensions);
+        if (!own) return { identity: ctx.extra.identity };
+        try {
+          return { identity: (await identityFromAuthorization(own, opts.jwtSecret))?.identity };
+        } catch (e) {
+          if (e instanceof AuthError) return { authError: e.message };
+          throw e;
+        }
+      },
       async onConnect(ctx) {
         const params = ctx.connectionParams ?? {};
         const raw = (params.authorization ?? params.Authorization) as string | undefined;
@@ -218,8 +246,11 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (ctx.extra.expiry) clearTimeout(ctx.extra.expiry);
       },
       subscribe: (args) => subscribe(args) as never,
-      execute: (args) =>
-        opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, (args.contextValue as { identity?: Identity }).identity, args.operationName),
+      execute: (args) => {
+        const context = args.contextValue as OperationContext;
+        if (context.authError) return err(ErrorCode.UNAUTHENTICATED, context.authError) as never;
+        return opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, context.identity, args.operationName);
+      },
     },
     wss,
   );
