@@ -130,6 +130,19 @@ describe('per-operation authentication (extensions.headers, as GraphiQL sends it
   });
 });
 
+describe('browser pages', () => {
+  it('serves GraphiQL to browsers, and a plain landing page instead when GRAPHIQL=false', async () => {
+    const html = (url: string, path = '/graphql') => fetch(`${url}${path}`, { headers: { accept: 'text/html' } }).then((r) => r.text());
+    expect(await html(sys.url)).toContain('graphiql');
+    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', GRAPHIQL: 'false' });
+    extraGateways.push(prod);
+    const landing = await html(prod.url);
+    expect(landing).toContain('Course registration supergraph');
+    expect(landing).not.toContain('graphiql');
+    expect(await html(prod.url, '/app')).toContain('My courses');
+  });
+});
+
 describe('replicas', () => {
   it('each gateway replica delivers every event to its own clients', async () => {
     const second = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
