@@ -9,7 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -34,22 +34,11 @@ async function localPage(): Promise<Page> {
 }
 
 async function openReplicated(title: string) {
-  const id = (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity: 20, price: 45_000 } }, instructor)).openLecture.id as string;
-  await eventually(async () => {
-    const r = await gql(sys.url, `query($id: ID!) { lecture(id: $id) { id } }`, { id });
-    return r.data?.lecture?.id === id;
-  });
+  const id = await sys.openLecture(instructor, title, 20, 45_000);
+  await sys.waitForCatalog(id);
   return id;
 }
-
-async function registerWhenReplicated(lectureId: string, token: string) {
-  return eventually(async () => {
-    const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, token);
-    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return r.data!.registerForLecture.id as string;
-  });
-}
+const registerWhenReplicated = (lectureId: string, token: string) => sys.register(lectureId, token);
 
 describe.skipIf(!hasChromium)('in a browser', () => {
   beforeAll(async () => {

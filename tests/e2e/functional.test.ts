@@ -22,15 +22,8 @@ const DASHBOARD = `{ myDashboard { registrationId lectureId lectureTitle registr
 async function openLecture(title: string, capacity = 10, price = 50_000, token = instructor) {
   return (await gqlOk(sys.url, OPEN, { input: { title, capacity, price } }, token)).openLecture;
 }
-/** Waits until registration's catalog replica knows the lecture (it learns it from lecture.opened). */
-async function registerWhenReplicated(lectureId: string, token: string) {
-  return eventually(async () => {
-    const r = await gql(sys.url, REGISTER, { lectureId }, token);
-    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return r.data!.registerForLecture;
-  }, 15_000, 'lecture replicated to registration');
-}
+const REGISTRATION_FIELDS = 'id studentId status cancellationReason payment { id amount status } lecture { id title }';
+const registerWhenReplicated = (lectureId: string, token: string) => sys.register(lectureId, token, REGISTRATION_FIELDS);
 
 beforeAll(async () => {
   sys = await startSystem();

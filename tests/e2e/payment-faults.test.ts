@@ -26,11 +26,9 @@ async function db(name: string) {
   return mongoose.createConnection(mongoUri(`${sys.tag}_${name}`)).asPromise();
 }
 async function openReplicated(title: string, capacity: number) {
-  const l = (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price: 25_000 } }, instructor)).openLecture;
-  const conn = await db('registration');
-  await eventually(async () => (await conn.collection('catalog').findOne({ _id: l.id })) !== null, 15_000, 'catalog replica');
-  await conn.close();
-  return l.id as string;
+  const id = await sys.openLecture(instructor, title, capacity, 25_000);
+  await sys.waitForCatalog(id);
+  return id;
 }
 async function nothingHeld(lectureId: string, studentToken: string) {
   const conn = await db('registration');

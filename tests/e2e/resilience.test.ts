@@ -20,11 +20,9 @@ const REGISTER = `mutation($id: ID!) { registerForLecture(lectureId: $id) { id s
 const LECTURE = `query($id: ID!) { lecture(id: $id) { enrolledCount status } }`;
 
 async function openReplicated(title: string, capacity: number, price = 10_000) {
-  const l = (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price } }, instructor)).openLecture;
-  const db = await mongoose.createConnection(mongoUri(`${sys.tag}_registration`)).asPromise();
-  await eventually(async () => (await db.collection('catalog').findOne({ _id: l.id })) !== null, 15_000, 'catalog replica');
-  await db.close();
-  return l.id as string;
+  const id = await sys.openLecture(instructor, title, capacity, price);
+  await sys.waitForCatalog(id);
+  return id;
 }
 
 async function count(db: string, collection: string, filter: Record<string, unknown>) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '@courses/contracts';
 import { DEV_JWT_SECRET, publishEvent } from '@courses/platform';
 import { jetstream } from '@nats-io/jetstream';
-import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { startSystem, type TestSystem } from '../support/system.js';
@@ -27,17 +27,8 @@ afterAll(async () => {
 const REG_SUB = `subscription { registrationStatusChanged { id studentId status } }`;
 const LECTURE_SUB = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id status enrolledCount } }`;
 
-async function openLecture(token: string, title: string, capacity = 10) {
-  return (await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price: 1000 } }, token)).openLecture.id as string;
-}
-async function register(lectureId: string, token: string) {
-  return eventually(async () => {
-    const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, token);
-    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
-    if (r.errors) throw new Error(JSON.stringify(r.errors));
-    return r.data!.registerForLecture.id as string;
-  }, 15_000, 'registered');
-}
+const openLecture = (token: string, title: string) => sys.openLecture(token, title);
+const register = async (lectureId: string, token: string) => (await sys.register(lectureId, token)).id as string;
 const settle = () => new Promise((r) => setTimeout(r, 300));
 
 describe('who receives what', () => {

@@ -11,6 +11,8 @@ import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { CONTEXTS, streamOf } from '@courses/contracts';
 import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
+import mongoose from 'mongoose';
+import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, natsUrl, uniqueTag } from './env.js';
 
 export interface SystemOptions {
@@ -34,6 +36,16 @@ export interface TestSystem {
   /** Starts a stopped subgraph again on the same port, databases and durable consumers. */
   restartService(name: Name): Promise<void>;
   token(role: Role, sub: string): Promise<string>;
+  /** Opens a lecture as `instructorToken` through the gateway; returns its id. */
+  openLecture(instructorToken: string, title: string, capacity?: number, price?: number): Promise<string>;
+  /** Waits until registration's catalog replica knows the lecture (it learns it from lecture.opened). */
+  waitForCatalog(lectureId: string): Promise<void>;
+  /**
+   * Registers `studentToken` for the lecture through the gateway once the replica knows it;
+   * returns the registration with `selection` (default `id status`).
+   * @throws on any GraphQL error other than the replica not knowing the lecture yet.
+   */
+  register(lectureId: string, studentToken: string, selection?: string): Promise<any>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +96,26 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       stopped.delete(name);
     },
     token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
+    async openLecture(instructorToken, title, capacity = 10, price = 10_000) {
+      const d = await gqlOk(gateway.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price } }, instructorToken);
+      return d.openLecture.id as string;
+    },
+    async waitForCatalog(lectureId) {
+      const db = await mongoose.createConnection(mongoUri(`${tag}_registration`)).asPromise();
+      try {
+        await eventually(async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null, 15_000, 'lecture in the catalog replica');
+      } finally {
+        await db.close();
+      }
+    },
+    async register(lectureId, studentToken, selection = 'id status') {
+      return eventually(async () => {
+        const r = await gql(gateway.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { ${selection} } }`, { id: lectureId }, studentToken);
+        if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+        if (r.errors) throw new Error(JSON.stringify(r.errors));
+        return r.data!.registerForLecture;
+      }, 15_000, 'registered');
+    },
     async stop() {
       await gateway.stop();
       for (const name of ['registration', 'dashboard', 'lecture', 'payment'] as Name[]) {
@@ -96,7 +128,6 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       const jsm = await jetstreamManager(nc);
       for (const c of CONTEXTS) await jsm.streams.delete(streamOf(c, tag).name).catch(() => undefined);
       await nc.drain();
-      const { default: mongoose } = await import('mongoose');
       for (const name of Object.keys(starters)) {
         const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
         await conn.dropDatabase().catch(() => undefined);
