@@ -2,7 +2,9 @@
  * The 12 functional requirements (requirements.md), end to end through the gateway, on a
  * real MongoDB-wire server and a real NATS server.
  */
+import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mongoUri } from '../support/env.js';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
@@ -159,5 +161,31 @@ describe('FR12: live status changes over graphql-ws', () => {
     lectureSub.stop();
     await c1.dispose();
     await c2.dispose();
+  });
+});
+
+describe('consistency checker', () => {
+  it('finds every invariant holding after the scenario', async () => {
+    await sys.assertConsistent();
+  });
+
+  it('reports tampered state: a wrong enrolled count, an unrefunded cancellation, an orphan charge', async () => {
+    const l = await openLecture('Tamper Test', 5, 30_000);
+    const reg = await registerWhenReplicated(l.id, student);
+    await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, student);
+    await sys.assertConsistent();
+    const conn = (name: string) => mongoose.createConnection(mongoUri(`${sys.tag}_${name}`)).asPromise();
+    const [lec, pay] = await Promise.all([conn('lecture'), conn('payment')]);
+    try {
+      await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 4 } });
+      await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'COMPLETED' } });
+      const found = (await sys.check()).map((v) => `${v.invariant} ${v.subject}`);
+      expect(found).toEqual(expect.arrayContaining([`4 lecture ${l.id}`, `2 registration ${reg.id}`, expect.stringMatching(/^3 payment /)]));
+    } finally {
+      await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 0 } });
+      await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'REFUNDED' } });
+      await Promise.all([lec.close(), pay.close()]);
+    }
+    await sys.assertConsistent();
   });
 });

@@ -86,3 +86,9 @@ describe('payment trouble', () => {
     await pay.close();
   });
 });
+
+describe('afterwards', () => {
+  it('the consistency checker finds every invariant holding', async () => {
+    await sys.assertConsistent();
+  });
+});

@@ -126,3 +126,9 @@ describe('the gateway refuses what it must', () => {
     }
   });
 });
+
+describe('afterwards', () => {
+  it('the consistency checker finds every invariant holding', async () => {
+    await sys.assertConsistent();
+  });
+});

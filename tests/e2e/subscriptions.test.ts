@@ -153,3 +153,9 @@ describe('replicas', () => {
     await b.dispose();
   });
 });
+
+describe('afterwards', () => {
+  it('the consistency checker finds every invariant holding', async () => {
+    await sys.assertConsistent();
+  });
+});

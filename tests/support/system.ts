@@ -13,6 +13,7 @@ import { CONTEXTS, streamOf } from '@courses/contracts';
 import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
 import mongoose from 'mongoose';
 import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
 import { mongoUri, natsUrl, uniqueTag } from './env.js';
 
 export interface SystemOptions {
@@ -46,6 +47,10 @@ export interface TestSystem {
    * @throws on any GraphQL error other than the replica not knowing the lecture yet.
    */
   register(lectureId: string, studentToken: string, selection?: string): Promise<any>;
+  /** Runs the consistency checker on this system's databases. */
+  check(): Promise<Violation[]>;
+  /** Waits (up to 20 s) until the checker finds no violation; throws with the report otherwise. */
+  assertConsistent(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   };
   const gateway = await startGateway(envs.gateway);
   const stopped = new Set<Name>();
-  return {
+  const system: TestSystem = {
     tag,
     gateway,
     url: gateway.url,
@@ -106,6 +111,21 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
         await eventually(async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null, 15_000, 'lecture in the catalog replica');
       } finally {
         await db.close();
+      }
+    },
+    check: () =>
+      checkConsistency({
+        registration: mongoUri(`${tag}_registration`),
+        payment: mongoUri(`${tag}_payment`),
+        lecture: mongoUri(`${tag}_lecture`),
+        dashboard: mongoUri(`${tag}_dashboard`),
+      }),
+    async assertConsistent() {
+      let last: Violation[] = [];
+      try {
+        await eventually(async () => (last = await system.check()).length === 0, 20_000, 'consistency');
+      } catch {
+        throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
       }
     },
     async register(lectureId, studentToken, selection = 'id status') {
@@ -135,4 +155,5 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       }
     },
   };
+  return system;
 }
