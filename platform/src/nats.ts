@@ -93,6 +93,30 @@ export async function publishEvent(js: JetStreamClient, event: EventEnvelope, na
   await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
 }
 
+/**
+ * The dead-letter stream of a namespace: `DEADLETTER` (or `<NS>_DEADLETTER`) with subjects
+ * `deadletter.<durable>` (namespaced). It keeps every message a consumer gave up on.
+ */
+export function deadLetterStream(namespace = ''): StreamSpec {
+  const prefix = namespace ? `${namespace.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_` : '';
+  return { name: `${prefix}DEADLETTER`, subjects: [namespace ? `${namespace}.deadletter.>` : 'deadletter.>'] };
+}
+
+/** What the dead-letter stream keeps about a message a consumer gave up on. */
+export interface DeadLetter {
+  durable: string;
+  stream: string;
+  subject: string;
+  /** Stream sequence of the original message. */
+  seq: number;
+  deliveries: number;
+  reason: string;
+  /** The original message body, as UTF-8 text. */
+  data: string;
+  /** ISO-8601 time it was set aside. */
+  at: string;
+}
+
 /** A handler for one event type; throwing means "not applied, deliver again later". */
 export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, msg: JsMsg) => Promise<void>;
 
@@ -131,7 +155,8 @@ export function backoffMs(deliveryCount: number): number {
  * Creates (or updates) the durable pull consumer and processes messages one at a time in
  * stream order: valid events go to their handler and are acked after it resolves; a handler
  * failure naks with {@link backoffMs} delay; a payload that breaks its contract, or a message
- * at its last delivery, is terminated and logged (it would never succeed).
+ * at its last delivery, is copied to the dead-letter stream ({@link deadLetterStream}) with
+ * the reason, logged, and terminated, so the stream keeps flowing.
  */
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
   const { nc, stream, durable, namespace, logger } = opts;
@@ -166,15 +191,40 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   let current: Promise<void> = Promise.resolve();
 
   const count = (type: string, outcome: string) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome });
+  const dlq = deadLetterStream(namespace);
+  await ensureStream(jsm, dlq);
+
+  /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
+  async function setAside(msg: JsMsg, reason: string): Promise<void> {
+    const letter: DeadLetter = {
+      durable,
+      stream: stream.name,
+      subject: msg.subject,
+      seq: msg.seq,
+      deliveries: msg.info.deliveryCount,
+      reason,
+      data: new TextDecoder().decode(msg.data),
+      at: new Date().toISOString(),
+    };
+    try {
+      await js.publish(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), { msgID: `${stream.name}:${msg.seq}:${durable}` });
+      msg.term(reason);
+    } catch (err) {
+      // Not stored: leave it to be redelivered rather than lose it.
+      log.error({ err: (err as Error).message, seq: msg.seq }, 'could not write the dead letter; will retry');
+      msg.nak(backoffMs(msg.info.deliveryCount));
+    }
+  }
 
   async function handleOne(msg: JsMsg): Promise<void> {
     let event: EventEnvelope;
     try {
       event = parseEvent(msg.data);
     } catch (err) {
-      log.error({ err: (err as Error).message, subject: msg.subject, seq: msg.seq }, 'poison message terminated');
+      const reason = err instanceof InvalidEventError ? err.message : 'unparseable';
+      log.error({ reason, subject: msg.subject, seq: msg.seq }, 'poison message set aside in the dead-letter stream');
       count('invalid', 'term');
-      msg.term(err instanceof InvalidEventError ? err.message : 'unparseable');
+      await setAside(msg, `poison: ${reason}`);
       return;
     }
     const handler = opts.handlers[event.type] as EventHandler | undefined;
@@ -189,8 +239,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     } catch (err) {
       const n = msg.info.deliveryCount;
       if (n >= maxDeliver) {
-        log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; terminated');
-        msg.term(`failed ${n} times: ${(err as Error).message}`);
+        log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; set aside in the dead-letter stream');
+        await setAside(msg, `failed ${n} times: ${(err as Error).message}`);
         count(event.type, 'term');
       } else {
         log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');

@@ -82,6 +82,34 @@ describe('fault isolation', () => {
   });
 });
 
+describe('consumers that were down catch up', () => {
+  it("payment's refund policy: a cancellation made while payment is down is refunded when it returns", async () => {
+    const id = await openReplicated('Refund Later', 5);
+    const t = await sys.token('STUDENT', 's-refund-later');
+    const reg = await sys.register(id, t);
+    await sys.stopService('payment');
+    const canceled = await gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status } }`, { id: reg.id }, t);
+    expect(canceled.cancelRegistration.status).toBe('CANCELED');
+    expect(await count('payment', 'payments', { registrationId: reg.id, status: 'COMPLETED' })).toBe(1);
+    await sys.restartService('payment');
+    await eventually(async () => (await count('payment', 'payments', { registrationId: reg.id, status: 'REFUNDED' })) === 1, 20_000, 'refunded after restart');
+  });
+
+  it("registration's lecture-canceled policy: a lecture canceled while registration is down cancels its registrations when it returns", async () => {
+    const id = await openReplicated('Cancel While Down', 5);
+    const t = await sys.token('STUDENT', 's-policy-down');
+    const reg = await sys.register(id, t);
+    await sys.stopService('registration');
+    await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { status } }`, { id }, instructor);
+    await sys.restartService('registration');
+    const final = await eventually(async () => {
+      const r = (await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`, { id: reg.id }, t)).registration;
+      return r?.payment?.status === 'REFUNDED' ? r : undefined;
+    }, 20_000, 'canceled and refunded after restart');
+    expect(final).toMatchObject({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED' });
+  });
+});
+
 describe('the gateway refuses what it must', () => {
   it('answers a bad token with UNAUTHENTICATED, and serves the public catalog without one', async () => {
     const r = await gql(sys.url, `{ myRegistrations { id } }`, {}, 'not-a-jwt');

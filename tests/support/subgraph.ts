@@ -7,7 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import mongoose from 'mongoose';
 import { createEvent, streamOf, CONTEXTS, type EventPayload, type EventType, type EventEnvelope } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
+import { DEV_GATEWAY_SECRET, deadLetterStream, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
 import { mongoUri, natsUrl, uniqueTag } from './env.js';
 
 export interface SubgraphHarness<S extends RunningSubgraph> {
@@ -73,7 +73,7 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
         await conn.dropDatabase().catch(() => undefined);
         await conn.close();
       }
-      for (const c of CONTEXTS) await jsm.streams.delete(streamOf(c, tag).name).catch(() => undefined);
+      for (const s of [...CONTEXTS.map((c) => streamOf(c, tag)), deadLetterStream(tag)]) await jsm.streams.delete(s.name).catch(() => undefined);
       await nc.drain();
     },
   };

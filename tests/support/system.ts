@@ -10,7 +10,7 @@ import { startRegistrationService, type RunningRegistration } from '../../subgra
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { CONTEXTS, streamOf } from '@courses/contracts';
-import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
+import { DEV_JWT_SECRET, deadLetterStream, type RunningSubgraph, type Role } from '@courses/platform';
 import mongoose from 'mongoose';
 import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
@@ -146,7 +146,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       const { connect } = await import('@nats-io/transport-node');
       const nc = await connect({ servers: natsUrl() });
       const jsm = await jetstreamManager(nc);
-      for (const c of CONTEXTS) await jsm.streams.delete(streamOf(c, tag).name).catch(() => undefined);
+      for (const s of [...CONTEXTS.map((c) => streamOf(c, tag)), deadLetterStream(tag)]) await jsm.streams.delete(s.name).catch(() => undefined);
       await nc.drain();
       for (const name of Object.keys(starters)) {
         const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();

@@ -1,0 +1,120 @@
+/**
+ * The durable consumer runner against a real NATS server: nak and redelivery, poison
+ * messages and exhausted deliveries set aside in the dead-letter stream, the stream
+ * flowing on after them.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
+import { createLogger, deadLetterStream, ensureStream, publishEvent, startConsumer, type DeadLetter, type RunningConsumer } from '@courses/platform';
+import { eventually } from '../../scripts/lib/graphql-client.js';
+import { natsUrl, uniqueTag } from '../../tests/support/env.js';
+
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+const ns = uniqueTag('cons');
+const logger = createLogger('consumer-test', 'silent');
+const consumers: RunningConsumer[] = [];
+
+beforeAll(async () => {
+  nc = await connect({ servers: natsUrl() });
+  jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, streamOf('registration', ns));
+});
+afterAll(async () => {
+  for (const c of consumers) await c.stop();
+  for (const s of [streamOf('registration', ns), deadLetterStream(ns)]) await jsm.streams.delete(s.name).catch(() => undefined);
+  await nc.drain();
+});
+
+const canceled = (registrationId: string) =>
+  createEvent('registration.canceled', { registrationId, studentId: 's', lectureId: 'l', instructorId: 'i', reason: 'STUDENT_REQUEST', paymentId: null });
+
+async function deadLetters(durable: string): Promise<DeadLetter[]> {
+  const name = deadLetterStream(ns).name;
+  const info = await jsm.streams.info(name);
+  const out: DeadLetter[] = [];
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+    const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+    if (m) {
+      const letter = m.json<DeadLetter>();
+      if (letter.durable === durable) out.push(letter);
+    }
+  }
+  return out;
+}
+
+describe('durable consumer', () => {
+  it('redelivers a nak-ed event and applies it once it succeeds', async () => {
+    const seen: Array<{ id: string; delivery: number }> = [];
+    const applied = new Set<string>();
+    consumers.push(
+      await startConsumer({
+        nc, stream: streamOf('registration', ns), durable: 'retry-test', namespace: ns, logger,
+        handlers: {
+          'registration.canceled': async (e, msg) => {
+            seen.push({ id: e.id, delivery: msg.info.deliveryCount });
+            if (msg.info.deliveryCount === 1) throw new Error('transient');
+            applied.add(e.payload.registrationId);
+          },
+        },
+      }),
+    );
+    const e = canceled('r-retry');
+    await publishEvent(jetstream(nc), e, ns);
+    await eventually(async () => applied.has('r-retry'), 10_000, 'applied after redelivery');
+    expect(seen.filter((s) => s.id === e.id).map((s) => s.delivery)).toEqual([1, 2]);
+  });
+
+  it('sets a poison message aside in the dead-letter stream and keeps flowing', async () => {
+    const applied: string[] = [];
+    consumers.push(
+      await startConsumer({
+        nc, stream: streamOf('registration', ns), durable: 'poison-test', namespace: ns, logger,
+        handlers: { 'registration.canceled': async (e) => void applied.push(e.payload.registrationId) },
+      }),
+    );
+    const js = jetstream(nc);
+    await js.publish(subjectOf('registration.canceled', ns), '{"this is": "not an envelope"');
+    const bad: EventEnvelope = { ...canceled('r-x'), payload: { registrationId: 42 } as never };
+    await js.publish(subjectOf('registration.canceled', ns), JSON.stringify(bad));
+    await publishEvent(js, canceled('r-after-poison'), ns);
+    await eventually(async () => applied.includes('r-after-poison'), 10_000, 'the event after the poison');
+    const letters = await eventually(async () => {
+      const l = await deadLetters('poison-test');
+      return l.length >= 2 ? l : undefined;
+    }, 10_000, 'two dead letters');
+    expect(letters.map((l) => l.reason)).toEqual([expect.stringMatching(/^poison: not JSON/), expect.stringMatching(/^poison: registration.canceled/)]);
+    expect(letters[0].data).toBe('{"this is": "not an envelope"');
+    expect(applied).not.toContain('r-x');
+  });
+
+  it('sets aside an event that fails at every delivery, after maxDeliver', async () => {
+    let attempts = 0;
+    const applied: string[] = [];
+    consumers.push(
+      await startConsumer({
+        nc, stream: streamOf('registration', ns), durable: 'exhaust-test', namespace: ns, logger, maxDeliver: 3,
+        handlers: {
+          'registration.canceled': async (e) => {
+            if (e.payload.registrationId === 'r-doomed') {
+              attempts++;
+              throw new Error('always broken');
+            }
+            applied.push(e.payload.registrationId);
+          },
+        },
+      }),
+    );
+    await publishEvent(jetstream(nc), canceled('r-doomed'), ns);
+    await publishEvent(jetstream(nc), canceled('r-fine'), ns);
+    const letters = await eventually(async () => {
+      const l = (await deadLetters('exhaust-test')).filter((x) => x.data.includes('r-doomed'));
+      return l.length ? l : undefined;
+    }, 20_000, 'dead letter after 3 deliveries');
+    expect(letters[0]).toMatchObject({ deliveries: 3, reason: 'failed 3 times: always broken' });
+    expect(attempts).toBe(3);
+    await eventually(async () => applied.includes('r-fine'), 10_000, 'the next event');
+  });
+});
