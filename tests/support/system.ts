@@ -22,6 +22,10 @@ export interface SystemOptions {
   /** Extra env for registration (e.g. PAYMENT_TIMEOUT_MS). */
   registration?: Record<string, string>;
   logLevel?: string;
+  /** NATS server for this system (default: the test run's). */
+  natsUrl?: string;
+  /** Extra replicas of every subgraph: same databases, streams and durable consumers, own ports (default 0). */
+  extraReplicas?: number;
 }
 
 type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
@@ -31,6 +35,8 @@ export interface TestSystem {
   gateway: RunningGateway;
   url: string;
   services: { registration: RunningRegistration; payment: RunningSubgraph; lecture: RunningSubgraph; dashboard: RunningSubgraph };
+  /** The extra replicas of each subgraph (see SystemOptions.extraReplicas). */
+  replicas: Record<Name, RunningSubgraph[]>;
   envOf(name: Name | 'gateway'): Record<string, string>;
   /** Stops one subgraph (graceful). */
   stopService(name: Name): Promise<void>;
@@ -63,7 +69,7 @@ const starters = {
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const tag = uniqueTag();
-  const common = { NATS_URL: natsUrl(), NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
+  const common = { NATS_URL: opts.natsUrl ?? natsUrl(), NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
   const envs: Record<string, Record<string, string>> = {};
   const services = {} as TestSystem['services'];
   const start = async (name: Name, extra: Record<string, string> = {}) => {
@@ -84,6 +90,12 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     LECTURE_URL: services.lecture.url,
     DASHBOARD_URL: services.dashboard.url,
   };
+  const replicas: Record<Name, RunningSubgraph[]> = { registration: [], payment: [], lecture: [], dashboard: [] };
+  for (let i = 0; i < (opts.extraReplicas ?? 0); i++) {
+    for (const name of ['payment', 'lecture', 'dashboard', 'registration'] as Name[]) {
+      replicas[name].push(await starters[name]({ ...envs[name], PORT: '0' }));
+    }
+  }
   const gateway = await startGateway(envs.gateway);
   const stopped = new Set<Name>();
   const system: TestSystem = {
@@ -91,6 +103,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     gateway,
     url: gateway.url,
     services,
+    replicas,
     envOf: (name) => envs[name],
     async stopService(name) {
       await services[name].stop();
@@ -138,6 +151,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     },
     async stop() {
       await gateway.stop();
+      for (const list of Object.values(replicas)) for (const r of list) await r.stop();
       for (const name of ['registration', 'dashboard', 'lecture', 'payment'] as Name[]) {
         if (!stopped.has(name)) await services[name].stop();
       }
