@@ -34,6 +34,11 @@ export const baseEnv = z.object({
 export const subgraphEnv = baseEnv.extend({
   /** MongoDB connection string including this subgraph's own database name. */
   MONGODB_URI: z.string().min(1),
+  /**
+   * Fault injection for tests: `off` starts no outbox relay, so events stay in the outbox
+   * as if the process died before publishing them. Never set it in production.
+   */
+  OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
 });
 
 /** Raised at start-up when the environment does not satisfy a service's schema. */

@@ -116,7 +116,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     const { jsm } = await jetstreamOf(nc);
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }
-  const relay = parts.outboxCollections?.length
+  const relay = parts.outboxCollections?.length && config.OUTBOX_RELAY === 'on'
     ? startOutboxRelay({ collections: parts.outboxCollections.map((n) => conn.db!.collection(n)), locks: documentLocks(conn), js: runtime.js, namespace: runtime.namespace, logger, metrics })
     : undefined;
   const consumers = parts.startConsumers ? await parts.startConsumers(relay) : [];

@@ -17,8 +17,11 @@ export const registrationEnv = subgraphEnv.extend({
   PAYMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(610),
   /** How long an open breaker fails fast before probing, ms. */
   PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
-  /** Age after which a PENDING attempt counts as stuck and is abandoned, ms. */
+  /** Age after which a PENDING attempt counts as stuck and is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
   PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+}).refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
+  message: 'PENDING_TIMEOUT_MS must exceed PAYMENT_TIMEOUT_MS by more than 1000 ms, or live attempts would be abandoned mid-payment',
+  path: ['PENDING_TIMEOUT_MS'],
 });
 
 /** A running registration subgraph, with its use cases exposed for tests and tools. */

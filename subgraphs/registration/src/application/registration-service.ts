@@ -72,8 +72,13 @@ export class RegistrationService {
 
     await this.seats.release(pending.id);
     const reason = outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE';
-    await this.registrations.abandon(pending, reason);
+    const abandonedHere = await this.registrations.abandon(pending, reason);
     this.kick();
+    if (!abandonedHere) {
+      // The reconciler gave up on this attempt first (payment took too long); payment then
+      // refused the charge for that reason, which is not the card's fault.
+      throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
+    }
     if (outcome.kind === 'declined') {
       throw appError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
     }
