@@ -67,6 +67,26 @@ describe('durable consumer', () => {
     expect(seen.filter((s) => s.id === e.id).map((s) => s.delivery)).toEqual([1, 2]);
   });
 
+  it('redelivers the same event after the ack wait passes (handlers must be idempotent)', async () => {
+    const deliveries: Array<{ id: string; n: number }> = [];
+    consumers.push(
+      await startConsumer({
+        nc, stream: streamOf('registration', ns), durable: 'ackwait-test', namespace: ns, logger, ackWaitMs: 500,
+        handlers: {
+          'registration.canceled': async (e, msg) => {
+            if (e.payload.registrationId !== 'r-slow') return;
+            deliveries.push({ id: e.id, n: msg.info.deliveryCount });
+            if (msg.info.deliveryCount === 1) await new Promise((r) => setTimeout(r, 1_200)); // past the ack wait
+          },
+        },
+      }),
+    );
+    const e = canceled('r-slow');
+    await publishEvent(jetstream(nc), e, ns);
+    await eventually(async () => deliveries.length >= 2, 10_000, 'redelivery after the ack wait');
+    expect(deliveries.slice(0, 2)).toEqual([{ id: e.id, n: 1 }, { id: e.id, n: 2 }]);
+  });
+
   it('sets a poison message aside in the dead-letter stream and keeps flowing', async () => {
     const applied: string[] = [];
     consumers.push(

@@ -68,6 +68,42 @@ describe('payment trouble', () => {
     expect(sys.services.registration.payment.state).toBe('closed');
   });
 
+  it('payment overloaded under concurrent load: the breaker opens and sheds load instead of piling up calls', async () => {
+    await sys.stopService('payment');
+    Object.assign(sys.envOf('payment'), { PAYMENT_LATENCY_MS: '2000' });
+    await sys.restartService('payment');
+    const id = await openReplicated('Overload', 100);
+    const charges = async () => {
+      const m = await sys.services.payment.runtime.metrics.httpRequests.get();
+      return m.values.filter((v) => v.labels.route === '/internal/charges').reduce((s, v) => s + v.value, 0);
+    };
+    const tokens = await Promise.all(Array.from({ length: 30 }, (_, i) => sys.token('STUDENT', `s-load-${i}`)));
+    // Five waves of six concurrent students.
+    const codes: string[] = [];
+    for (let wave = 0; wave < 5; wave++) {
+      const rs = await Promise.all(tokens.slice(wave * 6, wave * 6 + 6).map((t) => gql(sys.url, REGISTER, { id }, t)));
+      codes.push(...rs.map((r) => String(r.errors?.[0]?.extensions?.code)));
+    }
+    expect(codes).toEqual(Array(30).fill('PAYMENT_UNAVAILABLE'));
+    expect(sys.services.registration.payment.state).toBe('open');
+    // Calls that reached payment (each waits 2 s there) are far fewer than attempts: the open breaker failed the rest at once.
+    await eventually(async () => (await charges()) > 0, 5_000, 'charges counted');
+    const reached = await charges();
+    expect(reached).toBeLessThan(30 / 2);
+    const conn = await db('registration');
+    expect(await conn.collection('seats').countDocuments({ lectureId: id })).toBe(0);
+    await conn.close();
+    // Restore a fast payment for the following tests, once the slow charges have finished.
+    await new Promise((r) => setTimeout(r, 2_500));
+    await sys.stopService('payment');
+    Object.assign(sys.envOf('payment'), { PAYMENT_LATENCY_MS: '0' });
+    await sys.restartService('payment');
+    await eventually(async () => {
+      const r = await gql(sys.url, REGISTER, { id }, tokens[0]);
+      return r.data?.registerForLecture?.status === 'CONFIRMED';
+    }, 15_000, 'breaker closed again after recovery');
+  });
+
   it('payment slower than the timeout: PAYMENT_UNAVAILABLE, the seat is free, the late charge is refunded', async () => {
     await sys.stopService('payment');
     Object.assign(sys.envOf('payment'), { PAYMENT_LATENCY_MS: '900' });
