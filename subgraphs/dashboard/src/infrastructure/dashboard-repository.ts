@@ -17,6 +17,10 @@ interface EntryDoc {
   paymentStatus?: PaymentStatus;
   paymentRank?: number;
   updatedAt: Date;
+  /** When the projection last changed this entry (this process's clock). */
+  projectedAt?: Date;
+  /** Milliseconds from the state change (event time) to that projection: the read model's lag. */
+  lagMs?: number;
 }
 
 const schema = new Schema<EntryDoc>(
@@ -30,6 +34,8 @@ const schema = new Schema<EntryDoc>(
     paymentStatus: String,
     paymentRank: Number,
     updatedAt: { type: Date, required: true },
+    projectedAt: Date,
+    lagMs: Number,
   },
   { versionKey: false, collection: 'dashboard_entries' },
 );
@@ -97,7 +103,9 @@ export class DashboardRepository {
    * update (no upsert) then tells the two apart.
    * @returns true when the entry changed; false when a status of equal or higher rank was already stored.
    */
-  private async advance(id: string, guard: Record<string, unknown>, set: Partial<EntryDoc>): Promise<boolean> {
+  private async advance(id: string, guard: Record<string, unknown>, fields: Partial<EntryDoc>): Promise<boolean> {
+    const now = new Date();
+    const set = { ...fields, projectedAt: now, lagMs: fields.updatedAt ? now.getTime() - fields.updatedAt.getTime() : undefined };
     try {
       const res = await this.model.updateOne({ _id: id, ...guard }, { $set: set }, { upsert: true });
       return res.modifiedCount + res.upsertedCount > 0;
