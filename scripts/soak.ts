@@ -80,7 +80,11 @@ async function client(): Promise<void> {
       const token = pick(students);
       const d = await op('register', `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: pick(lectures) }, token);
       if (d) registrations.push({ id: d.registerForLecture.id, token });
-    } else if (dice < 0.96 && registrations.length) {
+    } else if (dice < 0.96) {
+      if (!registrations.length) {
+        done--; // nothing to cancel yet: pick again
+        continue;
+      }
       const r = registrations.splice(Math.floor(random() * registrations.length), 1)[0];
       await op('cancelRegistration', `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: r.id }, r.token);
     } else {
@@ -94,7 +98,8 @@ type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
 let faulting = true;
 async function faultInjector(): Promise<void> {
   while (faulting) {
-    await new Promise((r) => setTimeout(r, FAULT_EVERY_MS * (0.5 + random())));
+    const until = Date.now() + FAULT_EVERY_MS * (0.5 + random());
+    while (faulting && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     if (!faulting) break;
     const kind = pick(['service', 'service', 'nats', 'slow-payment']);
     if (kind === 'service') {
@@ -140,8 +145,15 @@ try {
     violations = await sys.check();
   }
   const dash = await mongoose.createConnection(mongoUri(`${sys.tag}_dashboard`)).asPromise();
-  const lags = (await dash.collection('dashboard_entries').find({ lagMs: { $exists: true } }, { projection: { lagMs: 1 } }).toArray()).map((d) => d.lagMs as number).sort((a, b) => a - b);
+  const entries = await dash.collection('dashboard_entries').find({ lagMs: { $exists: true } }, { projection: { lagMs: 1, registrationStatus: 1, paymentStatus: 1 } }).toArray();
   await dash.close();
+  const lags = entries.map((d) => d.lagMs as number).sort((a, b) => a - b);
+  const byState = new Map<string, number[]>();
+  for (const e of entries) byState.set(`${e.registrationStatus}/${e.paymentStatus}`, [...(byState.get(`${e.registrationStatus}/${e.paymentStatus}`) ?? []), e.lagMs]);
+  console.table([...byState.entries()].map(([state, xs]) => {
+    const sorted = xs.sort((a, b) => a - b);
+    return { 'final state': state, entries: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
+  }));
   console.table([...outcomes.entries()].sort().map(([outcome, n]) => ({ outcome, n })));
   console.table([...faults.entries()].map(([fault, n]) => ({ fault, n })));
   process.stdout.write(

@@ -3,10 +3,13 @@
  * removes each one after JetStream acknowledged it.
  *
  * An event is written in the same single-document update as the state change it describes
- * (MongoDB and FerretDB both make one-document updates atomic), so a crash can never leave
- * a change without its event. The relay is the only publisher: it runs on a timer
- * (`pollMs`) and when kicked after a write. A crash between publish and removal re-publishes
- * the event; JetStream drops the copy because `Nats-Msg-Id` is the event id.
+ * (one update is all-or-nothing on MongoDB and FerretDB; concurrent updates of one document
+ * are serialized by ./document-lock.ts), so a crash can never leave a change without its
+ * event. The relay is the only publisher. Kicked with the document a write touched, it
+ * publishes that document's events at once (an `_id` lookup); a full sweep of every
+ * collection on a timer (`pollMs`) catches what no kick named: events left by a crashed
+ * process or another replica. A crash between publish and removal re-publishes the event;
+ * JetStream drops the copy because `Nats-Msg-Id` is the event id.
  */
 import type { mongo } from 'mongoose';
 
@@ -28,16 +31,21 @@ export interface OutboxRelayOptions {
   namespace: string;
   logger: Logger;
   metrics?: ServiceMetrics;
-  /** Milliseconds between sweeps for events that a kick missed (default 500). */
+  /** Milliseconds between full sweeps for events that no kick named (default 5000). */
   pollMs?: number;
   /** Documents read per sweep and collection (default 100). */
   batch?: number;
+  /** Documents whose events are published at once; each document's events stay in order (default 16). */
+  concurrency?: number;
 }
 
 /** The relay of one service process. */
 export interface OutboxRelay {
-  /** Asks for a sweep now (coalesced with one under way). */
-  kick(): void;
+  /**
+   * Asks for the events of one document (`collection`, `id`) to be published now; without
+   * arguments, asks for a full sweep. Coalesced with a run under way.
+   */
+  kick(collection?: string, id?: string): void;
   /** Runs one sweep to completion; resolves with the number of events published. */
   flush(): Promise<number>;
   stop(): Promise<void>;
@@ -49,17 +57,25 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   const batch = opts.batch ?? 100;
   let running: Promise<number> | undefined;
   let again = false;
+  /** Documents named by kicks and not yet relayed, per collection. */
+  const dirty = new Map<string, Set<unknown>>();
+  let fullSweep = true;
   let stopped = false;
   let lastError = 0;
 
   async function sweepOnce(): Promise<number> {
     let published = 0;
+    const full = fullSweep;
+    fullSweep = false;
     for (const col of collections) {
-      const docs = await col
-        .find({ 'outbox.id': { $exists: true } }, { projection: { outbox: 1 } })
-        .limit(batch)
-        .toArray();
-      for (const doc of docs) {
+      const named = dirty.get(col.collectionName);
+      dirty.delete(col.collectionName);
+      const docs = full
+        ? await col.find({ 'outbox.id': { $exists: true } }, { projection: { outbox: 1 } }).limit(batch).toArray()
+        : named?.size
+          ? await col.find({ _id: { $in: [...named] } } as Document, { projection: { outbox: 1 } }).toArray()
+          : [];
+      const relayDocument = async (doc: Document) => {
         for (const event of (doc.outbox ?? []) as EventEnvelope[]) {
           await publishEvent(js, event, namespace);
           // Pull the exact stored object: FerretDB v1 matches $pull by whole value only.
@@ -69,7 +85,15 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
           opts.metrics?.eventsPublished.inc({ type: event.type });
           published++;
         }
-      }
+      };
+      // Documents in parallel (bounded), each document's events in order.
+      const queue = [...docs];
+      const workers = Array.from({ length: Math.min(opts.concurrency ?? 16, queue.length) }, async () => {
+        for (let doc = queue.shift(); doc; doc = queue.shift()) await relayDocument(doc);
+      });
+      const results = await Promise.allSettled(workers);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
     return published;
   }
@@ -81,6 +105,7 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
       try {
         total += await sweepOnce();
       } catch (err) {
+        fullSweep = true; // retry everything not yet published on the next run
         const now = Date.now();
         if (now - lastError > 5_000) logger.warn({ err: (err as Error).message }, 'outbox relay could not publish; will retry');
         lastError = now;
@@ -102,17 +127,26 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
   }
 
   const timer = setInterval(() => {
-    if (!stopped) void run();
-  }, opts.pollMs ?? 500);
+    if (stopped) return;
+    fullSweep = true;
+    void run();
+  }, opts.pollMs ?? 5_000);
   timer.unref();
   void run();
 
   return {
-    kick() {
-      if (!stopped) void run();
+    kick(collection, id) {
+      if (stopped) return;
+      if (collection && id !== undefined) {
+        const set = dirty.get(collection) ?? new Set();
+        set.add(id);
+        dirty.set(collection, set);
+      } else fullSweep = true;
+      void run();
     },
     async flush() {
       await running;
+      fullSweep = true;
       return run();
     },
     async stop() {

@@ -1,5 +1,5 @@
 /** Wiring of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';
 import { lectureResolvers } from './resolvers/index.js';
@@ -12,12 +12,16 @@ export async function startLectureService(env: Record<string, string | undefined
   const config = loadConfig(lectureEnv, env, { PORT: '4003' });
   const rt = await createSubgraphRuntime('lecture', config);
   const repo = new LectureRepository(rt.conn);
+  let relay: OutboxRelay | undefined;
   await repo.model.init();
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: lectureResolvers(repo),
+    resolvers: lectureResolvers(repo, () => relay),
     publishes: 'lecture',
     outboxCollections: [repo.model.collection.collectionName],
-    startConsumers: (relay) => startLectureConsumers(rt, repo, relay),
+    startConsumers: (r) => {
+      relay = r;
+      return startLectureConsumers(rt, repo, r);
+    },
   });
 }

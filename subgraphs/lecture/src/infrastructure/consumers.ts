@@ -11,7 +11,7 @@ export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRe
     if (!(await repo.applyEnrolment(lectureId, registrationId, kind))) {
       throw new Error(`lecture ${lectureId} not found (yet)`);
     }
-    relay?.kick();
+    relay?.kick(repo.model.collection.collectionName, lectureId);
   };
   return [
     await consumeFrom(rt, 'registration', 'lecture-enrolment', {

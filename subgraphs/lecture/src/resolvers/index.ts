@@ -6,6 +6,7 @@ import { appError, badInput, ErrorCode, requireId, requireRole, type RequestCont
 import { assertMayManage, cancel, validateNewLecture, type Lecture, type LectureStatus } from '../domain/lecture.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
+import type { OutboxRelay } from '@courses/platform';
 
 /** Default and largest page size of `lectures`. */
 export const PAGE = { default: 20, max: 100 } as const;
@@ -23,7 +24,12 @@ export const cursor = {
 };
 
 /** Builds the resolver map over a repository. */
-export function lectureResolvers(repo: LectureRepository): Resolvers {
+export function lectureResolvers(repo: LectureRepository, relay: () => OutboxRelay | undefined = () => undefined): Resolvers {
+  /** Publishes the lecture's new events now rather than at the relay's next sweep. */
+  const published = (lecture: Lecture) => {
+    relay()?.kick(repo.model.collection.collectionName, lecture.id);
+    return lecture;
+  };
   return {
     Query: {
       lecture: (_: unknown, args: { id: string }) => repo.findById(requireId(args.id)),
@@ -43,7 +49,7 @@ export function lectureResolvers(repo: LectureRepository): Resolvers {
     Mutation: {
       openLecture: (_: unknown, args: { input: { title: string; capacity: number; price: number } }, ctx: RequestContext) => {
         const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
-        return repo.open(validateNewLecture(args.input), who.sub);
+        return repo.open(validateNewLecture(args.input), who.sub).then(published);
       },
       cancelLecture: async (_: unknown, args: { id: string }, ctx: RequestContext) => {
         const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
@@ -51,7 +57,7 @@ export function lectureResolvers(repo: LectureRepository): Resolvers {
         if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${args.id}`);
         assertMayManage(lecture, who);
         if (!cancel(lecture).changed) return lecture;
-        return (await repo.cancel(lecture)) ?? lecture;
+        return published((await repo.cancel(lecture)) ?? lecture);
       },
     },
     Subscription: {

@@ -58,7 +58,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
       return reply(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
     }
     const payment = await opts.repo.recordCharge(input);
-    opts.relay()?.kick();
+    opts.relay()?.kick(opts.repo.model.collection.collectionName, payment.id);
     return answerExisting(res, payment.status, payment.id);
   };
 }

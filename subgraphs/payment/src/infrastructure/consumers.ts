@@ -12,11 +12,11 @@ export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRe
     await consumeFrom(rt, 'registration', 'payment-refunds', {
       'registration.canceled': async ({ payload: p }) => {
         const payment = await repo.findByRegistration(p.registrationId);
-        if (payment && (await repo.refund(payment))) relay()?.kick();
+        if (payment && (await repo.refund(payment))) relay()?.kick(repo.model.collection.collectionName, payment.id);
       },
       'registration.abandoned': async ({ payload: p }) => {
-        await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId });
-        relay()?.kick();
+        const refunded = await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId });
+        if (refunded) relay()?.kick(repo.model.collection.collectionName, refunded);
       },
     }),
   ];

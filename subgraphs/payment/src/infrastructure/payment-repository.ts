@@ -86,19 +86,18 @@ export class PaymentRepository {
   /**
    * Voids the registration's payment: refunds a completed one, or leaves a VOIDED tombstone
    * so that a charge arriving later is refused. Idempotent.
+   * @returns the id of the payment it refunded now, if any (its event awaits the relay).
    */
-  async void(input: Omit<ChargeInput, 'amount'>): Promise<void> {
+  async void(input: Omit<ChargeInput, 'amount'>): Promise<string | undefined> {
     const existing = await this.findByRegistration(input.registrationId);
-    if (existing) {
-      await this.refund(existing);
-      return;
-    }
+    if (existing) return (await this.refund(existing)) ? existing.id : undefined;
     try {
       await this.model.create({ _id: newId(), ...input, amount: 0, status: 'VOIDED' });
+      return undefined;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       const raced = await this.findByRegistration(input.registrationId);
-      if (raced) await this.refund(raced);
+      return raced && (await this.refund(raced)) ? raced.id : undefined;
     }
   }
 }

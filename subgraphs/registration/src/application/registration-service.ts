@@ -21,8 +21,9 @@ export class RegistrationService {
     private readonly relay?: () => OutboxRelay | undefined,
   ) {}
 
-  private kick(): void {
-    this.relay?.()?.kick();
+  /** Publishes the registration's new events now rather than at the relay's next sweep. */
+  private kick(registrationId: string): void {
+    this.relay?.()?.kick(this.registrations.model.collection.collectionName, registrationId);
   }
 
   /**
@@ -58,7 +59,7 @@ export class RegistrationService {
 
     if (outcome.kind === 'completed') {
       if (await this.registrations.confirm(pending, outcome.paymentId)) {
-        this.kick();
+        this.kick(pending.id);
         const confirmed = (await this.registrations.findById(pending.id))!;
         // The lecture may have been canceled while the charge was in flight: cancel at once
         // (refund follows from the event) instead of leaving a registration for a dead lecture.
@@ -73,7 +74,7 @@ export class RegistrationService {
     await this.seats.release(pending.id);
     const reason = outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE';
     const abandonedHere = await this.registrations.abandon(pending, reason);
-    this.kick();
+    this.kick(pending.id);
     if (!abandonedHere) {
       // The reconciler gave up on this attempt first (payment took too long); payment then
       // refused the charge for that reason, which is not the card's fault.
@@ -102,7 +103,7 @@ export class RegistrationService {
 
   /** Cancels one CONFIRMED registration and frees its seat; returns it as stored after. */
   private async cancelOne(reg: Registration, reason: CancellationReason): Promise<Registration | null> {
-    if (await this.registrations.cancel(reg, reason)) this.kick();
+    if (await this.registrations.cancel(reg, reason)) this.kick(reg.id);
     await this.seats.release(reg.id);
     return this.registrations.findById(reg.id);
   }
@@ -134,12 +135,14 @@ export class RegistrationService {
     let seatsFreed = 0;
     for (const reg of await this.registrations.findPendingBefore(new Date(Date.now() - olderThanMs))) {
       await this.seats.release(reg.id);
-      if (await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE')) abandoned++;
+      if (await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE')) {
+        abandoned++;
+        this.kick(reg.id);
+      }
     }
     for (const reg of await this.registrations.closedAmong(await this.seats.holders())) {
       if (await this.seats.release(reg.id)) seatsFreed++;
     }
-    if (abandoned) this.kick();
     if (abandoned || seatsFreed) this.logger.warn({ abandoned, seatsFreed }, 'reconciliation repaired registrations');
     return { abandoned, seatsFreed };
   }
