@@ -57,9 +57,13 @@ async function op(kind: string, query: string, variables: Record<string, unknown
     const r = await gql(sys.url, query, variables, token);
     const code = r.errors?.[0]?.extensions?.code ?? (r.errors ? 'ERROR' : 'OK');
     count(`${kind} ${code}`);
+    // Like a real client: wait as told before trying again when something is unavailable.
+    const retryAfter = r.errors?.[0]?.extensions?.retryAfterSeconds;
+    if (retryAfter) await new Promise((res) => setTimeout(res, Math.min(2, retryAfter) * 250));
     return r.errors ? undefined : r.data;
   } catch {
     count(`${kind} NETWORK`);
+    await new Promise((res) => setTimeout(res, 250));
     return undefined;
   }
 }

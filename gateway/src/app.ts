@@ -9,10 +9,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
   connectNats,
   DEV_JWT_SECRET,
+  ErrorCode,
   ROLES,
   type Role,
   createLogger,
@@ -65,6 +66,24 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+/** How Apollo Gateway words a subgraph it could not reach (node-fetch's transport errors). */
+const UNREACHABLE = /^request to \S+ failed, reason: /;
+
+/**
+ * Client-facing errors: a subgraph that cannot be reached becomes SERVICE_UNAVAILABLE with a
+ * retry hint, without the internal address; everything else passes through as formatted.
+ */
+export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && UNREACHABLE.test(formatted.message)) {
+    return {
+      message: 'a service this operation needs is temporarily unavailable; please try again shortly',
+      path: formatted.path,
+      extensions: { code: ErrorCode.SERVICE_UNAVAILABLE, retryAfterSeconds: 1 },
+    };
+  }
+  return formatted;
+}
+
 /** The student web page (gateway/public/app.html), read once. */
 const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8');
 
@@ -114,6 +133,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     gateway,
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    formatError: (formatted) => formatGatewayError(formatted),
     plugins: [ApolloServerPluginLandingPageDisabled()],
     logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
   });

@@ -15,6 +15,8 @@ export const ErrorCode = {
   REGISTRATION_NOT_ACTIVE: 'REGISTRATION_NOT_ACTIVE',
   PAYMENT_DECLINED: 'PAYMENT_DECLINED',
   PAYMENT_UNAVAILABLE: 'PAYMENT_UNAVAILABLE',
+  /** A subgraph the operation needs cannot be reached right now (see `retryAfterSeconds`). */
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

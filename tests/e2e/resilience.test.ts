@@ -60,6 +60,10 @@ describe('fault isolation', () => {
       const r = await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id }, t);
       expect(r.registerForLecture.status).toBe('CONFIRMED');
     }
+    // What needs the stopped subgraph fails with a stable code and no internal address.
+    const down = await gql(sys.url, `query($id: ID!) { lecture(id: $id) { title } }`, { id });
+    expect(down.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
+    expect(JSON.stringify(down.errors)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
     await sys.restartService('lecture');
     const after = await eventually(async () => {
       const d = await gqlOk(sys.url, LECTURE, { id });
