@@ -49,6 +49,8 @@ const ownerOf = new Map<string, string>(); // lecture id → its instructor's to
 const registrations: Array<{ id: string; token: string }> = [];
 const outcomes = new Map<string, number>();
 const count = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+/** The first error message seen for each outcome, for the report. */
+const examples = new Map<string, string>();
 const faults = new Map<string, number>();
 const countFault = (k: string) => faults.set(k, (faults.get(k) ?? 0) + 1);
 
@@ -57,6 +59,7 @@ async function op(kind: string, query: string, variables: Record<string, unknown
     const r = await gql(sys.url, query, variables, token);
     const code = r.errors?.[0]?.extensions?.code ?? (r.errors ? 'ERROR' : 'OK');
     count(`${kind} ${code}`);
+    if (r.errors && !examples.has(`${kind} ${code}`)) examples.set(`${kind} ${code}`, r.errors[0].message.slice(0, 120));
     // Like a real client: wait as told before trying again when something is unavailable.
     const retryAfter = r.errors?.[0]?.extensions?.retryAfterSeconds;
     if (retryAfter) await new Promise((res) => setTimeout(res, Math.min(2, retryAfter) * 250));
@@ -158,7 +161,7 @@ try {
     const sorted = xs.sort((a, b) => a - b);
     return { 'final state': state, entries: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
   }));
-  console.table([...outcomes.entries()].sort().map(([outcome, n]) => ({ outcome, n })));
+  console.table([...outcomes.entries()].sort().map(([outcome, n]) => ({ outcome, n, example: examples.get(outcome) ?? '' })));
   console.table([...faults.entries()].map(([fault, n]) => ({ fault, n })));
   process.stdout.write(
     `operations: ${[...outcomes.values()].reduce((a, b) => a + b, 0)} in ${seconds.toFixed(1)} s; faults: ${[...faults.values()].reduce((a, b) => a + b, 0)}; ` +

@@ -131,6 +131,8 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     const url = new URL(req.url ?? '/', 'http://localhost');
     const started = process.hrtime.bigint();
     const route = url.pathname;
+    // While draining, tell keep-alive clients not to reuse this connection.
+    if (draining) res.setHeader('connection', 'close');
     try {
       if (route === '/health/live') return sendJson(res, 200, { status: 'ok' });
       if (route === '/health/ready') {
@@ -188,11 +190,13 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     stop() {
       stopping ??= (async () => {
         draining = true;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // close() clears `listening` at once, so look first. Its callback fires only once
+        // every connection (keep-alive ones included) has ended.
+        const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
         server.closeIdleConnections();
         const timer = setTimeout(() => server.closeAllConnections(), opts.graceMs ?? 10_000);
         timer.unref();
-        if (server.listening) await closed;
+        await closed;
         clearTimeout(timer);
         await opts.apollo.stop();
       })();

@@ -15,13 +15,24 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 
 describe('graceful shutdown', () => {
-  it('finishes the in-flight request, reports not-ready meanwhile, then refuses connections', async () => {
+  it('finishes the in-flight request, closes kept-alive connections, then refuses connections', async () => {
     const url = h.service.url;
     expect((await fetch(`${url}/health/ready`)).status).toBe(200);
-    const inFlight = fetch(`${url}/internal/charges`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET, connection: 'close' },
-      body: JSON.stringify({ registrationId: 'r-graceful', studentId: 's', lectureId: 'l', amount: 1 }),
+    // A client with a pooled keep-alive connection, as the gateway has.
+    const http = await import('node:http');
+    const agent = new http.Agent({ keepAlive: true });
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => http.get(`${url}${path}`, { agent }, (r) => (r.resume(), r.on('end', () => resolve(r.statusCode!)))).on('error', reject));
+    expect(await get('/health/live')).toBe(200);
+    // The slow request travels on that pooled connection, busy while the stop begins.
+    const inFlight = new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
+      const req = http.request(`${url}/internal/charges`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET } }, (r) => {
+        let body = '';
+        r.on('data', (c) => (body += c));
+        r.on('end', () => resolve({ status: r.statusCode!, json: async () => JSON.parse(body) }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ registrationId: 'r-graceful', studentId: 's', lectureId: 'l', amount: 1 }));
     });
     await new Promise((r) => setTimeout(r, 150));
     const stopping = h.service.host.stop();
@@ -31,5 +42,8 @@ describe('graceful shutdown', () => {
     expect(((await res.json()) as { paymentId?: string }).paymentId).toMatch(/^[0-9a-f]{24}$/);
     await stopping;
     await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+    // No connection outlives the stop (a kept-alive one would be served by a stopped server).
+    const open = await new Promise<number>((resolve) => h.service.host.server.getConnections((_e, n) => resolve(n)));
+    expect(open).toBe(0);
   });
 });
