@@ -60,6 +60,23 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
+/**
+ * Ports for subgraphs that a test may stop and restart "on the same port". An OS-chosen port
+ * (PORT=0) could be handed to another test's server while ours is down, so these come from a
+ * range below Linux's ephemeral ports (32768+), one block of 1000 per vitest worker.
+ */
+let nextPort = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000;
+async function reservedPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  for (;;) {
+    const port = nextPort++;
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 const starters = {
   registration: startRegistrationService,
   payment: startPaymentService,
@@ -73,7 +90,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   const envs: Record<string, Record<string, string>> = {};
   const services = {} as TestSystem['services'];
   const start = async (name: Name, extra: Record<string, string> = {}) => {
-    envs[name] = { ...common, PORT: envs[name]?.PORT ?? '0', MONGODB_URI: mongoUri(`${tag}_${name}`), ...extra, ...envs[name] };
+    envs[name] = { ...common, PORT: envs[name]?.PORT ?? String(await reservedPort()), MONGODB_URI: mongoUri(`${tag}_${name}`), ...extra, ...envs[name] };
     const s = await starters[name](envs[name]);
     envs[name].PORT = String(s.port);
     (services as Record<string, RunningSubgraph>)[name] = s;
