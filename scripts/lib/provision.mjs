@@ -9,7 +9,7 @@
  *          else mongodb-memory-server's download.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, chmodSync, cpSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,13 +87,16 @@ export async function waitForPort(port, what, timeoutMs = 30_000, host = '127.0.
 /** Processes this run started, stopped (SIGTERM, then SIGKILL) by {@link stopStarted}. */
 const started = [];
 
-/** Starts a long-running helper process with output to .data/logs/<name>.log. */
+/**
+ * Starts a long-running helper process with output to .data/logs/<name>.log. The child
+ * writes to the file itself: a pipe through this process would stall the child once its
+ * buffer filled while this process is busy (npm test waits in spawnSync for vitest).
+ */
 export function startProcess(name, cmd, args, opts = {}) {
   mkdirSync(LOGS, { recursive: true });
-  const log = createWriteStream(path.join(LOGS, `${name}.log`), { flags: 'a' });
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.pipe(log);
-  child.stderr.pipe(log);
+  const log = openSync(path.join(LOGS, `${name}.log`), 'a');
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', log, log] });
+  closeSync(log);
   child.on('exit', (code, signal) => {
     if (!child.stopping && opts.onUnexpectedExit) opts.onUnexpectedExit(code, signal);
   });
@@ -236,7 +239,8 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     const port = await freePort(preferPort);
     const state = path.join(DATA, 'ferretdb');
     mkdirSync(state, { recursive: true });
-    const common = [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn', `--state-dir=${state}`];
+    // error level: at warn FerretDB dumps every unsupported command (e.g. the driver's endSessions).
+    const common = [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error', `--state-dir=${state}`];
     let args;
     if (ferretBackend(ferret) === 'sqlite') {
       args = ['--handler=sqlite', `--sqlite-url=file:${state}/`, ...common];
