@@ -46,8 +46,6 @@ export interface OutboxRelay {
    * arguments, asks for a full sweep. Coalesced with a run under way.
    */
   kick(collection?: string, id?: string): void;
-  /** Runs one sweep to completion; resolves with the number of events published. */
-  flush(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -143,11 +141,6 @@ export function startOutboxRelay(opts: OutboxRelayOptions): OutboxRelay {
         dirty.set(collection, set);
       } else fullSweep = true;
       void run();
-    },
-    async flush() {
-      await running;
-      fullSweep = true;
-      return run();
     },
     async stop() {
       stopped = true;

@@ -31,18 +31,18 @@ export function composeSupergraph() {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const out = composeSupergraph();
   if (out.errors) {
-    console.error(`composition failed:\n- ${out.errors.join('\n- ')}`);
+    process.stderr.write(`composition failed:\n- ${out.errors.join('\n- ')}\n`);
     process.exit(1);
   }
   if (process.argv.includes('--check')) {
     const current = readFileSync(supergraphPath, 'utf8');
     if (current !== out.supergraphSdl) {
-      console.error('schema/supergraph.graphql is out of date: run `npm run compose` and commit it');
+      process.stderr.write('schema/supergraph.graphql is out of date: run `npm run compose` and commit it\n');
       process.exit(1);
     }
-    console.log('schema/supergraph.graphql is up to date');
+    process.stdout.write('schema/supergraph.graphql is up to date\n');
   } else {
     writeFileSync(supergraphPath, out.supergraphSdl);
-    console.log(`wrote ${supergraphPath}`);
+    process.stdout.write(`wrote ${supergraphPath}\n`);
   }
 }

@@ -11,7 +11,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -292,6 +291,3 @@ export function withDatabase(base, db) {
   u.pathname = `/${db}`;
   return u.toString();
 }
-
-/** Number of CPUs (for information lines). */
-export const cpus = os.cpus().length;

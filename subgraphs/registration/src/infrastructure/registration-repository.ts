@@ -12,7 +12,6 @@ import {
   type CancellationReason,
   type CatalogLecture,
   type Registration,
-  type RegistrationState,
 } from '../domain/registration.js';
 
 interface RegistrationDoc extends Omit<Registration, 'id'> {
@@ -180,9 +179,4 @@ export class RegistrationRepository {
     );
     return res.modifiedCount === 1;
   }
-}
-
-/** Whether a state still holds a seat. */
-export function holdsSeat(state: RegistrationState): boolean {
-  return state === 'PENDING' || state === 'CONFIRMED';
 }
