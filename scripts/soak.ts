@@ -4,7 +4,8 @@
  *
  * CLIENTS concurrent clients (default 8) perform OPS operations (default 2000): open a
  * lecture, register, cancel a registration, cancel a lecture. Meanwhile, every ~FAULT_EVERY_MS
- * (default 3000) one fault at random: a subgraph stopped for 1–2 s and restarted, the NATS
+ * (default 3000) one fault at random: a subgraph killed (requests cut, nothing drained or
+ * acked) and restarted 1–2 s later, the NATS
  * server restarted, or payment made slower than the breaker's timeout for 3 s. Then it waits
  * for the system to settle and runs the checker. Prints operations by outcome, faults
  * injected, violations, and the dashboard's lag (state change → read model updated) p50/p99.
@@ -111,8 +112,8 @@ async function faultInjector(): Promise<void> {
     const kind = pick(['service', 'service', 'nats', 'slow-payment']);
     if (kind === 'service') {
       const name = pick<Name>(['registration', 'payment', 'lecture', 'dashboard']);
-      countFault(`restart ${name}`);
-      await sys.stopService(name);
+      countFault(`kill+restart ${name}`);
+      await sys.crashService(name);
       await new Promise((r) => setTimeout(r, 1000 + random() * 1000));
       await sys.restartService(name);
     } else if (kind === 'nats') {

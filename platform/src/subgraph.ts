@@ -71,6 +71,12 @@ export interface RunningSubgraph {
   relay?: OutboxRelay;
   host: ServiceHost;
   stop(): Promise<void>;
+  /**
+   * For fault tests: dies like a killed process would, as far as the outside sees. Open
+   * requests are cut, nothing is drained or acked (JetStream redelivers after the ack wait),
+   * and the MongoDB and NATS connections are closed at once.
+   */
+  crash(): Promise<void>;
 }
 
 /** Reads a subgraph's `schema.graphql` next to its package root (`../schema.graphql` from src/ or dist/). */
@@ -153,6 +159,25 @@ export async function startSubgraph<Ctx extends RequestContext>(
 
   let stopping: Promise<void> | undefined;
   return {
+    async crash() {
+      stopping ??= (async () => {
+        host.server.close();
+        host.server.closeAllConnections();
+        for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
+        void relay?.stop();
+        for (const step of parts.onStop ?? []) {
+          try {
+            void step();
+          } catch {
+            /* dying anyway */
+          }
+        }
+        await nc.close().catch(() => undefined);
+        await conn.close(true).catch(() => undefined);
+        await apollo.stop().catch(() => undefined);
+      })();
+      return stopping;
+    },
     name,
     port,
     url: `http://127.0.0.1:${port}`,

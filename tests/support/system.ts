@@ -40,6 +40,8 @@ export interface TestSystem {
   envOf(name: Name | 'gateway'): Record<string, string>;
   /** Stops one subgraph (graceful). */
   stopService(name: Name): Promise<void>;
+  /** Kills one subgraph abruptly (see RunningSubgraph.crash). */
+  crashService(name: Name): Promise<void>;
   /** Starts a stopped subgraph again on the same port, databases and durable consumers. */
   restartService(name: Name): Promise<void>;
   token(role: Role, sub: string): Promise<string>;
@@ -124,6 +126,10 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     envOf: (name) => envs[name],
     async stopService(name) {
       await services[name].stop();
+      stopped.add(name);
+    },
+    async crashService(name) {
+      await services[name].crash();
       stopped.add(name);
     },
     async restartService(name) {
