@@ -15,6 +15,7 @@ import {
   DEV_JWT_SECRET,
   ErrorCode,
   ROLES,
+  sendJson,
   type Role,
   createLogger,
   createMetrics,
@@ -86,11 +87,6 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
 
 /** The student web page (gateway/public/app.html), read once. */
 const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8');
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
 /**
  * `GET /dev/token?role=STUDENT&sub=s-1` → `{ token }`: demo sign-in for the client page and

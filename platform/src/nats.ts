@@ -19,6 +19,7 @@ import {
 } from '@nats-io/jetstream';
 import {
   InvalidEventError,
+  namespacedStream,
   parseEvent,
   subjectOf,
   type EventEnvelope,
@@ -99,8 +100,7 @@ export async function publishEvent(js: JetStreamClient, event: EventEnvelope, na
  * `deadletter.<durable>` (namespaced). It keeps every message a consumer gave up on.
  */
 export function deadLetterStream(namespace = ''): StreamSpec {
-  const prefix = namespace ? `${namespace.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_` : '';
-  return { name: `${prefix}DEADLETTER`, subjects: [namespace ? `${namespace}.deadletter.>` : 'deadletter.>'] };
+  return namespacedStream('deadletter', namespace);
 }
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */

@@ -201,8 +201,16 @@ export interface StreamSpec {
   subjects: string[];
 }
 
+/**
+ * Stream `base` (e.g. `registration`, `deadletter`) of a namespace: named `BASE` or
+ * `<NAMESPACE>_BASE`, capturing subjects `base.>` or `<namespace>.base.>`.
+ */
+export function namespacedStream(base: string, namespace = ''): StreamSpec {
+  const prefix = namespace ? `${namespace.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_` : '';
+  return { name: `${prefix}${base.toUpperCase()}`, subjects: [namespace ? `${namespace}.${base}.>` : `${base}.>`] };
+}
+
 /** The stream a context publishes to: `REGISTRATION` with subjects `registration.>` (namespaced when given). */
 export function streamOf(context: Context, namespace = ''): StreamSpec {
-  const prefix = namespace ? `${namespace.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_` : '';
-  return { name: `${prefix}${context.toUpperCase()}`, subjects: [namespace ? `${namespace}.${context}.>` : `${context}.>`] };
+  return namespacedStream(context, namespace);
 }

@@ -3,35 +3,20 @@
  * the test may stop and start again — for fault tests that must not disturb the shared server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort, portOpen, which } from '../../scripts/lib/provision.mjs';
 
 /** The nats-server binary: NATS_SERVER_BIN, PATH, or /usr/sbin; undefined when none. */
 export function natsServerBinary(): string | undefined {
-  const candidates = [process.env.NATS_SERVER_BIN, ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nats-server')), '/usr/sbin/nats-server'];
-  return candidates.find((p): p is string => !!p && existsSync(p));
+  return process.env.NATS_SERVER_BIN ?? which('nats-server', ['/usr/sbin']);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** Waits until the port accepts connections (`up`) or refuses them (`!up`). */
 async function waitPort(port: number, up: boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const c = net.connect({ port, host: '127.0.0.1' });
-      c.once('connect', () => (c.destroy(), resolve(true)));
-      c.once('error', () => resolve(false));
-    });
-    if (open === up) return;
+  while ((await portOpen(port)) !== up) {
     if (Date.now() > until) throw new Error(`nats-server on ${port} did not ${up ? 'start' : 'stop'}`);
     await new Promise((r) => setTimeout(r, 100));
   }

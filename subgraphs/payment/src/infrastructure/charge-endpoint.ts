@@ -9,7 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HEADERS, verifyGatewaySecret, type Logger, type OutboxRelay, type RouteHandler } from '@courses/platform';
+import { HEADERS, sendJson, verifyGatewaySecret, type Logger, type OutboxRelay, type RouteHandler } from '@courses/platform';
 import { drawLatency, providerDecision, type LatencyRange } from '../domain/payment.js';
 import type { PaymentRepository } from './payment-repository.js';
 
@@ -19,11 +19,6 @@ const chargeBody = z.object({
   lectureId: z.string().min(1),
   amount: z.number().int().nonnegative(),
 });
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
 export interface ChargeEndpointOptions {
   repo: PaymentRepository;
@@ -40,13 +35,13 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     if (req.method !== 'POST') return false;
     const secret = req.headers[HEADERS.secret];
     if (!verifyGatewaySecret(Array.isArray(secret) ? secret[0] : secret, opts.secret)) {
-      return reply(res, 401, { code: 'UNAUTHENTICATED', message: 'missing or wrong x-gateway-secret' });
+      return sendJson(res, 401, { code: 'UNAUTHENTICATED', message: 'missing or wrong x-gateway-secret' });
     }
     let input: z.infer<typeof chargeBody>;
     try {
       input = chargeBody.parse(JSON.parse(body.toString('utf8')));
     } catch (err) {
-      return reply(res, 400, { code: 'BAD_REQUEST', message: (err as Error).message });
+      return sendJson(res, 400, { code: 'BAD_REQUEST', message: (err as Error).message });
     }
     const before = await opts.repo.findByRegistration(input.registrationId);
     if (before) return answerExisting(res, before.status, before.id);
@@ -55,7 +50,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 
     if (providerDecision(input.studentId, opts.declinedStudents) === 'declined') {
-      return reply(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
+      return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
     }
     const payment = await opts.repo.recordCharge(input);
     opts.relay()?.kick(opts.repo.model.collection.collectionName, payment.id);
@@ -64,7 +59,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
 }
 
 function answerExisting(res: ServerResponse, status: string, paymentId: string): void {
-  if (status === 'COMPLETED') return reply(res, 200, { paymentId, status });
+  if (status === 'COMPLETED') return sendJson(res, 200, { paymentId, status });
   // VOIDED or REFUNDED: the registration was abandoned; never charge it again.
-  return reply(res, 402, { code: 'PAYMENT_DECLINED', message: 'this registration attempt was abandoned' });
+  return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'this registration attempt was abandoned' });
 }
