@@ -12,6 +12,8 @@ export interface ServiceMetrics {
   eventsConsumed: Counter<'durable' | 'type' | 'outcome'>;
   /** Outbox events published by the relay, by event type. */
   eventsPublished: Counter<'type'>;
+  /** Database commands sent (driver command monitoring), by command name and collection. */
+  dbCommands: Counter<'command' | 'collection'>;
 }
 
 /** Creates a fresh registry labelled with `service`. */
@@ -36,5 +38,11 @@ export function createMetrics(service: string): ServiceMetrics {
       registers: [registry],
     }),
     eventsPublished: new Counter({ name: 'events_published_total', help: 'Outbox events published', labelNames: ['type'], registers: [registry] }),
+    dbCommands: new Counter({
+      name: 'db_commands_total',
+      help: 'Database commands sent by this process (driver command monitoring)',
+      labelNames: ['command', 'collection'],
+      registers: [registry],
+    }),
   };
 }

@@ -8,16 +8,25 @@
 import mongoose, { Schema, type Connection } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
 import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
 
 /**
  * Opens a connection to `uri` (which names the service's own database) and waits until it
  * is usable. Index builds declared on models run when each model is first compiled.
+ * With `metrics`, every command the driver sends is counted in `db_commands_total`
+ * (the driver's command monitoring), which `npm run bench:load` reads.
  * @throws the driver's error when no server answers within `serverSelectionTimeoutMS` (5000 ms).
  */
-export async function connectMongo(uri: string, logger: Logger): Promise<Connection> {
-  const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 20 });
+export async function connectMongo(uri: string, logger: Logger, metrics?: ServiceMetrics): Promise<Connection> {
+  const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 20, monitorCommands: !!metrics });
   conn.on('disconnected', () => logger.warn('mongodb disconnected'));
   conn.on('reconnected', () => logger.info('mongodb reconnected'));
+  if (metrics) {
+    conn.getClient().on('commandStarted', (e) => {
+      const target = e.command[e.commandName];
+      metrics.dbCommands.inc({ command: e.commandName, collection: typeof target === 'string' ? target : '' });
+    });
+  }
   await conn.asPromise();
   logger.info({ db: conn.name }, 'mongodb connected');
   return conn;

@@ -96,7 +96,7 @@ export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: stri
 export async function createSubgraphRuntime(name: string, config: SubgraphConfig): Promise<SubgraphRuntime> {
   const logger = createLogger(name, config.LOG_LEVEL);
   const metrics = createMetrics(name);
-  const conn = await connectMongo(config.MONGODB_URI, logger);
+  const conn = await connectMongo(config.MONGODB_URI, logger, metrics);
   let nc: NatsConnection;
   try {
     nc = await connectNats(config.NATS_URL, name, logger);

@@ -1,0 +1,88 @@
+/**
+ * Starts the whole system as separate processes, the way `npm start` runs it: NATS and a
+ * MongoDB-wire server found or started by ./provision.mjs, then the four subgraphs and the
+ * gateway from their builds (`<dir>/dist/main.js`), each waited on until `/health/ready`.
+ * `npm start` and `npm run bench:load` both use it. Plain Node, no dependencies.
+ */
+import path from 'node:path';
+import { LOGS, ROOT, ensureMongo, ensureNats, portOpen, startProcess, stopStarted, waitForPort, withDatabase } from './provision.mjs';
+
+/** The services in start order (payment first: registration calls it), with their default ports. */
+export const SERVICES = [
+  { name: 'payment', dir: 'subgraphs/payment', port: 4002 },
+  { name: 'lecture', dir: 'subgraphs/lecture', port: 4003 },
+  { name: 'dashboard', dir: 'subgraphs/dashboard', port: 4004 },
+  { name: 'registration', dir: 'subgraphs/registration', port: 4001 },
+  { name: 'gateway', dir: 'gateway', port: 4000 },
+];
+
+/**
+ * @typedef {object} StackOptions
+ * @property {Record<string, number>} [ports] port per service name (default: SERVICES' ports)
+ * @property {Record<string, Record<string, string>>} [env] extra environment per service name
+ * @property {string} [databasePrefix] each subgraph's database is `<prefix>_<name>` (default `courses`)
+ * @property {(line: string) => void} [say] progress output
+ * @property {(name: string, code: number|null, signal: string|null) => void} [onUnexpectedExit]
+ */
+
+/**
+ * Starts NATS, MongoDB (when not already there) and every service.
+ * @param {StackOptions} opts
+ * @returns {Promise<{ urls: Record<string, string>, ports: Record<string, number>, nats: { url: string, how: string },
+ *   mongo: { uri: string, how: string }, databases: Record<string, string>, children: Record<string, import('node:child_process').ChildProcess>,
+ *   stop: () => Promise<void> }>}
+ * @throws when a port is taken, or a service does not become ready within 30 s.
+ */
+export async function startStack(opts = {}) {
+  const say = opts.say ?? (() => undefined);
+  const ports = Object.fromEntries(SERVICES.map((s) => [s.name, opts.ports?.[s.name] ?? s.port]));
+  for (const s of SERVICES) {
+    if (await portOpen(ports[s.name])) throw new Error(`port ${ports[s.name]} (${s.name}) is already in use: stop what runs there or set ${s.name.toUpperCase()}_PORT`);
+  }
+  const nats = await ensureNats();
+  say(`NATS: ${nats.url} (${nats.how})`);
+  const mongo = await ensureMongo();
+  say(`MongoDB: ${mongo.uri.replace(/\/\/[^@]*@/, '//***@')} (${mongo.how})`);
+  const urls = Object.fromEntries(SERVICES.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
+  const databases = {};
+  const children = {};
+  for (const s of SERVICES) {
+    if (s.name !== 'gateway') databases[s.name] = withDatabase(mongo.uri, `${opts.databasePrefix ?? 'courses'}_${s.name}`);
+    const env = {
+      PORT: String(ports[s.name]),
+      HOST: process.env.HOST ?? '127.0.0.1',
+      NATS_URL: nats.url,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      PAYMENT_URL: urls.payment,
+      ...(s.name === 'gateway'
+        ? { REGISTRATION_URL: urls.registration, LECTURE_URL: urls.lecture, DASHBOARD_URL: urls.dashboard }
+        : { MONGODB_URI: databases[s.name] }),
+      ...opts.env?.[s.name],
+    };
+    children[s.name] = startProcess(s.name, process.execPath, [path.join(ROOT, s.dir, 'dist', 'main.js')], {
+      env,
+      onUnexpectedExit: (code, signal) => opts.onUnexpectedExit?.(s.name, code, signal),
+    });
+    await waitForPort(ports[s.name], s.name);
+    // Readiness, not just the port: MongoDB and NATS connected.
+    let ready = false;
+    for (let i = 0; i < 300 && !ready; i++) {
+      ready = await fetch(`${urls[s.name]}/health/ready`).then((r) => r.ok, () => false);
+      if (!ready) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!ready) throw new Error(`${s.name} did not become ready within 30 s (see ${path.join(LOGS, `${s.name}.log`)})`);
+    say(`${s.name} ready on ${urls[s.name]}`);
+  }
+  return {
+    urls,
+    ports,
+    nats,
+    mongo,
+    databases,
+    children,
+    async stop() {
+      await stopStarted(15_000, SERVICES.map((s) => s.name));
+      await stopStarted();
+    },
+  };
+}
