@@ -29,7 +29,7 @@
  *   --json FILE          also write the figures as JSON
  */
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -117,7 +117,7 @@ async function ownSystem(): Promise<Target> {
     databases: stack.databases as unknown as DatabaseUris,
     pids: {
       ...Object.fromEntries(SERVICES.map((s) => [s.name, stack.children[s.name].pid])),
-      ...databasePids(mongoPort, mongo.how),
+      ...databasePids(mongoPort),
       nats: pidOnPort(Number(new URL(nats.url.split(',')[0]).port || 4222)),
     },
     backend: mongo.how,
@@ -125,10 +125,16 @@ async function ownSystem(): Promise<Target> {
   };
 }
 
-/** The database server's processes: the one on the MongoDB port, and PostgreSQL when FerretDB uses it. */
-function databasePids(mongoPort: number, how: string): Record<string, number | undefined> {
-  const out: Record<string, number | undefined> = { database: pidOnPort(mongoPort) };
-  if (/postgresql/i.test(how)) out.postgresql = pidOnPort(5432);
+/**
+ * The database server's processes: the one on the MongoDB port and, when that is FerretDB on
+ * its PostgreSQL backend, the PostgreSQL server (from FerretDB's `--postgresql-url`).
+ */
+function databasePids(mongoPort: number): Record<string, number | undefined> {
+  const database = pidOnPort(mongoPort);
+  const out: Record<string, number | undefined> = { database };
+  const args = database ? readFileSync(`/proc/${database}/cmdline`, 'utf8').split('\0') : [];
+  const pg = args.find((a) => a.startsWith('--postgresql-url='));
+  if (args.includes('--handler=postgresql') && pg) out.postgresql = pidOnPort(Number(new URL(pg.slice('--postgresql-url='.length)).port || 5432));
   return out;
 }
 
@@ -146,7 +152,7 @@ function runningSystem(): Target {
     databases: { registration: db('registration'), payment: db('payment'), lecture: db('lecture'), dashboard: db('dashboard') },
     pids: {
       ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [n, pidOnPort(port(u))])),
-      ...databasePids(Number(new URL(base).port || 27017), process.env.FERRETDB_BACKEND ?? ''),
+      ...databasePids(Number(new URL(base).port || 27017)),
       nats: pidOnPort(4222),
     },
     backend: `running system (${base})`,
