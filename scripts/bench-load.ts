@@ -120,7 +120,7 @@ async function ownSystem(): Promise<Target> {
       ...databasePids(mongoPort),
       nats: pidOnPort(Number(new URL(nats.url.split(',')[0]).port || 4222)),
     },
-    backend: mongo.how,
+    backend: mongo.backend,
     stop: () => stack.stop(),
   };
 }

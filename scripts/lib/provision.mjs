@@ -4,12 +4,14 @@
  *
  * NATS:    NATS_URL if set; else a server answering on 127.0.0.1:4222; else `nats-server -js`
  *          from PATH (store under .data/nats); else a message saying how to get one.
- * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.x (from PATH or
- *          .data/bin, or built with Go; SQLite backend, PostgreSQL backend as a fallback);
+ * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.2 built here with Go
+ *          and the patches in scripts/ferretdb (else a stock `ferretdb` from PATH), on PostgreSQL
+ *          when one answers on 127.0.0.1:5432, else on SQLite (FERRETDB_BACKEND forces one);
  *          else mongodb-memory-server's download.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,7 +167,27 @@ function goBin() {
   return which('go', ['/usr/local/go/bin']);
 }
 
-/** Builds FerretDB into .data/bin with Go; returns the binary path or undefined. */
+/** Patches applied to FerretDB's source before it is built (`git apply`, in name order). */
+const FERRETDB_PATCHES = path.join(ROOT, 'scripts', 'ferretdb');
+
+/** Identifies a FerretDB build: the version plus a digest of the patches, e.g. `v1.24.2+3f1c0a2e`. */
+function ferretBuildId() {
+  const h = createHash('sha256');
+  for (const f of readdirSync(FERRETDB_PATCHES).filter((n) => n.endsWith('.patch')).sort()) h.update(readFileSync(path.join(FERRETDB_PATCHES, f)));
+  return `${FERRETDB_VERSION}+${h.digest('hex').slice(0, 8)}`;
+}
+
+/** The FerretDB this checkout built in .data/bin, when it is current (same version and patches). */
+function ownFerretDb() {
+  const bin = path.join(DATA, 'bin', 'ferretdb');
+  const id = path.join(DATA, 'bin', 'ferretdb.build');
+  return existsSync(bin) && existsSync(id) && readFileSync(id, 'utf8').trim() === ferretBuildId() ? bin : undefined;
+}
+
+/**
+ * Builds FerretDB into .data/bin with Go, from the exact module version with the patches in
+ * scripts/ferretdb applied; returns the binary path or undefined.
+ */
 function buildFerretDb(go) {
   const binDir = path.join(DATA, 'bin');
   mkdirSync(binDir, { recursive: true });
@@ -181,19 +203,28 @@ function buildFerretDb(go) {
   }
   const src = JSON.parse(dl.stdout).Dir;
   const work = path.join(DATA, 'build', `ferretdb-${FERRETDB_VERSION}`);
+  rmSync(work, { recursive: true, force: true });
   cpSync(src, work, { recursive: true, force: true });
   run('chmod', ['-R', 'u+w', work], { quiet: true, allowFail: true });
   writeFileSync(path.join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+  for (const f of readdirSync(FERRETDB_PATCHES).filter((n) => n.endsWith('.patch')).sort()) {
+    const r = run('git', ['apply', path.join(FERRETDB_PATCHES, f)], { cwd: work, quiet: true, allowFail: true });
+    if (r.status !== 0) {
+      process.stderr.write(`  could not apply ${f} to FerretDB's source:\n${r.stderr ?? r.error?.message}\n`);
+      return undefined;
+    }
+  }
   const attempts = [
-    { args: ['build', '-o', target, './cmd/ferretdb'], backend: 'sqlite' },
-    { args: ['build', '-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backend: 'sqlite' },
-    { args: ['build', '-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backend: 'postgresql' },
+    { args: ['build', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
+    { args: ['build', '-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
+    { args: ['build', '-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backends: 'postgresql' },
   ];
   for (const a of attempts) {
     const r = run(go, a.args, { cwd: work, quiet: true, env, allowFail: true });
     if (r.status === 0 && existsSync(target)) {
       chmodSync(target, 0o755);
-      writeFileSync(path.join(binDir, 'ferretdb.backend'), a.backend);
+      writeFileSync(path.join(binDir, 'ferretdb.backends'), a.backends);
+      writeFileSync(path.join(binDir, 'ferretdb.build'), ferretBuildId());
       return target;
     }
     process.stderr.write(`  FerretDB build (${a.args.join(' ')}) failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
@@ -201,18 +232,27 @@ function buildFerretDb(go) {
   return undefined;
 }
 
-/** Which backends a FerretDB binary built here supports. */
-function ferretBackend(bin) {
-  const marker = path.join(path.dirname(bin), 'ferretdb.backend');
-  return existsSync(marker) ? readFileSync(marker, 'utf8').trim() : 'sqlite';
+/** The backends a FerretDB binary supports (a stock one from PATH: both). */
+function ferretBackends(bin) {
+  const marker = path.join(path.dirname(bin), 'ferretdb.backends');
+  return existsSync(marker) ? readFileSync(marker, 'utf8').trim().split(',') : ['sqlite', 'postgresql'];
 }
 
-/** Ensures database `ferretdb` exists on the local PostgreSQL (trust auth); returns its URL or undefined. */
+/**
+ * The PostgreSQL database FerretDB stores its data in: FERRETDB_POSTGRESQL_URL, else database
+ * `ferretdb` on 127.0.0.1:5432 (created when missing, with `createdb`) when a server answers
+ * there; undefined otherwise. DEV-ONLY tuning on that database: `synchronous_commit = off`
+ * (a commit does not wait for its WAL flush; a machine crash can lose the last commits, never
+ * corrupt), as suits a local stand-in; it is skipped when `psql` is missing.
+ */
 async function ferretPostgres() {
+  if (process.env.FERRETDB_POSTGRESQL_URL) return process.env.FERRETDB_POSTGRESQL_URL;
   if (!(await portOpen(5432))) return undefined;
-  const url = process.env.FERRETDB_POSTGRESQL_URL ?? 'postgres://postgres@127.0.0.1:5432/ferretdb';
+  const url = 'postgres://postgres@127.0.0.1:5432/ferretdb';
   const createdb = which('createdb');
   if (createdb) run(createdb, ['-h', '127.0.0.1', '-U', 'postgres', 'ferretdb'], { quiet: true, allowFail: true });
+  const psql = which('psql');
+  if (psql) run(psql, ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-c', 'ALTER DATABASE ferretdb SET synchronous_commit = off'], { quiet: true, allowFail: true });
   return url;
 }
 
@@ -221,7 +261,7 @@ async function ferretPostgres() {
  * @throws with instructions when none can be had.
  */
 export async function ensureMongo({ preferPort = 27017 } = {}) {
-  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, startedHere: false, how: 'MONGODB_URI' };
+  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, startedHere: false, backend: 'given by MONGODB_URI', how: 'MONGODB_URI' };
   const mongod = which('mongod');
   if (mongod) {
     const port = await freePort(preferPort);
@@ -229,35 +269,46 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     mkdirSync(dbpath, { recursive: true });
     startProcess('mongod', mongod, ['--dbpath', dbpath, '--port', String(port), '--bind_ip', '127.0.0.1']);
     await waitForPort(port, 'mongod', 60_000);
-    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, how: `started ${mongod}` };
+    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, backend: 'MongoDB', how: `started ${mongod}` };
   }
-  let ferret = which('ferretdb', [path.join(DATA, 'bin')]);
   const go = goBin();
-  if (!ferret && go) ferret = buildFerretDb(go);
+  let ferret = ownFerretDb() ?? (go ? buildFerretDb(go) : undefined);
+  if (!ferret) {
+    ferret = which('ferretdb');
+    if (ferret) say(`using ${ferret}: a stock FerretDB v1 scans the whole collection even for _id lookups (install Go to build the patched one)`);
+  }
   if (ferret) {
     const port = await freePort(preferPort);
     const state = path.join(DATA, 'ferretdb');
     mkdirSync(state, { recursive: true });
     // error level: at warn FerretDB dumps every unsupported command (e.g. the driver's endSessions).
     const common = [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error', `--state-dir=${state}`];
+    const supported = ferretBackends(ferret);
+    const wanted = process.env.FERRETDB_BACKEND;
+    if (wanted && !['sqlite', 'postgresql'].includes(wanted)) throw new Error(`FERRETDB_BACKEND must be sqlite or postgresql, got ${wanted}`);
+    const pg = wanted === 'sqlite' ? undefined : await ferretPostgres();
     let args;
-    if (ferretBackend(ferret) === 'sqlite') {
-      args = ['--handler=sqlite', `--sqlite-url=file:${state}/`, ...common];
-    } else {
-      const pg = await ferretPostgres();
-      if (!pg) throw new Error('this FerretDB build needs PostgreSQL on 127.0.0.1:5432 (or set MONGODB_URI)');
+    let backend;
+    if (pg && supported.includes('postgresql')) {
+      backend = 'postgresql';
       args = ['--handler=postgresql', `--postgresql-url=${pg}`, ...common];
+    } else if (wanted !== 'postgresql' && supported.includes('sqlite')) {
+      backend = 'sqlite';
+      // DEV-ONLY: synchronous=NORMAL in WAL mode skips an fsync per commit (no corruption on a crash).
+      args = ['--handler=sqlite', `--sqlite-url=file:${state}/?_pragma=synchronous(normal)`, ...common];
+    } else {
+      throw new Error('FerretDB needs PostgreSQL on 127.0.0.1:5432 here (or set FERRETDB_POSTGRESQL_URL or MONGODB_URI)');
     }
     startProcess('ferretdb', ferret, args);
     await waitForPort(port, 'FerretDB');
-    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, how: `started FerretDB (${ferret})` };
+    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, backend: `FerretDB/${backend}`, how: `started FerretDB on ${backend} (${ferret})` };
   }
   try {
     const { MongoMemoryServer } = await import('mongodb-memory-server-core');
     say('starting mongodb-memory-server (downloads mongod on first use)');
     const mem = await MongoMemoryServer.create();
     started.push({ name: 'mongodb-memory-server', child: { exitCode: null, signalCode: null, once: (_e, cb) => mem.stop().then(cb), kill: () => undefined } });
-    return { uri: mem.getUri().replace(/\/$/, ''), startedHere: true, how: 'mongodb-memory-server' };
+    return { uri: mem.getUri().replace(/\/$/, ''), startedHere: true, backend: 'MongoDB', how: 'mongodb-memory-server' };
   } catch (err) {
     throw new Error(
       'no MongoDB-compatible server: set MONGODB_URI, install mongod, or install Go (https://go.dev/dl) so FerretDB can be built ' +
