@@ -153,20 +153,20 @@ try {
     violations = await sys.check();
   }
   const dash = await mongoose.createConnection(mongoUri(`${sys.tag}_dashboard`)).asPromise();
-  const entries = await dash.collection('dashboard_entries').find({ lagMs: { $exists: true } }, { projection: { lagMs: 1, registrationStatus: 1, paymentStatus: 1 } }).toArray();
+  const facts = await dash.collection('dashboard_facts').find({}, { projection: { lagMs: 1, kind: 1, status: 1 } }).toArray();
   await dash.close();
-  const lags = entries.map((d) => d.lagMs as number).sort((a, b) => a - b);
+  const lags = facts.map((d) => d.lagMs as number).sort((a, b) => a - b);
   const byState = new Map<string, number[]>();
-  for (const e of entries) byState.set(`${e.registrationStatus}/${e.paymentStatus}`, [...(byState.get(`${e.registrationStatus}/${e.paymentStatus}`) ?? []), e.lagMs]);
+  for (const f of facts) byState.set(`${f.kind} ${f.status}`, [...(byState.get(`${f.kind} ${f.status}`) ?? []), f.lagMs]);
   console.table([...byState.entries()].map(([state, xs]) => {
     const sorted = xs.sort((a, b) => a - b);
-    return { 'final state': state, entries: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
+    return { 'projected fact': state, facts: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
   }));
   console.table([...outcomes.entries()].sort().map(([outcome, n]) => ({ outcome, n, example: examples.get(outcome) ?? '' })));
   console.table([...faults.entries()].map(([fault, n]) => ({ fault, n })));
   process.stdout.write(
     `operations: ${[...outcomes.values()].reduce((a, b) => a + b, 0)} in ${seconds.toFixed(1)} s; faults: ${[...faults.values()].reduce((a, b) => a + b, 0)}; ` +
-      `violations: ${violations.length}; dashboard lag (state change → read model) p50 ${percentile(lags, 50)} ms, p99 ${percentile(lags, 99)} ms over ${lags.length} entries\n`,
+      `violations: ${violations.length}; dashboard lag (state change → read model) p50 ${percentile(lags, 50)} ms, p99 ${percentile(lags, 99)} ms over ${lags.length} facts\n`,
   );
   if (violations.length) {
     process.stdout.write(`${formatViolations(violations)}\n`);

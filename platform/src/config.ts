@@ -35,7 +35,7 @@ export const subgraphEnv = baseEnv.extend({
   /** MongoDB connection string including this subgraph's own database name. */
   MONGODB_URI: z.string().min(1),
   /**
-   * Fault injection for tests: `off` starts no outbox relay, so events stay in the outbox
+   * Fault injection for tests: `off` publishes no event, so events stay in the outbox
    * as if the process died before publishing them. Never set it in production.
    */
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),

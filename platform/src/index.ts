@@ -11,4 +11,5 @@ export * from './nats.js';
 export * from './outbox.js';
 export * from './scalars.js';
 export * from './subgraph.js';
-export * from './document-lock.js';
+export * from './keyed-mutex.js';
+export * from './loaders.js';

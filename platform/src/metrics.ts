@@ -10,7 +10,7 @@ export interface ServiceMetrics {
   httpDuration: Histogram<'route'>;
   /** Events handled by consumers, by durable name, event type and outcome (ack, nak, term). */
   eventsConsumed: Counter<'durable' | 'type' | 'outcome'>;
-  /** Outbox events published by the relay, by event type. */
+  /** Outbox events published, by event type. */
   eventsPublished: Counter<'type'>;
   /** Database commands sent (driver command monitoring), by command name and collection. */
   dbCommands: Counter<'command' | 'collection'>;

@@ -26,7 +26,7 @@ import {
   type EventType,
   type StreamSpec,
 } from '@courses/contracts';
-import { KeyedMutex } from './document-lock.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -118,11 +118,28 @@ export interface DeadLetter {
   at: string;
 }
 
+/** What a handler may know about a message's delivery (transport-free). */
+export interface Delivery {
+  /** 1 on the first delivery, 2 on the first redelivery, … */
+  deliveryCount: number;
+}
+
 /** A handler for one event type; throwing means "not applied, deliver again later". */
-export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, msg: JsMsg) => Promise<void>;
+export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, delivery: Delivery) => Promise<void>;
 
 /** One handler per event type a consumer subscribes to. */
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+
+/**
+ * A handler for every event of a pull at once, in stream order (all of `types`). Throwing means
+ * "not applied": the events are then handled one by one, so only a failing one is redelivered.
+ */
+export interface BatchHandler {
+  types: EventType[];
+  handle(events: EventEnvelope[]): Promise<void>;
+  /** Most events per call (default 256). */
+  max?: number;
+}
 
 export interface ConsumerOptions {
   nc: NatsConnection;
@@ -130,15 +147,15 @@ export interface ConsumerOptions {
   /** Durable consumer name, shared by all replicas of the consuming service. */
   durable: string;
   namespace: string;
-  /** One handler per event type; the keys become the consumer's filter subjects. */
-  handlers: EventHandlers;
+  /** One handler per event type (the keys are the types consumed), or one batch handler. */
+  handlers: EventHandlers | BatchHandler;
   logger: Logger;
   metrics?: ServiceMetrics;
   /** Deliveries before a failing message is terminated (default 10). */
   maxDeliver?: number;
   /** Milliseconds JetStream waits for an ack before redelivering (default 30000). */
   ackWaitMs?: number;
-  /** Messages handled at once (default 8); those with the same key never overlap. */
+  /** Messages handled at once by per-event handlers (default 8); those with the same key never overlap. */
   concurrency?: number;
   /**
    * The ordering key of an event: events with the same key are handled one after another,
@@ -156,7 +173,7 @@ export function aggregateKey(event: EventEnvelope): string {
 /** A running durable consumer. */
 export interface RunningConsumer {
   durable: string;
-  /** Stops pulling; the message in hand finishes first. */
+  /** Stops pulling; the messages in hand finish first. */
   stop(): Promise<void>;
 }
 
@@ -165,20 +182,29 @@ export function backoffMs(deliveryCount: number): number {
   return Math.min(10_000, 250 * 2 ** Math.max(0, deliveryCount - 1));
 }
 
+function isBatch(h: EventHandlers | BatchHandler): h is BatchHandler {
+  return typeof (h as BatchHandler).handle === 'function' && Array.isArray((h as BatchHandler).types);
+}
+
 /**
- * Creates (or updates) the durable pull consumer and processes messages, up to
- * `concurrency` at once but one at a time per ordering key (so one aggregate's events apply
- * in stream order): valid events go to their handler and are acked after it resolves; a handler
- * failure naks with {@link backoffMs} delay; a payload that breaks its contract, or a message
- * at its last delivery, is copied to the dead-letter stream ({@link deadLetterStream}) with
- * the reason, logged, and terminated, so the stream keeps flowing.
+ * Creates (or updates) the durable pull consumer and processes messages. Valid events go to
+ * their handler and are acked after it resolves; a handler failure naks with {@link backoffMs}
+ * delay; a payload that breaks its contract, or a message at its last delivery, is copied to the
+ * dead-letter stream ({@link deadLetterStream}) with the reason, logged, and terminated, so the
+ * stream keeps flowing.
+ * - Per-event handlers: up to `concurrency` messages at once, one at a time per ordering key (so
+ *   one aggregate's events apply in stream order).
+ * - A batch handler: the messages that have arrived when the previous batch is done are handled
+ *   together, batches one after another (so stream order holds across batches).
  */
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
   const { nc, stream, durable, namespace, logger } = opts;
   const log = logger.child({ durable });
   const { js, jsm } = await jetstreamOf(nc);
   await ensureStream(jsm, stream);
-  const types = Object.keys(opts.handlers) as EventType[];
+  const batch = isBatch(opts.handlers) ? opts.handlers : undefined;
+  const handlers = batch ? {} : (opts.handlers as EventHandlers);
+  const types = batch ? batch.types : (Object.keys(handlers) as EventType[]);
   const maxDeliver = opts.maxDeliver ?? 10;
   const config = {
     durable_name: durable,
@@ -209,7 +235,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const inFlight = new Set<Promise<void>>();
   const slotFreed: Array<() => void> = [];
 
-  const count = (type: string, outcome: string) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome });
+  const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
   const dlq = deadLetterStream(namespace);
   await ensureStream(jsm, dlq);
 
@@ -235,7 +261,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
   }
 
-  async function handleOne(msg: JsMsg): Promise<void> {
+  /** The message's event when it is one this consumer handles; acks or sets aside the rest. */
+  async function eventOf(msg: JsMsg): Promise<EventEnvelope | undefined> {
     let event: EventEnvelope;
     try {
       event = parseEvent(msg.data);
@@ -244,29 +271,85 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       log.error({ reason, subject: msg.subject, seq: msg.seq }, 'poison message set aside in the dead-letter stream');
       count('invalid', 'term');
       await setAside(msg, `poison: ${reason}`);
-      return;
+      return undefined;
     }
-    const handler = opts.handlers[event.type] as EventHandler | undefined;
-    if (!handler) {
+    if (!types.includes(event.type)) {
       msg.ack();
-      return;
+      return undefined;
     }
+    return event;
+  }
+
+  /** Naks a failed message, or sets it aside at its last delivery. */
+  async function failed(msg: JsMsg, event: EventEnvelope, err: unknown): Promise<void> {
+    const n = msg.info.deliveryCount;
+    if (n >= maxDeliver) {
+      log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; set aside in the dead-letter stream');
+      await setAside(msg, `failed ${n} times: ${(err as Error).message}`);
+      count(event.type, 'term');
+    } else {
+      log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');
+      msg.nak(backoffMs(n));
+      count(event.type, 'nak');
+    }
+  }
+
+  async function handleOne(msg: JsMsg): Promise<void> {
+    const event = await eventOf(msg);
+    if (!event) return;
+    const handler = handlers[event.type] as EventHandler;
     try {
-      await ordering.run(keyOf(event), () => handler(event, msg));
+      await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
       msg.ack();
       count(event.type, 'ack');
     } catch (err) {
-      const n = msg.info.deliveryCount;
-      if (n >= maxDeliver) {
-        log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; set aside in the dead-letter stream');
-        await setAside(msg, `failed ${n} times: ${(err as Error).message}`);
-        count(event.type, 'term');
-      } else {
-        log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');
-        msg.nak(backoffMs(n));
-        count(event.type, 'nak');
+      await failed(msg, event, err);
+    }
+  }
+
+  async function handleBatch(msgs: JsMsg[]): Promise<void> {
+    const items: Array<{ msg: JsMsg; event: EventEnvelope }> = [];
+    for (const msg of msgs) {
+      const event = await eventOf(msg);
+      if (event) items.push({ msg, event });
+    }
+    if (!items.length) return;
+    try {
+      await batch!.handle(items.map((i) => i.event));
+      for (const i of items) {
+        i.msg.ack();
+        count(i.event.type, 'ack');
+      }
+      return;
+    } catch (err) {
+      if (items.length === 1) return failed(items[0].msg, items[0].event, err);
+    }
+    // Find the failing ones: one at a time, in order.
+    for (const i of items) {
+      try {
+        await batch!.handle([i.event]);
+        i.msg.ack();
+        count(i.event.type, 'ack');
+      } catch (err) {
+        await failed(i.msg, i.event, err);
       }
     }
+  }
+
+  /** Messages received and not yet handled (batch mode). */
+  let waiting: JsMsg[] = [];
+  let draining: Promise<void> | undefined;
+  function drain(): Promise<void> {
+    draining ??= (async () => {
+      while (waiting.length) {
+        const take = waiting.splice(0, batch!.max ?? 256);
+        await handleBatch(take).catch((err) => log.error({ err }, 'batch handling failed'));
+        slotFreed.splice(0).forEach((wake) => wake());
+      }
+    })().finally(() => {
+      draining = undefined;
+    });
+    return draining;
   }
 
   void (async () => {
@@ -274,15 +357,22 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       try {
         // Short pulls (5 s, heartbeats every 2.5 s): after a NATS restart the lost pull is
         // noticed and renewed within seconds instead of the client's 30 s default.
-        messages = await consumer.consume({ max_messages: 64, expires: 5_000 });
+        messages = await consumer.consume({ max_messages: batch ? 256 : 64, expires: 5_000 });
         for await (const msg of messages) {
-          while (inFlight.size >= limit) await new Promise<void>((r) => slotFreed.push(r));
-          // Taking the key's turn now (synchronously, in arrival order) keeps per-key order.
-          const p: Promise<void> = handleOne(msg).finally(() => {
-            inFlight.delete(p);
-            slotFreed.shift()?.();
-          });
-          inFlight.add(p);
+          if (batch) {
+            while (waiting.length >= 4 * (batch.max ?? 256)) await new Promise<void>((r) => slotFreed.push(r));
+            waiting.push(msg);
+            // Everything already received joins this batch: the drain starts after this turn.
+            if (!draining) setImmediate(() => void drain());
+          } else {
+            while (inFlight.size >= limit) await new Promise<void>((r) => slotFreed.push(r));
+            // Taking the key's turn now (synchronously, in arrival order) keeps per-key order.
+            const p: Promise<void> = handleOne(msg).finally(() => {
+              inFlight.delete(p);
+              slotFreed.shift()?.();
+            });
+            inFlight.add(p);
+          }
           if (stopped) break;
         }
       } catch (err) {
@@ -293,13 +383,14 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       }
     }
   })();
-  log.info({ stream: stream.name, types }, 'consumer started');
+  log.info({ stream: stream.name, types, batch: !!batch }, 'consumer started');
 
   return {
     durable,
     async stop() {
       stopped = true;
       await Promise.allSettled([...inFlight]);
+      if (batch) await (draining ?? drain());
       await messages?.close().catch(() => undefined);
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The runtime every subgraph shares: its MongoDB connection, NATS connection, outbox relay,
+ * The runtime every subgraph shares: its MongoDB connection, NATS connection, outbox,
  * durable consumers, and an Apollo subgraph server behind the {@link createServiceHost} HTTP host.
  *
  * A subgraph module supplies only its SDL, resolvers, aggregate collections and consumers;
@@ -16,15 +16,14 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { streamOf, type Context } from '@courses/contracts';
 import type { subgraphEnv } from './config.js';
 import type { z } from 'zod';
-import { documentLocks } from './document-lock.js';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, verifyGatewaySecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
-import { connectNats, ensureStream, jetstreamOf, natsReady, startConsumer, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
-import { startOutboxRelay, type OutboxRelay } from './outbox.js';
+import { connectNats, ensureStream, jetstreamOf, natsReady, startConsumer, type BatchHandler, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
+import { Outbox } from './outbox.js';
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */
 export type SubgraphConfig = z.infer<typeof subgraphEnv>;
@@ -39,6 +38,8 @@ export interface SubgraphRuntime {
   nc: NatsConnection;
   js: JetStreamClient;
   namespace: string;
+  /** The service's transactional outbox: every event-raising change goes through it. */
+  outbox: Outbox;
 }
 
 /** What a subgraph contributes on top of the shared runtime. */
@@ -49,10 +50,8 @@ export interface SubgraphParts<Ctx extends RequestContext = RequestContext> {
   resolvers: object;
   /** The context this subgraph publishes events for, if any (its stream is created at start). */
   publishes?: Context;
-  /** Names of the aggregate collections whose documents carry an outbox, relayed to NATS. */
-  outboxCollections?: string[];
-  /** Starts the durable consumers; called after the relay exists so handlers can kick it. */
-  startConsumers?: (relay: OutboxRelay | undefined) => Promise<RunningConsumer[]>;
+  /** Starts the durable consumers. */
+  startConsumers?: () => Promise<RunningConsumer[]>;
   /** Builds the per-request context from the forwarded identity. */
   context?: (base: RequestContext, req: IncomingMessage) => Promise<Ctx> | Ctx;
   /** Extra HTTP routes (e.g. payment's internal charge endpoint). */
@@ -68,7 +67,6 @@ export interface RunningSubgraph {
   /** `http://127.0.0.1:<port>` */
   url: string;
   runtime: SubgraphRuntime;
-  relay?: OutboxRelay;
   host: ServiceHost;
   stop(): Promise<void>;
   /**
@@ -88,7 +86,7 @@ export function readSchema(moduleUrl: string): string {
  * Starts durable consumer `durable` on the stream of `context` (in the runtime's namespace),
  * with one handler per event type; see {@link startConsumer} for ack/nak/term rules.
  */
-export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: string, handlers: EventHandlers): Promise<RunningConsumer> {
+export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: string, handlers: EventHandlers | BatchHandler): Promise<RunningConsumer> {
   return startConsumer({ nc: rt.nc, stream: streamOf(context, rt.namespace), durable, namespace: rt.namespace, logger: rt.logger, metrics: rt.metrics, handlers });
 }
 
@@ -105,13 +103,14 @@ export async function createSubgraphRuntime(name: string, config: SubgraphConfig
     throw err;
   }
   const { js } = await jetstreamOf(nc);
-  return { name, config, logger, metrics, conn, nc, js, namespace: config.NATS_NAMESPACE };
+  const outbox = new Outbox({ conn, js, namespace: config.NATS_NAMESPACE, logger, metrics, publish: config.OUTBOX_RELAY === 'on' });
+  return { name, config, logger, metrics, conn, nc, js, namespace: config.NATS_NAMESPACE, outbox };
 }
 
 /**
- * Starts the subgraph: stream, relay, consumers, then HTTP. Requests without the gateway
- * secret get 401 (health and metrics stay open). Stop order: HTTP (drain) → consumers →
- * relay → extra steps → NATS drain → MongoDB close.
+ * Starts the subgraph: stream, outbox sweeper, consumers, then HTTP. Requests without the
+ * gateway secret get 401 (health and metrics stay open). Stop order: HTTP (drain) → consumers →
+ * outbox (changes in flight finish publishing) → extra steps → NATS drain → MongoDB close.
  */
 export async function startSubgraph<Ctx extends RequestContext>(
   runtime: SubgraphRuntime,
@@ -122,10 +121,8 @@ export async function startSubgraph<Ctx extends RequestContext>(
     const { jsm } = await jetstreamOf(nc);
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }
-  const relay = parts.outboxCollections?.length && config.OUTBOX_RELAY === 'on'
-    ? startOutboxRelay({ collections: parts.outboxCollections.map((n) => conn.db!.collection(n)), locks: documentLocks(conn), js: runtime.js, namespace: runtime.namespace, logger, metrics })
-    : undefined;
-  const consumers = parts.startConsumers ? await parts.startConsumers(relay) : [];
+  runtime.outbox.start();
+  const consumers = parts.startConsumers ? await parts.startConsumers() : [];
 
   const apollo = new ApolloServer<Ctx>({
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as GraphQLResolverMap<unknown> }),
@@ -164,7 +161,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
         host.server.close();
         host.server.closeAllConnections();
         for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
-        void relay?.stop();
+        void runtime.outbox.stop();
         for (const step of parts.onStop ?? []) {
           try {
             void step();
@@ -182,14 +179,13 @@ export async function startSubgraph<Ctx extends RequestContext>(
     port,
     url: `http://127.0.0.1:${port}`,
     runtime,
-    relay,
     host,
     stop() {
       stopping ??= stopAll(
         [
           () => host.stop(),
           ...consumers.map((c) => () => c.stop()),
-          () => relay?.stop(),
+          () => runtime.outbox.stop(),
           ...(parts.onStop ?? []),
           () => nc.drain(),
           () => conn.close(),

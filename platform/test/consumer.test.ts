@@ -53,9 +53,9 @@ describe('durable consumer', () => {
       await startConsumer({
         nc, stream: streamOf('registration', ns), durable: 'retry-test', namespace: ns, logger,
         handlers: {
-          'registration.canceled': async (e, msg) => {
-            seen.push({ id: e.id, delivery: msg.info.deliveryCount });
-            if (msg.info.deliveryCount === 1) throw new Error('transient');
+          'registration.canceled': async (e, d) => {
+            seen.push({ id: e.id, delivery: d.deliveryCount });
+            if (d.deliveryCount === 1) throw new Error('transient');
             applied.add(e.payload.registrationId);
           },
         },
@@ -73,10 +73,10 @@ describe('durable consumer', () => {
       await startConsumer({
         nc, stream: streamOf('registration', ns), durable: 'ackwait-test', namespace: ns, logger, ackWaitMs: 500,
         handlers: {
-          'registration.canceled': async (e, msg) => {
+          'registration.canceled': async (e, d) => {
             if (e.payload.registrationId !== 'r-slow') return;
-            deliveries.push({ id: e.id, n: msg.info.deliveryCount });
-            if (msg.info.deliveryCount === 1) await new Promise((r) => setTimeout(r, 1_200)); // past the ack wait
+            deliveries.push({ id: e.id, n: d.deliveryCount });
+            if (d.deliveryCount === 1) await new Promise((r) => setTimeout(r, 1_200)); // past the ack wait
           },
         },
       }),
@@ -136,5 +136,35 @@ describe('durable consumer', () => {
     expect(letters[0]).toMatchObject({ deliveries: 3, reason: 'failed 3 times: always broken' });
     expect(attempts).toBe(3);
     await eventually(async () => applied.includes('r-fine'), 10_000, 'the next event');
+  });
+
+  it('hands a batch handler what has arrived, in stream order, and redelivers only the event that fails', async () => {
+    const js = jetstream(nc);
+    // Published before the consumer starts: they arrive in one pull.
+    const ids = ['b-1', 'b-2', 'b-bad', 'b-3'];
+    for (const id of ids) await publishEvent(js, canceled(id), ns);
+    const calls: string[][] = [];
+    const applied: string[] = [];
+    let badTries = 0;
+    consumers.push(
+      await startConsumer({
+        nc, stream: streamOf('registration', ns), durable: 'batch-test', namespace: ns, logger,
+        handlers: {
+          types: ['registration.canceled'],
+          async handle(events) {
+            const mine = events.map((e) => (e.payload as { registrationId: string }).registrationId).filter((id) => id.startsWith('b-'));
+            calls.push(mine);
+            if (mine.includes('b-bad') && ++badTries <= 2) throw new Error('transient');
+            applied.push(...mine);
+          },
+        },
+      }),
+    );
+    await eventually(async () => ids.every((id) => applied.includes(id)), 10_000, 'every event applied');
+    expect(calls[0]).toEqual(ids); // the whole pull, in order
+    // After the failure, one by one: the good ones are acked once, the bad one fails again, is
+    // redelivered, and then applied.
+    for (const id of ids) expect(applied.filter((x) => x === id)).toHaveLength(1);
+    expect(badTries).toBe(3);
   });
 });

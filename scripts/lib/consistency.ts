@@ -9,12 +9,15 @@
  * 3. no COMPLETED payment exists without a CONFIRMED registration;
  * 4. each lecture's enrolled count equals its CONFIRMED registrations and never exceeds its
  *    capacity; the seat ledger holds exactly the PENDING and CONFIRMED registrations;
- * 5. every registration has a dashboard entry whose statuses match the sources;
- * 6. no outbox holds an event older than `outboxMaxAgeMs`, and no registration stays PENDING
+ *    a CONFIRMED registration holds the seat it records;
+ * 5. every registration has a dashboard line (the fold of its facts) whose statuses match the sources;
+ * 6. no change stays unfinished (its outbox claim, i.e. events possibly unpublished) longer than
+ *    `outboxMaxAgeMs` past the claim's own staleness limit, and no registration stays PENDING
  *    longer than `pendingMaxAgeMs`.
  * The checker sees one moment: run it once the system is quiet (or retry until green).
  */
 import mongoose, { type Connection } from 'mongoose';
+import { fold, type Fact } from '../../subgraphs/dashboard/src/domain/dashboard.js';
 
 /** Where each subgraph's database is. */
 export interface DatabaseUris {
@@ -33,7 +36,7 @@ export interface Violation {
 }
 
 export interface CheckOptions {
-  /** Oldest an unpublished outbox event may be, ms (default 30000). */
+  /** How long past its staleness limit a change may stay unfinished (its events unpublished), ms (default 30000). */
   outboxMaxAgeMs?: number;
   /** Longest a registration may stay PENDING, ms (default 60000). */
   pendingMaxAgeMs?: number;
@@ -58,7 +61,7 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       all(reg, 'registrations'),
       all(pay, 'payments', { outbox: 0 }),
       all(lec, 'lectures', { enrolled: 0, released: 0 }),
-      all(dash, 'dashboard_entries'),
+      all(dash, 'dashboard_facts'),
       all(reg, 'seats'),
     ]);
     const v: Violation[] = [];
@@ -68,7 +71,7 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     for (const p of payments) paymentsByRegistration.set(p.registrationId, [...(paymentsByRegistration.get(p.registrationId) ?? []), p]);
     const registrationsById = new Map(registrations.map((r) => [String(r._id), r]));
     const lecturesById = new Map(lectures.map((l) => [String(l._id), l]));
-    const entriesById = new Map(entries.map((e) => [String(e._id), e]));
+    const entriesById = new Map(fold(entries as unknown as Fact[]).map((e) => [e.registrationId, e]));
 
     for (const r of registrations) {
       const id = String(r._id);
@@ -110,6 +113,12 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     }
     const seatsByLecture = new Map<string, Set<string>>();
     for (const s of seats) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
+    const seatsById = new Map(seats.map((s) => [String(s._id), s]));
+    for (const r of registrations) {
+      if (r.status === 'CONFIRMED' && r.seat && seatsById.get(r.seat)?.registrationId !== String(r._id)) {
+        add(4, `registration ${r._id}`, `records seat ${r.seat}, which it does not hold`);
+      }
+    }
     for (const l of lectures) {
       const id = String(l._id);
       const confirmed = confirmedByLecture.get(id) ?? 0;
@@ -122,14 +131,10 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
     }
 
-    const outboxes: Array<[Connection, string]> = [[reg, 'registrations'], [pay, 'payments'], [lec, 'lectures']];
-    for (const [conn, name] of outboxes) {
-      const docs = await conn.collection(name).find({ 'outbox.id': { $exists: true } }, { projection: { outbox: 1 } }).toArray();
-      for (const d of docs) {
-        for (const e of d.outbox as Doc[]) {
-          const age = now - new Date(e.occurredAt).getTime();
-          if (age > outboxMax) add(6, `${name} ${d._id}`, `event ${e.type} ${e.id} unpublished for ${Math.round(age / 1000)} s`);
-        }
+    for (const [conn, name] of [[reg, 'registration'], [pay, 'payment'], [lec, 'lecture']] as Array<[Connection, string]>) {
+      for (const c of await all(conn, '_outbox')) {
+        const age = now - new Date(c.at).getTime();
+        if (age > (c.staleAfterMs ?? 0) + outboxMax) add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
       }
     }
     return v;

@@ -207,10 +207,16 @@ function buildFerretDb(go) {
   cpSync(src, work, { recursive: true, force: true });
   run('chmod', ['-R', 'u+w', work], { quiet: true, allowFail: true });
   writeFileSync(path.join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
+  // The build folder lies inside this repository: stop git's repository discovery above it, or
+  // `git apply` would treat the patch's paths as outside "its" tree and silently skip them.
+  const gitEnv = { GIT_CEILING_DIRECTORIES: path.dirname(work) };
   for (const f of readdirSync(FERRETDB_PATCHES).filter((n) => n.endsWith('.patch')).sort()) {
-    const r = run('git', ['apply', path.join(FERRETDB_PATCHES, f)], { cwd: work, quiet: true, allowFail: true });
-    if (r.status !== 0) {
-      process.stderr.write(`  could not apply ${f} to FerretDB's source:\n${r.stderr ?? r.error?.message}\n`);
+    const patch = path.join(FERRETDB_PATCHES, f);
+    const r = run('git', ['apply', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv });
+    // Applied for real: the reverse now applies cleanly.
+    const check = r.status === 0 ? run('git', ['apply', '--reverse', '--check', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv }) : r;
+    if (check.status !== 0) {
+      process.stderr.write(`  could not apply ${f} to FerretDB's source:\n${r.stderr ?? r.error?.message ?? ''}${check.stderr ?? ''}\n`);
       return undefined;
     }
   }
@@ -248,7 +254,9 @@ function ferretBackends(bin) {
 async function ferretPostgres() {
   if (process.env.FERRETDB_POSTGRESQL_URL) return process.env.FERRETDB_POSTGRESQL_URL;
   if (!(await portOpen(5432))) return undefined;
-  const url = 'postgres://postgres@127.0.0.1:5432/ferretdb';
+  // FerretDB opens up to 50 connections per pool by default; a small machine gains nothing from
+  // more than a few dozen, and PostgreSQL allows 100 in all.
+  const url = 'postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=20';
   const createdb = which('createdb');
   if (createdb) run(createdb, ['-h', '127.0.0.1', '-U', 'postgres', 'ferretdb'], { quiet: true, allowFail: true });
   const psql = which('psql');

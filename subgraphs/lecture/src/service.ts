@@ -1,5 +1,5 @@
 /** Wiring of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';
 import { lectureResolvers } from './resolvers/index.js';
@@ -11,17 +11,12 @@ export const lectureEnv = subgraphEnv;
 export async function startLectureService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
   const config = loadConfig(lectureEnv, env, { PORT: '4003' });
   const rt = await createSubgraphRuntime('lecture', config);
-  const repo = new LectureRepository(rt.conn);
-  let relay: OutboxRelay | undefined;
+  const repo = new LectureRepository(rt.conn, rt.outbox);
   await repo.model.init();
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: lectureResolvers(repo, () => relay),
+    resolvers: lectureResolvers(repo),
     publishes: 'lecture',
-    outboxCollections: [repo.model.collection.collectionName],
-    startConsumers: (r) => {
-      relay = r;
-      return startLectureConsumers(rt, repo, r);
-    },
+    startConsumers: () => startLectureConsumers(rt, repo),
   });
 }

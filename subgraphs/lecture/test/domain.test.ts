@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertMayManage, cancel, enrolmentEffect, validateNewLecture, LIMITS, type Lecture } from '../src/domain/lecture.js';
+import { applyEnrolments, assertMayManage, cancel, enrolmentEffect, validateNewLecture, LIMITS, RELEASE_MEMORY, type Lecture } from '../src/domain/lecture.js';
 
 const code = (fn: () => unknown) => {
   try {
@@ -32,11 +32,32 @@ describe('Lecture aggregate', () => {
   });
 
   it('applies each registration to the enrolled count at most once, in any order', () => {
-    expect(enrolmentEffect('confirmed', 'r', [], [])).toBe('increment');
-    expect(enrolmentEffect('confirmed', 'r', ['r'], [])).toBe('none');
-    expect(enrolmentEffect('confirmed', 'r', [], ['r'])).toBe('none');
-    expect(enrolmentEffect('canceled', 'r', ['r'], [])).toBe('decrement');
-    expect(enrolmentEffect('canceled', 'r', [], [])).toBe('remember-release');
-    expect(enrolmentEffect('canceled', 'r', [], ['r'])).toBe('none');
+    expect(enrolmentEffect('confirmed', false, false)).toBe('increment');
+    expect(enrolmentEffect('confirmed', true, false)).toBe('none');
+    expect(enrolmentEffect('confirmed', false, true)).toBe('none');
+    expect(enrolmentEffect('canceled', true, false)).toBe('decrement');
+    expect(enrolmentEffect('canceled', false, false)).toBe('remember-release');
+    expect(enrolmentEffect('canceled', false, true)).toBe('none');
+  });
+
+  it('applies a batch of registration events in order, counting each registration once', () => {
+    const state = { enrolledCount: 1, enrolled: ['r0'], released: [] };
+    const after = applyEnrolments(state, [
+      { kind: 'confirmed', registrationId: 'r1' },
+      { kind: 'confirmed', registrationId: 'r1' },
+      { kind: 'canceled', registrationId: 'r2' },
+      { kind: 'confirmed', registrationId: 'r2' },
+      { kind: 'canceled', registrationId: 'r0' },
+    ]);
+    expect(after).toMatchObject({ enrolledCount: 1, enrolled: ['r1'], released: ['r2', 'r0'], changed: false });
+    expect(applyEnrolments(after, [{ kind: 'confirmed', registrationId: 'r0' }]).changed).toBe(false);
+    expect(applyEnrolments(after, [{ kind: 'confirmed', registrationId: 'r3' }])).toMatchObject({ enrolledCount: 2, changed: true });
+  });
+
+  it('remembers only the most recent releases', () => {
+    const many = Array.from({ length: RELEASE_MEMORY + 5 }, (_, i) => ({ kind: 'canceled' as const, registrationId: `r${i}` }));
+    const after = applyEnrolments({ enrolledCount: 0, enrolled: [], released: [] }, many);
+    expect(after.released).toHaveLength(RELEASE_MEMORY);
+    expect(after.released.at(-1)).toBe(`r${RELEASE_MEMORY + 4}`);
   });
 });

@@ -104,13 +104,16 @@ describe('lecture subgraph', () => {
     expect((await h.call(`query($id: ID!) { lecture(id: $id) { enrolledCount } }`, { id: l.id })).data.lecture.enrolledCount).toBe(2);
   });
 
-  it('writes lecture events to the outbox and the relay empties it', async () => {
+  it('writes each lecture event with its change and publishes it, leaving no claim behind', async () => {
+    const seen: string[] = [];
+    const sub = h.nc.subscribe(`${h.tag}.lecture.opened`, { callback: (_e, m) => seen.push(JSON.parse(new TextDecoder().decode(m.data)).payload.title) });
     const l = await open('Outbox');
     const db = await h.db();
-    await eventually(async () => {
-      const doc = await db.collection('lectures').findOne({ _id: l.id as never });
-      return doc && (doc.outbox as unknown[]).length === 0;
-    }, 10_000, 'outbox drained');
+    const doc = await db.collection('lectures').findOne({ _id: l.id as never });
+    expect(doc?.outbox.map((e: { type: string }) => e.type)).toEqual(['lecture.opened']);
+    await eventually(async () => seen.includes('Outbox'), 10_000, 'lecture.opened published');
+    await eventually(async () => (await db.collection('_outbox').countDocuments({})) === 0, 5_000, 'claim released');
+    sub.unsubscribe();
   });
 
   it('lets only the owner or an admin cancel; canceling twice is harmless', async () => {

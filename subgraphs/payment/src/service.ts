@@ -1,10 +1,11 @@
 /** Wiring of the payment subgraph. */
 import { z } from 'zod';
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { parseLatency } from './domain/payment.js';
 import { chargeEndpoint } from './infrastructure/charge-endpoint.js';
 import { startPaymentConsumers } from './infrastructure/consumers.js';
-import { PaymentRepository } from './infrastructure/payment-repository.js';
+import { PaymentRepository, type ChargeInput } from './infrastructure/payment-repository.js';
+import { SimulatedProvider } from './infrastructure/simulated-provider.js';
 import { paymentResolvers } from './resolvers/index.js';
 
 /** Environment of the payment subgraph (default PORT 4002). */
@@ -21,20 +22,15 @@ export async function startPaymentService(env: Record<string, string | undefined
   const latency = parseLatency(config.PAYMENT_LATENCY_MS);
   const declinedStudents = new Set(config.PAYMENT_DECLINE_STUDENTS.split(',').map((s) => s.trim()).filter(Boolean));
   const rt = await createSubgraphRuntime('payment', config);
-  const repo = new PaymentRepository(rt.conn);
+  const repo = new PaymentRepository(rt.conn, rt.outbox);
   await repo.model.init();
-  let relay: OutboxRelay | undefined;
+  const provider = new SimulatedProvider(latency, declinedStudents);
+  rt.outbox.recoverWith('payments', (id, data) => repo.recoverCharge(id, data as ChargeInput | undefined, provider));
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
     resolvers: paymentResolvers(repo),
     publishes: 'payment',
-    outboxCollections: [repo.model.collection.collectionName],
-    routes: {
-      '/internal/charges': chargeEndpoint({ repo, secret: config.GATEWAY_SECRET, latency, declinedStudents, relay: () => relay, logger: rt.logger }),
-    },
-    startConsumers: (r) => {
-      relay = r;
-      return startPaymentConsumers(rt, repo, () => relay);
-    },
+    routes: { '/internal/charges': chargeEndpoint({ repo, provider, secret: config.GATEWAY_SECRET }) },
+    startConsumers: () => startPaymentConsumers(rt, repo),
   });
 }

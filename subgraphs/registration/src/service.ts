@@ -1,6 +1,6 @@
 /** Wiring of the registration subgraph. */
 import { z } from 'zod';
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type OutboxRelay, type RunningSubgraph } from '@courses/platform';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { RegistrationService } from './application/registration-service.js';
 import { CatalogRepository } from './infrastructure/catalog-repository.js';
 import { startRegistrationConsumers } from './infrastructure/consumers.js';
@@ -17,8 +17,12 @@ export const registrationEnv = subgraphEnv.extend({
   PAYMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(610),
   /** How long an open breaker fails fast before probing, ms. */
   PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
-  /** Age after which a PENDING attempt counts as stuck and is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
+  /** Age after which an attempt whose process died is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
   PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Registrations in progress at once per process (seat taken, payment in flight); also the most payment calls in flight. */
+  REGISTRATION_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
+  REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
 }).refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
   message: 'PENDING_TIMEOUT_MS must exceed PAYMENT_TIMEOUT_MS by more than 1000 ms, or live attempts would be abandoned mid-payment',
   path: ['PENDING_TIMEOUT_MS'],
@@ -43,24 +47,20 @@ export async function startRegistrationService(env: Record<string, string | unde
     secret: config.GATEWAY_SECRET,
     timeoutMs: config.PAYMENT_TIMEOUT_MS,
     resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS,
+    maxConcurrent: config.REGISTRATION_CONCURRENCY,
     logger: rt.logger,
   });
-  let relay: OutboxRelay | undefined;
-  const service = new RegistrationService(registrations, catalog, seats, payment, rt.logger, () => relay);
-  const sweep = setInterval(() => {
-    service.reconcile(config.PENDING_TIMEOUT_MS).catch((err) => rt.logger.warn({ err: (err as Error).message }, 'reconciliation failed'));
-  }, Math.max(1_000, Math.floor(config.PENDING_TIMEOUT_MS / 3)));
-  sweep.unref();
+  const service = new RegistrationService(registrations, catalog, seats, payment, rt.outbox, rt.logger, {
+    pendingTimeoutMs: config.PENDING_TIMEOUT_MS,
+    concurrency: config.REGISTRATION_CONCURRENCY,
+    queueMs: config.REGISTRATION_QUEUE_MS,
+  });
   const running = await startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
     resolvers: registrationResolvers(service, registrations, catalog),
     publishes: 'registration',
-    outboxCollections: [registrations.model.collection.collectionName],
-    startConsumers: (r) => {
-      relay = r;
-      return startRegistrationConsumers(rt, catalog, service);
-    },
-    onStop: [() => clearInterval(sweep), () => payment.shutdown()],
+    startConsumers: () => startRegistrationConsumers(rt, catalog, service),
+    onStop: [() => payment.shutdown()],
   });
   return { ...running, service, payment };
 }

@@ -1,8 +1,10 @@
 /**
- * The dashboard read model's projection rules. Events from two streams arrive in any
- * relative order and possibly more than once, so each status only moves forward: every
- * status has a rank, and an event applies only when its rank is above the stored one.
- * That makes the projection idempotent and order-insensitive.
+ * The dashboard read model's projection rules. Events from two streams arrive in any relative
+ * order and possibly more than once, so the read model stores facts, not states: each event
+ * becomes the fact "registration R reached status S at time T", stored once under the id
+ * `R:S` (a repeat is the same fact). A line of the dashboard is the fold of its registration's
+ * facts: for each kind, the status of highest rank wins, so statuses only move forward and the
+ * result does not depend on arrival order or duplicates.
  */
 export type RegistrationStatus = 'CONFIRMED' | 'CANCELED';
 export type PaymentStatus = 'COMPLETED' | 'REFUNDED';
@@ -23,7 +25,54 @@ export interface DashboardEntry {
   updatedAt: Date;
 }
 
+/** One projected event: registration `registrationId` reached `status` at `at`. */
+export type Fact = {
+  registrationId: string;
+  studentId: string;
+  lectureId: string;
+  /** The lecture's title, when the event carries it. */
+  lectureTitle?: string;
+  /** When the change happened (the event's occurredAt). */
+  at: Date;
+} & ({ kind: 'registration'; status: RegistrationStatus } | { kind: 'payment'; status: PaymentStatus });
+
+/** The id a fact is stored under: one per registration and status, so a repeated event is the same fact. */
+export function factId(f: Pick<Fact, 'registrationId' | 'status'>): string {
+  return `${f.registrationId}:${f.status}`;
+}
+
 /** True when a status of rank `incoming` should replace one of rank `stored` (absent = 0). */
 export function advances(stored: number | undefined, incoming: number): boolean {
   return incoming > (stored ?? 0);
+}
+
+/**
+ * Folds facts into dashboard lines, most recently changed first (then by registration id,
+ * newest first). A registration with payment facts only (its confirmation not yet projected)
+ * has no line yet.
+ */
+export function fold(facts: readonly Fact[]): DashboardEntry[] {
+  const lines = new Map<string, { lectureId: string; lectureTitle: string; reg?: Fact; pay?: Fact }>();
+  for (const f of facts) {
+    const line = lines.get(f.registrationId) ?? { lectureId: f.lectureId, lectureTitle: '' };
+    if (f.lectureTitle) line.lectureTitle = f.lectureTitle;
+    if (f.kind === 'registration') {
+      if (advances(line.reg ? RANK.registration[line.reg.status as RegistrationStatus] : undefined, RANK.registration[f.status])) line.reg = f;
+    } else if (advances(line.pay ? RANK.payment[line.pay.status as PaymentStatus] : undefined, RANK.payment[f.status])) line.pay = f;
+    lines.set(f.registrationId, line);
+  }
+  const out: DashboardEntry[] = [];
+  for (const [registrationId, l] of lines) {
+    if (!l.reg) continue;
+    const updatedAt = l.pay && l.pay.at > l.reg.at ? l.pay.at : l.reg.at;
+    out.push({
+      registrationId,
+      lectureId: l.lectureId,
+      lectureTitle: l.lectureTitle,
+      registrationStatus: l.reg.status as RegistrationStatus,
+      paymentStatus: (l.pay?.status as PaymentStatus | undefined) ?? null,
+      updatedAt,
+    });
+  }
+  return out.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.registrationId < b.registrationId ? 1 : -1));
 }

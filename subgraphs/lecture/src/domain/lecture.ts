@@ -60,19 +60,65 @@ export function cancel(lecture: Lecture): { changed: boolean } {
 }
 
 /**
- * The enrolled-count effect of a registration event, given the registration ids already
- * counted (`enrolled`) and those already released (`released`):
+ * The enrolled-count effect of a registration event, given whether the registration is already
+ * counted and whether it was already released (canceled):
  * - confirmed: +1 unless counted or released before (a late, reordered confirmation);
  * - canceled: -1 when counted; otherwise only remembered as released.
  */
-export function enrolmentEffect(
-  kind: 'confirmed' | 'canceled',
-  registrationId: string,
-  enrolled: readonly string[],
-  released: readonly string[],
-): 'increment' | 'decrement' | 'remember-release' | 'none' {
-  const counted = enrolled.includes(registrationId);
-  if (kind === 'confirmed') return counted || released.includes(registrationId) ? 'none' : 'increment';
+export function enrolmentEffect(kind: 'confirmed' | 'canceled', counted: boolean, released: boolean): 'increment' | 'decrement' | 'remember-release' | 'none' {
+  if (kind === 'confirmed') return counted || released ? 'none' : 'increment';
   if (counted) return 'decrement';
-  return released.includes(registrationId) ? 'none' : 'remember-release';
+  return released ? 'none' : 'remember-release';
+}
+
+/** A registration event as the enrolled count sees it. */
+export interface Enrolment {
+  kind: 'confirmed' | 'canceled';
+  registrationId: string;
+}
+
+/** The stored memory behind a lecture's enrolled count. */
+export interface EnrolmentState {
+  enrolledCount: number;
+  /** Registration ids counted in enrolledCount (at most the capacity). */
+  enrolled: string[];
+  /** Registration ids canceled, newest last, at most {@link RELEASE_MEMORY} of them. */
+  released: string[];
+}
+
+/**
+ * How many canceled registration ids a lecture remembers. A confirmation can reach the count
+ * after its cancellation only through a redelivery (a failed or timed-out first delivery), which
+ * JetStream retries within about maxDeliver × (ack wait + backoff) ≈ 7 minutes; the memory has
+ * to cover the cancellations of one lecture in that time, not all of them forever.
+ */
+export const RELEASE_MEMORY = 1_000;
+
+/**
+ * Applies registration events, in stream order, to a lecture's enrolled count: each
+ * registration counts at most once, whatever the duplicates or reordering (see {@link enrolmentEffect}).
+ * @returns the new state; `changed` when the count changed, `touched` when anything did.
+ */
+export function applyEnrolments(state: EnrolmentState, changes: readonly Enrolment[]): EnrolmentState & { changed: boolean; touched: boolean } {
+  const enrolled = new Set(state.enrolled);
+  const released = [...state.released];
+  const releasedSet = new Set(released);
+  let count = state.enrolledCount;
+  let touched = false;
+  for (const c of changes) {
+    const effect = enrolmentEffect(c.kind, enrolled.has(c.registrationId), releasedSet.has(c.registrationId));
+    if (effect !== 'none') touched = true;
+    if (effect === 'increment') {
+      enrolled.add(c.registrationId);
+      count++;
+    } else if (effect === 'decrement' || effect === 'remember-release') {
+      if (effect === 'decrement') {
+        enrolled.delete(c.registrationId);
+        count--;
+      }
+      released.push(c.registrationId);
+      releasedSet.add(c.registrationId);
+    }
+  }
+  return { enrolledCount: count, enrolled: [...enrolled], released: released.slice(-RELEASE_MEMORY), changed: count !== state.enrolledCount, touched };
 }

@@ -1,22 +1,31 @@
 /**
  * Every event subscription of the lecture subgraph, in one place.
  * Policy: "when a registration is confirmed or canceled, adjust the lecture's enrolled count".
+ * The consumer takes the events of a pull together and writes each lecture once for them.
  */
-import { consumeFrom, type OutboxRelay, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import type { Enrolment } from '../domain/lecture.js';
 import type { LectureRepository } from './lecture-repository.js';
 
 /** Starts the durable consumer `lecture-enrolment` on the REGISTRATION stream. */
-export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRepository, relay?: OutboxRelay): Promise<RunningConsumer[]> {
-  const apply = async (lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled') => {
-    if (!(await repo.applyEnrolment(lectureId, registrationId, kind))) {
-      throw new Error(`lecture ${lectureId} not found (yet)`);
-    }
-    relay?.kick(repo.model.collection.collectionName, lectureId);
-  };
+export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRepository): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'registration', 'lecture-enrolment', {
-      'registration.confirmed': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'confirmed'),
-      'registration.canceled': (e) => apply(e.payload.lectureId, e.payload.registrationId, 'canceled'),
+      types: ['registration.confirmed', 'registration.canceled'],
+      async handle(events) {
+        const byLecture = new Map<string, Enrolment[]>();
+        for (const e of events) {
+          const p = e.payload as { lectureId: string; registrationId: string };
+          const list = byLecture.get(p.lectureId) ?? [];
+          list.push({ kind: e.type === 'registration.confirmed' ? 'confirmed' : 'canceled', registrationId: p.registrationId });
+          byLecture.set(p.lectureId, list);
+        }
+        await Promise.all(
+          [...byLecture].map(async ([lectureId, changes]) => {
+            if (!(await repo.applyEnrolments(lectureId, changes))) throw new Error(`lecture ${lectureId} not found (yet)`);
+          }),
+        );
+      },
     }),
   ];
 }

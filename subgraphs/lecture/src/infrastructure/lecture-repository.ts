@@ -1,13 +1,14 @@
 /**
  * Lecture persistence (mongoose). Each state change and the events it raises are written in
- * one single-document update; the outbox relay publishes the events afterwards.
+ * one single-document write under the document's outbox claim; the outbox publishes them.
+ * Every hot-path access is by `_id`.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { newId, outboxField, withDocument } from '@courses/platform';
-import { enrolmentEffect, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
+import { newId, outboxField, type Outbox } from '@courses/platform';
+import { applyEnrolments, type Enrolment, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
 
-/** The stored document: the aggregate plus its idempotency sets and outbox. */
+/** The stored document: the aggregate plus its enrolment memory and outbox. */
 export interface LectureDoc {
   _id: string;
   title: string;
@@ -18,7 +19,7 @@ export interface LectureDoc {
   enrolledCount: number;
   /** Registration ids counted in enrolledCount. */
   enrolled: string[];
-  /** Registration ids canceled (never to be counted again). */
+  /** Recently canceled registration ids (never to be counted again), newest last. */
   released: string[];
   outbox: EventEnvelope[];
   createdAt: Date;
@@ -32,7 +33,7 @@ const schema = new Schema<LectureDoc>(
     instructorId: { type: String, required: true, index: true },
     capacity: { type: Number, required: true },
     price: { type: Number, required: true },
-    status: { type: String, required: true, enum: ['OPEN', 'CANCELED'], index: true },
+    status: { type: String, required: true, enum: ['OPEN', 'CANCELED'] },
     enrolledCount: { type: Number, required: true, default: 0 },
     enrolled: { type: [String], default: [] },
     released: { type: [String], default: [] },
@@ -40,6 +41,13 @@ const schema = new Schema<LectureDoc>(
   },
   { timestamps: true, versionKey: false, collection: 'lectures' },
 );
+// `lectures(status: …)` pages in _id order (MongoDB uses it; FerretDB v1 filters without it).
+schema.index({ status: 1, _id: 1 });
+
+/** The aggregate collection whose changes go through the outbox. */
+const COLLECTION = 'lectures';
+/** Fields a read never needs. */
+const BULKY = { enrolled: 0, released: 0, outbox: 0 } as const;
 
 function toLecture(d: LectureDoc): Lecture {
   return {
@@ -62,24 +70,24 @@ export interface LecturePage {
   totalCount: number;
 }
 
-/** Tries a read-then-conditional-write this many times before giving up (optimistic concurrency). */
-const MAX_ATTEMPTS = 20;
-
 export class LectureRepository {
   readonly model: Model<LectureDoc>;
 
-  constructor(conn: Connection) {
+  constructor(
+    conn: Connection,
+    private readonly outbox: Outbox,
+  ) {
     this.model = conn.model<LectureDoc>('Lecture', schema);
   }
 
   async findById(id: string): Promise<Lecture | null> {
-    const d = await this.model.findById(id).lean<LectureDoc>();
+    const d = await this.model.findById(id, BULKY).lean<LectureDoc>();
     return d ? toLecture(d) : null;
   }
 
-  /** Lectures whose ids are in `ids` (for batched entity resolution), in no particular order. */
-  async findByIds(ids: string[]): Promise<Lecture[]> {
-    const docs = await this.model.find({ _id: { $in: ids } }).lean<LectureDoc[]>();
+  /** Lectures whose ids are in `ids` (one query, for batched entity resolution), in no particular order. */
+  async findByIds(ids: readonly string[]): Promise<Lecture[]> {
+    const docs = await this.model.find({ _id: { $in: ids } }, BULKY).lean<LectureDoc[]>();
     return docs.map(toLecture);
   }
 
@@ -88,61 +96,59 @@ export class LectureRepository {
     const filter: Record<string, unknown> = status ? { status } : {};
     const pageFilter = afterId ? { ...filter, _id: { $gt: afterId } } : filter;
     const [docs, totalCount] = await Promise.all([
-      this.model.find(pageFilter).sort({ _id: 1 }).limit(first + 1).lean<LectureDoc[]>(),
+      this.model.find(pageFilter, BULKY).sort({ _id: 1 }).limit(first + 1).lean<LectureDoc[]>(),
       this.model.countDocuments(filter),
     ]);
     return { items: docs.slice(0, first).map(toLecture), hasNextPage: docs.length > first, totalCount };
   }
 
   /** Stores a new OPEN lecture with its `lecture.opened` event. */
-  async open(input: NewLecture, instructorId: string): Promise<Lecture> {
+  open(input: NewLecture, instructorId: string): Promise<Lecture> {
     const id = newId();
-    const event = createEvent('lecture.opened', { lectureId: id, instructorId, ...input });
-    const doc = await this.model.create({ _id: id, instructorId, status: 'OPEN', enrolledCount: 0, ...input, outbox: [event] });
-    return toLecture(doc.toObject());
+    return this.outbox.change(COLLECTION, id, async () => {
+      const event = createEvent('lecture.opened', { lectureId: id, instructorId, ...input });
+      const now = new Date();
+      const doc: LectureDoc = { _id: id, instructorId, status: 'OPEN', enrolledCount: 0, ...input, enrolled: [], released: [], outbox: [event], createdAt: now, updatedAt: now };
+      await this.model.collection.insertOne(doc as never);
+      return { value: toLecture(doc), events: [event] };
+    });
   }
 
   /** Sets an OPEN lecture CANCELED with its `lecture.canceled` event; returns the lecture as it is after. */
-  async cancel(lecture: Lecture): Promise<Lecture | null> {
-    const event = createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId });
-    await withDocument(this.model, lecture.id, () =>
-      this.model.updateOne({ _id: lecture.id, status: 'OPEN' }, { $set: { status: 'CANCELED' }, $push: { outbox: event } }),
-    );
-    return this.findById(lecture.id);
+  cancel(lecture: Lecture): Promise<Lecture | null> {
+    return this.outbox.change(COLLECTION, lecture.id, async (ctx) => {
+      const event = createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId });
+      const res = await this.model.collection.updateOne(
+        { _id: lecture.id as never, status: 'OPEN' },
+        ctx.withEvents({ $set: { status: 'CANCELED', updatedAt: new Date() } }, [event]),
+      );
+      return { value: await this.findById(lecture.id), events: res.modifiedCount === 1 ? [event] : [] };
+    });
   }
 
   /**
-   * Applies a registration's confirmation or cancellation to the enrolled count, once per
-   * registration whatever the redeliveries or order. The count and the
-   * `lecture.enrolledCountChanged` event are written together, guarded by the count read
-   * (optimistic concurrency: retried when another replica changed it in between).
+   * Applies registrations' confirmations and cancellations, in stream order, to the enrolled
+   * count of one lecture, each registration at most once whatever the redeliveries or order
+   * (see the domain's `applyEnrolments`): one read and, when the count changed, one write with
+   * one `lecture.enrolledCountChanged` carrying the final count.
    * @returns false when the lecture does not exist (yet).
-   * @throws Error when the write keeps conflicting for {@link MAX_ATTEMPTS} tries.
    */
-  applyEnrolment(lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled'): Promise<boolean> {
-    return withDocument(this.model, lectureId, () => this.applyEnrolmentLocked(lectureId, registrationId, kind));
-  }
-
-  private async applyEnrolmentLocked(lectureId: string, registrationId: string, kind: 'confirmed' | 'canceled'): Promise<boolean> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const d = await this.model.findById(lectureId, { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 }).lean<LectureDoc>();
-      if (!d) return false;
-      const effect = enrolmentEffect(kind, registrationId, d.enrolled, d.released);
-      if (effect === 'none') return true;
-      if (effect === 'remember-release') {
-        await this.model.updateOne({ _id: lectureId }, { $addToSet: { released: registrationId } });
-        return true;
+  applyEnrolments(lectureId: string, changes: readonly Enrolment[]): Promise<boolean> {
+    return this.outbox.change(COLLECTION, lectureId, async (ctx) => {
+      const d = await this.model.collection.findOne(
+        { _id: lectureId as never },
+        { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
+      );
+      if (!d) return { value: false };
+      const next = applyEnrolments({ enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [] }, changes);
+      const update = { $set: { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, updatedAt: new Date() } };
+      if (!next.changed) {
+        if (next.touched) await this.model.collection.updateOne({ _id: lectureId as never }, update);
+        return { value: true };
       }
-      const next = d.enrolledCount + (effect === 'increment' ? 1 : -1);
-      const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: d.instructorId, enrolledCount: next });
-      const guard = { _id: lectureId, enrolledCount: d.enrolledCount, enrolled: effect === 'increment' ? { $ne: registrationId } : registrationId };
-      const update =
-        effect === 'increment'
-          ? { $set: { enrolledCount: next }, $push: { enrolled: registrationId, outbox: event } }
-          : { $set: { enrolledCount: next }, $pull: { enrolled: registrationId }, $push: { released: registrationId, outbox: event } };
-      const res = await this.model.updateOne(guard, update);
-      if (res.modifiedCount === 1) return true;
-    }
-    throw new Error(`enrolled count of lecture ${lectureId} kept changing under us`);
+      const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: d.instructorId, enrolledCount: next.enrolledCount });
+      await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
+      return { value: true, events: [event] };
+    });
   }
 }

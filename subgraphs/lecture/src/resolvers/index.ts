@@ -2,11 +2,10 @@
  * Inbound adapter: GraphQL resolvers of the lecture subgraph. Thin: validate arguments,
  * check who may act, call the repository.
  */
-import { appError, badInput, ErrorCode, requireId, requireRole, type RequestContext } from '@courses/platform';
+import { appError, badInput, ErrorCode, loaderOf, requireId, requireRole, type RequestContext } from '@courses/platform';
 import { assertMayManage, cancel, validateNewLecture, type Lecture, type LectureStatus } from '../domain/lecture.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
-import type { OutboxRelay } from '@courses/platform';
 
 /** Default and largest page size of `lectures`. */
 export const PAGE = { default: 20, max: 100 } as const;
@@ -24,12 +23,7 @@ export const cursor = {
 };
 
 /** Builds the resolver map over a repository. */
-export function lectureResolvers(repo: LectureRepository, relay: () => OutboxRelay | undefined = () => undefined): Resolvers {
-  /** Publishes the lecture's new events now rather than at the relay's next sweep. */
-  const published = (lecture: Lecture) => {
-    relay()?.kick(repo.model.collection.collectionName, lecture.id);
-    return lecture;
-  };
+export function lectureResolvers(repo: LectureRepository): Resolvers {
   return {
     Query: {
       lecture: (_: unknown, args: { id: string }) => repo.findById(requireId(args.id)),
@@ -49,7 +43,7 @@ export function lectureResolvers(repo: LectureRepository, relay: () => OutboxRel
     Mutation: {
       openLecture: (_: unknown, args: { input: { title: string; capacity: number; price: number } }, ctx: RequestContext) => {
         const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
-        return repo.open(validateNewLecture(args.input), who.sub).then(published);
+        return repo.open(validateNewLecture(args.input), who.sub);
       },
       cancelLecture: async (_: unknown, args: { id: string }, ctx: RequestContext) => {
         const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
@@ -57,7 +51,7 @@ export function lectureResolvers(repo: LectureRepository, relay: () => OutboxRel
         if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${args.id}`);
         assertMayManage(lecture, who);
         if (!cancel(lecture).changed) return lecture;
-        return published((await repo.cancel(lecture)) ?? lecture);
+        return (await repo.cancel(lecture)) ?? lecture;
       },
     },
     Subscription: {
@@ -68,7 +62,8 @@ export function lectureResolvers(repo: LectureRepository, relay: () => OutboxRel
       },
     },
     Lecture: {
-      __resolveReference: (ref: { id: string }): Promise<Lecture | null> => repo.findById(ref.id),
+      /** The request's lecture lookups share one query. */
+      __resolveReference: (ref: { id: string }, ctx: RequestContext): Promise<Lecture | null> => loaderOf(ctx, 'lecture', (ids) => repo.findByIds(ids)).load(ref.id),
     },
   };
 }

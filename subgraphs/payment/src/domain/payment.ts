@@ -4,6 +4,8 @@
  * States: COMPLETED (charged) → REFUNDED (registration canceled or abandoned). VOIDED is a
  * tombstone for a registration abandoned before any charge: a late charge for it is refused.
  */
+import { createHash } from 'node:crypto';
+import { createEvent, type EventEnvelope } from '@courses/contracts';
 import type { Identity } from '@courses/platform';
 
 export type PaymentState = 'COMPLETED' | 'REFUNDED' | 'VOIDED';
@@ -52,4 +54,23 @@ export function providerDecision(studentId: string, declinedStudents: ReadonlySe
 /** True when `who` may see `payment`: the paying student or an admin; never a voided one. */
 export function mayView(payment: Pick<Payment, 'studentId' | 'status'>, who: Identity | undefined): boolean {
   return payment.status !== 'VOIDED' && !!who && (who.role === 'ADMIN' || who.sub === payment.studentId);
+}
+
+/**
+ * The id of the payment for a registration: the first 24 hex digits of
+ * SHA-256(`payment:<registrationId>`). One registration has at most one payment, so its id is
+ * known before any read, and a repeated charge meets the unique `_id`.
+ */
+export function paymentIdOf(registrationId: string): string {
+  return createHash('sha256').update(`payment:${registrationId}`).digest('hex').slice(0, 24);
+}
+
+/** `payment.completed` for a charge just recorded. */
+export function completedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>): EventEnvelope<'payment.completed'> {
+  return createEvent('payment.completed', { paymentId: p.id, registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount });
+}
+
+/** `payment.refunded`: a COMPLETED payment was refunded (its registration canceled or abandoned). */
+export function refundedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>): EventEnvelope<'payment.refunded'> {
+  return createEvent('payment.refunded', { paymentId: p.id, registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount });
 }

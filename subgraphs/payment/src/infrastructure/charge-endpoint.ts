@@ -3,15 +3,16 @@
  * the public GraphQL API; requires the gateway secret like every subgraph call).
  *
  * Request `{ registrationId, studentId, lectureId, amount }` (amount in KRW).
- * Answers 200 `{ paymentId, status: "COMPLETED" }` (also for a repeat: idempotent on
- * registrationId), 402 `{ code: "PAYMENT_DECLINED", message }`, 400 on a bad body, 401
- * without the secret. It waits the simulated provider latency first.
+ * Answers 200 `{ paymentId, status: "COMPLETED" }` once the provider approved (idempotent on
+ * registrationId: the payment id derives from it), 402 `{ code: "PAYMENT_DECLINED", message }`,
+ * 400 on a bad body, 401 without the secret. The payment is stored under its outbox claim
+ * while and after the provider works (see PaymentRepository.charge), so the caller waits for the
+ * provider only.
  */
-import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { HEADERS, sendJson, verifyGatewaySecret, type Logger, type OutboxRelay, type RouteHandler } from '@courses/platform';
-import { drawLatency, providerDecision, type LatencyRange } from '../domain/payment.js';
+import { HEADERS, sendJson, verifyGatewaySecret, type RouteHandler } from '@courses/platform';
 import type { PaymentRepository } from './payment-repository.js';
+import type { PaymentProvider } from './simulated-provider.js';
 
 const chargeBody = z.object({
   registrationId: z.string().min(1),
@@ -22,12 +23,8 @@ const chargeBody = z.object({
 
 export interface ChargeEndpointOptions {
   repo: PaymentRepository;
+  provider: PaymentProvider;
   secret: string;
-  latency: LatencyRange;
-  /** Student ids whose charges the simulated provider declines. */
-  declinedStudents: ReadonlySet<string>;
-  relay: () => OutboxRelay | undefined;
-  logger: Logger;
 }
 
 export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
@@ -43,23 +40,8 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     } catch (err) {
       return sendJson(res, 400, { code: 'BAD_REQUEST', message: (err as Error).message });
     }
-    const before = await opts.repo.findByRegistration(input.registrationId);
-    if (before) return answerExisting(res, before.status, before.id);
-
-    const wait = drawLatency(opts.latency);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-
-    if (providerDecision(input.studentId, opts.declinedStudents) === 'declined') {
-      return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
-    }
-    const payment = await opts.repo.recordCharge(input);
-    opts.relay()?.kick(opts.repo.model.collection.collectionName, payment.id);
-    return answerExisting(res, payment.status, payment.id);
+    const result = await opts.repo.charge(input, opts.provider);
+    if (result.decision === 'declined') return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
+    return sendJson(res, 200, { paymentId: result.paymentId, status: 'COMPLETED' });
   };
-}
-
-function answerExisting(res: ServerResponse, status: string, paymentId: string): void {
-  if (status === 'COMPLETED') return sendJson(res, 200, { paymentId, status });
-  // VOIDED or REFUNDED: the registration was abandoned; never charge it again.
-  return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'this registration attempt was abandoned' });
 }

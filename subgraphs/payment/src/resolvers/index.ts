@@ -1,5 +1,5 @@
 /** Inbound adapter: GraphQL resolvers of the payment subgraph. */
-import type { RequestContext } from '@courses/platform';
+import { loaderOf, type RequestContext } from '@courses/platform';
 import { mayView, type Payment } from '../domain/payment.js';
 import type { PaymentRepository } from '../infrastructure/payment-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
@@ -7,9 +7,9 @@ import type { Resolvers } from '../generated/graphql.js';
 export function paymentResolvers(repo: PaymentRepository): Resolvers {
   return {
     Payment: {
-      /** Null for callers other than the paying student or an admin. */
+      /** Null for callers other than the paying student or an admin; the request's lookups share one query. */
       __resolveReference: async (ref: { id: string }, ctx: RequestContext): Promise<Payment | null> => {
-        const p = await repo.findById(ref.id);
+        const p = await loaderOf(ctx, 'payment', (ids) => repo.findByIds(ids)).load(ref.id);
         return p && mayView(p, ctx.identity) ? p : null;
       },
     },

@@ -1,91 +1,161 @@
 /**
  * Use cases of the registration context: register (seat → synchronous payment → confirm),
- * cancel, and the policy "when a lecture is canceled, cancel its registrations".
- * Orchestrates the aggregate's repositories and the payment client; the rules live in
- * ../domain, the I/O in ../infrastructure.
+ * cancel, the policy "when a lecture is canceled, cancel its registrations", and the recovery
+ * of an attempt whose process died. Orchestrates the repositories, the payment client and the
+ * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
-import { appError, ErrorCode, type Identity, type Logger, type OutboxRelay } from '@courses/platform';
-import { assertMayCancel, assertOpen, type CancellationReason, type Registration } from '../domain/registration.js';
+import { BulkheadPolicy, BulkheadRejectedError, TaskCancelledError } from 'cockatiel';
+import { appError, ErrorCode, newId, type ChangeContext, type Identity, type Logger, type Outbox } from '@courses/platform';
+import { assertMayCancel, assertOpen, VISIBLE_STATES, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
-import type { PaymentClient } from '../infrastructure/payment-client.js';
+import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
 import type { SeatRepository } from '../infrastructure/seat-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
 
+/** The aggregate collection whose changes go through the outbox. */
+const COLLECTION = 'registrations';
+
+export interface RegistrationServiceOptions {
+  /** Age (ms) after which an attempt whose process died is abandoned; must exceed the payment timeout. */
+  pendingTimeoutMs: number;
+  /** Registrations in progress at once (seat taken, payment in flight); more wait (default 64). */
+  concurrency?: number;
+  /** Longest (ms) a registration waits for its turn before SERVICE_UNAVAILABLE (default 4000). */
+  queueMs?: number;
+  /** Most registrations waiting for their turn; more are refused at once (default 2000). */
+  queueLimit?: number;
+}
+
+/** How an attempt ended, as the register use case reports it. */
+type Attempt =
+  | { kind: 'confirmed'; registration: Registration }
+  | { kind: 'already-registered' }
+  | { kind: 'full' }
+  | { kind: 'not-paid'; outcome: Exclude<ChargeOutcome, { kind: 'completed' }> }
+  | { kind: 'overtaken' };
+
 export class RegistrationService {
+  private readonly admission: BulkheadPolicy;
+  private readonly queueMs: number;
+
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly catalog: CatalogRepository,
     private readonly seats: SeatRepository,
     private readonly payment: PaymentClient,
+    private readonly outbox: Outbox,
     private readonly logger: Logger,
-    private readonly relay?: () => OutboxRelay | undefined,
-  ) {}
-
-  /** Publishes the registration's new events now rather than at the relay's next sweep. */
-  private kick(registrationId: string): void {
-    this.relay?.()?.kick(this.registrations.model.collection.collectionName, registrationId);
+    private readonly opts: RegistrationServiceOptions,
+  ) {
+    this.admission = new BulkheadPolicy(opts.concurrency ?? 64, opts.queueLimit ?? 2_000);
+    this.queueMs = opts.queueMs ?? 4_000;
+    outbox.recoverWith(COLLECTION, (id, _data, ctx) => this.recover(id, ctx));
   }
 
   /**
    * Registers `who` for lecture `lectureId` and charges its price.
-   * Steps: live-key insert (one live registration per student and lecture) → atomic seat
-   * take → payment call through the breaker → confirm with `registration.confirmed`.
-   * On any failure after the seat was taken, the seat is given back and the attempt is
-   * abandoned (`registration.abandoned` makes payment void a late charge).
+   * Steps, under the attempt's outbox claim: PENDING insert (its unique live key allows one
+   * live registration per student and lecture) → seat taken by a unique insert → payment call
+   * through the breaker → CONFIRMED with `registration.confirmed`, or FAILED with
+   * `registration.abandoned` (payment voids a late charge) and the seat given back.
+   * At most `concurrency` registrations run at once; the rest wait up to `queueMs`.
    * @throws GraphQLError NOT_FOUND, LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED,
-   *   PAYMENT_DECLINED, PAYMENT_UNAVAILABLE (with `retryAfterSeconds`).
+   *   PAYMENT_DECLINED, PAYMENT_UNAVAILABLE or SERVICE_UNAVAILABLE (both with `retryAfterSeconds`).
    */
   async register(who: Identity, lectureId: string): Promise<Registration> {
     const lecture = await this.catalog.findById(lectureId);
     if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${lectureId}`);
     assertOpen(lecture);
-    const pending = await this.registrations.createPending(who.sub, lecture);
-    if (!pending) throw appError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
-
-    if (!(await this.seats.take(lecture, pending.id))) {
-      await this.registrations.discard(pending.id);
-      const now = await this.catalog.findById(lectureId);
-      if (now) assertOpen(now);
-      throw appError(ErrorCode.LECTURE_FULL, `lecture "${lecture.title}" has no seat left (capacity ${lecture.capacity})`);
-    }
-
-    let outcome;
-    try {
-      outcome = await this.payment.charge({ registrationId: pending.id, studentId: who.sub, lectureId, amount: pending.amount });
-    } catch (err) {
-      this.logger.error({ err, registrationId: pending.id }, 'payment call failed unexpectedly');
-      outcome = { kind: 'unavailable' as const, reason: 'error', retryAfterSeconds: 1 };
-    }
-
-    if (outcome.kind === 'completed') {
-      if (await this.registrations.confirm(pending, outcome.paymentId)) {
-        this.kick(pending.id);
-        const confirmed = (await this.registrations.findById(pending.id))!;
-        // The lecture may have been canceled while the charge was in flight: cancel at once
-        // (refund follows from the event) instead of leaving a registration for a dead lecture.
-        const after = await this.catalog.findById(lectureId);
-        if (after?.status === 'CANCELED') return (await this.cancelOne(confirmed, 'LECTURE_CANCELED')) ?? confirmed;
-        return confirmed;
+    const attempt = await this.admit(() => this.attempt(who, lecture));
+    switch (attempt.kind) {
+      case 'confirmed': {
+        // The lecture may have been canceled while the charge was in flight, after the policy
+        // listed its registrations: cancel at once (the refund follows from the event).
+        const now = await this.catalog.fresh(lectureId);
+        if (now?.status === 'CANCELED') return (await this.cancelOne(attempt.registration, 'LECTURE_CANCELED')) ?? attempt.registration;
+        return attempt.registration;
       }
-      // The reconciler abandoned it meanwhile (we took too long): payment voids the charge.
-      throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
+      case 'already-registered':
+        throw appError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
+      case 'full': {
+        const now = await this.catalog.fresh(lectureId);
+        if (now) assertOpen(now);
+        throw appError(ErrorCode.LECTURE_FULL, `lecture "${lecture.title}" has no seat left (capacity ${lecture.capacity})`);
+      }
+      case 'overtaken':
+        // Another process gave up on this attempt first (it took too long); payment voids the charge.
+        throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
+      case 'not-paid': {
+        const { outcome } = attempt;
+        if (outcome.kind === 'declined') throw appError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
+        this.logger.warn({ reason: outcome.reason }, 'payment unavailable; registration not made');
+        throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
+          retryAfterSeconds: outcome.retryAfterSeconds,
+        });
+      }
     }
+  }
 
-    await this.seats.release(pending.id);
-    const reason = outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE';
-    const abandonedHere = await this.registrations.abandon(pending, reason);
-    this.kick(pending.id);
-    if (!abandonedHere) {
-      // The reconciler gave up on this attempt first (payment took too long); payment then
-      // refused the charge for that reason, which is not the card's fault.
-      throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
-    }
-    if (outcome.kind === 'declined') {
-      throw appError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
-    }
-    this.logger.warn({ registrationId: pending.id, reason: outcome.reason }, 'payment unavailable; registration not made');
-    throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
-      retryAfterSeconds: outcome.retryAfterSeconds,
+  /** One attempt, under its outbox claim (stale after `pendingTimeoutMs`, then recovered by {@link recover}). */
+  private attempt(who: Identity, lecture: CatalogLecture): Promise<Attempt> {
+    const id = newId();
+    return this.outbox.change<Attempt>(
+      COLLECTION,
+      id,
+      async (ctx) => {
+        const pending = await this.registrations.insertPending(id, who.sub, lecture);
+        if (!pending) return { value: { kind: 'already-registered' } };
+        const seat = await this.seats.take(lecture, id);
+        if (!seat) {
+          await this.registrations.discard(id);
+          return { value: { kind: 'full' } };
+        }
+        let outcome: ChargeOutcome;
+        try {
+          outcome = await this.payment.charge({ registrationId: id, studentId: who.sub, lectureId: lecture.id, amount: pending.amount });
+        } catch (err) {
+          this.logger.error({ err, registrationId: id }, 'payment call failed unexpectedly');
+          outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1 };
+        }
+        if (outcome.kind === 'completed') {
+          const t = await this.registrations.confirm(pending, outcome.paymentId, seat, ctx);
+          if (t.registration) return { value: { kind: 'confirmed', registration: t.registration }, events: t.events };
+          await this.seats.release(seat);
+          return { value: { kind: 'overtaken' } };
+        }
+        const t = await this.registrations.abandon(pending, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', ctx, seat);
+        await this.seats.release(seat);
+        return { value: t.events.length ? { kind: 'not-paid', outcome } : { kind: 'overtaken' }, events: t.events };
+      },
+      { staleAfterMs: this.opts.pendingTimeoutMs },
+    );
+  }
+
+  /**
+   * Runs `fn` once one of the `concurrency` slots is free; a caller still waiting after
+   * `queueMs` (or finding `queueLimit` callers ahead) gets SERVICE_UNAVAILABLE at once, before
+   * anything is stored. A started attempt always runs to its end.
+   */
+  private admit<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let started = false;
+      const abort = new AbortController();
+      const busy = () => appError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
+      const timer = setTimeout(() => {
+        if (started) return;
+        abort.abort();
+        reject(busy());
+      }, this.queueMs);
+      this.admission
+        .execute(() => {
+          started = true;
+          clearTimeout(timer);
+          return fn();
+        }, abort.signal)
+        .then(resolve, (err) => {
+          clearTimeout(timer);
+          reject(err instanceof BulkheadRejectedError || err instanceof TaskCancelledError ? busy() : err);
+        });
     });
   }
 
@@ -94,56 +164,56 @@ export class RegistrationService {
    * @throws GraphQLError NOT_FOUND (also for registrations `who` may not see), FORBIDDEN.
    */
   async cancel(who: Identity, id: string): Promise<Registration> {
-    const reg = await this.registrations.findById(id);
-    if (!reg || reg.status === 'PENDING' || reg.status === 'FAILED') throw appError(ErrorCode.NOT_FOUND, `no registration ${id}`);
+    const reg = this.registrations.cached(id) ?? (await this.registrations.findById(id));
+    if (!reg || !VISIBLE_STATES.includes(reg.status)) throw appError(ErrorCode.NOT_FOUND, `no registration ${id}`);
     assertMayCancel(reg, who);
     if (reg.status === 'CANCELED') return reg;
     return (await this.cancelOne(reg, 'STUDENT_REQUEST')) ?? reg;
   }
 
   /** Cancels one CONFIRMED registration and frees its seat; returns it as stored after. */
-  private async cancelOne(reg: Registration, reason: CancellationReason): Promise<Registration | null> {
-    if (await this.registrations.cancel(reg, reason)) this.kick(reg.id);
-    await this.seats.release(reg.id);
-    return this.registrations.findById(reg.id);
+  private cancelOne(reg: Registration, reason: CancellationReason): Promise<Registration | null> {
+    return this.outbox.change(COLLECTION, reg.id, async (ctx) => {
+      const t = await this.registrations.cancel(reg, reason, ctx);
+      if (t.events.length) await this.releaseSeat(reg);
+      return { value: t.registration, events: t.events };
+    });
+  }
+
+  private async releaseSeat(reg: Pick<Registration, 'id' | 'seat'>): Promise<void> {
+    if (reg.seat) await this.seats.release(reg.seat);
+    else await this.seats.releaseAllOf(reg.id);
   }
 
   /**
    * Policy "lecture canceled → cancel its registrations": closes the catalog entry, then
    * cancels every CONFIRMED registration with reason LECTURE_CANCELED. Safe to repeat.
+   * @returns how many registrations it canceled.
    */
   async onLectureCanceled(lectureId: string): Promise<number> {
     await this.catalog.markCanceled(lectureId);
     let n = 0;
     for (const id of await this.registrations.confirmedIdsOfLecture(lectureId)) {
       const reg = await this.registrations.findById(id);
-      if (reg?.status === 'CONFIRMED') {
-        await this.cancelOne(reg, 'LECTURE_CANCELED');
-        n++;
-      }
+      if (reg?.status === 'CONFIRMED' && (await this.cancelOne(reg, 'LECTURE_CANCELED'))?.status === 'CANCELED') n++;
     }
     return n;
   }
 
   /**
-   * Reconciliation: abandons PENDING attempts older than `olderThanMs` (their process died
-   * mid-registration) and frees seats still held by closed registrations.
-   * @returns how many attempts were abandoned and seats freed.
+   * Recovery of a change whose process died (its claim went stale): an attempt left PENDING is
+   * abandoned (payment voids a charge that completed late) and its seat freed; a closed
+   * registration's seat is freed if it still is held.
    */
-  async reconcile(olderThanMs: number): Promise<{ abandoned: number; seatsFreed: number }> {
-    let abandoned = 0;
-    let seatsFreed = 0;
-    for (const reg of await this.registrations.findPendingBefore(new Date(Date.now() - olderThanMs))) {
-      await this.seats.release(reg.id);
-      if (await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE')) {
-        abandoned++;
-        this.kick(reg.id);
-      }
+  private async recover(id: string, ctx: ChangeContext): Promise<void> {
+    const reg = await this.registrations.findById(id);
+    if (!reg) return;
+    if (reg.status === 'PENDING') {
+      await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE', ctx);
+      await this.seats.releaseAllOf(id);
+      this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
+    } else if (reg.status === 'CANCELED' || reg.status === 'FAILED') {
+      await this.releaseSeat(reg);
     }
-    for (const reg of await this.registrations.closedAmong(await this.seats.holders())) {
-      if (await this.seats.release(reg.id)) seatsFreed++;
-    }
-    if (abandoned || seatsFreed) this.logger.warn({ abandoned, seatsFreed }, 'reconciliation repaired registrations');
-    return { abandoned, seatsFreed };
   }
 }

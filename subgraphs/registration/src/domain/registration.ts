@@ -5,6 +5,7 @@
  * (paid) → CANCELED (student request or lecture canceled; refunded). A PENDING attempt whose
  * payment fails becomes FAILED (invisible, seat released, any late charge voided).
  */
+import { createEvent, type EventEnvelope } from '@courses/contracts';
 import { appError, ErrorCode, type Identity } from '@courses/platform';
 
 export type RegistrationState = 'PENDING' | 'CONFIRMED' | 'CANCELED' | 'FAILED';
@@ -24,9 +25,14 @@ export interface Registration {
   status: RegistrationState;
   cancellationReason: CancellationReason | null;
   paymentId: string | null;
+  /** The seat held (`<lectureId>#<n>`), from the confirmation on; null before. */
+  seat: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** Why an attempt was abandoned at the payment step. */
+export type AbandonReason = 'PAYMENT_DECLINED' | 'PAYMENT_UNAVAILABLE';
 
 /** Registration's replica of a lecture, fed by lecture events. */
 export interface CatalogLecture {
@@ -49,6 +55,41 @@ export function liveKey(studentId: string, lectureId: string): string {
 /** See {@link liveKey}. */
 export function closedKey(studentId: string, lectureId: string, registrationId: string): string {
   return `${studentId}:${lectureId}:closed:${registrationId}`;
+}
+
+/** The id of seat number `n` (1..capacity) of a lecture in the seat ledger. */
+export function seatId(lectureId: string, n: number): string {
+  return `${lectureId}#${n}`;
+}
+
+/** `registration.confirmed`: the attempt was paid (PENDING → CONFIRMED). */
+export function confirmedEvent(reg: Registration, paymentId: string): EventEnvelope<'registration.confirmed'> {
+  return createEvent('registration.confirmed', {
+    registrationId: reg.id,
+    studentId: reg.studentId,
+    lectureId: reg.lectureId,
+    instructorId: reg.instructorId,
+    lectureTitle: reg.lectureTitle,
+    paymentId,
+    amount: reg.amount,
+  });
+}
+
+/** `registration.abandoned`: the attempt failed at the payment step (PENDING → FAILED); payment voids any charge. */
+export function abandonedEvent(reg: Pick<Registration, 'id' | 'studentId' | 'lectureId'>, reason: AbandonReason): EventEnvelope<'registration.abandoned'> {
+  return createEvent('registration.abandoned', { registrationId: reg.id, studentId: reg.studentId, lectureId: reg.lectureId, reason });
+}
+
+/** `registration.canceled`: a confirmed registration was canceled (CONFIRMED → CANCELED); payment refunds it. */
+export function canceledEvent(reg: Registration, reason: CancellationReason): EventEnvelope<'registration.canceled'> {
+  return createEvent('registration.canceled', {
+    registrationId: reg.id,
+    studentId: reg.studentId,
+    lectureId: reg.lectureId,
+    instructorId: reg.instructorId,
+    reason,
+    paymentId: reg.paymentId,
+  });
 }
 
 /** True when `who` may see `reg`: its student, the lecture's instructor, or an admin. */

@@ -1,9 +1,15 @@
 /**
  * Registration's replica of the lecture catalog, fed by lecture events, so registering
  * works while the lecture subgraph is down. Seats are kept in ./seat-repository.ts.
+ *
+ * Reads go through a short-lived cache ({@link CATALOG_CACHE_MS}): a lecture's title, price,
+ * capacity and instructor never change, and its status only goes OPEN → CANCELED. A stale OPEN
+ * lets at most a cache lifetime of registrations in, which the register use case catches with
+ * a {@link CatalogRepository.fresh} read after confirming.
  */
+import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';
-import { isDuplicateKey, withDocument } from '@courses/platform';
+import { isDuplicateKey } from '@courses/platform';
 import type { CatalogLecture } from '../domain/registration.js';
 
 interface CatalogDoc extends Omit<CatalogLecture, 'id'> {
@@ -22,39 +28,58 @@ const schema = new Schema<CatalogDoc>(
   { timestamps: true, versionKey: false, collection: 'catalog' },
 );
 
+/** How long (ms) a catalog entry read from the database is served from memory. */
+export const CATALOG_CACHE_MS = 2_000;
+
 function toLecture(d: CatalogDoc): CatalogLecture {
   return { id: d._id, title: d.title, instructorId: d.instructorId, capacity: d.capacity, price: d.price, status: d.status };
 }
 
 export class CatalogRepository {
   readonly model: Model<CatalogDoc>;
+  private readonly cache = new LRUCache<string, CatalogLecture>({ max: 10_000, ttl: CATALOG_CACHE_MS });
 
   constructor(conn: Connection) {
     this.model = conn.model<CatalogDoc>('CatalogLecture', schema);
   }
 
+  /** The lecture, from the cache when read less than {@link CATALOG_CACHE_MS} ago. */
   async findById(id: string): Promise<CatalogLecture | null> {
+    return this.cache.get(id) ?? this.fresh(id);
+  }
+
+  /** The lecture as stored now (and cached). */
+  async fresh(id: string): Promise<CatalogLecture | null> {
     const d = await this.model.findById(id).lean<CatalogDoc>();
-    return d ? toLecture(d) : null;
+    if (!d) return null;
+    const lecture = toLecture(d);
+    this.cache.set(id, lecture);
+    return lecture;
   }
 
   /** Adds an opened lecture; a repeat (redelivery) changes nothing. */
   async addOpened(l: Omit<CatalogLecture, 'status'>): Promise<void> {
-    await withDocument(this.model, l.id, async () => {
-      try {
-        await this.model.updateOne(
-          { _id: l.id },
-          { $setOnInsert: { title: l.title, instructorId: l.instructorId, capacity: l.capacity, price: l.price, status: 'OPEN' } },
-          { upsert: true },
-        );
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err; // a replica inserted it first
-      }
-    });
+    try {
+      await this.model.updateOne(
+        { _id: l.id },
+        { $setOnInsert: { title: l.title, instructorId: l.instructorId, capacity: l.capacity, price: l.price, status: 'OPEN' } },
+        { upsert: true },
+      );
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err; // a replica inserted it first
+    }
   }
 
-  /** Marks a lecture canceled (no new registrations). */
+  /**
+   * Marks a lecture canceled (no new registrations), and reads it back: on FerretDB a
+   * concurrent write of the same document (a redelivered `lecture.opened` on another replica)
+   * could put the old state back, so it writes again until the read shows CANCELED.
+   */
   async markCanceled(id: string): Promise<void> {
-    await withDocument(this.model, id, () => this.model.updateOne({ _id: id }, { $set: { status: 'CANCELED' } }));
+    for (let i = 0; i < 5; i++) {
+      await this.model.updateOne({ _id: id }, { $set: { status: 'CANCELED' } });
+      if ((await this.fresh(id))?.status !== 'OPEN') return;
+    }
+    throw new Error(`lecture ${id} keeps reverting to OPEN in the catalog replica`);
   }
 }

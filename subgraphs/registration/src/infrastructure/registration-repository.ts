@@ -1,14 +1,25 @@
 /**
- * Registration persistence. Every state change and its event are one single-document
- * update (the outbox rides inside the aggregate document).
+ * Registration persistence. Every state change and its event are one single-document write
+ * (the outbox rides inside the aggregate document), made under the document's outbox claim
+ * (see @courses/platform outbox), and every hot-path access is by `_id`.
+ *
+ * A small cache keeps the registrations this process wrote or read recently: their identity
+ * fields (student, lecture, instructor, amount, payment, seat) never change after confirmation,
+ * so a cancellation can build its event without a read; the status it sees is only a hint,
+ * because every transition is guarded by the stored status.
  */
+import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';
-import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { isDuplicateKey, newId, outboxField, withDocument } from '@courses/platform';
+import type { EventEnvelope } from '@courses/contracts';
+import { isDuplicateKey, outboxField, type ChangeContext } from '@courses/platform';
 import {
+  abandonedEvent,
+  canceledEvent,
   closedKey,
+  confirmedEvent,
   liveKey,
   VISIBLE_STATES,
+  type AbandonReason,
   type CancellationReason,
   type CatalogLecture,
   type Registration,
@@ -29,9 +40,10 @@ const schema = new Schema<RegistrationDoc>(
     instructorId: { type: String, required: true },
     lectureTitle: { type: String, required: true },
     amount: { type: Number, required: true },
-    status: { type: String, required: true, enum: ['PENDING', 'CONFIRMED', 'CANCELED', 'FAILED'], index: true },
+    status: { type: String, required: true, enum: ['PENDING', 'CONFIRMED', 'CANCELED', 'FAILED'] },
     cancellationReason: { type: String, default: null },
     paymentId: { type: String, default: null },
+    seat: { type: String, default: null },
     liveKey: { type: String, required: true, unique: true },
     outbox: outboxField() as never,
   },
@@ -49,70 +61,84 @@ function toRegistration(d: RegistrationDoc): Registration {
     status: d.status,
     cancellationReason: d.cancellationReason ?? null,
     paymentId: d.paymentId ?? null,
+    seat: d.seat ?? null,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
 }
 
+/** What a guarded transition found: the registration as stored after it, and the events it wrote. */
+export interface Transition {
+  registration: Registration | null;
+  events: EventEnvelope[];
+}
+
 export class RegistrationRepository {
   readonly model: Model<RegistrationDoc>;
+  private readonly recent = new LRUCache<string, Registration>({ max: 20_000 });
 
   constructor(conn: Connection) {
     this.model = conn.model<RegistrationDoc>('Registration', schema);
   }
 
   async findById(id: string): Promise<Registration | null> {
-    const d = await this.model.findById(id).lean<RegistrationDoc>();
-    return d ? toRegistration(d) : null;
+    const d = await this.model.findById(id, { outbox: 0, liveKey: 0 }).lean<RegistrationDoc>();
+    return d ? this.remember(toRegistration(d)) : null;
+  }
+
+  /** The registrations among `ids` (one query), in no particular order. */
+  async findByIds(ids: readonly string[]): Promise<Registration[]> {
+    const docs = await this.model.find({ _id: { $in: ids } }, { outbox: 0, liveKey: 0 }).lean<RegistrationDoc[]>();
+    return docs.map((d) => this.remember(toRegistration(d)));
+  }
+
+  /** The registration as this process last saw it, if it did; its status may be stale. */
+  cached(id: string): Registration | undefined {
+    return this.recent.get(id);
   }
 
   /** Visible registrations of a student, newest first. */
   async findVisibleByStudent(studentId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ studentId, status: { $in: VISIBLE_STATES } }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model.find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0, liveKey: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
   /** Visible registrations of a lecture, newest first. */
   async findVisibleByLecture(lectureId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ lectureId, status: { $in: VISIBLE_STATES } }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model.find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0, liveKey: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
-  /** Ids of a lecture's CONFIRMED registrations. */
+  /** Ids of a lecture's CONFIRMED registrations (a scan on FerretDB; only the lecture-canceled policy asks). */
   async confirmedIdsOfLecture(lectureId: string): Promise<string[]> {
     const docs = await this.model.find({ lectureId, status: 'CONFIRMED' }, { _id: 1 }).lean<{ _id: string }[]>();
     return docs.map((d) => d._id);
   }
 
-  /** PENDING registrations created before `before` (stuck attempts, e.g. after a crash). */
-  async findPendingBefore(before: Date, limit = 100): Promise<Registration[]> {
-    const docs = await this.model.find({ status: 'PENDING', createdAt: { $lt: before } }).limit(limit).lean<RegistrationDoc[]>();
-    return docs.map(toRegistration);
-  }
-
-  /** Registrations among `ids` that no longer hold a seat (CANCELED or FAILED). */
-  async closedAmong(ids: string[]): Promise<Registration[]> {
-    const docs = await this.model.find({ _id: { $in: ids }, status: { $in: ['CANCELED', 'FAILED'] } }).lean<RegistrationDoc[]>();
-    return docs.map(toRegistration);
-  }
-
   /**
-   * Stores a PENDING attempt of `studentId` for `lecture`.
-   * @returns the new registration, or null when the student already has a live one for the lecture.
+   * Stores attempt `id` of `studentId` for `lecture` as PENDING.
+   * @returns the attempt, or null when the student already has a live registration for the lecture.
    */
-  async createPending(studentId: string, lecture: CatalogLecture): Promise<Registration | null> {
+  async insertPending(id: string, studentId: string, lecture: CatalogLecture): Promise<Registration | null> {
+    const now = new Date();
+    const reg: Registration = {
+      id,
+      studentId,
+      lectureId: lecture.id,
+      instructorId: lecture.instructorId,
+      lectureTitle: lecture.title,
+      amount: lecture.price,
+      status: 'PENDING',
+      cancellationReason: null,
+      paymentId: null,
+      seat: null,
+      createdAt: now,
+      updatedAt: now,
+    };
     try {
-      const doc = await this.model.create({
-        _id: newId(),
-        studentId,
-        lectureId: lecture.id,
-        instructorId: lecture.instructorId,
-        lectureTitle: lecture.title,
-        amount: lecture.price,
-        status: 'PENDING',
-        liveKey: liveKey(studentId, lecture.id),
-      });
-      return toRegistration(doc.toObject());
+      const { id: _id, ...rest } = reg;
+      await this.model.collection.insertOne({ _id, ...rest, liveKey: liveKey(studentId, lecture.id), outbox: [] } as never);
+      return reg;
     } catch (err) {
       if (isDuplicateKey(err)) return null;
       throw err;
@@ -121,62 +147,56 @@ export class RegistrationRepository {
 
   /** Removes an attempt that never reached payment (no seat could be taken). */
   async discard(id: string): Promise<void> {
-    await withDocument(this.model, id, () => this.model.deleteOne({ _id: id, status: 'PENDING' }));
+    await this.model.deleteOne({ _id: id, status: 'PENDING' });
   }
 
-  /** PENDING → CONFIRMED with `registration.confirmed`. @returns false when it was no longer PENDING. */
-  async confirm(reg: Registration, paymentId: string): Promise<boolean> {
-    const event = createEvent('registration.confirmed', {
-      registrationId: reg.id,
-      studentId: reg.studentId,
-      lectureId: reg.lectureId,
-      instructorId: reg.instructorId,
-      lectureTitle: reg.lectureTitle,
-      paymentId,
-      amount: reg.amount,
-    });
-    const res = await withDocument(this.model, reg.id, () =>
-      this.model.updateOne({ _id: reg.id, status: 'PENDING' }, { $set: { status: 'CONFIRMED', paymentId }, $push: { outbox: event } }),
+  /** PENDING → CONFIRMED holding `seat`, with `registration.confirmed`. Null registration: it was no longer PENDING. */
+  async confirm(reg: Registration, paymentId: string, seat: string, ctx: ChangeContext): Promise<Transition> {
+    const event = confirmedEvent(reg, paymentId);
+    const updatedAt = new Date();
+    const res = await this.model.collection.updateOne(
+      { _id: reg.id as never, status: 'PENDING' },
+      ctx.withEvents({ $set: { status: 'CONFIRMED', paymentId, seat, updatedAt } }, [event]),
     );
-    return res.modifiedCount === 1;
+    if (res.modifiedCount !== 1) return { registration: null, events: [] };
+    return { registration: this.remember({ ...reg, status: 'CONFIRMED', paymentId, seat, updatedAt }), events: [event] };
   }
 
   /**
-   * PENDING → FAILED with `registration.abandoned` (payment voids any charge for it).
-   * @returns false when it was no longer PENDING.
+   * PENDING → FAILED with `registration.abandoned` (payment voids any charge), recording the
+   * `seat` it is about to give back. No events: it was no longer PENDING.
    */
-  async abandon(reg: Registration, reason: 'PAYMENT_DECLINED' | 'PAYMENT_UNAVAILABLE'): Promise<boolean> {
-    const event = createEvent('registration.abandoned', {
-      registrationId: reg.id,
-      studentId: reg.studentId,
-      lectureId: reg.lectureId,
-      reason,
-    });
-    const res = await withDocument(this.model, reg.id, () =>
-      this.model.updateOne(
-        { _id: reg.id, status: 'PENDING' },
-        { $set: { status: 'FAILED', liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
-      ),
+  async abandon(reg: Pick<Registration, 'id' | 'studentId' | 'lectureId'>, reason: AbandonReason, ctx: ChangeContext, seat: string | null = null): Promise<Transition> {
+    const event = abandonedEvent(reg, reason);
+    const res = await this.model.collection.updateOne(
+      { _id: reg.id as never, status: 'PENDING' },
+      ctx.withEvents({ $set: { status: 'FAILED', seat, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id), updatedAt: new Date() } }, [event]),
     );
-    return res.modifiedCount === 1;
+    return res.modifiedCount === 1 ? { registration: null, events: [event] } : { registration: null, events: [] };
   }
 
-  /** CONFIRMED → CANCELED with `registration.canceled`. @returns false when it was not CONFIRMED. */
-  async cancel(reg: Registration, reason: CancellationReason): Promise<boolean> {
-    const event = createEvent('registration.canceled', {
-      registrationId: reg.id,
-      studentId: reg.studentId,
-      lectureId: reg.lectureId,
-      instructorId: reg.instructorId,
-      reason,
-      paymentId: reg.paymentId,
-    });
-    const res = await withDocument(this.model, reg.id, () =>
-      this.model.updateOne(
-        { _id: reg.id, status: 'CONFIRMED' },
-        { $set: { status: 'CANCELED', cancellationReason: reason, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id) }, $push: { outbox: event } },
+  /**
+   * CONFIRMED → CANCELED with `registration.canceled`; frees the live key. When it was not
+   * CONFIRMED, nothing changes and the registration is read as stored.
+   */
+  async cancel(reg: Registration, reason: CancellationReason, ctx: ChangeContext): Promise<Transition> {
+    const event = canceledEvent(reg, reason);
+    const updatedAt = new Date();
+    const res = await this.model.collection.updateOne(
+      { _id: reg.id as never, status: 'CONFIRMED' },
+      ctx.withEvents(
+        { $set: { status: 'CANCELED', cancellationReason: reason, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id), updatedAt } },
+        [event],
       ),
     );
-    return res.modifiedCount === 1;
+    if (res.modifiedCount === 1) {
+      return { registration: this.remember({ ...reg, status: 'CANCELED', cancellationReason: reason, updatedAt }), events: [event] };
+    }
+    return { registration: await this.findById(reg.id), events: [] };
+  }
+
+  private remember(reg: Registration): Registration {
+    if (reg.status !== 'PENDING') this.recent.set(reg.id, reg);
+    return reg;
   }
 }

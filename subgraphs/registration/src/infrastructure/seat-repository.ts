@@ -1,13 +1,18 @@
 /**
- * The seat ledger: one document per taken seat, `_id` = `<lectureId>#<seat number>` with
- * seat numbers 1..capacity, and a unique `registrationId`. Taking a seat is an insert, so
- * the database's unique index (not a read-then-write) decides who gets the last seat:
- * a lecture can never have more than `capacity` seat documents, whatever the concurrency
- * or the number of replicas, on MongoDB and FerretDB alike.
+ * The seat ledger: one document per taken seat, `_id` = `<lectureId>#<n>` with seat numbers
+ * 1..capacity. Taking a seat is an insert, so the database's unique `_id` (not a
+ * read-then-write) decides who gets the last seat: a lecture can never have more than
+ * `capacity` seat documents, whatever the concurrency or the number of replicas, on MongoDB
+ * and FerretDB alike. Releasing is a delete by `_id`.
+ *
+ * Allocation is O(1) while seats are free: each process walks the seat numbers from a random
+ * start of its own (so replicas rarely meet) and reuses the numbers it released first. Only
+ * after {@link BLIND_TRIES} collisions in a row does it read the lecture's taken seats (one
+ * query) and try the free numbers that remain; when none remain, the lecture is full.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import { isDuplicateKey } from '@courses/platform';
-import type { CatalogLecture } from '../domain/registration.js';
+import { seatId, type CatalogLecture } from '../domain/registration.js';
 
 interface SeatDoc {
   _id: string;
@@ -20,58 +25,97 @@ const schema = new Schema<SeatDoc>(
   {
     _id: { type: String, required: true },
     lectureId: { type: String, required: true, index: true },
-    registrationId: { type: String, required: true, unique: true },
+    registrationId: { type: String, required: true, index: true },
     takenAt: { type: Date, required: true },
   },
   { versionKey: false, collection: 'seats' },
 );
 
+/** Seat numbers tried without reading the ledger before concluding the lecture may be nearly full. */
+export const BLIND_TRIES = 8;
+
+/** This process's view of one lecture's seat numbers. */
+interface Cursor {
+  capacity: number;
+  next: number;
+  /** Numbers this process released, tried first. */
+  freed: number[];
+}
+
 export class SeatRepository {
   readonly model: Model<SeatDoc>;
+  private readonly cursors = new Map<string, Cursor>();
 
   constructor(conn: Connection) {
     this.model = conn.model<SeatDoc>('Seat', schema);
   }
 
-  /** Seats taken in a lecture. */
+  /** Seats taken in a lecture (a scan on FerretDB). */
   taken(lectureId: string): Promise<number> {
     return this.model.countDocuments({ lectureId });
   }
 
   /**
-   * Takes a free seat of `lecture` for `registrationId`. Tries seat numbers after the count
-   * of taken seats first, then the gaps that releases left.
-   * @returns true when the registration holds a seat (also when it already held one); false when full.
+   * Takes a free seat of `lecture` for `registrationId`.
+   * @returns the seat's id, or null when the lecture is full.
    */
-  async take(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string): Promise<boolean> {
-    const taken = await this.taken(lecture.id);
-    if (taken >= lecture.capacity) return false;
-    const order = [...range(taken + 1, lecture.capacity), ...range(1, taken)];
-    for (const n of order) {
-      try {
-        await this.model.create({ _id: `${lecture.id}#${n}`, lectureId: lecture.id, registrationId, takenAt: new Date() });
-        return true;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        if (await this.model.exists({ registrationId })) return true;
-      }
+  async take(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string): Promise<string | null> {
+    const cursor = this.cursorOf(lecture);
+    for (let i = 0; i < Math.min(BLIND_TRIES, lecture.capacity); i++) {
+      const seat = await this.tryTake(lecture.id, cursor.freed.pop() ?? this.advance(cursor), registrationId);
+      if (seat) return seat;
     }
-    return false;
+    // Many collisions: look at the ledger once and try what is really free.
+    const held = new Set((await this.model.find({ lectureId: lecture.id }, { _id: 1 }).lean<{ _id: string }[]>()).map((d) => d._id));
+    const free: number[] = [];
+    for (let n = 1; n <= lecture.capacity; n++) if (!held.has(seatId(lecture.id, n))) free.push(n);
+    for (let i = free.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [free[i], free[j]] = [free[j], free[i]];
+    }
+    for (const n of free) {
+      const seat = await this.tryTake(lecture.id, n, registrationId);
+      if (seat) return seat;
+    }
+    return null;
   }
 
-  /** Frees the seat held by `registrationId`, if any (idempotent). @returns true when one was freed. */
-  async release(registrationId: string): Promise<boolean> {
-    const res = await this.model.deleteOne({ registrationId });
+  /** Frees `seat` (idempotent). @returns true when it was held. */
+  async release(seat: string): Promise<boolean> {
+    const res = await this.model.collection.deleteOne({ _id: seat as never });
+    const hash = seat.lastIndexOf('#');
+    this.cursors.get(seat.slice(0, hash))?.freed.push(Number(seat.slice(hash + 1)));
     return res.deletedCount === 1;
   }
 
-  /** Registration ids holding seats, oldest first, at most `limit` (for the seat-leak sweep). */
-  async holders(limit = 500): Promise<string[]> {
-    const docs = await this.model.find({}, { registrationId: 1 }).sort({ takenAt: 1 }).limit(limit).lean<SeatDoc[]>();
-    return docs.map((d) => d.registrationId);
+  /** Frees every seat held by `registrationId` (a scan on FerretDB; only recovery needs it). */
+  async releaseAllOf(registrationId: string): Promise<number> {
+    return (await this.model.deleteMany({ registrationId })).deletedCount;
   }
-}
 
-function range(from: number, to: number): number[] {
-  return from > to ? [] : Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  private async tryTake(lectureId: string, n: number, registrationId: string): Promise<string | null> {
+    const _id = seatId(lectureId, n);
+    try {
+      await this.model.collection.insertOne({ _id, lectureId, registrationId, takenAt: new Date() } as never);
+      return _id;
+    } catch (err) {
+      if (isDuplicateKey(err)) return null;
+      throw err;
+    }
+  }
+
+  private cursorOf(lecture: Pick<CatalogLecture, 'id' | 'capacity'>): Cursor {
+    let c = this.cursors.get(lecture.id);
+    if (!c) {
+      c = { capacity: lecture.capacity, next: 1 + Math.floor(Math.random() * lecture.capacity), freed: [] };
+      this.cursors.set(lecture.id, c);
+    }
+    return c;
+  }
+
+  private advance(c: Cursor): number {
+    const n = c.next;
+    c.next = n >= c.capacity ? 1 : n + 1;
+    return n;
+  }
 }

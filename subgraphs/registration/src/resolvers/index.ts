@@ -1,6 +1,5 @@
 /** Inbound adapter: GraphQL resolvers of the registration subgraph. */
-import { appError, ErrorCode, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
-import { DateTimeScalar } from '@courses/platform';
+import { appError, DateTimeScalar, ErrorCode, loaderOf, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
 import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
 import type { RegistrationService } from '../application/registration-service.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
@@ -8,8 +7,9 @@ import type { RegistrationRepository } from '../infrastructure/registration-repo
 import type { Resolvers } from '../generated/graphql.js';
 
 export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository): Resolvers {
+  /** The registration when `ctx`'s caller may see it; the request's entity lookups share one query. */
   const visible = async (id: string, ctx: RequestContext) => {
-    const reg = await registrations.findById(id);
+    const reg = await loaderOf(ctx, 'registration', (ids) => registrations.findByIds(ids)).load(id);
     return reg && mayView(reg, ctx.identity) ? reg : null;
   };
   return {
