@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway } from '@apollo/gateway';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
   connectNats,
@@ -32,28 +32,11 @@ import {
 import { AuthError, identityFromAuthorization, issueToken } from './auth.js';
 import { gatewayEnv, routingOverrides, type GatewayConfig } from './config.js';
 import { browserPage } from './graphiql.js';
+import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { EventHub } from './subscriptions/event-hub.js';
 import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
 
-/** Context of a gateway request. */
-export interface GatewayContext {
-  identity?: Identity;
-}
-
-/** Sends the gateway secret and the caller's identity with every subgraph fetch. */
-class IdentityForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(url: string, private readonly secret: string) {
-    super({ url });
-  }
-  override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
-    request.http?.headers.set(HEADERS.secret, this.secret);
-    const who = (context as GatewayContext | undefined)?.identity;
-    if (who) {
-      request.http?.headers.set(HEADERS.userId, who.sub);
-      request.http?.headers.set(HEADERS.role, who.role);
-    }
-  }
-}
+export type { GatewayContext };
 
 export interface RunningGateway {
   port: number;
@@ -116,11 +99,14 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const overrides = routingOverrides(config);
   let apiSchema: GraphQLSchema | undefined;
 
+  const dataSources: SubgraphDataSource[] = [];
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(config.SUPERGRAPH_PATH, 'utf8'),
     buildService: ({ name, url }) => {
       const base = overrides[name];
-      return new IdentityForwardingDataSource(base ? `${base.replace(/\/$/, '')}/graphql` : url!, config.GATEWAY_SECRET);
+      const source = new SubgraphDataSource(base ? `${base.replace(/\/$/, '')}/graphql` : url!, config.GATEWAY_SECRET);
+      dataSources.push(source);
+      return source;
     },
   });
   gateway.onSchemaLoadOrUpdate(({ apiSchema: s }) => (apiSchema = s));
@@ -190,7 +176,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     subscriptions,
     nc,
     stop() {
-      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), () => hub.close(), () => nc.drain()], logger);
+      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), () => hub.close(), () => nc.drain(), ...dataSources.map((d) => () => d.close())], logger);
       return stopping;
     },
   };
