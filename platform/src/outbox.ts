@@ -13,7 +13,8 @@
  *    ride in the document's `outbox` field);
  * 3. the events are **published** to JetStream with `Nats-Msg-Id` = event id (a re-send inside
  *    the stream's duplicate window is dropped);
- * 4. the claim is **deleted**.
+ * 4. the claim is **deleted**: within `releaseAfterMs` (50), with the other claims this process
+ *    finished meanwhile, in one `deleteMany`; a change of the same document in that time reuses it.
  * The caller has its answer after step 2; steps 3–4 finish in the background, still in the mutex.
  *
  * A claim older than its `staleAfterMs` belongs to a process that died mid-change: any replica's
@@ -97,6 +98,8 @@ export interface OutboxOptions {
   staleAfterMs?: number;
   /** How long (ms) a change waits for another process's claim before giving up (default 5000). */
   waitMs?: number;
+  /** How long (ms) a finished claim may wait to be deleted with others in one command (default 50). */
+  releaseAfterMs?: number;
 }
 
 /** A new claim-owner identity: host, pid and a random suffix (one per outbox, so in-process replicas differ too). */
@@ -112,20 +115,30 @@ export class ClaimBusyError extends Error {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Claims this process still holds after their change: not yet published, or the change failed midway. */
-type Leftover = { state: 'unpublished' } | { state: 'failed'; data?: Record<string, unknown> };
+/**
+ * Claims this process still holds after their change: not yet published, or the change failed
+ * midway, or done and waiting to be deleted with others (`idle`), or being deleted.
+ */
+type Leftover =
+  | { state: 'unpublished' }
+  | { state: 'failed'; data?: Record<string, unknown> }
+  | { state: 'idle'; reusableUntil: number }
+  | { state: 'releasing'; done: Promise<void> };
 
 /** The outbox of one service process (one database connection). */
 export class Outbox {
   private readonly claims: mongo.Collection<Claim>;
   private readonly mutex = new KeyedMutex();
   private readonly leftovers = new Map<string, Leftover>();
+  /** Claims in use by a change now, and until when (epoch ms) they may be reused. */
+  private readonly inUse = new Map<string, number>();
   private readonly recoveries = new Map<string, Recovery>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly publishing: boolean;
   private readonly staleAfterMs: number;
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private releaseTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private lastWarning = 0;
   /** This outbox's identity in the claims it writes. */
@@ -173,6 +186,7 @@ export class Outbox {
           try {
             result = await fn(context(inherited));
           } catch (err) {
+            this.inUse.delete(key);
             this.leftovers.set(key, { state: 'failed', data: opts.data });
             reject(err);
             return;
@@ -192,17 +206,21 @@ export class Outbox {
     void this.sweep();
   }
 
-  /** Stops sweeping and waits for changes in flight. Claims not yet published stay for a successor. */
+  /** Stops sweeping, waits for changes in flight and deletes finished claims. Claims not yet published stay for a successor. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.sweeping;
     while (this.background.size) await Promise.allSettled([...this.background]);
+    clearTimeout(this.releaseTimer);
+    await this.releaseIdle().catch(() => undefined);
   }
 
   /** Claims this process holds with unpublished events or an unfinished change (for tests and metrics). */
   get unsettled(): number {
-    return this.leftovers.size;
+    let n = 0;
+    for (const l of this.leftovers.values()) if (l.state === 'unpublished' || l.state === 'failed') n++;
+    return n;
   }
 
   /** Runs one sweep now: this process's unsettled claims, then abandoned claims of others. */
@@ -217,11 +235,12 @@ export class Outbox {
     try {
       for (const [key, left] of [...this.leftovers]) {
         if (this.stopped) return;
+        if (left.state === 'idle' || left.state === 'releasing') continue;
         if (left.state === 'unpublished' && !this.publishing) continue;
         const [collection, docId] = split(key);
         await this.mutex.run(key, async () => {
           const now = this.leftovers.get(key);
-          if (!now) return; // settled meanwhile
+          if (!now || now.state === 'idle' || now.state === 'releasing') return; // settled meanwhile
           if (now.state === 'failed') await this.recover(collection, docId, now.data);
           this.leftovers.set(key, { state: 'unpublished' });
           await this.publishStored(collection, docId);
@@ -249,8 +268,18 @@ export class Outbox {
 
   /** Takes the claim, or reuses this process's leftover one; resolves with whether stored events may be unpublished. */
   private async claim(key: string, collection: string, docId: string, opts: { staleAfterMs?: number; data?: Record<string, unknown> }): Promise<boolean> {
-    const left = this.leftovers.get(key);
-    if (left) {
+    let left = this.leftovers.get(key);
+    if (left?.state === 'idle' && Date.now() < left.reusableUntil) {
+      // Finished and not deleted yet: this change reuses it; every event it covered went out.
+      this.leftovers.delete(key);
+      this.inUse.set(key, left.reusableUntil);
+      return false;
+    }
+    if (left?.state === 'releasing') {
+      await left.done;
+      left = this.leftovers.get(key);
+    }
+    if (left && left.state !== 'idle' && left.state !== 'releasing') {
       if ((await this.claims.findOne({ _id: key }))?.owner === this.owner) {
         if (left.state === 'failed') await this.recover(collection, docId, left.data);
         this.leftovers.set(key, { state: 'unpublished' });
@@ -259,6 +288,8 @@ export class Outbox {
       this.leftovers.delete(key); // another process took it over (we were too slow) and settled it
     }
     const mine: Claim = { _id: key, collection, docId, owner: this.owner, at: new Date(), staleAfterMs: opts.staleAfterMs ?? this.staleAfterMs, ...(opts.data ? { data: opts.data } : {}) };
+    // Reused for other changes only well before anyone could take it for abandoned.
+    this.inUse.set(key, mine.at.getTime() + mine.staleAfterMs / 2);
     const until = Date.now() + (this.opts.waitMs ?? 5_000);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -300,6 +331,7 @@ export class Outbox {
   /** Publishes a change's events (or, when inherited, everything stored) and deletes the claim; on failure leaves it to the sweeper. */
   private async finish(key: string, collection: string, docId: string, events: EventEnvelope[], inherited: boolean): Promise<void> {
     if (!this.publishing) {
+      this.inUse.delete(key);
       this.leftovers.set(key, { state: 'unpublished' });
       return;
     }
@@ -308,6 +340,7 @@ export class Outbox {
       else for (const e of events) await this.publish(e);
       await this.release(key);
     } catch (err) {
+      this.inUse.delete(key);
       this.leftovers.set(key, { state: 'unpublished' });
       this.warn(err, 'could not publish events; will retry');
     }
@@ -323,9 +356,33 @@ export class Outbox {
     this.opts.metrics?.eventsPublished.inc({ type: event.type });
   }
 
+  /** Marks a claim finished; it is deleted with the others at the next release (within `releaseAfterMs`). */
   private async release(key: string): Promise<void> {
-    await this.claims.deleteOne({ _id: key, owner: this.owner });
-    this.leftovers.delete(key);
+    this.leftovers.set(key, { state: 'idle', reusableUntil: this.inUse.get(key) ?? 0 });
+    this.inUse.delete(key);
+    this.releaseTimer ??= setTimeout(() => {
+      this.releaseTimer = undefined;
+      void this.releaseIdle().catch((err) => this.warn(err, 'could not release outbox claims; will retry'));
+    }, this.opts.releaseAfterMs ?? 50);
+  }
+
+  /** Deletes every finished claim in one command. */
+  private async releaseIdle(): Promise<void> {
+    const keys = [...this.leftovers].filter(([, l]) => l.state === 'idle').map(([k]) => k);
+    if (!keys.length) return;
+    let finished!: () => void;
+    const done = new Promise<void>((r) => (finished = r));
+    for (const k of keys) this.leftovers.set(k, { state: 'releasing', done });
+    try {
+      await this.claims.deleteMany({ _id: { $in: keys }, owner: this.owner });
+      for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.delete(k);
+    } catch (err) {
+      for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.set(k, { state: 'idle', reusableUntil: 0 });
+      void this.release(keys[0]); // try again later
+      throw err;
+    } finally {
+      finished();
+    }
   }
 
   private track(p: Promise<unknown>): void {

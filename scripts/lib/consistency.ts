@@ -9,7 +9,8 @@
  * 3. no COMPLETED payment exists without a CONFIRMED registration;
  * 4. each lecture's enrolled count equals its CONFIRMED registrations and never exceeds its
  *    capacity; the seat ledger holds exactly the PENDING and CONFIRMED registrations;
- *    a CONFIRMED registration holds the seat it records;
+ *    a CONFIRMED registration holds the seat it records; an attempt in flight (an outbox claim
+ *    on a registration not stored yet) may hold one;
  * 5. every registration has a dashboard line (the fold of its facts) whose statuses match the sources;
  * 6. no change stays unfinished (its outbox claim, i.e. events possibly unpublished) longer than
  *    `outboxMaxAgeMs` past the claim's own staleness limit, and no registration stays PENDING
@@ -57,13 +58,17 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
   const conns = await Promise.all(Object.values(uris).map((u) => mongoose.createConnection(u, { serverSelectionTimeoutMS: 5_000 }).asPromise()));
   const [reg, pay, lec, dash] = conns;
   try {
-    const [registrations, payments, lectures, entries, seats] = await Promise.all([
+    const [registrations, payments, lectures, entries, seats, regClaims, payClaims, lecClaims] = await Promise.all([
       all(reg, 'registrations'),
       all(pay, 'payments', { outbox: 0 }),
       all(lec, 'lectures', { enrolled: 0, released: 0 }),
       all(dash, 'dashboard_facts'),
       all(reg, 'seats'),
+      all(reg, '_outbox'),
+      all(pay, '_outbox'),
+      all(lec, '_outbox'),
     ]);
+    const claims = { registration: regClaims, payment: payClaims, lecture: lecClaims };
     const v: Violation[] = [];
     const add = (invariant: number, subject: string, message: string) => v.push({ invariant, subject, message });
 
@@ -105,11 +110,19 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       if (!r || r.status !== 'CONFIRMED') add(3, `payment ${p._id}`, `COMPLETED but registration ${p.registrationId} is ${r?.status ?? 'missing'}`);
     }
 
+    // Attempts in flight: an outbox claim on a registration id, not stored yet (a seat may be held for it).
+    const attempts = new Map<string, Doc>();
+    for (const c of claims.registration) if (c.collection === 'registrations' && !registrationsById.has(String(c.docId))) attempts.set(String(c.docId), c);
     const confirmedByLecture = new Map<string, number>();
     const liveByLecture = new Map<string, Set<string>>();
     for (const r of registrations) {
       if (r.status === 'CONFIRMED') confirmedByLecture.set(r.lectureId, (confirmedByLecture.get(r.lectureId) ?? 0) + 1);
       if (r.status === 'CONFIRMED' || r.status === 'PENDING') liveByLecture.set(r.lectureId, (liveByLecture.get(r.lectureId) ?? new Set()).add(String(r._id)));
+    }
+    for (const [id, c] of attempts) {
+      const lectureId = c.data?.lectureId;
+      if (lectureId) liveByLecture.set(lectureId, (liveByLecture.get(lectureId) ?? new Set()).add(id));
+      if (now - new Date(c.at).getTime() > pendingMax) add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
     }
     const seatsByLecture = new Map<string, Set<string>>();
     for (const s of seats) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
@@ -131,8 +144,8 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
     }
 
-    for (const [conn, name] of [[reg, 'registration'], [pay, 'payment'], [lec, 'lecture']] as Array<[Connection, string]>) {
-      for (const c of await all(conn, '_outbox')) {
+    for (const [name, list] of Object.entries(claims)) {
+      for (const c of list) {
         const age = now - new Date(c.at).getTime();
         if (age > (c.staleAfterMs ?? 0) + outboxMax) add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
       }

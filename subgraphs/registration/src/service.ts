@@ -42,6 +42,9 @@ export async function startRegistrationService(env: Record<string, string | unde
   const catalog = new CatalogRepository(rt.conn);
   const seats = new SeatRepository(rt.conn);
   await Promise.all([registrations.model.init(), catalog.model.init(), seats.model.init()]);
+  // Databases of earlier versions kept one live registration per student and lecture with a
+  // unique `liveKey` on registrations; the seat ledger's `holder` does it now.
+  await registrations.model.collection.dropIndex('liveKey_1').catch(() => undefined);
   const payment = new PaymentClient({
     baseUrl: config.PAYMENT_URL,
     secret: config.GATEWAY_SECRET,

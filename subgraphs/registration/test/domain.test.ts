@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertMayCancel, assertOpen, closedKey, liveKey, mayListLectureRegistrations, mayView, mayViewPayment, type CatalogLecture } from '../src/domain/registration.js';
+import { assertMayCancel, assertOpen, attemptOf, confirmedEvent, liveKey, mayListLectureRegistrations, mayView, mayViewPayment, seatId, type CatalogLecture } from '../src/domain/registration.js';
 
 const reg = { studentId: 's-1', instructorId: 'i-1', status: 'CONFIRMED' as const };
 const err = (fn: () => unknown) => {
@@ -36,10 +36,19 @@ describe('Registration aggregate', () => {
     expect(err(() => assertMayCancel(reg, { sub: 'i-1', role: 'INSTRUCTOR' }))).toBe('FORBIDDEN');
   });
 
-  it('allows one live registration per student and lecture, any number of closed ones', () => {
+  it('keys one live registration per student and lecture, and numbered seats per lecture', () => {
     expect(liveKey('s', 'l')).toBe(liveKey('s', 'l'));
-    expect(closedKey('s', 'l', 'r1')).not.toBe(closedKey('s', 'l', 'r2'));
-    expect(closedKey('s', 'l', 'r1')).not.toBe(liveKey('s', 'l'));
+    expect(liveKey('s', 'l')).not.toBe(liveKey('s', 'l2'));
+    expect(seatId('l', 3)).toBe('l#3');
+  });
+
+  it('describes a paid attempt in registration.confirmed, with the price charged', () => {
+    const lecture: CatalogLecture = { id: 'l', title: 'Graphs', instructorId: 'i-1', capacity: 1, price: 50_000, status: 'OPEN' };
+    const attempt = attemptOf('r', 's-1', lecture);
+    const e = confirmedEvent(attempt, 'p');
+    expect(e.type).toBe('registration.confirmed');
+    expect(e.payload).toEqual({ registrationId: 'r', studentId: 's-1', lectureId: 'l', instructorId: 'i-1', lectureTitle: 'Graphs', paymentId: 'p', amount: 50_000 });
+    expect(e.correlation).toMatchObject({ registrationId: 'r', lectureId: 'l', paymentId: 'p' });
   });
 
   it('accepts registrations only for open lectures', () => {

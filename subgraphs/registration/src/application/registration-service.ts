@@ -5,8 +5,8 @@
  * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
 import { BulkheadPolicy, BulkheadRejectedError, TaskCancelledError } from 'cockatiel';
-import { appError, ErrorCode, newId, type ChangeContext, type Identity, type Logger, type Outbox } from '@courses/platform';
-import { assertMayCancel, assertOpen, VISIBLE_STATES, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
+import { appError, ErrorCode, newId, type Identity, type Logger, type Outbox } from '@courses/platform';
+import { assertMayCancel, assertOpen, attemptOf, liveKey, VISIBLE_STATES, type Attempt, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
 import type { SeatRepository } from '../infrastructure/seat-repository.js';
@@ -27,7 +27,7 @@ export interface RegistrationServiceOptions {
 }
 
 /** How an attempt ended, as the register use case reports it. */
-type Attempt =
+type Outcome =
   | { kind: 'confirmed'; registration: Registration }
   | { kind: 'already-registered' }
   | { kind: 'full' }
@@ -49,14 +49,14 @@ export class RegistrationService {
   ) {
     this.admission = new BulkheadPolicy(opts.concurrency ?? 64, opts.queueLimit ?? 2_000);
     this.queueMs = opts.queueMs ?? 4_000;
-    outbox.recoverWith(COLLECTION, (id, _data, ctx) => this.recover(id, ctx));
+    outbox.recoverWith(COLLECTION, (id, data) => this.recover(id, data as Attempt | undefined));
   }
 
   /**
    * Registers `who` for lecture `lectureId` and charges its price.
-   * Steps, under the attempt's outbox claim: PENDING insert (its unique live key allows one
-   * live registration per student and lecture) → seat taken by a unique insert → payment call
-   * through the breaker → CONFIRMED with `registration.confirmed`, or FAILED with
+   * Steps, under the attempt's outbox claim: a seat taken by one unique insert (which also
+   * allows one live registration per student and lecture) → payment call through the breaker →
+   * the registration stored CONFIRMED with `registration.confirmed`, or FAILED with
    * `registration.abandoned` (payment voids a late charge) and the seat given back.
    * At most `concurrency` registrations run at once; the rest wait up to `queueMs`.
    * @throws GraphQLError NOT_FOUND, LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED,
@@ -96,38 +96,37 @@ export class RegistrationService {
     }
   }
 
-  /** One attempt, under its outbox claim (stale after `pendingTimeoutMs`, then recovered by {@link recover}). */
-  private attempt(who: Identity, lecture: CatalogLecture): Promise<Attempt> {
-    const id = newId();
-    return this.outbox.change<Attempt>(
+  /**
+   * One attempt, under its outbox claim (stale after `pendingTimeoutMs`, then recovered by
+   * {@link recover} from the attempt kept in the claim).
+   */
+  private attempt(who: Identity, lecture: CatalogLecture): Promise<Outcome> {
+    const attempt = attemptOf(newId(), who.sub, lecture);
+    return this.outbox.change<Outcome>(
       COLLECTION,
-      id,
-      async (ctx) => {
-        const pending = await this.registrations.insertPending(id, who.sub, lecture);
-        if (!pending) return { value: { kind: 'already-registered' } };
-        const seat = await this.seats.take(lecture, id);
-        if (!seat) {
-          await this.registrations.discard(id);
-          return { value: { kind: 'full' } };
-        }
+      attempt.id,
+      async () => {
+        const seat = await this.seats.take(lecture, attempt.id, liveKey(who.sub, lecture.id));
+        if (seat === 'already-registered') return { value: { kind: 'already-registered' } };
+        if (!seat) return { value: { kind: 'full' } };
         let outcome: ChargeOutcome;
         try {
-          outcome = await this.payment.charge({ registrationId: id, studentId: who.sub, lectureId: lecture.id, amount: pending.amount });
+          outcome = await this.payment.charge({ registrationId: attempt.id, studentId: who.sub, lectureId: lecture.id, amount: attempt.amount });
         } catch (err) {
-          this.logger.error({ err, registrationId: id }, 'payment call failed unexpectedly');
+          this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
           outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1 };
         }
         if (outcome.kind === 'completed') {
-          const t = await this.registrations.confirm(pending, outcome.paymentId, seat, ctx);
+          const t = await this.registrations.insertConfirmed(attempt, outcome.paymentId, seat);
           if (t.registration) return { value: { kind: 'confirmed', registration: t.registration }, events: t.events };
           await this.seats.release(seat);
           return { value: { kind: 'overtaken' } };
         }
-        const t = await this.registrations.abandon(pending, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', ctx, seat);
+        const t = await this.registrations.insertFailed(attempt, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', seat);
         await this.seats.release(seat);
         return { value: t.events.length ? { kind: 'not-paid', outcome } : { kind: 'overtaken' }, events: t.events };
       },
-      { staleAfterMs: this.opts.pendingTimeoutMs },
+      { staleAfterMs: this.opts.pendingTimeoutMs, data: { ...attempt } },
     );
   }
 
@@ -201,17 +200,15 @@ export class RegistrationService {
   }
 
   /**
-   * Recovery of a change whose process died (its claim went stale): an attempt left PENDING is
-   * abandoned (payment voids a charge that completed late) and its seat freed; a closed
-   * registration's seat is freed if it still is held.
+   * Recovery of a change whose process died (its claim went stale): an attempt that stored no
+   * outcome is abandoned (payment voids a charge that completed late) and its seat freed; a
+   * closed registration's seat is freed if it still is held.
    */
-  private async recover(id: string, ctx: ChangeContext): Promise<void> {
+  private async recover(id: string, attempt: Attempt | undefined): Promise<void> {
     const reg = await this.registrations.findById(id);
-    if (!reg) return;
-    if (reg.status === 'PENDING') {
-      await this.registrations.abandon(reg, 'PAYMENT_UNAVAILABLE', ctx);
-      await this.seats.releaseAllOf(id);
-      this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
+    if (!reg) {
+      if (attempt) await this.registrations.insertFailed(attempt, 'PAYMENT_UNAVAILABLE', null);
+      if ((await this.seats.releaseAllOf(id)) || attempt) this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
     } else if (reg.status === 'CANCELED' || reg.status === 'FAILED') {
       await this.releaseSeat(reg);
     }

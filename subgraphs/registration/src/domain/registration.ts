@@ -1,9 +1,10 @@
 /**
  * The Registration aggregate: its life cycle and who may see or change it. No I/O.
  *
- * Life cycle: PENDING (seat taken, payment in flight; invisible to clients) → CONFIRMED
- * (paid) → CANCELED (student request or lecture canceled; refunded). A PENDING attempt whose
- * payment fails becomes FAILED (invisible, seat released, any late charge voided).
+ * Life cycle: an attempt (seat taken, payment in flight; invisible to clients, stored as its
+ * outbox claim and its seat) becomes CONFIRMED (paid) → CANCELED (student request or lecture
+ * canceled; refunded). An attempt whose payment fails becomes FAILED (invisible, seat released,
+ * any late charge voided). PENDING names the attempt's state; no document is stored in it.
  */
 import { createEvent, type EventEnvelope } from '@courses/contracts';
 import { appError, ErrorCode, type Identity } from '@courses/platform';
@@ -34,6 +35,14 @@ export interface Registration {
 /** Why an attempt was abandoned at the payment step. */
 export type AbandonReason = 'PAYMENT_DECLINED' | 'PAYMENT_UNAVAILABLE';
 
+/** A registration attempt before its outcome is stored: who, which lecture, at what price (KRW). */
+export type Attempt = Pick<Registration, 'id' | 'studentId' | 'lectureId' | 'instructorId' | 'lectureTitle' | 'amount'>;
+
+/** The attempt of `studentId` for `lecture`, with id `id`. */
+export function attemptOf(id: string, studentId: string, lecture: CatalogLecture): Attempt {
+  return { id, studentId, lectureId: lecture.id, instructorId: lecture.instructorId, lectureTitle: lecture.title, amount: lecture.price };
+}
+
 /** Registration's replica of a lecture, fed by lecture events. */
 export interface CatalogLecture {
   id: string;
@@ -46,15 +55,11 @@ export interface CatalogLecture {
 }
 
 /**
- * Key of the unique index that allows one live (PENDING or CONFIRMED) registration per
- * student and lecture; a closed registration gets a key of its own so it no longer blocks.
+ * The live key of a student and lecture: unique among held seats, so a student holds at most
+ * one live (in-flight or CONFIRMED) registration per lecture; releasing the seat frees it.
  */
 export function liveKey(studentId: string, lectureId: string): string {
   return `${studentId}:${lectureId}`;
-}
-/** See {@link liveKey}. */
-export function closedKey(studentId: string, lectureId: string, registrationId: string): string {
-  return `${studentId}:${lectureId}:closed:${registrationId}`;
 }
 
 /** The id of seat number `n` (1..capacity) of a lecture in the seat ledger. */
@@ -63,7 +68,7 @@ export function seatId(lectureId: string, n: number): string {
 }
 
 /** `registration.confirmed`: the attempt was paid (PENDING → CONFIRMED). */
-export function confirmedEvent(reg: Registration, paymentId: string): EventEnvelope<'registration.confirmed'> {
+export function confirmedEvent(reg: Attempt, paymentId: string): EventEnvelope<'registration.confirmed'> {
   return createEvent('registration.confirmed', {
     registrationId: reg.id,
     studentId: reg.studentId,

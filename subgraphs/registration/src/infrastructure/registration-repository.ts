@@ -15,20 +15,16 @@ import { isDuplicateKey, outboxField, type ChangeContext } from '@courses/platfo
 import {
   abandonedEvent,
   canceledEvent,
-  closedKey,
   confirmedEvent,
-  liveKey,
   VISIBLE_STATES,
   type AbandonReason,
+  type Attempt,
   type CancellationReason,
-  type CatalogLecture,
   type Registration,
 } from '../domain/registration.js';
 
 interface RegistrationDoc extends Omit<Registration, 'id'> {
   _id: string;
-  /** See liveKey/closedKey: unique. */
-  liveKey: string;
   outbox: EventEnvelope[];
 }
 
@@ -40,11 +36,10 @@ const schema = new Schema<RegistrationDoc>(
     instructorId: { type: String, required: true },
     lectureTitle: { type: String, required: true },
     amount: { type: Number, required: true },
-    status: { type: String, required: true, enum: ['PENDING', 'CONFIRMED', 'CANCELED', 'FAILED'] },
+    status: { type: String, required: true, enum: ['CONFIRMED', 'CANCELED', 'FAILED'] },
     cancellationReason: { type: String, default: null },
     paymentId: { type: String, default: null },
     seat: { type: String, default: null },
-    liveKey: { type: String, required: true, unique: true },
     outbox: outboxField() as never,
   },
   { timestamps: true, versionKey: false, collection: 'registrations' },
@@ -82,13 +77,13 @@ export class RegistrationRepository {
   }
 
   async findById(id: string): Promise<Registration | null> {
-    const d = await this.model.findById(id, { outbox: 0, liveKey: 0 }).lean<RegistrationDoc>();
+    const d = await this.model.findById(id, { outbox: 0 }).lean<RegistrationDoc>();
     return d ? this.remember(toRegistration(d)) : null;
   }
 
   /** The registrations among `ids` (one query), in no particular order. */
   async findByIds(ids: readonly string[]): Promise<Registration[]> {
-    const docs = await this.model.find({ _id: { $in: ids } }, { outbox: 0, liveKey: 0 }).lean<RegistrationDoc[]>();
+    const docs = await this.model.find({ _id: { $in: ids } }, { outbox: 0 }).lean<RegistrationDoc[]>();
     return docs.map((d) => this.remember(toRegistration(d)));
   }
 
@@ -99,13 +94,13 @@ export class RegistrationRepository {
 
   /** Visible registrations of a student, newest first. */
   async findVisibleByStudent(studentId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0, liveKey: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model.find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
   /** Visible registrations of a lecture, newest first. */
   async findVisibleByLecture(lectureId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0, liveKey: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model.find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
@@ -116,67 +111,43 @@ export class RegistrationRepository {
   }
 
   /**
-   * Stores attempt `id` of `studentId` for `lecture` as PENDING.
-   * @returns the attempt, or null when the student already has a live registration for the lecture.
+   * Stores a paid attempt as CONFIRMED, holding `seat`, with `registration.confirmed`.
+   * No registration: a registration with that id exists already (the attempt was abandoned first).
    */
-  async insertPending(id: string, studentId: string, lecture: CatalogLecture): Promise<Registration | null> {
+  async insertConfirmed(attempt: Attempt, paymentId: string, seat: string): Promise<Transition> {
     const now = new Date();
-    const reg: Registration = {
-      id,
-      studentId,
-      lectureId: lecture.id,
-      instructorId: lecture.instructorId,
-      lectureTitle: lecture.title,
-      amount: lecture.price,
-      status: 'PENDING',
-      cancellationReason: null,
-      paymentId: null,
-      seat: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const reg: Registration = { ...attempt, status: 'CONFIRMED', cancellationReason: null, paymentId, seat, createdAt: now, updatedAt: now };
+    const event = confirmedEvent(reg, paymentId);
+    if (!(await this.insert(reg, [event]))) return { registration: null, events: [] };
+    return { registration: this.remember(reg), events: [event] };
+  }
+
+  /**
+   * Stores an attempt abandoned at the payment step as FAILED, recording the `seat` it is about
+   * to give back, with `registration.abandoned` (payment voids any charge). No events: a
+   * registration with that id exists already.
+   */
+  async insertFailed(attempt: Attempt, reason: AbandonReason, seat: string | null): Promise<Transition> {
+    const now = new Date();
+    const reg: Registration = { ...attempt, status: 'FAILED', cancellationReason: null, paymentId: null, seat, createdAt: now, updatedAt: now };
+    const event = abandonedEvent(reg, reason);
+    return { registration: null, events: (await this.insert(reg, [event])) ? [event] : [] };
+  }
+
+  /** Inserts `reg` with `events` as its outbox; false when its id is taken. */
+  private async insert(reg: Registration, events: EventEnvelope[]): Promise<boolean> {
+    const { id: _id, ...rest } = reg;
     try {
-      const { id: _id, ...rest } = reg;
-      await this.model.collection.insertOne({ _id, ...rest, liveKey: liveKey(studentId, lecture.id), outbox: [] } as never);
-      return reg;
+      await this.model.collection.insertOne({ _id, ...rest, outbox: events } as never);
+      return true;
     } catch (err) {
-      if (isDuplicateKey(err)) return null;
+      if (isDuplicateKey(err)) return false;
       throw err;
     }
   }
 
-  /** Removes an attempt that never reached payment (no seat could be taken). */
-  async discard(id: string): Promise<void> {
-    await this.model.deleteOne({ _id: id, status: 'PENDING' });
-  }
-
-  /** PENDING → CONFIRMED holding `seat`, with `registration.confirmed`. Null registration: it was no longer PENDING. */
-  async confirm(reg: Registration, paymentId: string, seat: string, ctx: ChangeContext): Promise<Transition> {
-    const event = confirmedEvent(reg, paymentId);
-    const updatedAt = new Date();
-    const res = await this.model.collection.updateOne(
-      { _id: reg.id as never, status: 'PENDING' },
-      ctx.withEvents({ $set: { status: 'CONFIRMED', paymentId, seat, updatedAt } }, [event]),
-    );
-    if (res.modifiedCount !== 1) return { registration: null, events: [] };
-    return { registration: this.remember({ ...reg, status: 'CONFIRMED', paymentId, seat, updatedAt }), events: [event] };
-  }
-
   /**
-   * PENDING → FAILED with `registration.abandoned` (payment voids any charge), recording the
-   * `seat` it is about to give back. No events: it was no longer PENDING.
-   */
-  async abandon(reg: Pick<Registration, 'id' | 'studentId' | 'lectureId'>, reason: AbandonReason, ctx: ChangeContext, seat: string | null = null): Promise<Transition> {
-    const event = abandonedEvent(reg, reason);
-    const res = await this.model.collection.updateOne(
-      { _id: reg.id as never, status: 'PENDING' },
-      ctx.withEvents({ $set: { status: 'FAILED', seat, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id), updatedAt: new Date() } }, [event]),
-    );
-    return res.modifiedCount === 1 ? { registration: null, events: [event] } : { registration: null, events: [] };
-  }
-
-  /**
-   * CONFIRMED → CANCELED with `registration.canceled`; frees the live key. When it was not
+   * CONFIRMED → CANCELED with `registration.canceled` (the caller frees the seat). When it was not
    * CONFIRMED, nothing changes and the registration is read as stored.
    */
   async cancel(reg: Registration, reason: CancellationReason, ctx: ChangeContext): Promise<Transition> {
@@ -185,7 +156,7 @@ export class RegistrationRepository {
     const res = await this.model.collection.updateOne(
       { _id: reg.id as never, status: 'CONFIRMED' },
       ctx.withEvents(
-        { $set: { status: 'CANCELED', cancellationReason: reason, liveKey: closedKey(reg.studentId, reg.lectureId, reg.id), updatedAt } },
+        { $set: { status: 'CANCELED', cancellationReason: reason, updatedAt } },
         [event],
       ),
     );
@@ -196,7 +167,7 @@ export class RegistrationRepository {
   }
 
   private remember(reg: Registration): Registration {
-    if (reg.status !== 'PENDING') this.recent.set(reg.id, reg);
+    this.recent.set(reg.id, reg);
     return reg;
   }
 }

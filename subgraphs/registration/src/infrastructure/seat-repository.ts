@@ -1,9 +1,11 @@
 /**
  * The seat ledger: one document per taken seat, `_id` = `<lectureId>#<n>` with seat numbers
- * 1..capacity. Taking a seat is an insert, so the database's unique `_id` (not a
- * read-then-write) decides who gets the last seat: a lecture can never have more than
- * `capacity` seat documents, whatever the concurrency or the number of replicas, on MongoDB
- * and FerretDB alike. Releasing is a delete by `_id`.
+ * 1..capacity, and `holder` = the live key of the student and lecture (see the domain's
+ * `liveKey`), unique too. Taking a seat is one insert, so the database's unique indexes (not a
+ * read-then-write) decide who gets the last seat and that a student holds at most one seat of a
+ * lecture: a lecture can never have more than `capacity` seat documents, whatever the
+ * concurrency or the number of replicas, on MongoDB and FerretDB alike. Releasing is a delete by
+ * `_id`, which frees the seat and the student's live key at once.
  *
  * Allocation is O(1) while seats are free: each process walks the seat numbers from a random
  * start of its own (so replicas rarely meet) and reuses the numbers it released first. Only
@@ -18,6 +20,8 @@ interface SeatDoc {
   _id: string;
   lectureId: string;
   registrationId: string;
+  /** The live key of the holder (student and lecture): unique. */
+  holder: string;
   takenAt: Date;
 }
 
@@ -26,6 +30,7 @@ const schema = new Schema<SeatDoc>(
     _id: { type: String, required: true },
     lectureId: { type: String, required: true, index: true },
     registrationId: { type: String, required: true, index: true },
+    holder: { type: String, required: true, unique: true },
     takenAt: { type: Date, required: true },
   },
   { versionKey: false, collection: 'seats' },
@@ -56,14 +61,15 @@ export class SeatRepository {
   }
 
   /**
-   * Takes a free seat of `lecture` for `registrationId`.
-   * @returns the seat's id, or null when the lecture is full.
+   * Takes a free seat of `lecture` for attempt `registrationId` of the student with live key `holder`.
+   * @returns the seat's id; `already-registered` when the holder has a live seat of the lecture;
+   *   null when the lecture is full.
    */
-  async take(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string): Promise<string | null> {
+  async take(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string, holder: string): Promise<string | 'already-registered' | null> {
     const cursor = this.cursorOf(lecture);
     for (let i = 0; i < Math.min(BLIND_TRIES, lecture.capacity); i++) {
-      const seat = await this.tryTake(lecture.id, cursor.freed.pop() ?? this.advance(cursor), registrationId);
-      if (seat) return seat;
+      const seat = await this.tryTake(lecture.id, cursor.freed.pop() ?? this.advance(cursor), registrationId, holder);
+      if (seat !== 'taken') return seat;
     }
     // Many collisions: look at the ledger once and try what is really free.
     const held = new Set((await this.model.find({ lectureId: lecture.id }, { _id: 1 }).lean<{ _id: string }[]>()).map((d) => d._id));
@@ -74,8 +80,8 @@ export class SeatRepository {
       [free[i], free[j]] = [free[j], free[i]];
     }
     for (const n of free) {
-      const seat = await this.tryTake(lecture.id, n, registrationId);
-      if (seat) return seat;
+      const seat = await this.tryTake(lecture.id, n, registrationId, holder);
+      if (seat !== 'taken') return seat;
     }
     return null;
   }
@@ -93,15 +99,25 @@ export class SeatRepository {
     return (await this.model.deleteMany({ registrationId })).deletedCount;
   }
 
-  private async tryTake(lectureId: string, n: number, registrationId: string): Promise<string | null> {
+  /**
+   * One insert of seat `n`. FerretDB's duplicate-key error does not say which unique index
+   * refused it, so a refusal is told apart by reading the seat (by `_id`): held by someone else
+   * means the seat is taken; free means the holder already has a seat of this lecture (unless
+   * it was freed in between, which a second try settles).
+   */
+  private async tryTake(lectureId: string, n: number, registrationId: string, holder: string): Promise<string | 'taken' | 'already-registered'> {
     const _id = seatId(lectureId, n);
-    try {
-      await this.model.collection.insertOne({ _id, lectureId, registrationId, takenAt: new Date() } as never);
-      return _id;
-    } catch (err) {
-      if (isDuplicateKey(err)) return null;
-      throw err;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.model.collection.insertOne({ _id, lectureId, registrationId, holder, takenAt: new Date() } as never);
+        return _id;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const there = await this.model.collection.findOne({ _id: _id as never }, { projection: { holder: 1 } });
+      if (there) return there.holder === holder ? 'already-registered' : 'taken';
     }
+    return 'already-registered';
   }
 
   private cursorOf(lecture: Pick<CatalogLecture, 'id' | 'capacity'>): Cursor {
