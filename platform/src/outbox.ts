@@ -64,6 +64,12 @@ export interface ChangeContext {
    */
   readonly inherited: boolean;
   /**
+   * True when this process has held the claim without a break since its previous change of the
+   * document: nobody else can have written it meanwhile, so what that change read or wrote is
+   * still what is stored.
+   */
+  readonly continued: boolean;
+  /**
    * Merges `events` into `update` as the document's new outbox: `$set` when every stored event
    * is known to be published, `$push` otherwise.
    */
@@ -175,16 +181,17 @@ export class Outbox {
     return new Promise<T>((resolve, reject) => {
       this.track(
         this.mutex.run(key, async () => {
-          let inherited: boolean;
+          let taken: { inherited: boolean; continued: boolean };
           try {
-            inherited = await this.claim(key, collection, docId, opts);
+            taken = await this.claim(key, collection, docId, opts);
           } catch (err) {
             reject(err);
             return;
           }
+          const { inherited } = taken;
           let result: Changed<T>;
           try {
-            result = await fn(context(inherited));
+            result = await fn(context(inherited, taken.continued));
           } catch (err) {
             this.inUse.delete(key);
             this.leftovers.set(key, { state: 'failed', data: opts.data });
@@ -196,6 +203,26 @@ export class Outbox {
         }),
       );
     });
+  }
+
+  /** The ids among `docIds` of `collection` that some process holds a claim on now (one query). */
+  async claimed(collection: string, docIds: readonly string[]): Promise<string[]> {
+    const keys = docIds.map((id) => `${collection}:${id}`);
+    const found = await this.claims.find({ _id: { $in: keys } }, { projection: { docId: 1 } }).toArray();
+    return found.map((c) => c.docId);
+  }
+
+  /**
+   * Waits until no process holds a claim on any of `docIds` of `collection`, or `timeoutMs`
+   * passes: a reader that must see a change another process answered for but has not stored yet.
+   */
+  async waitForRelease(collection: string, docIds: readonly string[], timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let left = [...docIds];
+    while (left.length && Date.now() < until) {
+      await sleep(10);
+      left = await this.claimed(collection, left);
+    }
   }
 
   /** Starts the sweeper; the first sweep runs at once. */
@@ -267,13 +294,13 @@ export class Outbox {
   }
 
   /** Takes the claim, or reuses this process's leftover one; resolves with whether stored events may be unpublished. */
-  private async claim(key: string, collection: string, docId: string, opts: { staleAfterMs?: number; data?: Record<string, unknown> }): Promise<boolean> {
+  private async claim(key: string, collection: string, docId: string, opts: { staleAfterMs?: number; data?: Record<string, unknown> }): Promise<{ inherited: boolean; continued: boolean }> {
     let left = this.leftovers.get(key);
     if (left?.state === 'idle' && Date.now() < left.reusableUntil) {
       // Finished and not deleted yet: this change reuses it; every event it covered went out.
       this.leftovers.delete(key);
       this.inUse.set(key, left.reusableUntil);
-      return false;
+      return { inherited: false, continued: true };
     }
     if (left?.state === 'releasing') {
       await left.done;
@@ -283,7 +310,7 @@ export class Outbox {
       if ((await this.claims.findOne({ _id: key }))?.owner === this.owner) {
         if (left.state === 'failed') await this.recover(collection, docId, left.data);
         this.leftovers.set(key, { state: 'unpublished' });
-        return true;
+        return { inherited: true, continued: false };
       }
       this.leftovers.delete(key); // another process took it over (we were too slow) and settled it
     }
@@ -294,7 +321,7 @@ export class Outbox {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.claims.insertOne(mine);
-        return false;
+        return { inherited: false, continued: false };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
       }
@@ -302,7 +329,7 @@ export class Outbox {
       if (other && Date.now() - new Date(other.at).getTime() > other.staleAfterMs) {
         if (await this.takeOver(other, mine)) {
           await this.recover(collection, docId, other.data);
-          return true;
+          return { inherited: true, continued: false };
         }
         continue;
       }
@@ -325,7 +352,7 @@ export class Outbox {
   }
 
   private async recover(collection: string, docId: string, data: Record<string, unknown> | undefined): Promise<void> {
-    await this.recoveries.get(collection)?.(docId, data, context(true));
+    await this.recoveries.get(collection)?.(docId, data, context(true, false));
   }
 
   /** Publishes a change's events (or, when inherited, everything stored) and deletes the claim; on failure leaves it to the sweeper. */
@@ -397,9 +424,10 @@ export class Outbox {
   }
 }
 
-function context(inherited: boolean): ChangeContext {
+function context(inherited: boolean, continued: boolean): ChangeContext {
   return {
     inherited,
+    continued,
     withEvents(update, events) {
       if (inherited) return { ...update, $push: { ...(update.$push as object), outbox: { $each: events } } };
       return { ...update, $set: { ...(update.$set as object), outbox: events } };

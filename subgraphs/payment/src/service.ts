@@ -22,15 +22,15 @@ export async function startPaymentService(env: Record<string, string | undefined
   const latency = parseLatency(config.PAYMENT_LATENCY_MS);
   const declinedStudents = new Set(config.PAYMENT_DECLINE_STUDENTS.split(',').map((s) => s.trim()).filter(Boolean));
   const rt = await createSubgraphRuntime('payment', config);
-  const repo = new PaymentRepository(rt.conn, rt.outbox);
+  const repo = new PaymentRepository(rt.conn, rt.outbox, rt.logger);
   await repo.model.init();
   const provider = new SimulatedProvider(latency, declinedStudents);
-  rt.outbox.recoverWith('payments', (id, data) => repo.recoverCharge(id, data as ChargeInput | undefined, provider));
+  rt.outbox.recoverWith('payments', (id, data, ctx) => repo.recoverCharge(id, data as ChargeInput | undefined, provider, ctx));
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
     resolvers: paymentResolvers(repo),
     publishes: 'payment',
     routes: { '/internal/charges': chargeEndpoint({ repo, provider, secret: config.GATEWAY_SECRET }) },
-    startConsumers: () => startPaymentConsumers(rt, repo),
+    startConsumers: () => startPaymentConsumers(rt, repo, provider),
   });
 }

@@ -75,12 +75,30 @@ describe('refund and void policies', () => {
     expect(doc?.status).toBe('REFUNDED');
   });
 
-  it('voids an abandoned attempt so that a late charge is refused', async () => {
+  it('voids an abandoned attempt, and refunds at once a charge for it that arrives later', async () => {
     const req = { ...ids(), amount: 10_000 };
     await h.publish('registration.abandoned', { ...req, reason: 'PAYMENT_UNAVAILABLE' } as never);
-    await eventually(async () => (await (await h.db()).collection('payments').findOne({ registrationId: req.registrationId }))?.status === 'VOIDED');
-    const late = await charge(req);
-    expect(late.status).toBe(402);
+    const db = await h.db();
+    await eventually(async () => (await db.collection('payments').findOne({ registrationId: req.registrationId }))?.status === 'VOIDED');
+    const refunds: string[] = [];
+    const sub = h.nc.subscribe(`${h.tag}.payment.refunded`, { callback: (_e, m) => refunds.push(JSON.parse(new TextDecoder().decode(m.data)).payload.registrationId) });
+    // The provider answers (registration, which gave up on this attempt, ignores it); the money goes back.
+    await charge(req);
+    const doc = await eventually(async () => {
+      const d = await db.collection('payments').findOne({ registrationId: req.registrationId });
+      return d?.status === 'REFUNDED' ? d : undefined;
+    });
+    expect(doc.amount).toBe(10_000);
+    await eventually(async () => refunds.includes(req.registrationId), 5_000, 'payment.refunded published');
+    sub.unsubscribe();
+  });
+
+  it('records, on registration.confirmed, a charge that was answered but not stored', async () => {
+    const req = { ...ids(), amount: 7_000 };
+    const { paymentIdOf } = await import('../src/domain/payment.js');
+    await h.publish('registration.confirmed', { ...req, instructorId: 'i-1', lectureTitle: 'T', paymentId: paymentIdOf(req.registrationId) });
+    const doc = await eventually(async () => (await (await h.db()).collection('payments').findOne({ registrationId: req.registrationId })) ?? undefined);
+    expect(doc).toMatchObject({ _id: paymentIdOf(req.registrationId), status: 'COMPLETED', amount: 7_000 });
   });
 
   it('refunds a charge that completed after its attempt was abandoned', async () => {

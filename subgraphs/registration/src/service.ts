@@ -52,6 +52,7 @@ export async function startRegistrationService(env: Record<string, string | unde
     resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS,
     maxConcurrent: config.REGISTRATION_CONCURRENCY,
     logger: rt.logger,
+    metrics: rt.metrics.registry,
   });
   const service = new RegistrationService(registrations, catalog, seats, payment, rt.outbox, rt.logger, {
     pendingTimeoutMs: config.PENDING_TIMEOUT_MS,

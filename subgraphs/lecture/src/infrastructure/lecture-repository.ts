@@ -6,7 +6,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
 import { newId, outboxField, type Outbox } from '@courses/platform';
-import { applyEnrolments, type Enrolment, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
+import { applyEnrolments, type Enrolment, type EnrolmentState, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its enrolment memory and outbox. */
 export interface LectureDoc {
@@ -72,6 +72,8 @@ export interface LecturePage {
 
 export class LectureRepository {
   readonly model: Model<LectureDoc>;
+  /** The enrolment memory of lectures this process wrote last (see applyEnrolments). */
+  private readonly enrolment = new Map<string, EnrolmentState & { instructorId: string }>();
 
   constructor(
     conn: Connection,
@@ -129,26 +131,40 @@ export class LectureRepository {
   /**
    * Applies registrations' confirmations and cancellations, in stream order, to the enrolled
    * count of one lecture, each registration at most once whatever the redeliveries or order
-   * (see the domain's `applyEnrolments`): one read and, when the count changed, one write with
-   * one `lecture.enrolledCountChanged` carrying the final count.
+   * (see the domain's `applyEnrolments`): one read and, when anything changed, one write with
+   * one `lecture.enrolledCountChanged` carrying the final count. While this process holds the
+   * lecture's claim without a break, it remembers what it wrote and skips the read.
    * @returns false when the lecture does not exist (yet).
    */
   applyEnrolments(lectureId: string, changes: readonly Enrolment[]): Promise<boolean> {
     return this.outbox.change(COLLECTION, lectureId, async (ctx) => {
-      const d = await this.model.collection.findOne(
-        { _id: lectureId as never },
-        { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
-      );
-      if (!d) return { value: false };
-      const next = applyEnrolments({ enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [] }, changes);
+      let state = ctx.continued ? this.enrolment.get(lectureId) : undefined;
+      if (!state) {
+        const d = await this.model.collection.findOne(
+          { _id: lectureId as never },
+          { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
+        );
+        if (!d) return { value: false };
+        state = { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
+      }
+      const next = applyEnrolments(state, changes);
+      this.remember(lectureId, { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, instructorId: state.instructorId });
+      if (!next.touched) return { value: true };
       const update = { $set: { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, updatedAt: new Date() } };
       if (!next.changed) {
-        if (next.touched) await this.model.collection.updateOne({ _id: lectureId as never }, update);
+        await this.model.collection.updateOne({ _id: lectureId as never }, update);
         return { value: true };
       }
-      const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: d.instructorId, enrolledCount: next.enrolledCount });
+      const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: state.instructorId, enrolledCount: next.enrolledCount });
       await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
       return { value: true, events: [event] };
     });
+  }
+
+  /** Keeps the enrolment memory last written, for the next change under the same unbroken claim. */
+  private remember(lectureId: string, state: EnrolmentState & { instructorId: string }): void {
+    this.enrolment.delete(lectureId);
+    this.enrolment.set(lectureId, state);
+    if (this.enrolment.size > 1_000) this.enrolment.delete(this.enrolment.keys().next().value!);
   }
 }

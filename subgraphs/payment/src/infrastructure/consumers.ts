@@ -1,16 +1,22 @@
 /**
  * Every event subscription of the payment subgraph, in one place:
+ * - `registration.confirmed` → policy: its payment is recorded (a charge answered by a process
+ *   that died before storing it is stored now);
  * - `registration.canceled` → policy: refund the registration's payment;
  * - `registration.abandoned` → policy: void the attempt's payment (refund a late charge).
  */
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import { paymentIdOf } from '../domain/payment.js';
 import type { PaymentRepository } from './payment-repository.js';
+import type { PaymentProvider } from './simulated-provider.js';
 
 /** Starts the durable consumer `payment-refunds` on the REGISTRATION stream. */
-export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRepository): Promise<RunningConsumer[]> {
+export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRepository, provider: PaymentProvider): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'registration', 'payment-refunds', {
+      'registration.confirmed': async ({ payload: p }) => {
+        await repo.ensureRecorded({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, provider);
+      },
       'registration.canceled': async ({ payload: p }) => {
         await repo.refund(p.paymentId ?? paymentIdOf(p.registrationId));
       },

@@ -10,7 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { isDuplicateKey, outboxField, type ChangeContext, type Outbox } from '@courses/platform';
+import { isDuplicateKey, outboxField, type ChangeContext, type Logger, type Outbox } from '@courses/platform';
 import { completedEvent, paymentIdOf, refundedEvent, type Payment, type PaymentState } from '../domain/payment.js';
 import type { PaymentProvider } from './simulated-provider.js';
 
@@ -34,6 +34,8 @@ const schema = new Schema<PaymentDoc>(
 
 /** The aggregate collection whose changes go through the outbox. */
 const COLLECTION = 'payments';
+/** Longest a read waits for another process to store a charge it answered, ms. */
+export const READ_YOUR_CHARGE_MS = 1_000;
 
 function toPayment(d: PaymentDoc): Payment {
   const { _id, outbox: _o, ...rest } = d;
@@ -51,10 +53,13 @@ export interface ChargeInput {
 export class PaymentRepository {
   readonly model: Model<PaymentDoc>;
   private readonly recent = new LRUCache<string, Payment>({ max: 20_000 });
+  /** Charges answered and being stored by this process, by payment id. */
+  private readonly storing = new Map<string, Promise<unknown>>();
 
   constructor(
     conn: Connection,
     private readonly outbox: Outbox,
+    private readonly logger: Logger,
   ) {
     this.model = conn.model<PaymentDoc>('Payment', schema);
   }
@@ -64,8 +69,27 @@ export class PaymentRepository {
     return d ? this.remember(toPayment(d)) : null;
   }
 
-  /** The payments among `ids` (one query), in no particular order. */
+  /**
+   * The payments among `ids` (one query), in no particular order. A charge already answered and
+   * still being stored (see {@link charge}) is waited for, here or in another process (its outbox
+   * claim, at most {@link READ_YOUR_CHARGE_MS}), so a client that selects the payment of the
+   * registration it just made sees it.
+   */
   async findByIds(ids: readonly string[]): Promise<Payment[]> {
+    const found = await this.readMany(ids);
+    const missing = ids.filter((id) => !found.some((p) => p.id === id));
+    if (!missing.length) return found;
+    const storing = missing.map((id) => this.storing.get(id)).filter((p): p is Promise<unknown> => !!p);
+    if (storing.length) await Promise.allSettled(storing);
+    else {
+      const claimed = await this.outbox.claimed(COLLECTION, missing);
+      if (!claimed.length) return found;
+      await this.outbox.waitForRelease(COLLECTION, claimed, READ_YOUR_CHARGE_MS);
+    }
+    return [...found, ...(await this.readMany(missing))];
+  }
+
+  private async readMany(ids: readonly string[]): Promise<Payment[]> {
     const docs = await this.model.find({ _id: { $in: ids } }, { outbox: 0 }).lean<PaymentDoc[]>();
     return docs.map((d) => this.remember(toPayment(d)));
   }
@@ -77,47 +101,71 @@ export class PaymentRepository {
 
   /**
    * Charges `input` through the provider and records it with `payment.completed`, once per
-   * registration. The payment's outbox claim is taken, and the stored payment read, while the
-   * provider works; the answer goes back as soon as the provider approves, and the write of the
-   * payment and the publication of its event follow under the claim, off the caller's clock (a
-   * breaker times the caller out at 610 ms against a provider that takes up to 600). Should this
-   * process die before the write, the claim's recovery asks the provider for the decision again.
-   * - A repeat of a stored charge answers with it and stores nothing.
+   * registration. The answer goes back the moment the provider decides: no database round trip
+   * stands between the provider and the caller, whose breaker times out at 610 ms against a
+   * provider that takes up to 600. The payment's outbox claim is taken while the provider works,
+   * and the payment is stored and its event published under it after the answer.
+   * - A repeat of a stored charge stores nothing.
    * - A charge of an attempt already voided (registration gave up on it before this call
-   *   arrived) is declined and, as the provider took the money, recorded as refunded at once.
+   *   arrived, and ignores this answer) is recorded as refunded at once: the provider took money.
+   * - Should this process die before storing an approved charge, the claim's recovery asks the
+   *   provider for the decision again, and {@link ensureRecorded} does the same when
+   *   `registration.confirmed` arrives (the crash may come before the claim is stored).
    * @returns `approved` with the payment id, or `declined`.
    */
-  charge(input: ChargeInput, provider: PaymentProvider): Promise<{ decision: 'approved'; paymentId: string } | { decision: 'declined' }> {
+  async charge(input: ChargeInput, provider: PaymentProvider): Promise<{ decision: 'approved'; paymentId: string } | { decision: 'declined' }> {
     const id = paymentIdOf(input.registrationId);
     const decided = provider.charge(input);
-    decided.catch(() => undefined);
-    return new Promise((resolve, reject) => {
-      this.outbox
-        .change(
-          COLLECTION,
-          id,
-          async (ctx) => {
-            const [decision, stored] = await Promise.all([decided, this.findById(id)]);
-            if (decision === 'declined') {
-              resolve({ decision: 'declined' });
-              return { value: undefined };
-            }
-            if (stored?.status === 'COMPLETED') {
-              resolve({ decision: 'approved', paymentId: id });
-              return { value: undefined };
-            }
-            if (stored) {
-              resolve({ decision: 'declined' });
-              return { value: undefined, events: await this.refundLateCharge(stored, input.amount, ctx) };
-            }
-            resolve({ decision: 'approved', paymentId: id });
-            const event = await this.insertCompleted(id, input);
-            return { value: undefined, events: event ? [event] : [] };
-          },
-          { staleAfterMs: provider.maxLatencyMs + 5_000, data: { ...input } },
-        )
-        .catch(reject);
+    const stored = this.outbox.change(
+      COLLECTION,
+      id,
+      async (ctx) => {
+        if ((await decided) === 'declined') return { value: undefined };
+        return { value: undefined, events: await this.recordApproved(id, input, ctx) };
+      },
+      { staleAfterMs: provider.maxLatencyMs + 5_000, data: { ...input } },
+    );
+    this.storing.set(id, stored);
+    stored.then(
+      () => this.storing.delete(id),
+      (err) => {
+        this.storing.delete(id);
+        this.logger.error({ err, paymentId: id }, 'could not store an approved charge; the outbox recovers it');
+      },
+    );
+    return (await decided) === 'declined' ? { decision: 'declined' } : { decision: 'approved', paymentId: id };
+  }
+
+  /**
+   * Policy "registration confirmed → its payment is recorded": a no-op unless this process (or
+   * one that died) answered the charge without storing it; then it asks the provider and stores it.
+   */
+  async ensureRecorded(input: ChargeInput, provider: PaymentProvider): Promise<void> {
+    const id = paymentIdOf(input.registrationId);
+    if (this.recent.has(id)) return;
+    await this.outbox.change(COLLECTION, id, async (ctx) => {
+      if (await this.findById(id)) return { value: undefined };
+      if (provider.decisionOf(input) !== 'approved') return { value: undefined };
+      this.logger.warn({ paymentId: id }, 'stored an approved charge its process had not stored');
+      return { value: undefined, events: await this.recordApproved(id, input, ctx) };
     });
+  }
+
+  /**
+   * Recovery of a charge whose process died (see {@link charge}): records it when the provider
+   * approved it and nothing is stored yet.
+   */
+  async recoverCharge(id: string, input: ChargeInput | undefined, provider: PaymentProvider, ctx: ChangeContext): Promise<void> {
+    if (!input || provider.decisionOf(input) !== 'approved') return;
+    await this.recordApproved(id, input, ctx);
+  }
+
+  /** Stores an approved charge: COMPLETED, or the refund of a charge for a voided attempt; nothing for a repeat. */
+  private async recordApproved(id: string, input: ChargeInput, ctx: ChangeContext): Promise<EventEnvelope[]> {
+    const event = await this.insertCompleted(id, input);
+    if (event) return [event];
+    const existing = await this.findById(id);
+    return existing && existing.status === 'VOIDED' ? this.refundLateCharge(existing, input.amount, ctx) : [];
   }
 
   /** A voided attempt that the provider charged after all: VOIDED → REFUNDED with the amount, and `payment.refunded`. */
@@ -128,15 +176,6 @@ export class PaymentRepository {
       ctx.withEvents({ $set: { status: 'REFUNDED' satisfies PaymentState, amount, updatedAt: new Date() } }, [event]),
     );
     return res.modifiedCount === 1 ? [event] : [];
-  }
-
-  /**
-   * Recovery of a charge whose process died (see {@link charge}): records it when the provider
-   * approved it and nothing is stored yet.
-   */
-  async recoverCharge(id: string, input: ChargeInput | undefined, provider: PaymentProvider): Promise<void> {
-    if (!input || provider.decisionOf(input) !== 'approved') return;
-    await this.insertCompleted(id, input);
   }
 
   /** Inserts a COMPLETED payment with its event; undefined when a payment for the registration exists already. */

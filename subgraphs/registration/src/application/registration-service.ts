@@ -66,7 +66,8 @@ export class RegistrationService {
     const lecture = await this.catalog.findById(lectureId);
     if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${lectureId}`);
     assertOpen(lecture);
-    const attempt = await this.admit(() => this.attempt(who, lecture));
+    const refused = this.payment.refusedNow();
+    const attempt: Outcome = refused ? { kind: 'not-paid', outcome: refused } : await this.admit(() => this.attempt(who, lecture));
     switch (attempt.kind) {
       case 'confirmed': {
         // The lecture may have been canceled while the charge was in flight, after the policy
@@ -88,7 +89,7 @@ export class RegistrationService {
       case 'not-paid': {
         const { outcome } = attempt;
         if (outcome.kind === 'declined') throw appError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
-        this.logger.warn({ reason: outcome.reason }, 'payment unavailable; registration not made');
+        this.logger.debug({ reason: outcome.reason }, 'payment unavailable; registration not made');
         throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
           retryAfterSeconds: outcome.retryAfterSeconds,
         });
@@ -106,6 +107,9 @@ export class RegistrationService {
       COLLECTION,
       attempt.id,
       async () => {
+        // Payment refusing calls outright (breaker open): say so before holding anything.
+        const refused = this.payment.refusedNow();
+        if (refused) return { value: { kind: 'not-paid', outcome: refused } };
         const seat = await this.seats.take(lecture, attempt.id, liveKey(who.sub, lecture.id));
         if (seat === 'already-registered') return { value: { kind: 'already-registered' } };
         if (!seat) return { value: { kind: 'full' } };
@@ -114,7 +118,12 @@ export class RegistrationService {
           outcome = await this.payment.charge({ registrationId: attempt.id, studentId: who.sub, lectureId: lecture.id, amount: attempt.amount });
         } catch (err) {
           this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
-          outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1 };
+          outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
+        }
+        if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
+          // The call never left: nothing to void, only the seat to give back.
+          await this.seats.release(seat);
+          return { value: { kind: 'not-paid', outcome } };
         }
         if (outcome.kind === 'completed') {
           const t = await this.registrations.insertConfirmed(attempt, outcome.paymentId, seat);

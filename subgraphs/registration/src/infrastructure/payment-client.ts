@@ -12,6 +12,8 @@
  * The fallback turns every rejection into {@link ChargeUnavailable} with a retry hint.
  */
 import CircuitBreaker from 'opossum';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { Pool } from 'undici';
 import { HEADERS, type Logger } from '@courses/platform';
 
 /** What registration asks payment to charge. Amount in KRW. */
@@ -36,6 +38,11 @@ export interface ChargeUnavailable {
   reason: string;
   /** Seconds after which trying again makes sense. */
   retryAfterSeconds: number;
+  /**
+   * False when the call never left this process (breaker open, too many calls in flight), so
+   * payment cannot have charged; true when it may have (a timeout or a transport error).
+   */
+  maybeCharged: boolean;
 }
 export type ChargeOutcome = ChargeCompleted | ChargeDeclined | ChargeUnavailable;
 
@@ -54,31 +61,40 @@ export interface PaymentClientOptions {
   /** Most calls in flight at once (default 64). */
   maxConcurrent?: number;
   logger: Logger;
+  /** Where to register `payment_charge_duration_seconds` and `payment_breaker_state`. */
+  metrics?: Registry;
 }
 
-/** Posts one charge; resolves with the payment id, throws DeclinedError on 402. */
-async function postCharge(baseUrl: string, secret: string, timeoutMs: number, req: ChargeRequest): Promise<ChargeCompleted> {
-  const res = await fetch(`${baseUrl}/internal/charges`, {
+/** Posts one charge over `pool`; resolves with the payment id, throws DeclinedError on 402. */
+async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: ChargeRequest): Promise<ChargeCompleted> {
+  const res = await pool.request({
+    path: '/internal/charges',
     method: 'POST',
     headers: { 'content-type': 'application/json', [HEADERS.secret]: secret },
     body: JSON.stringify(req),
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const body = (await res.json().catch(() => ({}))) as { paymentId?: string; message?: string };
-  if (res.status === 402) throw new DeclinedError(body.message ?? 'declined');
-  if (!res.ok || !body.paymentId) throw new Error(`payment answered HTTP ${res.status}`);
+  const body = (await res.body.json().catch(() => ({}))) as { paymentId?: string; message?: string };
+  if (res.statusCode === 402) throw new DeclinedError(body.message ?? 'declined');
+  if (res.statusCode < 200 || res.statusCode >= 300 || !body.paymentId) throw new Error(`payment answered HTTP ${res.statusCode}`);
   return { kind: 'completed', paymentId: body.paymentId };
 }
+
+/** Breaker rejections that happen before the call leaves this process. */
+const NOT_SENT = new Set(['EOPENBREAKER', 'ESEMLOCKED', 'ESHUTDOWN']);
 
 export class PaymentClient {
   readonly breaker: CircuitBreaker<[ChargeRequest], ChargeOutcome>;
   private readonly resetTimeoutMs: number;
+  private readonly pool: Pool;
 
   constructor(opts: PaymentClientOptions) {
     const timeoutMs = opts.timeoutMs ?? 610;
     this.resetTimeoutMs = opts.resetTimeoutMs ?? 5_000;
+    // Keep-alive connections to payment, at least one per call that may be in flight.
+    this.pool = new Pool(new URL(opts.baseUrl).origin, { connections: opts.maxConcurrent ?? 64, keepAliveTimeout: 4_000 });
     this.breaker = new CircuitBreaker<[ChargeRequest], ChargeOutcome>(
-      (req: ChargeRequest) => postCharge(opts.baseUrl, opts.secret, timeoutMs + 50, req),
+      (req: ChargeRequest) => postCharge(this.pool, opts.secret, timeoutMs + 50, req),
       {
         timeout: timeoutMs,
         errorThresholdPercentage: 50,
@@ -93,10 +109,33 @@ export class PaymentClient {
       kind: 'unavailable',
       reason: err?.code ?? err?.message ?? 'unavailable',
       retryAfterSeconds: this.breaker.opened ? Math.ceil(this.resetTimeoutMs / 1000) : 1,
+      maybeCharged: !NOT_SENT.has(err?.code ?? ''),
     }));
     this.breaker.on('open', () => opts.logger.warn('payment circuit breaker OPEN: failing fast'));
     this.breaker.on('halfOpen', () => opts.logger.info('payment circuit breaker HALF-OPEN: probing'));
     this.breaker.on('close', () => opts.logger.info('payment circuit breaker CLOSED'));
+    if (opts.metrics) {
+      const duration = new Histogram({
+        name: 'payment_charge_duration_seconds',
+        help: 'Charge calls to payment as the breaker timed them (s), by outcome',
+        labelNames: ['outcome'],
+        buckets: [0.05, 0.1, 0.2, 0.4, 0.5, 0.55, 0.58, 0.59, 0.6, 0.605, 0.61, 0.62, 0.65, 0.8, 1],
+        registers: [opts.metrics],
+      });
+      this.breaker.on('success', (_r, ms) => duration.observe({ outcome: 'completed' }, ms / 1000));
+      this.breaker.on('failure', (err: Error & { code?: string }, ms) =>
+        duration.observe({ outcome: err instanceof DeclinedError ? 'declined' : err?.code === 'ETIMEDOUT' ? 'timeout' : 'failed' }, ms / 1000),
+      );
+      const client = this;
+      new Gauge({
+        name: 'payment_breaker_state',
+        help: 'Payment circuit breaker: 0 closed, 1 half-open (probing), 2 open (failing fast)',
+        registers: [opts.metrics],
+        collect() {
+          this.set({ closed: 0, 'half-open': 1, open: 2 }[client.state]);
+        },
+      });
+    }
   }
 
   /** Charges `req.amount` KRW for a registration. Never throws for payment trouble: see {@link ChargeOutcome}. */
@@ -114,7 +153,17 @@ export class PaymentClient {
     return this.breaker.halfOpen ? 'half-open' : this.breaker.opened ? 'open' : 'closed';
   }
 
-  shutdown(): void {
+  /**
+   * The answer a charge would get right now without being sent, when the breaker is open (it
+   * fails fast): lets a caller skip work it would undo. Undefined when a charge would be sent.
+   */
+  refusedNow(): ChargeUnavailable | undefined {
+    if (!this.breaker.opened || this.breaker.halfOpen) return undefined;
+    return { kind: 'unavailable', reason: 'EOPENBREAKER', retryAfterSeconds: Math.ceil(this.resetTimeoutMs / 1000), maybeCharged: false };
+  }
+
+  async shutdown(): Promise<void> {
     this.breaker.shutdown();
+    await this.pool.close();
   }
 }
