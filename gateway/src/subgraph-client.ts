@@ -46,7 +46,8 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     private readonly secret: string,
   ) {
     const u = new URL(url);
-    this.pool = new Pool(u.origin, { connections: 64, keepAliveTimeout: 4_000, pipelining: 1 });
+    // Enough connections that requests wait in the subgraph, where admission control sees them, not here.
+    this.pool = new Pool(u.origin, { connections: 512, keepAliveTimeout: 4_000, pipelining: 1 });
     this.path = `${u.pathname}${u.search}`;
   }
 

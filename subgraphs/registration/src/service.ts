@@ -1,6 +1,7 @@
 /** Wiring of the registration subgraph. */
 import { z } from 'zod';
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { Gauge } from 'prom-client';
+import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, watchEventLoop, type RunningSubgraph } from '@courses/platform';
 import { RegistrationService } from './application/registration-service.js';
 import { CatalogRepository } from './infrastructure/catalog-repository.js';
 import { startRegistrationConsumers } from './infrastructure/consumers.js';
@@ -19,8 +20,13 @@ export const registrationEnv = subgraphEnv.extend({
   PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
   /** Age after which an attempt whose process died is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
   PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  /** Registrations in progress at once per process (seat taken, payment in flight); also the most payment calls in flight. */
+  /**
+   * Most registrations in progress at once per process (seat taken, payment in flight), and the
+   * most payment calls in flight; the admission limit adapts below it (see AdaptiveLimit).
+   */
   REGISTRATION_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  /** Event-loop delay (99th percentile over 0.5 s, ms) above which registration admits fewer at once. */
+  REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(30),
   /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
   REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
 }).refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
@@ -59,12 +65,20 @@ export async function startRegistrationService(env: Record<string, string | unde
     concurrency: config.REGISTRATION_CONCURRENCY,
     queueMs: config.REGISTRATION_QUEUE_MS,
   });
+  const unwatch = watchEventLoop(service.admission, config.REGISTRATION_LAG_LIMIT_MS);
+  for (const [name, help, read] of [
+    ['registration_admission_limit', 'Registrations allowed in progress at once now (adaptive)', () => service.admission.limit],
+    ['registration_admission_in_flight', 'Registrations in progress', () => service.admission.inFlight],
+    ['registration_admission_queued', 'Registrations waiting for their turn', () => service.admission.queued],
+  ] as const) {
+    new Gauge({ name, help, registers: [rt.metrics.registry], collect() { this.set(read()); } });
+  }
   const running = await startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
     resolvers: registrationResolvers(service, registrations, catalog),
     publishes: 'registration',
     startConsumers: () => startRegistrationConsumers(rt, catalog, service),
-    onStop: [() => payment.shutdown()],
+    onStop: [unwatch, () => payment.shutdown()],
   });
   return { ...running, service, payment };
 }

@@ -4,8 +4,7 @@
  * of an attempt whose process died. Orchestrates the repositories, the payment client and the
  * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
-import { BulkheadPolicy, BulkheadRejectedError, TaskCancelledError } from 'cockatiel';
-import { appError, ErrorCode, newId, type Identity, type Logger, type Outbox } from '@courses/platform';
+import { AdaptiveLimit, AdmissionRefusedError, appError, ErrorCode, newId, type Identity, type Logger, type Outbox } from '@courses/platform';
 import { assertMayCancel, assertOpen, attemptOf, liveKey, VISIBLE_STATES, type Attempt, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
@@ -18,7 +17,7 @@ const COLLECTION = 'registrations';
 export interface RegistrationServiceOptions {
   /** Age (ms) after which an attempt whose process died is abandoned; must exceed the payment timeout. */
   pendingTimeoutMs: number;
-  /** Registrations in progress at once (seat taken, payment in flight); more wait (default 64). */
+  /** Most registrations in progress at once (seat taken, payment in flight); the limit adapts below it (default 64). */
   concurrency?: number;
   /** Longest (ms) a registration waits for its turn before SERVICE_UNAVAILABLE (default 4000). */
   queueMs?: number;
@@ -35,7 +34,8 @@ type Outcome =
   | { kind: 'overtaken' };
 
 export class RegistrationService {
-  private readonly admission: BulkheadPolicy;
+  /** How many registrations run at once: adapts to payment's timeouts and this process's event loop. */
+  readonly admission: AdaptiveLimit;
   private readonly queueMs: number;
 
   constructor(
@@ -47,7 +47,7 @@ export class RegistrationService {
     private readonly logger: Logger,
     private readonly opts: RegistrationServiceOptions,
   ) {
-    this.admission = new BulkheadPolicy(opts.concurrency ?? 64, opts.queueLimit ?? 2_000);
+    this.admission = new AdaptiveLimit({ max: opts.concurrency ?? 64, queueLimit: opts.queueLimit ?? 2_000 });
     this.queueMs = opts.queueMs ?? 4_000;
     outbox.recoverWith(COLLECTION, (id, data) => this.recover(id, data as Attempt | undefined));
   }
@@ -120,6 +120,8 @@ export class RegistrationService {
           this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
           outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
         }
+        // A charge that timed out: payment (or this process) is falling behind; admit fewer.
+        if (outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT') this.admission.overloaded();
         if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
           // The call never left: nothing to void, only the seat to give back.
           await this.seats.release(seat);
@@ -140,31 +142,19 @@ export class RegistrationService {
   }
 
   /**
-   * Runs `fn` once one of the `concurrency` slots is free; a caller still waiting after
-   * `queueMs` (or finding `queueLimit` callers ahead) gets SERVICE_UNAVAILABLE at once, before
-   * anything is stored. A started attempt always runs to its end.
+   * Runs `fn` once the admission limit lets it; a caller still waiting after `queueMs` (or
+   * finding `queueLimit` callers ahead) gets SERVICE_UNAVAILABLE at once, before anything is
+   * stored. A started attempt always runs to its end.
    */
-  private admit<T>(fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let started = false;
-      const abort = new AbortController();
-      const busy = () => appError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
-      const timer = setTimeout(() => {
-        if (started) return;
-        abort.abort();
-        reject(busy());
-      }, this.queueMs);
-      this.admission
-        .execute(() => {
-          started = true;
-          clearTimeout(timer);
-          return fn();
-        }, abort.signal)
-        .then(resolve, (err) => {
-          clearTimeout(timer);
-          reject(err instanceof BulkheadRejectedError || err instanceof TaskCancelledError ? busy() : err);
-        });
-    });
+  private async admit<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await this.admission.run(fn, this.queueMs);
+    } catch (err) {
+      if (err instanceof AdmissionRefusedError) {
+        throw appError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
+      }
+      throw err;
+    }
   }
 
   /**
