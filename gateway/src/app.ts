@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloGateway } from '@apollo/gateway';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
@@ -116,7 +117,18 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted) => formatGatewayError(formatted),
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      // Whole responses, for as long as every subgraph that answered allows (its Cache-Control:
+      // the public catalog, 2 s). PUBLIC ones serve everyone; PRIVATE ones only their caller.
+      ...(config.RESPONSE_CACHE
+        ? [
+            responseCachePlugin<GatewayContext>({
+              sessionId: async ({ contextValue: { identity } }) => (identity ? `${identity.role}:${identity.sub}` : null),
+            }),
+          ]
+        : []),
+    ],
     logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
   });
   await apollo.start();

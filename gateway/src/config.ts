@@ -17,6 +17,8 @@ export const gatewayEnv = baseEnv.extend({
   SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url))),
   /** Serve GraphiQL to browsers on GET /graphql and /; set to false in production for a plain landing page. */
   GRAPHIQL: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Cache whole responses as long as the subgraphs' Cache-Control allows (the public catalog, 2 s); `false` turns it off. */
+  RESPONSE_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Events buffered per subscription before a too-slow client is disconnected from it. */
   SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(256),
 });

@@ -16,9 +16,14 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type CacheControlScope =
+  | 'PRIVATE'
+  | 'PUBLIC';
+
 /**
  * A course offering that an instructor opens. Owned by the lecture subgraph; the
- * registration subgraph adds `registrations` for the lecture's instructor.
+ * registration subgraph adds `registrations` for the lecture's instructor. Public data, cacheable
+ * for 2 s (the enrolled count moves; live updates come through `lectureUpdated`).
  */
 export type Lecture = {
   __typename?: 'Lecture';
@@ -219,8 +224,8 @@ export type FederationReferenceTypes = {
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  CacheControlScope: CacheControlScope;
   Lecture: ResolverTypeWrapper<LectureModel>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   LectureConnection: ResolverTypeWrapper<Omit<LectureConnection, 'edges'> & { edges: Array<ResolversTypes['LectureEdge']> }>;
@@ -229,15 +234,15 @@ export type ResolversTypes = {
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OpenLectureInput: OpenLectureInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
   Lecture: LectureModel;
-  Int: Scalars['Int']['output'];
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   LectureConnection: Omit<LectureConnection, 'edges'> & { edges: Array<ResolversParentTypes['LectureEdge']> };
@@ -245,10 +250,19 @@ export type ResolversParentTypes = {
   Mutation: Record<PropertyKey, never>;
   OpenLectureInput: OpenLectureInput;
   PageInfo: PageInfo;
-  Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
   Subscription: Record<PropertyKey, never>;
+  Boolean: Scalars['Boolean']['output'];
+  Int: Scalars['Int']['output'];
 };
+
+export type CacheControlDirectiveArgs = {
+  inheritMaxAge?: Maybe<Scalars['Boolean']['input']>;
+  maxAge?: Maybe<Scalars['Int']['input']>;
+  scope?: Maybe<CacheControlScope>;
+};
+
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = RequestContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type LectureResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Lecture'] = ResolversParentTypes['Lecture'], FederationReferenceType extends FederationReferenceTypes['Lecture'] = FederationReferenceTypes['Lecture']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Lecture']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -301,3 +315,6 @@ export type Resolvers<ContextType = RequestContext> = {
   Subscription?: SubscriptionResolvers<ContextType>;
 };
 
+export type DirectiveResolvers<ContextType = RequestContext> = {
+  cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+};

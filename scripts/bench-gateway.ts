@@ -1,0 +1,213 @@
+/**
+ * `npm run bench:gateway`: this gateway and Hive Gateway (a devDependency) side by side, on the
+ * same composed supergraph and the same running subgraphs, in one run.
+ *
+ * It starts the system as `npm start` does (own databases `bench_<name>`, NATS namespace
+ * `bench`, ports 4100–4104), loads 20 lectures and a student with 6 registrations, starts Hive
+ * Gateway on the supergraph (routing URLs pointed at the same subgraphs; it verifies the same
+ * HS256 JWTs and forwards the same identity headers and gateway secret), and drives each
+ * gateway with autocannon for each query: the public catalog
+ * (`lectures(first: 20) { totalCount edges { node { … } } }`) and the federated
+ * `myRegistrations { … lecture { title price } payment { amount status } }` of that student.
+ * It prints RPS, p50/p99 latency, non-2xx and error answers, gateway CPU ms per request, and the
+ * ratio of the two gateways. Figures only: nothing here asserts a timing.
+ *
+ * Options: --connections N (50), --seconds S (12 per gateway and query), --warmup S (3),
+ * --json FILE. With RESPONSE_CACHE=false this gateway runs without its response cache.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import mongoose from 'mongoose';
+import { CONTEXTS, streamOf } from '@courses/contracts';
+import { DEV_GATEWAY_SECRET, DEV_JWT_SECRET, deadLetterStream } from '@courses/platform';
+import { issueToken } from '@courses/gateway';
+import { ROOT, ensureMongo, ensureNats, portOpen, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startStack } from './lib/stack.mjs';
+import { cpuSecondsOfTree } from './lib/procs.mjs';
+import { gql } from './lib/graphql-client.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '12' },
+    warmup: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const CONNECTIONS = Number(opt.connections);
+const SECONDS = Number(opt.seconds);
+const WARMUP = Number(opt.warmup);
+const NAMESPACE = 'bench';
+const HIVE_PORT = 4110;
+
+const CATALOG = 'query Catalog { lectures(first: 20) { totalCount edges { node { id title capacity price enrolledCount status } } } }';
+const MY_REGISTRATIONS = 'query Mine { myRegistrations { id status lecture { title price } payment { amount status } } }';
+
+/** Hive Gateway's configuration: HS256 JWTs verified like ours, the same headers to the subgraphs. */
+function hiveConfig(jwtSecret: string, gatewaySecret: string): string {
+  return `
+import { jwtVerify } from 'jose';
+const key = new TextEncoder().encode(${JSON.stringify(jwtSecret)});
+const verified = new Map();
+async function identity(authorization) {
+  const m = /^Bearer\\s+(.+)$/i.exec(authorization ?? '');
+  if (!m) return undefined;
+  let who = verified.get(m[1]);
+  if (!who) {
+    const { payload } = await jwtVerify(m[1], key, { algorithms: ['HS256'] });
+    who = { sub: payload.sub, role: payload.role };
+    verified.set(m[1], who);
+  }
+  return who;
+}
+export const gatewayConfig = {
+  logging: 'error',
+  propagateHeaders: {
+    async fromClientToSubgraphs({ request }) {
+      const who = await identity(request.headers.get('authorization'));
+      return { 'x-gateway-secret': ${JSON.stringify(gatewaySecret)}, ...(who ? { 'x-user-id': who.sub, 'x-user-role': who.role } : {}) };
+    },
+  },
+};
+`;
+}
+
+async function startHive(supergraph: string, jwtSecret: string, gatewaySecret: string): Promise<ChildProcess> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'hive-bench-'));
+  const sdlPath = path.join(dir, 'supergraph.graphql');
+  writeFileSync(sdlPath, supergraph);
+  const configPath = path.join(ROOT, '.data', 'hive-gateway.config.mjs');
+  writeFileSync(configPath, hiveConfig(jwtSecret, gatewaySecret));
+  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/@graphql-hive/gateway/dist/bin.js'), 'supergraph', sdlPath, '--port', String(HIVE_PORT), '--host', '127.0.0.1', '-c', configPath], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  await waitForPort(HIVE_PORT, 'Hive Gateway', 60_000);
+  return child;
+}
+
+interface Row {
+  query: string;
+  gateway: string;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: number;
+  cpuMsPerRequest: number;
+}
+
+async function load(url: string, body: string, token: string | undefined, seconds: number) {
+  return autocannon({
+    url: `${url}/graphql`,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+}
+
+async function measure(name: string, url: string, pid: number, query: string, token: string | undefined): Promise<Row> {
+  const body = JSON.stringify({ query });
+  // A sample answer must be right before speed means anything.
+  const sample = await gql(url, query, {}, token);
+  if (sample.errors?.length || !sample.data) throw new Error(`${name} answered ${JSON.stringify(sample).slice(0, 300)}`);
+  await load(url, body, token, WARMUP);
+  const cpu0 = cpuSecondsOfTree(pid);
+  const r = await load(url, body, token, SECONDS);
+  const cpu = cpuSecondsOfTree(pid) - cpu0;
+  return {
+    query: query.startsWith('query Catalog') ? 'catalog' : 'myRegistrations',
+    gateway: name,
+    rps: Math.round(r.requests.average),
+    p50ms: r.latency.p50,
+    p99ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    cpuMsPerRequest: Number(((1000 * cpu) / Math.max(1, r.requests.total)).toFixed(2)),
+  };
+}
+
+async function main(): Promise<void> {
+  say(`bench:gateway: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s per gateway and query`);
+  const nats = await ensureNats();
+  process.env.NATS_URL = nats.url;
+  const mongo = await ensureMongo();
+  process.env.MONGODB_URI = mongo.uri;
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  for (const s of [...CONTEXTS.map((c) => streamOf(c, NAMESPACE)), deadLetterStream(NAMESPACE)]) await jsm.streams.delete(s.name).catch(() => undefined);
+  await nc.drain();
+  for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
+    const conn = await mongoose.createConnection(withDatabase(mongo.uri, `bench_${s.name}`)).asPromise();
+    await conn.dropDatabase();
+    await conn.close();
+  }
+  if (await portOpen(HIVE_PORT)) throw new Error(`port ${HIVE_PORT} (Hive Gateway) is in use`);
+  const ports = Object.fromEntries(SERVICES.map((s) => [s.name, s.port + 100]));
+  const stack = await startStack({
+    ports,
+    databasePrefix: 'bench',
+    say,
+    env: Object.fromEntries(SERVICES.map((s) => [s.name, { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn' }])),
+  });
+  let hive: ChildProcess | undefined;
+  try {
+    const jwtSecret = process.env.JWT_SECRET || DEV_JWT_SECRET;
+    const gatewaySecret = process.env.GATEWAY_SECRET || DEV_GATEWAY_SECRET;
+    const gw = stack.urls.gateway;
+    const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, jwtSecret);
+    const student = await issueToken({ sub: 's-bench-gw', role: 'STUDENT' }, jwtSecret);
+    const lectures: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await gql(gw, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: `Gateway bench ${i}`, capacity: 100, price: 10_000 * (i + 1) } }, instructor);
+      lectures.push(r.data!.openLecture.id);
+    }
+    for (const id of lectures.slice(0, 6)) {
+      for (let tries = 0; ; tries++) {
+        const r = await gql(gw, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', { id }, student);
+        if (!r.errors) break;
+        if (tries > 100) throw new Error(`could not register: ${JSON.stringify(r.errors)}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+    const supergraph = readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8').replace(/http:\/\/[^"]+:(400[1-4])\/graphql/g, (_m, p) => `http://127.0.0.1:${Number(p) + 100}/graphql`);
+    hive = await startHive(supergraph, jwtSecret, gatewaySecret);
+    const gatewayPid = stack.children.gateway.pid!;
+    const rows: Row[] = [];
+    for (const [query, token] of [[CATALOG, undefined], [MY_REGISTRATIONS, student]] as const) {
+      rows.push(await measure('this gateway', gw, gatewayPid, query, token));
+      rows.push(await measure('Hive Gateway 2.15.1', `http://127.0.0.1:${HIVE_PORT}`, hive.pid!, query, token));
+    }
+    console.table(rows);
+    const ratios = ['catalog', 'myRegistrations'].map((q) => {
+      const [ours, theirs] = rows.filter((r) => r.query === q);
+      return { query: q, rpsRatio: Number((ours.rps / theirs.rps).toFixed(2)), p99Ratio: Number((ours.p99ms / theirs.p99ms).toFixed(2)), cpuRatio: Number((ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)) };
+    });
+    say('this gateway ÷ Hive Gateway (RPS above 1 and p99 below 1 favour this gateway):');
+    console.table(ratios);
+    if (opt.json) writeFileSync(opt.json, JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false' }, null, 2));
+  } finally {
+    if (hive && hive.exitCode === null) {
+      hive.kill('SIGTERM');
+      await new Promise((r) => hive!.once('exit', r));
+    }
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`✖ ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
