@@ -4,10 +4,13 @@
  * The limit follows AIMD (additive increase, multiplicative decrease), the rule of TCP Reno and
  * of Netflix's concurrency-limits `AIMDLimit`: each task that ends healthy adds 1/limit (about
  * +1 per limit's worth of tasks); a sign of overload multiplies it by `backoffRatio`, at most
- * once per `cooldownMs` so that one burst of bad news counts once.
+ * once per `cooldownMs` so that one burst of bad news counts once. Until the first sign of
+ * overload it grows like TCP's slow start instead, +1 per healthy task (doubling per round).
  *
- * The signs of overload are the caller's to report ({@link AdaptiveLimit.overloaded}): a task
- * that timed out downstream, or this process's event loop falling behind
+ * The signs of overload are the caller's to report: outcomes of the downstream calls the tasks
+ * make ({@link AdaptiveLimit.sample}; more than `maxFailureRate` of them failing within a
+ * `windowMs` window counts as overload, so that the odd slow call does not), or directly
+ * ({@link AdaptiveLimit.overloaded}), e.g. this process's event loop falling behind
  * ({@link watchEventLoop}). A fixed bound guesses the machine's capacity; this one finds it, and
  * finds it again when the machine gets busier or quieter.
  */
@@ -26,6 +29,10 @@ export interface AdaptiveLimitOptions {
   cooldownMs?: number;
   /** Most tasks waiting; more are refused at once (default 2000). */
   queueLimit?: number;
+  /** Share of sampled calls that may fail within a window before it counts as overload (default 0.05). */
+  maxFailureRate?: number;
+  /** Window over which samples are counted, ms (default 1000). */
+  windowMs?: number;
 }
 
 /** Raised for a task refused before it started: the line was full, or it waited too long. */
@@ -45,6 +52,8 @@ export class AdaptiveLimit {
   private running = 0;
   private readonly waiting: Waiter[] = [];
   private lastDecrease = 0;
+  private slowStart = true;
+  private window = { start: 0, calls: 0, failures: 0 };
 
   constructor(private readonly opts: AdaptiveLimitOptions) {
     this.current = Math.min(opts.max, opts.initial ?? 8);
@@ -76,9 +85,24 @@ export class AdaptiveLimit {
       return await task();
     } finally {
       this.running--;
-      this.current = Math.min(this.opts.max, this.current + 1 / Math.max(1, this.current));
+      this.current = Math.min(this.opts.max, this.current + (this.slowStart ? 1 : 1 / Math.max(1, this.current)));
       this.next();
     }
+  }
+
+  /**
+   * Records the outcome of one downstream call (failed: e.g. it timed out). When more than
+   * `maxFailureRate` of at least 10 calls in a window failed, that is overload.
+   */
+  sample(failed: boolean): void {
+    const now = Date.now();
+    const w = this.window;
+    if (now - w.start > (this.opts.windowMs ?? 1_000)) {
+      if (w.calls >= 10 && w.failures / w.calls > (this.opts.maxFailureRate ?? 0.05)) this.overloaded();
+      this.window = { start: now, calls: 0, failures: 0 };
+    }
+    this.window.calls++;
+    if (failed) this.window.failures++;
   }
 
   /** Reports a sign of overload: the limit shrinks by `backoffRatio`, at most once per cooldown. */
@@ -86,6 +110,7 @@ export class AdaptiveLimit {
     const now = Date.now();
     if (now - this.lastDecrease < (this.opts.cooldownMs ?? 1_000)) return;
     this.lastDecrease = now;
+    this.slowStart = false;
     this.current = Math.max(this.opts.min ?? 2, this.current * (this.opts.backoffRatio ?? 0.75));
   }
 

@@ -142,6 +142,12 @@ export interface BatchHandler {
   handle(events: EventEnvelope[]): Promise<void>;
   /** Most events per call (default 256). */
   max?: number;
+  /**
+   * How long (ms) the first event of a batch waits for others to join it (default 0: only
+   * those already received). A few tens of ms turn many small writes into few large ones when
+   * events trickle in, at the cost of that much delay.
+   */
+  lingerMs?: number;
 }
 
 export interface ConsumerOptions {
@@ -342,6 +348,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   /** Messages received and not yet handled (batch mode). */
   let waiting: JsMsg[] = [];
   let draining: Promise<void> | undefined;
+  let lingering = false;
   function drain(): Promise<void> {
     draining ??= (async () => {
       while (waiting.length) {
@@ -365,8 +372,16 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
           if (batch) {
             while (waiting.length >= 4 * (batch.max ?? 256)) await new Promise<void>((r) => slotFreed.push(r));
             waiting.push(msg);
-            // Everything already received joins this batch: the drain starts after this turn.
-            if (!draining) setImmediate(() => void drain());
+            // Everything already received (or arriving within lingerMs) joins this batch.
+            if (!draining && !lingering) {
+              lingering = true;
+              const go = () => {
+                lingering = false;
+                void drain();
+              };
+              if (batch.lingerMs) setTimeout(go, batch.lingerMs);
+              else setImmediate(go);
+            }
           } else {
             while (inFlight.size >= limit) await new Promise<void>((r) => slotFreed.push(r));
             // Taking the key's turn now (synchronously, in arrival order) keeps per-key order.

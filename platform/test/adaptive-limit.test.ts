@@ -26,12 +26,19 @@ describe('AdaptiveLimit', () => {
     expect(limit.inFlight).toBe(0);
   });
 
-  it('grows by about one per limit\'s worth of healthy tasks, up to the max', async () => {
-    const limit = new AdaptiveLimit({ initial: 4, max: 6 });
+  it('grows by one per healthy task until the first overload, then by about one per limit\'s worth', async () => {
+    const limit = new AdaptiveLimit({ initial: 4, max: 100, cooldownMs: 0, backoffRatio: 0.5 });
+    for (let i = 0; i < 4; i++) await limit.run(async () => undefined, 1_000);
+    expect(limit.limit).toBe(8); // slow start
+    limit.overloaded();
+    expect(limit.limit).toBe(4);
     for (let i = 0; i < 4; i++) await limit.run(async () => undefined, 1_000);
     expect(limit.limit).toBe(4); // 4 + 4 × 1/4.x stays just under 5
-    for (let i = 0; i < 40; i++) await limit.run(async () => undefined, 1_000);
-    expect(limit.limit).toBe(6);
+    for (let i = 0; i < 400; i++) await limit.run(async () => undefined, 1_000);
+    expect(limit.limit).toBeLessThan(100);
+    const capped = new AdaptiveLimit({ initial: 4, max: 6 });
+    for (let i = 0; i < 10; i++) await capped.run(async () => undefined, 1_000);
+    expect(capped.limit).toBe(6);
   });
 
   it('shrinks on overload, once per cooldown, never under the min', () => {
@@ -57,5 +64,19 @@ describe('AdaptiveLimit', () => {
     await first;
     expect(ran).toBe(false);
     expect(limit.queued).toBe(0);
+  });
+});
+
+describe('AdaptiveLimit failure sampling', () => {
+  it('takes a window with more than the allowed share of failed calls as overload, not the odd failure', async () => {
+    const limit = new AdaptiveLimit({ initial: 40, max: 64, backoffRatio: 0.5, cooldownMs: 0, windowMs: 30, maxFailureRate: 0.1 });
+    for (let i = 0; i < 50; i++) limit.sample(i === 7); // 2 % failed
+    await new Promise((r) => setTimeout(r, 40));
+    limit.sample(false); // closes the window
+    expect(limit.limit).toBe(40);
+    for (let i = 0; i < 20; i++) limit.sample(i % 4 === 0); // 25 % failed
+    await new Promise((r) => setTimeout(r, 40));
+    limit.sample(false);
+    expect(limit.limit).toBe(20);
   });
 });

@@ -26,7 +26,7 @@ export const registrationEnv = subgraphEnv.extend({
    */
   REGISTRATION_CONCURRENCY: z.coerce.number().int().positive().default(64),
   /** Event-loop delay (99th percentile over 0.5 s, ms) above which registration admits fewer at once. */
-  REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(30),
+  REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(100),
   /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
   REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
 }).refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {

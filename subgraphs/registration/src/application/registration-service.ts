@@ -120,8 +120,8 @@ export class RegistrationService {
           this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
           outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
         }
-        // A charge that timed out: payment (or this process) is falling behind; admit fewer.
-        if (outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT') this.admission.overloaded();
+        // Charges timing out: payment (or this process) is falling behind; admit fewer.
+        if (outcome.kind !== 'unavailable' || outcome.maybeCharged) this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
         if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
           // The call never left: nothing to void, only the seat to give back.
           await this.seats.release(seat);
