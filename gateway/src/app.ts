@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
@@ -112,6 +113,14 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   });
   gateway.onSchemaLoadOrUpdate(({ apiSchema: s }) => (apiSchema = s));
 
+  /**
+   * Whole responses, for as long as every subgraph that answered allows (its Cache-Control:
+   * the public catalog, 2 s). PUBLIC ones serve everyone (signed-in callers and anonymous ones
+   * apart); PRIVATE ones only their caller. A client may ask past it (`cache-control: no-cache`),
+   * and a lecture opened or canceled empties it (a count may lag by the 2 s; live updates come
+   * through `lectureUpdated`).
+   */
+  const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: true,
@@ -119,12 +128,12 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     formatError: (formatted) => formatGatewayError(formatted),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
-      // Whole responses, for as long as every subgraph that answered allows (its Cache-Control:
-      // the public catalog, 2 s). PUBLIC ones serve everyone; PRIVATE ones only their caller.
       ...(config.RESPONSE_CACHE
         ? [
             responseCachePlugin<GatewayContext>({
+              cache: responses,
               sessionId: async ({ contextValue: { identity } }) => (identity ? `${identity.role}:${identity.sub}` : null),
+              shouldReadFromCache: async ({ request }) => !/no-cache/i.test(request.http?.headers.get('cache-control') ?? ''),
             }),
           ]
         : []),
@@ -134,6 +143,11 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   await apollo.start();
   const nc = await connectNats(config.NATS_URL, 'gateway', logger);
   const hub = new EventHub(nc, config.NATS_NAMESPACE, logger);
+  const forgetCatalog = config.RESPONSE_CACHE
+    ? hub.listen('lecture', (e) => {
+        if (e.type === 'lecture.opened' || e.type === 'lecture.canceled') responses.clear();
+      })
+    : () => undefined;
 
   const host = createServiceHost<GatewayContext>({
     name: 'gateway',
@@ -188,7 +202,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     subscriptions,
     nc,
     stop() {
-      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), () => hub.close(), () => nc.drain(), ...dataSources.map((d) => () => d.close())], logger);
+      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), forgetCatalog, () => hub.close(), () => nc.drain(), ...dataSources.map((d) => () => d.close())], logger);
       return stopping;
     },
   };

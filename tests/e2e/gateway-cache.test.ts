@@ -39,6 +39,9 @@ describe('gateway response cache', () => {
     const shared = await post(Q, s2);
     expect(shared.headers.get('age')).not.toBeNull();
     expect(shared.body).toEqual(first.body);
+    // A client may ask past the cache.
+    const res = await fetch(`${sys.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' }, body: JSON.stringify({ query: Q }) });
+    expect(res.headers.get('age')).toBeNull();
   });
 
   it('never caches what depends on the caller, and never serves one caller another\'s answer', async () => {
