@@ -27,6 +27,8 @@
  *                        --subgraphs URL,URL,URL,URL (registration, payment, lecture, dashboard;
  *                        default ports 4001–4004) and --mongodb-uri URI (databases courses_<name>)
  *   --json FILE          also write the figures as JSON
+ *   --preload N          after the run, store N registrations straight in the databases (see
+ *                        lib/preload.ts) and run again: the two runs' figures and their ratio
  */
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +43,7 @@ import { ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs'
 import { SERVICES, startStack } from './lib/stack.mjs';
 import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
 import { checkConsistency, formatViolations, type DatabaseUris } from './lib/consistency.js';
+import { preload } from './lib/preload.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -56,6 +59,7 @@ const { values: opt } = parseArgs({
     subgraphs: { type: 'string' },
     'mongodb-uri': { type: 'string' },
     json: { type: 'string' },
+    preload: { type: 'string', default: '0' },
   },
 });
 const STUDENTS = Number(opt.students);
@@ -64,6 +68,7 @@ const WARMUP = Number(opt.warmup);
 const LECTURES = Number(opt.lectures);
 const SEATS = Number(opt.seats);
 const TIMEOUT_MS = Number(opt.timeout);
+const PRELOAD = Number(opt.preload);
 const NAMESPACE = 'bench';
 
 /** A latency spec `N` or `MIN-MAX` (ms) as a function drawing one value. */
@@ -225,8 +230,116 @@ const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 const REGISTER = 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }';
 const CANCEL = 'mutation($id: ID!) { cancelRegistration(id: $id) { id status } }';
 
+/** One load phase's figures (see the module doc). */
+interface Phase {
+  summary: Record<string, unknown> & { mutationsPerSecond: number; successPercent: number };
+  outcomes: Record<string, number>;
+  cpu: Array<{ process: string; cpuSeconds: number; cpuMsPerMutation: number; cores: number }>;
+  commands: { total: number; perMutation: number; perRegisterCancelCycle: number };
+  commandRows: Array<{ service: string; command: string; count: number; perMutation: number }>;
+}
+
+/** Runs the students' loop: warm-up, then `SECONDS` measured; prints and returns the figures. */
+async function runLoad(target: Target, lectures: string[], tokens: string[], label: string, warmupSeconds = WARMUP): Promise<Phase> {
+  const gw = target.urls.gateway;
+  let measuring = false;
+  let running = true;
+  const samples: Array<{ kind: 'register' | 'cancel'; code: string; ms: number }> = [];
+  const record = (kind: 'register' | 'cancel', r: { code: string; ms: number }) => {
+    if (measuring) samples.push({ kind, code: r.code, ms: r.ms });
+  };
+  const pause = async () => {
+    const ms = think();
+    if (ms > 0) await new Promise((res) => setTimeout(res, ms));
+  };
+  const student = async (i: number) => {
+    for (let k = i; running; k++) {
+      const reg = await post(gw, tokens[i], REGISTER, { id: lectures[k % lectures.length] });
+      record('register', reg);
+      await pause();
+      if (reg.code !== 'OK') continue;
+      // Always canceled, also when the run ends: the next phase starts from a clean slate.
+      const c = await post(gw, tokens[i], CANCEL, { id: reg.data.registerForLecture.id });
+      record('cancel', c);
+      await pause();
+    }
+  };
+  const loops = Array.from({ length: tokens.length }, (_, i) => student(i));
+  await new Promise((res) => setTimeout(res, warmupSeconds * 1000));
+  const before = await snapshot(target);
+  measuring = true;
+  await new Promise((res) => setTimeout(res, SECONDS * 1000));
+  measuring = false;
+  const after = await snapshot(target);
+  running = false;
+  await Promise.all(loops);
+  const elapsed = (after.at - before.at) / 1000;
+
+  const n = samples.length;
+  const ok = samples.filter((x) => x.code === 'OK');
+  const lat = samples.map((x) => x.ms).sort((a, b) => a - b);
+  const byCode = new Map<string, { n: number; ms: number[] }>();
+  for (const x of samples) {
+    const k = `${x.kind} ${x.code}`;
+    const e = byCode.get(k) ?? { n: 0, ms: [] };
+    e.n++;
+    e.ms.push(x.ms);
+    byCode.set(k, e);
+  }
+  const registered = ok.filter((x) => x.kind === 'register').length;
+  const summary = {
+    phase: label,
+    students: tokens.length,
+    paymentLatencyMs: opt['payment-latency'],
+    thinkMs: opt.think,
+    backend: target.backend,
+    seconds: round(elapsed),
+    mutations: n,
+    successPercent: round((100 * ok.length) / Math.max(1, n), 2),
+    mutationsPerSecond: round(n / elapsed),
+    okMutationsPerSecond: round(ok.length / elapsed),
+    registrationsPerSecond: round(registered / elapsed),
+    p50ms: round(percentile(lat, 50)),
+    p95ms: round(percentile(lat, 95)),
+    p99ms: round(percentile(lat, 99)),
+    maxMs: round(lat.at(-1) ?? NaN),
+    over5s: samples.filter((x) => x.ms > 5_000).length,
+  };
+  say(`${label}:`);
+  console.table([summary]);
+  console.table(
+    [...byCode.entries()].sort().map(([outcome, e]) => {
+      const ms = e.ms.sort((a, b) => a - b);
+      return { outcome, n: e.n, percent: round((100 * e.n) / n, 2), p50ms: round(percentile(ms, 50)), p99ms: round(percentile(ms, 99)), maxMs: round(ms.at(-1)!) };
+    }),
+  );
+  const cpuRows = Object.keys(after.cpu).map((name) => {
+    const sec = after.cpu[name] - (before.cpu[name] ?? 0);
+    return { process: name, cpuSeconds: round(sec, 2), cpuMsPerMutation: round((1000 * sec) / Math.max(1, n), 2), cores: round(sec / elapsed, 2) };
+  });
+  const cpuTotal = cpuRows.reduce((a, r) => a + r.cpuSeconds, 0);
+  cpuRows.push({ process: 'total', cpuSeconds: round(cpuTotal, 2), cpuMsPerMutation: round((1000 * cpuTotal) / Math.max(1, n), 2), cores: round(cpuTotal / elapsed, 2) });
+  console.table(cpuRows);
+  const commandRows: Phase['commandRows'] = [];
+  let commandTotal = 0;
+  for (const [service, m] of Object.entries(after.commands)) {
+    for (const [k, v] of m) {
+      const d = v - (before.commands[service].get(k) ?? 0);
+      if (d <= 0) continue;
+      commandTotal += d;
+      commandRows.push({ service, command: k, count: d, perMutation: round(d / Math.max(1, n), 2) });
+    }
+  }
+  commandRows.sort((a, b) => b.count - a.count);
+  console.table(commandRows.slice(0, 20));
+  const cycles = Math.max(1, ok.filter((x) => x.kind === 'cancel').length);
+  const commands = { total: commandTotal, perMutation: round(commandTotal / Math.max(1, n), 2), perRegisterCancelCycle: round(commandTotal / cycles, 2) };
+  say(`database commands: ${commands.total} in the window, ${commands.perMutation} per mutation, ${commands.perRegisterCancelCycle} per register→cancel cycle`);
+  return { summary, outcomes: Object.fromEntries([...byCode].map(([k, e]) => [k, e.n])), cpu: cpuRows, commands, commandRows };
+}
+
 async function main(): Promise<number> {
-  say(`bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured`);
+  say(`bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured${PRELOAD ? `, then again with ${PRELOAD} registrations stored` : ''}`);
   const target = opt.url ? runningSystem() : await ownSystem();
   try {
     const gw = target.urls.gateway;
@@ -253,113 +366,55 @@ async function main(): Promise<number> {
     }
     const tokens = await Promise.all(Array.from({ length: STUDENTS }, (_, i) => issueToken({ sub: `s-load-${i}`, role: 'STUDENT' }, secret)));
 
-    let measuring = false;
-    let running = true;
-    const samples: Array<{ kind: 'register' | 'cancel'; code: string; ms: number }> = [];
-    const record = (kind: 'register' | 'cancel', r: { code: string; ms: number }) => {
-      if (measuring) samples.push({ kind, code: r.code, ms: r.ms });
-    };
-    const pause = async () => {
-      const ms = think();
-      if (ms > 0) await new Promise((res) => setTimeout(res, ms));
-    };
-    const student = async (i: number) => {
-      for (let k = i; running; k++) {
-        const reg = await post(gw, tokens[i], REGISTER, { id: lectures[k % LECTURES] });
-        record('register', reg);
-        await pause();
-        if (reg.code !== 'OK' || !running) continue;
-        const c = await post(gw, tokens[i], CANCEL, { id: reg.data.registerForLecture.id });
-        record('cancel', c);
-        await pause();
-      }
-    };
-    const loops = Array.from({ length: STUDENTS }, (_, i) => student(i));
-    await new Promise((res) => setTimeout(res, WARMUP * 1000));
-    const before = await snapshot(target);
-    measuring = true;
-    await new Promise((res) => setTimeout(res, SECONDS * 1000));
-    measuring = false;
-    const after = await snapshot(target);
-    running = false;
-    await Promise.all(loops);
-    const elapsed = (after.at - before.at) / 1000;
+    // Before a comparison, a longer warm-up: both phases should meet compiled, warm code.
+    const phases: Phase[] = [await runLoad(target, lectures, tokens, PRELOAD ? 'empty database' : 'load', PRELOAD ? WARMUP + 15 : WARMUP)];
+    if (PRELOAD) {
+      await settle(target);
+      say(`storing ${PRELOAD} registrations (half confirmed, half canceled and refunded) in every context's database`);
+      const t0 = Date.now();
+      await preload(target.databases, PRELOAD);
+      say(`stored in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      phases.push(await runLoad(target, lectures, tokens, `${PRELOAD} registrations stored`));
+      const [a, b] = phases;
+      const ratios = {
+        mutationsPerSecond: round(b.summary.mutationsPerSecond / a.summary.mutationsPerSecond, 3),
+        cpuMsPerMutation: round(b.cpu.at(-1)!.cpuMsPerMutation / a.cpu.at(-1)!.cpuMsPerMutation, 3),
+        databaseCpuMsPerMutation: round(dbCpu(b) / dbCpu(a), 3),
+        p50ms: round((b.summary.p50ms as number) / (a.summary.p50ms as number), 3),
+      };
+      say(`with ${PRELOAD} registrations stored ÷ empty:`);
+      console.table([ratios]);
+      (phases as unknown as { ratios: unknown }).ratios = ratios;
+    }
 
-    // Figures.
-    const n = samples.length;
-    const ok = samples.filter((s) => s.code === 'OK');
-    const lat = samples.map((s) => s.ms).sort((a, b) => a - b);
-    const byCode = new Map<string, { n: number; ms: number[] }>();
-    for (const s of samples) {
-      const k = `${s.kind} ${s.code}`;
-      const e = byCode.get(k) ?? { n: 0, ms: [] };
-      e.n++;
-      e.ms.push(s.ms);
-      byCode.set(k, e);
-    }
-    const registered = ok.filter((s) => s.kind === 'register').length;
-    const summary = {
-      students: STUDENTS,
-      paymentLatencyMs: opt['payment-latency'],
-      thinkMs: opt.think,
-      backend: target.backend,
-      seconds: round(elapsed),
-      mutations: n,
-      successPercent: round((100 * ok.length) / Math.max(1, n), 2),
-      mutationsPerSecond: round(n / elapsed),
-      okMutationsPerSecond: round(ok.length / elapsed),
-      registrationsPerSecond: round(registered / elapsed),
-      p50ms: round(percentile(lat, 50)),
-      p95ms: round(percentile(lat, 95)),
-      p99ms: round(percentile(lat, 99)),
-      maxMs: round(lat.at(-1) ?? NaN),
-      over5s: samples.filter((s) => s.ms > 5_000).length,
-    };
-    console.table([summary]);
-    console.table(
-      [...byCode.entries()].sort().map(([outcome, e]) => {
-        const ms = e.ms.sort((a, b) => a - b);
-        return { outcome, n: e.n, percent: round((100 * e.n) / n, 2), p50ms: round(percentile(ms, 50)), p99ms: round(percentile(ms, 99)), maxMs: round(ms.at(-1)!) };
-      }),
-    );
-    const cpuRows = Object.keys(after.cpu).map((name) => {
-      const s = after.cpu[name] - (before.cpu[name] ?? 0);
-      return { process: name, cpuSeconds: round(s, 2), cpuMsPerMutation: round((1000 * s) / Math.max(1, n), 2), cores: round(s / elapsed, 2) };
-    });
-    const cpuTotal = cpuRows.reduce((a, r) => a + r.cpuSeconds, 0);
-    cpuRows.push({ process: 'total', cpuSeconds: round(cpuTotal, 2), cpuMsPerMutation: round((1000 * cpuTotal) / Math.max(1, n), 2), cores: round(cpuTotal / elapsed, 2) });
-    console.table(cpuRows);
-    const commandRows: Array<{ service: string; command: string; count: number; perMutation: number }> = [];
-    let commandTotal = 0;
-    for (const [service, m] of Object.entries(after.commands)) {
-      for (const [k, v] of m) {
-        const d = v - (before.commands[service].get(k) ?? 0);
-        if (d <= 0) continue;
-        commandTotal += d;
-        commandRows.push({ service, command: k, count: d, perMutation: round(d / Math.max(1, n), 2) });
-      }
-    }
-    commandRows.sort((a, b) => b.count - a.count);
-    console.table(commandRows.slice(0, 20));
-    const cycles = Math.max(1, ok.filter((s) => s.kind === 'cancel').length);
-    const commands = { total: commandTotal, perMutation: round(commandTotal / Math.max(1, n), 2), perRegisterCancelCycle: round(commandTotal / cycles, 2) };
-    say(`database commands: ${commands.total} in the window, ${commands.perMutation} per mutation, ${commands.perRegisterCancelCycle} per register→cancel cycle`);
-
-    // The checker, once events have settled.
-    say('waiting for the system to settle, then checking consistency');
-    let violations = await checkConsistency(target.databases);
-    const until = Date.now() + 60_000;
-    while (violations.length && Date.now() < until) {
-      await new Promise((res) => setTimeout(res, 1_000));
-      violations = await checkConsistency(target.databases);
-    }
+    const violations = await settle(target);
     say(violations.length ? `✖ ${violations.length} consistency violation(s):\n${formatViolations(violations.slice(0, 20))}` : '✔ consistency checker: 0 violations');
-    if (opt.json) writeFileSync(opt.json, JSON.stringify({ summary, outcomes: Object.fromEntries([...byCode].map(([k, e]) => [k, e.n])), cpu: cpuRows, commands, commandRows, violations: violations.length }, null, 2));
+    if (opt.json) {
+      const last = phases.at(-1)!;
+      writeFileSync(opt.json, JSON.stringify({ ...last, phases: phases.map((p) => ({ summary: p.summary, outcomes: p.outcomes, cpu: p.cpu, commands: p.commands })), violations: violations.length }, null, 2));
+    }
     return violations.length ? 1 : 0;
   } finally {
     agent.destroy();
     await target.stop();
   }
+}
+
+/** CPU ms per mutation of the database server (FerretDB, PostgreSQL). */
+function dbCpu(p: Phase): number {
+  return p.cpu.filter((r) => r.process === 'database' || r.process === 'postgresql').reduce((a, r) => a + r.cpuMsPerMutation, 0);
+}
+
+/** Waits (up to 60 s) until the consistency checker finds nothing, and returns what it finds last. */
+async function settle(target: Target) {
+  say('waiting for the system to settle, then checking consistency');
+  let violations = await checkConsistency(target.databases);
+  const until = Date.now() + 60_000;
+  while (violations.length && Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 1_000));
+    violations = await checkConsistency(target.databases);
+  }
+  return violations;
 }
 
 main().then(

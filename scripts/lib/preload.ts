@@ -1,0 +1,76 @@
+/**
+ * Stores N registrations straight in the four contexts' databases, consistent with each other,
+ * as if the system had taken them through its API (which would take about N / 50 seconds here):
+ * `npm run bench:load -- --preload 100000` measures registration on an empty database and then on
+ * one that holds them.
+ *
+ * Shape: N / 100 lectures of 100 seats, each with 100 registrations by different students; half
+ * of them CONFIRMED (seat held, payment COMPLETED, counted in the lecture's enrolled count) and
+ * half CANCELED (seat freed, payment REFUNDED). Every registration has its dashboard facts. The
+ * documents are those the services write (the same ids and fields), in batches of 1,000.
+ * Nothing is published: the events of these registrations are history no consumer needs.
+ */
+import mongoose, { type Connection } from 'mongoose';
+import { newId } from '@courses/platform';
+import { liveKey, seatId } from '../../subgraphs/registration/src/domain/registration.js';
+import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
+import { factId, type Fact } from '../../subgraphs/dashboard/src/domain/dashboard.js';
+import type { DatabaseUris } from './consistency.js';
+
+const PER_LECTURE = 100;
+const PRICE = 50_000;
+
+/** Inserts `docs` into `collection` in batches of 1,000. */
+async function insert(conn: Connection, collection: string, docs: object[]): Promise<void> {
+  for (let i = 0; i < docs.length; i += 1_000) await conn.collection(collection).insertMany(docs.slice(i, i + 1_000) as never[], { ordered: false });
+}
+
+/** Stores `count` registrations (rounded up to a multiple of 100) in the databases at `uris`. */
+export async function preload(uris: DatabaseUris, count: number): Promise<void> {
+  const conns = await Promise.all(Object.values(uris).map((u) => mongoose.createConnection(u).asPromise()));
+  const [reg, pay, lec, dash] = conns;
+  try {
+    const at = new Date();
+    for (let l = 0; l < Math.ceil(count / PER_LECTURE); l++) {
+      const lectureId = newId();
+      const instructorId = `i-preload-${l % 50}`;
+      const title = `Preloaded lecture ${l}`;
+      const registrations: object[] = [];
+      const seats: object[] = [];
+      const payments: object[] = [];
+      const facts: object[] = [];
+      const enrolled: string[] = [];
+      const released: string[] = [];
+      for (let i = 0; i < PER_LECTURE; i++) {
+        const id = newId();
+        const studentId = `s-preload-${(l * 7 + i) % 20_000}-${i}`;
+        const paymentId = paymentIdOf(id);
+        const confirmed = i % 2 === 0;
+        const seat = seatId(lectureId, i + 1);
+        registrations.push({
+          _id: id, studentId, lectureId, instructorId, lectureTitle: title, amount: PRICE,
+          status: confirmed ? 'CONFIRMED' : 'CANCELED', cancellationReason: confirmed ? null : 'STUDENT_REQUEST',
+          paymentId, seat, outbox: [], createdAt: at, updatedAt: at,
+        });
+        if (confirmed) seats.push({ _id: seat, lectureId, registrationId: id, holder: liveKey(studentId, lectureId), takenAt: at });
+        (confirmed ? enrolled : released).push(id);
+        payments.push({ _id: paymentId, registrationId: id, studentId, lectureId, amount: PRICE, status: confirmed ? 'COMPLETED' : 'REFUNDED', outbox: [], createdAt: at, updatedAt: at });
+        const k = { registrationId: id, studentId, lectureId, at };
+        const own: Fact[] = [
+          { ...k, kind: 'registration', status: 'CONFIRMED', lectureTitle: title },
+          { ...k, kind: 'payment', status: 'COMPLETED' },
+          ...(confirmed ? [] : ([{ ...k, kind: 'registration', status: 'CANCELED' }, { ...k, kind: 'payment', status: 'REFUNDED' }] as Fact[])),
+        ];
+        for (const f of own) facts.push({ _id: factId(f), ...f, projectedAt: at, lagMs: 0 });
+      }
+      await lec.collection('lectures').insertOne({
+        _id: lectureId as never, title, instructorId, capacity: PER_LECTURE, price: PRICE, status: 'OPEN',
+        enrolledCount: enrolled.length, enrolled, released, outbox: [], createdAt: at, updatedAt: at,
+      });
+      await reg.collection('catalog').insertOne({ _id: lectureId as never, title, instructorId, capacity: PER_LECTURE, price: PRICE, status: 'OPEN', createdAt: at, updatedAt: at });
+      await Promise.all([insert(reg, 'registrations', registrations), insert(reg, 'seats', seats), insert(pay, 'payments', payments), insert(dash, 'dashboard_facts', facts)]);
+    }
+  } finally {
+    await Promise.all(conns.map((c) => c.close()));
+  }
+}
