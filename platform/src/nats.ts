@@ -127,6 +127,19 @@ export interface Delivery {
   deliveryCount: number;
 }
 
+/**
+ * Thrown by a handler that has applied the event but wants it again after `delayMs` (a policy
+ * that must look a second time, e.g. once in-flight work has finished): the message is nak-ed
+ * with that delay, which is neither a failure nor logged as one. Past the consumer's last
+ * delivery it is acked.
+ */
+export class Redeliver extends Error {
+  override name = 'Redeliver';
+  constructor(readonly delayMs: number) {
+    super(`deliver again in ${delayMs} ms`);
+  }
+}
+
 /** A handler for one event type; throwing means "not applied, deliver again later". */
 export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, delivery: Delivery) => Promise<void>;
 
@@ -312,6 +325,14 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       msg.ack();
       count(event.type, 'ack');
     } catch (err) {
+      if (err instanceof Redeliver) {
+        if (msg.info.deliveryCount >= maxDeliver) {
+          log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
+          msg.ack();
+        } else msg.nak(err.delayMs);
+        count(event.type, 'deferred');
+        return;
+      }
       await failed(msg, event, err);
     }
   }

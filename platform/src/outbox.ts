@@ -128,7 +128,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Leftover =
   | { state: 'unpublished' }
   | { state: 'failed'; data?: Record<string, unknown> }
-  | { state: 'idle'; reusableUntil: number }
+  | { state: 'idle'; reusableUntil: number; releaseAt: number }
   | { state: 'releasing'; done: Promise<void> };
 
 /** The outbox of one service process (one database connection). */
@@ -136,8 +136,8 @@ export class Outbox {
   private readonly claims: mongo.Collection<Claim>;
   private readonly mutex = new KeyedMutex();
   private readonly leftovers = new Map<string, Leftover>();
-  /** Claims in use by a change now, and until when (epoch ms) they may be reused. */
-  private readonly inUse = new Map<string, number>();
+  /** Claims in use by a change now: until when (epoch ms) they may be reused, and how long to keep them after. */
+  private readonly inUse = new Map<string, { reusableUntil: number; holdMs: number }>();
   private readonly recoveries = new Map<string, Recovery>();
   private readonly background = new Set<Promise<unknown>>();
   private readonly publishing: boolean;
@@ -145,6 +145,7 @@ export class Outbox {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private releaseTimer: NodeJS.Timeout | undefined;
+  private releaseDue = 0;
   private stopped = false;
   private lastWarning = 0;
   /** This outbox's identity in the claims it writes. */
@@ -169,13 +170,16 @@ export class Outbox {
    * @param opts.staleAfterMs age after which a dead claimant's claim may be taken over (default 5000 ms);
    *   a change that waits on a slow call (e.g. a payment) needs more
    * @param opts.data kept in the claim for the recovery
+   * @param opts.holdMs how long the claim stays after the change for another change of the same
+   *   document to reuse (default `releaseAfterMs`); a hot document's writer keeps it longer, at
+   *   the cost of another process waiting that long for it
    * @throws ClaimBusyError when another live process holds the claim past the wait; `fn`'s error.
    */
   change<T>(
     collection: string,
     docId: string,
     fn: (ctx: ChangeContext) => Promise<Changed<T>>,
-    opts: { staleAfterMs?: number; data?: Record<string, unknown> } = {},
+    opts: { staleAfterMs?: number; data?: Record<string, unknown>; holdMs?: number } = {},
   ): Promise<T> {
     const key = `${collection}:${docId}`;
     return new Promise<T>((resolve, reject) => {
@@ -184,6 +188,8 @@ export class Outbox {
           let taken: { inherited: boolean; continued: boolean };
           try {
             taken = await this.claim(key, collection, docId, opts);
+            const use = this.inUse.get(key);
+            if (use && opts.holdMs !== undefined) use.holdMs = opts.holdMs;
           } catch (err) {
             reject(err);
             return;
@@ -203,6 +209,11 @@ export class Outbox {
         }),
       );
     });
+  }
+
+  /** True when some process holds a claim on a document of `collection` whose claim data matches `filter` (e.g. `{ 'data.lectureId': id }`). */
+  async anyClaim(collection: string, filter: Record<string, unknown>): Promise<boolean> {
+    return (await this.claims.findOne({ collection, ...filter }, { projection: { _id: 1 } })) !== null;
   }
 
   /** The ids among `docIds` of `collection` that some process holds a claim on now (one query). */
@@ -299,7 +310,7 @@ export class Outbox {
     if (left?.state === 'idle' && Date.now() < left.reusableUntil) {
       // Finished and not deleted yet: this change reuses it; every event it covered went out.
       this.leftovers.delete(key);
-      this.inUse.set(key, left.reusableUntil);
+      this.inUse.set(key, { reusableUntil: left.reusableUntil, holdMs: this.opts.releaseAfterMs ?? 50 });
       return { inherited: false, continued: true };
     }
     if (left?.state === 'releasing') {
@@ -316,7 +327,7 @@ export class Outbox {
     }
     const mine: Claim = { _id: key, collection, docId, owner: this.owner, at: new Date(), staleAfterMs: opts.staleAfterMs ?? this.staleAfterMs, ...(opts.data ? { data: opts.data } : {}) };
     // Reused for other changes only well before anyone could take it for abandoned.
-    this.inUse.set(key, mine.at.getTime() + mine.staleAfterMs / 2);
+    this.inUse.set(key, { reusableUntil: mine.at.getTime() + mine.staleAfterMs / 2, holdMs: this.opts.releaseAfterMs ?? 50 });
     const until = Date.now() + (this.opts.waitMs ?? 5_000);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -383,19 +394,33 @@ export class Outbox {
     this.opts.metrics?.eventsPublished.inc({ type: event.type });
   }
 
-  /** Marks a claim finished; it is deleted with the others at the next release (within `releaseAfterMs`). */
+  /** Marks a claim finished; it is deleted with the others once its hold time is over. */
   private async release(key: string): Promise<void> {
-    this.leftovers.set(key, { state: 'idle', reusableUntil: this.inUse.get(key) ?? 0 });
+    const use = this.inUse.get(key);
     this.inUse.delete(key);
-    this.releaseTimer ??= setTimeout(() => {
-      this.releaseTimer = undefined;
-      void this.releaseIdle().catch((err) => this.warn(err, 'could not release outbox claims; will retry'));
-    }, this.opts.releaseAfterMs ?? 50);
+    const holdMs = use?.holdMs ?? this.opts.releaseAfterMs ?? 50;
+    this.leftovers.set(key, { state: 'idle', reusableUntil: use?.reusableUntil ?? 0, releaseAt: Date.now() + holdMs });
+    this.scheduleRelease(holdMs);
   }
 
-  /** Deletes every finished claim in one command. */
+  private scheduleRelease(inMs: number): void {
+    const due = Date.now() + inMs;
+    if (this.releaseTimer && this.releaseDue <= due) return;
+    clearTimeout(this.releaseTimer);
+    this.releaseDue = due;
+    this.releaseTimer = setTimeout(() => {
+      this.releaseTimer = undefined;
+      void this.releaseIdle().catch((err) => this.warn(err, 'could not release outbox claims; will retry'));
+    }, inMs);
+  }
+
+  /** Deletes, in one command, every finished claim whose hold time is over (all of them when stopping). */
   private async releaseIdle(): Promise<void> {
-    const keys = [...this.leftovers].filter(([, l]) => l.state === 'idle').map(([k]) => k);
+    const now = Date.now();
+    const idle = [...this.leftovers].filter((e): e is [string, Extract<Leftover, { state: 'idle' }>] => e[1].state === 'idle');
+    const keys = idle.filter(([, l]) => this.stopped || l.releaseAt <= now + 5).map(([k]) => k);
+    const later = idle.filter(([, l]) => !this.stopped && l.releaseAt > now + 5).map(([, l]) => l.releaseAt);
+    if (later.length) this.scheduleRelease(Math.max(1, Math.min(...later) - now));
     if (!keys.length) return;
     let finished!: () => void;
     const done = new Promise<void>((r) => (finished = r));
@@ -404,8 +429,8 @@ export class Outbox {
       await this.claims.deleteMany({ _id: { $in: keys }, owner: this.owner });
       for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.delete(k);
     } catch (err) {
-      for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.set(k, { state: 'idle', reusableUntil: 0 });
-      void this.release(keys[0]); // try again later
+      for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.set(k, { state: 'idle', reusableUntil: 0, releaseAt: 0 });
+      this.scheduleRelease(this.opts.releaseAfterMs ?? 50); // try again later
       throw err;
     } finally {
       finished();

@@ -93,3 +93,36 @@ describe('registration subgraph', () => {
     expect((await h.call(REGISTER, { id }, student)).errors?.[0].extensions.code).toBe('LECTURE_NOT_OPEN');
   });
 });
+
+describe('lecture canceled while a registration is in flight', () => {
+  let slowPayment: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
+  let r: SubgraphHarness<Awaited<ReturnType<typeof startRegistrationService>>>;
+  beforeAll(async () => {
+    slowPayment = await startSubgraphHarness('payment', startPaymentService, { PAYMENT_LATENCY_MS: '1500' });
+    r = await startSubgraphHarness('registration', startRegistrationService, { PAYMENT_URL: slowPayment.service.url, PAYMENT_TIMEOUT_MS: '3000' });
+  });
+  afterAll(async () => {
+    await r?.stop();
+    await slowPayment?.stop();
+  });
+
+  it('cancels a registration confirmed after the policy first looked, when it looks again', async () => {
+    const lectureId = 'b'.repeat(24);
+    await r.publish('lecture.opened', { lectureId, title: 'Race', instructorId: 'i-1', capacity: 5, price: 10_000 });
+    const db = await r.db();
+    await eventually(async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null, 10_000, 'catalog replica');
+    const pending = r.call(REGISTER, { id: lectureId }, { sub: 's-race', role: 'STUDENT' });
+    // The attempt holds its claim and waits on the charge; the lecture is canceled meanwhile.
+    await eventually(async () => (await db.collection('_outbox').countDocuments({ 'data.lectureId': lectureId })) > 0, 5_000, 'attempt in flight');
+    await r.publish('lecture.canceled', { lectureId, instructorId: 'i-1' });
+    const reg = (await pending).data.registerForLecture;
+    expect(reg.status).toBe('CONFIRMED'); // it had passed its check before the cancellation
+    const Q = `query($id: ID!) { registration(id: $id) { status cancellationReason } }`;
+    const final = await eventually(async () => {
+      const x = (await r.call(Q, { id: reg.id }, { sub: 's-race', role: 'STUDENT' })).data.registration;
+      return x.status === 'CANCELED' ? x : undefined;
+    }, 20_000, 'canceled by the second look');
+    expect(final.cancellationReason).toBe('LECTURE_CANCELED');
+    expect(await db.collection('seats').countDocuments({ lectureId })).toBe(0);
+  });
+});

@@ -12,8 +12,9 @@ export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRe
   return [
     await consumeFrom(rt, 'registration', 'lecture-enrolment', {
       types: ['registration.confirmed', 'registration.canceled'],
-      // Events trickling in wait up to 50 ms for company: one write per lecture and batch.
-      lingerMs: 50,
+      // Events trickling in wait up to 200 ms for company: one write per lecture and batch (the
+      // count is that much later; live updates reach clients through lectureUpdated).
+      lingerMs: 200,
       async handle(events) {
         const byLecture = new Map<string, Enrolment[]>();
         for (const e of events) {

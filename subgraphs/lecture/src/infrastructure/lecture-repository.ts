@@ -46,6 +46,11 @@ schema.index({ status: 1, _id: 1 });
 
 /** The aggregate collection whose changes go through the outbox. */
 const COLLECTION = 'lectures';
+/**
+ * How long the enrolment consumer keeps a lecture's claim after a change (ms): a lecture taking
+ * registrations changes again soon, and a kept claim saves its insert, its delete and a read.
+ */
+const ENROLMENT_HOLD_MS = 1_000;
 /** Fields a read never needs. */
 const BULKY = { enrolled: 0, released: 0, outbox: 0 } as const;
 
@@ -158,7 +163,7 @@ export class LectureRepository {
       const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: state.instructorId, enrolledCount: next.enrolledCount });
       await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
       return { value: true, events: [event] };
-    });
+    }, { holdMs: ENROLMENT_HOLD_MS });
   }
 
   /** Keeps the enrolment memory last written, for the next change under the same unbroken claim. */

@@ -28,6 +28,7 @@ export interface RegistrationServiceOptions {
 /** How an attempt ended, as the register use case reports it. */
 type Outcome =
   | { kind: 'confirmed'; registration: Registration }
+  | { kind: 'not-open' }
   | { kind: 'already-registered' }
   | { kind: 'full' }
   | { kind: 'not-paid'; outcome: Exclude<ChargeOutcome, { kind: 'completed' }> }
@@ -69,13 +70,12 @@ export class RegistrationService {
     const refused = this.payment.refusedNow();
     const attempt: Outcome = refused ? { kind: 'not-paid', outcome: refused } : await this.admit(() => this.attempt(who, lecture));
     switch (attempt.kind) {
-      case 'confirmed': {
-        // The lecture may have been canceled while the charge was in flight, after the policy
-        // listed its registrations: cancel at once (the refund follows from the event).
-        const now = await this.catalog.fresh(lectureId);
-        if (now?.status === 'CANCELED') return (await this.cancelOne(attempt.registration, 'LECTURE_CANCELED')) ?? attempt.registration;
+      case 'confirmed':
+        // Should the lecture have been canceled meanwhile, the lecture-canceled policy looks
+        // again once attempts like this one are done, and cancels it (see ../infrastructure/consumers.ts).
         return attempt.registration;
-      }
+      case 'not-open':
+        throw appError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
       case 'already-registered':
         throw appError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
       case 'full': {
@@ -110,6 +110,9 @@ export class RegistrationService {
         // Payment refusing calls outright (breaker open): say so before holding anything.
         const refused = this.payment.refusedNow();
         if (refused) return { value: { kind: 'not-paid', outcome: refused } };
+        // The lecture again, after the wait for a turn, under this attempt's claim (which the
+        // lecture-canceled policy sees as an attempt in flight).
+        if ((await this.catalog.findById(lecture.id))?.status !== 'OPEN') return { value: { kind: 'not-open' } };
         const seat = await this.seats.take(lecture, attempt.id, liveKey(who.sub, lecture.id));
         if (seat === 'already-registered') return { value: { kind: 'already-registered' } };
         if (!seat) return { value: { kind: 'full' } };
@@ -181,6 +184,11 @@ export class RegistrationService {
   private async releaseSeat(reg: Pick<Registration, 'id' | 'seat'>): Promise<void> {
     if (reg.seat) await this.seats.release(reg.seat);
     else await this.seats.releaseAllOf(reg.id);
+  }
+
+  /** True while an attempt for the lecture is in flight here or in another process (its outbox claim). */
+  async attemptsInFlight(lectureId: string): Promise<boolean> {
+    return this.outbox.anyClaim(COLLECTION, { 'data.lectureId': lectureId });
   }
 
   /**
