@@ -136,6 +136,8 @@ export class Outbox {
   private readonly claims: mongo.Collection<Claim>;
   private readonly mutex = new KeyedMutex();
   private readonly leftovers = new Map<string, Leftover>();
+  /** Documents changed without a claim whose events could not be published yet (see applyFromEvent). */
+  private readonly unpublished = new Set<string>();
   /** Claims in use by a change now: until when (epoch ms) they may be reused, and how long to keep them after. */
   private readonly inUse = new Map<string, { reusableUntil: number; holdMs: number }>();
   private readonly recoveries = new Map<string, Recovery>();
@@ -236,6 +238,34 @@ export class Outbox {
     }
   }
 
+  /**
+   * Runs one change of document `docId` of `collection` caused by a durable event (a JetStream
+   * message that is delivered again until it is acked), without a claim: the event is the record
+   * that the change must happen and be published, so this publishes before resolving (the caller
+   * acks after) and throws when it cannot (the event comes again). A `redelivered` event first
+   * publishes what the document's outbox holds, in case an earlier delivery stored its change and
+   * died before publishing it. `fn` must append its events (`ctx.withEvents` does) and its writes
+   * must be safe without a lease: inserts, or updates guarded by a state no other writer moves
+   * from concurrently. Changes of one document in this process still run one at a time.
+   * @throws `fn`'s error, or the publishing error.
+   */
+  applyFromEvent<T>(collection: string, docId: string, fn: (ctx: ChangeContext) => Promise<Changed<T>>, redelivered: boolean): Promise<T> {
+    return this.mutex.run(`${collection}:${docId}`, async () => {
+      // With the relay off (a fault switch), nothing may be acked as published: the event comes again.
+      if (!this.publishing) throw new Error('the outbox relay is off (OUTBOX_RELAY=off)');
+      if (redelivered) await this.publishStored(collection, docId);
+      const result = await fn(context(true, false));
+      try {
+        for (const e of result.events ?? []) await this.publish(e);
+      } catch (err) {
+        // The event comes again after its ack wait; until then the sweeper keeps trying.
+        this.unpublished.add(`${collection}:${docId}`);
+        throw err;
+      }
+      return result.value;
+    });
+  }
+
   /** Starts the sweeper; the first sweep runs at once. */
   start(): void {
     if (this.timer) return;
@@ -256,7 +286,7 @@ export class Outbox {
 
   /** Claims this process holds with unpublished events or an unfinished change (for tests and metrics). */
   get unsettled(): number {
-    let n = 0;
+    let n = this.unpublished.size;
     for (const l of this.leftovers.values()) if (l.state === 'unpublished' || l.state === 'failed') n++;
     return n;
   }
@@ -285,6 +315,12 @@ export class Outbox {
           await this.release(key);
         });
       }
+      for (const key of [...this.unpublished]) {
+        if (this.stopped || !this.publishing) break;
+        const [collection, docId] = split(key);
+        await this.mutex.run(key, () => this.publishStored(collection, docId));
+        this.unpublished.delete(key);
+      }
       if (!this.publishing) return;
       const now = Date.now();
       for (const c of await this.claims.find({ owner: { $ne: this.owner } }).limit(1_000).toArray()) {
@@ -312,6 +348,12 @@ export class Outbox {
       this.leftovers.delete(key);
       this.inUse.set(key, { reusableUntil: left.reusableUntil, holdMs: this.opts.releaseAfterMs ?? 50 });
       return { inherited: false, continued: true };
+    }
+    if (left?.state === 'idle') {
+      // Ours but too old to reuse (another process could soon take it for abandoned): let it go now.
+      await this.claims.deleteOne({ _id: key, owner: this.owner });
+      this.leftovers.delete(key);
+      left = undefined;
     }
     if (left?.state === 'releasing') {
       await left.done;

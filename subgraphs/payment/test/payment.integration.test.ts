@@ -93,6 +93,21 @@ describe('refund and void policies', () => {
     sub.unsubscribe();
   });
 
+  it('refunds a charge whose cancellation arrived before the charge was stored', async () => {
+    const req = { ...ids(), amount: 9_000 };
+    const { paymentIdOf } = await import('../src/domain/payment.js');
+    const paymentId = paymentIdOf(req.registrationId);
+    await h.publish('registration.canceled', { registrationId: req.registrationId, studentId: req.studentId, lectureId: req.lectureId, instructorId: 'i-1', reason: 'STUDENT_REQUEST', paymentId });
+    const db = await h.db();
+    await eventually(async () => (await db.collection('payments').findOne({ _id: paymentId as never }))?.status === 'VOIDED', 10_000, 'tombstone');
+    await charge(req);
+    const doc = await eventually(async () => {
+      const d = await db.collection('payments').findOne({ _id: paymentId as never });
+      return d?.status === 'REFUNDED' ? d : undefined;
+    });
+    expect(doc.amount).toBe(9_000);
+  });
+
   it('records, on registration.confirmed, a charge that was answered but not stored', async () => {
     const req = { ...ids(), amount: 7_000 };
     const { paymentIdOf } = await import('../src/domain/payment.js');

@@ -14,14 +14,15 @@ import type { PaymentProvider } from './simulated-provider.js';
 export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRepository, provider: PaymentProvider): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'registration', 'payment-refunds', {
-      'registration.confirmed': async ({ payload: p }) => {
-        await repo.ensureRecorded({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, provider);
+      'registration.confirmed': async ({ payload: p }, d) => {
+        await repo.ensureRecorded({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, provider, d.deliveryCount > 1);
       },
-      'registration.canceled': async ({ payload: p }) => {
-        await repo.refund(p.paymentId ?? paymentIdOf(p.registrationId));
+      'registration.canceled': async ({ payload: p }, d) => {
+        const ids = { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId };
+        await repo.refund(p.paymentId ?? paymentIdOf(p.registrationId), ids, d.deliveryCount > 1);
       },
-      'registration.abandoned': async ({ payload: p }) => {
-        await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId });
+      'registration.abandoned': async ({ payload: p }, d) => {
+        await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId }, d.deliveryCount > 1);
       },
     }),
   ];

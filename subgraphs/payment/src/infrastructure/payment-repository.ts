@@ -138,17 +138,19 @@ export class PaymentRepository {
 
   /**
    * Policy "registration confirmed → its payment is recorded": a no-op unless this process (or
-   * one that died) answered the charge without storing it; then it asks the provider and stores it.
+   * one that died) answered the charge without storing it; then it asks the provider and stores
+   * it. Driven by a durable event, so without a claim.
    */
-  async ensureRecorded(input: ChargeInput, provider: PaymentProvider): Promise<void> {
+  async ensureRecorded(input: ChargeInput, provider: PaymentProvider, redelivered: boolean): Promise<void> {
     const id = paymentIdOf(input.registrationId);
-    if (this.recent.has(id)) return;
-    await this.outbox.change(COLLECTION, id, async (ctx) => {
+    if (this.recent.has(id) && !redelivered) return;
+    await this.storing.get(id)?.catch(() => undefined);
+    await this.outbox.applyFromEvent(COLLECTION, id, async (ctx) => {
       if (await this.findById(id)) return { value: undefined };
       if (provider.decisionOf(input) !== 'approved') return { value: undefined };
       this.logger.warn({ paymentId: id }, 'stored an approved charge its process had not stored');
       return { value: undefined, events: await this.recordApproved(id, input, ctx) };
-    });
+    }, redelivered);
   }
 
   /**
@@ -193,40 +195,65 @@ export class PaymentRepository {
     return event;
   }
 
-  /** COMPLETED → REFUNDED with `payment.refunded`. @returns false when it was not COMPLETED (idempotent). */
-  refund(paymentId: string): Promise<boolean> {
-    return this.outbox.change(COLLECTION, paymentId, async (ctx) => {
+  /**
+   * Policy "registration canceled → refund its payment": COMPLETED → REFUNDED with
+   * `payment.refunded`. A payment not stored yet (its charge answered a moment ago, still being
+   * written) gets a VOIDED tombstone, and that charge then refunds itself when it finds it.
+   * Driven by a durable event, so without a claim (see Outbox.applyFromEvent). Idempotent.
+   * @returns true when it refunded now.
+   */
+  refund(paymentId: string, ids: Omit<ChargeInput, 'amount'>, redelivered: boolean): Promise<boolean> {
+    return this.outbox.applyFromEvent(COLLECTION, paymentId, async (ctx) => {
       const p = this.recent.get(paymentId) ?? (await this.findById(paymentId));
-      if (!p || p.status === 'VOIDED') return { value: false };
-      const event = refundedEvent(p);
-      const updatedAt = new Date();
-      const res = await this.model.collection.updateOne(
-        { _id: paymentId as never, status: 'COMPLETED' satisfies PaymentState },
-        ctx.withEvents({ $set: { status: 'REFUNDED' satisfies PaymentState, updatedAt } }, [event]),
-      );
-      if (res.modifiedCount !== 1) return { value: false };
-      this.remember({ ...p, status: 'REFUNDED', updatedAt });
-      return { value: true, events: [event] };
-    });
+      if (!p) return { value: false, events: (await this.tombstone(paymentId, ids)) ? [] : await this.refundStored(paymentId, ctx) };
+      if (p.status !== 'COMPLETED') return { value: false };
+      const events = await this.refundCompleted(p, ctx);
+      return { value: events.length > 0, events };
+    }, redelivered);
   }
 
   /**
-   * Voids the registration's payment: refunds a completed one, or leaves a VOIDED tombstone
-   * so that a charge arriving later is refused. Idempotent.
+   * Policy "registration abandoned → void its payment": refunds a completed one, or leaves a
+   * VOIDED tombstone so that a charge arriving later is refunded at once. Driven by a durable
+   * event, so without a claim. Idempotent.
    */
-  async void(input: Omit<ChargeInput, 'amount'>): Promise<void> {
+  void(input: Omit<ChargeInput, 'amount'>, redelivered: boolean): Promise<void> {
     const id = paymentIdOf(input.registrationId);
-    const tombstoned = await this.outbox.change(COLLECTION, id, async () => {
-      const now = new Date();
-      try {
-        await this.model.collection.insertOne({ _id: id, ...input, amount: 0, status: 'VOIDED', createdAt: now, updatedAt: now, outbox: [] } as never);
-        return { value: true };
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-        return { value: false };
-      }
-    });
-    if (!tombstoned) await this.refund(id);
+    return this.outbox.applyFromEvent(COLLECTION, id, async (ctx) => {
+      if (await this.tombstone(id, input)) return { value: undefined };
+      return { value: undefined, events: await this.refundStored(id, ctx) };
+    }, redelivered);
+  }
+
+  /** Inserts a VOIDED tombstone for a registration without a payment; false when one exists. */
+  private async tombstone(id: string, ids: Omit<ChargeInput, 'amount'>): Promise<boolean> {
+    const now = new Date();
+    try {
+      await this.model.collection.insertOne({ _id: id, registrationId: ids.registrationId, studentId: ids.studentId, lectureId: ids.lectureId, amount: 0, status: 'VOIDED', createdAt: now, updatedAt: now, outbox: [] } as never);
+      return true;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      return false;
+    }
+  }
+
+  /** Refunds the stored payment `id` if it is COMPLETED; the events written. */
+  private async refundStored(id: string, ctx: ChangeContext): Promise<EventEnvelope[]> {
+    const p = await this.findById(id);
+    return p?.status === 'COMPLETED' ? this.refundCompleted(p, ctx) : [];
+  }
+
+  /** COMPLETED → REFUNDED with `payment.refunded` (guarded by the stored status); the events written. */
+  private async refundCompleted(p: Payment, ctx: ChangeContext): Promise<EventEnvelope[]> {
+    const event = refundedEvent(p);
+    const updatedAt = new Date();
+    const res = await this.model.collection.updateOne(
+      { _id: p.id as never, status: 'COMPLETED' satisfies PaymentState },
+      ctx.withEvents({ $set: { status: 'REFUNDED' satisfies PaymentState, updatedAt } }, [event]),
+    );
+    if (res.modifiedCount !== 1) return [];
+    this.remember({ ...p, status: 'REFUNDED', updatedAt });
+    return [event];
   }
 
   private remember(p: Payment): Payment {
