@@ -5,7 +5,8 @@
  * of Netflix's concurrency-limits `AIMDLimit`: each task that ends healthy adds 1/limit (about
  * +1 per limit's worth of tasks); a sign of overload multiplies it by `backoffRatio`, at most
  * once per `cooldownMs` so that one burst of bad news counts once. Until the first sign of
- * overload it grows like TCP's slow start instead, +1 per healthy task (doubling per round).
+ * overload, and below `slowStartLimit`, it grows like TCP's slow start instead, +1 per healthy
+ * task (doubling per round).
  *
  * The signs of overload are the caller's to report: outcomes of the downstream calls the tasks
  * make ({@link AdaptiveLimit.sample}; more than `maxFailureRate` of them failing within a
@@ -23,6 +24,8 @@ export interface AdaptiveLimitOptions {
   min?: number;
   /** Highest limit (default 64). */
   max: number;
+  /** Up to this limit it grows by doubling until the first overload (TCP's ssthresh; default 16). */
+  slowStartLimit?: number;
   /** Factor applied on overload (default 0.75). */
   backoffRatio?: number;
   /** Least time between two decreases, ms (default 1000). */
@@ -85,7 +88,8 @@ export class AdaptiveLimit {
       return await task();
     } finally {
       this.running--;
-      this.current = Math.min(this.opts.max, this.current + (this.slowStart ? 1 : 1 / Math.max(1, this.current)));
+      const doubling = this.slowStart && this.current < (this.opts.slowStartLimit ?? 16);
+      this.current = Math.min(this.opts.max, this.current + (doubling ? 1 : 1 / Math.max(1, this.current)));
       this.next();
     }
   }

@@ -7,7 +7,8 @@
  * registrationId: the payment id derives from it), 402 `{ code: "PAYMENT_DECLINED", message }`,
  * 400 on a bad body, 401 without the secret. The payment is stored under its outbox claim
  * while and after the provider works (see PaymentRepository.charge), so the caller waits for the
- * provider only.
+ * provider only. Answers carry `Server-Timing: provider;dur=<ms>` (W3C Server Timing), the
+ * provider's share of the call: the caller tells from it how much time its own side added.
  */
 import { z } from 'zod';
 import { HEADERS, sendJson, verifyGatewaySecret, type RouteHandler } from '@courses/platform';
@@ -41,7 +42,8 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
       return sendJson(res, 400, { code: 'BAD_REQUEST', message: (err as Error).message });
     }
     const result = await opts.repo.charge(input, opts.provider);
-    if (result.decision === 'declined') return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' });
-    return sendJson(res, 200, { paymentId: result.paymentId, status: 'COMPLETED' });
+    const timing = { 'server-timing': `provider;dur=${result.providerMs.toFixed(1)}` };
+    if (result.decision === 'declined') return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' }, timing);
+    return sendJson(res, 200, { paymentId: result.paymentId, status: 'COMPLETED' }, timing);
   };
 }

@@ -111,10 +111,11 @@ export class PaymentRepository {
    * - Should this process die before storing an approved charge, the claim's recovery asks the
    *   provider for the decision again, and {@link ensureRecorded} does the same when
    *   `registration.confirmed` arrives (the crash may come before the claim is stored).
-   * @returns `approved` with the payment id, or `declined`.
+   * @returns `approved` with the payment id, or `declined`; and how long the provider took (ms).
    */
-  async charge(input: ChargeInput, provider: PaymentProvider): Promise<{ decision: 'approved'; paymentId: string } | { decision: 'declined' }> {
+  async charge(input: ChargeInput, provider: PaymentProvider): Promise<({ decision: 'approved'; paymentId: string } | { decision: 'declined' }) & { providerMs: number }> {
     const id = paymentIdOf(input.registrationId);
+    const started = performance.now();
     const decided = provider.charge(input);
     const stored = this.outbox.change(
       COLLECTION,
@@ -133,7 +134,9 @@ export class PaymentRepository {
         this.logger.error({ err, paymentId: id }, 'could not store an approved charge; the outbox recovers it');
       },
     );
-    return (await decided) === 'declined' ? { decision: 'declined' } : { decision: 'approved', paymentId: id };
+    const decision = await decided;
+    const providerMs = performance.now() - started;
+    return decision === 'declined' ? { decision, providerMs } : { decision, paymentId: id, providerMs };
   }
 
   /**

@@ -49,6 +49,10 @@ export class RegistrationService {
     private readonly opts: RegistrationServiceOptions,
   ) {
     this.admission = new AdaptiveLimit({ max: opts.concurrency ?? 64, queueLimit: opts.queueLimit ?? 2_000 });
+    // The breaker changing state is news too: opening means payment failed a lot; closing after a
+    // probe means calls resume, a few at first rather than everyone waiting at once.
+    payment.breaker.on('open', () => this.admission.overloaded());
+    payment.breaker.on('close', () => this.admission.overloaded());
     this.queueMs = opts.queueMs ?? 4_000;
     outbox.recoverWith(COLLECTION, (id, data) => this.recover(id, data as Attempt | undefined));
   }
@@ -123,8 +127,7 @@ export class RegistrationService {
           this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
           outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
         }
-        // Charges timing out: payment (or this process) is falling behind; admit fewer.
-        if (outcome.kind !== 'unavailable' || outcome.maybeCharged) this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
+        this.sampleCharge(outcome);
         if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
           // The call never left: nothing to void, only the seat to give back.
           await this.seats.release(seat);
@@ -142,6 +145,16 @@ export class RegistrationService {
       },
       { staleAfterMs: this.opts.pendingTimeoutMs, data: { ...attempt } },
     );
+  }
+
+  /**
+   * Feeds admission control with one charge that reached payment (or may have): a timeout is
+   * the sign that payment, or this side's own queues, fall behind. The odd one is jitter (the
+   * seeds' provider takes up to 600 ms against a 610 ms timeout); more than 5 % of a second's
+   * charges is overload (see AdaptiveLimit.sample).
+   */
+  private sampleCharge(outcome: ChargeOutcome): void {
+    if (outcome.kind !== 'unavailable' || outcome.maybeCharged) this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
   }
 
   /**

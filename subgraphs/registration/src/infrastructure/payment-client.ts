@@ -27,6 +27,11 @@ export interface ChargeRequest {
 export interface ChargeCompleted {
   kind: 'completed';
   paymentId: string;
+  /**
+   * Time this side added to the call, ms: the call's duration less the provider's share that
+   * payment reports (`Server-Timing: provider;dur=`). Undefined when payment did not say.
+   */
+  overheadMs?: number;
 }
 export interface ChargeDeclined {
   kind: 'declined';
@@ -65,8 +70,15 @@ export interface PaymentClientOptions {
   metrics?: Registry;
 }
 
+/** The provider's share of a call from a `Server-Timing: provider;dur=<ms>` header, if any. */
+function providerMs(header: string | string[] | undefined): number | undefined {
+  const m = /(?:^|,)\s*provider;dur=([\d.]+)/.exec(Array.isArray(header) ? header.join(',') : (header ?? ''));
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Posts one charge over `pool`; resolves with the payment id, throws DeclinedError on 402. */
 async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: ChargeRequest): Promise<ChargeCompleted> {
+  const started = performance.now();
   const res = await pool.request({
     path: '/internal/charges',
     method: 'POST',
@@ -77,7 +89,8 @@ async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: Ch
   const body = (await res.body.json().catch(() => ({}))) as { paymentId?: string; message?: string };
   if (res.statusCode === 402) throw new DeclinedError(body.message ?? 'declined');
   if (res.statusCode < 200 || res.statusCode >= 300 || !body.paymentId) throw new Error(`payment answered HTTP ${res.statusCode}`);
-  return { kind: 'completed', paymentId: body.paymentId };
+  const provider = providerMs(res.headers['server-timing']);
+  return { kind: 'completed', paymentId: body.paymentId, overheadMs: provider === undefined ? undefined : performance.now() - started - provider };
 }
 
 /** Breaker rejections that happen before the call leaves this process. */
@@ -115,6 +128,12 @@ export class PaymentClient {
     this.breaker.on('halfOpen', () => opts.logger.info('payment circuit breaker HALF-OPEN: probing'));
     this.breaker.on('close', () => opts.logger.info('payment circuit breaker CLOSED'));
     if (opts.metrics) {
+      const overhead = new Histogram({
+        name: 'payment_charge_overhead_seconds',
+        help: 'Time our side added to completed charges: the call less the provider time payment reports (s)',
+        buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2],
+        registers: [opts.metrics],
+      });
       const duration = new Histogram({
         name: 'payment_charge_duration_seconds',
         help: 'Charge calls to payment as the breaker timed them (s), by outcome',
@@ -122,7 +141,10 @@ export class PaymentClient {
         buckets: [0.05, 0.1, 0.2, 0.4, 0.5, 0.55, 0.58, 0.59, 0.6, 0.605, 0.61, 0.62, 0.65, 0.8, 1],
         registers: [opts.metrics],
       });
-      this.breaker.on('success', (_r, ms) => duration.observe({ outcome: 'completed' }, ms / 1000));
+      this.breaker.on('success', (r: ChargeOutcome, ms) => {
+        duration.observe({ outcome: 'completed' }, ms / 1000);
+        if (r.kind === 'completed' && r.overheadMs !== undefined) overhead.observe(r.overheadMs / 1000);
+      });
       this.breaker.on('failure', (err: Error & { code?: string }, ms) =>
         duration.observe({ outcome: err instanceof DeclinedError ? 'declined' : err?.code === 'ETIMEDOUT' ? 'timeout' : 'failed' }, ms / 1000),
       );
