@@ -48,7 +48,7 @@ export class RegistrationService {
     private readonly logger: Logger,
     private readonly opts: RegistrationServiceOptions,
   ) {
-    this.admission = new AdaptiveLimit({ max: opts.concurrency ?? 64, queueLimit: opts.queueLimit ?? 2_000 });
+    this.admission = new AdaptiveLimit({ max: opts.concurrency ?? 64, queueLimit: opts.queueLimit ?? 2_000, maxFailureRate: 0.15, windowMs: 5_000 });
     // The breaker changing state is news too: opening means payment failed a lot; closing after a
     // probe means calls resume, a few at first rather than everyone waiting at once.
     payment.breaker.on('open', () => this.admission.overloaded());
@@ -149,9 +149,11 @@ export class RegistrationService {
 
   /**
    * Feeds admission control with one charge that reached payment (or may have): a timeout is
-   * the sign that payment, or this side's own queues, fall behind. The odd one is jitter (the
-   * seeds' provider takes up to 600 ms against a 610 ms timeout); more than 5 % of a second's
-   * charges is overload (see AdaptiveLimit.sample).
+   * the sign that payment, or this side's own queues, fall behind. Some are the provider's own:
+   * the seeds' takes 400-620 ms against a 610 ms timeout, 5-9 % of charges with the machine's
+   * jitter, and a shift of 50 ms makes it ~27 %. So more than 15 % of the charges of a 5 s
+   * window is overload (see AdaptiveLimit.sample); a shorter window or a lower share mistook the
+   * provider's tail for overload and halved admission (docs/performance.md, "Admission").
    */
   private sampleCharge(outcome: ChargeOutcome): void {
     if (outcome.kind !== 'unavailable' || outcome.maybeCharged) this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
