@@ -4,8 +4,9 @@
  *
  * Reads go through a short-lived cache ({@link CATALOG_CACHE_MS}): a lecture's title, price,
  * capacity and instructor never change, and its status only goes OPEN → CANCELED. A stale OPEN
- * lets at most a cache lifetime of registrations in, which the register use case catches with
- * a {@link CatalogRepository.fresh} read after confirming.
+ * lets registrations in for at most a cache lifetime after the lecture was canceled: the
+ * lecture-canceled policy (./consumers.ts) looks again once every cached entry has expired and
+ * cancels those too.
  */
 import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';

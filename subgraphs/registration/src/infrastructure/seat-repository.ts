@@ -55,11 +55,6 @@ export class SeatRepository {
     this.model = conn.model<SeatDoc>('Seat', schema);
   }
 
-  /** Seats taken in a lecture (a scan on FerretDB). */
-  taken(lectureId: string): Promise<number> {
-    return this.model.countDocuments({ lectureId });
-  }
-
   /**
    * Takes a free seat of `lecture` for attempt `registrationId` of the student with live key `holder`.
    * @returns the seat's id; `already-registered` when the holder has a live seat of the lecture;
