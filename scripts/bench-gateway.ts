@@ -25,9 +25,9 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import mongoose from 'mongoose';
 import { CONTEXTS, streamOf } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, DEV_JWT_SECRET, deadLetterStream } from '@courses/platform';
+import { deadLetterStream } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
-import { ROOT, ensureMongo, ensureNats, portOpen, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { ROOT, devSecrets, ensureMongo, ensureNats, portOpen, say, waitForPort, withDatabase } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { gql } from './lib/graphql-client.js';
@@ -161,8 +161,7 @@ async function main(): Promise<void> {
   });
   let hive: ChildProcess | undefined;
   try {
-    const jwtSecret = process.env.JWT_SECRET || DEV_JWT_SECRET;
-    const gatewaySecret = process.env.GATEWAY_SECRET || DEV_GATEWAY_SECRET;
+    const { JWT_SECRET: jwtSecret, GATEWAY_SECRET: gatewaySecret } = devSecrets();
     const gw = stack.urls.gateway;
     const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, jwtSecret);
     const student = await issueToken({ sub: 's-bench-gw', role: 'STUDENT' }, jwtSecret);

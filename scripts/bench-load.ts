@@ -36,10 +36,10 @@ import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { CONTEXTS, streamOf } from '@courses/contracts';
-import { DEV_JWT_SECRET, deadLetterStream } from '@courses/platform';
+import { deadLetterStream } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
 import mongoose from 'mongoose';
-import { ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
+import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
 import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
 import { checkConsistency, formatViolations, type DatabaseUris } from './lib/consistency.js';
@@ -343,7 +343,7 @@ async function main(): Promise<number> {
   const target = opt.url ? runningSystem() : await ownSystem();
   try {
     const gw = target.urls.gateway;
-    const secret = process.env.JWT_SECRET || DEV_JWT_SECRET;
+    const secret = devSecrets().JWT_SECRET;
     const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, secret);
     const lectures: string[] = [];
     for (let i = 0; i < LECTURES; i++) {

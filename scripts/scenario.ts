@@ -5,12 +5,12 @@
  * exits 1 at the first step that does not behave. GATEWAY_URL defaults to http://127.0.0.1:4000.
  * Each run uses fresh users, so it can be repeated.
  */
-import { DEV_JWT_SECRET } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
 import { collect, eventually, gql, gqlOk, wsClient } from './lib/graphql-client.js';
+import { devSecrets } from './lib/provision.mjs';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
-const secret = process.env.JWT_SECRET || DEV_JWT_SECRET;
+const secret = devSecrets().JWT_SECRET;
 const run = Date.now().toString(36);
 let step = 0;
 

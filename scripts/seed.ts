@@ -3,13 +3,13 @@
  * Idempotent: a lecture whose title the instructor already has is not opened again.
  * GATEWAY_URL defaults to http://127.0.0.1:4000.
  */
-import { DEV_JWT_SECRET } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
 import { CATALOG } from './data/catalog.js';
 import { gqlOk } from './lib/graphql-client.js';
+import { devSecrets } from './lib/provision.mjs';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
-const secret = process.env.JWT_SECRET || DEV_JWT_SECRET;
+const secret = devSecrets().JWT_SECRET;
 
 /** Every lecture in the catalog, paging through `lectures`. */
 async function allLectures(): Promise<Array<{ title: string; instructorId: string }>> {

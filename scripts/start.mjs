@@ -33,6 +33,8 @@ async function main() {
   const { urls } = await startStack({
     ports,
     say,
+    // The demo sign-in of /app and GraphiQL (DEV-ONLY; production refuses it).
+    env: { gateway: { DEV_TOKENS: process.env.DEV_TOKENS ?? 'on' } },
     onUnexpectedExit: (name, code, signal) => {
       if (shuttingDown) return;
       process.stderr.write(`✖ ${name} exited (${signal ?? code}); see ${path.join(LOGS, `${name}.log`)}\n`);

@@ -1,9 +1,10 @@
 /**
  * `npm run token -- --role STUDENT --sub s-1 [--ttl 28800]`: prints a dev JWT signed with
- * JWT_SECRET (or the DEV-ONLY default), for the Authorization header or connection_init.
+ * JWT_SECRET, or this checkout's secret that `npm start` uses (.data/dev-secrets.json), for the
+ * Authorization header or connection_init.
  */
 import { parseArgs } from 'node:util';
-import { ensureBuilt, ensureDependencies } from './lib/provision.mjs';
+import { devSecrets, ensureBuilt, ensureDependencies } from './lib/provision.mjs';
 
 const { values } = parseArgs({
   options: { role: { type: 'string', default: 'STUDENT' }, sub: { type: 'string' }, ttl: { type: 'string', default: String(8 * 3600) } },
@@ -16,6 +17,5 @@ if (!['STUDENT', 'INSTRUCTOR', 'ADMIN'].includes(role)) {
 ensureDependencies();
 ensureBuilt();
 const { issueToken } = await import('@courses/gateway');
-const { DEV_JWT_SECRET } = await import('@courses/platform');
 const sub = values.sub ?? { STUDENT: 's-1', INSTRUCTOR: 'i-1', ADMIN: 'admin' }[role];
-process.stdout.write(`${await issueToken({ sub, role }, process.env.JWT_SECRET || DEV_JWT_SECRET, Number(values.ttl))}\n`);
+process.stdout.write(`${await issueToken({ sub, role }, devSecrets().JWT_SECRET, Number(values.ttl))}\n`);

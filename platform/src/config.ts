@@ -15,8 +15,19 @@ export const DEV_GATEWAY_SECRET = 'dev-only-gateway-secret-change-me';
 /** DEV-ONLY HS256 key for JWTs. Public in this repository: set `JWT_SECRET` in any real deployment. */
 export const DEV_JWT_SECRET = 'dev-only-jwt-secret-at-least-32-bytes-long!!';
 
+/** Least length of a secret in production (characters; e.g. `openssl rand -hex 32` gives 64). */
+export const MIN_SECRET_LENGTH = 32;
+
+/** The public DEV-ONLY values, refused for any `*_SECRET` setting in production. */
+const DEV_SECRETS = new Set([DEV_GATEWAY_SECRET, DEV_JWT_SECRET]);
+
 /** Settings every service shares. */
 export const baseEnv = z.object({
+  /**
+   * `production` refuses what is only safe on a laptop: a `*_SECRET` that is missing, public or
+   * shorter than {@link MIN_SECRET_LENGTH}, and dev conveniences switched on (see loadConfig).
+   */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   /** HTTP port to listen on. */
   PORT: z.coerce.number().int().min(0).max(65535),
   /** Interface to bind; defaults to all interfaces (containers). */
@@ -48,6 +59,9 @@ export class ConfigError extends Error {
 
 /**
  * Parses `env` with `schema`, filling `defaults` first (used for the per-service default PORT).
+ * With `NODE_ENV=production` it also refuses every `*_SECRET` that is unset (so the DEV-ONLY
+ * default would apply), one of the public DEV-ONLY values, or shorter than
+ * {@link MIN_SECRET_LENGTH}; and `DEV_TOKENS=on`.
  * @throws ConfigError listing every invalid or missing variable.
  */
 export function loadConfig<S extends z.ZodType>(
@@ -62,5 +76,22 @@ export function loadConfig<S extends z.ZodType>(
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
+  const data = parsed.data as Record<string, unknown>;
+  if (data.NODE_ENV === 'production') {
+    const unsafe = productionProblems(data);
+    if (unsafe.length) throw new ConfigError(`unsafe configuration for NODE_ENV=production:\n${unsafe.map((l) => `  ${l}`).join('\n')}`);
+  }
   return parsed.data;
+}
+
+/** What a parsed configuration must not have in production, one line per problem. */
+function productionProblems(data: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (!key.endsWith('_SECRET') || typeof value !== 'string') continue;
+    if (DEV_SECRETS.has(value)) problems.push(`${key}: unset or the public DEV-ONLY default; set ${MIN_SECRET_LENGTH}+ random bytes, e.g. \`openssl rand -hex 32\``);
+    else if (value.length < MIN_SECRET_LENGTH) problems.push(`${key}: ${value.length} characters; at least ${MIN_SECRET_LENGTH} random ones, e.g. \`openssl rand -hex 32\``);
+  }
+  if (data.DEV_TOKENS === true) problems.push('DEV_TOKENS: demo sign-in hands out any token; it never runs in production');
+  return problems;
 }

@@ -10,7 +10,7 @@
  *          else mongodb-memory-server's download.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -349,4 +349,25 @@ export function withDatabase(base, db) {
   const u = new URL(base);
   u.pathname = `/${db}`;
   return u.toString();
+}
+
+/**
+ * The JWT and gateway secrets of this checkout's local runs: `JWT_SECRET` / `GATEWAY_SECRET`
+ * from the environment when set, else the ones in `.data/dev-secrets.json`, made once from 32
+ * random bytes each (hex) and readable by the owner only. So no public default protects a
+ * system `npm start` runs, and `npm run token`, the seed, the scenario and the benchmarks sign
+ * with what that system checks.
+ * @returns {{ JWT_SECRET: string, GATEWAY_SECRET: string }}
+ */
+export function devSecrets() {
+  const file = path.join(DATA, 'dev-secrets.json');
+  let stored;
+  try {
+    stored = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    stored = { JWT_SECRET: randomBytes(32).toString('hex'), GATEWAY_SECRET: randomBytes(32).toString('hex') };
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  }
+  return { JWT_SECRET: process.env.JWT_SECRET || stored.JWT_SECRET, GATEWAY_SECRET: process.env.GATEWAY_SECRET || stored.GATEWAY_SECRET };
 }

@@ -1,11 +1,12 @@
 /**
  * Starts the whole system as separate processes, the way `npm start` runs it: NATS and a
  * MongoDB-wire server found or started by ./provision.mjs, then the four subgraphs and the
- * gateway from their builds (`<dir>/dist/main.js`), each waited on until `/health/ready`.
+ * gateway from their builds (`<dir>/dist/main.js`), each waited on until `/health/ready`, with
+ * this checkout's secrets (./provision.mjs devSecrets).
  * `npm start` and `npm run bench:load` both use it. Plain Node, no dependencies.
  */
 import path from 'node:path';
-import { LOGS, ROOT, ensureMongo, ensureNats, portOpen, startProcess, stopStarted, waitForPort, withDatabase } from './provision.mjs';
+import { LOGS, ROOT, devSecrets, ensureMongo, ensureNats, portOpen, startProcess, stopStarted, waitForPort, withDatabase } from './provision.mjs';
 
 /** The services in start order (payment first: registration calls it), with their default ports. */
 export const SERVICES = [
@@ -46,6 +47,7 @@ export async function startStack(opts = {}) {
   const urls = Object.fromEntries(SERVICES.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
   const databases = {};
   const children = {};
+  const secrets = devSecrets();
   for (const s of SERVICES) {
     if (s.name !== 'gateway') databases[s.name] = withDatabase(mongo.uri, `${opts.databasePrefix ?? 'courses'}_${s.name}`);
     const env = {
@@ -53,6 +55,8 @@ export async function startStack(opts = {}) {
       HOST: process.env.HOST ?? '127.0.0.1',
       NATS_URL: nats.url,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      GATEWAY_SECRET: secrets.GATEWAY_SECRET,
+      ...(s.name === 'gateway' ? { JWT_SECRET: secrets.JWT_SECRET } : {}),
       PAYMENT_URL: urls.payment,
       ...(s.name === 'gateway'
         ? { REGISTRATION_URL: urls.registration, LECTURE_URL: urls.lecture, DASHBOARD_URL: urls.dashboard }

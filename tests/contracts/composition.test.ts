@@ -56,10 +56,21 @@ describe('typed resolvers', () => {
 
 describe('docker-compose.yml', () => {
   const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
+  const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
+  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64) };
+  const { GATEWAY_SECRET: _g, JWT_SECRET: _j, ...withoutSecrets } = process.env;
   it.skipIf(!hasCompose)('parses (docker-compose config -q, no engine needed)', () => {
-    const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
-    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8' });
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...withoutSecrets, ...secrets } });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+  it.skipIf(!hasCompose)('refuses to start without the secrets, saying how to make them', () => {
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: withoutSecrets });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set (GATEWAY|JWT)_SECRET to 32\+ random bytes/);
+  });
+  it('publishes no NATS port: the event bus stays inside the compose network', () => {
+    const compose = readFileSync(file, 'utf8');
+    expect(compose).not.toMatch(/4222:4222/);
   });
 });
