@@ -14,7 +14,6 @@ import { ApolloGateway } from '@apollo/gateway';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
   connectNats,
-  DEV_JWT_SECRET,
   ErrorCode,
   ROLES,
   sendJson,
@@ -31,8 +30,8 @@ import {
   type Logger,
   type NatsConnection,
 } from '@courses/platform';
-import { AuthError, identityFromAuthorization, issueToken } from './auth.js';
-import { gatewayEnv, routingOverrides, type GatewayConfig } from './config.js';
+import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
+import { devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
 import { browserPage } from './graphiql.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { EventHub } from './subscriptions/event-hub.js';
@@ -75,20 +74,18 @@ const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'u
 
 /**
  * `GET /dev/token?role=STUDENT&sub=s-1` → `{ token }`: demo sign-in for the client page and
- * GraphiQL. DEV-ONLY: it exists only while JWT_SECRET is the public dev default; with a real
- * secret it answers 404.
+ * GraphiQL. DEV-ONLY: mounted only with `DEV_TOKENS=on`, which production refuses.
  */
-function devTokenRoute(jwtSecret: string) {
+function devTokenRoute(tokens: TokenPolicy) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.method !== 'GET') return false;
-    if (jwtSecret !== DEV_JWT_SECRET) return (sendJson(res, 404, { error: 'demo tokens are off: JWT_SECRET is set' }), true);
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const role = (q.get('role') ?? 'STUDENT').toUpperCase();
     const sub = q.get('sub') ?? '';
     if (!(ROLES as readonly string[]).includes(role) || !/^[A-Za-z0-9_.-]{1,64}$/.test(sub)) {
       return (sendJson(res, 400, { error: 'role must be STUDENT, INSTRUCTOR or ADMIN and sub 1-64 of [A-Za-z0-9_.-]' }), true);
     }
-    sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, jwtSecret), devOnly: true });
+    sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, tokens), devOnly: true });
     return true;
   };
 }
@@ -99,6 +96,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const metrics = createMetrics('gateway');
   const overrides = routingOverrides(config);
+  const tokens = tokenPolicy(config);
   let apiSchema: GraphQLSchema | undefined;
 
   const dataSources: SubgraphDataSource[] = [];
@@ -123,7 +121,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    introspection: true,
+    introspection: devDefault(config.INTROSPECTION, config),
     includeStacktraceInErrorResponses: false,
     formatError: (formatted) => formatGatewayError(formatted),
     plugins: [
@@ -156,18 +154,18 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     metrics,
     graceMs: config.SHUTDOWN_GRACE_MS,
     readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
-    onGet: browserPage(config.GRAPHIQL),
+    onGet: browserPage(devDefault(config.GRAPHIQL, config)),
     routes: {
       '/app': (req, res) => {
         if (req.method !== 'GET') return false;
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(APP_HTML);
       },
-      '/dev/token': devTokenRoute(config.JWT_SECRET),
+      ...(config.DEV_TOKENS ? { '/dev/token': devTokenRoute(tokens) } : {}),
     },
     async context(req) {
       try {
-        const verified = await identityFromAuthorization(req.headers.authorization, config.JWT_SECRET);
+        const verified = await identityFromAuthorization(req.headers.authorization, tokens);
         return { identity: verified?.identity };
       } catch (err) {
         if (err instanceof AuthError) throw new HttpError(401, err.message, 'UNAUTHENTICATED');
@@ -180,7 +178,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     httpServer: host.server,
     schema: () => apiSchema,
     hub,
-    jwtSecret: config.JWT_SECRET,
+    tokens,
     logger,
     bufferSize: config.SUBSCRIPTION_BUFFER,
     async execute(document, variables, identity, operationName) {

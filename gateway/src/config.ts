@@ -4,10 +4,23 @@ import { z } from 'zod';
 import { baseEnv, DEV_JWT_SECRET } from '@courses/platform';
 
 const url = z.string().url().optional();
+/** `true`/`false`, or unset for the environment's default (see {@link devDefault}). */
+const flag = z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true'));
+
+/** A flag's value, or when unset: on, except with NODE_ENV=production. */
+export function devDefault(value: boolean | undefined, c: Pick<GatewayConfig, 'NODE_ENV'>): boolean {
+  return value ?? c.NODE_ENV !== 'production';
+}
 
 export const gatewayEnv = baseEnv.extend({
   /** HS256 key that signs and verifies JWTs; DEV-ONLY default when unset. */
   JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
+  /** When set, tokens must name this issuer (`iss`). */
+  JWT_ISSUER: z.string().min(1).optional(),
+  /** When set, tokens must name this audience (`aud`). */
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  /** Longest a token may still be valid when presented (s; `exp` is required): 24 h. */
+  JWT_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   /** Service base URLs (GraphQL at `<base>/graphql`), overriding the supergraph's routing URLs. */
   REGISTRATION_URL: url,
   PAYMENT_URL: url,
@@ -15,8 +28,15 @@ export const gatewayEnv = baseEnv.extend({
   DASHBOARD_URL: url,
   /** Path of the composed supergraph SDL. */
   SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url))),
-  /** Serve GraphiQL to browsers on GET /graphql and /; set to false in production for a plain landing page. */
-  GRAPHIQL: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Serve GraphiQL to browsers on GET /graphql and / (else a plain landing page); default: on, off in production. */
+  GRAPHIQL: flag,
+  /** Answer introspection queries; default: on, off in production. */
+  INTROSPECTION: flag,
+  /**
+   * DEV-ONLY demo sign-in: `GET /dev/token?role=…&sub=…` signs any token asked for. Off unless
+   * `on` (`npm start` turns it on); refused in production (see loadConfig).
+   */
+  DEV_TOKENS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
   /** Cache whole responses as long as the subgraphs' Cache-Control allows (the public catalog, 2 s); `false` turns it off. */
   RESPONSE_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Events buffered per subscription before a too-slow client is disconnected from it. */
@@ -27,4 +47,9 @@ export type GatewayConfig = z.infer<typeof gatewayEnv>;
 /** The routing-URL overrides of a config, keyed by subgraph name. */
 export function routingOverrides(c: GatewayConfig): Record<string, string | undefined> {
   return { registration: c.REGISTRATION_URL, payment: c.PAYMENT_URL, lecture: c.LECTURE_URL, dashboard: c.DASHBOARD_URL };
+}
+
+/** The token policy of a config (see auth.ts TokenPolicy). */
+export function tokenPolicy(c: GatewayConfig): { secret: string; issuer?: string; audience?: string; maxTtlSeconds: number } {
+  return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, maxTtlSeconds: c.JWT_MAX_TTL_SECONDS };
 }

@@ -43,7 +43,7 @@ const registerWhenReplicated = (lectureId: string, token: string) => sys.registe
 describe.skipIf(!hasChromium)('in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    sys = await startSystem();
+    sys = await startSystem({ gateway: { DEV_TOKENS: 'on' } }); // the student page signs in with demo tokens
     instructor = await sys.token('INSTRUCTOR', 'i-browser');
     browser = await chromium.launch({
       executablePath,

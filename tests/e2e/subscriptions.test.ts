@@ -3,6 +3,8 @@
  * expiry, replicas, and the per-subscription buffer bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
 import { DEV_JWT_SECRET, publishEvent } from '@courses/platform';
 import { jetstream } from '@nats-io/jetstream';
@@ -93,6 +95,41 @@ describe('authentication over the socket', () => {
     });
     expect(code).toBe(4401);
   });
+
+  it('closes with 4403 when connection_init carries an authorization that is not a string', async () => {
+    const code = await new Promise<number>((resolve) => {
+      const c = createClient({
+        url: `${sys.url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: { bearer: 'x' } },
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => undefined,
+        on: { closed: (e) => resolve((e as { code: number }).code) },
+      });
+      void c;
+    });
+    expect(code).toBe(4403);
+  });
+
+  it('ends a subscription authenticated by its own token when that token expires, keeping the socket', async () => {
+    const anon = wsClient(sys.url);
+    const brief = await issueToken({ sub: 's-brief-op', role: 'STUDENT' }, DEV_JWT_SECRET, 2);
+    const results: any[] = [];
+    await new Promise<void>((resolve) => {
+      anon.subscribe(
+        { query: REG_SUB, extensions: { headers: { Authorization: `Bearer ${brief}` } } },
+        { next: (v) => results.push(v), error: (e) => (results.push({ errors: [e] }), resolve()), complete: () => resolve() },
+      );
+    });
+    expect(JSON.stringify(results)).toMatch(/UNAUTHENTICATED.*expired|expired.*UNAUTHENTICATED/);
+    // The socket still serves.
+    const still = await new Promise<unknown>((resolve) => {
+      anon.subscribe({ query: '{ __typename }' }, { next: resolve, error: resolve, complete: () => undefined });
+    });
+    expect(JSON.stringify(still)).toContain('Query');
+    await anon.dispose();
+  });
 });
 
 describe('per-operation authentication (extensions.headers, as GraphiQL sends it)', () => {
@@ -132,6 +169,26 @@ describe('browser pages', () => {
     expect(landing).toContain('Course registration supergraph');
     expect(landing).not.toContain('graphiql');
     expect(await html(prod.url, '/app')).toContain('My courses');
+  });
+
+  it('in production: no GraphiQL, no introspection and no demo sign-in unless asked for', async () => {
+    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    extraGateways.push(prod);
+    const page = await fetch(`${prod.url}/graphql`, { headers: { accept: 'text/html' } }).then((r) => r.text());
+    expect(page).not.toContain('graphiql');
+    const introspect = await fetch(`${prod.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) });
+    expect(JSON.stringify(await introspect.json())).toMatch(/introspection is not allowed/i);
+    expect((await fetch(`${prod.url}/dev/token?role=ADMIN&sub=x`)).status).toBe(404);
+    await expect(startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production' })).rejects.toThrow(/JWT_SECRET: unset or the public DEV-ONLY default/);
+  });
+
+  it('hands out demo tokens only with DEV_TOKENS=on', async () => {
+    expect((await fetch(`${sys.url}/dev/token?role=ADMIN&sub=x`)).status).toBe(404);
+    const demo = await startGateway({ ...sys.envOf('gateway'), PORT: '0', DEV_TOKENS: 'on' });
+    extraGateways.push(demo);
+    const r = await fetch(`${demo.url}/dev/token?role=STUDENT&sub=s-demo`);
+    expect(r.status).toBe(200);
+    expect((await r.json()).token).toMatch(/^ey/);
   });
 });
 

@@ -21,6 +21,8 @@ export interface SystemOptions {
   payment?: Record<string, string>;
   /** Extra env for registration (e.g. PAYMENT_TIMEOUT_MS). */
   registration?: Record<string, string>;
+  /** Extra env for the gateway (e.g. DEV_TOKENS). */
+  gateway?: Record<string, string>;
   logLevel?: string;
   /** NATS server for this system (default: the test run's). */
   natsUrl?: string;
@@ -108,6 +110,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     PAYMENT_URL: services.payment.url,
     LECTURE_URL: services.lecture.url,
     DASHBOARD_URL: services.dashboard.url,
+    ...opts.gateway,
   };
   const replicas: Record<Name, RunningSubgraph[]> = { registration: [], payment: [], lecture: [], dashboard: [] };
   for (let i = 0; i < (opts.extraReplicas ?? 0); i++) {

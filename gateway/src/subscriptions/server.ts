@@ -9,10 +9,11 @@
  *
  * Authentication: `connection_init` payload `{ "authorization": "Bearer <jwt>" }`. No token:
  * anonymous (public fields only). A bad token: the socket closes with 4403 Forbidden. When
- * the token expires, the socket closes with 4401 Unauthorized. An operation may also carry
- * its own `extensions.headers.Authorization` (GraphiQL sends its header editor that way):
- * when present it authenticates that operation only, and a bad one fails it with
- * UNAUTHENTICATED without closing the socket.
+ * the token expires, the socket closes with 4401 Unauthorized. A payload whose authorization
+ * is not a string is a bad token too. An operation may also carry its own
+ * `extensions.headers.Authorization` (GraphiQL sends its header editor that way): when present
+ * it authenticates that operation only, a bad one fails it with UNAUTHENTICATED without closing
+ * the socket, and a subscription it authenticated ends with UNAUTHENTICATED when it expires.
  *
  * Only changes are sent: a payload identical to the last one this subscription sent for the
  * same entity (two events that leave the selected fields as they were) is skipped.
@@ -42,7 +43,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
-import { AuthError, identityFromAuthorization } from '../auth.js';
+import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import type { EventHub } from './event-hub.js';
 import { ROUTES } from './routes.js';
 import { ENTITY_ID_VAR, toEntityQuery } from './to-entity-query.js';
@@ -62,7 +63,8 @@ export interface SubscriptionServerOptions {
   schema: () => GraphQLSchema | undefined;
   execute: Executor;
   hub: EventHub;
-  jwtSecret: string;
+  /** What a token must satisfy (see auth.ts). */
+  tokens: TokenPolicy;
   logger: Logger;
   /** Events buffered per subscription (default 256). */
   bufferSize?: number;
@@ -72,7 +74,8 @@ export interface SubscriptionServerOptions {
 
 type SocketExtra = {
   identity?: Identity;
-  expiry?: NodeJS.Timeout;
+  /** Cancels the close at the connection token's expiry. */
+  expiry?: () => void;
 };
 
 export interface SubscriptionServer {
@@ -84,10 +87,14 @@ export interface SubscriptionServer {
 /** How long (ms) a resolved event payload is kept for other subscribers of the same shape. */
 export const SHARE_MS = 2_000;
 
-/** The per-operation context: the caller, or why the operation's own token was refused. */
+/**
+ * The per-operation context: the caller, or why the operation's own token was refused, and
+ * when that operation's own token expires (epoch seconds).
+ */
 interface OperationContext {
   identity?: Identity;
   authError?: string;
+  exp?: number;
 }
 
 /** `Authorization` from an operation's `extensions.headers`, if any (any letter case). */
@@ -154,9 +161,13 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         wake?.();
       }),
     );
+    // A subscription authenticated by its own token ends when that token expires.
+    let expired = false;
+    const forgetExpiry = context.exp === undefined ? () => undefined : whenExpired(context.exp, () => ((expired = true), wake?.()));
     const close = () => {
       if (closed) return;
       closed = true;
+      forgetExpiry();
       for (const stop of stopListening) stop();
       wake?.();
     };
@@ -167,6 +178,10 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
       async next() {
         while (!closed) {
+          if (expired) {
+            close();
+            return { done: false, value: err(ErrorCode.UNAUTHENTICATED, 'this subscription\'s token expired; subscribe again with a fresh one') };
+          }
           if (overflow) {
             close();
             return { done: false, value: err('SUBSCRIPTION_OVERFLOW', `more than ${bufferSize} events waited for this client; resubscribe and refetch`) };
@@ -214,7 +229,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         const own = operationAuthorization(payload.extensions);
         if (!own) return { identity: ctx.extra.identity };
         try {
-          return { identity: (await identityFromAuthorization(own, opts.jwtSecret))?.identity };
+          const verified = await identityFromAuthorization(own, opts.tokens);
+          return { identity: verified?.identity, exp: verified?.exp };
         } catch (e) {
           if (e instanceof AuthError) return { authError: e.message };
           throw e;
@@ -222,16 +238,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
       async onConnect(ctx) {
         const params = ctx.connectionParams ?? {};
-        const raw = (params.authorization ?? params.Authorization) as string | undefined;
+        const raw = params.authorization ?? params.Authorization;
         try {
-          const verified = await identityFromAuthorization(raw, opts.jwtSecret);
+          const verified = await identityFromAuthorization(raw, opts.tokens);
           if (verified) {
             ctx.extra.identity = verified.identity;
-            if (verified.exp) {
-              const ms = verified.exp * 1000 - Date.now();
-              ctx.extra.expiry = setTimeout(() => ctx.extra.socket.close(4401, 'Unauthorized: token expired'), Math.max(0, ms));
-              ctx.extra.expiry.unref();
-            }
+            ctx.extra.expiry = whenExpired(verified.exp, () => ctx.extra.socket.close(4401, 'Unauthorized: token expired'));
           }
           return true;
         } catch (e) {
@@ -243,7 +255,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         }
       },
       onClose(ctx) {
-        if (ctx.extra.expiry) clearTimeout(ctx.extra.expiry);
+        ctx.extra.expiry?.();
       },
       subscribe: (args) => subscribe(args) as never,
       execute: (args) => {
