@@ -33,6 +33,7 @@ import {
 import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
 import { devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
 import { browserPage } from './graphiql.js';
+import { mutationRateLimit, operationLimits } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { EventHub } from './subscriptions/event-hub.js';
 import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
@@ -119,13 +120,19 @@ export async function startGateway(env: Record<string, string | undefined> = pro
    * through `lectureUpdated`).
    */
   const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
+  const limits = operationLimits(config);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: devDefault(config.INTROSPECTION, config),
     includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     formatError: (formatted) => formatGatewayError(formatted),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      ...limits.plugins,
+      mutationRateLimit(config),
       ...(config.RESPONSE_CACHE
         ? [
             responseCachePlugin<GatewayContext>({
@@ -166,7 +173,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     async context(req) {
       try {
         const verified = await identityFromAuthorization(req.headers.authorization, tokens);
-        return { identity: verified?.identity };
+        return { identity: verified?.identity, clientIp: req.socket.remoteAddress };
       } catch (err) {
         if (err instanceof AuthError) throw new HttpError(401, err.message, 'UNAUTHENTICATED');
         throw err;

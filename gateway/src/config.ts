@@ -39,6 +39,19 @@ export const gatewayEnv = baseEnv.extend({
   DEV_TOKENS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
   /** Cache whole responses as long as the subgraphs' Cache-Control allows (the public catalog, 2 s); `false` turns it off. */
   RESPONSE_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** "Did you mean …?" in validation errors; default: on, off in production. */
+  FIELD_SUGGESTIONS: flag,
+  /** Deepest selection an operation may have (introspection aside). */
+  MAX_DEPTH: z.coerce.number().int().positive().default(8),
+  /** Most aliases in an operation. */
+  MAX_ALIASES: z.coerce.number().int().positive().default(15),
+  /** Most tokens (names, punctuation, values) in an operation's text. */
+  MAX_TOKENS: z.coerce.number().int().positive().default(2_000),
+  /** Highest cost of an operation (GraphQL Armor's cost: objects 2, scalars 1, times a depth factor 1.5). */
+  MAX_COST: z.coerce.number().int().positive().default(5_000),
+  /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */
+  MUTATION_RATE_LIMIT: z.coerce.number().int().positive().default(30),
+  MUTATION_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
   /** Events buffered per subscription before a too-slow client is disconnected from it. */
   SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(256),
 });

@@ -18,6 +18,8 @@ import { HEADERS, type Identity } from '@courses/platform';
 /** The per-request context the gateway builds: the verified caller, if any. */
 export interface GatewayContext {
   identity?: Identity;
+  /** The caller's address (the socket's), for limits on anonymous callers. */
+  clientIp?: string;
 }
 
 /** Words a subgraph that cannot be reached the way Apollo Gateway's own fetcher did (see formatGatewayError). */

@@ -17,6 +17,8 @@ export const ErrorCode = {
   PAYMENT_UNAVAILABLE: 'PAYMENT_UNAVAILABLE',
   /** A subgraph the operation needs cannot be reached right now (see `retryAfterSeconds`). */
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  /** The caller sent more mutations than the gateway's rate limit allows (see `retryAfterSeconds`). */
+  RATE_LIMITED: 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

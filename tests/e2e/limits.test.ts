@@ -1,0 +1,93 @@
+/**
+ * Bounded operations at the gateway: each abusive request gets a clear error code, and the
+ * system keeps serving and stays consistent afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { gql } from '../../scripts/lib/graphql-client.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+let instructor: string;
+const extra: RunningGateway[] = [];
+
+beforeAll(async () => {
+  sys = await startSystem({ gateway: { MUTATION_RATE_LIMIT: '5', MUTATION_RATE_WINDOW_SECONDS: '60' } });
+  instructor = await sys.token('INSTRUCTOR', 'i-limits');
+}, 60_000);
+
+afterAll(async () => {
+  for (const g of extra) await g.stop();
+  await sys?.stop();
+});
+
+const codes = (r: { errors?: Array<{ extensions?: { code?: string } }> }) => (r.errors ?? []).map((e) => e.extensions?.code);
+
+describe('bounded operations', () => {
+  it('refuses the cyclic instructor query past the depth limit', async () => {
+    const lecture = await sys.openLecture(instructor, 'Depth');
+    let sel = 'id';
+    for (let i = 0; i < 6; i++) sel = `registrations { lecture { ${sel} } }`;
+    const r = await gql(sys.url, `query($id: ID!) { lecture(id: $id) { ${sel} } }`, { id: lecture }, instructor);
+    expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(r.errors)).toMatch(/depth/i);
+    expect(r.data).toBeUndefined();
+  });
+
+  it('refuses an alias bomb while parsing, before any subgraph is asked', async () => {
+    const aliases = Array.from({ length: 20_000 }, (_, i) => `a${i}: lectures(first: 100) { totalCount }`).join(' ');
+    const r = await gql(sys.url, `{ ${aliases} }`);
+    expect(r.status).toBe(400);
+    expect(codes(r)).toContain('GRAPHQL_PARSE_FAILED');
+    expect(JSON.stringify(r.errors)).toMatch(/tokens/i);
+  });
+
+  it('refuses more aliases than allowed, and a query over the cost limit', async () => {
+    const aliases = Array.from({ length: 16 }, (_, i) => `a${i}: lectures(first: 1) { totalCount }`).join(' ');
+    const many = await gql(sys.url, `{ ${aliases} }`);
+    expect(codes(many)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(many.errors)).toMatch(/alias/i);
+    const fields = 'id title price capacity enrolledCount status instructorId';
+    const costly = Array.from({ length: 15 }, (_, i) => `c${i}: lectures(first: 100) { edges { node { ${fields} registrations { id status lecture { ${fields} } } } } }`).join(' ');
+    const r = await gql(sys.url, `{ ${costly} }`, {}, instructor);
+    expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(r.errors)).toMatch(/cost/i);
+  });
+
+  it('refuses a JSON batch', async () => {
+    const res = await fetch(`${sys.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/batch/i);
+  });
+
+  it('answers RATE_LIMITED with retryAfterSeconds (HTTP 429) past the mutation rate limit, per caller', async () => {
+    const mutate = (token: string) => gql(sys.url, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: 'Rate', capacity: 5, price: 1_000 } }, token);
+    const busy = await sys.token('INSTRUCTOR', 'i-busy');
+    const answers = [];
+    for (let i = 0; i < 7; i++) answers.push(await mutate(busy));
+    expect(answers.slice(0, 5).every((a) => a.data?.openLecture?.id)).toBe(true);
+    const limited = answers[6];
+    expect(limited.status).toBe(429);
+    expect(codes(limited)).toEqual(['RATE_LIMITED']);
+    expect((limited.errors![0].extensions as { retryAfterSeconds: number }).retryAfterSeconds).toBeGreaterThan(0);
+    // Another caller is not held back, and queries are not counted.
+    expect((await mutate(await sys.token('INSTRUCTOR', 'i-calm'))).data?.openLecture?.id).toBeTruthy();
+    expect((await gql(sys.url, '{ lectures(first: 1) { totalCount } }', {}, busy)).data).toBeTruthy();
+  });
+
+  it('hides field suggestions in production, and shows them in development', async () => {
+    const dev = await gql(sys.url, '{ lecturez(first: 1) { totalCount } }');
+    expect(JSON.stringify(dev.errors)).toMatch(/Did you mean/);
+    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    extra.push(prod);
+    const r = await gql(prod.url, '{ lecturez(first: 1) { totalCount } }');
+    expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(r.errors)).not.toMatch(/Did you mean/);
+  });
+
+  it('keeps serving, and consistent, afterwards', async () => {
+    const r = await gql(sys.url, '{ lectures(first: 1) { totalCount } }');
+    expect(r.errors).toBeUndefined();
+    await sys.assertConsistent();
+  });
+});
