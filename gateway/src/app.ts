@@ -32,7 +32,7 @@ import {
 } from '@courses/platform';
 import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
 import { devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
-import { browserPage } from './graphiql.js';
+import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { EventHub } from './subscriptions/event-hub.js';
@@ -57,9 +57,17 @@ const UNREACHABLE = /^request to \S+ failed, reason: /;
 
 /**
  * Client-facing errors: a subgraph that cannot be reached becomes SERVICE_UNAVAILABLE with a
- * retry hint, without the internal address; everything else passes through as formatted.
+ * retry hint, without the internal address; a subgraph's non-2xx answer loses the
+ * `extensions.response` (URL, status, body) Apollo Gateway attaches; everything else passes
+ * through as formatted.
  */
 export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  if (formatted.extensions?.response) {
+    // A subgraph's non-2xx answer: Apollo Gateway attaches its URL, status and body, which are
+    // internal. The client keeps the message and code.
+    const { response: _internal, ...extensions } = formatted.extensions;
+    formatted = { ...formatted, extensions };
+  }
   if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && UNREACHABLE.test(formatted.message)) {
     return {
       message: 'a service this operation needs is temporarily unavailable; please try again shortly',
@@ -165,7 +173,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     routes: {
       '/app': (req, res) => {
         if (req.method !== 'GET') return false;
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.writeHead(200, PAGE_HEADERS);
         res.end(APP_HTML);
       },
       ...(config.DEV_TOKENS ? { '/dev/token': devTokenRoute(tokens) } : {}),

@@ -51,6 +51,19 @@ subscription WatchLecture($lectureId: ID!) {
 }
 `;
 
+/**
+ * Headers of the HTML pages the gateway serves (GraphiQL, the landing page, the student page):
+ * never framed by another site (clickjacking), no MIME sniffing, no referrer to other sites,
+ * no plugins and no <base> rewriting. Scripts stay as the pages need them (inline, same origin).
+ */
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "frame-ancestors 'none'; object-src 'none'; base-uri 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const;
+
 /** True when the request comes from a browser wanting HTML. */
 export function wantsHtml(req: IncomingMessage): boolean {
   return req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
@@ -77,7 +90,8 @@ export function browserPage(enabled: boolean) {
         ...({ subscriptionsEndpoint: `${secure ? 'wss' : 'ws'}://${host}/graphql` } as object),
         defaultQuery: EXAMPLE_OPERATIONS,
         headers: JSON.stringify({ Authorization: '' }, null, 2),
-        shouldPersistHeaders: true,
+        // The Headers tab holds a JWT: keep it for the tab's life only, not in localStorage.
+        shouldPersistHeaders: false,
       });
       if (pages.size < 32) pages.set(key, html);
     }
@@ -87,7 +101,7 @@ export function browserPage(enabled: boolean) {
     if (!wantsHtml(req)) return false;
     const host = /^[A-Za-z0-9.:[\]-]+$/.test(req.headers.host ?? '') ? req.headers.host! : 'localhost';
     const secure = req.headers['x-forwarded-proto'] === 'https';
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.writeHead(200, PAGE_HEADERS);
     res.end(enabled ? graphiql(host, secure) : landing);
     return true;
   };

@@ -85,9 +85,11 @@ describe('student side', () => {
     });
     expect(refunded.amount).toBe(70_000);
     await eventually(async () => (await gqlOk(sys.url, LECTURE, { id: l.id }, instructor)).lecture.enrolledCount === 0);
-    // Another student may not cancel it.
+    // Another student may not cancel it, nor learn that it exists: the same answer as an unknown id.
     const denied = await gql(sys.url, CANCEL_REG, { id: reg.id }, student2);
-    expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect(denied.errors?.[0].extensions?.code).toBe('NOT_FOUND');
+    const unknown = await gql(sys.url, CANCEL_REG, { id: 'f'.repeat(24) }, student2);
+    expect(unknown.errors?.[0].extensions?.code).toBe('NOT_FOUND');
   });
 
   it('FR8: canceling a lecture cancels and refunds every registration of it', async () => {

@@ -85,6 +85,16 @@ describe('bounded operations', () => {
     expect(JSON.stringify(r.errors)).not.toMatch(/Did you mean/);
   });
 
+  it('serves its HTML pages with headers that keep them out of frames and sniffing', async () => {
+    for (const path of ['/app', '/graphql']) {
+      const res = await fetch(`${sys.url}${path}`, { headers: { accept: 'text/html' } });
+      expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      await res.text();
+    }
+  });
+
   it('keeps serving, and consistent, afterwards', async () => {
     const r = await gql(sys.url, '{ lectures(first: 1) { totalCount } }');
     expect(r.errors).toBeUndefined();

@@ -41,6 +41,19 @@ describe('registration subgraph', () => {
     expect(again.errors?.[0].extensions.code).toBe('ALREADY_REGISTERED');
   });
 
+  it('resolves an _entities reference whose id is not a plain string as null, never as a query operator', async () => {
+    const id = await lecture();
+    const mine = (await h.call(REGISTER, { id }, { sub: 's-entities', role: 'STUDENT' })).data.registerForLecture.id;
+    const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Registration { id studentId } } }';
+    const admin = { sub: 'a-1', role: 'ADMIN' as const };
+    const forged = await h.call(ENTITIES, { r: [{ __typename: 'Registration', id: { $ne: null } }, { __typename: 'Registration', id: { $gt: '' } }] }, admin);
+    expect(forged.errors).toBeUndefined();
+    expect(forged.data._entities).toEqual([null, null]);
+    // A real id still resolves.
+    const real = await h.call(ENTITIES, { r: [{ __typename: 'Registration', id: mine }] }, admin);
+    expect(real.data._entities).toEqual([{ id: mine, studentId: 's-entities' }]);
+  });
+
   it('refuses unknown and malformed lectures and non-students', async () => {
     expect((await h.call(REGISTER, { id: 'bad' }, student)).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lectureId' });
     expect((await h.call(REGISTER, { id: 'f'.repeat(24) }, student)).errors?.[0].extensions.code).toBe('NOT_FOUND');

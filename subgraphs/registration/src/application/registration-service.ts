@@ -5,7 +5,7 @@
  * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
 import { AdaptiveLimit, AdmissionRefusedError, appError, ErrorCode, newId, type Identity, type Logger, type Outbox } from '@courses/platform';
-import { assertMayCancel, assertOpen, attemptOf, liveKey, VISIBLE_STATES, type Attempt, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
+import { assertMayCancel, assertOpen, attemptOf, liveKey, mayView, type Attempt, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
 import type { SeatRepository } from '../infrastructure/seat-repository.js';
@@ -177,11 +177,12 @@ export class RegistrationService {
 
   /**
    * Cancels registration `id` at the request of `who` (its student or an admin).
-   * @throws GraphQLError NOT_FOUND (also for registrations `who` may not see), FORBIDDEN.
+   * @throws GraphQLError NOT_FOUND (also for registrations `who` may not see, so that another
+   *   student learns nothing of them), FORBIDDEN (for the lecture's instructor, who may see it).
    */
   async cancel(who: Identity, id: string): Promise<Registration> {
     const reg = this.registrations.cached(id) ?? (await this.registrations.findById(id));
-    if (!reg || !VISIBLE_STATES.includes(reg.status)) throw appError(ErrorCode.NOT_FOUND, `no registration ${id}`);
+    if (!reg || !mayView(reg, who)) throw appError(ErrorCode.NOT_FOUND, `no registration ${id}`);
     assertMayCancel(reg, who);
     if (reg.status === 'CANCELED') return reg;
     return (await this.cancelOne(reg, 'STUDENT_REQUEST')) ?? reg;
