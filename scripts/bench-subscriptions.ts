@@ -43,7 +43,8 @@ async function metric(url: string, name: string): Promise<number> {
 
 async function startGatewayProcess(): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [path.join(ROOT, 'gateway/dist/main.js')], {
-    env: { ...process.env, ...sys.envOf('gateway'), PORT: '0', LOG_LEVEL: 'info' },
+    // All the clients come from this one address: lift the per-client socket cap.
+    env: { ...process.env, ...sys.envOf('gateway'), PORT: '0', LOG_LEVEL: 'info', WS_MAX_SOCKETS_PER_CLIENT: String(CLIENTS + 100) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -31,7 +31,7 @@ import {
   type NatsConnection,
 } from '@courses/platform';
 import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
-import { devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
+import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
@@ -195,6 +195,10 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     hub,
     tokens,
     logger,
+    validationRules: limits.validationRules,
+    maxSocketsPerClient: config.WS_MAX_SOCKETS_PER_CLIENT,
+    maxSubscriptionsPerSocket: config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    allowedOrigins: allowedOrigins(config),
     bufferSize: config.SUBSCRIPTION_BUFFER,
     async execute(document, variables, identity, operationName) {
       const res = await apollo.executeOperation({ query: document, variables, operationName: operationName ?? undefined }, { contextValue: { identity } });

@@ -52,6 +52,15 @@ export const gatewayEnv = baseEnv.extend({
   /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */
   MUTATION_RATE_LIMIT: z.coerce.number().int().positive().default(30),
   MUTATION_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
+  /** Open WebSockets one client address may hold. */
+  WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(20),
+  /** Operations one WebSocket may run at once. */
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().positive().default(50),
+  /**
+   * Browser origins (comma-separated, e.g. `https://app.example.com`) that may open a WebSocket
+   * besides the gateway's own; `*` any. Default: any, only the gateway's own in production.
+   */
+  WS_ALLOWED_ORIGINS: z.string().optional(),
   /** Events buffered per subscription before a too-slow client is disconnected from it. */
   SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(256),
 });
@@ -65,4 +74,11 @@ export function routingOverrides(c: GatewayConfig): Record<string, string | unde
 /** The token policy of a config (see auth.ts TokenPolicy). */
 export function tokenPolicy(c: GatewayConfig): { secret: string; issuer?: string; audience?: string; maxTtlSeconds: number } {
   return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, maxTtlSeconds: c.JWT_MAX_TTL_SECONDS };
+}
+
+/** The browser origins allowed to open a WebSocket besides the gateway's own; undefined: any (see WS_ALLOWED_ORIGINS). */
+export function allowedOrigins(c: GatewayConfig): string[] | undefined {
+  const listed = c.WS_ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
+  if (listed?.includes('*')) return undefined;
+  return listed ?? (c.NODE_ENV === 'production' ? [] : undefined);
 }

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import { gql } from '../../scripts/lib/graphql-client.js';
+import WebSocket from 'ws';
+import { eventually, gql, wsClient } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -99,5 +100,55 @@ describe('bounded operations', () => {
     const r = await gql(sys.url, '{ lectures(first: 1) { totalCount } }');
     expect(r.errors).toBeUndefined();
     await sys.assertConsistent();
+  });
+});
+
+describe('WebSocket limits', () => {
+  const upgrade = (url: string, headers: Record<string, string> = {}) =>
+    new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+      ws.on('open', () => (ws.close(), resolve(101)));
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+
+  it('refuses sockets past the per-client cap (429) and subscriptions past the per-socket cap (SUBSCRIPTION_LIMIT)', async () => {
+    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', WS_MAX_SOCKETS_PER_CLIENT: '2', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '2' });
+    extra.push(g);
+    const a = wsClient(g.url);
+    const b = wsClient(g.url);
+    await Promise.all([a, b].map((c) => new Promise<void>((r) => c.on('connected', () => r()))));
+    expect(await upgrade(g.url)).toBe(429);
+    const lecture = await sys.openLecture(instructor, 'Caps');
+    const sub = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id } }`;
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      a.subscribe({ query: sub, variables: { id: lecture } }, { next: () => undefined, error: (e) => outcomes.push(JSON.stringify(e)), complete: () => undefined });
+    }
+    await eventually(async () => outcomes.length === 1, 5_000, 'third subscription refused');
+    expect(outcomes[0]).toContain('SUBSCRIPTION_LIMIT');
+    await a.dispose();
+    await b.dispose();
+  });
+
+  it('in production, refuses a browser origin that is neither the gateway\'s own nor allowed (403)', async () => {
+    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64), WS_ALLOWED_ORIGINS: 'https://app.example.com' });
+    extra.push(prod);
+    const host = new URL(prod.url).host;
+    expect(await upgrade(prod.url, { origin: 'https://evil.example.net' })).toBe(403);
+    expect(await upgrade(prod.url, { origin: 'https://app.example.com' })).toBe(101);
+    expect(await upgrade(prod.url, { origin: `http://${host}` })).toBe(101);
+    expect(await upgrade(prod.url)).toBe(101);
+  });
+
+  it('holds subscription documents to the same depth limit as HTTP', async () => {
+    const c = wsClient(sys.url);
+    let sel = 'id';
+    for (let i = 0; i < 5; i++) sel = `lecture { registrations { ${sel} } }`;
+    const error = await new Promise<string>((resolve) => {
+      c.subscribe({ query: `subscription { registrationStatusChanged { ${sel} } }` }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+    });
+    expect(error).toMatch(/depth/i);
+    await c.dispose();
   });
 });

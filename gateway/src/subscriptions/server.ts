@@ -25,8 +25,13 @@
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
  * Keep-alive: the server pings every `keepAliveMs` and drops sockets that stop answering.
+ *
+ * Limits: sockets per client address and operations per socket are capped, a browser Origin
+ * must be the gateway's own or allowed, and documents pass the gateway's validation rules
+ * (depth, aliases, cost) as over HTTP.
  */
 import type { Server as HttpServer } from 'node:http';
+import { createRequire } from 'node:module';
 import {
   GraphQLError,
   GraphQLID,
@@ -38,6 +43,7 @@ import {
   type ExecutionResult,
   type FieldNode,
   type GraphQLSchema,
+  type ValidationRule,
 } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -70,12 +76,25 @@ export interface SubscriptionServerOptions {
   bufferSize?: number;
   /** Ping interval, ms (default 15000). */
   keepAliveMs?: number;
+  /** Open sockets one client address may hold (default 20); more are refused at the upgrade (HTTP 429). */
+  maxSocketsPerClient?: number;
+  /** Operations one socket may run at once (default 50); more fail with SUBSCRIPTION_LIMIT. */
+  maxSubscriptionsPerSocket?: number;
+  /**
+   * Browser origins allowed to open a socket, besides the gateway's own (same host). Undefined:
+   * any. A socket without an Origin header (not a browser) is not affected. Refused: HTTP 403.
+   */
+  allowedOrigins?: readonly string[];
+  /** Validation rules on top of GraphQL's own for the documents sent over the socket (the gateway's limits). */
+  validationRules?: readonly ValidationRule[];
 }
 
 type SocketExtra = {
   identity?: Identity;
   /** Cancels the close at the connection token's expiry. */
   expiry?: () => void;
+  /** Ids of the operations this socket runs now. */
+  operations?: Set<string>;
 };
 
 export interface SubscriptionServer {
@@ -105,12 +124,45 @@ function operationAuthorization(extensions: unknown): string | undefined {
   return typeof entry?.[1] === 'string' && entry[1].trim() ? entry[1] : undefined;
 }
 
+/**
+ * graphql-js as graphql-ws, Apollo and GraphQL Armor load it (CommonJS). What is checked with
+ * `instanceof` across them (the schema in validate, GraphQLError from onSubscribe) must come
+ * from this one copy: a bundler or test runner may give this module graphql's ESM build, and
+ * graphql-js refuses a schema "from another module or realm".
+ */
+const graphqlCjs = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+/** True when browser origin `origin` names the host the request came to (same site). */
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return !!host && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 const err = (code: string, message: string) => ({ errors: [new GraphQLError(message, { extensions: { code } })] });
 
 export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
   const { hub, logger } = opts;
   const bufferSize = opts.bufferSize ?? 256;
-  const wss = new WebSocketServer({ server: opts.httpServer, path: opts.path ?? '/graphql', maxPayload: 1_000_000 });
+  const maxSockets = opts.maxSocketsPerClient ?? 20;
+  const maxOperations = opts.maxSubscriptionsPerSocket ?? 50;
+  /** Open sockets by client address. */
+  const socketsOf = new Map<string, number>();
+  const wss = new WebSocketServer({
+    server: opts.httpServer,
+    path: opts.path ?? '/graphql',
+    maxPayload: 1_000_000,
+    verifyClient: ({ origin, req }, done) => {
+      if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin) && !sameHost(origin, req.headers.host)) {
+        logger.info({ origin }, 'websocket refused: origin not allowed');
+        return done(false, 403, 'origin not allowed');
+      }
+      if ((socketsOf.get(req.socket.remoteAddress ?? '') ?? 0) >= maxSockets) return done(false, 429, `at most ${maxSockets} sockets per client`);
+      done(true);
+    },
+  });
   const alive = new WeakMap<WebSocket, boolean>();
   /** In-flight and recent executions by event id + operation + variables + identity. */
   const shared = new Map<string, Promise<ExecutionResult>>();
@@ -225,6 +277,17 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (!s) throw new Error('supergraph not loaded yet');
         return s;
       },
+      validate: (schema, document) => graphqlCjs.validate(schema, document, [...graphqlCjs.specifiedRules, ...(opts.validationRules ?? [])]),
+      onSubscribe(ctx, id) {
+        // Counted here, not from ctx.subscriptions: operations sent together are all being
+        // prepared before any of them is registered there.
+        const running = (ctx.extra.operations ??= new Set());
+        if (running.size >= maxOperations) return [new graphqlCjs.GraphQLError(`at most ${maxOperations} operations at once on one socket`, { extensions: { code: 'SUBSCRIPTION_LIMIT' } })];
+        running.add(id);
+      },
+      onComplete(ctx, id) {
+        ctx.extra.operations?.delete(id);
+      },
       async context(ctx, _id, payload): Promise<OperationContext> {
         const own = operationAuthorization(payload.extensions);
         if (!own) return { identity: ctx.extra.identity };
@@ -267,9 +330,16 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     wss,
   );
 
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, req) => {
     alive.set(socket, true);
     socket.on('pong', () => alive.set(socket, true));
+    const address = req.socket.remoteAddress ?? '';
+    socketsOf.set(address, (socketsOf.get(address) ?? 0) + 1);
+    socket.once('close', () => {
+      const n = (socketsOf.get(address) ?? 1) - 1;
+      if (n > 0) socketsOf.set(address, n);
+      else socketsOf.delete(address);
+    });
   });
   const ping = setInterval(() => {
     for (const socket of wss.clients) {
