@@ -24,6 +24,7 @@ import {
   HEADERS,
   HttpError,
   loadConfig,
+  metricsAccess,
   natsReady,
   stopAll,
   type Identity,
@@ -168,6 +169,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     logger,
     metrics,
     graceMs: config.SHUTDOWN_GRACE_MS,
+    metricsAccess: metricsAccess(config, true),
     readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
     onGet: browserPage(devDefault(config.GRAPHIQL, config)),
     routes: {

@@ -37,6 +37,11 @@ export const baseEnv = z.object({
   NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]*$/).default(''),
   GATEWAY_SECRET: z.string().min(8).default(DEV_GATEWAY_SECRET),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Token a scraper sends (`Authorization: Bearer …`) to read `GET /metrics`. Unset: metrics are
+   * open on subgraphs (an internal network), and on the gateway except in production (off).
+   */
+  METRICS_TOKEN: z.string().min(16).optional(),
   /** Milliseconds a graceful shutdown waits for in-flight requests before closing sockets. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
 });
@@ -94,4 +99,14 @@ function productionProblems(data: Record<string, unknown>): string[] {
   }
   if (data.DEV_TOKENS === true) problems.push('DEV_TOKENS: demo sign-in hands out any token; it never runs in production');
   return problems;
+}
+
+/**
+ * Who may read a service's `/metrics` (see ServiceHostOptions.metricsAccess): those who send
+ * `METRICS_TOKEN` when it is set; else anyone, unless the port faces the public (`publicPort`,
+ * the gateway's) in production, where it is off.
+ */
+export function metricsAccess(c: { NODE_ENV: string; METRICS_TOKEN?: string }, publicPort: boolean): 'open' | 'off' | { token: string } {
+  if (c.METRICS_TOKEN) return { token: c.METRICS_TOKEN };
+  return publicPort && c.NODE_ENV === 'production' ? 'off' : 'open';
 }

@@ -10,6 +10,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { sameSecret } from './identity.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -32,6 +33,11 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   onGet?: RouteHandler;
   logger: Logger;
   metrics: ServiceMetrics;
+  /**
+   * Who may read `GET /metrics`: `open` (anyone who reaches the port), `off` (404), or a token
+   * the scraper sends as `Authorization: Bearer <token>` (else 401). Default `open`.
+   */
+  metricsAccess?: 'open' | 'off' | { token: string };
   /** Milliseconds to wait for in-flight requests on stop. */
   graceMs?: number;
 }
@@ -141,6 +147,11 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
       }
       if (route === '/metrics') {
+        const access = opts.metricsAccess ?? 'open';
+        if (access === 'off') return sendJson(res, 404, { error: 'not found' });
+        if (access !== 'open' && !sameSecret(req.headers.authorization, `Bearer ${access.token}`)) {
+          return sendJson(res, 401, { error: 'metrics need Authorization: Bearer <METRICS_TOKEN>' });
+        }
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         return void res.end(await metrics.registry.metrics());
       }
@@ -205,3 +216,4 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     },
   };
 }
+

@@ -24,13 +24,16 @@ export const HEADERS = {
   role: 'x-user-role',
 } as const;
 
-/** Constant-time comparison of the presented secret with the expected one. */
-export function verifyGatewaySecret(presented: string | undefined | null, expected: string): boolean {
+/** Constant-time comparison of a presented secret with the expected one (crypto.timingSafeEqual); false when absent. */
+export function sameSecret(presented: string | undefined | null, expected: string): boolean {
   if (!presented) return false;
   const a = Buffer.from(presented);
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Constant-time comparison of the presented gateway secret with the expected one. */
+export const verifyGatewaySecret = sameSecret;
 
 /** Reads the forwarded identity from request headers; undefined for an anonymous caller. */
 export function identityFromHeaders(get: (name: string) => string | undefined | null): Identity | undefined {

@@ -14,7 +14,7 @@ import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { streamOf, type Context } from '@courses/contracts';
-import type { subgraphEnv } from './config.js';
+import { metricsAccess, type subgraphEnv } from './config.js';
 import type { z } from 'zod';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, verifyGatewaySecret, type RequestContext } from './identity.js';
@@ -138,6 +138,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     logger,
     metrics,
     graceMs: config.SHUTDOWN_GRACE_MS,
+    metricsAccess: metricsAccess(config, false),
     routes: parts.routes,
     readiness: { mongo: () => mongoReady(conn), nats: () => natsReady(nc) },
     async context(req) {

@@ -96,6 +96,22 @@ describe('bounded operations', () => {
     }
   });
 
+  it('keeps /metrics off the public gateway in production, or behind METRICS_TOKEN', async () => {
+    expect((await fetch(`${sys.url}/metrics`)).status).toBe(200);
+    const secrets = { NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) };
+    const off = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...secrets });
+    extra.push(off);
+    expect((await fetch(`${off.url}/metrics`)).status).toBe(404);
+    const token = 'm'.repeat(32);
+    const guarded = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...secrets, METRICS_TOKEN: token });
+    extra.push(guarded);
+    expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${'x'.repeat(32)}` } })).status).toBe(401);
+    const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('http_requests_total');
+  });
+
   it('keeps serving, and consistent, afterwards', async () => {
     const r = await gql(sys.url, '{ lectures(first: 1) { totalCount } }');
     expect(r.errors).toBeUndefined();
