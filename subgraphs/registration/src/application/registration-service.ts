@@ -130,17 +130,17 @@ export class RegistrationService {
         this.sampleCharge(outcome);
         if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
           // The call never left: nothing to void, only the seat to give back.
-          await this.seats.release(seat);
+          await this.seats.release(seat, attempt.id);
           return { value: { kind: 'not-paid', outcome } };
         }
         if (outcome.kind === 'completed') {
           const t = await this.registrations.insertConfirmed(attempt, outcome.paymentId, seat);
           if (t.registration) return { value: { kind: 'confirmed', registration: t.registration }, events: t.events };
-          await this.seats.release(seat);
+          await this.seats.release(seat, attempt.id);
           return { value: { kind: 'overtaken' } };
         }
         const t = await this.registrations.insertFailed(attempt, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', seat);
-        await this.seats.release(seat);
+        await this.seats.release(seat, attempt.id);
         return { value: t.events.length ? { kind: 'not-paid', outcome } : { kind: 'overtaken' }, events: t.events };
       },
       { staleAfterMs: this.opts.pendingTimeoutMs, data: { ...attempt } },
@@ -198,7 +198,7 @@ export class RegistrationService {
   }
 
   private async releaseSeat(reg: Pick<Registration, 'id' | 'seat'>): Promise<void> {
-    if (reg.seat) await this.seats.release(reg.seat);
+    if (reg.seat) await this.seats.release(reg.seat, reg.id);
     else await this.seats.releaseAllOf(reg.id);
   }
 
@@ -228,9 +228,14 @@ export class RegistrationService {
    * closed registration's seat is freed if it still is held.
    */
   private async recover(id: string, attempt: Attempt | undefined): Promise<void> {
-    const reg = await this.registrations.findById(id);
+    let reg = await this.registrations.findById(id);
+    if (!reg && attempt) {
+      const failed = await this.registrations.insertFailed(attempt, 'PAYMENT_UNAVAILABLE', null);
+      // Not inserted: the attempt's own process, slow rather than dead, stored its outcome since
+      // the read above; that outcome decides (a CONFIRMED registration keeps its seat).
+      if (!failed.events.length) reg = await this.registrations.findById(id);
+    }
     if (!reg) {
-      if (attempt) await this.registrations.insertFailed(attempt, 'PAYMENT_UNAVAILABLE', null);
       if ((await this.seats.releaseAllOf(id)) || attempt) this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
     } else if (reg.status === 'CANCELED' || reg.status === 'FAILED') {
       await this.releaseSeat(reg);

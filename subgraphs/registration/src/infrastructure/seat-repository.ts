@@ -81,9 +81,14 @@ export class SeatRepository {
     return null;
   }
 
-  /** Frees `seat` (idempotent). @returns true when it was held. */
-  async release(seat: string): Promise<boolean> {
-    const res = await this.model.collection.deleteOne({ _id: seat as never });
+  /**
+   * Frees `seat` while `registrationId` holds it (idempotent). A slow attempt that another
+   * process gave up on, and whose seat that process freed, must not free the seat someone else
+   * has taken since. @returns true when it was freed here.
+   */
+  async release(seat: string, registrationId: string): Promise<boolean> {
+    const res = await this.model.collection.deleteOne({ _id: seat as never, registrationId });
+    // The number is worth trying again either way: a seat that is taken after all is skipped.
     const hash = seat.lastIndexOf('#');
     this.cursors.get(seat.slice(0, hash))?.freed.push(Number(seat.slice(hash + 1)));
     return res.deletedCount === 1;
