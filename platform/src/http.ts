@@ -64,15 +64,24 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The request body, at most {@link MAX_BODY_BYTES}.
+ * @throws HttpError 413 past that. The rest is read and dropped (up to 8 times the cap, then
+ *   the connection is cut) so that the client, still sending, gets to read the 413.
+ */
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
+      if (over) {
+        if (size > 8 * MAX_BODY_BYTES) req.destroy();
+      } else if (size > MAX_BODY_BYTES) {
+        over = true;
+        chunks.length = 0;
         reject(new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`, 'BAD_REQUEST'));
-        req.destroy();
       } else chunks.push(c);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -165,6 +174,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       sendJson(res, 404, { error: 'not found' });
     } catch (err) {
       if (err instanceof HttpError) {
+        if (err.status === 413) res.setHeader('connection', 'close');
         sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
       } else {
         logger.error({ err, route }, 'request failed');

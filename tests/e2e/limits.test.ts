@@ -119,6 +119,42 @@ describe('bounded operations', () => {
   });
 });
 
+describe('requests that are not what they seem', () => {
+  const post = (body: string, headers: Record<string, string>) => fetch(`${sys.url}/graphql`, { method: 'POST', headers, body });
+
+  it('refuses a text/plain POST and a GET without a preflight header (CSRF), and a mutation over GET', async () => {
+    const plain = await post(JSON.stringify({ query: '{ __typename }' }), { 'content-type': 'text/plain' });
+    expect(plain.status).toBe(400);
+    expect(await plain.text()).toMatch(/CSRF|preflight/i);
+    const get = await fetch(`${sys.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
+    expect(get.status).toBe(400);
+    const mutation = await fetch(`${sys.url}/graphql?query=${encodeURIComponent('mutation { cancelLecture(id: "x") { id } }')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(mutation.status).toBe(405);
+  });
+
+  it('refuses a body over 1 MB with 413', async () => {
+    const big = await post(JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(1_100_000) } }), { 'content-type': 'application/json' });
+    expect(big.status).toBe(413);
+  });
+
+  it('ignores identity headers a client forges, and a subgraph refuses a call without the gateway secret', async () => {
+    const forged = await gql(sys.url, '{ myRegistrations { id } }', {}, undefined);
+    expect(codes(forged)).toContain('UNAUTHENTICATED');
+    const withHeaders = await fetch(`${sys.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-user-id': 'admin', 'x-user-role': 'ADMIN', 'x-gateway-secret': 'guess' },
+      body: JSON.stringify({ query: '{ myRegistrations { id } }' }),
+    });
+    expect(JSON.stringify(await withHeaders.json())).toContain('UNAUTHENTICATED');
+    const direct = await fetch(`${sys.services.registration.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-user-id': 'admin', 'x-user-role': 'ADMIN' },
+      body: JSON.stringify({ query: '{ myRegistrations { id } }' }),
+    });
+    expect(direct.status).toBe(401);
+  });
+});
+
 describe('WebSocket limits', () => {
   const upgrade = (url: string, headers: Record<string, string> = {}) =>
     new Promise<number>((resolve) => {
@@ -155,6 +191,18 @@ describe('WebSocket limits', () => {
     expect(await upgrade(prod.url, { origin: 'https://app.example.com' })).toBe(101);
     expect(await upgrade(prod.url, { origin: `http://${host}` })).toBe(101);
     expect(await upgrade(prod.url)).toBe(101);
+  });
+
+  it('closes a socket that never sends connection_init (4408), and one that sends a message over 1 MB (1009)', async () => {
+    const closeOf = (send?: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${sys.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+        ws.on('open', () => send && ws.send(send));
+        ws.on('close', (code) => resolve(code));
+        ws.on('error', () => undefined);
+      });
+    expect(await closeOf()).toBe(4408);
+    expect(await closeOf(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(1_100_000) } }))).toBe(1009);
   });
 
   it('holds subscription documents to the same depth limit as HTTP', async () => {
