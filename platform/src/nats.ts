@@ -10,6 +10,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   jetstream,
   jetstreamManager,
   type ConsumerMessages,
@@ -66,16 +67,27 @@ export function natsReady(nc: NatsConnection): boolean {
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 /**
+ * How long a stream keeps a message (ms): 30 days, then the oldest go first (discard `old`).
+ * Every durable consumer must catch up within it: a consumer down for longer loses what expired.
+ * An age bound and no byte bound, so that no stream reserves storage up front.
+ */
+export const STREAM_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/**
  * Creates the stream if missing (file storage, limits retention, duplicate window
- * {@link DUPLICATE_WINDOW_MS}); leaves an existing one as it is. Both publishers and consumers
- * call this, so start-up order does not matter.
+ * {@link DUPLICATE_WINDOW_MS}, messages kept {@link STREAM_MAX_AGE_MS}); an existing one gets
+ * that age limit if it has another, and is otherwise left as it is. Both publishers and
+ * consumers call this, so start-up order does not matter.
  */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const limits = { max_age: STREAM_MAX_AGE_MS * 1_000_000, discard: DiscardPolicy.Old };
   try {
-    await jsm.streams.info(spec.name);
-  } catch {
+    const info = await jsm.streams.info(spec.name);
+    if (info.config.max_age !== limits.max_age || info.config.discard !== limits.discard) await jsm.streams.update(spec.name, limits);
+  } catch (err) {
+    if (!/not found/i.test(String((err as Error)?.message))) throw err;
     try {
-      await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000 });
+      await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000, ...limits });
     } catch (err) {
       // Another replica may have created it in between.
       await jsm.streams.info(spec.name).catch(() => {

@@ -1,0 +1,37 @@
+/** Stream limits on a real NATS server: what ensureStream creates, and what it fixes. */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { streamOf } from '@courses/contracts';
+import { ensureStream, STREAM_MAX_AGE_MS } from '@courses/platform';
+import { natsUrl, uniqueTag } from '../../tests/support/env.js';
+
+let nc: NatsConnection;
+let jsm: JetStreamManager;
+const ns = uniqueTag('streams');
+const spec = streamOf('lecture', ns);
+
+beforeAll(async () => {
+  nc = await connect({ servers: natsUrl() });
+  jsm = await jetstreamManager(nc);
+});
+afterAll(async () => {
+  await jsm.streams.delete(spec.name).catch(() => undefined);
+  await nc.drain();
+});
+
+describe('ensureStream', () => {
+  it('creates a stream that keeps messages 30 days and then discards the oldest, and gives an older stream the same limits', async () => {
+    await ensureStream(jsm, spec);
+    let info = await jsm.streams.info(spec.name);
+    expect(info.config.max_age).toBe(STREAM_MAX_AGE_MS * 1_000_000);
+    expect(info.config.discard).toBe('old');
+    // A stream made before the limits (unbounded) gets them on the next start.
+    await jsm.streams.update(spec.name, { max_age: 0 });
+    expect((await jsm.streams.info(spec.name)).config.max_age).toBe(0);
+    await ensureStream(jsm, spec);
+    info = await jsm.streams.info(spec.name);
+    expect(info.config.max_age).toBe(STREAM_MAX_AGE_MS * 1_000_000);
+    expect(info.config.subjects).toEqual(spec.subjects);
+  });
+});
