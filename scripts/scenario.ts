@@ -62,7 +62,7 @@ const again = await gql(url, REGISTER, { id: opened.id }, student);
 show('     Registering twice is refused', again.errors?.[0]?.extensions);
 check(again.errors?.[0]?.extensions?.code === 'ALREADY_REGISTERED', 'second registration not refused');
 
-const LECTURE = `query($id: ID!) { lecture(id: $id) { title status enrolledCount registrations { id status } } }`;
+const LECTURE = `query($id: ID!) { lecture(id: $id) { title status enrolledCount registrations(first: 20) { totalCount edges { node { id status } } } } }`;
 const counted = await eventually(async () => {
   const d = await gqlOk(url, LECTURE, { id: opened.id }, instructor);
   return d.lecture.enrolledCount === 1 ? d.lecture : undefined;

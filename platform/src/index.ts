@@ -14,3 +14,4 @@ export * from './scalars.js';
 export * from './subgraph.js';
 export * from './keyed-mutex.js';
 export * from './loaders.js';
+export * from './pagination.js';

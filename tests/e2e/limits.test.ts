@@ -28,7 +28,7 @@ describe('bounded operations', () => {
   it('refuses the cyclic instructor query past the depth limit', async () => {
     const lecture = await sys.openLecture(instructor, 'Depth');
     let sel = 'id';
-    for (let i = 0; i < 6; i++) sel = `registrations { lecture { ${sel} } }`;
+    for (let i = 0; i < 6; i++) sel = `registrations { edges { node { lecture { ${sel} } } } }`;
     const r = await gql(sys.url, `query($id: ID!) { lecture(id: $id) { ${sel} } }`, { id: lecture }, instructor);
     expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(r.errors)).toMatch(/depth/i);
@@ -49,7 +49,7 @@ describe('bounded operations', () => {
     expect(codes(many)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(many.errors)).toMatch(/alias/i);
     const fields = 'id title price capacity enrolledCount status instructorId';
-    const costly = Array.from({ length: 15 }, (_, i) => `c${i}: lectures(first: 100) { edges { node { ${fields} registrations { id status lecture { ${fields} } } } } }`).join(' ');
+    const costly = Array.from({ length: 15 }, (_, i) => `c${i}: lectures(first: 100) { edges { node { ${fields} registrations(first: 100) { edges { node { id status lecture { ${fields} } } } } } } }`).join(' ');
     const r = await gql(sys.url, `{ ${costly} }`, {}, instructor);
     expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(r.errors)).toMatch(/cost/i);
@@ -208,7 +208,7 @@ describe('WebSocket limits', () => {
   it('holds subscription documents to the same depth limit as HTTP', async () => {
     const c = wsClient(sys.url);
     let sel = 'id';
-    for (let i = 0; i < 5; i++) sel = `lecture { registrations { ${sel} } }`;
+    for (let i = 0; i < 5; i++) sel = `lecture { registrations { edges { node { ${sel} } } } }`;
     const error = await new Promise<string>((resolve) => {
       c.subscribe({ query: `subscription { registrationStatusChanged { ${sel} } }` }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
     });

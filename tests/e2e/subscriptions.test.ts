@@ -11,6 +11,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -56,9 +57,13 @@ describe('resource hygiene', () => {
   it('shares one NATS subscription per context among all clients and drops it when the last one leaves', async () => {
     const lecture = await openLecture(kim, 'Crowded');
     const student = await sys.token('STUDENT', 's-crowd');
+    const before = sys.gateway.hub.listeners;
     const clients = Array.from({ length: 20 }, () => wsClient(sys.url, student));
     const subs = clients.flatMap((c) => [collect(c, REG_SUB), collect(c, LECTURE_SUB, { id: lecture })]);
     await eventually(async () => sys.gateway.hub.openSubscriptions === 3, 5_000, 'three shared subscriptions');
+    // Every client's two subscriptions listening before the event (one listener per context each follows).
+    const perClient = ROUTES.registrationStatusChanged.contexts.length + ROUTES.lectureUpdated.contexts.length;
+    await eventually(async () => sys.gateway.hub.listeners === before + 20 * perClient, 10_000, 'every subscription listening');
     await register(lecture, student);
     for (const s of subs) await s.waitFor(1);
     for (const s of subs) s.stop();

@@ -110,8 +110,10 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     PAYMENT_URL: services.payment.url,
     LECTURE_URL: services.lecture.url,
     DASHBOARD_URL: services.dashboard.url,
-    // Test clients retry at once and in bulk; the rate limit has its own test (e2e/limits.test.ts).
+    // Test clients retry at once and in bulk, all from one address; the rate limit and the socket
+    // cap have their own tests (e2e/limits.test.ts).
     MUTATION_RATE_LIMIT: '1000000',
+    WS_MAX_SOCKETS_PER_CLIENT: '10000',
     ...opts.gateway,
   };
   const replicas: Record<Name, RunningSubgraph[]> = { registration: [], payment: [], lecture: [], dashboard: [] };

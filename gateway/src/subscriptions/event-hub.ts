@@ -60,6 +60,13 @@ export class EventHub {
     return this.subs.size;
   }
 
+  /** Number of listeners across all contexts (a subscription listens to each context it follows). */
+  get listeners(): number {
+    let n = 0;
+    for (const e of this.subs.values()) n += e.listeners.size;
+    return n;
+  }
+
   close(): void {
     for (const { sub } of this.subs.values()) sub.unsubscribe();
     this.subs.clear();

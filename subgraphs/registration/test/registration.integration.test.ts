@@ -81,9 +81,9 @@ describe('registration subgraph', () => {
     expect((await h.call(Q, rep, { sub: 's-ent', role: 'STUDENT' })).data._entities).toEqual([{ id: reg.id, studentId: 's-ent', status: 'CONFIRMED' }]);
     expect((await h.call(Q, rep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0]?.id).toBe(reg.id);
     expect((await h.call(Q, rep, { sub: 's-2', role: 'STUDENT' })).data._entities).toEqual([null]);
-    const L = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { id } } } }`;
+    const L = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { edges { node { id } } } } } }`;
     const lrep = { r: [{ __typename: 'Lecture', id }] };
-    expect((await h.call(L, lrep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0].registrations).toEqual([{ id: reg.id }]);
+    expect((await h.call(L, lrep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0].registrations.edges).toEqual([{ node: { id: reg.id } }]);
     expect((await h.call(L, lrep, { sub: 'i-2', role: 'INSTRUCTOR' })).data._entities[0].registrations).toBeNull();
   });
 

@@ -4,6 +4,7 @@ import type { Registration as RegistrationModel, LectureRef as LectureRefModel }
 import type { RequestContext } from '@courses/platform';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -25,10 +26,17 @@ export type Lecture = {
   __typename?: 'Lecture';
   id: Scalars['ID']['output'];
   /**
-   * Registrations of this lecture, confirmed and canceled, newest first. Only for the
-   * lecture's instructor or an admin; null for anyone else.
+   * Registrations of this lecture, confirmed and canceled, newest first, a page at a time:
+   * `first` 1 to 100 (default 20), `after` a cursor from a previous page. Only for the lecture's
+   * instructor or an admin; null for anyone else.
    */
-  registrations?: Maybe<Array<Registration>>;
+  registrations?: Maybe<RegistrationConnection>;
+};
+
+
+export type LectureRegistrationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Mutation = {
@@ -55,6 +63,13 @@ export type MutationCancelRegistrationArgs = {
 
 export type MutationRegisterForLectureArgs = {
   lectureId: Scalars['ID']['input'];
+};
+
+/** Relay-style page information. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
 };
 
 export type Payment = {
@@ -92,6 +107,22 @@ export type Registration = {
   /** User id (JWT `sub`) of the student. */
   studentId: Scalars['ID']['output'];
   updatedAt: Scalars['DateTime']['output'];
+};
+
+/** One page of a lecture's registrations. */
+export type RegistrationConnection = {
+  __typename?: 'RegistrationConnection';
+  edges: Array<RegistrationEdge>;
+  pageInfo: PageInfo;
+  /** Registrations of the lecture across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type RegistrationEdge = {
+  __typename?: 'RegistrationEdge';
+  /** Opaque cursor; pass it as `after` to continue after this edge. */
+  cursor: Scalars['String']['output'];
+  node: Registration;
 };
 
 export type RegistrationStatus =
@@ -215,14 +246,18 @@ export type ResolversTypes = {
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Lecture: ResolverTypeWrapper<LectureRefModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Payment: ResolverTypeWrapper<Payment>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Registration: ResolverTypeWrapper<RegistrationModel>;
+  RegistrationConnection: ResolverTypeWrapper<Omit<RegistrationConnection, 'edges'> & { edges: Array<ResolversTypes['RegistrationEdge']> }>;
+  RegistrationEdge: ResolverTypeWrapper<Omit<RegistrationEdge, 'node'> & { node: ResolversTypes['Registration'] }>;
   RegistrationStatus: RegistrationStatus;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -230,13 +265,17 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Lecture: LectureRefModel;
   ID: Scalars['ID']['output'];
+  String: Scalars['String']['output'];
+  Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
+  PageInfo: PageInfo;
+  Boolean: Scalars['Boolean']['output'];
   Payment: Payment;
   Query: Record<PropertyKey, never>;
   Registration: RegistrationModel;
+  RegistrationConnection: Omit<RegistrationConnection, 'edges'> & { edges: Array<ResolversParentTypes['RegistrationEdge']> };
+  RegistrationEdge: Omit<RegistrationEdge, 'node'> & { node: ResolversParentTypes['Registration'] };
   Subscription: Record<PropertyKey, never>;
-  Boolean: Scalars['Boolean']['output'];
-  String: Scalars['String']['output'];
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -246,12 +285,17 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type LectureResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Lecture'] = ResolversParentTypes['Lecture'], FederationReferenceType extends FederationReferenceTypes['Lecture'] = FederationReferenceTypes['Lecture']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Lecture']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  registrations?: Resolver<Maybe<Array<ResolversTypes['Registration']>>, ParentType, ContextType>;
+  registrations?: Resolver<Maybe<ResolversTypes['RegistrationConnection']>, ParentType, ContextType, Partial<LectureRegistrationsArgs>>;
 };
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelRegistration?: Resolver<ResolversTypes['Registration'], ParentType, ContextType, RequireFields<MutationCancelRegistrationArgs, 'id'>>;
   registerForLecture?: Resolver<ResolversTypes['Registration'], ParentType, ContextType, RequireFields<MutationRegisterForLectureArgs, 'lectureId'>>;
+};
+
+export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
 };
 
 export type PaymentResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Payment'] = ResolversParentTypes['Payment']> = {
@@ -275,6 +319,17 @@ export type RegistrationResolvers<ContextType = RequestContext, ParentType exten
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
+export type RegistrationConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RegistrationConnection'] = ResolversParentTypes['RegistrationConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['RegistrationEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type RegistrationEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RegistrationEdge'] = ResolversParentTypes['RegistrationEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Registration'], ParentType, ContextType>;
+};
+
 export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
   registrationStatusChanged?: SubscriptionResolver<ResolversTypes['Registration'], "registrationStatusChanged", ParentType, ContextType, Partial<SubscriptionRegistrationStatusChangedArgs>>;
 };
@@ -283,9 +338,12 @@ export type Resolvers<ContextType = RequestContext> = {
   DateTime?: GraphQLScalarType;
   Lecture?: LectureResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Registration?: RegistrationResolvers<ContextType>;
+  RegistrationConnection?: RegistrationConnectionResolvers<ContextType>;
+  RegistrationEdge?: RegistrationEdgeResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
 };
 

@@ -1,10 +1,13 @@
 /** Inbound adapter: GraphQL resolvers of the registration subgraph. */
-import { appError, DateTimeScalar, ErrorCode, loaderOf, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
+import { appError, badInput, DateTimeScalar, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
 import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
 import type { RegistrationService } from '../application/registration-service.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
+
+/** Opaque cursor of a registration id in `Lecture.registrations`, and back. */
+const cursor = idCursor('registration', 'Lecture.registrations');
 
 export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository): Resolvers {
   /** The registration when `ctx`'s caller may see it; the request's entity lookups share one query. */
@@ -38,10 +41,19 @@ export function registrationResolvers(service: RegistrationService, registration
     },
     Lecture: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-      registrations: async (lecture: { id: string }, _: unknown, ctx: RequestContext) => {
+      registrations: async (lecture: { id: string }, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
+        const first = pageSize(args.first);
+        const afterId = args.after ? cursor.decode(args.after) : undefined;
         const entry = await catalog.findById(lecture.id);
         if (!entry || !mayListLectureRegistrations(entry, ctx.identity)) return null;
-        return registrations.findVisibleByLecture(lecture.id);
+        // All of the lecture's registrations (a lecture holds at most its capacity of live ones,
+        // plus the canceled), newest first; the page is cut here.
+        const all = await registrations.findVisibleByLecture(lecture.id);
+        const start = afterId === undefined ? 0 : all.findIndex((r) => r.id === afterId) + 1;
+        if (afterId !== undefined && start === 0) throw badInput('after', 'after is not a cursor of this lecture\'s registrations');
+        const page = all.slice(start, start + first);
+        const edges = page.map((node) => ({ cursor: cursor.encode(node.id), node }));
+        return { edges, totalCount: all.length, pageInfo: { hasNextPage: start + first < all.length, endCursor: edges.at(-1)?.cursor ?? null } };
       },
     },
   };
