@@ -155,6 +155,44 @@ describe('requests that are not what they seem', () => {
   });
 });
 
+describe('another student\'s ids, and a token from elsewhere', () => {
+  it('answers another student\'s registration as if it did not exist, on every operation', async () => {
+    const lecture = await sys.openLecture(instructor, 'Privacy');
+    await sys.waitForCatalog(lecture);
+    const owner = await sys.token('STUDENT', 's-owner');
+    const other = await sys.token('STUDENT', 's-nosy');
+    const reg = await sys.register(lecture, owner);
+    const unknown = 'f'.repeat(24);
+    for (const id of [reg.id, unknown]) {
+      const read = await gql(sys.url, 'query($id: ID!) { registration(id: $id) { id studentId } }', { id }, other);
+      expect(read.errors).toBeUndefined();
+      expect(read.data?.registration).toBeNull();
+      const cancel = await gql(sys.url, 'mutation($id: ID!) { cancelRegistration(id: $id) { id } }', { id }, other);
+      expect(codes(cancel)).toEqual(['NOT_FOUND']);
+    }
+    expect((await gql(sys.url, '{ myRegistrations { id } }', {}, other)).data?.myRegistrations).toEqual([]);
+    expect((await gql(sys.url, '{ myDashboard { registrationId } }', {}, other)).data?.myDashboard).toEqual([]);
+    // A subscription to the owner's registration delivers nothing to the other student.
+    const c = wsClient(sys.url, other);
+    const seen: unknown[] = [];
+    c.subscribe({ query: 'subscription($id: ID) { registrationStatusChanged(registrationId: $id) { id status } }', variables: { id: reg.id } }, { next: (v) => seen.push(v), error: (e) => seen.push(e), complete: () => undefined });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await gql(sys.url, 'mutation($id: ID!) { cancelRegistration(id: $id) { status } }', { id: reg.id }, owner)).data?.cancelRegistration.status).toBe('CANCELED');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(JSON.stringify(seen)).not.toContain(reg.id);
+    await c.dispose();
+  });
+
+  it('refuses, in production, a token signed with the public dev secret', async () => {
+    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    extra.push(prod);
+    const devSigned = await sys.token('ADMIN', 'a-dev');
+    const res = await fetch(`${prod.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${devSigned}` }, body: JSON.stringify({ query: '{ myRegistrations { id } }' }) });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(await res.json())).toContain('UNAUTHENTICATED');
+  });
+});
+
 describe('WebSocket limits', () => {
   const upgrade = (url: string, headers: Record<string, string> = {}) =>
     new Promise<number>((resolve) => {
