@@ -1,5 +1,5 @@
 /** The adaptive admission limit: AIMD on the limit, a bounded waiting line. Pure logic, no servers. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AdaptiveLimit, AdmissionRefusedError } from '@courses/platform';
 
 const gate = () => {
@@ -68,14 +68,17 @@ describe('AdaptiveLimit', () => {
 });
 
 describe('AdaptiveLimit failure sampling', () => {
-  it('takes a window with more than the allowed share of failed calls as overload, not the odd failure', async () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('takes a window with more than the allowed share of failed calls as overload, not the odd failure', () => {
+    vi.useFakeTimers();
     const limit = new AdaptiveLimit({ initial: 40, max: 64, backoffRatio: 0.5, cooldownMs: 0, windowMs: 30, maxFailureRate: 0.1 });
     for (let i = 0; i < 50; i++) limit.sample(i === 7); // 2 % failed
-    await new Promise((r) => setTimeout(r, 40));
+    vi.advanceTimersByTime(40);
     limit.sample(false); // closes the window
     expect(limit.limit).toBe(40);
     for (let i = 0; i < 20; i++) limit.sample(i % 4 === 0); // 25 % failed
-    await new Promise((r) => setTimeout(r, 40));
+    vi.advanceTimersByTime(40);
     limit.sample(false);
     expect(limit.limit).toBe(20);
   });

@@ -198,19 +198,20 @@ describe('consistency checker', () => {
     await sys.assertConsistent();
     const conn = (name: string) => mongoose.createConnection(mongoUri(`${sys.tag}_${name}`)).asPromise();
     const [lec, pay] = await Promise.all([conn('lecture'), conn('payment')]);
+    // FerretDB v1 rewrites a whole document per update: tamper and repair only while the lecture
+    // service has no write of this lecture in flight (no outbox claim on it), or its write could
+    // put back what it read.
+    const noLectureWrite = () =>
+      eventually(async () => !(await lec.collection('_outbox').findOne({ _id: `lectures:${l.id}` as never })), 10_000, 'no lecture write in flight');
     try {
+      await noLectureWrite();
       await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 4 } });
       await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'COMPLETED' } });
       const found = (await sys.check()).map((v) => `${v.invariant} ${v.subject}`);
       expect(found).toEqual(expect.arrayContaining([`4 lecture ${l.id}`, `2 registration ${reg.id}`, expect.stringMatching(/^3 payment /)]));
     } finally {
-      // FerretDB rewrites a whole document per update, so the lecture service's own write in
-      // flight (its enrolment claim, held 1 s) can put the tampered count back: repair until it stays.
-      for (let i = 0; i < 5; i++) {
-        await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 0 } });
-        await new Promise((r) => setTimeout(r, 1_200));
-        if ((await lec.collection('lectures').findOne({ _id: l.id as never }))?.enrolledCount === 0) break;
-      }
+      await noLectureWrite();
+      await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 0 } });
       await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'REFUNDED' } });
       await Promise.all([lec.close(), pay.close()]);
     }

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import WebSocket from 'ws';
-import { eventually, gql, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gql, wsClient } from '../../scripts/lib/graphql-client.js';
+import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -172,15 +173,22 @@ describe('another student\'s ids, and a token from elsewhere', () => {
     }
     expect((await gql(sys.url, '{ myRegistrations { id } }', {}, other)).data?.myRegistrations).toEqual([]);
     expect((await gql(sys.url, '{ myDashboard { registrationId } }', {}, other)).data?.myDashboard).toEqual([]);
-    // A subscription to the owner's registration delivers nothing to the other student.
+    // A subscription to the owner's registration delivers nothing to the other student. The owner
+    // watches too: once the owner has the event, the gateway has offered it to every subscriber
+    // (the other's is refused as it arrives, before any query runs).
+    const SUB = 'subscription($id: ID) { registrationStatusChanged(registrationId: $id) { id status } }';
+    const before = sys.gateway.hub.listeners;
     const c = wsClient(sys.url, other);
     const seen: unknown[] = [];
-    c.subscribe({ query: 'subscription($id: ID) { registrationStatusChanged(registrationId: $id) { id status } }', variables: { id: reg.id } }, { next: (v) => seen.push(v), error: (e) => seen.push(e), complete: () => undefined });
-    await new Promise((r) => setTimeout(r, 300));
+    c.subscribe({ query: SUB, variables: { id: reg.id } }, { next: (v) => seen.push(v), error: (e) => seen.push(e), complete: () => undefined });
+    const ownerClient = wsClient(sys.url, owner);
+    const ownerFeed = collect(ownerClient, SUB, { id: reg.id });
+    await eventually(async () => sys.gateway.hub.listeners === before + 2 * ROUTES.registrationStatusChanged.contexts.length, 10_000, 'both subscriptions listening');
     expect((await gql(sys.url, 'mutation($id: ID!) { cancelRegistration(id: $id) { status } }', { id: reg.id }, owner)).data?.cancelRegistration.status).toBe('CANCELED');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await ownerFeed.waitFor(1);
+    expect(JSON.stringify(ownerFeed.results)).toContain(reg.id);
     expect(JSON.stringify(seen)).not.toContain(reg.id);
-    await c.dispose();
+    await Promise.all([c.dispose(), ownerClient.dispose()]);
   });
 
   it('refuses, in production, a token signed with the public dev secret', async () => {
