@@ -27,11 +27,18 @@ export const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
 /**
  * What a token must satisfy: the HS256 key, and optionally the issuer and audience it must
  * name, and the longest it may still be valid (s; default {@link DEFAULT_MAX_TTL_SECONDS}).
- * A bare string is a policy of just that key.
  */
-export type TokenPolicy = string | { secret: string; issuer?: string; audience?: string; maxTtlSeconds?: number };
+export interface TokenRules {
+  secret: string;
+  issuer?: string;
+  audience?: string;
+  maxTtlSeconds?: number;
+}
 
-const policyOf = (p: TokenPolicy) => (typeof p === 'string' ? { secret: p } : p);
+/** {@link TokenRules}, or a bare string: the rules of just that key. */
+export type TokenPolicy = string | TokenRules;
+
+const policyOf = (p: TokenPolicy): TokenRules => (typeof p === 'string' ? { secret: p } : p);
 
 /** The identity of a verified token and its expiry (epoch seconds, if any). */
 export interface VerifiedToken {
@@ -63,7 +70,7 @@ export async function verifyToken(token: string, policy: TokenPolicy): Promise<V
   return result;
 }
 
-async function verifyUncached(token: string, p: Exclude<TokenPolicy, string>): Promise<VerifiedToken> {
+async function verifyUncached(token: string, p: TokenRules): Promise<VerifiedToken> {
   try {
     const { payload } = await jwtVerify(token, key(p.secret), { algorithms: ['HS256'], requiredClaims: ['exp'], issuer: p.issuer, audience: p.audience });
     const role = payload.role;

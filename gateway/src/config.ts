@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { baseEnv, DEV_JWT_SECRET } from '@courses/platform';
+import type { TokenRules } from './auth.js';
 
 const url = z.string().url().optional();
 /** `true`/`false`, or unset for the environment's default (see {@link devDefault}). */
@@ -71,8 +72,8 @@ export function routingOverrides(c: GatewayConfig): Record<string, string | unde
   return { registration: c.REGISTRATION_URL, payment: c.PAYMENT_URL, lecture: c.LECTURE_URL, dashboard: c.DASHBOARD_URL };
 }
 
-/** The token policy of a config (see auth.ts TokenPolicy). */
-export function tokenPolicy(c: GatewayConfig): { secret: string; issuer?: string; audience?: string; maxTtlSeconds: number } {
+/** The token rules of a config (see auth.ts). */
+export function tokenPolicy(c: GatewayConfig): TokenRules {
   return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, maxTtlSeconds: c.JWT_MAX_TTL_SECONDS };
 }
 

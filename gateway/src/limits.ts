@@ -17,8 +17,7 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, type ValidationRule } from 'graphql';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '@courses/platform';
-import type { GatewayConfig } from './config.js';
-import { devDefault } from './config.js';
+import { devDefault, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './subgraph-client.js';
 
 /** Armor's plugins and validation rules for the config's limits, and the parser's token limit. */

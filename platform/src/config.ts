@@ -6,6 +6,7 @@
  * and must be overridden in any shared or production deployment.
  */
 import { z } from 'zod';
+import type { MetricsAccess } from './http.js';
 
 /**
  * DEV-ONLY shared secret between gateway and subgraphs. Public in this repository, so it
@@ -106,7 +107,7 @@ function productionProblems(data: Record<string, unknown>): string[] {
  * `METRICS_TOKEN` when it is set; else anyone, unless the port faces the public (`publicPort`,
  * the gateway's) in production, where it is off.
  */
-export function metricsAccess(c: { NODE_ENV: string; METRICS_TOKEN?: string }, publicPort: boolean): 'open' | 'off' | { token: string } {
+export function metricsAccess(c: { NODE_ENV: string; METRICS_TOKEN?: string }, publicPort: boolean): MetricsAccess {
   if (c.METRICS_TOKEN) return { token: c.METRICS_TOKEN };
   return publicPort && c.NODE_ENV === 'production' ? 'off' : 'open';
 }

@@ -17,6 +17,12 @@ import type { ServiceMetrics } from './metrics.js';
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 1_000_000;
 
+/**
+ * Who may read `GET /metrics`: `open` (anyone who reaches the port), `off` (404), or a token
+ * the scraper sends as `Authorization: Bearer <token>` (else 401).
+ */
+export type MetricsAccess = 'open' | 'off' | { token: string };
+
 /** An extra route; return false to fall through to 404. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean | void> | boolean | void;
 
@@ -33,11 +39,8 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   onGet?: RouteHandler;
   logger: Logger;
   metrics: ServiceMetrics;
-  /**
-   * Who may read `GET /metrics`: `open` (anyone who reaches the port), `off` (404), or a token
-   * the scraper sends as `Authorization: Bearer <token>` (else 401). Default `open`.
-   */
-  metricsAccess?: 'open' | 'off' | { token: string };
+  /** Who may read `GET /metrics` (default `open`). */
+  metricsAccess?: MetricsAccess;
   /** Milliseconds to wait for in-flight requests on stop. */
   graceMs?: number;
 }
