@@ -21,11 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import mongoose from 'mongoose';
-import { CONTEXTS, streamOf } from '@courses/contracts';
-import { deadLetterStream } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
 import { ROOT, devSecrets, ensureMongo, ensureNats, portOpen, say, waitForPort, withDatabase } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
@@ -138,14 +134,10 @@ async function measure(name: string, url: string, pid: number, query: string, to
 
 async function main(): Promise<void> {
   say(`bench:gateway: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s per gateway and query`);
-  const nats = await ensureNats();
-  process.env.NATS_URL = nats.url;
+  // A server of the bench's own (an empty store, so the bench's streams start empty).
+  const nats = await ensureNats({ store: 'bench', fresh: true });
   const mongo = await ensureMongo();
   process.env.MONGODB_URI = mongo.uri;
-  const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  for (const s of [...CONTEXTS.map((c) => streamOf(c, NAMESPACE)), deadLetterStream(NAMESPACE)]) await jsm.streams.delete(s.name).catch(() => undefined);
-  await nc.drain();
   for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
     const conn = await mongoose.createConnection(withDatabase(mongo.uri, `bench_${s.name}`)).asPromise();
     await conn.dropDatabase();

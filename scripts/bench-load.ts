@@ -33,10 +33,6 @@
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { CONTEXTS, streamOf } from '@courses/contracts';
-import { deadLetterStream } from '@courses/platform';
 import { issueToken } from '@courses/gateway';
 import mongoose from 'mongoose';
 import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
@@ -93,15 +89,11 @@ interface Target {
 
 /** Starts the system as `npm start` does, on free ports, with bench databases and namespace. */
 async function ownSystem(): Promise<Target> {
-  const nats = await ensureNats();
-  process.env.NATS_URL = nats.url;
+  // A server of the bench's own (an empty store, so the bench's streams start empty).
+  const nats = await ensureNats({ store: 'bench', fresh: true });
   const mongo = await ensureMongo();
   process.env.MONGODB_URI = mongo.uri;
-  // A clean slate: this run's streams and databases only.
-  const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  for (const s of [...CONTEXTS.map((c) => streamOf(c, NAMESPACE)), deadLetterStream(NAMESPACE)]) await jsm.streams.delete(s.name).catch(() => undefined);
-  await nc.drain();
+  // A clean slate: this run's databases.
   for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
     const conn = await mongoose.createConnection(withDatabase(mongo.uri, `bench_${s.name}`)).asPromise();
     await conn.dropDatabase();

@@ -16,10 +16,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { createEvent } from '@courses/contracts';
 import { publishEvent } from '@courses/platform';
-import { ROOT, ensureMongo, ensureNats, stopStarted } from './lib/provision.mjs';
+import { ROOT, ensureMongo, stopStarted } from './lib/provision.mjs';
 import { gqlOk, wsClient } from './lib/graphql-client.js';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
@@ -27,9 +26,7 @@ const LECTURES = Number(process.env.LECTURES ?? 10);
 const RATE = Number(process.env.RATE ?? 20);
 const SECONDS = Number(process.env.SECONDS ?? 15);
 
-const nats = await ensureNats();
 const mongo = await ensureMongo({ preferPort: 27019 });
-process.env.TEST_NATS_URL = nats.url;
 process.env.TEST_MONGODB_URI = mongo.uri;
 const { startSystem } = await import('../tests/support/system.js');
 const { mongoUri } = await import('../tests/support/env.js');
@@ -96,7 +93,7 @@ async function run(replicas: number) {
   const after = await Promise.all(gateways.map(async (g) => ({ heap: await metric(g.url, 'nodejs_heap_size_used_bytes'), rss: await metric(g.url, 'process_resident_memory_bytes') })));
 
   const db = await mongoose.createConnection(mongoUri(`${sys.tag}_lecture`)).asPromise();
-  const nc = await connect({ servers: nats.url });
+  const nc = await sys.nats.connect('lecture');
   const js = jetstream(nc);
   const total = RATE * SECONDS;
   const t0 = performance.now();

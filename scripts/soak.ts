@@ -38,10 +38,9 @@ const mongo = await ensureMongo({ preferPort: 27020 });
 process.env.TEST_MONGODB_URI = mongo.uri;
 const { startOwnNatsServer } = await import('../tests/support/nats-server.js');
 const nats = await startOwnNatsServer();
-process.env.TEST_NATS_URL = nats.url;
 const { startSystem } = await import('../tests/support/system.js');
 const { mongoUri } = await import('../tests/support/env.js');
-const sys = await startSystem({ natsUrl: nats.url, registration: { PENDING_TIMEOUT_MS: '5000' } });
+const sys = await startSystem({ nats, registration: { PENDING_TIMEOUT_MS: '5000' } });
 
 const instructors = await Promise.all(['i-soak-1', 'i-soak-2', 'i-soak-3'].map((s) => sys.token('INSTRUCTOR', s)));
 const students = await Promise.all(Array.from({ length: 40 }, (_, i) => sys.token('STUDENT', `s-soak-${i}`)));

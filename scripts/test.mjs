@@ -1,12 +1,12 @@
 /**
  * `npm test`: installs dependencies if missing, builds, checks that the checked-in
- * supergraph is current, finds or starts NATS and a MongoDB-wire server (as `npm start`
- * does), runs every test with vitest, then stops what it started. Exit code: vitest's
+ * supergraph is current, finds (or builds) nats-server and finds or starts a MongoDB-wire
+ * server (as `npm start` does), runs every test with vitest, then stops what it started. Exit code: vitest's
  * (non-zero on any failure). Extra arguments go to vitest (e.g. `npm test -- tests/e2e`).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, ensureBuilt, ensureChromium, ensureDependencies, ensureMongo, ensureNats, say, stopStarted } from './lib/provision.mjs';
+import { ROOT, ensureBuilt, ensureChromium, ensureDependencies, ensureMongo, natsServerBinary, say, stopStarted } from './lib/provision.mjs';
 
 const t0 = Date.now();
 let status = 1;
@@ -14,8 +14,10 @@ try {
   ensureDependencies();
   say('building');
   ensureBuilt();
-  const nats = await ensureNats({ preferPort: 4222 });
-  say(`NATS: ${nats.url} (${nats.how})`);
+  // Each test system starts a nats-server of its own, configured as production (tests/support/nats-server.ts).
+  const natsServer = natsServerBinary();
+  if (!natsServer) throw new Error('no nats-server: install it (Debian/Ubuntu: `apt-get install nats-server`; macOS: `brew install nats-server`) or Go, so it can be built');
+  say(`NATS: ${natsServer} (one server per test system)`);
   const mongo = await ensureMongo({ preferPort: 27018 });
   say(`MongoDB: ${mongo.how}`);
   const chromium = ensureChromium();
@@ -23,7 +25,7 @@ try {
   const r = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, TEST_NATS_URL: nats.url, ...(chromium ? { CHROMIUM_PATH: chromium } : {}) },
+    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, NATS_SERVER_BIN: natsServer, ...(chromium ? { CHROMIUM_PATH: chromium } : {}) },
   });
   status = r.status ?? 1;
 } catch (err) {

@@ -14,6 +14,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import {
   connectNats,
+  natsAuthOf,
   ErrorCode,
   ROLES,
   sendJson,
@@ -155,7 +156,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
   });
   await apollo.start();
-  const nc = await connectNats(config.NATS_URL, 'gateway', logger);
+  const nc = await connectNats(config.NATS_URL, 'gateway', logger, natsAuthOf(config));
   const hub = new EventHub(nc, config.NATS_NAMESPACE, logger);
   const forgetCatalog = config.RESPONSE_CACHE
     ? hub.listen('lecture', (e) => {

@@ -34,6 +34,17 @@ export const baseEnv = z.object({
   /** Interface to bind; defaults to all interfaces (containers). */
   HOST: z.string().default('0.0.0.0'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /**
+   * This service's NATS user and password. The server gives each service's user only what its
+   * role on the bus needs (platform/src/nats-auth.ts); required in production.
+   */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  /** PEM file of the CA that signed the NATS server's certificate: connect over TLS and verify it. */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /** PEM client certificate and key, for a NATS server that verifies clients (mutual TLS). */
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
   /** Optional subject/stream namespace, isolating deployments or test runs on one NATS server. */
   NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]*$/).default(''),
   GATEWAY_SECRET: z.string().min(8).default(DEV_GATEWAY_SECRET),
@@ -67,7 +78,7 @@ export class ConfigError extends Error {
  * Parses `env` with `schema`, filling `defaults` first (used for the per-service default PORT).
  * With `NODE_ENV=production` it also refuses every `*_SECRET` that is unset (so the DEV-ONLY
  * default would apply), one of the public DEV-ONLY values, or shorter than
- * {@link MIN_SECRET_LENGTH}; and `DEV_TOKENS=on`.
+ * {@link MIN_SECRET_LENGTH}; a missing `NATS_USER`/`NATS_PASSWORD`; and `DEV_TOKENS=on`.
  * @throws ConfigError listing every invalid or missing variable.
  */
 export function loadConfig<S extends z.ZodType>(
@@ -98,6 +109,7 @@ function productionProblems(data: Record<string, unknown>): string[] {
     if (DEV_SECRETS.has(value)) problems.push(`${key}: unset or the public DEV-ONLY default; set ${MIN_SECRET_LENGTH}+ random bytes, e.g. \`openssl rand -hex 32\``);
     else if (value.length < MIN_SECRET_LENGTH) problems.push(`${key}: ${value.length} characters; at least ${MIN_SECRET_LENGTH} random ones, e.g. \`openssl rand -hex 32\``);
   }
+  if (!data.NATS_USER || !data.NATS_PASSWORD) problems.push('NATS_USER / NATS_PASSWORD: unset; every service authenticates to NATS as its own user (see docker-compose.yml and deploy/nats.conf)');
   if (data.DEV_TOKENS === true) problems.push('DEV_TOKENS: demo sign-in hands out any token; it never runs in production');
   return problems;
 }

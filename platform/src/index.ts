@@ -15,3 +15,4 @@ export * from './subgraph.js';
 export * from './keyed-mutex.js';
 export * from './loaders.js';
 export * from './pagination.js';
+export * from './nats-auth.js';

@@ -13,6 +13,7 @@ import {
   DiscardPolicy,
   jetstream,
   jetstreamManager,
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -28,20 +29,40 @@ import {
   type StreamSpec,
 } from '@courses/contracts';
 import { KeyedMutex } from './keyed-mutex.js';
+import { deadLetterStream, inboxPrefixOf } from './nats-auth.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export type { NatsConnection };
 
+/** How a service authenticates to NATS (see the `NATS_*` settings in config.ts). */
+export interface NatsAuth {
+  user?: string;
+  password?: string;
+  /** PEM files: the CA that signed the server's certificate; a client certificate and key when the server verifies clients. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/** The {@link NatsAuth} of a service's configuration. */
+export function natsAuthOf(c: { NATS_USER?: string; NATS_PASSWORD?: string; NATS_TLS_CA_FILE?: string; NATS_TLS_CERT_FILE?: string; NATS_TLS_KEY_FILE?: string }): NatsAuth {
+  const tls = c.NATS_TLS_CA_FILE || c.NATS_TLS_CERT_FILE ? { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE } : undefined;
+  return { user: c.NATS_USER, password: c.NATS_PASSWORD, tls };
+}
+
 /**
- * Connects with endless reconnects (every 1000 ms), so a NATS restart heals without a
- * service restart. Waits at most `timeoutMs` for the first connection.
- * @throws when no server answers at `url` within the time.
+ * Connects as service `name` with endless reconnects (every 1000 ms), so a NATS restart heals
+ * without a service restart. Replies (JetStream API answers, pulled messages) arrive on the
+ * service's own inbox prefix (`_INBOX_<name>`), the only inbox its NATS user may read. Waits at
+ * most `timeoutMs` for the first connection.
+ * @throws when no server answers at `url` within the time, or it refuses the credentials.
  */
-export async function connectNats(url: string, name: string, logger: Logger, timeoutMs = 5_000): Promise<NatsConnection> {
+export async function connectNats(url: string, name: string, logger: Logger, auth: NatsAuth = {}, timeoutMs = 5_000): Promise<NatsConnection> {
   const nc = await connect({
     servers: url.split(','),
     name,
+    ...(auth.user ? { user: auth.user, pass: auth.password } : {}),
+    ...(auth.tls ? { tls: auth.tls } : {}),
+    inboxPrefix: inboxPrefixOf(name),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
     timeout: timeoutMs,
@@ -52,9 +73,11 @@ export async function connectNats(url: string, name: string, logger: Logger, tim
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type }, `nats ${s.type}`);
+      // A permission refused by the server: a bug in BUS or an attack from this process; loud.
+      else if (s.type === 'error') logger.error({ err: s.error.message }, 'nats error');
     }
   })().catch(() => undefined);
-  logger.info({ server: nc.getServer() }, 'nats connected');
+  logger.info({ server: nc.getServer(), user: auth.user ?? null, tls: !!auth.tls }, 'nats connected');
   return nc;
 }
 
@@ -110,13 +133,6 @@ export async function publishEvent(js: JetStreamClient, event: EventEnvelope, na
   await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
 }
 
-/**
- * The dead-letter stream of a namespace: `DEADLETTER` (or `<NS>_DEADLETTER`) with subjects
- * `deadletter.<durable>` (namespaced). It keeps every message a consumer gave up on.
- */
-export function deadLetterStream(namespace = ''): StreamSpec {
-  return namespacedStream('deadletter', namespace);
-}
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {
@@ -181,6 +197,8 @@ export interface ConsumerOptions {
   /** Durable consumer name, shared by all replicas of the consuming service. */
   durable: string;
   namespace: string;
+  /** The consuming service (its dead letters go to its own stream, see {@link deadLetterStream}). */
+  service: string;
   /** One handler per event type (the keys are the types consumed), or one batch handler. */
   handlers: EventHandlers | BatchHandler;
   logger: Logger;
@@ -226,6 +244,9 @@ function isBatch(h: EventHandlers | BatchHandler): h is BatchHandler {
  * delay; a payload that breaks its contract, or a message at its last delivery, is copied to the
  * dead-letter stream ({@link deadLetterStream}) with the reason, logged, and terminated, so the
  * stream keeps flowing.
+ * - The stream read belongs to its publisher, which creates it: until it exists the consumer
+ *   waits (checking every second, in the background, so services that consume each other's
+ *   streams can start in any order) and then reads it from the first message.
  * - Per-event handlers: up to `concurrency` messages at once, one at a time per ordering key (so
  *   one aggregate's events apply in stream order).
  * - A batch handler: the messages that have arrived when the previous batch is done are handled
@@ -235,7 +256,6 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const { nc, stream, durable, namespace, logger } = opts;
   const log = logger.child({ durable });
   const { js, jsm } = await jetstreamOf(nc);
-  await ensureStream(jsm, stream);
   const batch = isBatch(opts.handlers) ? opts.handlers : undefined;
   const handlers = batch ? {} : (opts.handlers as EventHandlers);
   const types = batch ? batch.types : (Object.keys(handlers) as EventType[]);
@@ -250,17 +270,31 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     // without a handler are acked unseen.
     filter_subject: stream.subjects[0],
   };
-  try {
-    await jsm.consumers.info(stream.name, durable);
-    await jsm.consumers.update(stream.name, durable, { ack_wait: config.ack_wait, max_deliver: maxDeliver });
-  } catch {
-    await jsm.consumers.add(stream.name, config).catch(async (err) => {
-      await jsm.consumers.info(stream.name, durable).catch(() => {
-        throw err;
+  let waitingLogged = false;
+  /** The durable consumer, created or updated once the stream exists. @throws while it does not. */
+  async function attach(): Promise<Consumer> {
+    try {
+      await jsm.streams.info(stream.name);
+    } catch (err) {
+      if (/not found/i.test(String((err as Error)?.message)) && !waitingLogged) {
+        waitingLogged = true;
+        log.info({ stream: stream.name }, 'waiting for the stream (its publisher creates it)');
+      }
+      throw err;
+    }
+    try {
+      await jsm.consumers.info(stream.name, durable);
+      await jsm.consumers.update(stream.name, durable, { ack_wait: config.ack_wait, max_deliver: maxDeliver });
+    } catch {
+      await jsm.consumers.add(stream.name, config).catch(async (err) => {
+        await jsm.consumers.info(stream.name, durable).catch(() => {
+          throw err;
+        });
       });
-    });
+    }
+    return js.consumers.get(stream.name, durable);
   }
-  const consumer = await js.consumers.get(stream.name, durable);
+  let consumer: Consumer | undefined;
   let messages: ConsumerMessages | undefined;
   let stopped = false;
   const limit = Math.max(1, opts.concurrency ?? 8);
@@ -270,7 +304,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const slotFreed: Array<() => void> = [];
 
   const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
-  const dlq = deadLetterStream(namespace);
+  const dlq = deadLetterStream(opts.service, namespace);
   await ensureStream(jsm, dlq);
 
   /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
@@ -400,6 +434,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       try {
         // Short pulls (5 s, heartbeats every 2.5 s): after a NATS restart the lost pull is
         // noticed and renewed within seconds instead of the client's 30 s default.
+        consumer ??= await attach();
+        if (stopped) break;
         messages = await consumer.consume({ max_messages: batch ? 256 : 64, expires: 5_000 });
         for await (const msg of messages) {
           if (batch) {
@@ -428,7 +464,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
         }
       } catch (err) {
         if (!stopped) {
-          log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
+          if (consumer || !waitingLogged) log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
           await new Promise((r) => setTimeout(r, 1_000));
         }
       }

@@ -13,7 +13,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { streamOf, type Context } from '@courses/contracts';
+import { busRole, streamOf, type Context } from '@courses/contracts';
 import { metricsAccess, type subgraphEnv } from './config.js';
 import type { z } from 'zod';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
@@ -22,7 +22,7 @@ import { stopAll } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
-import { connectNats, ensureStream, jetstreamOf, natsReady, startConsumer, type BatchHandler, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
+import { connectNats, ensureStream, natsAuthOf, jetstreamOf, natsReady, startConsumer, type BatchHandler, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
 import { Outbox } from './outbox.js';
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */
@@ -85,9 +85,23 @@ export function readSchema(moduleUrl: string): string {
 /**
  * Starts durable consumer `durable` on the stream of `context` (in the runtime's namespace),
  * with one handler per event type; see {@link startConsumer} for ack/nak/term rules.
+ * @throws when the service's role in `BUS` (`@courses/contracts`) does not declare this durable
+ *   on this context: its NATS user would not be allowed to read it.
  */
 export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: string, handlers: EventHandlers | BatchHandler): Promise<RunningConsumer> {
-  return startConsumer({ nc: rt.nc, stream: streamOf(context, rt.namespace), durable, namespace: rt.namespace, logger: rt.logger, metrics: rt.metrics, handlers });
+  if (busRole(rt.name).consumes?.[durable] !== context) {
+    throw new Error(`${rt.name} does not declare durable consumer ${durable} on ${context} in BUS (@courses/contracts), so its NATS user may not read it`);
+  }
+  return startConsumer({
+    nc: rt.nc,
+    stream: streamOf(context, rt.namespace),
+    durable,
+    namespace: rt.namespace,
+    service: rt.name,
+    logger: rt.logger,
+    metrics: rt.metrics,
+    handlers,
+  });
 }
 
 /** Connects to MongoDB and NATS for subgraph `name`. */
@@ -97,7 +111,7 @@ export async function createSubgraphRuntime(name: string, config: SubgraphConfig
   const conn = await connectMongo(config.MONGODB_URI, logger, metrics);
   let nc: NatsConnection;
   try {
-    nc = await connectNats(config.NATS_URL, name, logger);
+    nc = await connectNats(config.NATS_URL, name, logger, natsAuthOf(config));
   } catch (err) {
     await conn.close();
     throw err;
@@ -118,6 +132,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
 ): Promise<RunningSubgraph> {
   const { name, config, logger, metrics, nc, conn } = runtime;
   if (parts.publishes) {
+    if (busRole(name).publishes !== parts.publishes) throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
     const { jsm } = await jetstreamOf(nc);
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }

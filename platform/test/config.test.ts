@@ -7,7 +7,7 @@ const schema = baseEnv.extend({
   JWT_SECRET: z.string().min(8).default(DEV_JWT_SECRET),
   DEV_TOKENS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
 });
-const strong = { GATEWAY_SECRET: 'g'.repeat(16) + 'x'.repeat(48), JWT_SECRET: 'j'.repeat(64) };
+const strong = { GATEWAY_SECRET: 'g'.repeat(16) + 'x'.repeat(48), JWT_SECRET: 'j'.repeat(64), NATS_USER: 'gateway', NATS_PASSWORD: 'n'.repeat(64) };
 
 describe('loadConfig in production', () => {
   it('refuses the public DEV-ONLY defaults, naming each secret and how to make one', () => {
@@ -32,6 +32,11 @@ describe('loadConfig in production', () => {
 
   it('refuses the demo sign-in', () => {
     expect(() => loadConfig(schema, { NODE_ENV: 'production', ...strong, DEV_TOKENS: 'on' }, { PORT: '4000' })).toThrow(/DEV_TOKENS/);
+  });
+
+  it('refuses to connect to NATS without its own user', () => {
+    expect(() => loadConfig(schema, { NODE_ENV: 'production', ...strong, NATS_PASSWORD: undefined }, { PORT: '4000' })).toThrow(/NATS_USER \/ NATS_PASSWORD: unset/);
+    expect(() => loadConfig(schema, { NODE_ENV: 'production', ...strong, NATS_USER: undefined }, { PORT: '4000' })).toThrow(/NATS_USER \/ NATS_PASSWORD: unset/);
   });
 
   it('accepts strong secrets, and development keeps its defaults', () => {

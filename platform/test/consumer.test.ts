@@ -3,14 +3,16 @@
  * messages and exhausted deliveries set aside in the dead-letter stream, the stream
  * flowing on after them.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
 import { createLogger, deadLetterStream, ensureStream, publishEvent, startConsumer, type DeadLetter, type RunningConsumer } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
-import { natsUrl, uniqueTag } from '../../tests/support/env.js';
+import { uniqueTag } from '../../tests/support/env.js';
+import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
 
+let nats: OwnNatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const ns = uniqueTag('cons');
@@ -18,21 +20,23 @@ const logger = createLogger('consumer-test', 'silent');
 const consumers: RunningConsumer[] = [];
 
 beforeAll(async () => {
-  nc = await connect({ servers: natsUrl() });
+  nats = await startOwnNatsServer({ namespace: ns });
+  nc = await nats.connect('ops');
   jsm = await jetstreamManager(nc);
   await ensureStream(jsm, streamOf('registration', ns));
 });
 afterAll(async () => {
   for (const c of consumers) await c.stop();
-  for (const s of [streamOf('registration', ns), deadLetterStream(ns)]) await jsm.streams.delete(s.name).catch(() => undefined);
+  for (const s of [streamOf('registration', ns), deadLetterStream('tester', ns)]) await jsm.streams.delete(s.name).catch(() => undefined);
   await nc.drain();
+  await nats.dispose();
 });
 
 const canceled = (registrationId: string) =>
   createEvent('registration.canceled', { registrationId, studentId: 's', lectureId: 'l', instructorId: 'i', reason: 'STUDENT_REQUEST', paymentId: null });
 
 async function deadLetters(durable: string): Promise<DeadLetter[]> {
-  const name = deadLetterStream(ns).name;
+  const name = deadLetterStream('tester', ns).name;
   const info = await jsm.streams.info(name);
   const out: DeadLetter[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
@@ -51,6 +55,7 @@ describe('durable consumer', () => {
     const applied = new Set<string>();
     consumers.push(
       await startConsumer({
+        service: 'tester',
         nc, stream: streamOf('registration', ns), durable: 'retry-test', namespace: ns, logger,
         handlers: {
           'registration.canceled': async (e, d) => {
@@ -71,6 +76,7 @@ describe('durable consumer', () => {
     const deliveries: Array<{ id: string; n: number }> = [];
     consumers.push(
       await startConsumer({
+        service: 'tester',
         nc, stream: streamOf('registration', ns), durable: 'ackwait-test', namespace: ns, logger, ackWaitMs: 500,
         handlers: {
           'registration.canceled': async (e, d) => {
@@ -91,6 +97,7 @@ describe('durable consumer', () => {
     const applied: string[] = [];
     consumers.push(
       await startConsumer({
+        service: 'tester',
         nc, stream: streamOf('registration', ns), durable: 'poison-test', namespace: ns, logger,
         handlers: { 'registration.canceled': async (e) => void applied.push(e.payload.registrationId) },
       }),
@@ -115,6 +122,7 @@ describe('durable consumer', () => {
     const applied: string[] = [];
     consumers.push(
       await startConsumer({
+        service: 'tester',
         nc, stream: streamOf('registration', ns), durable: 'exhaust-test', namespace: ns, logger, maxDeliver: 3,
         handlers: {
           'registration.canceled': async (e) => {
@@ -148,6 +156,7 @@ describe('durable consumer', () => {
     let badTries = 0;
     consumers.push(
       await startConsumer({
+        service: 'tester',
         nc, stream: streamOf('registration', ns), durable: 'batch-test', namespace: ns, logger,
         handlers: {
           types: ['registration.canceled'],

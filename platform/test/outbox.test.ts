@@ -5,18 +5,20 @@
  * and what a dead process left unfinished is taken over, recovered and published by another.
  */
 import mongoose, { type Connection } from 'mongoose';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
 import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, Outbox } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
-import { mongoUri, natsUrl, uniqueTag } from '../../tests/support/env.js';
+import { mongoUri, uniqueTag } from '../../tests/support/env.js';
+import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
 
 const ns = uniqueTag('obx');
 const logger = createLogger('outbox-test', 'silent');
 let a: Connection;
 let b: Connection;
+let nats: OwnNatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const outboxes: Outbox[] = [];
@@ -24,7 +26,8 @@ const outboxes: Outbox[] = [];
 beforeAll(async () => {
   const uri = mongoUri(ns);
   [a, b] = await Promise.all([mongoose.createConnection(uri).asPromise(), mongoose.createConnection(uri).asPromise()]);
-  nc = await connect({ servers: natsUrl() });
+  nats = await startOwnNatsServer({ namespace: ns });
+  nc = await nats.connect('ops');
   jsm = await jetstreamManager(nc);
   await ensureStream(jsm, streamOf('lecture', ns));
 });
@@ -32,6 +35,7 @@ afterAll(async () => {
   for (const o of outboxes) await o.stop();
   await jsm?.streams.delete(streamOf('lecture', ns).name).catch(() => undefined);
   await nc?.drain();
+  await nats?.dispose();
   await a?.dropDatabase();
   await Promise.all([a?.close(), b?.close()]);
 });

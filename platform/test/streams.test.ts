@@ -1,23 +1,27 @@
 /** Stream limits on a real NATS server: what ensureStream creates, and what it fixes. */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamOf } from '@courses/contracts';
 import { ensureStream, STREAM_MAX_AGE_MS } from '@courses/platform';
-import { natsUrl, uniqueTag } from '../../tests/support/env.js';
+import { uniqueTag } from '../../tests/support/env.js';
+import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
 
+let nats: OwnNatsServer;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const ns = uniqueTag('streams');
 const spec = streamOf('lecture', ns);
 
 beforeAll(async () => {
-  nc = await connect({ servers: natsUrl() });
+  nats = await startOwnNatsServer({ namespace: ns });
+  nc = await nats.connect('ops');
   jsm = await jetstreamManager(nc);
 });
 afterAll(async () => {
   await jsm.streams.delete(spec.name).catch(() => undefined);
   await nc.drain();
+  await nats.dispose();
 });
 
 describe('ensureStream', () => {

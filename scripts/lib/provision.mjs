@@ -2,8 +2,9 @@
  * Finds or starts what the system needs on this machine, for `npm start` and `npm test`.
  * Plain Node (no dependencies), so it runs before `npm install`.
  *
- * NATS:    NATS_URL if set; else a server answering on 127.0.0.1:4222; else `nats-server -js`
- *          from PATH (store under .data/nats); else a message saying how to get one.
+ * NATS:    NATS_URL if set; else nats-server (PATH, or built with Go) started here with one
+ *          user per service (store and config under .data/nats); else a message saying how to
+ *          get one.
  * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.2 built here with Go
  *          and the patches in scripts/ferretdb (else a stock `ferretdb` from PATH), on PostgreSQL
  *          when one answers on 127.0.0.1:5432, else on SQLite (FERRETDB_BACKEND forces one);
@@ -14,7 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DATA = path.join(ROOT, '.data');
@@ -141,26 +142,81 @@ export function ensureBuilt() {
   }
 }
 
+const NATS_SERVER_VERSION = 'v2.10.29';
+const NATS_SERVER_MODULE = 'github.com/nats-io/nats-server/v2';
+
 /**
- * Finds or starts NATS with JetStream; returns { url, startedHere }.
- * @throws with instructions when no NATS server can be found or started.
+ * The nats-server binary: NATS_SERVER_BIN, PATH, /usr/sbin, /usr/local/bin or .data/bin; else
+ * nats-server v2.10 built with Go into .data/bin (once). @returns the path, or undefined.
  */
-export async function ensureNats({ preferPort = 4222 } = {}) {
-  if (process.env.NATS_URL) return { url: process.env.NATS_URL, startedHere: false, how: 'NATS_URL' };
-  if (await portOpen(4222)) return { url: 'nats://127.0.0.1:4222', startedHere: false, how: 'running on 127.0.0.1:4222' };
-  const bin = which('nats-server', ['/usr/sbin', '/usr/local/bin', path.join(DATA, 'bin')]);
+export function natsServerBinary() {
+  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
+  const found = which('nats-server', ['/usr/sbin', '/usr/local/bin', path.join(DATA, 'bin')]);
+  if (found) return found;
+  const go = goBin();
+  if (!go) return undefined;
+  const binDir = path.join(DATA, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const target = path.join(binDir, 'nats-server');
+  say(`building nats-server ${NATS_SERVER_VERSION} with Go (once)`);
+  const dl = run(go, ['mod', 'download', '-json', `${NATS_SERVER_MODULE}@${NATS_SERVER_VERSION}`], { quiet: true, allowFail: true });
+  if (dl.status !== 0) return undefined;
+  const r = run(go, ['build', '-o', target, '.'], { cwd: JSON.parse(dl.stdout).Dir, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
+  if (r.status !== 0 || !existsSync(target)) {
+    process.stderr.write(`  nats-server build failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
+    return undefined;
+  }
+  return target;
+}
+
+/** The services' NATS users (BUS in @courses/contracts) and their permissions, from the build. */
+async function natsAuth() {
+  return import(pathToFileURL(path.join(ROOT, 'platform', 'dist', 'nats-auth.js')).href);
+}
+
+/**
+ * Finds or starts NATS with JetStream, every client authenticated (see platform/src/nats-auth.ts);
+ * returns { url, startedHere, how, credentials } where `credentials(service)` is the
+ * `{ NATS_USER, NATS_PASSWORD }` a service (or `ops`, for tools) connects with.
+ * - NATS_URL set: that server, which must know this checkout's users (`npm run nats:config`
+ *   prints its configuration);
+ * - else nats-server ({@link natsServerBinary}) started here on `preferPort` (else a free port),
+ *   with its configuration and store in .data/nats and the passwords of {@link devSecrets}.
+ * A server that already answers on 4222 without these users is not used: it would let anyone
+ * publish anything. One server per process: later calls return the first one.
+ * @param {{ preferPort?: number, store?: string, fresh?: boolean }} [opts] `store`: folder under
+ *   .data/nats for its JetStream store (default `store`, kept across runs); `fresh`: empty it first.
+ * @throws with instructions when no nats-server can be found or built.
+ */
+export function ensureNats(opts = {}) {
+  natsOnce ??= startNats(opts);
+  return natsOnce;
+}
+let natsOnce;
+
+async function startNats({ preferPort = 4222, store = 'store', fresh = false }) {
+  const { NATS_PASSWORDS } = devSecrets();
+  const credentials = (service) => ({ NATS_USER: service, NATS_PASSWORD: NATS_PASSWORDS[service] });
+  if (process.env.NATS_URL) return { url: process.env.NATS_URL, startedHere: false, how: 'NATS_URL', credentials };
+  const bin = natsServerBinary();
   if (!bin) {
     throw new Error(
-      'no NATS server: set NATS_URL, or install nats-server (Debian/Ubuntu: `apt-get install nats-server`; ' +
-        'macOS: `brew install nats-server`; or `docker compose up -d nats`), then run again',
+      'no nats-server: install it (Debian/Ubuntu: `apt-get install nats-server`; macOS: `brew install nats-server`), ' +
+        'or install Go (https://go.dev/dl) so it can be built, or set NATS_URL; then run again',
     );
   }
   const port = await freePort(preferPort);
-  const store = path.join(DATA, 'nats');
-  mkdirSync(store, { recursive: true });
-  startProcess('nats', bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store]);
+  const dir = path.join(DATA, 'nats');
+  mkdirSync(dir, { recursive: true });
+  const { natsServerConfig, natsUsers } = await natsAuth();
+  const config = path.join(dir, `${store}.conf`);
+  const users = natsUsers((s) => NATS_PASSWORDS[s], '', NATS_PASSWORDS.ops);
+  const storeDir = path.join(dir, store);
+  if (fresh) rmSync(storeDir, { recursive: true, force: true });
+  writeFileSync(config, natsServerConfig({ listen: `127.0.0.1:${port}`, storeDir, users }), { mode: 0o600 });
+  startProcess('nats', bin, ['-c', config]);
   await waitForPort(port, 'nats-server');
-  return { url: `nats://127.0.0.1:${port}`, startedHere: true, how: `started ${bin}` };
+  return { url: `nats://127.0.0.1:${port}`, startedHere: true, how: `started ${bin} with per-service users (${config})`, credentials };
 }
 
 function goBin() {
@@ -351,23 +407,35 @@ export function withDatabase(base, db) {
   return u.toString();
 }
 
+/** The NATS users `npm start` runs with: one per service (BUS in @courses/contracts) and `ops`. */
+const NATS_USERS = ['registration', 'payment', 'lecture', 'dashboard', 'gateway', 'ops'];
+
 /**
- * The JWT and gateway secrets of this checkout's local runs: `JWT_SECRET` / `GATEWAY_SECRET`
- * from the environment when set, else the ones in `.data/dev-secrets.json`, made once from 32
- * random bytes each (hex) and readable by the owner only. So no public default protects a
- * system `npm start` runs, and `npm run token`, the seed, the scenario and the benchmarks sign
- * with what that system checks.
- * @returns {{ JWT_SECRET: string, GATEWAY_SECRET: string }}
+ * The secrets of this checkout's local runs: `JWT_SECRET` / `GATEWAY_SECRET` from the environment
+ * when set, else the ones in `.data/dev-secrets.json`, and a NATS password per user
+ * (`NATS_PASSWORDS`); each made once from 32 random bytes (hex), in a file readable by the owner
+ * only. So no public default protects a system `npm start` runs, and `npm run token`, the seed,
+ * the scenario and the benchmarks use what that system checks.
+ * @returns {{ JWT_SECRET: string, GATEWAY_SECRET: string, NATS_PASSWORDS: Record<string, string> }}
  */
 export function devSecrets() {
   const file = path.join(DATA, 'dev-secrets.json');
+  const random = () => randomBytes(32).toString('hex');
   let stored;
   try {
     stored = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    stored = { JWT_SECRET: randomBytes(32).toString('hex'), GATEWAY_SECRET: randomBytes(32).toString('hex') };
+    stored = { JWT_SECRET: random(), GATEWAY_SECRET: random() };
+  }
+  const missing = NATS_USERS.filter((u) => !stored.NATS_PASSWORDS?.[u]);
+  if (missing.length || !existsSync(file)) {
+    stored.NATS_PASSWORDS = { ...stored.NATS_PASSWORDS, ...Object.fromEntries(missing.map((u) => [u, random()])) };
     mkdirSync(DATA, { recursive: true });
     writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
   }
-  return { JWT_SECRET: process.env.JWT_SECRET || stored.JWT_SECRET, GATEWAY_SECRET: process.env.GATEWAY_SECRET || stored.GATEWAY_SECRET };
+  return {
+    JWT_SECRET: process.env.JWT_SECRET || stored.JWT_SECRET,
+    GATEWAY_SECRET: process.env.GATEWAY_SECRET || stored.GATEWAY_SECRET,
+    NATS_PASSWORDS: stored.NATS_PASSWORDS,
+  };
 }

@@ -54,6 +54,7 @@ export async function startStack(opts = {}) {
       PORT: String(ports[s.name]),
       HOST: process.env.HOST ?? '127.0.0.1',
       NATS_URL: nats.url,
+      ...nats.credentials(s.name),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       GATEWAY_SECRET: secrets.GATEWAY_SECRET,
       ...(s.name === 'gateway' ? { JWT_SECRET: secrets.JWT_SECRET } : {}),

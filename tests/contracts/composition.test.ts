@@ -57,17 +57,30 @@ describe('typed resolvers', () => {
 describe('docker-compose.yml', () => {
   const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
   const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
-  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64) };
-  const { GATEWAY_SECRET: _g, JWT_SECRET: _j, ...withoutSecrets } = process.env;
-  it.skipIf(!hasCompose)('parses (docker-compose config -q, no engine needed)', () => {
-    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...withoutSecrets, ...secrets } });
+  const services = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
+  const natsPasswords = Object.fromEntries(services.map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));
+  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords };
+  const withoutSecrets = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in secrets)));
+  it.skipIf(!hasCompose)('parses (docker-compose config, no engine needed), each service connecting to NATS as its own user', () => {
+    const r = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...withoutSecrets, ...secrets } });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+    for (const s of services) {
+      const block = r.stdout.split(/\n  (?=\S)/).find((b) => b.startsWith(`${s}:`));
+      expect(block, s).toMatch(new RegExp(`NATS_USER: ${s}\\n`));
+      expect(block, s).toContain(`NATS_PASSWORD: ${`pw-${s}`.repeat(8)}`);
+    }
+  });
+  it.skipIf(!hasCompose)('refuses to start without the NATS passwords', () => {
+    const { GATEWAY_SECRET, JWT_SECRET } = secrets;
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET } });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/set NATS_[A-Z]+_PASSWORD to 32\+ random bytes/);
   });
   it.skipIf(!hasCompose)('refuses to start without the secrets, saying how to make them', () => {
     const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: withoutSecrets });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/set (GATEWAY|JWT)_SECRET to 32\+ random bytes/);
+    expect(r.stderr).toMatch(/set [A-Z_]+ to 32\+ random bytes/);
   });
   it('publishes no NATS port: the event bus stays inside the compose network', () => {
     const compose = readFileSync(file, 'utf8');

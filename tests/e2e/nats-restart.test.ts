@@ -15,7 +15,7 @@ let sys: TestSystem;
 describe.skipIf(!hasNats)('NATS restart during a burst', () => {
   beforeAll(async () => {
     nats = await startOwnNatsServer();
-    sys = await startSystem({ natsUrl: nats.url });
+    sys = await startSystem({ nats });
   });
   afterAll(async () => {
     await sys?.stop().catch(() => undefined);

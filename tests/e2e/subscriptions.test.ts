@@ -79,10 +79,13 @@ describe('resource hygiene', () => {
     const c = wsClient(small.url);
     const feed = collect(c, LECTURE_SUB, { id: lecture });
     await settle();
-    const js = jetstream(small.nc);
+    // A burst of enrolment events, published as the lecture service (the gateway may not publish).
+    const asLecture = await sys.nats.connect('lecture');
+    const js = jetstream(asLecture);
     await Promise.all(Array.from({ length: 40 }, (_, i) =>
       publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: i }), sys.tag),
     ));
+    await asLecture.close();
     await feed.done;
     const last = JSON.stringify(feed.results.at(-1));
     expect(last).toContain('SUBSCRIPTION_OVERFLOW');

@@ -1,6 +1,7 @@
 /**
  * Where the test servers are. `npm test` (scripts/test.mjs) finds or starts a MongoDB-wire
- * server and NATS and passes them in TEST_MONGODB_URI / TEST_NATS_URL.
+ * server and passes it in TEST_MONGODB_URI; each test system starts its own NATS server
+ * (./nats-server.ts).
  */
 import { randomBytes } from 'node:crypto';
 
@@ -12,7 +13,6 @@ function required(name: string): string {
 
 /** MongoDB server URI without a database name, e.g. mongodb://127.0.0.1:27017 */
 export const mongoBase = () => required('TEST_MONGODB_URI').replace(/\/+$/, '');
-export const natsUrl = () => required('TEST_NATS_URL');
 
 /** URI of database `name` on the test server. */
 export function mongoUri(name: string): string {

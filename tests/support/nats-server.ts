@@ -1,16 +1,23 @@
 /**
- * A NATS server (with JetStream and a store on disk) owned by one test, on a free port, that
- * the test may stop and start again — for fault tests that must not disturb the shared server.
+ * A NATS server (JetStream, store on disk) owned by one test system, on a free port, configured
+ * as production is: one user per service with the permissions of its role on the bus
+ * (platform/src/nats-auth.ts) and random passwords, plus an unrestricted `ops` user for the
+ * test's own setup and checks. Anonymous connections are refused. A test may stop and start it
+ * again (fault tests).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, portOpen, which } from '../../scripts/lib/provision.mjs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { inboxPrefixOf, natsServerConfig, natsUsers, type BusService } from '@courses/platform';
+import { freePort, natsServerBinary as findNatsServer, portOpen } from '../../scripts/lib/provision.mjs';
+import { uniqueTag } from './env.js';
 
-/** The nats-server binary: NATS_SERVER_BIN, PATH, or /usr/sbin; undefined when none. */
+/** The nats-server binary (`npm test` passes the one it found or built in NATS_SERVER_BIN). */
 export function natsServerBinary(): string | undefined {
-  return process.env.NATS_SERVER_BIN ?? which('nats-server', ['/usr/sbin']);
+  return findNatsServer();
 }
 
 /** Waits until the port accepts connections (`up`) or refuses them (`!up`). */
@@ -18,29 +25,55 @@ async function waitPort(port: number, up: boolean, timeoutMs = 10_000): Promise<
   const until = Date.now() + timeoutMs;
   while ((await portOpen(port)) !== up) {
     if (Date.now() > until) throw new Error(`nats-server on ${port} did not ${up ? 'start' : 'stop'}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
+/** A user of the test server: a service, or `ops` (unrestricted). */
+export type NatsUserName = BusService | 'ops';
+
 export interface OwnNatsServer {
   url: string;
+  /** The subject/stream namespace the services' permissions are written for. */
+  namespace: string;
+  /** The `NATS_USER` / `NATS_PASSWORD` settings of `user`. */
+  credentials(user: NatsUserName): { NATS_USER: string; NATS_PASSWORD: string };
+  /** A new connection as `user` (with the service's inbox prefix, as the service connects). */
+  connect(user: NatsUserName): Promise<NatsConnection>;
   stop(): Promise<void>;
   start(): Promise<void>;
   /** Stops, waits `downMs`, starts again on the same port and store. */
   restart(downMs?: number): Promise<void>;
+  /** Stops it and deletes its store. */
   dispose(): Promise<void>;
 }
 
-export async function startOwnNatsServer(): Promise<OwnNatsServer> {
+/**
+ * Starts a nats-server of the test's own whose service users are allowed what they would be in
+ * `namespace` (default: a new unique tag). @throws when no nats-server binary can be found or built.
+ */
+export async function startOwnNatsServer(opts: { namespace?: string } = {}): Promise<OwnNatsServer> {
   const bin = natsServerBinary();
-  if (!bin) throw new Error('no nats-server binary');
+  if (!bin) throw new Error('no nats-server binary (npm test finds or builds one)');
+  const namespace = opts.namespace ?? uniqueTag();
   const port = await freePort();
-  const store = mkdtempSync(path.join(os.tmpdir(), 'nats-store-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-test-'));
+  const passwords = new Map<string, string>();
+  const passwordOf = (user: string) => {
+    if (!passwords.has(user)) passwords.set(user, randomBytes(16).toString('hex'));
+    return passwords.get(user)!;
+  };
+  const config = path.join(dir, 'nats.conf');
+  writeFileSync(config, natsServerConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store'), users: natsUsers(passwordOf, namespace, passwordOf('ops')) }));
   let child: ChildProcess | undefined;
+  const url = `nats://127.0.0.1:${port}`;
   const server: OwnNatsServer = {
-    url: `nats://127.0.0.1:${port}`,
+    url,
+    namespace,
+    credentials: (user) => ({ NATS_USER: user, NATS_PASSWORD: passwordOf(user) }),
+    connect: (user) => connect({ servers: url, user, pass: passwordOf(user), ...(user === 'ops' ? {} : { inboxPrefix: inboxPrefixOf(user) }) }),
     async start() {
-      child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], { stdio: 'ignore' });
+      child = spawn(bin, ['-c', config], { stdio: 'ignore' });
       await waitPort(port, true);
     },
     async stop() {
@@ -57,7 +90,7 @@ export async function startOwnNatsServer(): Promise<OwnNatsServer> {
     },
     async dispose() {
       await server.stop();
-      rmSync(store, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   await server.start();

@@ -3,12 +3,13 @@
  * database and NATS namespace, calls it as the gateway would (secret + identity headers),
  * and publishes events to its streams as the other contexts would.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import mongoose from 'mongoose';
-import { createEvent, streamOf, CONTEXTS, type EventPayload, type EventType, type EventEnvelope } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, deadLetterStream, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
-import { mongoUri, natsUrl, uniqueTag } from './env.js';
+import { contextOf, createEvent, streamOf, CONTEXTS, type Context, type EventPayload, type EventType, type EventEnvelope } from '@courses/contracts';
+import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
+import { mongoUri, uniqueTag } from './env.js';
+import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 
 export interface SubgraphHarness<S extends RunningSubgraph> {
   service: S;
@@ -16,11 +17,14 @@ export interface SubgraphHarness<S extends RunningSubgraph> {
   env: Record<string, string>;
   /** POSTs GraphQL to the subgraph with the gateway secret and, when given, an identity. */
   call(query: string, variables?: Record<string, unknown>, identity?: Identity): Promise<{ status: number; data?: any; errors?: any[] }>;
-  /** Publishes a valid event (as its context would) and returns it. */
+  /** Publishes a valid event (as its context would: with that service's NATS user) and returns it. */
   publish<T extends EventType>(type: T, payload: EventPayload<T>): Promise<EventEnvelope<T>>;
   /** Publishes an already built envelope again (a duplicate). */
   republish(event: EventEnvelope): Promise<void>;
+  /** An unrestricted (`ops`) connection to the harness's NATS server. */
   nc: NatsConnection;
+  /** The harness's NATS server (one user per service, as in production). */
+  nats: OwnNatsServer;
   /** A raw connection to the subgraph's database. */
   db(): Promise<mongoose.Connection>;
   stop(): Promise<void>;
@@ -32,11 +36,27 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
   extraEnv: Record<string, string> = {},
 ): Promise<SubgraphHarness<S>> {
   const tag = uniqueTag(name.slice(0, 3));
-  const env = { PORT: '0', HOST: '127.0.0.1', NATS_URL: natsUrl(), NATS_NAMESPACE: tag, MONGODB_URI: mongoUri(`${tag}_${name}`), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', SHUTDOWN_GRACE_MS: '1000', ...extraEnv };
-  const nc = await connect({ servers: natsUrl() });
+  const nats = await startOwnNatsServer({ namespace: tag });
+  const env = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NATS_URL: nats.url,
+    ...nats.credentials(name as never),
+    NATS_NAMESPACE: tag,
+    MONGODB_URI: mongoUri(`${tag}_${name}`),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    SHUTDOWN_GRACE_MS: '1000',
+    ...extraEnv,
+  };
+  const nc = await nats.connect('ops');
   const jsm = await jetstreamManager(nc);
   for (const c of CONTEXTS) await ensureStream(jsm, streamOf(c, tag));
-  const js = jetstream(nc);
+  // One connection per publishing context, as that context's service.
+  const publishers = new Map<Context, Promise<{ nc: NatsConnection; js: JetStreamClient }>>();
+  const publisherOf = (context: Context) => {
+    if (!publishers.has(context)) publishers.set(context, nats.connect(context).then((c) => ({ nc: c, js: jetstream(c) })));
+    return publishers.get(context)!;
+  };
   const service = await start(env);
   let conn: mongoose.Connection | undefined;
   return {
@@ -44,6 +64,7 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
     tag,
     env,
     nc,
+    nats,
     async call(query, variables = {}, identity) {
       const res = await fetch(`${service.url}/graphql`, {
         method: 'POST',
@@ -59,10 +80,10 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
     },
     async publish(type, payload) {
       const event = createEvent(type, payload);
-      await publishEvent(js, event, tag);
+      await publishEvent((await publisherOf(contextOf(type))).js, event, tag);
       return event;
     },
-    republish: (event) => publishEvent(js, event, tag),
+    republish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
     async db() {
       conn ??= await mongoose.createConnection(env.MONGODB_URI).asPromise();
       return conn;
@@ -73,8 +94,9 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
         await conn.dropDatabase().catch(() => undefined);
         await conn.close();
       }
-      for (const s of [...CONTEXTS.map((c) => streamOf(c, tag)), deadLetterStream(tag)]) await jsm.streams.delete(s.name).catch(() => undefined);
-      await nc.drain();
+      for (const p of publishers.values()) await (await p).nc.close();
+      await nc.close();
+      await nats.dispose();
     },
   };
 }

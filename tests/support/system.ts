@@ -9,12 +9,12 @@ import { startPaymentService } from '../../subgraphs/payment/src/service.js';
 import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/service.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { CONTEXTS, streamOf } from '@courses/contracts';
-import { DEV_JWT_SECRET, deadLetterStream, type RunningSubgraph, type Role } from '@courses/platform';
+import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
 import mongoose from 'mongoose';
 import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
-import { mongoUri, natsUrl, uniqueTag } from './env.js';
+import { mongoUri, uniqueTag } from './env.js';
+import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 
 export interface SystemOptions {
   /** Extra env for payment (e.g. PAYMENT_LATENCY_MS, PAYMENT_DECLINE_STUDENTS). */
@@ -24,8 +24,11 @@ export interface SystemOptions {
   /** Extra env for the gateway (e.g. DEV_TOKENS). */
   gateway?: Record<string, string>;
   logLevel?: string;
-  /** NATS server for this system (default: the test run's). */
-  natsUrl?: string;
+  /**
+   * NATS server for this system, made for the system's namespace (default: one of its own,
+   * disposed of by stop()).
+   */
+  nats?: OwnNatsServer;
   /** Extra replicas of every subgraph: same databases, streams and durable consumers, own ports (default 0). */
   extraReplicas?: number;
 }
@@ -34,6 +37,8 @@ type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
 
 export interface TestSystem {
   tag: string;
+  /** The system's NATS server: one user per service with its bus permissions, plus `ops`. */
+  nats: OwnNatsServer;
   gateway: RunningGateway;
   url: string;
   services: { registration: RunningRegistration; payment: RunningSubgraph; lecture: RunningSubgraph; dashboard: RunningSubgraph };
@@ -89,12 +94,20 @@ const starters = {
 } as const;
 
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
-  const tag = uniqueTag();
-  const common = { NATS_URL: opts.natsUrl ?? natsUrl(), NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
+  const tag = opts.nats?.namespace ?? uniqueTag();
+  const nats = opts.nats ?? (await startOwnNatsServer({ namespace: tag }));
+  const common = { NATS_URL: nats.url, NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
   const envs: Record<string, Record<string, string>> = {};
   const services = {} as TestSystem['services'];
   const start = async (name: Name, extra: Record<string, string> = {}) => {
-    envs[name] = { ...common, PORT: envs[name]?.PORT ?? String(await reservedPort()), MONGODB_URI: mongoUri(`${tag}_${name}`), ...extra, ...envs[name] };
+    envs[name] = {
+      ...common,
+      ...nats.credentials(name),
+      PORT: envs[name]?.PORT ?? String(await reservedPort()),
+      MONGODB_URI: mongoUri(`${tag}_${name}`),
+      ...extra,
+      ...envs[name],
+    };
     const s = await starters[name](envs[name]);
     envs[name].PORT = String(s.port);
     (services as Record<string, RunningSubgraph>)[name] = s;
@@ -105,6 +118,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   await start('registration', { PAYMENT_URL: services.payment.url, ...opts.registration });
   envs.gateway = {
     ...common,
+    ...nats.credentials('gateway'),
     PORT: '0',
     REGISTRATION_URL: services.registration.url,
     PAYMENT_URL: services.payment.url,
@@ -126,6 +140,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   const stopped = new Set<Name>();
   const system: TestSystem = {
     tag,
+    nats,
     gateway,
     url: gateway.url,
     services,
@@ -185,13 +200,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       for (const name of ['registration', 'dashboard', 'lecture', 'payment'] as Name[]) {
         if (!stopped.has(name)) await services[name].stop();
       }
-      // Drop this run's streams and databases so repeated runs do not pile up data.
-      const { jetstreamManager } = await import('@nats-io/jetstream');
-      const { connect } = await import('@nats-io/transport-node');
-      const nc = await connect({ servers: natsUrl() });
-      const jsm = await jetstreamManager(nc);
-      for (const s of [...CONTEXTS.map((c) => streamOf(c, tag)), deadLetterStream(tag)]) await jsm.streams.delete(s.name).catch(() => undefined);
-      await nc.drain();
+      // Drop this run's NATS server (with its streams) and databases so repeated runs do not pile up data.
+      if (!opts.nats) await nats.dispose();
       for (const name of Object.keys(starters)) {
         const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
         await conn.dropDatabase().catch(() => undefined);

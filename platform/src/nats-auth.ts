@@ -1,0 +1,173 @@
+/**
+ * The event bus's access rules: one NATS user per service, allowed exactly what its role in
+ * `BUS` (`@courses/contracts`) needs, and the nats-server configuration that declares them.
+ *
+ * What a service may publish (everything else is refused by the server):
+ * - its own context's events (`registration.>`), and nothing of another context;
+ * - the JetStream API requests for its own stream and its own dead-letter stream (info,
+ *   create, update; never delete or purge), for its declared durable consumers (info, create,
+ *   next) and the info of the streams they read;
+ * - acks (`$JS.ACK.<stream>.<durable>.>`) of its own durable consumers only;
+ * - its dead letters (`deadletter.<service>.>`).
+ * What it may subscribe to: replies on its own inbox prefix (`_INBOX_<service>.>`, see
+ * {@link inboxPrefixOf}), so no service reads the messages pulled by another; and, for the
+ * gateway only, the contexts it listens to.
+ *
+ * Subjects and API names follow the JetStream wire API
+ * (https://docs.nats.io/reference/reference-protocols/nats_api_reference) and nats.js v3's use of
+ * it (`@nats-io/jetstream`: `CONSUMER.CREATE.<stream>.<name>[.<filter>]` on servers ≥ 2.9,
+ * `CONSUMER.DURABLE.CREATE` before).
+ */
+import { BUS, busRole, namespacedStream, streamOf, type BusService, type Context } from '@courses/contracts';
+
+/** A NATS user's allow-lists (subjects, with `*` and `>` wildcards); absent means unrestricted. */
+export interface NatsPermissions {
+  publish: string[];
+  subscribe: string[];
+}
+
+/** The inbox prefix of `service`'s connection: replies to it arrive on `_INBOX_<service>.…`. */
+export function inboxPrefixOf(service: string): string {
+  return `_INBOX_${service}`;
+}
+
+/**
+ * The dead-letter stream of `service`'s consumers: `DEADLETTER_<SERVICE>` (namespaced
+ * `<NS>_DEADLETTER_<SERVICE>`), capturing `deadletter.<service>.>`; a consumer that gives up on a
+ * message publishes it to `deadletter.<service>.<durable>`. One per service, so that each stream
+ * has one writer and that writer's permissions name it.
+ */
+export function deadLetterStream(service: string, namespace = ''): { name: string; subjects: string[] } {
+  const base = namespacedStream('deadletter', namespace);
+  return { name: `${base.name}_${service.toUpperCase()}`, subjects: [base.subjects[0].replace(/>$/, `${service}.>`)] };
+}
+
+/** Subject prefix of a namespace (`t1.` or empty). */
+function prefix(namespace: string): string {
+  return namespace ? `${namespace}.` : '';
+}
+
+/**
+ * What `service` may publish and subscribe to, in `namespace` (see the module comment).
+ * @throws when `service` has no role in `BUS`.
+ */
+export function natsPermissions(service: BusService, namespace = ''): NatsPermissions {
+  const role = busRole(service);
+  const p = prefix(namespace);
+  const publish = new Set<string>();
+  const subscribe = new Set<string>([`${inboxPrefixOf(service)}.>`]);
+  const manageStream = (name: string) => ['INFO', 'CREATE', 'UPDATE'].forEach((op) => publish.add(`$JS.API.STREAM.${op}.${name}`));
+  if (role.publishes || role.consumes) publish.add('$JS.API.INFO');
+  if (role.publishes) {
+    publish.add(`${p}${role.publishes}.>`);
+    manageStream(streamOf(role.publishes, namespace).name);
+  }
+  if (role.consumes && Object.keys(role.consumes).length) {
+    const dlq = deadLetterStream(service, namespace);
+    manageStream(dlq.name);
+    publish.add(dlq.subjects[0]);
+    for (const [durable, context] of Object.entries(role.consumes)) {
+      const stream = streamOf(context, namespace).name;
+      publish.add(`$JS.API.STREAM.INFO.${stream}`);
+      for (const api of ['CONSUMER.INFO', 'CONSUMER.CREATE', 'CONSUMER.DURABLE.CREATE', 'CONSUMER.MSG.NEXT']) publish.add(`$JS.API.${api}.${stream}.${durable}`);
+      publish.add(`$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`);
+      // Ack subjects: `$JS.ACK.<stream>.<durable>.…`, or with domain and account hash first (v2 form).
+      publish.add(`$JS.ACK.${stream}.${durable}.>`);
+      publish.add(`$JS.ACK.*.*.${stream}.${durable}.>`);
+    }
+  }
+  for (const context of role.listens ?? []) subscribe.add(`${p}${context}.>`);
+  return { publish: [...publish], subscribe: [...subscribe] };
+}
+
+/** One user in a nats-server configuration. */
+export interface NatsUser {
+  user: string;
+  /** The password, or a `$VARIABLE` the server reads from its environment. */
+  password: string;
+  /** Unrestricted when absent (an operator's user for tools and tests, never a service's). */
+  permissions?: NatsPermissions;
+}
+
+/** What {@link natsServerConfig} writes. */
+export interface NatsServerConfigOptions {
+  /** `host:port` to listen on (default `0.0.0.0:4222`). */
+  listen?: string;
+  /** JetStream store directory (default: the server's). */
+  storeDir?: string;
+  /** HTTP monitoring port (default: off). */
+  monitorPort?: number;
+  users: NatsUser[];
+  /** Client TLS: certificate and key files (PEM), and a CA to verify client certificates. */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
+}
+
+/** A string in nats-server configuration syntax: `$VAR` references stay bare, the rest quoted. */
+function value(s: string): string {
+  return /^\$[A-Z_][A-Z0-9_]*$/.test(s) ? s : JSON.stringify(s);
+}
+
+function list(items: string[], indent: string): string {
+  return `[\n${items.map((s) => `${indent}  ${value(s)}`).join('\n')}\n${indent}]`;
+}
+
+/**
+ * The nats-server configuration text for `opts`: JetStream on, every client authenticated as one
+ * of `users` (anonymous connections are refused), each with its allow-lists.
+ * Syntax: https://docs.nats.io/running-a-nats-service/configuration
+ */
+export function natsServerConfig(opts: NatsServerConfigOptions): string {
+  const out = [`listen: ${value(opts.listen ?? '0.0.0.0:4222')}`];
+  if (opts.monitorPort) out.push(`http_port: ${opts.monitorPort}`);
+  out.push(opts.storeDir ? `jetstream {\n  store_dir: ${value(opts.storeDir)}\n}` : 'jetstream {}');
+  if (opts.tls) {
+    const t = opts.tls;
+    out.push(`tls {\n  cert_file: ${value(t.certFile)}\n  key_file: ${value(t.keyFile)}${t.caFile ? `\n  ca_file: ${value(t.caFile)}\n  verify: true` : ''}\n}`);
+  }
+  const users = opts.users.map((u) => {
+    const lines = [`      user: ${value(u.user)}`, `      password: ${value(u.password)}`];
+    if (u.permissions) {
+      const pub = u.permissions.publish.length ? `{ allow: ${list(u.permissions.publish, '        ')} }` : '{ deny: [">"] }';
+      lines.push(`      permissions: {\n        publish: ${pub}\n        subscribe: { allow: ${list(u.permissions.subscribe, '        ')} }\n      }`);
+    }
+    return `    {\n${lines.join('\n')}\n    }`;
+  });
+  out.push(`authorization {\n  users: [\n${users.join('\n')}\n  ]\n}`);
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * The users of a system's NATS server: one per service in `BUS` with {@link natsPermissions},
+ * plus, when `opsPassword` is given, `ops` without restrictions (for tests and dev tools).
+ * @param passwordOf the password (or `$VARIABLE`) of each service's user.
+ */
+export function natsUsers(passwordOf: (service: BusService) => string, namespace = '', opsPassword?: string): NatsUser[] {
+  const users: NatsUser[] = (Object.keys(BUS) as BusService[]).map((s) => ({ user: s, password: passwordOf(s), permissions: natsPermissions(s, namespace) }));
+  if (opsPassword) users.push({ user: 'ops', password: opsPassword });
+  return users;
+}
+
+/** The environment variable holding `service`'s NATS password on the server: `NATS_<SERVICE>_PASSWORD`. */
+export function natsPasswordVariable(service: BusService): string {
+  return `NATS_${service.toUpperCase()}_PASSWORD`;
+}
+
+/**
+ * The configuration of a deployment's nats-server (deploy/nats.conf, mounted by
+ * docker-compose.yml): JetStream stored in `/data`, monitoring on 8222 (keep it internal), one
+ * user per service whose password the server reads from its environment
+ * ({@link natsPasswordVariable}), no unrestricted user.
+ */
+export function deploymentNatsConfig(opts: { namespace?: string; listen?: string; storeDir?: string } = {}): string {
+  const header = [
+    '# The event bus of the course registration supergraph: one user per service, each allowed only',
+    '# what its role needs (BUS in schema/src/bus.ts, rules in platform/src/nats-auth.ts).',
+    '# Generated by `npm run nats:config -- --write`; do not edit by hand. Passwords come from the',
+    '# server\'s environment (NATS_<SERVICE>_PASSWORD); see docker-compose.yml.',
+    '',
+  ].join('\n');
+  const users = natsUsers((s) => `$${natsPasswordVariable(s)}`, opts.namespace ?? '');
+  return header + natsServerConfig({ listen: opts.listen ?? '0.0.0.0:4222', storeDir: opts.storeDir ?? '/data', monitorPort: 8222, users });
+}
+
+export type { BusService, Context };

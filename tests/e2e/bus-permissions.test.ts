@@ -1,0 +1,160 @@
+/**
+ * The authenticated event bus, against a real nats-server configured as in production: every
+ * service connects as its own user; a service that tries to speak for another context, read
+ * another's messages or manage another's stream is refused by the server, nothing forged is
+ * stored, and the system stays consistent. Also: deploy/nats.conf (what compose mounts) is the
+ * generated one, and a server started from it accepts the services' passwords from its
+ * environment and nobody else.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contracts';
+import { deadLetterStream, deploymentNatsConfig, inboxPrefixOf, natsPasswordVariable, publishEvent } from '@courses/platform';
+import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
+import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { natsServerBinary } from '../support/nats-server.js';
+import { startSystem, type TestSystem } from '../support/system.js';
+
+let sys: TestSystem;
+const open: NatsConnection[] = [];
+const as = async (user: Parameters<TestSystem['nats']['connect']>[0]) => {
+  const nc = await sys.nats.connect(user);
+  open.push(nc);
+  return nc;
+};
+
+beforeAll(async () => {
+  sys = await startSystem();
+}, 60_000);
+
+afterAll(async () => {
+  for (const nc of open) await nc.close().catch(() => undefined);
+  await sys?.stop();
+});
+
+/** Messages stored in a stream (read as `ops`). */
+async function stored(stream: string): Promise<number> {
+  const jsm = await jetstreamManager(await as('ops'));
+  return (await jsm.streams.info(stream)).state.messages;
+}
+
+/** Resolves to the error a subscription gets (a refused one ends with a permissions violation). */
+function subscriptionError(nc: NatsConnection, subject: string): Promise<string> {
+  return new Promise((resolve) => {
+    nc.subscribe(subject, { callback: (err) => err && resolve(err.message) });
+    setTimeout(() => resolve('no error'), 5_000);
+  });
+}
+
+describe('authenticated event bus', () => {
+  it('refuses a connection without a user, or with another service\'s password', async () => {
+    await expect(connect({ servers: sys.nats.url, timeout: 2_000 })).rejects.toThrow(/authoriz/i);
+    const { NATS_PASSWORD } = sys.nats.credentials('registration');
+    await expect(connect({ servers: sys.nats.url, user: 'lecture', pass: NATS_PASSWORD, timeout: 2_000 })).rejects.toThrow(/authoriz/i);
+  });
+
+  it('refuses a forged registration.canceled from every other service: nothing stored, no refund, the registration stays CONFIRMED', async () => {
+    const instructor = await sys.token('INSTRUCTOR', 'i-bus');
+    const student = await sys.token('STUDENT', 's-bus');
+    const lecture = await sys.openLecture(instructor, 'Bus Security');
+    await sys.waitForCatalog(lecture);
+    const reg = await sys.register(lecture, student, 'id status payment { id }');
+    expect(reg.status).toBe('CONFIRMED');
+    const stream = streamOf('registration', sys.tag).name;
+    await eventually(async () => (await stored(stream)) >= 1, 10_000, 'the confirmation stored');
+    const before = await stored(stream);
+
+    const forged = createEvent('registration.canceled', {
+      registrationId: reg.id,
+      studentId: 's-bus',
+      lectureId: lecture,
+      instructorId: 'i-bus',
+      reason: 'STUDENT_REQUEST',
+      paymentId: reg.payment.id,
+    });
+    for (const user of ['lecture', 'payment', 'dashboard', 'gateway'] as const) {
+      const js = jetstream(await as(user), { timeout: 2_000 });
+      await expect(publishEvent(js, forged, sys.tag), `${user} publishing registration.canceled`).rejects.toThrow(/permissions violation/i);
+    }
+    expect(await stored(stream)).toBe(before);
+    const after = await gqlOk(sys.url, 'query($id: ID!) { registration(id: $id) { status payment { status } } }', { id: reg.id }, student);
+    expect(after.registration).toEqual({ status: 'CONFIRMED', payment: { status: 'COMPLETED' } });
+    await sys.assertConsistent();
+  });
+
+  it('refuses a forged lecture.opened from registration (no lecture at any price enters the catalog)', async () => {
+    const stream = streamOf('lecture', sys.tag).name;
+    const before = await stored(stream);
+    const forged = createEvent('lecture.opened', { lectureId: 'l-forged', title: 'Free course', instructorId: 'i-x', capacity: 1000, price: 0 });
+    await expect(publishEvent(jetstream(await as('registration'), { timeout: 2_000 }), forged, sys.tag)).rejects.toThrow(/permissions violation/i);
+    expect(await stored(stream)).toBe(before);
+  });
+
+  it('lets no service read another\'s replies or pulls, listen to events it does not consume, or manage another\'s stream', async () => {
+    const payment = await as('payment');
+    expect(await subscriptionError(payment, `${inboxPrefixOf('registration')}.>`)).toMatch(/permissions violation/i);
+    expect(await subscriptionError(payment, '_INBOX.>')).toMatch(/permissions violation/i);
+    expect(await subscriptionError(payment, subjectOf('lecture.opened', sys.tag))).toMatch(/permissions violation/i);
+    // The dashboard may not pull from lecture's durable consumer, nor delete or purge a stream.
+    const dashboard = await as('dashboard');
+    const registrationStream = streamOf('registration', sys.tag).name;
+    for (const api of [`$JS.API.CONSUMER.MSG.NEXT.${registrationStream}.lecture-enrolment`, `$JS.API.STREAM.DELETE.${registrationStream}`, `$JS.API.STREAM.PURGE.${registrationStream}`]) {
+      await expect(dashboard.request(api, '', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
+    }
+    expect((await jetstreamManager(await as('ops')).then((m) => m.streams.info(registrationStream))).config.name).toBe(registrationStream);
+    // Dead letters: only into the service's own dead-letter stream.
+    await expect(jetstream(await as('registration'), { timeout: 2_000 }).publish(`${sys.tag}.deadletter.payment.payment-refunds`, 'x')).rejects.toThrow(/permissions violation/i);
+  });
+
+  it('lets a consumer set a poison message aside in its own dead-letter stream, with its own user', async () => {
+    const dlq = deadLetterStream('registration', sys.tag).name;
+    await jetstream(await as('lecture'), { timeout: 2_000 }).publish(subjectOf('lecture.opened', sys.tag), 'not an event');
+    await eventually(async () => (await stored(dlq).catch(() => 0)) === 1, 10_000, 'the poison message in DEADLETTER_REGISTRATION');
+  });
+
+  it('keeps serving after the attempts: a new registration is confirmed and the system is consistent', async () => {
+    const instructor = await sys.token('INSTRUCTOR', 'i-bus-2');
+    const lecture = await sys.openLecture(instructor, 'After the attack');
+    await sys.waitForCatalog(lecture);
+    const reg = await sys.register(lecture, await sys.token('STUDENT', 's-bus-2'));
+    expect(reg.status).toBe('CONFIRMED');
+    await sys.assertConsistent();
+  });
+});
+
+describe('deploy/nats.conf', () => {
+  const file = fileURLToPath(new URL('../../deploy/nats.conf', import.meta.url));
+
+  it('is the generated configuration (run `npm run nats:config -- --write` after changing BUS)', () => {
+    expect(readFileSync(file, 'utf8')).toBe(deploymentNatsConfig());
+  });
+
+  it('starts a server that takes each service\'s password from its environment and refuses the rest', async () => {
+    const bin = natsServerBinary();
+    expect(bin, 'a nats-server binary').toBeTruthy();
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-deploy-'));
+    const conf = path.join(dir, 'nats.conf');
+    writeFileSync(conf, deploymentNatsConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store') }).replace(/http_port: \d+\n/, ''));
+    const env = Object.fromEntries(BUS_SERVICES.map((s) => [natsPasswordVariable(s), `pw-${s}-${'x'.repeat(24)}`]));
+    const child = spawn(bin!, ['-c', conf], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    try {
+      await eventually(() => portOpen(port), 10_000, 'nats-server from deploy/nats.conf');
+      const nc = await connect({ servers: `127.0.0.1:${port}`, user: 'payment', pass: env[natsPasswordVariable('payment')], inboxPrefix: inboxPrefixOf('payment') });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'PAYMENT', subjects: ['payment.>'] });
+      await expect(jsm.streams.add({ name: 'REGISTRATION', subjects: ['registration.>'] })).rejects.toThrow(/permissions violation/i);
+      await nc.close();
+      await expect(connect({ servers: `127.0.0.1:${port}`, user: 'payment', pass: 'wrong', timeout: 2_000 })).rejects.toThrow(/authoriz/i);
+    } finally {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
