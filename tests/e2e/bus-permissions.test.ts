@@ -4,9 +4,9 @@
  * another's messages or manage another's stream is refused by the server, nothing forged is
  * stored, and the system stays consistent. Also: deploy/nats.conf (what compose mounts) is the
  * generated one, and a server started from it accepts the services' passwords from its
- * environment and nobody else.
+ * environment and nobody else; and a service reaches a TLS-only server when it trusts its CA.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,10 +15,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contracts';
-import { deadLetterStream, deploymentNatsConfig, inboxPrefixOf, natsPasswordVariable, publishEvent } from '@courses/platform';
+import { connectNats, createLogger, deadLetterStream, deploymentNatsConfig, inboxPrefixOf, natsAuthOf, natsPasswordVariable, publishEvent } from '@courses/platform';
 import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
 import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
-import { natsServerBinary } from '../support/nats-server.js';
+import { natsServerBinary, startOwnNatsServer } from '../support/nats-server.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 let sys: TestSystem;
@@ -154,6 +154,32 @@ describe('deploy/nats.conf', () => {
       await expect(connect({ servers: `127.0.0.1:${port}`, user: 'payment', pass: 'wrong', timeout: 2_000 })).rejects.toThrow(/authoriz/i);
     } finally {
       child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('NATS over TLS', () => {
+  const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+  it.skipIf(!hasOpenssl)('connects a service that trusts the server\'s CA (NATS_TLS_CA_FILE), and no client that does not', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
+    const f = (n: string) => path.join(dir, n);
+    const ssl = (...args: string[]) => expect(spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' }).status, args.join(' ')).toBe(0);
+    const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    ssl('req', '-x509', ...key, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=test-ca');
+    ssl('req', ...key, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+    writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('san.ext'));
+    const server = await startOwnNatsServer({ tls: { certFile: f('server.pem'), keyFile: f('server.key') } });
+    try {
+      const config = { ...server.credentials('payment'), NATS_TLS_CA_FILE: f('ca.pem') };
+      const nc = await connectNats(server.url, 'payment', createLogger('tls-test', 'silent'), natsAuthOf(config));
+      expect(nc.info?.tls_required).toBe(true);
+      await nc.close();
+      await expect(connectNats(server.url, 'payment', createLogger('tls-test', 'silent'), natsAuthOf(server.credentials('payment')), 2_000)).rejects.toThrow();
+    } finally {
+      await server.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });
