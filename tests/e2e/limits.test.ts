@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import WebSocket from 'ws';
-import { collect, eventually, gql, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
@@ -191,6 +191,76 @@ describe('another student\'s ids, and a token from elsewhere', () => {
     await Promise.all([c.dispose(), ownerClient.dispose()]);
   });
 
+  it('treats injection-shaped ids as what they are: an object is no ID (BAD_USER_INPUT), an operator-looking string matches nothing', async () => {
+    // A gateway of its own without this file's low mutation rate limit: every case is a mutation.
+    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', MUTATION_RATE_LIMIT: '1000000' });
+    extra.push(g);
+    const student = await sys.token('STUDENT', 's-inject');
+    const instructor = await sys.token('INSTRUCTOR', 'i-inject');
+    const lecture = (await gqlOk(g.url, 'mutation { openLecture(input: { title: "Injection", capacity: 5, price: 100 }) { id } }', {}, instructor)).openLecture.id;
+    await sys.waitForCatalog(lecture);
+    await gqlOk(g.url, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', { id: lecture }, student);
+    const operations: Array<[string, string, string | undefined]> = [
+      ['query($id: ID!) { lecture(id: $id) { id } }', 'lecture', undefined],
+      ['query($id: ID!) { registration(id: $id) { id } }', 'registration', student],
+      ['mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', 'registerForLecture', student],
+      ['mutation($id: ID!) { cancelRegistration(id: $id) { id } }', 'cancelRegistration', student],
+      ['mutation($id: ID!) { cancelLecture(id: $id) { id } }', 'cancelLecture', instructor],
+      ['query($id: String) { lectures(first: 5, after: $id) { totalCount } }', 'lectures', undefined],
+    ];
+    const shapes = [{ $gt: '' }, { $ne: null }, ['x'], { $where: 'sleep(1000)' }];
+    for (const [query, field, token] of operations) {
+      for (const id of shapes) {
+        const r = await gql(g.url, query, { id }, token);
+        expect(codes(r), `${field} with ${JSON.stringify(id)}`).toEqual(['BAD_USER_INPUT']);
+        expect(r.data, field).toBeUndefined();
+      }
+      for (const id of ['{"$gt":""}', "' || '1'=='1", '.*', 'a'.repeat(5_000)]) {
+        const r = await gql(g.url, query, { id }, token);
+        const data = r.data?.[field];
+        // Nothing found, nothing done: null, an empty page, or a clear not-found / bad-input error.
+        if (r.errors) expect(codes(r).every((c) => c === 'NOT_FOUND' || c === 'BAD_USER_INPUT'), `${field} with ${id}: ${JSON.stringify(r.errors)}`).toBe(true);
+        else if (field === 'lectures') expect(data.totalCount, field).toBeGreaterThanOrEqual(0);
+        else expect(data, `${field} with ${id}`).toBeNull();
+      }
+    }
+    // Inline in the document rather than in variables: the same (ids are 24 hex digits).
+    const inline = await gql(sys.url, '{ lecture(id: "{\\"$gt\\":\\"\\"}") { id } }');
+    expect(codes(inline)).toEqual(['BAD_USER_INPUT']);
+    expect(inline.data?.lecture).toBeNull();
+    const mine = await gql(sys.url, '{ myRegistrations { status } }', {}, student);
+    expect(mine.data?.myRegistrations).toEqual([{ status: 'CONFIRMED' }]);
+  });
+
+  it('refuses out-of-range openLecture input with BAD_USER_INPUT, and opens nothing', async () => {
+    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', MUTATION_RATE_LIMIT: '1000000' });
+    extra.push(g);
+    const instructor = await sys.token('INSTRUCTOR', 'i-out-of-range');
+    const mine = async () => (await gql(g.url, '{ lectures(first: 100) { edges { node { instructorId } } } }')).data!.lectures.edges.filter((e: any) => e.node.instructorId === 'i-out-of-range').length;
+    const before = await mine();
+    const bad: Array<Record<string, unknown>> = [
+      { title: 'Zero seats', capacity: 0, price: 1 },
+      { title: 'Negative seats', capacity: -1, price: 1 },
+      { title: 'Too many seats', capacity: 10_001, price: 1 },
+      { title: 'Negative price', capacity: 10, price: -1 },
+      { title: 'Too dear', capacity: 10, price: 100_000_001 },
+      { title: 'Fractional price', capacity: 10, price: 1.5 },
+      { title: 'Overflow', capacity: 2 ** 31, price: 1 },
+      { title: '   ', capacity: 10, price: 1 },
+      { title: 'x'.repeat(201), capacity: 10, price: 1 },
+      { title: 'Extra field', capacity: 10, price: 1, instructorId: 'i-someone-else' },
+      { title: 'Injected', capacity: { $gt: 0 }, price: 1 },
+    ];
+    for (const i of bad) {
+      const r = await gql(g.url, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i }, instructor);
+      expect(codes(r), JSON.stringify(i).slice(0, 80)).toEqual(['BAD_USER_INPUT']);
+    }
+    expect(await mine()).toBe(before);
+    // The same input in range is accepted: the refusals were about the values.
+    await gqlOk(g.url, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: 'In range', capacity: 10_000, price: 100_000_000 } }, instructor);
+    expect(await mine()).toBe(before + 1);
+  });
+
   it('refuses, in production, a token signed with the public dev secret', async () => {
     const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
     extra.push(prod);
@@ -227,6 +297,35 @@ describe('WebSocket limits', () => {
     expect(outcomes[0]).toContain('SUBSCRIPTION_LIMIT');
     await a.dispose();
     await b.dispose();
+  });
+
+  it('holds 1,000 subscribes on one socket to the default cap: the rest get SUBSCRIPTION_LIMIT, and the socket still serves', async () => {
+    const c = wsClient(sys.url);
+    const lecture = await sys.openLecture(instructor, 'Thousand');
+    const sub = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id } }`;
+    const refused: string[] = [];
+    const stops = Array.from({ length: 1_000 }, () =>
+      c.subscribe({ query: sub, variables: { id: lecture } }, { next: () => undefined, error: (e) => refused.push(JSON.stringify(e)), complete: () => undefined }),
+    );
+    await eventually(async () => refused.length === 950, 15_000, '950 subscriptions refused');
+    expect(refused.every((e) => e.includes('SUBSCRIPTION_LIMIT'))).toBe(true);
+    // The 50 it holds are live on the same socket, and a query over it is still answered.
+    const answer = await new Promise<string>((resolve) => {
+      c.subscribe({ query: '{ lecture(id: "' + lecture + '") { title } }' }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+    });
+    expect(answer).toContain('SUBSCRIPTION_LIMIT');
+    // Ten of them end: room for ten more operations (the socket frees a slot once each has ended).
+    stops.slice(0, 10).forEach((stop) => stop());
+    const query = () =>
+      new Promise<string>((resolve) => {
+        c.subscribe({ query: '{ lecture(id: "' + lecture + '") { title } }' }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+      });
+    const after = await eventually(async () => {
+      const a = await query();
+      return a.includes('SUBSCRIPTION_LIMIT') ? undefined : a;
+    }, 5_000, 'a query answered once ten subscriptions ended');
+    expect(after).toContain('Thousand');
+    await c.dispose();
   });
 
   it('in production, refuses a browser origin that is neither the gateway\'s own nor allowed (403)', async () => {
