@@ -90,7 +90,7 @@ interface Target {
 /** Starts the system as `npm start` does, on free ports, with bench databases and namespace. */
 async function ownSystem(): Promise<Target> {
   // A server of the bench's own (an empty store, so the bench's streams start empty).
-  const nats = await ensureNats({ store: 'bench', fresh: true });
+  const nats = await ensureNats({ store: 'bench', fresh: true, namespace: NAMESPACE });
   const mongo = await ensureMongo();
   process.env.MONGODB_URI = mongo.uri;
   // A clean slate: this run's databases.

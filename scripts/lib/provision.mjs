@@ -184,8 +184,10 @@ async function natsAuth() {
  *   with its configuration and store in .data/nats and the passwords of {@link devSecrets}.
  * A server that already answers on 4222 without these users is not used: it would let anyone
  * publish anything. One server per process: later calls return the first one.
- * @param {{ preferPort?: number, store?: string, fresh?: boolean }} [opts] `store`: folder under
- *   .data/nats for its JetStream store (default `store`, kept across runs); `fresh`: empty it first.
+ * @param {{ preferPort?: number, store?: string, fresh?: boolean, namespace?: string }} [opts]
+ *   `store`: folder under .data/nats for its JetStream store (default `store`, kept across runs);
+ *   `fresh`: empty it first; `namespace`: the services' NATS_NAMESPACE, which their permissions
+ *   name (default: NATS_NAMESPACE from the environment, else none).
  * @throws with instructions when no nats-server can be found or built.
  */
 export function ensureNats(opts = {}) {
@@ -194,7 +196,7 @@ export function ensureNats(opts = {}) {
 }
 let natsOnce;
 
-async function startNats({ preferPort = 4222, store = 'store', fresh = false }) {
+async function startNats({ preferPort = 4222, store = 'store', fresh = false, namespace = process.env.NATS_NAMESPACE ?? '' }) {
   const { NATS_PASSWORDS } = devSecrets();
   const credentials = (service) => ({ NATS_USER: service, NATS_PASSWORD: NATS_PASSWORDS[service] });
   if (process.env.NATS_URL) return { url: process.env.NATS_URL, startedHere: false, how: 'NATS_URL', credentials };
@@ -210,7 +212,7 @@ async function startNats({ preferPort = 4222, store = 'store', fresh = false }) 
   mkdirSync(dir, { recursive: true });
   const { natsServerConfig, natsUsers } = await natsAuth();
   const config = path.join(dir, `${store}.conf`);
-  const users = natsUsers((s) => NATS_PASSWORDS[s], '', NATS_PASSWORDS.ops);
+  const users = natsUsers((s) => NATS_PASSWORDS[s], namespace, NATS_PASSWORDS.ops);
   const storeDir = path.join(dir, store);
   if (fresh) rmSync(storeDir, { recursive: true, force: true });
   writeFileSync(config, natsServerConfig({ listen: `127.0.0.1:${port}`, storeDir, users }), { mode: 0o600 });
