@@ -18,9 +18,10 @@
  * Only changes are sent: a payload identical to the last one this subscription sent for the
  * same entity (two events that leave the selected fields as they were) is skipped.
  *
- * Coalescing: subscribers whose operation, variables and identity are the same (say, every
- * anonymous client watching one lecture) share one supergraph query per event; results are
- * kept {@link SHARE_MS} ms for subscribers that ask a little later.
+ * Coalescing: subscribers whose selection, variables and identity are the same (say, every
+ * anonymous client watching one lecture) share one supergraph query per event, whatever their
+ * aliases and operation names (./shared-selection.ts: each gets the shared result under its own
+ * aliases); results are kept {@link SHARE_MS} ms for subscribers that ask a little later.
  *
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
@@ -53,6 +54,7 @@ import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } f
 import type { EventHub } from './event-hub.js';
 import { ROUTES } from './routes.js';
 import { ENTITY_ID_VAR, toEntityQuery } from './to-entity-query.js';
+import { canonicalQuery, declaredVariables, projectResult } from './shared-selection.js';
 
 /** Runs an operation through the gateway as `identity`. */
 export type Executor = (
@@ -100,6 +102,8 @@ type SocketExtra = {
 export interface SubscriptionServer {
   /** Open WebSocket connections. */
   readonly connections: number;
+  /** Supergraph executions run for subscription events so far (shared ones count once). */
+  readonly executions: number;
   close(): Promise<void>;
 }
 
@@ -166,9 +170,11 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
   const alive = new WeakMap<WebSocket, boolean>();
   /** In-flight and recent executions by event id + operation + variables + identity. */
   const shared = new Map<string, Promise<ExecutionResult>>();
+  let executions = 0;
   const executeShared = (key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> => {
     let p = shared.get(key);
     if (!p) {
+      executions++;
       p = run();
       shared.set(key, p);
       const forget = () => setTimeout(() => shared.delete(key), SHARE_MS).unref();
@@ -195,7 +201,10 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     const query = toEntityQuery(args.document, operation, route.entityQueryField);
     const responseKey = root.alias?.value ?? root.name.value;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-    const shape = `${print(query)}|${JSON.stringify(variables)}|${who ? `${who.role}:${who.sub}` : ''}`;
+    // What is executed: the query in canonical words, with only the variables it declares.
+    const canonical = canonicalQuery(query);
+    const used = Object.fromEntries(declaredVariables(canonical).filter((v) => v in variables).map((v) => [v, variables[v]]));
+    const shape = `${print(canonical)}|${JSON.stringify(used)}|${who ? `${who.role}:${who.sub}` : ''}`;
 
     const queue: EventEnvelope[] = [];
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
@@ -245,9 +254,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             continue;
           }
           const entityId = route.keyOf(event)!;
-          const result = await executeShared(`${event.id}|${shape}`, () =>
-            opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName),
-          );
+          const sharedResult = await executeShared(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, who, undefined));
+          // Errors name canonical paths: then the subscriber's own words are run, unshared.
+          const result: ExecutionResult =
+            sharedResult.errors?.length || !sharedResult.data
+              ? (executions++, await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName))
+              : { data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) };
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data?.[responseKey] != null) {
             const fingerprint = JSON.stringify(result);
@@ -354,6 +366,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
   ping.unref();
 
   return {
+    get executions() {
+      return executions;
+    },
     get connections() {
       return wss.clients.size;
     },

@@ -1,0 +1,49 @@
+/** Subscriptions that differ only in aliases and operation name share one canonical query, and each gets its own result back. */
+import { buildSchema, execute, parse, print, type DocumentNode } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { canonicalQuery, declaredVariables, projectResult } from '../src/subscriptions/shared-selection.js';
+
+const schema = buildSchema(`
+  type Query { registration(id: ID!): Registration }
+  type Registration { id: ID! status: String! lecture: Lecture! payment: Payment }
+  type Lecture { id: ID! title: String! registrations(first: Int): [Registration!]! }
+  type Payment { amount: Int! status: String! }
+`);
+const lecture = { id: 'l1', title: 'Graphs', registrations: ({ first }: { first?: number }) => [{ id: 'r1', status: 'CONFIRMED' }, { id: 'r2', status: 'CANCELED' }].slice(0, first ?? 2) };
+const rootValue = { registration: () => ({ id: 'r1', status: 'CONFIRMED', lecture, payment: { amount: 100, status: 'COMPLETED' } }) };
+
+/** What graphql-js answers for `doc` (the reference the projection must equal). */
+const run = (doc: DocumentNode, variables: Record<string, unknown> = {}) => execute({ schema, document: doc, rootValue, variableValues: { ...variables, e: 'r1' } }).data as Record<string, unknown>;
+
+describe('canonical subscription queries', () => {
+  const a = parse('query Mine($e: ID!) { changed: registration(id: $e) { state: status lecture { name: title } } }');
+  const b = parse('query Other($e: ID!) { registrationStatusChanged: registration(id: $e) { lecture { title } status } }');
+
+  it('are equal for queries that differ only in aliases, field order and operation name', () => {
+    expect(print(canonicalQuery(a))).toBe(print(canonicalQuery(b)));
+    expect(print(canonicalQuery(a))).not.toContain('Mine');
+  });
+
+  it('differ when the selection does', () => {
+    const c = parse('query($e: ID!) { registration(id: $e) { status payment { status } } }');
+    expect(print(canonicalQuery(c))).not.toBe(print(canonicalQuery(b)));
+  });
+
+  it('give each subscriber exactly what its own query would have returned', () => {
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['query Mine($e: ID!) { changed: registration(id: $e) { state: status lecture { name: title } } }', {}],
+      ['query($e: ID!) { r: registration(id: $e) { ...F lecture { id } } } fragment F on Registration { status lecture { t: title } }', {}],
+      ['query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }', { v: true }],
+      ['query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }', { v: false }],
+      ['query($e: ID!) { x: registration(id: $e) { lecture { one: registrations(first: 1) { id } all: registrations { s: status } } } }', {}],
+      ['query($e: ID!) { x: registration(id: $e) { ... on Registration { id } id lecture { title } lecture { id } } }', {}],
+    ];
+    for (const [text, variables] of cases) {
+      const own = parse(text);
+      const canonical = canonicalQuery(own);
+      const used = Object.fromEntries(declaredVariables(canonical).filter((v) => v in variables).map((v) => [v, variables[v]]));
+      const projected = projectResult(own, run(canonical, used), variables);
+      expect(JSON.stringify(projected), text).toBe(JSON.stringify(run(own, variables)));
+    }
+  });
+});
