@@ -127,7 +127,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
    * the public catalog, 2 s). PUBLIC ones serve everyone (signed-in callers and anonymous ones
    * apart); PRIVATE ones only their caller. A client may ask past it (`cache-control: no-cache`),
    * and a lecture opened or canceled empties it (a count may lag by the 2 s; live updates come
-   * through `lectureUpdated`).
+   * through `lectureUpdated`, whose queries never read from it: see GatewayContext.fresh).
    */
   const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
   const limits = operationLimits(config);
@@ -148,7 +148,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
             responseCachePlugin<GatewayContext>({
               cache: responses,
               sessionId: async ({ contextValue: { identity } }) => (identity ? `${identity.role}:${identity.sub}` : null),
-              shouldReadFromCache: async ({ request }) => !/no-cache/i.test(request.http?.headers.get('cache-control') ?? ''),
+              shouldReadFromCache: async ({ request, contextValue }) => !contextValue.fresh && !/no-cache/i.test(request.http?.headers.get('cache-control') ?? ''),
             }),
           ]
         : []),
@@ -204,7 +204,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     allowedOrigins: allowedOrigins(config),
     bufferSize: config.SUBSCRIPTION_BUFFER,
     async execute(document, variables, identity, operationName) {
-      const res = await apollo.executeOperation({ query: document, variables, operationName: operationName ?? undefined }, { contextValue: { identity } });
+      // Fresh: an event says the entity just changed, so no cached answer will do.
+      const res = await apollo.executeOperation({ query: document, variables, operationName: operationName ?? undefined }, { contextValue: { identity, fresh: true } });
       if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over graphql-ws');
       return res.body.singleResult as never;
     },

@@ -20,6 +20,11 @@ export interface GatewayContext {
   identity?: Identity;
   /** The caller's address (the socket's), for limits on anonymous callers. */
   clientIp?: string;
+  /**
+   * Answer from the subgraphs, never from the response cache: set for the queries a subscription
+   * runs because something just changed (a cached answer could predate the change).
+   */
+  fresh?: boolean;
 }
 
 /** Words a subgraph that cannot be reached the way Apollo Gateway's own fetcher did (see formatGatewayError). */

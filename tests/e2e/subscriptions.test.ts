@@ -13,6 +13,8 @@ import { issueToken } from '../../gateway/src/auth.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import { startSystem, type TestSystem } from '../support/system.js';
+import { mongoUri } from '../support/env.js';
+import mongoose from 'mongoose';
 
 let sys: TestSystem;
 let kim: string;
@@ -74,6 +76,27 @@ describe('shared executions', () => {
     expect(rc).toEqual(ra);
     expect(sys.gateway.subscriptions.executions - executions).toBe(2);
     await Promise.all([a, b, c].map((x) => x.dispose()));
+  });
+});
+
+describe('fresh payloads', () => {
+  it('gives an anonymous subscriber every enrolled count, even when changes come faster than the public response cache expires', async () => {
+    const lecture = await openLecture(kim, 'Fresh Counts');
+    const c = wsClient(sys.url);
+    const before = sys.gateway.hub.listeners;
+    const feed = collect(c, LECTURE_SUB, { id: lecture });
+    await eventually(async () => sys.gateway.hub.listeners > before, 5_000, 'listening');
+    // Three counts within the cache's 2 s, each stored before its event (as the lecture subgraph does).
+    const db = await mongoose.createConnection(mongoUri(`${sys.tag}_lecture`)).asPromise();
+    const asLecture = await sys.nats.connect('lecture');
+    for (const n of [1, 2, 3]) {
+      await db.collection('lectures').updateOne({ _id: lecture as never }, { $set: { enrolledCount: n } });
+      await publishEvent(jetstream(asLecture), createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: n }), sys.tag);
+      await eventually(async () => feed.results.some((r: any) => r.data?.lectureUpdated?.enrolledCount === n), 5_000, `the count of ${n} delivered`);
+    }
+    // Back to the truth (no registrations), for the consistency check at the end of this file.
+    await db.collection('lectures').updateOne({ _id: lecture as never }, { $set: { enrolledCount: 0 } });
+    await Promise.all([asLecture.close(), db.close(), c.dispose()]);
   });
 });
 
