@@ -1,36 +1,49 @@
 /**
- * `npm run bench:subscriptions`: live-update fan-out of the gateway.
+ * `npm run bench:subscriptions`: live-update fan-out of the gateway, measured from outside.
  *
- * Starts the subgraphs (in this process) on the provisioned MongoDB-wire server and NATS,
- * then, for one gateway process and again for two, connects CLIENTS graphql-ws clients
- * (anonymous, `lectureUpdated` on one of LECTURES lectures) and publishes RATE events per
- * second for SECONDS seconds. Each event follows a real state change (the lecture's enrolled
- * count is set in its database first), so every event yields a new payload. Prints events
- * delivered per second, event → client latency p50/p99 (publish to receipt, same clock),
- * and the gateway's memory per connected client (heap and RSS from its /metrics, before
- * and after connecting). Figures only: nothing here asserts a timing.
+ * Starts the system as `npm start` does (every service its own process, a NATS server of the
+ * bench's own, ports 4200–4204), then for one gateway process and again for two connects CLIENTS
+ * anonymous graphql-ws clients (`lectureUpdated` on one of LECTURES lectures) from CLIENT_PROCS
+ * client processes of their own (./lib/subscription-clients.ts), so the clients' CPU is not the
+ * gateway's. Each client first receives a warm-up payload (proof that its subscription is live).
+ * Then RATE events per second for SECONDS seconds, each after a real state change (the lecture's
+ * enrolled count is set in its database first, as the lecture subgraph does), so every event
+ * yields a new payload. Prints, per gateway count:
+ * - deliveries expected and received, and every missing one by cause: its subscription ended
+ *   with SUBSCRIPTION_OVERFLOW, its socket closed, or it never arrived (10 s after the last event);
+ * - latency p50/p99 from publish to receipt (one machine, one clock);
+ * - CPU ms per 1,000 deliveries of the gateway processes and of the lecture subgraph;
+ * - supergraph executions per event (the gateways' `subscription_executions_total`);
+ * - heap and RSS per idle client: the gateways' memory after a full GC (started with
+ *   --expose-gc; SIGUSR2) with the clients connected, minus before, divided by CLIENTS.
+ * Figures only: nothing here asserts a timing.
  *
- * Env: CLIENTS (1000), LECTURES (10), RATE (20 events/s), SECONDS (15).
+ * Env: CLIENTS (1000), LECTURES (10), RATE (20 events/s), SECONDS (15), CLIENT_PROCS (2),
+ * GATEWAYS (`1,2`: the gateway counts to run), GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { createEvent } from '@courses/contracts';
-import { publishEvent } from '@courses/platform';
-import { ROOT, ensureMongo, stopStarted } from './lib/provision.mjs';
-import { gqlOk, wsClient } from './lib/graphql-client.js';
+import { inboxPrefixOf, publishEvent } from '@courses/platform';
+import { issueToken } from '../gateway/src/auth.js';
+import { ROOT, devSecrets, ensureMongo, ensureNats, freePort, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startStack } from './lib/stack.mjs';
+import { cpuSecondsOfTree } from './lib/procs.mjs';
+import { gqlOk } from './lib/graphql-client.js';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
 const LECTURES = Number(process.env.LECTURES ?? 10);
 const RATE = Number(process.env.RATE ?? 20);
 const SECONDS = Number(process.env.SECONDS ?? 15);
+const PROCS = Math.max(1, Number(process.env.CLIENT_PROCS ?? 2));
+const GATEWAYS = (process.env.GATEWAYS ?? '1,2').split(',').map(Number);
+const NAMESPACE = 'benchsub';
 
-const mongo = await ensureMongo({ preferPort: 27019 });
-process.env.TEST_MONGODB_URI = mongo.uri;
-const { startSystem } = await import('../tests/support/system.js');
-const { mongoUri } = await import('../tests/support/env.js');
-const sys = await startSystem();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.timeOrigin + performance.now();
 
 async function metric(url: string, name: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -38,114 +51,167 @@ async function metric(url: string, name: string): Promise<number> {
   return Number(line?.split(' ').at(-1) ?? NaN);
 }
 
-async function startGatewayProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'gateway/dist/main.js')], {
-    // All the clients come from this one address: lift the per-client socket cap.
-    env: { ...process.env, ...sys.envOf('gateway'), PORT: '0', LOG_LEVEL: 'info', WS_MAX_SOCKETS_PER_CLIENT: String(CLIENTS + 100) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /"port":(\d+),"msg":"gateway listening"/.exec(d.toString());
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, child };
+interface Gateway {
+  url: string;
+  child: ChildProcess;
+}
+
+/** Heap and RSS (bytes) of every gateway after a full collection. */
+async function memoryAfterGc(gateways: Gateway[]): Promise<Array<{ heap: number; rss: number }>> {
+  for (const g of gateways) g.child.kill('SIGUSR2');
+  await sleep(500);
+  return Promise.all(gateways.map(async (g) => ({ heap: await metric(g.url, 'nodejs_heap_size_used_bytes'), rss: await metric(g.url, 'process_resident_memory_bytes') })));
 }
 
 function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN;
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function run(replicas: number) {
-  const gateways = [];
-  for (let i = 0; i < replicas; i++) gateways.push(await startGatewayProcess());
-  const instructor = await sys.token('INSTRUCTOR', 'i-bench');
-  const lectures: string[] = [];
-  for (let i = 0; i < LECTURES; i++) {
-    lectures.push((await gqlOk(sys.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title: `Bench ${replicas}-${i}`, capacity: 100, price: 0 } }, instructor)).openLecture.id);
-  }
-  const before = await Promise.all(gateways.map(async (g) => ({ heap: await metric(g.url, 'nodejs_heap_size_used_bytes'), rss: await metric(g.url, 'process_resident_memory_bytes') })));
-
-  const sent = new Map<string, number>(); // `${lectureId}:${count}` → publish time (ms)
-  const latencies: number[] = [];
-  let received = 0;
-  const clients = Array.from({ length: CLIENTS }, (_, i) => wsClient(gateways[i % replicas].url));
-  clients.forEach((c, i) => {
-    const lectureId = lectures[i % LECTURES];
-    c.subscribe(
-      { query: `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }`, variables: { id: lectureId } },
-      {
-        next: (v: any) => {
-          const at = sent.get(`${lectureId}:${v.data?.lectureUpdated?.enrolledCount}`);
-          if (at !== undefined) {
-            latencies.push(performance.now() - at);
-            received++;
-          }
-        },
-        error: () => undefined,
-        complete: () => undefined,
-      },
-    );
-  });
-  await new Promise((r) => setTimeout(r, 1500)); // let every subscription reach its gateway
-  const after = await Promise.all(gateways.map(async (g) => ({ heap: await metric(g.url, 'nodejs_heap_size_used_bytes'), rss: await metric(g.url, 'process_resident_memory_bytes') })));
-
-  const db = await mongoose.createConnection(mongoUri(`${sys.tag}_lecture`)).asPromise();
-  const nc = await sys.nats.connect('lecture');
-  const js = jetstream(nc);
-  const total = RATE * SECONDS;
-  const t0 = performance.now();
-  for (let n = 1; n <= total; n++) {
-    const lectureId = lectures[n % LECTURES];
-    await db.collection('lectures').updateOne({ _id: lectureId as never }, { $set: { enrolledCount: n } });
-    sent.set(`${lectureId}:${n}`, performance.now());
-    await publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: 'i-bench', enrolledCount: n }), sys.tag);
-    const due = t0 + (n * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-  const expected = total * (CLIENTS / LECTURES);
-  const until = performance.now() + 10_000;
-  while (received < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 100));
-  const elapsed = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  const heapPerClient = after.reduce((s, a, i) => s + (a.heap - before[i].heap), 0) / CLIENTS;
-  const rssPerClient = after.reduce((s, a, i) => s + (a.rss - before[i].rss), 0) / CLIENTS;
-  const row = {
-    gateways: replicas,
-    clients: CLIENTS,
-    events: total,
-    eventsPerSecond: RATE,
-    deliveriesExpected: expected,
-    deliveriesReceived: received,
-    deliveredPerSecond: Math.round(received / elapsed),
-    latencyP50ms: Number(percentile(latencies, 50).toFixed(1)),
-    latencyP99ms: Number(percentile(latencies, 99).toFixed(1)),
-    heapPerClientKiB: Number((heapPerClient / 1024).toFixed(1)),
-    rssPerClientKiB: Number((rssPerClient / 1024).toFixed(1)),
-  };
-  await Promise.all(clients.map((c) => c.dispose()));
-  await nc.drain();
-  await db.close();
-  for (const g of gateways) {
-    g.child.kill('SIGTERM');
-    await new Promise((r) => g.child.once('exit', r));
-  }
-  return row;
+interface Report {
+  latencies: number[];
+  expected: number;
+  received: number;
+  overflow: number;
+  closed: number;
+  neverArrived: number;
 }
 
-try {
-  process.stdout.write(`bench:subscriptions: ${CLIENTS} clients over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s\n`);
-  const rows = [await run(1), await run(2)];
-  console.table(rows);
-  const [one, two] = rows;
-  process.stdout.write(
-    `two gateways vs one: delivered/s ×${(two.deliveredPerSecond / one.deliveredPerSecond).toFixed(2)}, p99 ×${(two.latencyP99ms / one.latencyP99ms).toFixed(2)}\n`,
+/** A client process and what it says. */
+function clientProcess(): { child: ChildProcess; progress: { warm: number; received: number }; report: Promise<Report> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/lib/subscription-clients.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const progress = { warm: 0, received: 0 };
+  const report = new Promise<Report>((resolve) =>
+    child.on('message', (m: any) => {
+      if (m.type === 'progress') Object.assign(progress, { warm: m.warm, received: m.received });
+      else if (m.type === 'report') resolve(m);
+    }),
   );
-} finally {
-  await sys.stop();
-  await stopStarted();
+  return { child, progress, report };
 }
-process.exit(0);
+
+async function main(): Promise<void> {
+  say(`bench:subscriptions: ${CLIENTS} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`);
+  const nats = await ensureNats({ store: 'bench-subscriptions', fresh: true, namespace: NAMESPACE });
+  const mongo = await ensureMongo();
+  for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
+    const conn = await mongoose.createConnection(withDatabase(mongo.uri, `benchsub_${s.name}`)).asPromise();
+    await conn.dropDatabase();
+    await conn.close();
+  }
+  const ports = Object.fromEntries(SERVICES.map((s) => [s.name, s.port + 200]));
+  const gatewayEnv = { MUTATION_RATE_LIMIT: '1000000', WS_MAX_SOCKETS_PER_CLIENT: String(CLIENTS + 100) };
+  const stack = await startStack({
+    ports,
+    databasePrefix: 'benchsub',
+    say,
+    nodeArgs: { gateway: ['--expose-gc', ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] },
+    env: Object.fromEntries(SERVICES.map((s) => [s.name, { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? gatewayEnv : {}) }])),
+  });
+  const extra: Gateway[] = [];
+  const lectureDb = await mongoose.createConnection(stack.databases.lecture).asPromise();
+  const { NATS_PASSWORD } = nats.credentials('lecture');
+  const nc = await connect({ servers: nats.url, user: 'lecture', pass: NATS_PASSWORD, inboxPrefix: inboxPrefixOf('lecture') });
+  const js = jetstream(nc);
+  const instructor = await issueToken({ sub: 'i-bench-sub', role: 'INSTRUCTOR' }, devSecrets().JWT_SECRET);
+  const rows = [];
+  try {
+    for (const count of GATEWAYS) {
+      while (extra.length < count - 1) {
+        const port = await freePort();
+        const child = spawn(process.execPath, ['--expose-gc', path.join(ROOT, 'gateway/dist/main.js')], { env: { ...process.env, ...stack.envs.gateway, PORT: String(port) }, stdio: 'ignore' });
+        await waitForPort(port, 'extra gateway');
+        extra.push({ url: `http://127.0.0.1:${port}`, child });
+      }
+      const gateways: Gateway[] = [{ url: stack.urls.gateway, child: stack.children.gateway }, ...extra.slice(0, count - 1)];
+      const lectures: string[] = [];
+      for (let i = 0; i < LECTURES; i++) {
+        const d = await gqlOk(stack.urls.gateway, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: `Fan-out ${count}-${i}`, capacity: 100, price: 0 } }, instructor);
+        lectures.push(d.openLecture.id);
+      }
+      const publish = async (lectureId: string, n: number) => {
+        await lectureDb.collection('lectures').updateOne({ _id: lectureId as never }, { $set: { enrolledCount: n } });
+        await publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: 'i-bench-sub', enrolledCount: n }), NAMESPACE);
+      };
+      const memBefore = await memoryAfterGc(gateways);
+
+      const procs = Array.from({ length: PROCS }, clientProcess);
+      const share = Math.ceil(CLIENTS / PROCS);
+      procs.forEach((p, i) => p.child.send({ type: 'start', urls: gateways.map((g) => g.url), lectures, clients: Math.max(0, Math.min(share, CLIENTS - i * share)), offset: i * share }));
+      // Warm-up: every client's first payload proves its subscription is live (repeated ones are
+      // equal to what a live client last got, so they are not sent again).
+      const warmUntil = Date.now() + 120_000;
+      while (procs.reduce((s, p) => s + p.progress.warm, 0) < CLIENTS && Date.now() < warmUntil) {
+        await Promise.all(lectures.map((l) => publish(l, 0)));
+        await sleep(1_000);
+      }
+      const warm = procs.reduce((s, p) => s + p.progress.warm, 0);
+      if (warm < CLIENTS) say(`only ${warm} of ${CLIENTS} clients got their warm-up payload within 120 s`);
+      const memAfter = await memoryAfterGc(gateways);
+
+      const cpu = () => ({ gateway: gateways.reduce((s, g) => s + cpuSecondsOfTree(g.child.pid!), 0), lecture: cpuSecondsOfTree(stack.children.lecture.pid!) });
+      const executions = async () => (await Promise.all(gateways.map((g) => metric(g.url, 'subscription_executions_total')))).reduce((a, b) => a + b, 0);
+      const cpu0 = cpu();
+      const exec0 = await executions();
+      const at: Record<string, number> = {};
+      const perLecture: Record<string, number> = {};
+      const total = RATE * SECONDS;
+      const t0 = performance.now();
+      for (let n = 1; n <= total; n++) {
+        const lectureId = lectures[n % LECTURES];
+        at[`${lectureId}:${n}`] = now();
+        perLecture[lectureId] = (perLecture[lectureId] ?? 0) + 1;
+        await publish(lectureId, n);
+        const wait = t0 + (n * 1000) / RATE - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      const expected = Math.round(total * (CLIENTS / LECTURES));
+      const until = performance.now() + 10_000;
+      while (procs.reduce((s, p) => s + p.progress.received, 0) < expected && performance.now() < until) await sleep(100);
+      const cpu1 = cpu();
+      const exec1 = await executions();
+      procs.forEach((p) => p.child.send({ type: 'sent', at, perLecture }));
+      const reports = await Promise.all(procs.map((p) => p.report));
+      for (const p of procs) {
+        p.child.send({ type: 'stop' });
+        await new Promise((r) => p.child.once('exit', r));
+      }
+      const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+      const sum = (k: keyof Omit<Report, 'latencies'>) => reports.reduce((s, r) => s + r[k], 0);
+      const delivered = sum('received');
+      const perThousand = (seconds: number) => Number(((1000 * 1000 * seconds) / Math.max(1, delivered)).toFixed(1));
+      rows.push({
+        gateways: count,
+        clients: CLIENTS,
+        events: total,
+        expected: sum('expected'),
+        delivered,
+        'delivered %': Number(((100 * delivered) / Math.max(1, sum('expected'))).toFixed(2)),
+        overflow: sum('overflow'),
+        closed: sum('closed'),
+        neverArrived: sum('neverArrived'),
+        p50ms: Number(percentile(latencies, 50).toFixed(1)),
+        p99ms: Number(percentile(latencies, 99).toFixed(1)),
+        'gateway CPU ms/1k': perThousand(cpu1.gateway - cpu0.gateway),
+        'lecture CPU ms/1k': perThousand(cpu1.lecture - cpu0.lecture),
+        'executions/event': Number(((exec1 - exec0) / total).toFixed(2)),
+        'heap KiB/client': Number((memAfter.reduce((s, m, i) => s + m.heap - memBefore[i].heap, 0) / CLIENTS / 1024).toFixed(1)),
+        'RSS KiB/client': Number((memAfter.reduce((s, m, i) => s + m.rss - memBefore[i].rss, 0) / CLIENTS / 1024).toFixed(1)),
+      });
+    }
+    console.table(rows);
+  } finally {
+    for (const g of extra) g.child.kill('SIGTERM');
+    await nc.close();
+    await lectureDb.close();
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`✖ ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -21,6 +21,7 @@ import {
   type Role,
   createLogger,
   createMetrics,
+  serviceCounter,
   createServiceHost,
   HEADERS,
   HttpError,
@@ -192,8 +193,13 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     },
   });
 
+  const subscriptionCounter = (name: string, help: string) => serviceCounter(metrics, name, help);
+  const executionsTotal = subscriptionCounter('subscription_executions_total', 'Supergraph queries run for subscription events (a shared one counts once)');
+  const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
+  const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
   const subscriptions = startSubscriptionServer({
     httpServer: host.server,
+    count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
     schema: () => apiSchema,
     hub,
     tokens,

@@ -46,3 +46,8 @@ export function createMetrics(service: string): ServiceMetrics {
     }),
   };
 }
+
+/** A counter without labels, registered in `metrics`' registry (for a service's own figures). */
+export function serviceCounter(metrics: ServiceMetrics, name: string, help: string): Counter {
+  return new Counter({ name, help, registers: [metrics.registry] });
+}

@@ -22,6 +22,7 @@ export const SERVICES = [
  * @property {Record<string, number>} [ports] port per service name (default: SERVICES' ports)
  * @property {Record<string, Record<string, string>>} [env] extra environment per service name
  * @property {string} [databasePrefix] each subgraph's database is `<prefix>_<name>` (default `courses`)
+ * @property {Record<string, string[]>} [nodeArgs] Node options per service name (e.g. `['--expose-gc']`)
  * @property {(line: string) => void} [say] progress output
  * @property {(name: string, code: number|null, signal: string|null) => void} [onUnexpectedExit]
  */
@@ -31,7 +32,7 @@ export const SERVICES = [
  * @param {StackOptions} opts
  * @returns {Promise<{ urls: Record<string, string>, ports: Record<string, number>, nats: { url: string, how: string },
  *   mongo: { uri: string, how: string }, databases: Record<string, string>, children: Record<string, import('node:child_process').ChildProcess>,
- *   stop: () => Promise<void> }>}
+ *   envs: Record<string, Record<string, string>>, stop: () => Promise<void> }>}
  * @throws when a port is taken, or a service does not become ready within 30 s.
  */
 export async function startStack(opts = {}) {
@@ -47,6 +48,7 @@ export async function startStack(opts = {}) {
   const urls = Object.fromEntries(SERVICES.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
   const databases = {};
   const children = {};
+  const envs = {};
   const secrets = devSecrets();
   for (const s of SERVICES) {
     if (s.name !== 'gateway') databases[s.name] = withDatabase(mongo.uri, `${opts.databasePrefix ?? 'courses'}_${s.name}`);
@@ -64,7 +66,8 @@ export async function startStack(opts = {}) {
         : { MONGODB_URI: databases[s.name] }),
       ...opts.env?.[s.name],
     };
-    children[s.name] = startProcess(s.name, process.execPath, [path.join(ROOT, s.dir, 'dist', 'main.js')], {
+    envs[s.name] = env;
+    children[s.name] = startProcess(s.name, process.execPath, [...(opts.nodeArgs?.[s.name] ?? []), path.join(ROOT, s.dir, 'dist', 'main.js')], {
       env,
       onUnexpectedExit: (code, signal) => opts.onUnexpectedExit?.(s.name, code, signal),
     });
@@ -85,6 +88,7 @@ export async function startStack(opts = {}) {
     mongo,
     databases,
     children,
+    envs,
     async stop() {
       await stopStarted(15_000, SERVICES.map((s) => s.name));
       await stopStarted();

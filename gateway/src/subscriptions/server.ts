@@ -89,6 +89,8 @@ export interface SubscriptionServerOptions {
   allowedOrigins?: readonly string[];
   /** Validation rules on top of GraphQL's own for the documents sent over the socket (the gateway's limits). */
   validationRules?: readonly ValidationRule[];
+  /** Called once per supergraph execution, payload sent, and subscription ended by overflow (for metrics). */
+  count?: { execution(): void; delivery(): void; overflow(): void };
 }
 
 type SocketExtra = {
@@ -175,6 +177,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     let p = shared.get(key);
     if (!p) {
       executions++;
+      opts.count?.execution();
       p = run();
       shared.set(key, p);
       const forget = () => setTimeout(() => shared.delete(key), SHARE_MS).unref();
@@ -245,6 +248,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
           }
           if (overflow) {
             close();
+            opts.count?.overflow();
             return { done: false, value: err('SUBSCRIPTION_OVERFLOW', `more than ${bufferSize} events waited for this client; resubscribe and refetch`) };
           }
           const event = queue.shift();
@@ -258,7 +262,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
           // Errors name canonical paths: then the subscriber's own words are run, unshared.
           const result: ExecutionResult =
             sharedResult.errors?.length || !sharedResult.data
-              ? (executions++, await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName))
+              ? (executions++, opts.count?.execution(), await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName))
               : { data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) };
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data?.[responseKey] != null) {
@@ -267,6 +271,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             lastSent.delete(entityId);
             lastSent.set(entityId, fingerprint);
             if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
+            opts.count?.delivery();
             return { done: false, value: result };
           }
           if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');

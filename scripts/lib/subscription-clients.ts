@@ -1,0 +1,126 @@
+/**
+ * A process of graphql-ws clients for `npm run bench:subscriptions`, apart from the gateway and
+ * from the bench's own process, so that the clients' CPU is not the gateway's. Driven over IPC:
+ *
+ *   parent → { type: 'start', urls, lectures, clients, offset }   connect `clients` anonymous clients;
+ *            client k = offset+i watches lectures[k % L] on urls[⌊k / L⌋ % urls.length]
+ *   child  → { type: 'progress', warm, received }                 every 250 ms: clients that got their
+ *            first (warm-up) payload, and measured payloads received
+ *   parent → { type: 'sent', at: { '<lecture>:<count>': epochMs } , perLecture: { '<lecture>': n } }
+ *   child  → { type: 'report', latencies, expected, received, overflow, closed, neverArrived, slow? }
+ *
+ * A payload is "measured" when its enrolled count is one the parent published (count ≥ 1); its
+ * latency is receipt time minus publish time, both `performance.timeOrigin + performance.now()`
+ * (one machine, one clock). A missing delivery is put down to the first cause that applies to its
+ * client: the subscription ended with SUBSCRIPTION_OVERFLOW, the socket closed, or it never came.
+ */
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+interface Start {
+  type: 'start';
+  urls: string[];
+  lectures: string[];
+  clients: number;
+  offset: number;
+}
+interface Sent {
+  type: 'sent';
+  at: Record<string, number>;
+  perLecture: Record<string, number>;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+const QUERY = 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }';
+
+interface State {
+  lecture: string;
+  warm: boolean;
+  receipts: Array<[number, number]>; // [count, epoch ms]
+  overflow: boolean;
+  closed: boolean;
+}
+
+const states: State[] = [];
+const clients: Client[] = [];
+
+function start(msg: Start): void {
+  for (let i = 0; i < msg.clients; i++) {
+    const k = msg.offset + i;
+    // Every lecture's subscribers spread over every gateway.
+    const state: State = { lecture: msg.lectures[k % msg.lectures.length], warm: false, receipts: [], overflow: false, closed: false };
+    states.push(state);
+    const client = createClient({
+      url: `${msg.urls[Math.floor(k / msg.lectures.length) % msg.urls.length].replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => undefined,
+      on: { closed: () => (state.closed = true) },
+    });
+    clients.push(client);
+    client.subscribe<{ lectureUpdated: { enrolledCount: number } }>(
+      { query: QUERY, variables: { id: state.lecture } },
+      {
+        next: (v) => {
+          if (v.errors?.length) {
+            if (JSON.stringify(v.errors).includes('SUBSCRIPTION_OVERFLOW')) state.overflow = true;
+            return;
+          }
+          const count = v.data?.lectureUpdated.enrolledCount;
+          if (count === undefined) return;
+          if (count === 0) state.warm = true;
+          else state.receipts.push([count, now()]);
+        },
+        error: () => (state.closed = true),
+        complete: () => undefined,
+      },
+    );
+  }
+}
+
+const progress = setInterval(() => {
+  let warm = 0;
+  let received = 0;
+  for (const s of states) {
+    if (s.warm) warm++;
+    received += s.receipts.length;
+  }
+  process.send?.({ type: 'progress', warm, received });
+}, 250);
+
+function report(msg: Sent): void {
+  const latencies: number[] = [];
+  let expected = 0;
+  let received = 0;
+  let overflow = 0;
+  let closed = 0;
+  let neverArrived = 0;
+  for (const s of states) {
+    const want = msg.perLecture[s.lecture] ?? 0;
+    expected += want;
+    const seen = new Set<number>();
+    for (const [count, at] of s.receipts) {
+      const sentAt = msg.at[`${s.lecture}:${count}`];
+      if (sentAt === undefined || seen.has(count)) continue;
+      seen.add(count);
+      latencies.push(at - sentAt);
+    }
+    received += seen.size;
+    const missing = want - seen.size;
+    if (missing <= 0) continue;
+    if (s.overflow) overflow += missing;
+    else if (s.closed) closed += missing;
+    else neverArrived += missing;
+  }
+  process.send?.({ type: 'report', latencies, expected, received, overflow, closed, neverArrived });
+}
+
+process.on('message', (msg: Start | Sent | { type: 'stop' }) => {
+  if (msg.type === 'start') start(msg);
+  else if (msg.type === 'sent') report(msg);
+  else {
+    clearInterval(progress);
+    void Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
+  }
+});
