@@ -44,6 +44,8 @@ import {
   type ExecutionResult,
   type FieldNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
+  type Source,
   type ValidationRule,
 } from 'graphql';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -108,6 +110,11 @@ export interface SubscriptionServer {
   readonly executions: number;
   close(): Promise<void>;
 }
+
+/** Query texts whose parsed document is kept for other subscribers (see parseShared). */
+export const DOCUMENT_CACHE_SIZE = 500;
+/** Longest query text (characters) whose parsed document is kept. */
+export const DOCUMENT_CACHE_MAX_CHARS = 10_000;
 
 /** How long (ms) a resolved event payload is kept for other subscribers of the same shape. */
 export const SHARE_MS = 2_000;
@@ -186,6 +193,66 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     return p;
   };
 
+  /**
+   * Parsed documents by query text, so that subscribers who send the same text share one AST,
+   * one validation and the queries derived from it (memory per subscriber, CPU per subscribe).
+   * At most {@link DOCUMENT_CACHE_SIZE} texts of up to {@link DOCUMENT_CACHE_MAX_CHARS}
+   * characters, the least recently used forgotten first; longer ones are parsed each time.
+   */
+  const documents = new Map<string, DocumentNode>();
+  function parseShared(source: string | Source): DocumentNode {
+    if (typeof source !== 'string') return graphqlCjs.parse(source);
+    const text = source;
+    const hit = documents.get(text);
+    if (hit) {
+      documents.delete(text);
+      documents.set(text, hit);
+      return hit;
+    }
+    const document = graphqlCjs.parse(text);
+    if (text.length <= DOCUMENT_CACHE_MAX_CHARS) {
+      documents.set(text, document);
+      if (documents.size > DOCUMENT_CACHE_SIZE) documents.delete(documents.keys().next().value!);
+    }
+    return document;
+  }
+  /** Validation errors by schema and (shared) document. */
+  const validated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
+  function validateShared(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
+    let bySchema = validated.get(schema);
+    if (!bySchema) validated.set(schema, (bySchema = new WeakMap()));
+    let errors = bySchema.get(document);
+    if (!errors) bySchema.set(document, (errors = graphqlCjs.validate(schema, document, [...graphqlCjs.specifiedRules, ...(opts.validationRules ?? [])])));
+    return errors;
+  }
+  /** The entity query of a (shared) document's operation, its canonical form and that form's text. */
+  const derived = new WeakMap<DocumentNode, Map<string, { query: DocumentNode; canonical: DocumentNode; canonicalText: string; declared: string[] }>>();
+  function entityQueriesOf(document: DocumentNode, operation: OperationDefinitionNode, entityQueryField: string) {
+    let byOperation = derived.get(document);
+    if (!byOperation) derived.set(document, (byOperation = new Map()));
+    const key = `${operation.name?.value ?? ''}|${entityQueryField}`;
+    let entry = byOperation.get(key);
+    if (!entry) {
+      const query = toEntityQuery(document, operation, entityQueryField);
+      const canonical = canonicalQuery(query);
+      byOperation.set(key, (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical) }));
+    }
+    return entry;
+  }
+
+  /** A shared result as each (shared) subscriber query sees it, with its JSON text. */
+  const projections = new WeakMap<ExecutionResult, WeakMap<DocumentNode, { result: ExecutionResult; fingerprint: string }>>();
+  function projectedOnce(shared: ExecutionResult, query: DocumentNode, project: () => ExecutionResult) {
+    let byQuery = projections.get(shared);
+    if (!byQuery) projections.set(shared, (byQuery = new WeakMap()));
+    let entry = byQuery.get(query);
+    if (!entry) {
+      const result = project();
+      byQuery.set(query, (entry = { result, fingerprint: JSON.stringify(result) }));
+    }
+    return entry;
+  }
+
   function subscribe(args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> | ExecutionResult {
     const operation = getOperationAST(args.document, args.operationName);
     const root = operation?.selectionSet.selections[0];
@@ -201,13 +268,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     if (key != null && !isId(key)) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
     if (route.keyRequired && key == null) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
 
-    const query = toEntityQuery(args.document, operation, route.entityQueryField);
+    const { query, canonical, canonicalText, declared } = entityQueriesOf(args.document, operation, route.entityQueryField);
     const responseKey = root.alias?.value ?? root.name.value;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
     // What is executed: the query in canonical words, with only the variables it declares.
-    const canonical = canonicalQuery(query);
-    const used = Object.fromEntries(declaredVariables(canonical).filter((v) => v in variables).map((v) => [v, variables[v]]));
-    const shape = `${print(canonical)}|${JSON.stringify(used)}|${who ? `${who.role}:${who.sub}` : ''}`;
+    const used = Object.fromEntries(declared.filter((v) => v in variables).map((v) => [v, variables[v]]));
+    const shape = `${canonicalText}|${JSON.stringify(used)}|${who ? `${who.role}:${who.sub}` : ''}`;
 
     const queue: EventEnvelope[] = [];
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
@@ -260,13 +326,19 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
           const entityId = route.keyOf(event)!;
           const sharedResult = await executeShared(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, who, undefined));
           // Errors name canonical paths: then the subscriber's own words are run, unshared.
-          const result: ExecutionResult =
-            sharedResult.errors?.length || !sharedResult.data
-              ? (executions++, opts.count?.execution(), await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName))
-              : { data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) };
+          let result: ExecutionResult;
+          let fingerprint: string;
+          if (sharedResult.errors?.length || !sharedResult.data) {
+            executions++;
+            opts.count?.execution();
+            result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName);
+            fingerprint = JSON.stringify(result);
+          } else {
+            // Subscribers of one shared result who sent the same text get one projection.
+            ({ result, fingerprint } = projectedOnce(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
+          }
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data?.[responseKey] != null) {
-            const fingerprint = JSON.stringify(result);
             if (lastSent.get(entityId) === fingerprint) continue;
             lastSent.delete(entityId);
             lastSent.set(entityId, fingerprint);
@@ -294,7 +366,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (!s) throw new Error('supergraph not loaded yet');
         return s;
       },
-      validate: (schema, document) => graphqlCjs.validate(schema, document, [...graphqlCjs.specifiedRules, ...(opts.validationRules ?? [])]),
+      parse: parseShared,
+      validate: (schema, document) => validateShared(schema, document) as GraphQLError[],
       onSubscribe(ctx, id) {
         // Counted here, not from ctx.subscriptions: operations sent together are all being
         // prepared before any of them is registered there.
