@@ -12,7 +12,8 @@
  * - deliveries expected and received, and every missing one by cause: its subscription ended
  *   with SUBSCRIPTION_OVERFLOW, its socket closed, or it never arrived (10 s after the last event);
  * - latency p50/p99 from publish to receipt (one machine, one clock);
- * - CPU ms per 1,000 deliveries of the gateway processes and of the lecture subgraph;
+ * - CPU ms per 1,000 deliveries of the gateway processes, the lecture subgraph and the client
+ *   processes (over the measured window, whose length is printed);
  * - supergraph executions per event (the gateways' `subscription_executions_total`);
  * - heap and RSS per idle client: the gateways' memory after a full GC (started with
  *   --expose-gc; SIGUSR2) with the clients connected, minus before, divided by CLIENTS.
@@ -70,6 +71,7 @@ function percentile(sorted: number[], p: number): number {
 
 interface Report {
   latencies: number[];
+  slowest: Record<string, number>;
   expected: number;
   received: number;
   overflow: number;
@@ -149,7 +151,11 @@ async function main(): Promise<void> {
       if (warm < CLIENTS) say(`only ${warm} of ${CLIENTS} clients got their warm-up payload within 120 s`);
       const memAfter = await memoryAfterGc(gateways);
 
-      const cpu = () => ({ gateway: gateways.reduce((s, g) => s + cpuSecondsOfTree(g.child.pid!), 0), lecture: cpuSecondsOfTree(stack.children.lecture.pid!) });
+      const cpu = () => ({
+        gateway: gateways.reduce((s, g) => s + cpuSecondsOfTree(g.child.pid!), 0),
+        lecture: cpuSecondsOfTree(stack.children.lecture.pid!),
+        clients: procs.reduce((s, p) => s + cpuSecondsOfTree(p.child.pid!), 0),
+      });
       const executions = async () => (await Promise.all(gateways.map((g) => metric(g.url, 'subscription_executions_total')))).reduce((a, b) => a + b, 0);
       const cpu0 = cpu();
       const exec0 = await executions();
@@ -169,6 +175,7 @@ async function main(): Promise<void> {
       const until = performance.now() + 10_000;
       while (procs.reduce((s, p) => s + p.progress.received, 0) < expected && performance.now() < until) await sleep(100);
       const cpu1 = cpu();
+      const windowSeconds = (performance.now() - t0) / 1000;
       const exec1 = await executions();
       procs.forEach((p) => p.child.send({ type: 'sent', at, perLecture }));
       const reports = await Promise.all(procs.map((p) => p.report));
@@ -177,6 +184,11 @@ async function main(): Promise<void> {
         await new Promise((r) => p.child.once('exit', r));
       }
       const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
+      // The events whose last delivery came latest: are the slow ones bunched (a pause) or spread?
+      const slowest = new Map<number, number>();
+      for (const r of reports) for (const [n, ms] of Object.entries(r.slowest)) slowest.set(Number(n), Math.max(slowest.get(Number(n)) ?? 0, ms));
+      const worst = [...slowest].sort((a, b) => b[1] - a[1]).slice(0, 8);
+      say(`${count} gateway(s): slowest events (number@ms after start: last delivery ms): ${worst.map(([n, ms]) => `${n}@${Math.round((n * 1000) / RATE)}: ${Math.round(ms)}`).join(', ')}`);
       const sum = (k: keyof Omit<Report, 'latencies'>) => reports.reduce((s, r) => s + r[k], 0);
       const delivered = sum('received');
       const perThousand = (seconds: number) => Number(((1000 * 1000 * seconds) / Math.max(1, delivered)).toFixed(1));
@@ -194,6 +206,8 @@ async function main(): Promise<void> {
         p99ms: Number(percentile(latencies, 99).toFixed(1)),
         'gateway CPU ms/1k': perThousand(cpu1.gateway - cpu0.gateway),
         'lecture CPU ms/1k': perThousand(cpu1.lecture - cpu0.lecture),
+        'clients CPU ms/1k': perThousand(cpu1.clients - cpu0.clients),
+        'window s': Number(windowSeconds.toFixed(1)),
         'executions/event': Number(((exec1 - exec0) / total).toFixed(2)),
         'heap KiB/client': Number((memAfter.reduce((s, m, i) => s + m.heap - memBefore[i].heap, 0) / CLIENTS / 1024).toFixed(1)),
         'RSS KiB/client': Number((memAfter.reduce((s, m, i) => s + m.rss - memBefore[i].rss, 0) / CLIENTS / 1024).toFixed(1)),

@@ -207,6 +207,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     validationRules: limits.validationRules,
     maxSocketsPerClient: config.WS_MAX_SOCKETS_PER_CLIENT,
     maxSubscriptionsPerSocket: config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    keepAliveMs: config.WS_KEEPALIVE_MS,
     allowedOrigins: allowedOrigins(config),
     bufferSize: config.SUBSCRIPTION_BUFFER,
     async execute(document, variables, identity, operationName) {

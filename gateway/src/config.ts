@@ -57,6 +57,8 @@ export const gatewayEnv = baseEnv.extend({
   WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(20),
   /** Operations one WebSocket may run at once. */
   WS_MAX_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().positive().default(50),
+  /** Milliseconds between pings of one WebSocket; one that has not answered by the next ping is dropped. */
+  WS_KEEPALIVE_MS: z.coerce.number().int().min(100).default(15_000),
   /**
    * Browser origins (comma-separated, e.g. `https://app.example.com`) that may open a WebSocket
    * besides the gateway's own; `*` any. Default: any, only the gateway's own in production.

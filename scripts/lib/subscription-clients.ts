@@ -7,7 +7,7 @@
  *   child  → { type: 'progress', warm, received }                 every 250 ms: clients that got their
  *            first (warm-up) payload, and measured payloads received
  *   parent → { type: 'sent', at: { '<lecture>:<count>': epochMs } , perLecture: { '<lecture>': n } }
- *   child  → { type: 'report', latencies, expected, received, overflow, closed, neverArrived, slow? }
+ *   child  → { type: 'report', latencies, slowest (per event number), expected, received, overflow, closed, neverArrived }
  *
  * A payload is "measured" when its enrolled count is one the parent published (count ≥ 1); its
  * latency is receipt time minus publish time, both `performance.timeOrigin + performance.now()`
@@ -91,6 +91,8 @@ const progress = setInterval(() => {
 
 function report(msg: Sent): void {
   const latencies: number[] = [];
+  /** Slowest delivery of each event, by enrolled count (= the event's number). */
+  const slowest: Record<number, number> = {};
   let expected = 0;
   let received = 0;
   let overflow = 0;
@@ -105,6 +107,7 @@ function report(msg: Sent): void {
       if (sentAt === undefined || seen.has(count)) continue;
       seen.add(count);
       latencies.push(at - sentAt);
+      slowest[count] = Math.max(slowest[count] ?? 0, at - sentAt);
     }
     received += seen.size;
     const missing = want - seen.size;
@@ -113,7 +116,7 @@ function report(msg: Sent): void {
     else if (s.closed) closed += missing;
     else neverArrived += missing;
   }
-  process.send?.({ type: 'report', latencies, expected, received, overflow, closed, neverArrived });
+  process.send?.({ type: 'report', latencies, slowest, expected, received, overflow, closed, neverArrived });
 }
 
 process.on('message', (msg: Start | Sent | { type: 'stop' }) => {

@@ -350,6 +350,23 @@ describe('WebSocket limits', () => {
     expect(await closeOf(JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(1_100_000) } }))).toBe(1009);
   });
 
+  it('drops a socket that stops answering pings, and keeps one that answers', async () => {
+    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', WS_KEEPALIVE_MS: '200' });
+    extra.push(g);
+    const open = () =>
+      new Promise<WebSocket>((resolve) => {
+        const ws = new WebSocket(`${g.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+        ws.on('open', () => (ws.send(JSON.stringify({ type: 'connection_init' })), resolve(ws)));
+        ws.on('error', () => undefined);
+      });
+    const [deaf, live] = await Promise.all([open(), open()]);
+    // A peer gone silent: nothing it is sent is read, so no pong goes back.
+    (deaf as unknown as { _socket: { pause(): void } })._socket.pause();
+    await eventually(async () => g.subscriptions.connections === 1, 5_000, 'the silent socket dropped');
+    expect(live.readyState).toBe(WebSocket.OPEN);
+    live.close();
+  });
+
   it('holds subscription documents to the same depth limit as HTTP', async () => {
     const c = wsClient(sys.url);
     let sel = 'id';

@@ -25,7 +25,8 @@
  *
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
- * Keep-alive: the server pings every `keepAliveMs` and drops sockets that stop answering.
+ * Keep-alive: the server pings each socket every `keepAliveMs` (the sockets' turns spread over
+ * the period) and drops a socket that has not answered the previous ping.
  *
  * Limits: sockets per client address and operations per socket are capped, a browser Origin
  * must be the gateway's own or allowed, and documents pass the gateway's validation rules
@@ -420,8 +421,16 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     wss,
   );
 
+  const keepAliveMs = opts.keepAliveMs ?? 15_000;
+  /**
+   * When each socket is next pinged: first at a random point of its first period, so that the
+   * pings of sockets that connected together are spread over the period instead of written in
+   * one burst (5,000 at once held up event deliveries by tens of ms).
+   */
+  const nextPing = new WeakMap<WebSocket, number>();
   wss.on('connection', (socket, req) => {
     alive.set(socket, true);
+    nextPing.set(socket, Date.now() + Math.random() * keepAliveMs);
     socket.on('pong', () => alive.set(socket, true));
     const address = req.socket.remoteAddress ?? '';
     socketsOf.set(address, (socketsOf.get(address) ?? 0) + 1);
@@ -431,8 +440,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       else socketsOf.delete(address);
     });
   });
+  // A socket that has not answered its last ping by its next turn is dropped.
   const ping = setInterval(() => {
+    const now = Date.now();
     for (const socket of wss.clients) {
+      if ((nextPing.get(socket) ?? 0) > now) continue;
+      nextPing.set(socket, now + keepAliveMs);
       if (!alive.get(socket)) {
         socket.terminate();
         continue;
@@ -440,7 +453,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       alive.set(socket, false);
       socket.ping();
     }
-  }, opts.keepAliveMs ?? 15_000);
+  }, Math.max(10, Math.min(1_000, keepAliveMs / 10)));
   ping.unref();
 
   return {
