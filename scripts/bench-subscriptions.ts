@@ -121,7 +121,8 @@ async function main(): Promise<void> {
     for (const count of GATEWAYS) {
       while (extra.length < count - 1) {
         const port = await freePort();
-        const child = spawn(process.execPath, ['--expose-gc', path.join(ROOT, 'gateway/dist/main.js')], { env: { ...process.env, ...stack.envs.gateway, PORT: String(port) }, stdio: 'ignore' });
+        const gatewayArgs = SERVICES.find((x) => x.name === 'gateway')!.nodeArgs ?? [];
+        const child = spawn(process.execPath, [...gatewayArgs, '--expose-gc', ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(ROOT, 'gateway/dist/main.js')], { env: { ...process.env, ...stack.envs.gateway, PORT: String(port) }, stdio: 'ignore' });
         await waitForPort(port, 'extra gateway');
         extra.push({ url: `http://127.0.0.1:${port}`, child });
       }
