@@ -20,7 +20,8 @@
  * Figures only: nothing here asserts a timing.
  *
  * Env: CLIENTS (1000), LECTURES (10), RATE (20 events/s), SECONDS (15), CLIENT_PROCS (2),
- * GATEWAYS (`1,2`: the gateway counts to run), GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * GATEWAYS (`1,2`: the gateway counts to run), SIGNED_IN (`1`: each client a student of its own),
+ * GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -41,6 +42,8 @@ const RATE = Number(process.env.RATE ?? 20);
 const SECONDS = Number(process.env.SECONDS ?? 15);
 const PROCS = Math.max(1, Number(process.env.CLIENT_PROCS ?? 2));
 const GATEWAYS = (process.env.GATEWAYS ?? '1,2').split(',').map(Number);
+/** `1`: every client signs in as a student of its own (public selections are still shared). */
+const SIGNED_IN = process.env.SIGNED_IN === '1';
 const NAMESPACE = 'benchsub';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,7 +96,7 @@ function clientProcess(): { child: ChildProcess; progress: { warm: number; recei
 }
 
 async function main(): Promise<void> {
-  say(`bench:subscriptions: ${CLIENTS} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`);
+  say(`bench:subscriptions: ${CLIENTS} ${SIGNED_IN ? 'signed-in' : 'anonymous'} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`);
   const nats = await ensureNats({ store: 'bench-subscriptions', fresh: true, namespace: NAMESPACE });
   const mongo = await ensureMongo();
   for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
@@ -140,7 +143,7 @@ async function main(): Promise<void> {
 
       const procs = Array.from({ length: PROCS }, clientProcess);
       const share = Math.ceil(CLIENTS / PROCS);
-      procs.forEach((p, i) => p.child.send({ type: 'start', urls: gateways.map((g) => g.url), lectures, clients: Math.max(0, Math.min(share, CLIENTS - i * share)), offset: i * share }));
+      procs.forEach((p, i) => p.child.send({ type: 'start', urls: gateways.map((g) => g.url), lectures, clients: Math.max(0, Math.min(share, CLIENTS - i * share)), offset: i * share, jwtSecret: SIGNED_IN ? devSecrets().JWT_SECRET : undefined }));
       // Warm-up: every client's first payload proves its subscription is live (repeated ones are
       // equal to what a live client last got, so they are not sent again).
       const warmUntil = Date.now() + 120_000;

@@ -1,7 +1,7 @@
 /** Subscriptions that differ only in aliases and operation name share one canonical query, and each gets its own result back. */
 import { buildSchema, execute, parse, print, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { canonicalQuery, declaredVariables, projectResult } from '../src/subscriptions/shared-selection.js';
+import { canonicalQuery, declaredVariables, fragmentsOf, projectResult, selectsOnly } from '../src/subscriptions/shared-selection.js';
 
 const schema = buildSchema(`
   type Query { registration(id: ID!): Registration }
@@ -44,6 +44,31 @@ describe('canonical subscription queries', () => {
       const used = Object.fromEntries(declaredVariables(canonical).filter((v) => v in variables).map((v) => [v, variables[v]]));
       const projected = projectResult(own, run(canonical, used), variables);
       expect(JSON.stringify(projected), text).toBe(JSON.stringify(run(own, variables)));
+    }
+  });
+});
+
+describe('public selections', () => {
+  const allowed = new Set(['id', 'title', 'status']);
+  const rootSet = (text: string) => {
+    const doc = parse(text);
+    const op = doc.definitions.find((d) => d.kind === 'OperationDefinition') as any;
+    return { set: op.selectionSet.selections[0].selectionSet, fragments: fragmentsOf(doc) };
+  };
+
+  it('holds when every leaf, also in fragments, is an allowed field', () => {
+    const { set, fragments } = rootSet('subscription { x { id ... on L { title } ...F } } fragment F on L { status }');
+    expect(selectsOnly(set, allowed, fragments)).toBe(true);
+  });
+
+  it('fails on any other field, a nested selection, or one inside a fragment', () => {
+    for (const text of [
+      'subscription { x { id registrations { id } } }',
+      'subscription { x { id secret } }',
+      'subscription { x { ...F } } fragment F on L { id registrations { totalCount } }',
+    ]) {
+      const { set, fragments } = rootSet(text);
+      expect(selectsOnly(set, allowed, fragments), text).toBe(false);
     }
   });
 });

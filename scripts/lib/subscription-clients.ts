@@ -2,7 +2,8 @@
  * A process of graphql-ws clients for `npm run bench:subscriptions`, apart from the gateway and
  * from the bench's own process, so that the clients' CPU is not the gateway's. Driven over IPC:
  *
- *   parent → { type: 'start', urls, lectures, clients, offset }   connect `clients` anonymous clients;
+ *   parent → { type: 'start', urls, lectures, clients, offset, jwtSecret? }   connect `clients` clients
+ *            (anonymous, or each its own student when jwtSecret is given);
  *            client k = offset+i watches lectures[k % L] on urls[⌊k / L⌋ % urls.length]
  *   child  → { type: 'progress', warm, received }                 every 250 ms: clients that got their
  *            first (warm-up) payload, and measured payloads received
@@ -16,6 +17,7 @@
  */
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { issueToken } from '../../gateway/src/auth.js';
 
 interface Start {
   type: 'start';
@@ -23,6 +25,8 @@ interface Start {
   lectures: string[];
   clients: number;
   offset: number;
+  /** When given, client k signs in as student `s-fanout-<k>` with a token signed by this (dev) secret. */
+  jwtSecret?: string;
 }
 interface Sent {
   type: 'sent';
@@ -44,7 +48,7 @@ interface State {
 const states: State[] = [];
 const clients: Client[] = [];
 
-function start(msg: Start): void {
+async function start(msg: Start): Promise<void> {
   for (let i = 0; i < msg.clients; i++) {
     const k = msg.offset + i;
     // Every lecture's subscribers spread over every gateway.
@@ -53,6 +57,7 @@ function start(msg: Start): void {
     const client = createClient({
       url: `${msg.urls[Math.floor(k / msg.lectures.length) % msg.urls.length].replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
+      connectionParams: msg.jwtSecret ? { authorization: `Bearer ${await issueToken({ sub: `s-fanout-${k}`, role: 'STUDENT' }, msg.jwtSecret)}` } : {},
       retryAttempts: 0,
       lazy: false,
       onNonLazyError: () => undefined,
@@ -120,7 +125,7 @@ function report(msg: Sent): void {
 }
 
 process.on('message', (msg: Start | Sent | { type: 'stop' }) => {
-  if (msg.type === 'start') start(msg);
+  if (msg.type === 'start') void start(msg);
   else if (msg.type === 'sent') report(msg);
   else {
     clearInterval(progress);

@@ -56,26 +56,30 @@ describe('who receives what', () => {
 });
 
 describe('shared executions', () => {
-  it('runs one supergraph query per event for subscribers that differ only in aliases and operation name, and answers each in its own words', async () => {
+  it('runs one supergraph query per event for subscribers that differ only in aliases, operation name or identity when they select public fields, and answers each in its own words', async () => {
     const lecture = await openLecture(kim, 'Shared Words');
-    const [a, b, c] = [wsClient(sys.url), wsClient(sys.url), wsClient(sys.url, kim)];
+    const student = await sys.token('STUDENT', 's-shared');
+    const [a, b, c, d] = [wsClient(sys.url), wsClient(sys.url), wsClient(sys.url, student), wsClient(sys.url, kim)];
     const before = sys.gateway.hub.listeners;
     const feedA = collect(a, 'subscription A($id: ID!) { lectureUpdated(lectureId: $id) { id title } }', { id: lecture });
     const feedB = collect(b, 'subscription B($lid: ID!) { watched: lectureUpdated(lectureId: $lid) { name: title key: id } }', { lid: lecture });
-    // Same words as A, another identity: its own execution (what one may see can differ).
+    // Public fields only, another identity: shared too (a lecture's title reads the same for all).
     const feedC = collect(c, 'subscription A($id: ID!) { lectureUpdated(lectureId: $id) { id title } }', { id: lecture });
-    await eventually(async () => sys.gateway.hub.listeners === before + 3 * ROUTES.lectureUpdated.contexts.length, 5_000, 'three subscriptions listening');
+    // What only the lecture's instructor may read: resolved as that instructor, apart.
+    const feedD = collect(d, 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id registrations { totalCount } } }', { id: lecture });
+    await eventually(async () => sys.gateway.hub.listeners === before + 4 * ROUTES.lectureUpdated.contexts.length, 5_000, 'four subscriptions listening');
     const executions = sys.gateway.subscriptions.executions;
     const asLecture = await sys.nats.connect('lecture');
     await publishEvent(jetstream(asLecture), createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: 0 }), sys.tag);
     await asLecture.close();
-    const [[ra], [rb], [rc]] = await Promise.all([feedA.waitFor(1), feedB.waitFor(1), feedC.waitFor(1)]);
+    const [[ra], [rb], [rc], [rd]] = await Promise.all([feedA.waitFor(1), feedB.waitFor(1), feedC.waitFor(1), feedD.waitFor(1)]);
     expect(ra).toEqual({ data: { lectureUpdated: { id: lecture, title: 'Shared Words' } } });
     expect(rb).toEqual({ data: { watched: { name: 'Shared Words', key: lecture } } });
     expect(JSON.stringify(Object.keys(rb.data.watched))).toBe('["name","key"]');
     expect(rc).toEqual(ra);
+    expect(rd).toEqual({ data: { lectureUpdated: { id: lecture, registrations: { totalCount: 0 } } } });
     expect(sys.gateway.subscriptions.executions - executions).toBe(2);
-    await Promise.all([a, b, c].map((x) => x.dispose()));
+    await Promise.all([a, b, c, d].map((x) => x.dispose()));
   });
 });
 

@@ -24,6 +24,11 @@ export interface SubscriptionRoute {
   keyOf(event: EventEnvelope): string | undefined;
   /** False when the event is certainly not for `who` (saves a query). */
   mayConcern(event: EventEnvelope, who: Identity | undefined): boolean;
+  /**
+   * Fields of the entity that read the same for every caller. A subscription that selects only
+   * these is resolved once per event for everyone (as an anonymous caller), whoever subscribed.
+   */
+  publicFields?: ReadonlySet<string>;
 }
 
 export const ROUTES: Record<string, SubscriptionRoute> = {
@@ -53,5 +58,7 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
     needsIdentity: false,
     keyOf: (e) => e.correlation.lectureId,
     mayConcern: () => true,
+    // The lecture subgraph's own fields (public, cacheControl PUBLIC); not `registrations`.
+    publicFields: new Set(['__typename', 'id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount']),
   },
 };

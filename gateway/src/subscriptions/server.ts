@@ -21,7 +21,8 @@
  * Coalescing: subscribers whose selection, variables and identity are the same (say, every
  * anonymous client watching one lecture) share one supergraph query per event, whatever their
  * aliases and operation names (./shared-selection.ts: each gets the shared result under its own
- * aliases); results are kept {@link SHARE_MS} ms for subscribers that ask a little later.
+ * aliases); a selection of only public fields (SubscriptionRoute.publicFields) is shared across
+ * identities too. Results are kept {@link SHARE_MS} ms for subscribers that ask a little later.
  *
  * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
  * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
@@ -55,9 +56,9 @@ import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import type { EventHub } from './event-hub.js';
-import { ROUTES } from './routes.js';
+import { ROUTES, type SubscriptionRoute } from './routes.js';
 import { ENTITY_ID_VAR, toEntityQuery } from './to-entity-query.js';
-import { canonicalQuery, declaredVariables, projectResult } from './shared-selection.js';
+import { canonicalQuery, declaredVariables, fragmentsOf, projectResult, selectsOnly } from './shared-selection.js';
 
 /** Runs an operation through the gateway as `identity`. */
 export type Executor = (
@@ -227,16 +228,18 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     return errors;
   }
   /** The entity query of a (shared) document's operation, its canonical form and that form's text. */
-  const derived = new WeakMap<DocumentNode, Map<string, { query: DocumentNode; canonical: DocumentNode; canonicalText: string; declared: string[] }>>();
-  function entityQueriesOf(document: DocumentNode, operation: OperationDefinitionNode, entityQueryField: string) {
+  const derived = new WeakMap<DocumentNode, Map<string, { query: DocumentNode; canonical: DocumentNode; canonicalText: string; declared: string[]; publicOnly: boolean }>>();
+  function entityQueriesOf(document: DocumentNode, operation: OperationDefinitionNode, route: SubscriptionRoute) {
     let byOperation = derived.get(document);
     if (!byOperation) derived.set(document, (byOperation = new Map()));
-    const key = `${operation.name?.value ?? ''}|${entityQueryField}`;
+    const key = `${operation.name?.value ?? ''}|${route.entityQueryField}`;
     let entry = byOperation.get(key);
     if (!entry) {
-      const query = toEntityQuery(document, operation, entityQueryField);
+      const query = toEntityQuery(document, operation, route.entityQueryField);
       const canonical = canonicalQuery(query);
-      byOperation.set(key, (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical) }));
+      const root = operation.selectionSet.selections[0] as FieldNode;
+      const publicOnly = !!route.publicFields && !!root.selectionSet && selectsOnly(root.selectionSet, route.publicFields, fragmentsOf(document));
+      byOperation.set(key, (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical), publicOnly }));
     }
     return entry;
   }
@@ -269,12 +272,14 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     if (key != null && !isId(key)) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
     if (route.keyRequired && key == null) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
 
-    const { query, canonical, canonicalText, declared } = entityQueriesOf(args.document, operation, route.entityQueryField);
+    const { query, canonical, canonicalText, declared, publicOnly } = entityQueriesOf(args.document, operation, route);
     const responseKey = root.alias?.value ?? root.name.value;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-    // What is executed: the query in canonical words, with only the variables it declares.
+    // What is executed: the query in canonical words, with only the variables it declares, as
+    // the subscriber, or as anyone when it selects only fields that read the same for everyone.
     const used = Object.fromEntries(declared.filter((v) => v in variables).map((v) => [v, variables[v]]));
-    const shape = `${canonicalText}|${JSON.stringify(used)}|${who ? `${who.role}:${who.sub}` : ''}`;
+    const runAs = publicOnly ? undefined : who;
+    const shape = `${canonicalText}|${JSON.stringify(used)}|${runAs ? `${runAs.role}:${runAs.sub}` : ''}`;
 
     const queue: EventEnvelope[] = [];
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
@@ -325,7 +330,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             continue;
           }
           const entityId = route.keyOf(event)!;
-          const sharedResult = await executeShared(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, who, undefined));
+          const sharedResult = await executeShared(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
           // Errors name canonical paths: then the subscriber's own words are run, unshared.
           let result: ExecutionResult;
           let fingerprint: string;
@@ -419,6 +424,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
     },
     wss,
+    // No keep-alive of graphql-ws's own (a timer per socket, all of one burst's sockets pinged
+    // together): the spread-out pings below do it.
+    0,
   );
 
   const keepAliveMs = opts.keepAliveMs ?? 15_000;

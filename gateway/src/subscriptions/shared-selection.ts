@@ -132,3 +132,23 @@ export function projectResult(query: DocumentNode, canonicalData: Record<string,
   if (!operation) throw new Error('no operation in the query');
   return project(operation.selectionSet, canonicalData as { [key: string]: Json }, fragments, variables);
 }
+
+/**
+ * True when `set` (with its fragments) selects only leaf fields named in `allowed`: what it
+ * asks for reads the same for every caller.
+ */
+export function selectsOnly(set: SelectionSetNode, allowed: ReadonlySet<string>, fragments: ReadonlyMap<string, FragmentDefinitionNode>): boolean {
+  return set.selections.every((s) => {
+    if (s.kind === Kind.FIELD) return !s.selectionSet && allowed.has(s.name.value);
+    if (s.kind === Kind.INLINE_FRAGMENT) return selectsOnly(s.selectionSet, allowed, fragments);
+    const fragment = fragments.get(s.name.value);
+    return !!fragment && selectsOnly(fragment.selectionSet, allowed, fragments);
+  });
+}
+
+/** The fragment definitions of a document, by name. */
+export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
+  const out = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) out.set(d.name.value, d);
+  return out;
+}
