@@ -17,6 +17,8 @@
  * - supergraph executions per event (the gateways' `subscription_executions_total`);
  * - heap and RSS per idle client: the gateways' memory after a full GC (started with
  *   --expose-gc; SIGUSR2) with the clients connected, minus before, divided by CLIENTS.
+ * One more client is slow: it stops reading its socket for the measured window; what it got
+ * afterwards (or its SUBSCRIPTION_OVERFLOW) is printed, and it must cost the others nothing.
  * Figures only: nothing here asserts a timing.
  *
  * Env: CLIENTS (1000), LECTURES (10), RATE (20 events/s), SECONDS (15), CLIENT_PROCS (2),
@@ -24,6 +26,7 @@
  * GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import WebSocket from 'ws';
 import path from 'node:path';
 import mongoose from 'mongoose';
 import { jetstream } from '@nats-io/jetstream';
@@ -80,6 +83,30 @@ interface Report {
   overflow: number;
   closed: number;
   neverArrived: number;
+}
+
+/**
+ * One slow client: it subscribes to every lecture on `url`, then stops reading its socket (the
+ * TCP window closes, the gateway's writes to it back up) until `resume()`. Counts what it got.
+ */
+function slowClient(url: string, lectures: string[]) {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  const got = { measured: 0, overflow: 0, closed: false };
+  ws.on('open', () => {
+    ws.send(JSON.stringify({ type: 'connection_init' }));
+    lectures.forEach((id, i) =>
+      ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }', variables: { id } } })),
+    );
+  });
+  ws.on('message', (raw) => {
+    const m = JSON.parse(String(raw));
+    if (m.type === 'next' && m.payload?.data?.lectureUpdated?.enrolledCount > 0) got.measured++;
+    if (JSON.stringify(m).includes('SUBSCRIPTION_OVERFLOW')) got.overflow++;
+  });
+  ws.on('close', () => (got.closed = true));
+  ws.on('error', () => undefined);
+  const socket = () => (ws as unknown as { _socket?: { pause(): void; resume(): void } })._socket;
+  return { got, pause: () => socket()?.pause(), resume: () => socket()?.resume(), close: () => ws.close() };
 }
 
 /** A client process and what it says. */
@@ -155,6 +182,10 @@ async function main(): Promise<void> {
       if (warm < CLIENTS) say(`only ${warm} of ${CLIENTS} clients got their warm-up payload within 120 s`);
       const memAfter = await memoryAfterGc(gateways);
 
+      // The slow client stops reading for the whole measured window.
+      const slow = slowClient(gateways[0].url, lectures);
+      await sleep(1_000);
+      slow.pause();
       const cpu = () => ({
         gateway: gateways.reduce((s, g) => s + cpuSecondsOfTree(g.child.pid!), 0),
         lecture: cpuSecondsOfTree(stack.children.lecture.pid!),
@@ -181,6 +212,10 @@ async function main(): Promise<void> {
       const cpu1 = cpu();
       const windowSeconds = (performance.now() - t0) / 1000;
       const exec1 = await executions();
+      slow.resume();
+      await sleep(2_000);
+      slow.close();
+      say(`${count} gateway(s): the slow client (not reading for the window) got ${slow.got.measured} of ${total} events afterwards, ${slow.got.overflow} overflow error(s)${slow.got.closed ? ', its socket closed' : ''}; the others' losses are in the table`);
       procs.forEach((p) => p.child.send({ type: 'sent', at, perLecture }));
       const reports = await Promise.all(procs.map((p) => p.report));
       for (const p of procs) {
