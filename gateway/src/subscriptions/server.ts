@@ -24,8 +24,12 @@
  * aliases); a selection of only public fields (SubscriptionRoute.publicFields) is shared across
  * identities too. Results are kept {@link SHARE_MS} ms for subscribers that ask a little later.
  *
- * Back-pressure: each subscription buffers at most `bufferSize` events; past that it ends
- * with one error result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch.
+ * Back-pressure: graphql-ws takes a subscription's next result only once the socket has taken
+ * the previous one (its write callback), so a client that stops reading holds at most one
+ * unsent message per subscription in the gateway; the events behind it wait in the
+ * subscription's queue, at most `bufferSize`; past that the subscription ends with one error
+ * result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch. Other clients are
+ * not held up: each subscription has its own queue.
  * Keep-alive: the server pings each socket every `keepAliveMs` (the sockets' turns spread over
  * the period) and drops a socket that has not answered the previous ping.
  *
@@ -169,6 +173,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     server: opts.httpServer,
     path: opts.path ?? '/graphql',
     maxPayload: 1_000_000,
+    // Payloads are a few hundred bytes: compressing each for each socket costs more CPU (and
+    // memory per socket) than the bytes it saves.
+    perMessageDeflate: false,
     verifyClient: ({ origin, req }, done) => {
       if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin) && !sameHost(origin, req.headers.host)) {
         logger.info({ origin }, 'websocket refused: origin not allowed');
@@ -292,8 +299,11 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (closed || !route.types.includes(e.type)) return;
         const id = route.keyOf(e);
         if (!id || (key != null && id !== key) || !route.mayConcern(e, who)) return;
-        if (queue.length >= bufferSize) overflow = true;
-        else queue.push(e);
+        if (queue.length >= bufferSize) {
+          // Past its buffer: it will end with SUBSCRIPTION_OVERFLOW; stop hearing events now.
+          overflow = true;
+          for (const stop of stopListening) stop();
+        } else queue.push(e);
         wake?.();
       }),
     );
