@@ -3,7 +3,7 @@
  *
  * The gateway verifies the caller's JWT and sends `x-user-id` / `x-user-role` together with
  * the shared `x-gateway-secret`; a subgraph trusts the identity headers only when the secret
- * matches (see {@link verifyGatewaySecret}).
+ * matches (see {@link sameSecret}).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { appError, ErrorCode } from './errors.js';
@@ -31,9 +31,6 @@ export function sameSecret(presented: string | undefined | null, expected: strin
   const b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
-
-/** Constant-time comparison of the presented gateway secret with the expected one. */
-export const verifyGatewaySecret = sameSecret;
 
 /** Reads the forwarded identity from request headers; undefined for an anonymous caller. */
 export function identityFromHeaders(get: (name: string) => string | undefined | null): Identity | undefined {

@@ -17,7 +17,7 @@ import { busRole, streamOf, type Context } from '@courses/contracts';
 import { metricsAccess, type subgraphEnv } from './config.js';
 import type { z } from 'zod';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
-import { HEADERS, identityFromHeaders, verifyGatewaySecret, type RequestContext } from './identity.js';
+import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
@@ -161,7 +161,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
         const v = req.headers[h];
         return Array.isArray(v) ? v[0] : v;
       };
-      if (!verifyGatewaySecret(get(HEADERS.secret), config.GATEWAY_SECRET)) {
+      if (!sameSecret(get(HEADERS.secret), config.GATEWAY_SECRET)) {
         throw new HttpError(401, 'subgraphs answer only the gateway: missing or wrong x-gateway-secret', 'UNAUTHENTICATED');
       }
       const base: RequestContext = { identity: identityFromHeaders(get) };

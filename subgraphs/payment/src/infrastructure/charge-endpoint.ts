@@ -11,7 +11,7 @@
  * provider's share of the call: the caller tells from it how much time its own side added.
  */
 import { z } from 'zod';
-import { HEADERS, sendJson, verifyGatewaySecret, type RouteHandler } from '@courses/platform';
+import { HEADERS, sendJson, sameSecret, type RouteHandler } from '@courses/platform';
 import type { PaymentRepository } from './payment-repository.js';
 import type { PaymentProvider } from './simulated-provider.js';
 
@@ -32,7 +32,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
   return async (req, res, body) => {
     if (req.method !== 'POST') return false;
     const secret = req.headers[HEADERS.secret];
-    if (!verifyGatewaySecret(Array.isArray(secret) ? secret[0] : secret, opts.secret)) {
+    if (!sameSecret(Array.isArray(secret) ? secret[0] : secret, opts.secret)) {
       return sendJson(res, 401, { code: 'UNAUTHENTICATED', message: 'missing or wrong x-gateway-secret' });
     }
     let input: z.infer<typeof chargeBody>;
