@@ -54,6 +54,8 @@ export interface ServiceHost {
   stop(): Promise<void>;
   /** True once stop() has begun. */
   readonly draining: boolean;
+  /** Requests received and not yet answered (count). */
+  readonly inFlight: number;
 }
 
 /** An error that maps to an HTTP status before GraphQL execution (e.g. a missing gateway secret). */
@@ -190,7 +192,10 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     }
   }
 
+  let inFlight = 0;
   const server = http.createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
     void handle(req, res);
   });
   server.keepAliveTimeout = 5_000;
@@ -199,6 +204,9 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     server,
     get draining() {
       return draining;
+    },
+    get inFlight() {
+      return inFlight;
     },
     async listen(port, host = '0.0.0.0') {
       await new Promise<void>((resolve, reject) => {

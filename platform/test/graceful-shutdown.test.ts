@@ -25,6 +25,15 @@ describe('graceful shutdown', () => {
       new Promise<number>((resolve, reject) => http.get(`${url}${path}`, { agent }, (r) => (r.resume(), r.on('end', () => resolve(r.statusCode!)))).on('error', reject));
     expect(await get('/health/live')).toBe(200);
     // The slow request travels on that pooled connection, busy while the stop begins.
+    const server = h.service.host.server;
+    const arrived = new Promise<void>((resolve) => {
+      const seen = (req: { url?: string }) => {
+        if (req.url !== '/internal/charges') return;
+        server.off('request', seen);
+        resolve();
+      };
+      server.on('request', seen);
+    });
     const inFlight = new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
       const req = http.request(`${url}/internal/charges`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET } }, (r) => {
         let body = '';
@@ -34,7 +43,9 @@ describe('graceful shutdown', () => {
       req.on('error', reject);
       req.end(JSON.stringify({ registrationId: 'r-graceful', studentId: 's', lectureId: 'l', amount: 1 }));
     });
-    await new Promise((r) => setTimeout(r, 150));
+    // The request has reached the server before the stop begins.
+    await arrived;
+    expect(h.service.host.inFlight).toBe(1);
     const stopping = h.service.host.stop();
     expect(h.service.host.draining).toBe(true);
     const res = await inFlight;

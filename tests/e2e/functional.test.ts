@@ -162,10 +162,12 @@ describe('FR12: live status changes over graphql-ws', () => {
     const c1 = wsClient(sys.url, student);
     const c2 = wsClient(sys.url, student2);
     const Q = `subscription { registrationStatusChanged { id studentId status payment { status } lecture { title enrolledCount } } }`;
+    const before = sys.gateway.hub.listeners;
     const mineSub = collect(c1, Q);
     const theirsSub = collect(c2, Q);
     const lectureSub = collect(c1, `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id status enrolledCount } }`, { id: l.id });
-    await new Promise((r) => setTimeout(r, 300)); // let the subscriptions reach the gateway
+    // Every subscription listens to each context of its route: 2 + 2 + 1.
+    await eventually(async () => sys.gateway.hub.listeners >= before + 5, 5_000, 'the three subscriptions listening');
     const reg = await registerWhenReplicated(l.id, student);
     const got = await mineSub.waitFor(1);
     expect(got[0].data).toMatchObject({ registrationStatusChanged: { id: reg.id, studentId: 's-park', lecture: { title: 'Live Systems' } } });

@@ -94,7 +94,7 @@ describe('payment trouble', () => {
     expect(await conn.collection('seats').countDocuments({ lectureId: id })).toBe(0);
     await conn.close();
     // Restore a fast payment for the following tests, once the slow charges have finished.
-    await new Promise((r) => setTimeout(r, 2_500));
+    await eventually(async () => sys.services.payment.host.inFlight === 0, 10_000, 'the slow charges finished');
     await sys.stopService('payment');
     Object.assign(sys.envOf('payment'), { PAYMENT_LATENCY_MS: '0' });
     await sys.restartService('payment');

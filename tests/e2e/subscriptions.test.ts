@@ -34,21 +34,28 @@ const LECTURE_SUB = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { i
 
 const openLecture = (token: string, title: string) => sys.openLecture(token, title);
 const register = async (lectureId: string, token: string) => (await sys.register(lectureId, token)).id as string;
-const settle = () => new Promise((r) => setTimeout(r, 300));
+/**
+ * Waits until `gateway` hears events for `count` more subscriptions of `field` than it did
+ * (`before` = its hub's listeners then): each listens to every context of its route.
+ */
+const listening = (gateway: RunningGateway, before: number, count: number, field: keyof typeof ROUTES) =>
+  eventually(async () => gateway.hub.listeners >= before + count * ROUTES[field].contexts.length, 5_000, `${count} ${field} subscription(s) listening`);
 
 describe('who receives what', () => {
   it('an instructor receives registrations of their own lectures, not of other instructors\' lectures', async () => {
     const mine = await openLecture(kim, 'Kim Lecture');
     const theirs = await openLecture(lee, 'Lee Lecture');
     const kimWs = wsClient(sys.url, kim);
+    const before = sys.gateway.hub.listeners;
     const feed = collect(kimWs, REG_SUB);
-    await settle();
+    await listening(sys.gateway, before, 1, 'registrationStatusChanged');
     const student = await sys.token('STUDENT', 's-sub-1');
     await register(theirs, student);
     const regId = await register(mine, student);
+    // One subscription's events come in stream order: had the other lecture's registration been
+    // sent, it would have come before this one (the positive marker).
     const [first] = await feed.waitFor(1);
     expect(first.data).toMatchObject({ registrationStatusChanged: { id: regId, status: 'CONFIRMED' } });
-    await settle();
     expect(feed.results.every((r: any) => r.data.registrationStatusChanged.id === regId)).toBe(true);
     feed.stop();
     await kimWs.dispose();
@@ -128,8 +135,9 @@ describe('resource hygiene', () => {
     extraGateways.push(small);
     const lecture = await openLecture(kim, 'Burst');
     const c = wsClient(small.url);
+    const before = small.hub.listeners;
     const feed = collect(c, LECTURE_SUB, { id: lecture });
-    await settle();
+    await listening(small, before, 1, 'lectureUpdated');
     // A burst of enrolment events, published as the lecture service (the gateway may not publish).
     const asLecture = await sys.nats.connect('lecture');
     const js = jetstream(asLecture);
@@ -207,8 +215,9 @@ describe('per-operation authentication (extensions.headers, as GraphiQL sends it
     expect(JSON.stringify(results)).toContain('UNAUTHENTICATED');
     // The same socket still serves an operation with a good token.
     const good: any[] = [];
+    const before = sys.gateway.hub.listeners;
     anon.subscribe({ query: REG_SUB, extensions: { headers: { authorization: `Bearer ${student}` } } }, { next: (v) => good.push(v), error: () => undefined, complete: () => undefined });
-    await settle();
+    await listening(sys.gateway, before, 1, 'registrationStatusChanged');
     const lecture = await openLecture(kim, 'Per-operation auth');
     const regId = await register(lecture, student);
     await eventually(async () => good.some((r) => r.data?.registrationStatusChanged?.id === regId), 10_000, 'own registration event');
@@ -258,9 +267,10 @@ describe('replicas', () => {
     const lecture = await openLecture(kim, 'Replicated');
     const a = wsClient(sys.url);
     const b = wsClient(second.url);
+    const [beforeA, beforeB] = [sys.gateway.hub.listeners, second.hub.listeners];
     const fa = collect(a, LECTURE_SUB, { id: lecture });
     const fb = collect(b, LECTURE_SUB, { id: lecture });
-    await settle();
+    await Promise.all([listening(sys.gateway, beforeA, 1, 'lectureUpdated'), listening(second, beforeB, 1, 'lectureUpdated')]);
     await register(lecture, await sys.token('STUDENT', 's-rep'));
     const [ra] = await fa.waitFor(1);
     const [rb] = await fb.waitFor(1);

@@ -25,6 +25,11 @@ export interface SubgraphHarness<S extends RunningSubgraph> {
   nc: NatsConnection;
   /** The harness's NATS server (one user per service, as in production). */
   nats: OwnNatsServer;
+  /**
+   * Waits until durable consumer `durable` on `context`'s stream has nothing left to deliver and
+   * nothing delivered but unacked: every event published so far has been handled.
+   */
+  drained(context: Context, durable: string, timeoutMs?: number): Promise<void>;
   /** A raw connection to the subgraph's database. */
   db(): Promise<mongoose.Connection>;
   stop(): Promise<void>;
@@ -84,6 +89,15 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
       return event;
     },
     republish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
+    async drained(context, durable, timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const info = await jsm.consumers.info(streamOf(context, tag).name, durable).catch(() => undefined);
+        if (info && info.num_pending === 0 && info.num_ack_pending === 0) return;
+        if (Date.now() > until) throw new Error(`${durable} still has ${info?.num_pending} pending and ${info?.num_ack_pending} unacked after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async db() {
       conn ??= await mongoose.createConnection(env.MONGODB_URI).asPromise();
       return conn;

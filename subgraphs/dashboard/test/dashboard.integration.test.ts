@@ -37,7 +37,8 @@ describe('dashboard read model', () => {
     const byId = Object.fromEntries(entries.map((e: any) => [e.registrationId, e]));
     expect(byId['r-a']).toMatchObject({ lectureTitle: 'Graph Theory', registrationStatus: 'CANCELED', paymentStatus: 'REFUNDED' });
     expect(byId['r-b']).toMatchObject({ lectureTitle: 'Topology', registrationStatus: 'CONFIRMED', paymentStatus: 'COMPLETED' });
-    await new Promise((r) => setTimeout(r, 300));
+    // Every event handled (both consumers have none left): the read model holds.
+    await Promise.all([h.drained('registration', 'dashboard-registrations'), h.drained('payment', 'dashboard-payments')]);
     const again = (await h.call(Q, {}, me)).data.myDashboard;
     expect(again.find((e: any) => e.registrationId === 'r-a')).toMatchObject({ registrationStatus: 'CANCELED', paymentStatus: 'REFUNDED' });
   });
