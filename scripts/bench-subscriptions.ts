@@ -228,7 +228,7 @@ async function main(): Promise<void> {
       for (const r of reports) for (const [n, ms] of Object.entries(r.slowest)) slowest.set(Number(n), Math.max(slowest.get(Number(n)) ?? 0, ms));
       const worst = [...slowest].sort((a, b) => b[1] - a[1]).slice(0, 8);
       say(`${count} gateway(s): slowest events (number@ms after start: last delivery ms): ${worst.map(([n, ms]) => `${n}@${Math.round((n * 1000) / RATE)}: ${Math.round(ms)}`).join(', ')}`);
-      const sum = (k: keyof Omit<Report, 'latencies'>) => reports.reduce((s, r) => s + r[k], 0);
+      const sum = (k: 'expected' | 'received' | 'overflow' | 'closed' | 'neverArrived') => reports.reduce((s, r) => s + r[k], 0);
       const delivered = sum('received');
       const perThousand = (seconds: number) => Number(((1000 * 1000 * seconds) / Math.max(1, delivered)).toFixed(1));
       rows.push({

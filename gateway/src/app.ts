@@ -16,7 +16,8 @@ import {
   connectNats,
   natsAuthOf,
   ErrorCode,
-  ROLES,
+  isRole,
+  apolloLogger,
   sendJson,
   type Role,
   createLogger,
@@ -94,7 +95,7 @@ function devTokenRoute(tokens: TokenPolicy) {
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const role = (q.get('role') ?? 'STUDENT').toUpperCase();
     const sub = q.get('sub') ?? '';
-    if (!(ROLES as readonly string[]).includes(role) || !/^[A-Za-z0-9_.-]{1,64}$/.test(sub)) {
+    if (!isRole(role) || !/^[A-Za-z0-9_.-]{1,64}$/.test(sub)) {
       return (sendJson(res, 400, { error: 'role must be STUDENT, INSTRUCTOR or ADMIN and sub 1-64 of [A-Za-z0-9_.-]' }), true);
     }
     sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, tokens), devOnly: true });
@@ -154,7 +155,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
           ]
         : []),
     ],
-    logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+    logger: apolloLogger(logger),
   });
   await apollo.start();
   const nc = await connectNats(config.NATS_URL, 'gateway', logger, natsAuthOf(config));

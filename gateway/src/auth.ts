@@ -6,7 +6,7 @@
  */
 import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { ROLES, type Identity, type Role } from '@courses/platform';
+import { isRole, ROLES, type Identity, type Role } from '@courses/platform';
 
 /** A token that failed verification; `expired` tells an expired one from a bad one. */
 export class AuthError extends Error {
@@ -75,7 +75,7 @@ async function verifyUncached(token: string, p: TokenRules): Promise<VerifiedTok
     const { payload } = await jwtVerify(token, key(p.secret), { algorithms: ['HS256'], requiredClaims: ['exp'], issuer: p.issuer, audience: p.audience });
     const role = payload.role;
     if (typeof payload.sub !== 'string' || !payload.sub) throw new AuthError('token has no sub claim');
-    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw new AuthError(`token role must be one of ${ROLES.join(', ')}`);
+    if (!isRole(role)) throw new AuthError(`token role must be one of ${ROLES.join(', ')}`);
     const maxTtl = p.maxTtlSeconds ?? DEFAULT_MAX_TTL_SECONDS;
     if (payload.exp! - Date.now() / 1000 > maxTtl) throw new AuthError(`token lives too long: exp may be at most ${maxTtl} s ahead`);
     return { identity: { sub: payload.sub, role: role as Role }, exp: payload.exp! };

@@ -1,5 +1,5 @@
 /** Subscriptions that differ only in aliases and operation name share one canonical query, and each gets its own result back. */
-import { buildSchema, execute, parse, print, type DocumentNode } from 'graphql';
+import { buildSchema, executeSync, parse, print, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { canonicalQuery, declaredVariables, fragmentsOf, projectResult, selectsOnly } from '../src/subscriptions/shared-selection.js';
 
@@ -13,7 +13,7 @@ const lecture = { id: 'l1', title: 'Graphs', registrations: ({ first }: { first?
 const rootValue = { registration: () => ({ id: 'r1', status: 'CONFIRMED', lecture, payment: { amount: 100, status: 'COMPLETED' } }) };
 
 /** What graphql-js answers for `doc` (the reference the projection must equal). */
-const run = (doc: DocumentNode, variables: Record<string, unknown> = {}) => execute({ schema, document: doc, rootValue, variableValues: { ...variables, e: 'r1' } }).data as Record<string, unknown>;
+const run = (doc: DocumentNode, variables: Record<string, unknown> = {}) => executeSync({ schema, document: doc, rootValue, variableValues: { ...variables, e: 'r1' } }).data as Record<string, unknown>;
 
 describe('canonical subscription queries', () => {
   const a = parse('query Mine($e: ID!) { changed: registration(id: $e) { state: status lecture { name: title } } }');

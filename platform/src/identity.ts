@@ -11,6 +11,11 @@ import { appError, ErrorCode } from './errors.js';
 export const ROLES = ['STUDENT', 'INSTRUCTOR', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** True when `value` is one of {@link ROLES}. */
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
 /** An authenticated caller: `sub` is the user id from the JWT, `role` its role claim. */
 export interface Identity {
   sub: string;
@@ -36,7 +41,7 @@ export function sameSecret(presented: string | undefined | null, expected: strin
 export function identityFromHeaders(get: (name: string) => string | undefined | null): Identity | undefined {
   const sub = get(HEADERS.userId);
   const role = get(HEADERS.role);
-  if (!sub || !role || !(ROLES as readonly string[]).includes(role)) return undefined;
+  if (!sub || !isRole(role)) return undefined;
   return { sub, role: role as Role };
 }
 

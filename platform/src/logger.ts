@@ -7,3 +7,11 @@ export type { Logger };
 export function createLogger(service: string, level = 'info'): Logger {
   return pino({ name: service, level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime });
 }
+
+/**
+ * The logger Apollo Server takes, writing to `logger`: its warnings and errors kept, its debug
+ * and info chatter (one line per request and schema load) dropped.
+ */
+export function apolloLogger(logger: Logger): { debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void } {
+  return { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) };
+}

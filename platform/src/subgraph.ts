@@ -19,7 +19,7 @@ import type { z } from 'zod';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
-import { createLogger, type Logger } from './logger.js';
+import { apolloLogger, createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
 import { connectNats, ensureStream, natsAuthOf, jetstreamOf, natsReady, startConsumer, type BatchHandler, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
@@ -143,7 +143,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as GraphQLResolverMap<unknown> }),
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    logger: { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) },
+    logger: apolloLogger(logger),
   });
   await apollo.start();
 

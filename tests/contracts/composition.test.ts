@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildASTSchema, parse, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without types
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
 
 const composed = composeSupergraph() as { supergraphSdl?: string; errors?: string[] };

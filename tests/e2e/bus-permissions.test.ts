@@ -47,7 +47,7 @@ async function stored(stream: string): Promise<number> {
 /** Resolves to the error a subscription gets (a refused one ends with a permissions violation). */
 function subscriptionError(nc: NatsConnection, subject: string): Promise<string> {
   return new Promise((resolve) => {
-    nc.subscribe(subject, { callback: (err) => err && resolve(err.message) });
+    nc.subscribe(subject, { callback: (err) => void (err && resolve(err.message)) });
     setTimeout(() => resolve('no error'), 5_000);
   });
 }

@@ -106,7 +106,7 @@ describe('lecture subgraph', () => {
 
   it('writes each lecture event with its change and publishes it, leaving no claim behind', async () => {
     const seen: string[] = [];
-    const sub = h.nc.subscribe(`${h.tag}.lecture.opened`, { callback: (_e, m) => seen.push(JSON.parse(new TextDecoder().decode(m.data)).payload.title) });
+    const sub = h.nc.subscribe(`${h.tag}.lecture.opened`, { callback: (_e, m) => void seen.push(JSON.parse(new TextDecoder().decode(m.data)).payload.title) });
     const l = await open('Outbox');
     const db = await h.db();
     const doc = await db.collection('lectures').findOne({ _id: l.id as never });

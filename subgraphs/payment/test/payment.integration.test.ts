@@ -81,7 +81,7 @@ describe('refund and void policies', () => {
     const db = await h.db();
     await eventually(async () => (await db.collection('payments').findOne({ registrationId: req.registrationId }))?.status === 'VOIDED');
     const refunds: string[] = [];
-    const sub = h.nc.subscribe(`${h.tag}.payment.refunded`, { callback: (_e, m) => refunds.push(JSON.parse(new TextDecoder().decode(m.data)).payload.registrationId) });
+    const sub = h.nc.subscribe(`${h.tag}.payment.refunded`, { callback: (_e, m) => void refunds.push(JSON.parse(new TextDecoder().decode(m.data)).payload.registrationId) });
     // The provider answers (registration, which gave up on this attempt, ignores it); the money goes back.
     await charge(req);
     const doc = await eventually(async () => {
