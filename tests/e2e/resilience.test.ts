@@ -72,6 +72,31 @@ describe('fault isolation', () => {
     expect(after).toEqual({ enrolledCount: 3, status: 'OPEN' });
   });
 
+  it('answers a student in full while the lecture subgraph is down, from registration\'s catalog replica; lecture-only fields fail alone', async () => {
+    const id = await openReplicated('Answered Anyway', 10, 25_000);
+    await sys.stopService('lecture');
+    const t = await sys.token('STUDENT', 's-outage-answer');
+    const reg = (await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status lecture { title price status } } }`, { id }, t)).registerForLecture;
+    expect(reg).toMatchObject({ status: 'CONFIRMED', lecture: { title: 'Answered Anyway', price: 25_000, status: 'OPEN' } });
+    const canceled = (await gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status lecture { title } } }`, { id: reg.id }, t)).cancelRegistration;
+    expect(canceled).toEqual({ status: 'CANCELED', lecture: { title: 'Answered Anyway' } });
+    const mine = await eventually(async () => {
+      const d = (await gqlOk(sys.url, `{ myRegistrations { id status lecture { title price } payment { status } } }`, {}, t)).myRegistrations;
+      return d[0]?.payment?.status === 'REFUNDED' ? d : undefined;
+    }, 15_000, 'the refund');
+    expect(mine).toEqual([{ id: reg.id, status: 'CANCELED', lecture: { title: 'Answered Anyway', price: 25_000 }, payment: { status: 'REFUNDED' } }]);
+    // The enrolled count is the lecture subgraph's alone: asking for it fails with a stable code.
+    const count = await gql(sys.url, `{ myRegistrations { id lecture { enrolledCount } } }`, {}, t);
+    expect(count.errors?.[0].extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    // Payment and dashboard down as well: what does not need them still answers in full.
+    await sys.stopService('payment');
+    await sys.stopService('dashboard');
+    const bare = (await gqlOk(sys.url, `{ myRegistrations { id status cancellationReason lecture { title status } } }`, {}, t)).myRegistrations;
+    expect(bare).toEqual([{ id: reg.id, status: 'CANCELED', cancellationReason: 'STUDENT_REQUEST', lecture: { title: 'Answered Anyway', status: 'OPEN' } }]);
+    for (const name of ['payment', 'dashboard', 'lecture'] as const) await sys.restartService(name);
+    await sys.assertConsistent();
+  });
+
   it('registers while the dashboard is down; the dashboard catches up when it returns', async () => {
     const id = await openReplicated('Dashboard Outage', 10);
     await sys.stopService('dashboard');

@@ -36,6 +36,7 @@ export type Lecture = {
   instructorId: Scalars['ID']['output'];
   /** Fee in KRW (integer won). */
   price: Scalars['Int']['output'];
+  /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
   status: LectureStatus;
   title: Scalars['String']['output'];
 };

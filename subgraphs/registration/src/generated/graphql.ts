@@ -22,22 +22,43 @@ export type CancellationReason =
   | 'LECTURE_CANCELED'
   | 'STUDENT_REQUEST';
 
+/**
+ * A lecture as registration knows it. Its title, instructor, capacity, price and status are shared
+ * with the lecture subgraph (@shareable) and served here from registration's catalog replica, so a
+ * registration's lecture answers while the lecture subgraph is down; the enrolled count is the
+ * lecture subgraph's alone.
+ */
 export type Lecture = {
   __typename?: 'Lecture';
+  capacity: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
+  instructorId: Scalars['ID']['output'];
+  price: Scalars['Int']['output'];
   /**
    * Registrations of this lecture, confirmed and canceled, newest first, a page at a time:
    * `first` 1 to 100 (default 20), `after` a cursor from a previous page. Only for the lecture's
    * instructor or an admin; null for anyone else.
    */
   registrations?: Maybe<RegistrationConnection>;
+  status: LectureStatus;
+  title: Scalars['String']['output'];
 };
 
 
+/**
+ * A lecture as registration knows it. Its title, instructor, capacity, price and status are shared
+ * with the lecture subgraph (@shareable) and served here from registration's catalog replica, so a
+ * registration's lecture answers while the lecture subgraph is down; the enrolled count is the
+ * lecture subgraph's alone.
+ */
 export type LectureRegistrationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
+
+export type LectureStatus =
+  | 'CANCELED'
+  | 'OPEN';
 
 export type Mutation = {
   __typename?: 'Mutation';
@@ -245,9 +266,10 @@ export type ResolversTypes = {
   CancellationReason: CancellationReason;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Lecture: ResolverTypeWrapper<LectureRefModel>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  LectureStatus: LectureStatus;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -264,9 +286,9 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Lecture: LectureRefModel;
+  Int: Scalars['Int']['output'];
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
-  Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
@@ -284,8 +306,13 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type LectureResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Lecture'] = ResolversParentTypes['Lecture'], FederationReferenceType extends FederationReferenceTypes['Lecture'] = FederationReferenceTypes['Lecture']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Lecture']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  capacity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  instructorId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  price?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   registrations?: Resolver<Maybe<ResolversTypes['RegistrationConnection']>, ParentType, ContextType, Partial<LectureRegistrationsArgs>>;
+  status?: Resolver<ResolversTypes['LectureStatus'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {

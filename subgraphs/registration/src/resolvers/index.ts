@@ -15,6 +15,12 @@ export function registrationResolvers(service: RegistrationService, registration
     const reg = await loaderOf(ctx, 'registration', (ids) => registrations.findByIds(ids)).load(id);
     return reg && mayView(reg, ctx.identity) ? reg : null;
   };
+  /** The catalog replica's copy of a lecture (one lookup per lecture per request). @throws NOT_FOUND when it has none. */
+  const replicaOf = async (id: string, ctx: RequestContext) => {
+    const entry = await loaderOf(ctx, 'catalog', (ids) => Promise.all(ids.map((i) => catalog.findById(i))).then((l) => l.filter((x) => x !== null))).load(id);
+    if (!entry) throw appError(ErrorCode.NOT_FOUND, 'this lecture is not in the catalog yet');
+    return entry;
+  };
   return {
     DateTime: DateTimeScalar,
     Query: {
@@ -41,6 +47,12 @@ export function registrationResolvers(service: RegistrationService, registration
     },
     Lecture: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      // From the catalog replica (see schema.graphql): answers while the lecture subgraph is down.
+      title: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).title,
+      instructorId: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).instructorId,
+      capacity: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).capacity,
+      price: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).price,
+      status: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).status,
       registrations: async (lecture: { id: string }, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
         const first = pageSize(args.first);
         const afterId = args.after ? cursor.decode(args.after) : undefined;
