@@ -22,7 +22,8 @@
  * anonymous client watching one lecture) share one supergraph query per event, whatever their
  * aliases and operation names (./shared-selection.ts: each gets the shared result under its own
  * aliases); a selection of only public fields (SubscriptionRoute.publicFields) is shared across
- * identities too. Results are kept {@link SHARE_MS} ms for subscribers that ask a little later.
+ * identities too (./shared-execution.ts). Results are kept SHARE_MS (2 s) for subscribers that
+ * ask a little later. Documents are parsed and validated once per text (./documents.ts).
  *
  * Back-pressure: graphql-ws takes a subscription's next result only once the socket has taken
  * the previous one (its write callback), so a client that stops reading holds at most one
@@ -38,31 +39,31 @@
  * (depth, aliases, cost) as over HTTP.
  */
 import type { Server as HttpServer } from 'node:http';
-import { createRequire } from 'node:module';
 import {
   GraphQLError,
   GraphQLID,
   getOperationAST,
-  print,
   valueFromAST,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
   type GraphQLSchema,
-  type OperationDefinitionNode,
-  type Source,
   type ValidationRule,
 } from 'graphql';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import type { EventHub } from './event-hub.js';
-import { ROUTES, type SubscriptionRoute } from './routes.js';
-import { ENTITY_ID_VAR, toEntityQuery } from './to-entity-query.js';
-import { canonicalQuery, declaredVariables, fragmentsOf, projectResult, selectsOnly } from './shared-selection.js';
+import { ROUTES } from './routes.js';
+import { ENTITY_ID_VAR } from './to-entity-query.js';
+import { DocumentCache, graphqlCjs } from './documents.js';
+import { startKeepAlive } from './keepalive.js';
+import { SharedExecutions } from './shared-execution.js';
+import { operationAuthorization, originAllowed } from './socket-auth.js';
+import { projectResult } from './shared-selection.js';
 
 /** Runs an operation through the gateway as `identity`. */
 export type Executor = (
@@ -117,14 +118,6 @@ export interface SubscriptionServer {
   close(): Promise<void>;
 }
 
-/** Query texts whose parsed document is kept for other subscribers (see parseShared). */
-export const DOCUMENT_CACHE_SIZE = 500;
-/** Longest query text (characters) whose parsed document is kept. */
-export const DOCUMENT_CACHE_MAX_CHARS = 10_000;
-
-/** How long (ms) a resolved event payload is kept for other subscribers of the same shape. */
-export const SHARE_MS = 2_000;
-
 /**
  * The per-operation context: the caller, or why the operation's own token was refused, and
  * when that operation's own token expires (epoch seconds).
@@ -133,31 +126,6 @@ interface OperationContext {
   identity?: Identity;
   authError?: string;
   exp?: number;
-}
-
-/** `Authorization` from an operation's `extensions.headers`, if any (any letter case). */
-function operationAuthorization(extensions: unknown): string | undefined {
-  const headers = (extensions as { headers?: Record<string, unknown> } | undefined)?.headers;
-  if (!headers || typeof headers !== 'object') return undefined;
-  const entry = Object.entries(headers).find(([k]) => k.toLowerCase() === 'authorization');
-  return typeof entry?.[1] === 'string' && entry[1].trim() ? entry[1] : undefined;
-}
-
-/**
- * graphql-js as graphql-ws, Apollo and GraphQL Armor load it (CommonJS). What is checked with
- * `instanceof` across them (the schema in validate, GraphQLError from onSubscribe) must come
- * from this one copy: a bundler or test runner may give this module graphql's ESM build, and
- * graphql-js refuses a schema "from another module or realm".
- */
-const graphqlCjs = createRequire(import.meta.url)('graphql') as typeof import('graphql');
-
-/** True when browser origin `origin` names the host the request came to (same site). */
-function sameHost(origin: string, host: string | undefined): boolean {
-  try {
-    return !!host && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
 }
 
 const err = (code: string, message: string) => ({ errors: [new GraphQLError(message, { extensions: { code } })] });
@@ -177,7 +145,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     // memory per socket) than the bytes it saves.
     perMessageDeflate: false,
     verifyClient: ({ origin, req }, done) => {
-      if (origin && opts.allowedOrigins && !opts.allowedOrigins.includes(origin) && !sameHost(origin, req.headers.host)) {
+      if (!originAllowed(origin, req.headers.host, opts.allowedOrigins)) {
         logger.info({ origin }, 'websocket refused: origin not allowed');
         return done(false, 403, 'origin not allowed');
       }
@@ -185,84 +153,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       done(true);
     },
   });
-  const alive = new WeakMap<WebSocket, boolean>();
-  /** In-flight and recent executions by event id + operation + variables + identity. */
-  const shared = new Map<string, Promise<ExecutionResult>>();
-  let executions = 0;
-  const executeShared = (key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> => {
-    let p = shared.get(key);
-    if (!p) {
-      executions++;
-      opts.count?.execution();
-      p = run();
-      shared.set(key, p);
-      const forget = () => setTimeout(() => shared.delete(key), SHARE_MS).unref();
-      p.then(forget, forget);
-    }
-    return p;
-  };
-
-  /**
-   * Parsed documents by query text, so that subscribers who send the same text share one AST,
-   * one validation and the queries derived from it (memory per subscriber, CPU per subscribe).
-   * At most {@link DOCUMENT_CACHE_SIZE} texts of up to {@link DOCUMENT_CACHE_MAX_CHARS}
-   * characters, the least recently used forgotten first; longer ones are parsed each time.
-   */
-  const documents = new Map<string, DocumentNode>();
-  function parseShared(source: string | Source): DocumentNode {
-    if (typeof source !== 'string') return graphqlCjs.parse(source);
-    const text = source;
-    const hit = documents.get(text);
-    if (hit) {
-      documents.delete(text);
-      documents.set(text, hit);
-      return hit;
-    }
-    const document = graphqlCjs.parse(text);
-    if (text.length <= DOCUMENT_CACHE_MAX_CHARS) {
-      documents.set(text, document);
-      if (documents.size > DOCUMENT_CACHE_SIZE) documents.delete(documents.keys().next().value!);
-    }
-    return document;
-  }
-  /** Validation errors by schema and (shared) document. */
-  const validated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
-  function validateShared(schema: GraphQLSchema, document: DocumentNode): readonly GraphQLError[] {
-    let bySchema = validated.get(schema);
-    if (!bySchema) validated.set(schema, (bySchema = new WeakMap()));
-    let errors = bySchema.get(document);
-    if (!errors) bySchema.set(document, (errors = graphqlCjs.validate(schema, document, [...graphqlCjs.specifiedRules, ...(opts.validationRules ?? [])])));
-    return errors;
-  }
-  /** The entity query of a (shared) document's operation, its canonical form and that form's text. */
-  const derived = new WeakMap<DocumentNode, Map<string, { query: DocumentNode; canonical: DocumentNode; canonicalText: string; declared: string[]; publicOnly: boolean }>>();
-  function entityQueriesOf(document: DocumentNode, operation: OperationDefinitionNode, route: SubscriptionRoute) {
-    let byOperation = derived.get(document);
-    if (!byOperation) derived.set(document, (byOperation = new Map()));
-    const key = `${operation.name?.value ?? ''}|${route.entityQueryField}`;
-    let entry = byOperation.get(key);
-    if (!entry) {
-      const query = toEntityQuery(document, operation, route.entityQueryField);
-      const canonical = canonicalQuery(query);
-      const root = operation.selectionSet.selections[0] as FieldNode;
-      const publicOnly = !!route.publicFields && !!root.selectionSet && selectsOnly(root.selectionSet, route.publicFields, fragmentsOf(document));
-      byOperation.set(key, (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical), publicOnly }));
-    }
-    return entry;
-  }
-
-  /** A shared result as each (shared) subscriber query sees it, with its JSON text. */
-  const projections = new WeakMap<ExecutionResult, WeakMap<DocumentNode, { result: ExecutionResult; fingerprint: string }>>();
-  function projectedOnce(shared: ExecutionResult, query: DocumentNode, project: () => ExecutionResult) {
-    let byQuery = projections.get(shared);
-    if (!byQuery) projections.set(shared, (byQuery = new WeakMap()));
-    let entry = byQuery.get(query);
-    if (!entry) {
-      const result = project();
-      byQuery.set(query, (entry = { result, fingerprint: JSON.stringify(result) }));
-    }
-    return entry;
-  }
+  const shared = new SharedExecutions(() => opts.count?.execution());
+  const documents = new DocumentCache(opts.validationRules ?? []);
 
   function subscribe(args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> | ExecutionResult {
     const operation = getOperationAST(args.document, args.operationName);
@@ -279,7 +171,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     if (key != null && !isId(key)) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
     if (route.keyRequired && key == null) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
 
-    const { query, canonical, canonicalText, declared, publicOnly } = entityQueriesOf(args.document, operation, route);
+    const { query, canonical, canonicalText, declared, publicOnly } = documents.entityQueries(args.document, operation, route);
     const responseKey = root.alias?.value ?? root.name.value;
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
     // What is executed: the query in canonical words, with only the variables it declares, as
@@ -340,18 +232,16 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             continue;
           }
           const entityId = route.keyOf(event)!;
-          const sharedResult = await executeShared(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
+          const sharedResult = await shared.run(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
           // Errors name canonical paths: then the subscriber's own words are run, unshared.
           let result: ExecutionResult;
           let fingerprint: string;
           if (sharedResult.errors?.length || !sharedResult.data) {
-            executions++;
-            opts.count?.execution();
-            result = await opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName);
+            result = await shared.runOwn(() => opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName));
             fingerprint = JSON.stringify(result);
           } else {
             // Subscribers of one shared result who sent the same text get one projection.
-            ({ result, fingerprint } = projectedOnce(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
+            ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
           }
           const data = result.data as Record<string, unknown> | null | undefined;
           if (data?.[responseKey] != null) {
@@ -382,8 +272,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         if (!s) throw new Error('supergraph not loaded yet');
         return s;
       },
-      parse: parseShared,
-      validate: (schema, document) => validateShared(schema, document) as GraphQLError[],
+      parse: (source) => documents.parse(source),
+      validate: (schema, document) => documents.validate(schema, document) as GraphQLError[],
       onSubscribe(ctx, id) {
         // Counted here, not from ctx.subscriptions: operations sent together are all being
         // prepared before any of them is registered there.
@@ -439,17 +329,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     0,
   );
 
-  const keepAliveMs = opts.keepAliveMs ?? 15_000;
-  /**
-   * When each socket is next pinged: first at a random point of its first period, so that the
-   * pings of sockets that connected together are spread over the period instead of written in
-   * one burst (5,000 at once held up event deliveries by tens of ms).
-   */
-  const nextPing = new WeakMap<WebSocket, number>();
   wss.on('connection', (socket, req) => {
-    alive.set(socket, true);
-    nextPing.set(socket, Date.now() + Math.random() * keepAliveMs);
-    socket.on('pong', () => alive.set(socket, true));
     const address = req.socket.remoteAddress ?? '';
     socketsOf.set(address, (socketsOf.get(address) ?? 0) + 1);
     socket.once('close', () => {
@@ -458,31 +338,17 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       else socketsOf.delete(address);
     });
   });
-  // A socket that has not answered its last ping by its next turn is dropped.
-  const ping = setInterval(() => {
-    const now = Date.now();
-    for (const socket of wss.clients) {
-      if ((nextPing.get(socket) ?? 0) > now) continue;
-      nextPing.set(socket, now + keepAliveMs);
-      if (!alive.get(socket)) {
-        socket.terminate();
-        continue;
-      }
-      alive.set(socket, false);
-      socket.ping();
-    }
-  }, Math.max(10, Math.min(1_000, keepAliveMs / 10)));
-  ping.unref();
+  const stopKeepAlive = startKeepAlive(wss, opts.keepAliveMs ?? 15_000);
 
   return {
     get executions() {
-      return executions;
+      return shared.executions;
     },
     get connections() {
       return wss.clients.size;
     },
     async close() {
-      clearInterval(ping);
+      stopKeepAlive();
       await server.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

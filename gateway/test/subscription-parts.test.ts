@@ -1,0 +1,144 @@
+/** The parts of the subscription server, each alone: document cache, shared executions, keep-alive, socket checks. */
+import { parse, type ExecutionResult, type ValidationContext } from 'graphql';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DocumentCache, graphqlCjs } from '../src/subscriptions/documents.js';
+import { startKeepAlive, type PingableSocket } from '../src/subscriptions/keepalive.js';
+import { ROUTES } from '../src/subscriptions/routes.js';
+import { SharedExecutions } from '../src/subscriptions/shared-execution.js';
+import { operationAuthorization, originAllowed, sameHost } from '../src/subscriptions/socket-auth.js';
+
+afterEach(() => vi.useRealTimers());
+
+describe('DocumentCache', () => {
+  // Built by the copy of graphql-js the cache validates with (see documents.ts).
+  const schema = graphqlCjs.buildSchema('type Query { x: Int } type Subscription { lectureUpdated(lectureId: ID!): L } type L { id: ID! title: String registrations: Int }');
+
+  it('hands out one parsed document per text, validates it once, and forgets the least recently used', () => {
+    let visits = 0;
+    const counting = () => ({ Document: () => void visits++ });
+    const cache = new DocumentCache([counting as unknown as (c: ValidationContext) => never], 2);
+    const a = 'subscription { lectureUpdated(lectureId: "1") { id } }';
+    expect(cache.parse(a)).toBe(cache.parse(a));
+    const doc = cache.parse(a);
+    expect(cache.validate(schema, doc)).toEqual([]);
+    expect(cache.validate(schema, doc)).toEqual([]);
+    expect(visits).toBe(1);
+    cache.parse('{ x }');
+    cache.parse('{ y: x }'); // a third text: `a` (least recently used) is forgotten
+    expect(cache.parse(a)).not.toBe(doc);
+  });
+
+  it('keeps no document of a text over the size limit, and reports errors as graphql-js does', () => {
+    const cache = new DocumentCache([], 10, 20);
+    const long = '{ x x x x x x x x x x x }';
+    expect(cache.parse(long)).not.toBe(cache.parse(long));
+    expect(cache.validate(schema, cache.parse('{ nope }')).map((e) => e.message)).toEqual(['Cannot query field "nope" on type "Query".']);
+    expect(() => cache.parse('{')).toThrow(/Syntax Error/);
+  });
+
+  it('derives the entity queries once per document, and knows a public selection', () => {
+    const cache = new DocumentCache();
+    const doc = parse('subscription S { lectureUpdated(lectureId: "1") { id title } }');
+    const op = doc.definitions[0] as never;
+    const q = cache.entityQueries(doc, op, ROUTES.lectureUpdated);
+    expect(cache.entityQueries(doc, op, ROUTES.lectureUpdated)).toBe(q);
+    expect(q.publicOnly).toBe(true);
+    expect(q.canonicalText).not.toContain('S');
+    const withPrivate = parse('subscription { lectureUpdated(lectureId: "1") { id registrations { totalCount } } }');
+    expect(cache.entityQueries(withPrivate, withPrivate.definitions[0] as never, ROUTES.lectureUpdated).publicOnly).toBe(false);
+  });
+});
+
+describe('SharedExecutions', () => {
+  it('runs one execution per key for everyone asking within the sharing window, then runs again', async () => {
+    vi.useFakeTimers();
+    let runs = 0;
+    const counted: number[] = [];
+    const shared = new SharedExecutions(() => counted.push(1), 2_000);
+    const execute = async (): Promise<ExecutionResult> => ({ data: { n: ++runs } });
+    const [a, b] = await Promise.all([shared.run('e1|s', execute), shared.run('e1|s', execute)]);
+    expect(a).toBe(b);
+    expect(await shared.run('e2|s', execute)).toEqual({ data: { n: 2 } });
+    await vi.advanceTimersByTimeAsync(1_999);
+    expect(await shared.run('e1|s', execute)).toBe(a);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(await shared.run('e1|s', execute)).toEqual({ data: { n: 3 } });
+    expect(shared.executions).toBe(3);
+    expect(counted.length).toBe(3);
+  });
+
+  it('projects a shared result once per query document, with its JSON text', () => {
+    const shared = new SharedExecutions();
+    const result: ExecutionResult = { data: { x: 1 } };
+    const query = parse('{ x }');
+    let projections = 0;
+    const project = () => (projections++, { data: { y: 1 } });
+    const first = shared.projected(result, query, project);
+    expect(shared.projected(result, query, project)).toBe(first);
+    expect(first.fingerprint).toBe('{"data":{"y":1}}');
+    expect(projections).toBe(1);
+    shared.projected(result, parse('{ x }'), project);
+    expect(projections).toBe(2);
+  });
+});
+
+describe('keep-alive', () => {
+  class FakeSocket implements PingableSocket {
+    pings = 0;
+    terminated = false;
+    answers = true;
+    private pong?: () => void;
+    ping() {
+      this.pings++;
+      if (this.answers) this.pong?.();
+    }
+    terminate() {
+      this.terminated = true;
+    }
+    on(_event: 'pong', listener: () => void) {
+      this.pong = listener;
+    }
+  }
+
+  it('pings each socket once per period at a phase of its own, and terminates one that stopped answering', async () => {
+    vi.useFakeTimers();
+    const clients = new Set<FakeSocket>();
+    let onConnection!: (s: FakeSocket) => void;
+    const server = { clients, on: (_e: 'connection', l: (s: FakeSocket) => void) => (onConnection = l) };
+    const phases = [0.1, 0.6];
+    const stop = startKeepAlive(server, 1_000, Date.now, () => phases.shift()!);
+    const [early, late] = [new FakeSocket(), new FakeSocket()];
+    for (const s of [early, late]) {
+      clients.add(s);
+      onConnection(s);
+    }
+    await vi.advanceTimersByTimeAsync(300);
+    expect([early.pings, late.pings]).toEqual([1, 0]); // spread: not both at once
+    await vi.advanceTimersByTimeAsync(400);
+    expect([early.pings, late.pings]).toEqual([1, 1]);
+    late.answers = false;
+    await vi.advanceTimersByTimeAsync(1_000); // late pinged, no answer
+    await vi.advanceTimersByTimeAsync(1_000); // its next turn: terminated
+    expect(late.terminated).toBe(true);
+    expect(early.terminated).toBe(false);
+    expect(early.pings).toBeGreaterThanOrEqual(3);
+    stop();
+  });
+});
+
+describe('socket checks', () => {
+  it('reads an operation\'s own Authorization in any letter case, only as a non-empty string', () => {
+    expect(operationAuthorization({ headers: { authorization: 'Bearer a' } })).toBe('Bearer a');
+    expect(operationAuthorization({ headers: { AUTHORIZATION: 'Bearer b' } })).toBe('Bearer b');
+    for (const bad of [undefined, null, 'x', { headers: 'x' }, { headers: { authorization: 1 } }, { headers: { authorization: ' ' } }]) expect(operationAuthorization(bad)).toBeUndefined();
+  });
+
+  it('lets a browser origin in when it is allowed or the gateway\'s own, and any client without one', () => {
+    expect(originAllowed(undefined, 'gw:4000', ['https://app.example.com'])).toBe(true);
+    expect(originAllowed('https://app.example.com', 'gw:4000', ['https://app.example.com'])).toBe(true);
+    expect(originAllowed('http://gw:4000', 'gw:4000', ['https://app.example.com'])).toBe(true);
+    expect(originAllowed('https://evil.example.net', 'gw:4000', ['https://app.example.com'])).toBe(false);
+    expect(originAllowed('https://evil.example.net', 'gw:4000', undefined)).toBe(true);
+    expect(sameHost('not a url', 'gw:4000')).toBe(false);
+  });
+});
