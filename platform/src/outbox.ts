@@ -39,7 +39,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { isDuplicateKey } from './mongo.js';
-import { publishEvent } from './nats.js';
+import { publishEvent } from './nats-streams.js';
 
 /** Name of the collection that holds the claims of changes in flight. */
 export const CLAIMS_COLLECTION = '_outbox';

@@ -22,7 +22,9 @@ import { stopAll } from './lifecycle.js';
 import { apolloLogger, createLogger, type Logger } from './logger.js';
 import { createMetrics, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
-import { connectNats, ensureStream, natsAuthOf, jetstreamOf, natsReady, startConsumer, type BatchHandler, type EventHandlers, type NatsConnection, type RunningConsumer } from './nats.js';
+import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } from './nats-connection.js';
+import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
+import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */

@@ -4,7 +4,7 @@
  * consistency checker ends green. Uses a nats-server of its own, with a store on disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql } from '../../scripts/lib/graphql-client.js';
+import { eventually, gql } from '../../scripts/lib/graphql-client.js';
 import { natsServerBinary, startOwnNatsServer, type OwnNatsServer } from '../support/nats-server.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
@@ -54,8 +54,12 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
     const down = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id: lectures[0] }, whileDown);
     expect(down.errors).toBeUndefined();
     expect(down.data!.registerForLecture.status).toBe('CONFIRMED');
+    // Readiness follows the connection's status events: not ready while NATS is away.
+    const ready = async () => (await fetch(`${sys.services.registration.url}/health/ready`)).status;
+    await eventually(async () => (await ready()) === 503, 10_000, 'registration not ready while NATS is down');
     await new Promise((r) => setTimeout(r, 1_000)); // the outage lasts a while (a scenario, not a wait)
     await nats.start();
+    await eventually(async () => (await ready()) === 200, 15_000, 'registration ready again');
     const results = await burst;
 
     expect(results.filter((r) => r === 'CONFIRMED').length).toBe(36);

@@ -1,138 +1,23 @@
 /**
- * NATS JetStream plumbing: connections, streams, publishing and durable consumers.
- *
- * API: the modular nats.js v3 client (`@nats-io/transport-node`, `@nats-io/jetstream`).
- * Delivery is at-least-once; consumers ack only after the effect is stored and handlers
- * must be idempotent. Replicas of a service share one durable consumer, so each message
- * goes to one of them.
+ * Durable consumers: at-least-once delivery, ack only after the effect is stored (handlers must be
+ * idempotent), nak with backoff, per-aggregate order, batches, and the dead-letter stream for what
+ * a consumer gives up on. Replicas of a service share one durable consumer, so each message goes
+ * to one of them. Handlers see the event and its delivery count, never the transport's message.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
-  DiscardPolicy,
-  jetstream,
-  jetstreamManager,
   type Consumer,
   type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import {
-  InvalidEventError,
-  namespacedStream,
-  parseEvent,
-  subjectOf,
-  type EventEnvelope,
-  type EventType,
-  type StreamSpec,
-} from '@courses/contracts';
+import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from './keyed-mutex.js';
-import { deadLetterStream, inboxPrefixOf } from './nats-auth.js';
+import { deadLetterStream } from './nats-auth.js';
+import { jetstreamOf, type NatsConnection } from './nats-connection.js';
+import { ensureStream } from './nats-streams.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
-
-export type { NatsConnection };
-
-/** How a service authenticates to NATS (see the `NATS_*` settings in config.ts). */
-export interface NatsAuth {
-  user?: string;
-  password?: string;
-  /** PEM files: the CA that signed the server's certificate; a client certificate and key when the server verifies clients. */
-  tls?: { caFile?: string; certFile?: string; keyFile?: string };
-}
-
-/** The {@link NatsAuth} of a service's configuration. */
-export function natsAuthOf(c: { NATS_USER?: string; NATS_PASSWORD?: string; NATS_TLS_CA_FILE?: string; NATS_TLS_CERT_FILE?: string; NATS_TLS_KEY_FILE?: string }): NatsAuth {
-  const tls = c.NATS_TLS_CA_FILE || c.NATS_TLS_CERT_FILE ? { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE } : undefined;
-  return { user: c.NATS_USER, password: c.NATS_PASSWORD, tls };
-}
-
-/**
- * Connects as service `name` with endless reconnects (every 1000 ms), so a NATS restart heals
- * without a service restart. Replies (JetStream API answers, pulled messages) arrive on the
- * service's own inbox prefix (`_INBOX_<name>`), the only inbox its NATS user may read. Waits at
- * most `timeoutMs` for the first connection.
- * @throws when no server answers at `url` within the time, or it refuses the credentials.
- */
-export async function connectNats(url: string, name: string, logger: Logger, auth: NatsAuth = {}, timeoutMs = 5_000): Promise<NatsConnection> {
-  const nc = await connect({
-    servers: url.split(','),
-    name,
-    ...(auth.user ? { user: auth.user, pass: auth.password } : {}),
-    ...(auth.tls ? { tls: auth.tls } : {}),
-    inboxPrefix: inboxPrefixOf(name),
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 1_000,
-    timeout: timeoutMs,
-    // No stack trace captured for every request (each JetStream publish and pull is one): it
-    // showed in CPU profiles, and the error a request fails with still says what failed.
-    noAsyncTraces: true,
-  });
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type }, `nats ${s.type}`);
-      // A permission refused by the server: a bug in BUS or an attack from this process; loud.
-      else if (s.type === 'error') logger.error({ err: s.error.message }, 'nats error');
-    }
-  })().catch(() => undefined);
-  logger.info({ server: nc.getServer(), user: auth.user ?? null, tls: !!auth.tls }, 'nats connected');
-  return nc;
-}
-
-/** True while the connection is open (reconnecting counts as not ready). */
-export function natsReady(nc: NatsConnection): boolean {
-  return !nc.isClosed() && !nc.isDraining() && (nc as unknown as { protocol?: { connected?: boolean } }).protocol?.connected !== false;
-}
-
-/** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
-export const DUPLICATE_WINDOW_MS = 2 * 60_000;
-
-/**
- * How long a stream keeps a message (ms): 30 days, then the oldest go first (discard `old`).
- * Every durable consumer must catch up within it: a consumer down for longer loses what expired.
- * An age bound and no byte bound, so that no stream reserves storage up front.
- */
-export const STREAM_MAX_AGE_MS = 30 * 24 * 3600_000;
-
-/**
- * Creates the stream if missing (file storage, limits retention, duplicate window
- * {@link DUPLICATE_WINDOW_MS}, messages kept {@link STREAM_MAX_AGE_MS}); an existing one gets
- * that age limit if it has another, and is otherwise left as it is. Both publishers and
- * consumers call this, so start-up order does not matter.
- */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
-  const limits = { max_age: STREAM_MAX_AGE_MS * 1_000_000, discard: DiscardPolicy.Old };
-  try {
-    const info = await jsm.streams.info(spec.name);
-    if (info.config.max_age !== limits.max_age || info.config.discard !== limits.discard) await jsm.streams.update(spec.name, limits);
-  } catch (err) {
-    if (!/not found/i.test(String((err as Error)?.message))) throw err;
-    try {
-      await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000, ...limits });
-    } catch (err) {
-      // Another replica may have created it in between.
-      await jsm.streams.info(spec.name).catch(() => {
-        throw err;
-      });
-    }
-  }
-}
-
-/** The JetStream client and manager for a connection. */
-export async function jetstreamOf(nc: NatsConnection): Promise<{ js: JetStreamClient; jsm: JetStreamManager }> {
-  return { js: jetstream(nc), jsm: await jetstreamManager(nc) };
-}
-
-/**
- * Publishes `event` on its subject with `Nats-Msg-Id` = event id and waits for the stream's ack.
- * @throws when no stream stores the subject or NATS is unreachable.
- */
-export async function publishEvent(js: JetStreamClient, event: EventEnvelope, namespace: string): Promise<void> {
-  await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
-}
-
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {

@@ -1,0 +1,48 @@
+/**
+ * JetStream streams and publishing: every stream's limits (duplicate window, age, discard) and
+ * the one way an event is published (subject by type, `Nats-Msg-Id` = event id).
+ */
+import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { subjectOf, type EventEnvelope, type StreamSpec } from '@courses/contracts';
+
+/** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/**
+ * How long a stream keeps a message (ms): 30 days, then the oldest go first (discard `old`).
+ * Every durable consumer must catch up within it: a consumer down for longer loses what expired.
+ * An age bound and no byte bound, so that no stream reserves storage up front.
+ */
+export const STREAM_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/**
+ * Creates the stream if missing (file storage, limits retention, duplicate window
+ * {@link DUPLICATE_WINDOW_MS}, messages kept {@link STREAM_MAX_AGE_MS}); an existing one gets
+ * that age limit if it has another, and is otherwise left as it is. A service calls it for the
+ * streams it owns: its context's and its dead-letter stream (a consumer waits for the others).
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  const limits = { max_age: STREAM_MAX_AGE_MS * 1_000_000, discard: DiscardPolicy.Old };
+  try {
+    const info = await jsm.streams.info(spec.name);
+    if (info.config.max_age !== limits.max_age || info.config.discard !== limits.discard) await jsm.streams.update(spec.name, limits);
+  } catch (err) {
+    if (!/not found/i.test(String((err as Error)?.message))) throw err;
+    try {
+      await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000, ...limits });
+    } catch (err) {
+      // Another replica may have created it in between.
+      await jsm.streams.info(spec.name).catch(() => {
+        throw err;
+      });
+    }
+  }
+}
+
+/**
+ * Publishes `event` on its subject with `Nats-Msg-Id` = event id and waits for the stream's ack.
+ * @throws when no stream stores the subject or NATS is unreachable.
+ */
+export async function publishEvent(js: JetStreamClient, event: EventEnvelope, namespace: string): Promise<void> {
+  await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
+}
