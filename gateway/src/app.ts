@@ -24,13 +24,11 @@ import {
   createMetrics,
   serviceCounter,
   createServiceHost,
-  HEADERS,
   HttpError,
   loadConfig,
   metricsAccess,
   natsReady,
   stopAll,
-  type Identity,
   type Logger,
   type NatsConnection,
 } from '@courses/platform';

@@ -2,7 +2,7 @@
  * Inbound adapter: GraphQL resolvers of the lecture subgraph. Thin: validate arguments,
  * check who may act, call the repository.
  */
-import { appError, badInput, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireRole, type RequestContext } from '@courses/platform';
+import { appError, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireRole, type RequestContext } from '@courses/platform';
 import { assertMayManage, cancel, validateNewLecture, type Lecture, type LectureStatus } from '../domain/lecture.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
