@@ -3,10 +3,10 @@
  * ports, with databases and NATS subjects unique to the caller (so test files can run
  * side by side on one MongoDB-wire server and one NATS server).
  */
-import { startDashboardService } from '../../subgraphs/dashboard/src/service.js';
-import { startLectureService } from '../../subgraphs/lecture/src/service.js';
-import { startPaymentService } from '../../subgraphs/payment/src/service.js';
-import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/service.js';
+import { startDashboardService } from '../../subgraphs/dashboard/src/wiring.js';
+import { startLectureService } from '../../subgraphs/lecture/src/wiring.js';
+import { startPaymentService } from '../../subgraphs/payment/src/wiring.js';
+import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/wiring.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';

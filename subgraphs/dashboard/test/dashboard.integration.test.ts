@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
-import { startDashboardService } from '../src/service.js';
+import { startDashboardService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startDashboardService>>>;
 beforeAll(async () => {

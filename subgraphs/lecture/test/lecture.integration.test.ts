@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
-import { startLectureService } from '../src/service.js';
+import { startLectureService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startLectureService>>>;
 const kim = { sub: 'i-kim', role: 'INSTRUCTOR' } as const;

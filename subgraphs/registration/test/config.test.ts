@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@courses/platform';
-import { registrationEnv } from '../src/service.js';
+import { registrationEnv } from '../src/wiring.js';
 
 const base = { PORT: '0', MONGODB_URI: 'mongodb://127.0.0.1/x' };
 

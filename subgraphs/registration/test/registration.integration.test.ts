@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
-import { startPaymentService } from '../../payment/src/service.js';
-import { startRegistrationService } from '../src/service.js';
+import { startPaymentService } from '../../payment/src/wiring.js';
+import { startRegistrationService } from '../src/wiring.js';
 
 let payment: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
 let h: SubgraphHarness<Awaited<ReturnType<typeof startRegistrationService>>>;

@@ -1,4 +1,4 @@
-/** Wiring of the dashboard subgraph. */
+/** Wiring (the composition root) of the dashboard subgraph. */
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { startDashboardConsumers } from './infrastructure/consumers.js';
 import { DashboardRepository } from './infrastructure/dashboard-repository.js';

@@ -1,4 +1,4 @@
-/** Wiring of the payment subgraph. */
+/** Wiring (the composition root) of the payment subgraph. */
 import { z } from 'zod';
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { parseLatency } from './domain/payment.js';

@@ -1,4 +1,4 @@
-/** Wiring of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
+/** Wiring (the composition root) of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';

@@ -1,4 +1,4 @@
-/** Wiring of the registration subgraph. */
+/** Wiring (the composition root) of the registration subgraph. */
 import { z } from 'zod';
 import { Gauge } from 'prom-client';
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, watchEventLoop, type RunningSubgraph } from '@courses/platform';
