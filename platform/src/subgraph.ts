@@ -26,6 +26,7 @@ import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } 
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
+import { crashes } from './crash-registry.js';
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */
 export type SubgraphConfig = z.infer<typeof subgraphEnv>;
@@ -71,13 +72,8 @@ export interface RunningSubgraph {
   runtime: SubgraphRuntime;
   host: ServiceHost;
   stop(): Promise<void>;
-  /**
-   * For fault tests: dies like a killed process would, as far as the outside sees. Open
-   * requests are cut, nothing is drained or acked (JetStream redelivers after the ack wait),
-   * and the MongoDB and NATS connections are closed at once.
-   */
-  crash(): Promise<void>;
 }
+
 
 /** Reads a subgraph's `schema.graphql` next to its package root (`../schema.graphql` from src/ or dist/). */
 export function readSchema(moduleUrl: string): string {
@@ -173,26 +169,26 @@ export async function startSubgraph<Ctx extends RequestContext>(
   const port = await host.listen(config.PORT, config.HOST);
 
   let stopping: Promise<void> | undefined;
-  return {
-    async crash() {
-      stopping ??= (async () => {
-        host.server.close();
-        host.server.closeAllConnections();
-        for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
-        void runtime.outbox.stop();
-        for (const step of parts.onStop ?? []) {
-          try {
-            void step();
-          } catch {
-            /* dying anyway */
-          }
+  const crash = () => {
+    stopping ??= (async () => {
+      host.server.close();
+      host.server.closeAllConnections();
+      for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
+      void runtime.outbox.stop();
+      for (const step of parts.onStop ?? []) {
+        try {
+          void step();
+        } catch {
+          /* dying anyway */
         }
-        await nc.close().catch(() => undefined);
-        await conn.close(true).catch(() => undefined);
-        await apollo.stop().catch(() => undefined);
-      })();
-      return stopping;
-    },
+      }
+      await nc.close().catch(() => undefined);
+      await conn.close(true).catch(() => undefined);
+      await apollo.stop().catch(() => undefined);
+    })();
+    return stopping;
+  };
+  const running: RunningSubgraph = {
     name,
     port,
     url: `http://127.0.0.1:${port}`,
@@ -213,4 +209,6 @@ export async function startSubgraph<Ctx extends RequestContext>(
       return stopping;
     },
   };
+  crashes.set(running, crash);
+  return running;
 }

@@ -10,6 +10,7 @@ import { startRegistrationService, type RunningRegistration } from '../../subgra
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
+import { crashSubgraph } from '@courses/platform/testing';
 import mongoose from 'mongoose';
 import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
@@ -47,7 +48,7 @@ export interface TestSystem {
   envOf(name: Name | 'gateway'): Record<string, string>;
   /** Stops one subgraph (graceful). */
   stopService(name: Name): Promise<void>;
-  /** Kills one subgraph abruptly (see RunningSubgraph.crash). */
+  /** Kills one subgraph abruptly (see crashSubgraph in @courses/platform/testing). */
   crashService(name: Name): Promise<void>;
   /** Starts a stopped subgraph again on the same port, databases and durable consumers. */
   restartService(name: Name): Promise<void>;
@@ -151,7 +152,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       stopped.add(name);
     },
     async crashService(name) {
-      await services[name].crash();
+      await crashSubgraph(services[name]);
       stopped.add(name);
     },
     async restartService(name) {
