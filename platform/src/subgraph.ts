@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { JetStreamClient } from '@nats-io/jetstream';
@@ -27,6 +26,9 @@ import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsu
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
 import { crashes } from './crash-registry.js';
+
+/** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
+type SubgraphResolverMap = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
 
 /** Configuration every subgraph accepts (see `subgraphEnv`). */
 export type SubgraphConfig = z.infer<typeof subgraphEnv>;
@@ -138,7 +140,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
   const consumers = parts.startConsumers ? await parts.startConsumers() : [];
 
   const apollo = new ApolloServer<Ctx>({
-    schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
     introspection: true,
     includeStacktraceInErrorResponses: false,
     logger: apolloLogger(logger),
