@@ -97,6 +97,17 @@ describe('fault isolation', () => {
     await sys.assertConsistent();
   });
 
+  it('brings back each subgraph killed abruptly in process, as the soak does, and keeps serving', async () => {
+    for (const name of ['registration', 'payment', 'lecture', 'dashboard'] as const) {
+      await sys.crashService(name);
+      await sys.restartService(name);
+    }
+    const id = await openReplicated('After the crashes', 5);
+    const reg = await sys.register(id, await sys.token('STUDENT', 's-after-crashes'));
+    expect(reg.status).toBe('CONFIRMED');
+    await sys.assertConsistent();
+  });
+
   it('registers while the dashboard is down; the dashboard catches up when it returns', async () => {
     const id = await openReplicated('Dashboard Outage', 10);
     await sys.stopService('dashboard');

@@ -80,5 +80,6 @@ export async function startRegistrationService(env: Record<string, string | unde
     startConsumers: () => startRegistrationConsumers(rt, catalog, service),
     onStop: [unwatch, () => payment.shutdown()],
   });
-  return { ...running, service, payment };
+  // Extended in place: the handle stays the one startSubgraph returned (fault tests find it by identity).
+  return Object.assign(running, { service, payment });
 }
