@@ -11,7 +11,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { parse, print, separateOperations, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import {
   connectNats,
   natsAuthOf,
@@ -81,7 +81,21 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
 }
 
 /** The student web page (gateway/public/app.html), read once. */
-const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8');
+/** The student page, with its operations (public/operations.graphql) put in as one document per name. */
+const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8').replace(
+  '/*OPERATIONS*/ {}',
+  // `<` escaped so that no text in a document can end the page's script element.
+  JSON.stringify(pageOperations()).replace(/</g, '\\u003c'),
+);
+
+/**
+ * The page's operations: public/operations.graphql split into one printed document per
+ * operation name, each with the fragments it uses (graphql-js `separateOperations`).
+ */
+export function pageOperations(): Record<string, string> {
+  const doc = parse(readFileSync(new URL('../public/operations.graphql', import.meta.url), 'utf8'));
+  return Object.fromEntries(Object.entries(separateOperations(doc)).map(([name, d]) => [name, print(d)]));
+}
 
 /**
  * `GET /dev/token?role=STUDENT&sub=s-1` → `{ token }`: demo sign-in for the client page and

@@ -2,7 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildASTSchema, parse, type GraphQLObjectType } from 'graphql';
+import { buildASTSchema, parse, validate, type GraphQLObjectType } from 'graphql';
+import { pageOperations } from '../../gateway/src/app.js';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
 
@@ -41,6 +42,25 @@ describe('supergraph composition', () => {
     expect(Object.keys(fields('Registration'))).toEqual(expect.arrayContaining(['id', 'studentId', 'lecture', 'status', 'cancellationReason', 'payment', 'createdAt', 'updatedAt']));
     expect(Object.keys(fields('Payment'))).toEqual(expect.arrayContaining(['id', 'amount', 'status']));
     expect(Object.keys(fields('DashboardEntry'))).toEqual(expect.arrayContaining(['registrationId', 'lectureTitle', 'registrationStatus', 'paymentStatus', 'updatedAt']));
+  });
+});
+
+describe('the student page\'s operations (gateway/public/operations.graphql)', () => {
+  const schema = buildASTSchema(parse(composed.supergraphSdl!), { assumeValidSDL: true });
+
+  it('validate against the supergraph, every one of them', () => {
+    const text = readFileSync(new URL('../../gateway/public/operations.graphql', import.meta.url), 'utf8');
+    expect(validate(schema, parse(text)).map((e) => e.message)).toEqual([]);
+    const ops = pageOperations();
+    expect(Object.keys(ops).sort()).toEqual(['CancelRegistration', 'Catalog', 'MyDashboard', 'MyRegistrationChanges', 'MyRegistrations', 'Register']);
+    // Each one is a document of its own, with the fragments it uses, valid alone.
+    for (const [name, doc] of Object.entries(ops)) expect(validate(schema, parse(doc)).map((e) => e.message), name).toEqual([]);
+    expect(ops.Register).toContain('fragment RegistrationView on Registration');
+    expect(ops.Catalog).not.toContain('fragment');
+  });
+
+  it('would fail on an operation the supergraph no longer serves', () => {
+    expect(validate(schema, parse('query Gone { myRegistrations { id grade } }')).map((e) => e.message)).toEqual(['Cannot query field "grade" on type "Registration".']);
   });
 });
 
