@@ -12,14 +12,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { ROOT, devSecrets, ensureBuilt } from './lib/provision.mjs';
+import { ROOT, devSecrets, ensureBuilt, natsAuth } from './lib/provision.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 
 ensureBuilt();
-const { deploymentNatsConfig, natsServerConfig, natsUsers } = await import(pathToFileURL(path.join(ROOT, 'platform', 'dist', 'nats-auth.js')).href);
+const { deploymentNatsConfig, natsServerConfig, natsUsers } = await natsAuth();
 const namespace = opt('--namespace', '');
 let text;
 if (args.includes('--dev')) {

@@ -169,8 +169,8 @@ export function natsServerBinary() {
   return target;
 }
 
-/** The services' NATS users (BUS in @courses/contracts) and their permissions, from the build. */
-async function natsAuth() {
+/** platform/src/nats-auth.ts from the build: the services' NATS users (BUS) and the server configuration. */
+export async function natsAuth() {
   return import(pathToFileURL(path.join(ROOT, 'platform', 'dist', 'nats-auth.js')).href);
 }
 

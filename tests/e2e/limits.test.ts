@@ -27,6 +27,13 @@ afterAll(async () => {
 
 const codes = (r: { errors?: Array<{ extensions?: { code?: string } }> }) => (r.errors ?? []).map((e) => e.extensions?.code);
 
+/** A gateway of this system without the file's low mutation rate limit, for cases made of many mutations. */
+async function unlimitedGateway(): Promise<RunningGateway> {
+  const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', MUTATION_RATE_LIMIT: '1000000' });
+  extra.push(g);
+  return g;
+}
+
 describe('bounded operations', () => {
   it('refuses the cyclic instructor query past the depth limit', async () => {
     const lecture = await sys.openLecture(instructor, 'Depth');
@@ -194,9 +201,7 @@ describe('another student\'s ids, and a token from elsewhere', () => {
   });
 
   it('treats injection-shaped ids as what they are: an object is no ID (BAD_USER_INPUT), an operator-looking string matches nothing', async () => {
-    // A gateway of its own without this file's low mutation rate limit: every case is a mutation.
-    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', MUTATION_RATE_LIMIT: '1000000' });
-    extra.push(g);
+    const g = await unlimitedGateway();
     const student = await sys.token('STUDENT', 's-inject');
     const instructor = await sys.token('INSTRUCTOR', 'i-inject');
     const lecture = (await gqlOk(g.url, 'mutation { openLecture(input: { title: "Injection", capacity: 5, price: 100 }) { id } }', {}, instructor)).openLecture.id;
@@ -235,8 +240,7 @@ describe('another student\'s ids, and a token from elsewhere', () => {
   });
 
   it('refuses out-of-range openLecture input with BAD_USER_INPUT, and opens nothing', async () => {
-    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', MUTATION_RATE_LIMIT: '1000000' });
-    extra.push(g);
+    const g = await unlimitedGateway();
     const instructor = await sys.token('INSTRUCTOR', 'i-out-of-range');
     // Counted at the source (the lecture subgraph's database), not through the cached catalog.
     const db = await mongoose.createConnection(mongoUri(`${sys.tag}_lecture`)).asPromise();

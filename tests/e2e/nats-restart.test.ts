@@ -29,8 +29,9 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
     const students = await Promise.all(Array.from({ length: 12 }, (_, i) => sys.token('STUDENT', `s-nats-${i}`)));
 
     // The burst: each student registers for a lecture, then cancels every other registration.
+    const results: string[] = [];
+    let burstDone = false;
     const burst = (async () => {
-      const results: string[] = [];
       for (let round = 0; round < 3; round++) {
         await Promise.all(students.map(async (t, i) => {
           const lectureId = lectures[(i + round) % lectures.length];
@@ -42,12 +43,13 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
             results.push(c.errors ? String(c.errors[0].extensions?.code) : 'CANCELED');
           }
         }));
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 300)); // pacing: the burst spans the outage
       }
-      return results;
+      burstDone = true;
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => results.length > 0, 15_000, 'the burst under way');
     await nats.stop(); // mid-burst
+    const answeredAtStop = results.length;
     // Registration does not need NATS to answer: one more student registers and cancels while it
     // is down (known to be down: the port is closed), the events waiting in the outbox.
     const whileDown = await sys.token('STUDENT', 's-nats-down');
@@ -57,10 +59,11 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
     // Readiness follows the connection's status events: not ready while NATS is away.
     const ready = async () => (await fetch(`${sys.services.registration.url}/health/ready`)).status;
     await eventually(async () => (await ready()) === 503, 10_000, 'registration not ready while NATS is down');
-    await new Promise((r) => setTimeout(r, 1_000)); // the outage lasts a while (a scenario, not a wait)
+    // The outage lasts until the burst has gone on answering without NATS.
+    await eventually(async () => results.length > answeredAtStop || burstDone, 15_000, 'the burst answering while NATS is down');
     await nats.start();
     await eventually(async () => (await ready()) === 200, 15_000, 'registration ready again');
-    const results = await burst;
+    await burst;
 
     expect(results.filter((r) => r === 'CONFIRMED').length).toBe(36);
     expect(results.filter((r) => r === 'CANCELED').length).toBe(18);

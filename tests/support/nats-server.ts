@@ -12,13 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { inboxPrefixOf, natsServerConfig, natsUsers, type BusService } from '@courses/platform';
-import { freePort, natsServerBinary as findNatsServer, portOpen } from '../../scripts/lib/provision.mjs';
+import { freePort, natsServerBinary, portOpen } from '../../scripts/lib/provision.mjs';
 import { uniqueTag } from './env.js';
 
 /** The nats-server binary (`npm test` passes the one it found or built in NATS_SERVER_BIN). */
-export function natsServerBinary(): string | undefined {
-  return findNatsServer();
-}
+export { natsServerBinary };
 
 /** Waits until the port accepts connections (`up`) or refuses them (`!up`). */
 async function waitPort(port: number, up: boolean, timeoutMs = 10_000): Promise<void> {

@@ -8,6 +8,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import mongoose from 'mongoose';
 import { contextOf, createEvent, streamOf, CONTEXTS, type Context, type EventPayload, type EventType, type EventEnvelope } from '@courses/contracts';
 import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
+import { eventually } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 
@@ -90,13 +91,10 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
     },
     republish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
     async drained(context, durable, timeoutMs = 10_000) {
-      const until = Date.now() + timeoutMs;
-      for (;;) {
+      await eventually(async () => {
         const info = await jsm.consumers.info(streamOf(context, tag).name, durable).catch(() => undefined);
-        if (info && info.num_pending === 0 && info.num_ack_pending === 0) return;
-        if (Date.now() > until) throw new Error(`${durable} still has ${info?.num_pending} pending and ${info?.num_ack_pending} unacked after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
+      }, timeoutMs, `${durable}: nothing pending or unacked`);
     },
     async db() {
       conn ??= await mongoose.createConnection(env.MONGODB_URI).asPromise();
