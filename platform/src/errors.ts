@@ -1,27 +1,11 @@
 /**
- * Client-facing error codes. Every error a client can act on carries one of these in
- * `extensions.code`; the codes are part of the public contract and never change meaning.
+ * GraphQL errors with a stable `extensions.code`, and the one place where a {@link DomainError}
+ * becomes one (formatSubgraphError, used by every subgraph's Apollo Server).
  */
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { DomainError, ErrorCode } from './domain-error.js';
 
-export const ErrorCode = {
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  NOT_FOUND: 'NOT_FOUND',
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  LECTURE_NOT_OPEN: 'LECTURE_NOT_OPEN',
-  LECTURE_FULL: 'LECTURE_FULL',
-  ALREADY_REGISTERED: 'ALREADY_REGISTERED',
-  REGISTRATION_NOT_ACTIVE: 'REGISTRATION_NOT_ACTIVE',
-  PAYMENT_DECLINED: 'PAYMENT_DECLINED',
-  PAYMENT_UNAVAILABLE: 'PAYMENT_UNAVAILABLE',
-  /** A subgraph the operation needs cannot be reached right now (see `retryAfterSeconds`). */
-  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
-  /** The caller sent more mutations than the gateway's rate limit allows (see `retryAfterSeconds`). */
-  RATE_LIMITED: 'RATE_LIMITED',
-  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+export { DomainError, ErrorCode, type DomainErrorDetails } from './domain-error.js';
 
 /**
  * A GraphQL error with a stable `extensions.code`. `extra` adds fields to `extensions`
@@ -34,4 +18,16 @@ export function appError(code: ErrorCode, message: string, extra: Record<string,
 /** BAD_USER_INPUT naming the offending argument in `extensions.field`. */
 export function badInput(field: string, message: string): GraphQLError {
   return appError(ErrorCode.BAD_USER_INPUT, message, { field });
+}
+
+/**
+ * Apollo Server's `formatError` for subgraphs: an error whose cause is a {@link DomainError}
+ * leaves with its code and details in `extensions` (instead of INTERNAL_SERVER_ERROR); every
+ * other error is left as Apollo formatted it.
+ */
+export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  // A resolver's error reaches formatError wrapped in a GraphQLError, its cause in `originalError`.
+  const cause = error instanceof DomainError ? error : (error as { originalError?: unknown } | null)?.originalError;
+  if (!(cause instanceof DomainError)) return formatted;
+  return { ...formatted, message: cause.message, extensions: { ...formatted.extensions, code: cause.code, ...cause.details } };
 }

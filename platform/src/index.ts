@@ -1,4 +1,5 @@
 export * from './adaptive-limit.js';
+export * from './aggregate.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './http.js';

@@ -7,8 +7,10 @@
  */
 import mongoose, { Schema, type Connection } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
+import type { Stateful, Transition } from './aggregate.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
+import type { ChangeContext } from './outbox.js';
 
 /**
  * Opens a connection to `uri` (which names the service's own database) and waits until it
@@ -46,12 +48,40 @@ export function outboxField(): { type: (typeof Schema.Types.Mixed)[]; default: (
   return { type: [Schema.Types.Mixed], default: () => [] };
 }
 
-/** The update fragment that appends `events` to an aggregate's outbox. */
-export function pushEvents(events: EventEnvelope[]): { $push: { outbox: { $each: EventEnvelope[] } } } {
-  return { $push: { outbox: { $each: events } } };
-}
-
 /** True when `err` is a duplicate-key error (E11000) from a unique index. */
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}
+
+/** The part of a driver collection that storing aggregates needs (mongoose's `model.collection`). */
+interface AggregateCollection {
+  updateOne(filter: Record<string, unknown>, update: Record<string, unknown>): Promise<{ modifiedCount: number }>;
+  insertOne(doc: Record<string, unknown>): Promise<unknown>;
+}
+
+/**
+ * Applies an aggregate's {@link Transition} to its document: one update guarded by the stored
+ * status (`t.from`) that writes `t.set` and appends `t.event` to the outbox (`ctx.withEvents`).
+ * @returns true when it changed the document; false when the stored status was another, and
+ *   nothing was written.
+ */
+export async function storeTransition(collection: AggregateCollection, t: Transition<Stateful>, ctx: Pick<ChangeContext, 'withEvents'>): Promise<boolean> {
+  const res = await collection.updateOne({ _id: t.next.id, status: t.from }, ctx.withEvents({ $set: t.set }, [t.event]));
+  return res.modifiedCount === 1;
+}
+
+/**
+ * Inserts a new aggregate `created` (stored with `_id` for `id`) with `events` as its outbox.
+ * @returns false when a document with that id exists already (nothing written).
+ * @throws the driver's error for anything else.
+ */
+export async function insertCreated<T extends { id: string }>(collection: AggregateCollection, created: T, events: readonly EventEnvelope[]): Promise<boolean> {
+  const { id: _id, ...fields } = created;
+  try {
+    await collection.insertOne({ _id, ...fields, outbox: events });
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
 }

@@ -16,6 +16,7 @@ import { busRole, streamOf, type Context } from '@courses/contracts';
 import { metricsAccess, type subgraphEnv } from './config.js';
 import type { z } from 'zod';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
+import { formatSubgraphError } from './errors.js';
 import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
 import { apolloLogger, createLogger, type Logger } from './logger.js';
@@ -143,6 +144,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    formatError: formatSubgraphError,
     logger: apolloLogger(logger),
   });
   await apollo.start();

@@ -1,5 +1,6 @@
 /** Wiring (the composition root) of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { LectureService } from './application/lecture-service.js';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';
 import { lectureResolvers } from './resolvers/index.js';
@@ -13,10 +14,11 @@ export async function startLectureService(env: Record<string, string | undefined
   const rt = await createSubgraphRuntime('lecture', config);
   const repo = new LectureRepository(rt.conn, rt.outbox);
   await repo.model.init();
+  const service = new LectureService(repo, rt.outbox);
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: lectureResolvers(repo),
+    resolvers: lectureResolvers(service, repo),
     publishes: 'lecture',
-    startConsumers: () => startLectureConsumers(rt, repo),
+    startConsumers: () => startLectureConsumers(rt, service),
   });
 }

@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { applyEnrolments, assertMayManage, cancel, enrolmentEffect, validateNewLecture, LIMITS, RELEASE_MEMORY, type Lecture } from '../src/domain/lecture.js';
+import { DomainError } from '@courses/platform';
+import { applyEnrolments, assertMayManage, cancel, enrolledCountChanged, enrolmentEffect, open, validateNewLecture, LIMITS, RELEASE_MEMORY } from '../src/domain/lecture.js';
 
+/** The code and details of the DomainError `fn` throws; undefined when it throws none. */
 const code = (fn: () => unknown) => {
   try {
     fn();
   } catch (e) {
-    return (e as { extensions?: { code?: string; field?: string } }).extensions;
+    if (!(e instanceof DomainError)) throw e;
+    return { code: e.code, ...e.details };
   }
   return undefined;
 };
+const kim = { sub: 'i-1', role: 'INSTRUCTOR' as const };
+const at = new Date('2026-11-22T00:00:00Z');
 
 describe('Lecture aggregate', () => {
   it('validates and trims a new lecture', () => {
@@ -26,9 +31,31 @@ describe('Lecture aggregate', () => {
     expect(code(() => assertMayManage(l, { sub: 'i-1', role: 'STUDENT' }))?.code).toBe('FORBIDDEN');
   });
 
-  it('cancels an open lecture once', () => {
-    expect(cancel({ status: 'OPEN' } as Lecture).changed).toBe(true);
-    expect(cancel({ status: 'CANCELED' } as Lecture).changed).toBe(false);
+  it('opens a validated lecture, nobody enrolled, with lecture.opened', () => {
+    const { created, event } = open('l', 'i-1', { title: ' Graphs ', capacity: 3, price: 1_000 }, at);
+    expect(created).toEqual({ id: 'l', instructorId: 'i-1', title: 'Graphs', capacity: 3, price: 1_000, status: 'OPEN', enrolledCount: 0, createdAt: at, updatedAt: at });
+    expect(event.type).toBe('lecture.opened');
+    expect(event.payload).toEqual({ lectureId: 'l', instructorId: 'i-1', title: 'Graphs', capacity: 3, price: 1_000 });
+    expect(code(() => open('l', 'i-1', { title: '', capacity: 3, price: 0 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'title' });
+  });
+
+  it('cancels an open lecture once, at the request of its instructor or an admin, with lecture.canceled', () => {
+    const lecture = open('l', 'i-1', { title: 'Graphs', capacity: 3, price: 0 }, at).created;
+    const later = new Date('2026-11-22T01:00:00Z');
+    const t = cancel(lecture, kim, later)!;
+    expect(t).toMatchObject({ from: 'OPEN', set: { status: 'CANCELED', updatedAt: later }, next: { ...lecture, status: 'CANCELED', updatedAt: later } });
+    expect(t.event.type).toBe('lecture.canceled');
+    expect(t.event.payload).toEqual({ lectureId: 'l', instructorId: 'i-1' });
+    expect(cancel(t.next, kim)).toBeNull();
+    expect(cancel(lecture, { sub: 'x', role: 'ADMIN' })?.next.status).toBe('CANCELED');
+    expect(code(() => cancel(lecture, { sub: 'i-2', role: 'INSTRUCTOR' }))?.code).toBe('FORBIDDEN');
+    expect(code(() => cancel(t.next, { sub: 's-1', role: 'STUDENT' }))?.code).toBe('FORBIDDEN');
+  });
+
+  it('announces a new enrolled count with its instructor', () => {
+    const e = enrolledCountChanged({ id: 'l', instructorId: 'i-1' }, 2);
+    expect(e.type).toBe('lecture.enrolledCountChanged');
+    expect(e.payload).toEqual({ lectureId: 'l', instructorId: 'i-1', enrolledCount: 2 });
   });
 
   it('applies each registration to the enrolled count at most once, in any order', () => {

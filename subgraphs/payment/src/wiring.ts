@@ -1,10 +1,11 @@
 /** Wiring (the composition root) of the payment subgraph. */
 import { z } from 'zod';
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import { PaymentService } from './application/payment-service.js';
 import { parseLatency } from './domain/payment.js';
 import { chargeEndpoint } from './infrastructure/charge-endpoint.js';
 import { startPaymentConsumers } from './infrastructure/consumers.js';
-import { PaymentRepository, type ChargeInput } from './infrastructure/payment-repository.js';
+import { PaymentRepository } from './infrastructure/payment-repository.js';
 import { SimulatedProvider } from './infrastructure/simulated-provider.js';
 import { paymentResolvers } from './resolvers/index.js';
 
@@ -22,15 +23,14 @@ export async function startPaymentService(env: Record<string, string | undefined
   const latency = parseLatency(config.PAYMENT_LATENCY_MS);
   const declinedStudents = new Set(config.PAYMENT_DECLINE_STUDENTS.split(',').map((s) => s.trim()).filter(Boolean));
   const rt = await createSubgraphRuntime('payment', config);
-  const repo = new PaymentRepository(rt.conn, rt.outbox, rt.logger);
+  const repo = new PaymentRepository(rt.conn);
   await repo.model.init();
-  const provider = new SimulatedProvider(latency, declinedStudents);
-  rt.outbox.recoverWith('payments', (id, data, ctx) => repo.recoverCharge(id, data as ChargeInput | undefined, provider, ctx));
+  const payments = new PaymentService(repo, new SimulatedProvider(latency, declinedStudents), rt.outbox, rt.logger);
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: paymentResolvers(repo),
+    resolvers: paymentResolvers(payments),
     publishes: 'payment',
-    routes: { '/internal/charges': chargeEndpoint({ repo, provider, secret: config.GATEWAY_SECRET }) },
-    startConsumers: () => startPaymentConsumers(rt, repo, provider),
+    routes: { '/internal/charges': chargeEndpoint({ payments, secret: config.GATEWAY_SECRET }) },
+    startConsumers: () => startPaymentConsumers(rt, payments),
   });
 }

@@ -1,14 +1,35 @@
 import { describe, expect, it } from 'vitest';
-import { assertMayCancel, assertOpen, attemptOf, confirmedEvent, liveKey, mayListLectureRegistrations, mayView, mayViewPayment, seatId, type CatalogLecture } from '../src/domain/registration.js';
+import { DomainError } from '@courses/platform';
+import {
+  abandon,
+  assertMayCancel,
+  assertOpen,
+  attemptOf,
+  cancel,
+  cancelAtRequest,
+  confirm,
+  confirmedEvent,
+  liveKey,
+  mayListLectureRegistrations,
+  mayView,
+  mayViewPayment,
+  seatId,
+  type CatalogLecture,
+} from '../src/domain/registration.js';
 
 const reg = { studentId: 's-1', instructorId: 'i-1', status: 'CONFIRMED' as const };
+/** The code of the DomainError `fn` throws; undefined when it throws none. */
 const err = (fn: () => unknown) => {
   try {
     fn();
   } catch (e) {
-    return (e as { extensions: { code: string } }).extensions.code;
+    if (!(e instanceof DomainError)) throw e;
+    return e.code;
   }
 };
+const lecture: CatalogLecture = { id: 'l', title: 'Graphs', instructorId: 'i-1', capacity: 1, price: 50_000, status: 'OPEN' };
+const at = new Date('2026-11-22T00:00:00Z');
+const later = new Date('2026-11-22T01:00:00Z');
 
 describe('Registration aggregate', () => {
   it('is visible to its student, the lecture instructor and admins only', () => {
@@ -43,7 +64,6 @@ describe('Registration aggregate', () => {
   });
 
   it('describes a paid attempt in registration.confirmed, with the price charged', () => {
-    const lecture: CatalogLecture = { id: 'l', title: 'Graphs', instructorId: 'i-1', capacity: 1, price: 50_000, status: 'OPEN' };
     const attempt = attemptOf('r', 's-1', lecture);
     const e = confirmedEvent(attempt, 'p');
     expect(e.type).toBe('registration.confirmed');
@@ -57,5 +77,44 @@ describe('Registration aggregate', () => {
     expect(err(() => assertOpen({ ...l, status: 'CANCELED' }))).toBe('LECTURE_NOT_OPEN');
     expect(mayListLectureRegistrations(l, { sub: 'i-1', role: 'INSTRUCTOR' })).toBe(true);
     expect(mayListLectureRegistrations(l, { sub: 's-1', role: 'STUDENT' })).toBe(false);
+  });
+
+  it('confirms a paid attempt: CONFIRMED, holding its seat, with registration.confirmed', () => {
+    const { created, event } = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at);
+    expect(created).toMatchObject({ id: 'r', status: 'CONFIRMED', paymentId: 'p', seat: 'l#1', amount: 50_000, cancellationReason: null, createdAt: at, updatedAt: at });
+    expect(event.type).toBe('registration.confirmed');
+    expect(event.payload).toMatchObject({ registrationId: 'r', paymentId: 'p', amount: 50_000 });
+  });
+
+  it('abandons an attempt that was not paid: FAILED, no payment, with registration.abandoned and the reason', () => {
+    const { created, event } = abandon(attemptOf('r', 's-1', lecture), 'PAYMENT_DECLINED', 'l#1', at);
+    expect(created).toMatchObject({ status: 'FAILED', paymentId: null, seat: 'l#1' });
+    expect(mayView(created, { sub: 's-1', role: 'STUDENT' })).toBe(false);
+    expect(event.type).toBe('registration.abandoned');
+    expect(event.payload).toEqual({ registrationId: 'r', studentId: 's-1', lectureId: 'l', reason: 'PAYMENT_DECLINED' });
+  });
+
+  it('cancels a confirmed registration once: CONFIRMED → CANCELED with registration.canceled carrying the reason and payment', () => {
+    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at).created;
+    const t = cancel(confirmed, 'LECTURE_CANCELED', later)!;
+    expect(t.from).toBe('CONFIRMED');
+    expect(t.set).toEqual({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED', updatedAt: later });
+    expect(t.next).toEqual({ ...confirmed, status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED', updatedAt: later });
+    expect(t.event.type).toBe('registration.canceled');
+    expect(t.event.payload).toMatchObject({ registrationId: 'r', reason: 'LECTURE_CANCELED', paymentId: 'p', instructorId: 'i-1' });
+    expect(cancel(t.next, 'STUDENT_REQUEST')).toBeNull();
+  });
+
+  it('refuses to cancel what was never confirmed', () => {
+    const failed = abandon(attemptOf('r', 's-1', lecture), 'PAYMENT_UNAVAILABLE', null).created;
+    expect(err(() => cancel(failed, 'STUDENT_REQUEST'))).toBe('REGISTRATION_NOT_ACTIVE');
+  });
+
+  it('cancels at the request of its student or an admin; hides it from other students; forbids the instructor', () => {
+    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at).created;
+    expect(cancelAtRequest(confirmed, { sub: 's-1', role: 'STUDENT' })?.set.cancellationReason).toBe('STUDENT_REQUEST');
+    expect(cancelAtRequest(confirmed, { sub: 'a', role: 'ADMIN' })?.next.status).toBe('CANCELED');
+    expect(err(() => cancelAtRequest(confirmed, { sub: 's-2', role: 'STUDENT' }))).toBe('NOT_FOUND');
+    expect(err(() => cancelAtRequest(confirmed, { sub: 'i-1', role: 'INSTRUCTOR' }))).toBe('FORBIDDEN');
   });
 });

@@ -1,8 +1,11 @@
 /**
  * The Lecture aggregate: the rules for opening, canceling and counting enrolments.
- * Pure functions, no I/O; the repository applies their results atomically.
+ * Pure functions, no I/O: {@link open} and {@link cancel} return the new state and the event it
+ * raises, {@link applyEnrolments} the new count; the repository stores them in one write each.
+ * Refusals are {@link DomainError}s.
  */
-import { appError, badInput, ErrorCode, type Identity } from '@courses/platform';
+import { createEvent, type EventEnvelope } from '@courses/contracts';
+import { DomainError, ErrorCode, transition, type Created, type Identity, type Transition } from '@courses/platform';
 
 export type LectureStatus = 'OPEN' | 'CANCELED';
 
@@ -30,9 +33,12 @@ export interface NewLecture {
   price: number;
 }
 
+/** BAD_USER_INPUT naming the offending `field`. */
+const badInput = (field: keyof NewLecture, message: string) => new DomainError(ErrorCode.BAD_USER_INPUT, message, { field });
+
 /**
  * Validates and normalises (trims the title) an openLecture input.
- * @throws GraphQLError BAD_USER_INPUT naming the first offending field.
+ * @throws DomainError BAD_USER_INPUT naming the first offending field in `details.field`.
  */
 export function validateNewLecture(input: { title: string; capacity: number; price: number }): NewLecture {
   const title = input.title.trim();
@@ -47,16 +53,38 @@ export function validateNewLecture(input: { title: string; capacity: number; pri
   return { title, capacity: input.capacity, price: input.price };
 }
 
-/** @throws GraphQLError FORBIDDEN unless `who` is the lecture's instructor or an admin. */
+/** @throws DomainError FORBIDDEN unless `who` is the lecture's instructor or an admin. */
 export function assertMayManage(lecture: Pick<Lecture, 'instructorId'>, who: Identity): void {
   if (who.role !== 'ADMIN' && !(who.role === 'INSTRUCTOR' && who.sub === lecture.instructorId)) {
-    throw appError(ErrorCode.FORBIDDEN, 'only the lecture\'s instructor or an admin may do this');
+    throw new DomainError(ErrorCode.FORBIDDEN, 'only the lecture\'s instructor or an admin may do this');
   }
 }
 
-/** What canceling does to a lecture: `changed` is false when it was already canceled (idempotent). */
-export function cancel(lecture: Lecture): { changed: boolean } {
-  return { changed: lecture.status === 'OPEN' };
+/**
+ * A new OPEN lecture `id` of instructor `instructorId`, with no one enrolled; raises `lecture.opened`.
+ * @throws DomainError BAD_USER_INPUT (see {@link validateNewLecture}).
+ */
+export function open(id: string, instructorId: string, input: NewLecture, now = new Date()): Created<Lecture, EventEnvelope<'lecture.opened'>> {
+  const valid = validateNewLecture(input);
+  const created: Lecture = { id, instructorId, ...valid, status: 'OPEN', enrolledCount: 0, createdAt: now, updatedAt: now };
+  return { created, event: createEvent('lecture.opened', { lectureId: id, instructorId, ...valid }) };
+}
+
+/**
+ * OPEN → CANCELED at the request of `who`; raises `lecture.canceled`, on which registration
+ * cancels the lecture's registrations.
+ * @returns null when it is CANCELED already (canceling twice changes nothing).
+ * @throws DomainError FORBIDDEN unless `who` is the lecture's instructor or an admin.
+ */
+export function cancel(lecture: Lecture, who: Identity, now = new Date()): Transition<Lecture, EventEnvelope<'lecture.canceled'>> | null {
+  assertMayManage(lecture, who);
+  if (lecture.status === 'CANCELED') return null;
+  return transition(lecture, 'OPEN', { status: 'CANCELED' }, now, () => createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId }));
+}
+
+/** `lecture.enrolledCountChanged`: the lecture's enrolled count is now `enrolledCount` (seats). */
+export function enrolledCountChanged(lecture: Pick<Lecture, 'id' | 'instructorId'>, enrolledCount: number): EventEnvelope<'lecture.enrolledCountChanged'> {
+  return createEvent('lecture.enrolledCountChanged', { lectureId: lecture.id, instructorId: lecture.instructorId, enrolledCount });
 }
 
 /**

@@ -5,10 +5,10 @@
  */
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { Enrolment } from '../domain/lecture.js';
-import type { LectureRepository } from './lecture-repository.js';
+import type { LectureService } from '../application/lecture-service.js';
 
 /** Starts the durable consumer `lecture-enrolment` on the REGISTRATION stream. */
-export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRepository): Promise<RunningConsumer[]> {
+export async function startLectureConsumers(rt: SubgraphRuntime, lectures: LectureService): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'registration', 'lecture-enrolment', {
       types: ['registration.confirmed', 'registration.canceled'],
@@ -23,11 +23,7 @@ export async function startLectureConsumers(rt: SubgraphRuntime, repo: LectureRe
           list.push({ kind: e.type === 'registration.confirmed' ? 'confirmed' : 'canceled', registrationId: p.registrationId });
           byLecture.set(p.lectureId, list);
         }
-        await Promise.all(
-          [...byLecture].map(async ([lectureId, changes]) => {
-            if (!(await repo.applyEnrolments(lectureId, changes))) throw new Error(`lecture ${lectureId} not found (yet)`);
-          }),
-        );
+        await Promise.all([...byLecture].map(([lectureId, changes]) => lectures.onEnrolments(lectureId, changes)));
       },
     }),
   ];

@@ -1,12 +1,13 @@
 /**
- * Lecture persistence (mongoose). Each state change and the events it raises are written in
- * one single-document write under the document's outbox claim; the outbox publishes them.
+ * Lecture persistence (mongoose): stores what the aggregate (../domain/lecture.ts) decides.
+ * Each state change and the events it raises are written in one single-document write under the
+ * document's outbox claim; the outbox publishes them.
  * Every hot-path access is by `_id`.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { newId, outboxField, type Outbox } from '@courses/platform';
-import { applyEnrolments, type Enrolment, type EnrolmentState, type Lecture, type LectureStatus, type NewLecture } from '../domain/lecture.js';
+import type { EventEnvelope } from '@courses/contracts';
+import { insertCreated, outboxField, storeTransition, type ChangeContext, type Created, type Outbox, type Transition } from '@courses/platform';
+import { applyEnrolments, enrolledCountChanged, type Enrolment, type EnrolmentState, type Lecture, type LectureStatus } from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its enrolment memory and outbox. */
 export interface LectureDoc {
@@ -45,7 +46,7 @@ const schema = new Schema<LectureDoc>(
 schema.index({ status: 1, _id: 1 });
 
 /** The aggregate collection whose changes go through the outbox. */
-const COLLECTION = 'lectures';
+export const LECTURES = 'lectures';
 /**
  * How long the enrolment consumer keeps a lecture's claim after a change (ms): a lecture taking
  * registrations changes again soon, and a kept claim saves its insert, its delete and a read.
@@ -109,28 +110,20 @@ export class LectureRepository {
     return { items: docs.slice(0, first).map(toLecture), hasNextPage: docs.length > first, totalCount };
   }
 
-  /** Stores a new OPEN lecture with its `lecture.opened` event. */
-  open(input: NewLecture, instructorId: string): Promise<Lecture> {
-    const id = newId();
-    return this.outbox.change(COLLECTION, id, async () => {
-      const event = createEvent('lecture.opened', { lectureId: id, instructorId, ...input });
-      const now = new Date();
-      const doc: LectureDoc = { _id: id, instructorId, status: 'OPEN', enrolledCount: 0, ...input, enrolled: [], released: [], outbox: [event], createdAt: now, updatedAt: now };
-      await this.model.collection.insertOne(doc as never);
-      return { value: toLecture(doc), events: [event] };
-    });
+  /** Stores a new lecture (see the domain's `open`) with its event, under its claim. */
+  async insert(opened: Created<Lecture>): Promise<void> {
+    if (!(await insertCreated(this.model.collection, { ...opened.created, enrolled: [], released: [] }, [opened.event]))) {
+      throw new Error(`lecture ${opened.created.id} exists already`);
+    }
   }
 
-  /** Sets an OPEN lecture CANCELED with its `lecture.canceled` event; returns the lecture as it is after. */
-  cancel(lecture: Lecture): Promise<Lecture | null> {
-    return this.outbox.change(COLLECTION, lecture.id, async (ctx) => {
-      const event = createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId });
-      const res = await this.model.collection.updateOne(
-        { _id: lecture.id as never, status: 'OPEN' },
-        ctx.withEvents({ $set: { status: 'CANCELED', updatedAt: new Date() } }, [event]),
-      );
-      return { value: await this.findById(lecture.id), events: res.modifiedCount === 1 ? [event] : [] };
-    });
+  /**
+   * Applies a transition of the aggregate (e.g. the domain's `cancel`) under the lecture's
+   * claim: one write guarded by the stored status, with its event.
+   * @returns false when the stored status was not the one it starts from; nothing is written.
+   */
+  apply(t: Transition<Lecture>, ctx: ChangeContext): Promise<boolean> {
+    return storeTransition(this.model.collection, t, ctx);
   }
 
   /**
@@ -142,7 +135,7 @@ export class LectureRepository {
    * @returns false when the lecture does not exist (yet).
    */
   applyEnrolments(lectureId: string, changes: readonly Enrolment[]): Promise<boolean> {
-    return this.outbox.change(COLLECTION, lectureId, async (ctx) => {
+    return this.outbox.change(LECTURES, lectureId, async (ctx) => {
       let state = ctx.continued ? this.enrolment.get(lectureId) : undefined;
       if (!state) {
         const d = await this.model.collection.findOne(
@@ -160,7 +153,7 @@ export class LectureRepository {
         await this.model.collection.updateOne({ _id: lectureId as never }, update);
         return { value: true };
       }
-      const event = createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: state.instructorId, enrolledCount: next.enrolledCount });
+      const event = enrolledCountChanged({ id: lectureId, instructorId: state.instructorId }, next.enrolledCount);
       await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
       return { value: true, events: [event] };
     }, { holdMs: ENROLMENT_HOLD_MS });

@@ -1,17 +1,18 @@
 /**
- * Inbound adapter: GraphQL resolvers of the lecture subgraph. Thin: validate arguments,
- * check who may act, call the repository.
+ * Inbound adapter: GraphQL resolvers of the lecture subgraph. Thin: check the arguments'
+ * shape and who is asking, then call the use case (writes) or the repository (reads).
  */
 import { appError, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireRole, type RequestContext } from '@courses/platform';
-import { assertMayManage, cancel, validateNewLecture, type Lecture, type LectureStatus } from '../domain/lecture.js';
+import type { LectureService } from '../application/lecture-service.js';
+import type { Lecture, LectureStatus } from '../domain/lecture.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
 
 /** Opaque cursor of a lecture id in `lectures`, and back. */
 const cursor = idCursor('lecture', 'lectures');
 
-/** Builds the resolver map over a repository. */
-export function lectureResolvers(repo: LectureRepository): Resolvers {
+/** Builds the resolver map over the use cases and the repository. */
+export function lectureResolvers(service: LectureService, repo: LectureRepository): Resolvers {
   return {
     Query: {
       lecture: (_: unknown, args: { id: string }) => repo.findById(requireId(args.id)),
@@ -28,18 +29,9 @@ export function lectureResolvers(repo: LectureRepository): Resolvers {
       },
     },
     Mutation: {
-      openLecture: (_: unknown, args: { input: { title: string; capacity: number; price: number } }, ctx: RequestContext) => {
-        const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
-        return repo.open(validateNewLecture(args.input), who.sub);
-      },
-      cancelLecture: async (_: unknown, args: { id: string }, ctx: RequestContext) => {
-        const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
-        const lecture = await repo.findById(requireId(args.id));
-        if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${args.id}`);
-        assertMayManage(lecture, who);
-        if (!cancel(lecture).changed) return lecture;
-        return (await repo.cancel(lecture)) ?? lecture;
-      },
+      openLecture: (_: unknown, args: { input: { title: string; capacity: number; price: number } }, ctx: RequestContext) =>
+        service.open(requireRole(ctx, 'INSTRUCTOR', 'ADMIN'), args.input),
+      cancelLecture: (_: unknown, args: { id: string }, ctx: RequestContext) => service.cancel(requireRole(ctx, 'INSTRUCTOR', 'ADMIN'), requireId(args.id)),
     },
     Subscription: {
       lectureUpdated: {

@@ -2,13 +2,27 @@
  * The Payment aggregate and the simulated payment provider's rules. No I/O.
  *
  * States: COMPLETED (charged) → REFUNDED (registration canceled or abandoned). VOIDED is a
- * tombstone for a registration abandoned before any charge: a late charge for it is refused.
+ * tombstone for a registration abandoned before any charge: a charge for it that arrives later
+ * is refunded at once (VOIDED → REFUNDED).
+ *
+ * The transitions ({@link complete}, {@link voided}, {@link refund}, {@link refundLateCharge})
+ * return the new state and the event it raises; the repository stores them guarded by the
+ * stored status.
  */
 import { createHash } from 'node:crypto';
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import type { Identity } from '@courses/platform';
+import { transition, type Created, type Identity, type Transition } from '@courses/platform';
 
 export type PaymentState = 'COMPLETED' | 'REFUNDED' | 'VOIDED';
+
+/** What a charge carries: who pays, for which registration and lecture, how much (KRW). */
+export interface ChargeInput {
+  registrationId: string;
+  studentId: string;
+  lectureId: string;
+  /** KRW */
+  amount: number;
+}
 
 export interface Payment {
   id: string;
@@ -73,4 +87,38 @@ export function completedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'stude
 /** `payment.refunded`: a COMPLETED payment was refunded (its registration canceled or abandoned). */
 export function refundedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>): EventEnvelope<'payment.refunded'> {
   return createEvent('payment.refunded', { paymentId: p.id, registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount });
+}
+
+/** The payment `id` of an approved charge: COMPLETED, raising `payment.completed`. */
+export function complete(id: string, charge: ChargeInput, now = new Date()): Created<Payment, EventEnvelope<'payment.completed'>> {
+  const created: Payment = { id, ...charge, status: 'COMPLETED', createdAt: now, updatedAt: now };
+  return { created, event: completedEvent(created) };
+}
+
+/**
+ * The VOIDED tombstone `id` of a registration given up before any charge was stored (amount 0,
+ * no event): a charge for it that arrives later is refunded ({@link refundLateCharge}).
+ */
+export function voided(id: string, of: Omit<ChargeInput, 'amount'>, now = new Date()): Payment {
+  return { id, registrationId: of.registrationId, studentId: of.studentId, lectureId: of.lectureId, amount: 0, status: 'VOIDED', createdAt: now, updatedAt: now };
+}
+
+/**
+ * COMPLETED → REFUNDED (its registration was canceled or abandoned); raises `payment.refunded`.
+ * @returns null unless it is COMPLETED: a refunded payment is not refunded twice, and a
+ *   tombstone has nothing to refund.
+ */
+export function refund(p: Payment, now = new Date()): Transition<Payment, EventEnvelope<'payment.refunded'>> | null {
+  if (p.status !== 'COMPLETED') return null;
+  return transition(p, 'COMPLETED', { status: 'REFUNDED' }, now, refundedEvent);
+}
+
+/**
+ * VOIDED → REFUNDED: the provider charged `amount` (KRW) for a registration given up before,
+ * so the money goes back at once; raises `payment.refunded`.
+ * @returns null unless it is VOIDED.
+ */
+export function refundLateCharge(p: Payment, amount: number, now = new Date()): Transition<Payment, EventEnvelope<'payment.refunded'>> | null {
+  if (p.status !== 'VOIDED') return null;
+  return transition(p, 'VOIDED', { status: 'REFUNDED', amount }, now, refundedEvent);
 }

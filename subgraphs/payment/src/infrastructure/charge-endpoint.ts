@@ -5,15 +5,14 @@
  * Request `{ registrationId, studentId, lectureId, amount }` (amount in KRW).
  * Answers 200 `{ paymentId, status: "COMPLETED" }` once the provider approved (idempotent on
  * registrationId: the payment id derives from it), 402 `{ code: "PAYMENT_DECLINED", message }`,
- * 400 on a bad body, 401 without the secret. The payment is stored under its outbox claim
- * while and after the provider works (see PaymentRepository.charge), so the caller waits for the
- * provider only. Answers carry `Server-Timing: provider;dur=<ms>` (W3C Server Timing), the
+ * 400 on a bad body, 401 without the secret. An HTTP adapter only: the use case is
+ * PaymentService.charge, which stores the payment under its outbox claim while and after the
+ * provider works, so the caller waits for the provider only. Answers carry `Server-Timing: provider;dur=<ms>` (W3C Server Timing), the
  * provider's share of the call: the caller tells from it how much time its own side added.
  */
 import { z } from 'zod';
 import { HEADERS, sendJson, sameSecret, type RouteHandler } from '@courses/platform';
-import type { PaymentRepository } from './payment-repository.js';
-import type { PaymentProvider } from './simulated-provider.js';
+import type { PaymentService } from '../application/payment-service.js';
 
 const chargeBody = z.object({
   registrationId: z.string().min(1),
@@ -23,11 +22,12 @@ const chargeBody = z.object({
 });
 
 export interface ChargeEndpointOptions {
-  repo: PaymentRepository;
-  provider: PaymentProvider;
+  payments: PaymentService;
+  /** The gateway secret every internal call must carry (`x-gateway-secret`). */
   secret: string;
 }
 
+/** The route handler of `POST /internal/charges` (see above). */
 export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
   return async (req, res, body) => {
     if (req.method !== 'POST') return false;
@@ -41,7 +41,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     } catch (err) {
       return sendJson(res, 400, { code: 'BAD_REQUEST', message: (err as Error).message });
     }
-    const result = await opts.repo.charge(input, opts.provider);
+    const result = await opts.payments.charge(input);
     const timing = { 'server-timing': `provider;dur=${result.providerMs.toFixed(1)}` };
     if (result.decision === 'declined') return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' }, timing);
     return sendJson(res, 200, { paymentId: result.paymentId, status: 'COMPLETED' }, timing);

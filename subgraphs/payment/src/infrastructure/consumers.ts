@@ -6,23 +6,22 @@
  * - `registration.abandoned` → policy: void the attempt's payment (refund a late charge).
  */
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import type { PaymentService } from '../application/payment-service.js';
 import { paymentIdOf } from '../domain/payment.js';
-import type { PaymentRepository } from './payment-repository.js';
-import type { PaymentProvider } from './simulated-provider.js';
 
 /** Starts the durable consumer `payment-refunds` on the REGISTRATION stream. */
-export async function startPaymentConsumers(rt: SubgraphRuntime, repo: PaymentRepository, provider: PaymentProvider): Promise<RunningConsumer[]> {
+export async function startPaymentConsumers(rt: SubgraphRuntime, payments: PaymentService): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'registration', 'payment-refunds', {
       'registration.confirmed': async ({ payload: p }, d) => {
-        await repo.ensureRecorded({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, provider, d.deliveryCount > 1);
+        await payments.onRegistrationConfirmed({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, d.deliveryCount > 1);
       },
       'registration.canceled': async ({ payload: p }, d) => {
         const ids = { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId };
-        await repo.refund(p.paymentId ?? paymentIdOf(p.registrationId), ids, d.deliveryCount > 1);
+        await payments.onRegistrationCanceled(p.paymentId ?? paymentIdOf(p.registrationId), ids, d.deliveryCount > 1);
       },
       'registration.abandoned': async ({ payload: p }, d) => {
-        await repo.void({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId }, d.deliveryCount > 1);
+        await payments.onRegistrationAbandoned({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId }, d.deliveryCount > 1);
       },
     }),
   ];

@@ -4,8 +4,8 @@
  * of an attempt whose process died. Orchestrates the repositories, the payment client and the
  * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
-import { AdaptiveLimit, AdmissionRefusedError, appError, ErrorCode, newId, type Identity, type Logger, type Outbox } from '@courses/platform';
-import { assertMayCancel, assertOpen, attemptOf, liveKey, mayView, type Attempt, type CancellationReason, type CatalogLecture, type Registration } from '../domain/registration.js';
+import { AdaptiveLimit, AdmissionRefusedError, DomainError, ErrorCode, newId, type Identity, type Logger, type Outbox, type Transition } from '@courses/platform';
+import { abandon, assertOpen, attemptOf, cancel, cancelAtRequest, confirm, liveKey, type Attempt, type CatalogLecture, type Registration } from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
 import type { SeatRepository } from '../infrastructure/seat-repository.js';
@@ -64,12 +64,12 @@ export class RegistrationService {
    * the registration stored CONFIRMED with `registration.confirmed`, or FAILED with
    * `registration.abandoned` (payment voids a late charge) and the seat given back.
    * At most `concurrency` registrations run at once; the rest wait up to `queueMs`.
-   * @throws GraphQLError NOT_FOUND, LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED,
+   * @throws DomainError NOT_FOUND, LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED,
    *   PAYMENT_DECLINED, PAYMENT_UNAVAILABLE or SERVICE_UNAVAILABLE (both with `retryAfterSeconds`).
    */
   async register(who: Identity, lectureId: string): Promise<Registration> {
     const lecture = await this.catalog.findById(lectureId);
-    if (!lecture) throw appError(ErrorCode.NOT_FOUND, `no lecture ${lectureId}`);
+    if (!lecture) throw new DomainError(ErrorCode.NOT_FOUND, `no lecture ${lectureId}`);
     assertOpen(lecture);
     const refused = this.payment.refusedNow();
     const attempt: Outcome = refused ? { kind: 'not-paid', outcome: refused } : await this.admit(() => this.attempt(who, lecture));
@@ -79,22 +79,22 @@ export class RegistrationService {
         // again once attempts like this one are done, and cancels it (see ../infrastructure/consumers.ts).
         return attempt.registration;
       case 'not-open':
-        throw appError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
+        throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
       case 'already-registered':
-        throw appError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
+        throw new DomainError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
       case 'full': {
         const now = await this.catalog.fresh(lectureId);
         if (now) assertOpen(now);
-        throw appError(ErrorCode.LECTURE_FULL, `lecture "${lecture.title}" has no seat left (capacity ${lecture.capacity})`);
+        throw new DomainError(ErrorCode.LECTURE_FULL, `lecture "${lecture.title}" has no seat left (capacity ${lecture.capacity})`);
       }
       case 'overtaken':
         // Another process gave up on this attempt first (it took too long); payment voids the charge.
-        throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
+        throw new DomainError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
       case 'not-paid': {
         const { outcome } = attempt;
-        if (outcome.kind === 'declined') throw appError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
+        if (outcome.kind === 'declined') throw new DomainError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
         this.logger.debug({ reason: outcome.reason }, 'payment unavailable; registration not made');
-        throw appError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
+        throw new DomainError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
           retryAfterSeconds: outcome.retryAfterSeconds,
         });
       }
@@ -134,14 +134,15 @@ export class RegistrationService {
           return { value: { kind: 'not-paid', outcome } };
         }
         if (outcome.kind === 'completed') {
-          const t = await this.registrations.insertConfirmed(attempt, outcome.paymentId, seat);
-          if (t.registration) return { value: { kind: 'confirmed', registration: t.registration }, events: t.events };
+          const confirmed = confirm(attempt, outcome.paymentId, seat);
+          if (await this.registrations.insert(confirmed)) return { value: { kind: 'confirmed', registration: confirmed.created }, events: [confirmed.event] };
           await this.seats.release(seat, attempt.id);
           return { value: { kind: 'overtaken' } };
         }
-        const t = await this.registrations.insertFailed(attempt, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', seat);
+        const failed = abandon(attempt, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', seat);
+        const stored = await this.registrations.insert(failed);
         await this.seats.release(seat, attempt.id);
-        return { value: t.events.length ? { kind: 'not-paid', outcome } : { kind: 'overtaken' }, events: t.events };
+        return stored ? { value: { kind: 'not-paid', outcome }, events: [failed.event] } : { value: { kind: 'overtaken' } };
       },
       { staleAfterMs: this.opts.pendingTimeoutMs, data: { ...attempt } },
     );
@@ -169,7 +170,7 @@ export class RegistrationService {
       return await this.admission.run(fn, this.queueMs);
     } catch (err) {
       if (err instanceof AdmissionRefusedError) {
-        throw appError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
+        throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
       }
       throw err;
     }
@@ -177,23 +178,27 @@ export class RegistrationService {
 
   /**
    * Cancels registration `id` at the request of `who` (its student or an admin).
-   * @throws GraphQLError NOT_FOUND (also for registrations `who` may not see, so that another
+   * @throws DomainError NOT_FOUND (also for registrations `who` may not see, so that another
    *   student learns nothing of them), FORBIDDEN (for the lecture's instructor, who may see it).
    */
   async cancel(who: Identity, id: string): Promise<Registration> {
+    // The cached status is a hint: the transition is guarded by the stored one.
     const reg = this.registrations.cached(id) ?? (await this.registrations.findById(id));
-    if (!reg || !mayView(reg, who)) throw appError(ErrorCode.NOT_FOUND, `no registration ${id}`);
-    assertMayCancel(reg, who);
-    if (reg.status === 'CANCELED') return reg;
-    return (await this.cancelOne(reg, 'STUDENT_REQUEST')) ?? reg;
+    if (!reg) throw new DomainError(ErrorCode.NOT_FOUND, `no registration ${id}`);
+    const canceling = cancelAtRequest(reg, who);
+    return canceling ? ((await this.store(canceling)) ?? reg) : reg;
   }
 
-  /** Cancels one CONFIRMED registration and frees its seat; returns it as stored after. */
-  private cancelOne(reg: Registration, reason: CancellationReason): Promise<Registration | null> {
+  /**
+   * Stores a cancellation under the registration's claim and frees its seat; returns the
+   * registration as stored after (read again when the stored status was not CONFIRMED).
+   */
+  private store(canceling: Transition<Registration>): Promise<Registration | null> {
+    const reg = canceling.next;
     return this.outbox.change(COLLECTION, reg.id, async (ctx) => {
-      const t = await this.registrations.cancel(reg, reason, ctx);
-      if (t.events.length) await this.releaseSeat(reg);
-      return { value: t.registration, events: t.events };
+      if (!(await this.registrations.apply(canceling, ctx))) return { value: await this.registrations.findById(reg.id) };
+      await this.releaseSeat(reg);
+      return { value: reg, events: [canceling.event] };
     });
   }
 
@@ -217,7 +222,8 @@ export class RegistrationService {
     let n = 0;
     for (const id of await this.registrations.confirmedIdsOfLecture(lectureId)) {
       const reg = await this.registrations.findById(id);
-      if (reg?.status === 'CONFIRMED' && (await this.cancelOne(reg, 'LECTURE_CANCELED'))?.status === 'CANCELED') n++;
+      const canceling = reg?.status === 'CONFIRMED' ? cancel(reg, 'LECTURE_CANCELED') : null;
+      if (canceling && (await this.store(canceling))?.status === 'CANCELED') n++;
     }
     return n;
   }
@@ -229,11 +235,10 @@ export class RegistrationService {
    */
   private async recover(id: string, attempt: Attempt | undefined): Promise<void> {
     let reg = await this.registrations.findById(id);
-    if (!reg && attempt) {
-      const failed = await this.registrations.insertFailed(attempt, 'PAYMENT_UNAVAILABLE', null);
+    if (!reg && attempt && !(await this.registrations.insert(abandon(attempt, 'PAYMENT_UNAVAILABLE', null)))) {
       // Not inserted: the attempt's own process, slow rather than dead, stored its outcome since
       // the read above; that outcome decides (a CONFIRMED registration keeps its seat).
-      if (!failed.events.length) reg = await this.registrations.findById(id);
+      reg = await this.registrations.findById(id);
     }
     if (!reg) {
       if ((await this.seats.releaseAllOf(id)) || attempt) this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');

@@ -5,9 +5,13 @@
  * outbox claim and its seat) becomes CONFIRMED (paid) → CANCELED (student request or lecture
  * canceled; refunded). An attempt whose payment fails becomes FAILED (invisible, seat released,
  * any late charge voided). PENDING names the attempt's state; no document is stored in it.
+ *
+ * The transitions ({@link confirm}, {@link abandon}, {@link cancel}) return the new state and the
+ * event it raises; the repository stores them guarded by the stored status. Refusals are
+ * {@link DomainError}s.
  */
 import { createEvent, type EventEnvelope } from '@courses/contracts';
-import { appError, ErrorCode, type Identity } from '@courses/platform';
+import { DomainError, ErrorCode, transition, type Created, type Identity, type Transition } from '@courses/platform';
 
 export type RegistrationState = 'PENDING' | 'CONFIRMED' | 'CANCELED' | 'FAILED';
 export type CancellationReason = 'STUDENT_REQUEST' | 'LECTURE_CANCELED';
@@ -97,6 +101,50 @@ export function canceledEvent(reg: Registration, reason: CancellationReason): Ev
   });
 }
 
+/** The registration created when an attempt's outcome is stored, with its event. */
+type Outcome<K extends 'registration.confirmed' | 'registration.abandoned'> = Created<Registration, EventEnvelope<K>>;
+
+/**
+ * PENDING → CONFIRMED: the attempt was paid with payment `paymentId` and holds `seat`; raises
+ * `registration.confirmed`.
+ */
+export function confirm(attempt: Attempt, paymentId: string, seat: string, now = new Date()): Outcome<'registration.confirmed'> {
+  const created: Registration = { ...attempt, status: 'CONFIRMED', cancellationReason: null, paymentId, seat, createdAt: now, updatedAt: now };
+  return { created, event: confirmedEvent(created, paymentId) };
+}
+
+/**
+ * PENDING → FAILED: the attempt failed at the payment step for `reason`, and gives back `seat`
+ * (null when it is not known, as in the recovery of a dead process's attempt); raises
+ * `registration.abandoned`, on which payment voids any charge.
+ */
+export function abandon(attempt: Attempt, reason: AbandonReason, seat: string | null, now = new Date()): Outcome<'registration.abandoned'> {
+  const created: Registration = { ...attempt, status: 'FAILED', cancellationReason: null, paymentId: null, seat, createdAt: now, updatedAt: now };
+  return { created, event: abandonedEvent(created, reason) };
+}
+
+/**
+ * CONFIRMED → CANCELED for `reason`; raises `registration.canceled`, on which payment refunds.
+ * @returns null when it is CANCELED already (canceling twice changes nothing).
+ * @throws DomainError REGISTRATION_NOT_ACTIVE when it never was confirmed (PENDING or FAILED).
+ */
+export function cancel(reg: Registration, reason: CancellationReason, now = new Date()): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
+  if (reg.status === 'CANCELED') return null;
+  if (reg.status !== 'CONFIRMED') throw new DomainError(ErrorCode.REGISTRATION_NOT_ACTIVE, `registration ${reg.id} was never confirmed`);
+  return transition(reg, 'CONFIRMED', { status: 'CANCELED', cancellationReason: reason }, now, (next) => canceledEvent(next, reason));
+}
+
+/**
+ * The cancellation `who` asks for: {@link cancel} with reason STUDENT_REQUEST, once `who` may.
+ * @throws DomainError NOT_FOUND when `who` may not see it (another student learns nothing of
+ *   it), FORBIDDEN when `who` may see it but not cancel it (the lecture's instructor).
+ */
+export function cancelAtRequest(reg: Registration, who: Identity, now = new Date()): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
+  if (!mayView(reg, who)) throw new DomainError(ErrorCode.NOT_FOUND, `no registration ${reg.id}`);
+  assertMayCancel(reg, who);
+  return cancel(reg, 'STUDENT_REQUEST', now);
+}
+
 /** True when `who` may see `reg`: its student, the lecture's instructor, or an admin. */
 export function mayView(reg: Pick<Registration, 'studentId' | 'instructorId' | 'status'>, who: Identity | undefined): boolean {
   if (!who || !VISIBLE_STATES.includes(reg.status)) return false;
@@ -108,16 +156,16 @@ export function mayViewPayment(reg: Pick<Registration, 'studentId'>, who: Identi
   return !!who && (who.role === 'ADMIN' || who.sub === reg.studentId);
 }
 
-/** @throws GraphQLError FORBIDDEN unless `who` is the registration's student or an admin. */
+/** @throws DomainError FORBIDDEN unless `who` is the registration's student or an admin. */
 export function assertMayCancel(reg: Pick<Registration, 'studentId'>, who: Identity): void {
   if (who.role !== 'ADMIN' && who.sub !== reg.studentId) {
-    throw appError(ErrorCode.FORBIDDEN, 'only the student who registered, or an admin, may cancel a registration');
+    throw new DomainError(ErrorCode.FORBIDDEN, 'only the student who registered, or an admin, may cancel a registration');
   }
 }
 
-/** @throws GraphQLError LECTURE_NOT_OPEN when the lecture is canceled. */
-export function assertOpen(lecture: CatalogLecture): void {
-  if (lecture.status !== 'OPEN') throw appError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
+/** @throws DomainError LECTURE_NOT_OPEN when the lecture is canceled. */
+export function assertOpen(lecture: Pick<CatalogLecture, 'title' | 'status'>): void {
+  if (lecture.status !== 'OPEN') throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
 }
 
 /** True when the instructor view (`Lecture.registrations`) is allowed for `who`. */

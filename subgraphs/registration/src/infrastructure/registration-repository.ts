@@ -1,5 +1,6 @@
 /**
- * Registration persistence. Every state change and its event are one single-document write
+ * Registration persistence: stores what the aggregate (../domain/registration.ts) decides.
+ * Every state change and its event are one single-document write
  * (the outbox rides inside the aggregate document), made under the document's outbox claim
  * (see @courses/platform outbox), and every hot-path access is by `_id`.
  *
@@ -11,17 +12,8 @@
 import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { isDuplicateKey, outboxField, type ChangeContext } from '@courses/platform';
-import {
-  abandonedEvent,
-  canceledEvent,
-  confirmedEvent,
-  VISIBLE_STATES,
-  type AbandonReason,
-  type Attempt,
-  type CancellationReason,
-  type Registration,
-} from '../domain/registration.js';
+import { insertCreated, outboxField, storeTransition, type ChangeContext, type Created, type Transition } from '@courses/platform';
+import { VISIBLE_STATES, type Registration } from '../domain/registration.js';
 
 interface RegistrationDoc extends Omit<Registration, 'id'> {
   _id: string;
@@ -60,12 +52,6 @@ function toRegistration(d: RegistrationDoc): Registration {
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
-}
-
-/** What a guarded transition found: the registration as stored after it, and the events it wrote. */
-export interface Transition {
-  registration: Registration | null;
-  events: EventEnvelope[];
 }
 
 export class RegistrationRepository {
@@ -111,59 +97,26 @@ export class RegistrationRepository {
   }
 
   /**
-   * Stores a paid attempt as CONFIRMED, holding `seat`, with `registration.confirmed`.
-   * No registration: a registration with that id exists already (the attempt was abandoned first).
+   * Stores a new registration (an attempt's outcome, see the domain's `confirm` and `abandon`)
+   * with its event in its outbox.
+   * @returns false when a registration with that id exists already (the attempt's outcome was
+   *   stored first by another process: this one was slow, or recovered it); nothing is written.
    */
-  async insertConfirmed(attempt: Attempt, paymentId: string, seat: string): Promise<Transition> {
-    const now = new Date();
-    const reg: Registration = { ...attempt, status: 'CONFIRMED', cancellationReason: null, paymentId, seat, createdAt: now, updatedAt: now };
-    const event = confirmedEvent(reg, paymentId);
-    if (!(await this.insert(reg, [event]))) return { registration: null, events: [] };
-    return { registration: this.remember(reg), events: [event] };
+  async insert(outcome: Created<Registration>): Promise<boolean> {
+    if (!(await insertCreated(this.model.collection, outcome.created, [outcome.event]))) return false;
+    this.remember(outcome.created);
+    return true;
   }
 
   /**
-   * Stores an attempt abandoned at the payment step as FAILED, recording the `seat` it is about
-   * to give back, with `registration.abandoned` (payment voids any charge). No events: a
-   * registration with that id exists already.
+   * Applies a transition of the aggregate (e.g. the domain's `cancel`) under the registration's
+   * outbox claim: one write guarded by the stored status, with its event.
+   * @returns false when the stored status was not the one the transition starts from; nothing is written.
    */
-  async insertFailed(attempt: Attempt, reason: AbandonReason, seat: string | null): Promise<Transition> {
-    const now = new Date();
-    const reg: Registration = { ...attempt, status: 'FAILED', cancellationReason: null, paymentId: null, seat, createdAt: now, updatedAt: now };
-    const event = abandonedEvent(reg, reason);
-    return { registration: null, events: (await this.insert(reg, [event])) ? [event] : [] };
-  }
-
-  /** Inserts `reg` with `events` as its outbox; false when its id is taken. */
-  private async insert(reg: Registration, events: EventEnvelope[]): Promise<boolean> {
-    const { id: _id, ...rest } = reg;
-    try {
-      await this.model.collection.insertOne({ _id, ...rest, outbox: events } as never);
-      return true;
-    } catch (err) {
-      if (isDuplicateKey(err)) return false;
-      throw err;
-    }
-  }
-
-  /**
-   * CONFIRMED → CANCELED with `registration.canceled` (the caller frees the seat). When it was not
-   * CONFIRMED, nothing changes and the registration is read as stored.
-   */
-  async cancel(reg: Registration, reason: CancellationReason, ctx: ChangeContext): Promise<Transition> {
-    const event = canceledEvent(reg, reason);
-    const updatedAt = new Date();
-    const res = await this.model.collection.updateOne(
-      { _id: reg.id as never, status: 'CONFIRMED' },
-      ctx.withEvents(
-        { $set: { status: 'CANCELED', cancellationReason: reason, updatedAt } },
-        [event],
-      ),
-    );
-    if (res.modifiedCount === 1) {
-      return { registration: this.remember({ ...reg, status: 'CANCELED', cancellationReason: reason, updatedAt }), events: [event] };
-    }
-    return { registration: await this.findById(reg.id), events: [] };
+  async apply(t: Transition<Registration>, ctx: ChangeContext): Promise<boolean> {
+    if (!(await storeTransition(this.model.collection, t, ctx))) return false;
+    this.remember(t.next);
+    return true;
   }
 
   private remember(reg: Registration): Registration {
