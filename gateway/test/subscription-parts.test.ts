@@ -1,10 +1,11 @@
-/** The parts of the subscription server, each alone: document cache, shared executions, keep-alive, socket checks. */
+/** The parts of the subscription server, each alone: document cache, shared executions, the stream, keep-alive, socket checks. */
 import { parse, type ExecutionResult, type ValidationContext } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DocumentCache, graphqlCjs } from '../src/subscriptions/documents.js';
 import { startKeepAlive, type PingableSocket } from '../src/subscriptions/keepalive.js';
 import { ROUTES } from '../src/subscriptions/routes.js';
 import { SharedExecutions } from '../src/subscriptions/shared-execution.js';
+import { subscriptionStream } from '../src/subscriptions/stream.js';
 import { operationAuthorization, originAllowed, sameHost } from '../src/subscriptions/socket-auth.js';
 
 afterEach(() => vi.useRealTimers());
@@ -140,5 +141,73 @@ describe('socket checks', () => {
     expect(originAllowed('https://evil.example.net', 'gw:4000', ['https://app.example.com'])).toBe(false);
     expect(originAllowed('https://evil.example.net', 'gw:4000', undefined)).toBe(true);
     expect(sameHost('not a url', 'gw:4000')).toBe(false);
+  });
+});
+
+describe('subscriptionStream', () => {
+  /** A stream over numbered events whose result is `r<n>` (null for odd n when `skipOdd`), and its listener. */
+  function stream(bufferSize: number, o: { skipOdd?: boolean; expiresAt?: number } = {}) {
+    const state = { deliver: undefined as ((n: number) => void) | undefined, listening: false, resolved: [] as number[] };
+    const it = subscriptionStream<number, string>({
+      listen(deliver) {
+        state.deliver = deliver;
+        state.listening = true;
+        return () => (state.listening = false);
+      },
+      bufferSize,
+      expiresAt: o.expiresAt,
+      resolve: async (n) => {
+        state.resolved.push(n);
+        return o.skipOdd && n % 2 ? null : `r${n}`;
+      },
+      ended: (code) => `ended:${code}`,
+    });
+    return { it, state };
+  }
+
+  it('sends the result of each event in order, skips events with nothing to send, and resolves one event per result taken', async () => {
+    const { it, state } = stream(10, { skipOdd: true });
+    const first = it.next();
+    await vi.waitFor(() => expect(state.listening).toBe(true));
+    for (const n of [1, 2, 3, 4, 6]) state.deliver!(n);
+    expect(await first).toEqual({ done: false, value: 'r2' });
+    // Back-pressure: the next event is resolved only when the consumer asks for the next result.
+    await new Promise((r) => setImmediate(r));
+    expect(state.resolved).toEqual([1, 2]);
+    expect(await it.next()).toEqual({ done: false, value: 'r4' });
+    expect(state.resolved).toEqual([1, 2, 3, 4]);
+    expect(await it.next()).toEqual({ done: false, value: 'r6' });
+  });
+
+  it('ends with one SUBSCRIPTION_OVERFLOW result when more events wait than its buffer holds, dropping the waiting ones', async () => {
+    const { it, state } = stream(2);
+    const first = it.next();
+    await vi.waitFor(() => expect(state.listening).toBe(true));
+    state.deliver!(1);
+    expect((await first).value).toBe('r1');
+    // The client does not take results for a while: 2 is handed over, 3 and 4 wait in the buffer, 5 overflows.
+    for (let n = 2; n <= 6; n++) state.deliver!(n);
+    await vi.waitFor(() => expect(state.listening).toBe(false));
+    const rest: string[] = [];
+    for await (const r of it) rest.push(r);
+    expect(rest).toEqual(['ended:SUBSCRIPTION_OVERFLOW']);
+    expect(state.resolved).toEqual([1]);
+  });
+
+  it('stops listening at once when the consumer returns, even while it waits for an event', async () => {
+    const { it, state } = stream(2);
+    const pending = it.next();
+    await vi.waitFor(() => expect(state.listening).toBe(true));
+    await it.return!();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    await vi.waitFor(() => expect(state.listening).toBe(false));
+  });
+
+  it('ends with UNAUTHENTICATED when the subscriber\'s token expires', async () => {
+    const { it, state } = stream(2, { expiresAt: Date.now() / 1000 - 1 });
+    const all: string[] = [];
+    for await (const r of it) all.push(r);
+    expect(all).toEqual(['ended:UNAUTHENTICATED']);
+    expect(state.listening).toBe(false);
   });
 });

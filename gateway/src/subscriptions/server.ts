@@ -25,12 +25,12 @@
  * identities too (./shared-execution.ts). Results are kept SHARE_MS (2 s) for subscribers that
  * ask a little later. Documents are parsed and validated once per text (./documents.ts).
  *
- * Back-pressure: graphql-ws takes a subscription's next result only once the socket has taken
- * the previous one (its write callback), so a client that stops reading holds at most one
- * unsent message per subscription in the gateway; the events behind it wait in the
- * subscription's queue, at most `bufferSize`; past that the subscription ends with one error
+ * Back-pressure (./stream.ts): graphql-ws takes a subscription's next result only once the
+ * socket has taken the previous one (its write callback), so a client that stops reading holds
+ * at most one unsent message per subscription in the gateway; the events behind it wait in the
+ * subscription's buffer, at most `bufferSize`; past that the subscription ends with one error
  * result (`extensions.code` SUBSCRIPTION_OVERFLOW): resubscribe and refetch. Other clients are
- * not held up: each subscription has its own queue.
+ * not held up: each subscription has its own buffer.
  * Keep-alive: the server pings each socket every `keepAliveMs` (the sockets' turns spread over
  * the period) and drops a socket that has not answered the previous ping.
  *
@@ -58,6 +58,7 @@ import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import type { EventHub } from './event-hub.js';
 import { ROUTES } from './routes.js';
+import { subscriptionStream } from './stream.js';
 import { ENTITY_ID_VAR } from './to-entity-query.js';
 import { DocumentCache, graphqlCjs } from './documents.js';
 import { startKeepAlive } from './keepalive.js';
@@ -180,89 +181,51 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     const runAs = publicOnly ? undefined : who;
     const shape = `${canonicalText}|${JSON.stringify(used)}|${runAs ? `${runAs.role}:${runAs.sub}` : ''}`;
 
-    const queue: EventEnvelope[] = [];
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
     const lastSent = new Map<string, string>();
-    let overflow = false;
-    let closed = false;
-    let wake: (() => void) | undefined;
-    const stopListening = route.contexts.map((c) =>
-      hub.listen(c, (e) => {
-        if (closed || !route.types.includes(e.type)) return;
-        const id = route.keyOf(e);
-        if (!id || (key != null && id !== key) || !route.mayConcern(e, who)) return;
-        if (queue.length >= bufferSize) {
-          // Past its buffer: it will end with SUBSCRIPTION_OVERFLOW; stop hearing events now.
-          overflow = true;
-          for (const stop of stopListening) stop();
-        } else queue.push(e);
-        wake?.();
-      }),
-    );
-    // A subscription authenticated by its own token ends when that token expires.
-    let expired = false;
-    const forgetExpiry = context.exp === undefined ? () => undefined : whenExpired(context.exp, () => ((expired = true), wake?.()));
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      forgetExpiry();
-      for (const stop of stopListening) stop();
-      wake?.();
+    /** The result for one event, or null when there is nothing new to send. */
+    const resolve = async (event: EventEnvelope): Promise<ExecutionResult | null> => {
+      const entityId = route.keyOf(event)!;
+      const sharedResult = await shared.run(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
+      // Errors name canonical paths: then the subscriber's own words are run, unshared.
+      let result: ExecutionResult;
+      let fingerprint: string;
+      if (sharedResult.errors?.length || !sharedResult.data) {
+        result = await shared.runOwn(() => opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName));
+        fingerprint = JSON.stringify(result);
+      } else {
+        // Subscribers of one shared result who sent the same text get one projection.
+        ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
+      }
+      const data = result.data as Record<string, unknown> | null | undefined;
+      if (data?.[responseKey] != null) {
+        if (lastSent.get(entityId) === fingerprint) return null;
+        lastSent.delete(entityId);
+        lastSent.set(entityId, fingerprint);
+        if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
+        opts.count?.delivery();
+        return result;
+      }
+      if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
+      return null; // the subscriber may not see this entity: nothing to send
     };
-
-    const iterator: AsyncIterableIterator<ExecutionResult> = {
-      [Symbol.asyncIterator]() {
-        return iterator;
+    return subscriptionStream<EventEnvelope, ExecutionResult>({
+      listen: (deliver) => {
+        const stops = route.contexts.map((c) =>
+          hub.listen(c, (e) => {
+            if (!route.types.includes(e.type)) return;
+            const id = route.keyOf(e);
+            if (id && (key == null || id === key) && route.mayConcern(e, who)) deliver(e);
+          }),
+        );
+        return () => stops.forEach((stop) => stop());
       },
-      async next() {
-        while (!closed) {
-          if (expired) {
-            close();
-            return { done: false, value: err(ErrorCode.UNAUTHENTICATED, 'this subscription\'s token expired; subscribe again with a fresh one') };
-          }
-          if (overflow) {
-            close();
-            opts.count?.overflow();
-            return { done: false, value: err('SUBSCRIPTION_OVERFLOW', `more than ${bufferSize} events waited for this client; resubscribe and refetch`) };
-          }
-          const event = queue.shift();
-          if (!event) {
-            await new Promise<void>((r) => (wake = r));
-            wake = undefined;
-            continue;
-          }
-          const entityId = route.keyOf(event)!;
-          const sharedResult = await shared.run(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
-          // Errors name canonical paths: then the subscriber's own words are run, unshared.
-          let result: ExecutionResult;
-          let fingerprint: string;
-          if (sharedResult.errors?.length || !sharedResult.data) {
-            result = await shared.runOwn(() => opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName));
-            fingerprint = JSON.stringify(result);
-          } else {
-            // Subscribers of one shared result who sent the same text get one projection.
-            ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
-          }
-          const data = result.data as Record<string, unknown> | null | undefined;
-          if (data?.[responseKey] != null) {
-            if (lastSent.get(entityId) === fingerprint) continue;
-            lastSent.delete(entityId);
-            lastSent.set(entityId, fingerprint);
-            if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
-            opts.count?.delivery();
-            return { done: false, value: result };
-          }
-          if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
-          // null: the subscriber may not see this entity; nothing to send.
-        }
-        return { done: true, value: undefined };
-      },
-      async return() {
-        close();
-        return { done: true, value: undefined };
-      },
-    };
-    return iterator;
+      bufferSize,
+      expiresAt: context.exp,
+      resolve,
+      ended: (code, message) => err(code, message),
+      onOverflow: () => opts.count?.overflow(),
+    });
   }
 
   const server = useServer<Record<string, unknown>, SocketExtra>(
