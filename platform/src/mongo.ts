@@ -14,13 +14,16 @@ import type { ChangeContext } from './outbox.js';
 
 /**
  * Opens a connection to `uri` (which names the service's own database) and waits until it
- * is usable. Index builds declared on models run when each model is first compiled.
+ * is usable. Index builds declared on models run when each model is first compiled. The pool
+ * holds 20 connections, or the URI's `maxPoolSize`.
  * With `metrics`, every command the driver sends is counted in `db_commands_total`
  * (the driver's command monitoring), which `npm run bench:load` reads.
  * @throws the driver's error when no server answers within `serverSelectionTimeoutMS` (5000 ms).
  */
 export async function connectMongo(uri: string, logger: Logger, metrics?: ServiceMetrics): Promise<Connection> {
-  const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, maxPoolSize: 20, monitorCommands: !!metrics });
+  // 20 connections unless the URI says otherwise (the local FerretDB's does: see scripts/lib/provision.mjs).
+  const pool = /[?&]maxPoolSize=/i.test(uri) ? {} : { maxPoolSize: 20 };
+  const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, ...pool, monitorCommands: !!metrics });
   conn.on('disconnected', () => logger.warn('mongodb disconnected'));
   conn.on('reconnected', () => logger.info('mongodb reconnected'));
   if (metrics) {

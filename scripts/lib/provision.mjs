@@ -313,14 +313,27 @@ async function ferretPostgres() {
   if (process.env.FERRETDB_POSTGRESQL_URL) return process.env.FERRETDB_POSTGRESQL_URL;
   if (!(await portOpen(5432))) return undefined;
   // FerretDB opens up to 50 connections per pool by default; a small machine gains nothing from
-  // more than a few dozen, and PostgreSQL allows 100 in all.
-  const url = 'postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=20';
+  // more than a few dozen, and PostgreSQL allows 100 in all. It must stay above what its clients
+  // can send at once: see FERRET_CLIENT_POOL.
+  const url = `postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=${FERRET_PG_POOL}`;
   const createdb = which('createdb');
   if (createdb) run(createdb, ['-h', '127.0.0.1', '-U', 'postgres', 'ferretdb'], { quiet: true, allowFail: true });
   const psql = which('psql');
   if (psql) run(psql, ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-c', 'ALTER DATABASE ferretdb SET synchronous_commit = off'], { quiet: true, allowFail: true });
   return url;
 }
+
+/**
+ * The PostgreSQL connections of the FerretDB started here, and the connections each service
+ * opens to it (`maxPoolSize` in the URI it is given). FerretDB v1 on PostgreSQL holds one pool
+ * connection while an update waits for a second one: once as many updates run at once as its
+ * pool holds, each holds one and waits forever (seen here: 20 updates in flight, every pool
+ * connection idle in PostgreSQL, every client waiting). Each client connection runs one command
+ * at a time, so keeping the services' connections in all (4 × 8 = 32, a few more for a test's
+ * own) below the pool (40) rules that out for one system; on MongoDB the services keep 20.
+ */
+const FERRET_PG_POOL = 40;
+const FERRET_CLIENT_POOL = 8;
 
 /**
  * Finds or starts a MongoDB-wire server; returns { uri (no database), startedHere, how }.
@@ -367,7 +380,12 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     }
     startProcess('ferretdb', ferret, args);
     await waitForPort(port, 'FerretDB');
-    return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, backend: `FerretDB/${backend}`, how: `started FerretDB on ${backend} (${ferret})` };
+    return {
+      uri: `mongodb://127.0.0.1:${port}/?maxPoolSize=${FERRET_CLIENT_POOL}`,
+      startedHere: true,
+      backend: `FerretDB/${backend}`,
+      how: `started FerretDB on ${backend} (${ferret})`,
+    };
   }
   try {
     const { MongoMemoryServer } = await import('mongodb-memory-server-core');
