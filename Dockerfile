@@ -10,6 +10,7 @@ COPY subgraphs/registration/package.json subgraphs/registration/
 COPY subgraphs/payment/package.json subgraphs/payment/
 COPY subgraphs/lecture/package.json subgraphs/lecture/
 COPY subgraphs/dashboard/package.json subgraphs/dashboard/
+COPY test-kit/package.json test-kit/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -b && npm prune --omit=dev --no-audit --no-fund

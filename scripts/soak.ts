@@ -36,10 +36,10 @@ const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
 
 const mongo = await ensureMongo({ preferPort: 27020 });
 process.env.TEST_MONGODB_URI = mongo.uri;
-const { startOwnNatsServer } = await import('../tests/support/nats-server.js');
+const { startOwnNatsServer } = await import('@courses/test-kit/nats-server');
 const nats = await startOwnNatsServer();
-const { startSystem } = await import('../tests/support/system.js');
-const { mongoUri } = await import('../tests/support/env.js');
+const { startSystem } = await import('@courses/test-kit/system');
+const { mongoUri } = await import('@courses/test-kit/env');
 const sys = await startSystem({ nats, registration: { PENDING_TIMEOUT_MS: '5000' } });
 
 const instructors = await Promise.all(['i-soak-1', 'i-soak-2', 'i-soak-3'].map((s) => sys.token('INSTRUCTOR', s)));

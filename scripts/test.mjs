@@ -14,7 +14,7 @@ try {
   ensureDependencies();
   say('building');
   ensureBuilt();
-  // Each test system starts a nats-server of its own, configured as production (tests/support/nats-server.ts).
+  // Each test system starts a nats-server of its own, configured as production (test-kit/src/nats-server.ts).
   const natsServer = natsServerBinary();
   if (!natsServer) throw new Error('no nats-server: install it (Debian/Ubuntu: `apt-get install nats-server`; macOS: `brew install nats-server`) or Go, so it can be built');
   say(`NATS: ${natsServer} (one server per test system)`);

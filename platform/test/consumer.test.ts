@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
 import { createLogger, deadLetterStream, ensureStream, publishEvent, startConsumer, type DeadLetter, type RunningConsumer } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
-import { uniqueTag } from '../../tests/support/env.js';
-import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
+import { uniqueTag } from '@courses/test-kit/env';
+import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 
 let nats: OwnNatsServer;
 let nc: NatsConnection;

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
 import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, Outbox } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
-import { mongoUri, uniqueTag } from '../../tests/support/env.js';
-import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
+import { mongoUri, uniqueTag } from '@courses/test-kit/env';
+import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 
 const ns = uniqueTag('obx');
 const logger = createLogger('outbox-test', 'silent');

@@ -4,8 +4,8 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamOf } from '@courses/contracts';
 import { ensureStream, STREAM_MAX_AGE_MS } from '@courses/platform';
-import { uniqueTag } from '../../tests/support/env.js';
-import { startOwnNatsServer, type OwnNatsServer } from '../../tests/support/nats-server.js';
+import { uniqueTag } from '@courses/test-kit/env';
+import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 
 let nats: OwnNatsServer;
 let nc: NatsConnection;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(executablePath);

@@ -18,8 +18,8 @@ import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contrac
 import { connectNats, createLogger, deadLetterStream, deploymentNatsConfig, inboxPrefixOf, natsAuthOf, natsPasswordVariable, publishEvent } from '@courses/platform';
 import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
 import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
-import { natsServerBinary, startOwnNatsServer } from '../support/nats-server.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 const open: NatsConnection[] = [];

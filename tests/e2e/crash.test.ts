@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql } from '../../scripts/lib/graphql-client.js';
-import { mongoUri } from '../support/env.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { mongoUri } from '@courses/test-kit/env';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 const children: ChildProcess[] = [];

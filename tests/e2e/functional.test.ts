@@ -4,9 +4,9 @@
  */
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoUri } from '../support/env.js';
+import { mongoUri } from '@courses/test-kit/env';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 let instructor: string;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../../scripts/lib/graphql-client.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 beforeAll(async () => {

@@ -8,8 +8,8 @@ import WebSocket from 'ws';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import mongoose from 'mongoose';
-import { mongoUri } from '../support/env.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { mongoUri } from '@courses/test-kit/env';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 let instructor: string;

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, gql } from '../../scripts/lib/graphql-client.js';
-import { natsServerBinary, startOwnNatsServer, type OwnNatsServer } from '../support/nats-server.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { natsServerBinary, startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 const hasNats = !!natsServerBinary();
 let nats: OwnNatsServer;

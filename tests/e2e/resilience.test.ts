@@ -5,8 +5,8 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
-import { mongoUri } from '../support/env.js';
-import { startSystem, type TestSystem } from '../support/system.js';
+import { mongoUri } from '@courses/test-kit/env';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 let instructor: string;

@@ -12,8 +12,8 @@ import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.
 import { issueToken } from '../../gateway/src/auth.js';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { startSystem, type TestSystem } from '../support/system.js';
-import { mongoUri } from '../support/env.js';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { mongoUri } from '@courses/test-kit/env';
 import mongoose from 'mongoose';
 
 let sys: TestSystem;

@@ -1,7 +1,7 @@
 /** Lecture subgraph against a real MongoDB-wire server and NATS: API, entities, enrolment policy. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
-import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
+import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { startLectureService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startLectureService>>>;

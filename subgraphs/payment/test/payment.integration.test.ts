@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_GATEWAY_SECRET } from '@courses/platform';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
-import { startSubgraphHarness, type SubgraphHarness } from '../../../tests/support/subgraph.js';
+import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { startPaymentService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;

@@ -3,7 +3,7 @@
  */
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mongoUri, uniqueTag } from '../../../tests/support/env.js';
+import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { SeatRepository } from '../src/infrastructure/seat-repository.js';
 
 let conn: Connection;
