@@ -22,7 +22,14 @@ import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { ensureMongo, say, stopStarted, withDatabase } from './lib/provision.mjs';
 
-const { values: opt } = parseArgs({ options: { from: { type: 'string' }, seconds: { type: 'string', default: '4' }, connections: { type: 'string', default: '16' }, documents: { type: 'string', default: '5000' } } });
+const { values: opt } = parseArgs({
+  options: {
+    from: { type: 'string' },
+    seconds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '16' },
+    documents: { type: 'string', default: '5000' },
+  },
+});
 if (!opt.from) throw new Error('--from <bench:load --json output> is required');
 const run = JSON.parse(readFileSync(opt.from, 'utf8')) as {
   summary: { mutationsPerSecond: number; backend: string; students: number; paymentLatencyMs: string };
@@ -42,10 +49,20 @@ for (const r of run.commandRows) {
 const mongo = await ensureMongo({ preferPort: 27021 });
 // A database of its own per run, dropped at the end (FerretDB's PostgreSQL backend can trip on
 // re-creating a database it has just dropped).
-const conn = await mongoose.createConnection(withDatabase(mongo.uri, `bench_ceiling_${Date.now()}`), { maxPoolSize: CONNECTIONS }).asPromise();
+const conn = await mongoose
+  .createConnection(withDatabase(mongo.uri, `bench_ceiling_${Date.now()}`), { maxPoolSize: CONNECTIONS })
+  .asPromise();
 try {
   const col = await conn.createCollection('docs');
-  const doc = (i: number) => ({ _id: `d${i}`, studentId: `s-${i % 500}`, lectureId: 'l-1', status: 'CONFIRMED', amount: 50_000, outbox: [{ id: `${i}`, type: 'registration.confirmed', payload: { a: 'x'.repeat(200) } }], createdAt: new Date() });
+  const doc = (i: number) => ({
+    _id: `d${i}`,
+    studentId: `s-${i % 500}`,
+    lectureId: 'l-1',
+    status: 'CONFIRMED',
+    amount: 50_000,
+    outbox: [{ id: `${i}`, type: 'registration.confirmed', payload: { a: 'x'.repeat(200) } }],
+    createdAt: new Date(),
+  });
   // A collection the size of a busy one, so that lookups by _id meet a real index.
   say(`filling a collection of ${SIZE} documents`);
   for (let i = 0; i < SIZE; i += 500) await col.insertMany(Array.from({ length: 500 }, (_, j) => doc(i + j)) as never[]);
@@ -71,17 +88,27 @@ try {
     let n = 0;
     const until = performance.now() + SECONDS * 1_000;
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (performance.now() < until) await op(n++);
-    }));
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (performance.now() < until) await op(n++);
+      }),
+    );
     rates.set(kind, n / ((performance.now() - t0) / 1_000));
   }
-  const rows = [...perKind].map(([kind, perMutation]) => ({ kind, perMutation: Number(perMutation.toFixed(2)), rawPerSecond: Math.round(rates.get(kind) ?? NaN) }));
+  const rows = [...perKind].map(([kind, perMutation]) => ({
+    kind,
+    perMutation: Number(perMutation.toFixed(2)),
+    rawPerSecond: Math.round(rates.get(kind) ?? NaN),
+  }));
   console.table(rows);
   const msPerMutation = rows.filter((r) => Number.isFinite(r.rawPerSecond)).reduce((a, r) => a + r.perMutation / r.rawPerSecond, 0) * 1_000;
   const ceiling = 1_000 / msPerMutation;
-  say(`backend ${mongo.backend ?? run.summary.backend}: the database alone allows about ${ceiling.toFixed(0)} mutations/s for this command mix`);
-  say(`the run (${run.summary.students} students, payment ${run.summary.paymentLatencyMs} ms) reached ${run.summary.mutationsPerSecond} mutations/s: ${((100 * run.summary.mutationsPerSecond) / ceiling).toFixed(0)} % of that ceiling`);
+  say(
+    `backend ${mongo.backend ?? run.summary.backend}: the database alone allows about ${ceiling.toFixed(0)} mutations/s for this command mix`,
+  );
+  say(
+    `the run (${run.summary.students} students, payment ${run.summary.paymentLatencyMs} ms) reached ${run.summary.mutationsPerSecond} mutations/s: ${((100 * run.summary.mutationsPerSecond) / ceiling).toFixed(0)} % of that ceiling`,
+  );
   await conn.dropDatabase();
 } finally {
   await conn.close();

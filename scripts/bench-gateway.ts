@@ -23,10 +23,10 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
-import { ROOT, devSecrets, ensureMongo, ensureNats, portOpen, say, waitForPort, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startStack } from './lib/stack.mjs';
-import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { gql } from './lib/graphql-client.js';
+import { cpuSecondsOfTree } from './lib/procs.mjs';
+import { devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -80,11 +80,25 @@ async function startHive(supergraph: string, jwtSecret: string, gatewaySecret: s
   writeFileSync(sdlPath, supergraph);
   const configPath = path.join(ROOT, '.data', 'hive-gateway.config.mjs');
   writeFileSync(configPath, hiveConfig(jwtSecret, gatewaySecret));
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules/@graphql-hive/gateway/dist/bin.js'), 'supergraph', sdlPath, '--port', String(HIVE_PORT), '--host', '127.0.0.1', '-c', configPath], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/@graphql-hive/gateway/dist/bin.js'),
+      'supergraph',
+      sdlPath,
+      '--port',
+      String(HIVE_PORT),
+      '--host',
+      '127.0.0.1',
+      '-c',
+      configPath,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    },
+  );
   await waitForPort(HIVE_PORT, 'Hive Gateway', 60_000);
   return child;
 }
@@ -150,7 +164,12 @@ async function main(): Promise<void> {
     databasePrefix: 'bench',
     say,
     // One instructor sets up every lecture, faster than the per-caller mutation limit allows.
-    env: Object.fromEntries(SERVICES.map((s) => [s.name, { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000' } : {}) }])),
+    env: Object.fromEntries(
+      SERVICES.map((s) => [
+        s.name,
+        { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000' } : {}) },
+      ]),
+    ),
   });
   let hive: ChildProcess | undefined;
   try {
@@ -160,7 +179,12 @@ async function main(): Promise<void> {
     const student = await issueToken({ sub: 's-bench-gw', role: 'STUDENT' }, jwtSecret);
     const lectures: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const r = await gql(gw, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: `Gateway bench ${i}`, capacity: 100, price: 10_000 * (i + 1) } }, instructor);
+      const r = await gql(
+        gw,
+        'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }',
+        { i: { title: `Gateway bench ${i}`, capacity: 100, price: 10_000 * (i + 1) } },
+        instructor,
+      );
       lectures.push(r.data!.openLecture.id);
     }
     for (const id of lectures.slice(0, 6)) {
@@ -171,18 +195,29 @@ async function main(): Promise<void> {
         await new Promise((res) => setTimeout(res, 100));
       }
     }
-    const supergraph = readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8').replace(/http:\/\/[^"]+:(400[1-4])\/graphql/g, (_m, p) => `http://127.0.0.1:${Number(p) + 100}/graphql`);
+    const supergraph = readFileSync(path.join(ROOT, 'schema/supergraph.graphql'), 'utf8').replace(
+      /http:\/\/[^"]+:(400[1-4])\/graphql/g,
+      (_m, p) => `http://127.0.0.1:${Number(p) + 100}/graphql`,
+    );
     hive = await startHive(supergraph, jwtSecret, gatewaySecret);
     const gatewayPid = stack.children.gateway.pid!;
     const rows: Row[] = [];
-    for (const [query, token] of [[CATALOG, undefined], [MY_REGISTRATIONS, student]] as const) {
+    for (const [query, token] of [
+      [CATALOG, undefined],
+      [MY_REGISTRATIONS, student],
+    ] as const) {
       rows.push(await measure('this gateway', gw, gatewayPid, query, token));
       rows.push(await measure('Hive Gateway 2.15.1', `http://127.0.0.1:${HIVE_PORT}`, hive.pid!, query, token));
     }
     console.table(rows);
     const ratios = ['catalog', 'myRegistrations'].map((q) => {
       const [ours, theirs] = rows.filter((r) => r.query === q);
-      return { query: q, rpsRatio: Number((ours.rps / theirs.rps).toFixed(2)), p99Ratio: Number((ours.p99ms / theirs.p99ms).toFixed(2)), cpuRatio: Number((ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)) };
+      return {
+        query: q,
+        rpsRatio: Number((ours.rps / theirs.rps).toFixed(2)),
+        p99Ratio: Number((ours.p99ms / theirs.p99ms).toFixed(2)),
+        cpuRatio: Number((ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)),
+      };
     });
     say('this gateway ÷ Hive Gateway (RPS above 1 and p99 below 1 favour this gateway):');
     console.table(ratios);

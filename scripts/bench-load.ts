@@ -30,16 +30,16 @@
  *   --preload N          after the run, store N registrations straight in the databases (see
  *                        lib/preload.ts) and run again: the two runs' figures and their ratio
  */
-import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { issueToken } from '@courses/gateway';
 import mongoose from 'mongoose';
-import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startStack } from './lib/stack.mjs';
-import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
+import { issueToken } from '@courses/gateway';
 import { checkConsistency, formatViolations, type DatabaseUris } from './lib/consistency.js';
 import { preload } from './lib/preload.js';
+import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
+import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -141,7 +141,8 @@ function databasePids(mongoPort: number): Record<string, number | undefined> {
   const out: Record<string, number | undefined> = { database };
   const args = database ? readFileSync(`/proc/${database}/cmdline`, 'utf8').split('\0') : [];
   const pg = args.find((a) => a.startsWith('--postgresql-url='));
-  if (args.includes('--handler=postgresql') && pg) out.postgresql = pidOnPort(Number(new URL(pg.slice('--postgresql-url='.length)).port || 5432));
+  if (args.includes('--handler=postgresql') && pg)
+    out.postgresql = pidOnPort(Number(new URL(pg.slice('--postgresql-url='.length)).port || 5432));
   return out;
 }
 
@@ -149,7 +150,8 @@ function databasePids(mongoPort: number): Record<string, number | undefined> {
 function runningSystem(): Target {
   const gateway = opt.url!.replace(/\/$/, '');
   const host = new URL(gateway).hostname;
-  const [registration, payment, lecture, dashboard] = opt.subgraphs?.split(',') ?? [4001, 4002, 4003, 4004].map((p) => `http://${host}:${p}`);
+  const [registration, payment, lecture, dashboard] =
+    opt.subgraphs?.split(',') ?? [4001, 4002, 4003, 4004].map((p) => `http://${host}:${p}`);
   const base = opt['mongodb-uri'] ?? process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
   const db = (n: string) => withDatabase(base, `courses_${n}`);
   const urls = { gateway, registration, payment, lecture, dashboard };
@@ -170,13 +172,22 @@ function runningSystem(): Target {
 const agent = new http.Agent({ keepAlive: true, maxSockets: STUDENTS + 16 });
 
 /** One GraphQL POST; resolves with the outcome code (`OK`, an `extensions.code`, TIMEOUT, HTTP_<status>, NETWORK) and data. */
-function post(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<{ code: string; data?: any; ms: number }> {
+function post(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown>,
+): Promise<{ code: string; data?: any; ms: number }> {
   const body = JSON.stringify({ query, variables });
   const started = performance.now();
   return new Promise((resolve) => {
     const req = http.request(
       `${url}/graphql`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -184,7 +195,11 @@ function post(url: string, token: string, query: string, variables: Record<strin
           const ms = performance.now() - started;
           try {
             const r = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            const code = r.errors?.length ? String(r.errors[0].extensions?.code ?? 'ERROR') : res.statusCode === 200 ? 'OK' : `HTTP_${res.statusCode}`;
+            const code = r.errors?.length
+              ? String(r.errors[0].extensions?.code ?? 'ERROR')
+              : res.statusCode === 200
+                ? 'OK'
+                : `HTTP_${res.statusCode}`;
             resolve({ code, data: r.data, ms });
           } catch {
             resolve({ code: `HTTP_${res.statusCode}`, ms });
@@ -204,7 +219,10 @@ function post(url: string, token: string, query: string, variables: Record<strin
 
 /** `db_commands_total` of a service's /metrics, by `command collection`. */
 async function dbCommands(url: string): Promise<Map<string, number>> {
-  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('db_commands_total{')) continue;
@@ -312,15 +330,32 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
   console.table(
     [...byCode.entries()].sort().map(([outcome, e]) => {
       const ms = e.ms.sort((a, b) => a - b);
-      return { outcome, n: e.n, percent: round((100 * e.n) / n, 2), p50ms: round(percentile(ms, 50)), p99ms: round(percentile(ms, 99)), maxMs: round(ms.at(-1)!) };
+      return {
+        outcome,
+        n: e.n,
+        percent: round((100 * e.n) / n, 2),
+        p50ms: round(percentile(ms, 50)),
+        p99ms: round(percentile(ms, 99)),
+        maxMs: round(ms.at(-1)!),
+      };
     }),
   );
   const cpuRows = Object.keys(after.cpu).map((name) => {
     const sec = after.cpu[name] - (before.cpu[name] ?? 0);
-    return { process: name, cpuSeconds: round(sec, 2), cpuMsPerMutation: round((1000 * sec) / Math.max(1, n), 2), cores: round(sec / elapsed, 2) };
+    return {
+      process: name,
+      cpuSeconds: round(sec, 2),
+      cpuMsPerMutation: round((1000 * sec) / Math.max(1, n), 2),
+      cores: round(sec / elapsed, 2),
+    };
   });
   const cpuTotal = cpuRows.reduce((a, r) => a + r.cpuSeconds, 0);
-  cpuRows.push({ process: 'total', cpuSeconds: round(cpuTotal, 2), cpuMsPerMutation: round((1000 * cpuTotal) / Math.max(1, n), 2), cores: round(cpuTotal / elapsed, 2) });
+  cpuRows.push({
+    process: 'total',
+    cpuSeconds: round(cpuTotal, 2),
+    cpuMsPerMutation: round((1000 * cpuTotal) / Math.max(1, n), 2),
+    cores: round(cpuTotal / elapsed, 2),
+  });
   console.table(cpuRows);
   const commandRows: Phase['commandRows'] = [];
   let commandTotal = 0;
@@ -335,13 +370,21 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
   commandRows.sort((a, b) => b.count - a.count);
   console.table(commandRows.slice(0, 20));
   const cycles = Math.max(1, ok.filter((x) => x.kind === 'cancel').length);
-  const commands = { total: commandTotal, perMutation: round(commandTotal / Math.max(1, n), 2), perRegisterCancelCycle: round(commandTotal / cycles, 2) };
-  say(`database commands: ${commands.total} in the window, ${commands.perMutation} per mutation, ${commands.perRegisterCancelCycle} per register→cancel cycle`);
+  const commands = {
+    total: commandTotal,
+    perMutation: round(commandTotal / Math.max(1, n), 2),
+    perRegisterCancelCycle: round(commandTotal / cycles, 2),
+  };
+  say(
+    `database commands: ${commands.total} in the window, ${commands.perMutation} per mutation, ${commands.perRegisterCancelCycle} per register→cancel cycle`,
+  );
   return { summary, outcomes: Object.fromEntries([...byCode].map(([k, e]) => [k, e.n])), cpu: cpuRows, commands, commandRows };
 }
 
 async function main(): Promise<number> {
-  say(`bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured${PRELOAD ? `, then again with ${PRELOAD} registrations stored` : ''}`);
+  say(
+    `bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured${PRELOAD ? `, then again with ${PRELOAD} registrations stored` : ''}`,
+  );
   const target = opt.url ? runningSystem() : await ownSystem();
   try {
     const gw = target.urls.gateway;
@@ -349,7 +392,9 @@ async function main(): Promise<number> {
     const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, secret);
     const lectures: string[] = [];
     for (let i = 0; i < LECTURES; i++) {
-      const r = await post(gw, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: `Load test ${Date.now()}-${i}`, capacity: SEATS, price: 10_000 } });
+      const r = await post(gw, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
+        i: { title: `Load test ${Date.now()}-${i}`, capacity: SEATS, price: 10_000 },
+      });
       if (r.code !== 'OK') throw new Error(`could not open a lecture: ${r.code}`);
       lectures.push(r.data.openLecture.id);
     }
@@ -366,7 +411,9 @@ async function main(): Promise<number> {
         await new Promise((res) => setTimeout(res, 100));
       }
     }
-    const tokens = await Promise.all(Array.from({ length: STUDENTS }, (_, i) => issueToken({ sub: `s-load-${i}`, role: 'STUDENT' }, secret)));
+    const tokens = await Promise.all(
+      Array.from({ length: STUDENTS }, (_, i) => issueToken({ sub: `s-load-${i}`, role: 'STUDENT' }, secret)),
+    );
 
     // Before a comparison, a longer warm-up: both phases should meet compiled, warm code.
     const phases: Phase[] = [await runLoad(target, lectures, tokens, PRELOAD ? 'empty database' : 'load', PRELOAD ? WARMUP + 15 : WARMUP)];
@@ -390,10 +437,25 @@ async function main(): Promise<number> {
     }
 
     const violations = await settle(target);
-    say(violations.length ? `✖ ${violations.length} consistency violation(s):\n${formatViolations(violations.slice(0, 20))}` : '✔ consistency checker: 0 violations');
+    say(
+      violations.length
+        ? `✖ ${violations.length} consistency violation(s):\n${formatViolations(violations.slice(0, 20))}`
+        : '✔ consistency checker: 0 violations',
+    );
     if (opt.json) {
       const last = phases.at(-1)!;
-      writeFileSync(opt.json, JSON.stringify({ ...last, phases: phases.map((p) => ({ summary: p.summary, outcomes: p.outcomes, cpu: p.cpu, commands: p.commands })), violations: violations.length }, null, 2));
+      writeFileSync(
+        opt.json,
+        JSON.stringify(
+          {
+            ...last,
+            phases: phases.map((p) => ({ summary: p.summary, outcomes: p.outcomes, cpu: p.cpu, commands: p.commands })),
+            violations: violations.length,
+          },
+          null,
+          2,
+        ),
+      );
     }
     return violations.length ? 1 : 0;
   } finally {

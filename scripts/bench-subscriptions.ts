@@ -26,18 +26,18 @@
  * GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import WebSocket from 'ws';
 import path from 'node:path';
-import mongoose from 'mongoose';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import mongoose from 'mongoose';
+import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
 import { inboxPrefixOf, publishEvent } from '@courses/platform';
 import { issueToken } from '../gateway/src/auth.js';
-import { ROOT, devSecrets, ensureMongo, ensureNats, freePort, say, waitForPort, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startStack } from './lib/stack.mjs';
-import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { gqlOk } from './lib/graphql-client.js';
+import { cpuSecondsOfTree } from './lib/procs.mjs';
+import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startStack } from './lib/stack.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
 const LECTURES = Number(process.env.LECTURES ?? 10);
@@ -67,7 +67,12 @@ interface Gateway {
 async function memoryAfterGc(gateways: Gateway[]): Promise<Array<{ heap: number; rss: number }>> {
   for (const g of gateways) g.child.kill('SIGUSR2');
   await sleep(500);
-  return Promise.all(gateways.map(async (g) => ({ heap: await metric(g.url, 'nodejs_heap_size_used_bytes'), rss: await metric(g.url, 'process_resident_memory_bytes') })));
+  return Promise.all(
+    gateways.map(async (g) => ({
+      heap: await metric(g.url, 'nodejs_heap_size_used_bytes'),
+      rss: await metric(g.url, 'process_resident_memory_bytes'),
+    })),
+  );
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -95,7 +100,13 @@ function slowClient(url: string, lectures: string[]) {
   ws.on('open', () => {
     ws.send(JSON.stringify({ type: 'connection_init' }));
     lectures.forEach((id, i) =>
-      ws.send(JSON.stringify({ id: String(i), type: 'subscribe', payload: { query: 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }', variables: { id } } })),
+      ws.send(
+        JSON.stringify({
+          id: String(i),
+          type: 'subscribe',
+          payload: { query: 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }', variables: { id } },
+        }),
+      ),
     );
   });
   ws.on('message', (raw) => {
@@ -111,7 +122,10 @@ function slowClient(url: string, lectures: string[]) {
 
 /** A client process and what it says. */
 function clientProcess(): { child: ChildProcess; progress: { warm: number; received: number }; report: Promise<Report> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/lib/subscription-clients.ts')], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/lib/subscription-clients.ts')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const progress = { warm: 0, received: 0 };
   const report = new Promise<Report>((resolve) =>
     child.on('message', (m: any) => {
@@ -123,7 +137,9 @@ function clientProcess(): { child: ChildProcess; progress: { warm: number; recei
 }
 
 async function main(): Promise<void> {
-  say(`bench:subscriptions: ${CLIENTS} ${SIGNED_IN ? 'signed-in' : 'anonymous'} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`);
+  say(
+    `bench:subscriptions: ${CLIENTS} ${SIGNED_IN ? 'signed-in' : 'anonymous'} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`,
+  );
   const nats = await ensureNats({ store: 'bench-subscriptions', fresh: true, namespace: NAMESPACE });
   const mongo = await ensureMongo();
   for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
@@ -138,7 +154,9 @@ async function main(): Promise<void> {
     databasePrefix: 'benchsub',
     say,
     nodeArgs: { gateway: ['--expose-gc', ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [])] },
-    env: Object.fromEntries(SERVICES.map((s) => [s.name, { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? gatewayEnv : {}) }])),
+    env: Object.fromEntries(
+      SERVICES.map((s) => [s.name, { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? gatewayEnv : {}) }]),
+    ),
   });
   const extra: Gateway[] = [];
   const lectureDb = await mongoose.createConnection(stack.databases.lecture).asPromise();
@@ -152,25 +170,52 @@ async function main(): Promise<void> {
       while (extra.length < count - 1) {
         const port = await freePort();
         const gatewayArgs = SERVICES.find((x) => x.name === 'gateway')!.nodeArgs ?? [];
-        const child = spawn(process.execPath, [...gatewayArgs, '--expose-gc', ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(ROOT, 'gateway/dist/main.js')], { env: { ...process.env, ...stack.envs.gateway, PORT: String(port) }, stdio: 'ignore' });
+        const child = spawn(
+          process.execPath,
+          [
+            ...gatewayArgs,
+            '--expose-gc',
+            ...(process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+            path.join(ROOT, 'gateway/dist/main.js'),
+          ],
+          { env: { ...process.env, ...stack.envs.gateway, PORT: String(port) }, stdio: 'ignore' },
+        );
         await waitForPort(port, 'extra gateway');
         extra.push({ url: `http://127.0.0.1:${port}`, child });
       }
       const gateways: Gateway[] = [{ url: stack.urls.gateway, child: stack.children.gateway }, ...extra.slice(0, count - 1)];
       const lectures: string[] = [];
       for (let i = 0; i < LECTURES; i++) {
-        const d = await gqlOk(stack.urls.gateway, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: `Fan-out ${count}-${i}`, capacity: 100, price: 0 } }, instructor);
+        const d = await gqlOk(
+          stack.urls.gateway,
+          'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }',
+          { i: { title: `Fan-out ${count}-${i}`, capacity: 100, price: 0 } },
+          instructor,
+        );
         lectures.push(d.openLecture.id);
       }
       const publish = async (lectureId: string, n: number) => {
         await lectureDb.collection('lectures').updateOne({ _id: lectureId as never }, { $set: { enrolledCount: n } });
-        await publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: 'i-bench-sub', enrolledCount: n }), NAMESPACE);
+        await publishEvent(
+          js,
+          createEvent('lecture.enrolledCountChanged', { lectureId, instructorId: 'i-bench-sub', enrolledCount: n }),
+          NAMESPACE,
+        );
       };
       const memBefore = await memoryAfterGc(gateways);
 
       const procs = Array.from({ length: PROCS }, clientProcess);
       const share = Math.ceil(CLIENTS / PROCS);
-      procs.forEach((p, i) => p.child.send({ type: 'start', urls: gateways.map((g) => g.url), lectures, clients: Math.max(0, Math.min(share, CLIENTS - i * share)), offset: i * share, jwtSecret: SIGNED_IN ? devSecrets().JWT_SECRET : undefined }));
+      procs.forEach((p, i) =>
+        p.child.send({
+          type: 'start',
+          urls: gateways.map((g) => g.url),
+          lectures,
+          clients: Math.max(0, Math.min(share, CLIENTS - i * share)),
+          offset: i * share,
+          jwtSecret: SIGNED_IN ? devSecrets().JWT_SECRET : undefined,
+        }),
+      );
       // Warm-up: every client's first payload proves its subscription is live (repeated ones are
       // equal to what a live client last got, so they are not sent again).
       const warmUntil = Date.now() + 120_000;
@@ -191,7 +236,8 @@ async function main(): Promise<void> {
         lecture: cpuSecondsOfTree(stack.children.lecture.pid!),
         clients: procs.reduce((s, p) => s + cpuSecondsOfTree(p.child.pid!), 0),
       });
-      const executions = async () => (await Promise.all(gateways.map((g) => metric(g.url, 'subscription_executions_total')))).reduce((a, b) => a + b, 0);
+      const executions = async () =>
+        (await Promise.all(gateways.map((g) => metric(g.url, 'subscription_executions_total')))).reduce((a, b) => a + b, 0);
       const cpu0 = cpu();
       const exec0 = await executions();
       const at: Record<string, number> = {};
@@ -215,7 +261,9 @@ async function main(): Promise<void> {
       slow.resume();
       await sleep(2_000);
       slow.close();
-      say(`${count} gateway(s): the slow client (not reading for the window) got ${slow.got.measured} of ${total} events afterwards, ${slow.got.overflow} overflow error(s)${slow.got.closed ? ', its socket closed' : ''}; the others' losses are in the table`);
+      say(
+        `${count} gateway(s): the slow client (not reading for the window) got ${slow.got.measured} of ${total} events afterwards, ${slow.got.overflow} overflow error(s)${slow.got.closed ? ', its socket closed' : ''}; the others' losses are in the table`,
+      );
       procs.forEach((p) => p.child.send({ type: 'sent', at, perLecture }));
       const reports = await Promise.all(procs.map((p) => p.report));
       for (const p of procs) {
@@ -225,9 +273,12 @@ async function main(): Promise<void> {
       const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
       // The events whose last delivery came latest: are the slow ones bunched (a pause) or spread?
       const slowest = new Map<number, number>();
-      for (const r of reports) for (const [n, ms] of Object.entries(r.slowest)) slowest.set(Number(n), Math.max(slowest.get(Number(n)) ?? 0, ms));
+      for (const r of reports)
+        for (const [n, ms] of Object.entries(r.slowest)) slowest.set(Number(n), Math.max(slowest.get(Number(n)) ?? 0, ms));
       const worst = [...slowest].sort((a, b) => b[1] - a[1]).slice(0, 8);
-      say(`${count} gateway(s): slowest events (number@ms after start: last delivery ms): ${worst.map(([n, ms]) => `${n}@${Math.round((n * 1000) / RATE)}: ${Math.round(ms)}`).join(', ')}`);
+      say(
+        `${count} gateway(s): slowest events (number@ms after start: last delivery ms): ${worst.map(([n, ms]) => `${n}@${Math.round((n * 1000) / RATE)}: ${Math.round(ms)}`).join(', ')}`,
+      );
       const sum = (k: 'expected' | 'received' | 'overflow' | 'closed' | 'neverArrived') => reports.reduce((s, r) => s + r[k], 0);
       const delivered = sum('received');
       const perThousand = (seconds: number) => Number(((1000 * 1000 * seconds) / Math.max(1, delivered)).toFixed(1));

@@ -17,7 +17,12 @@ const uri = (name: keyof DatabaseUris) => {
   u.pathname = `/courses_${name}`;
   return u.toString();
 };
-const uris: DatabaseUris = { registration: uri('registration'), payment: uri('payment'), lecture: uri('lecture'), dashboard: uri('dashboard') };
+const uris: DatabaseUris = {
+  registration: uri('registration'),
+  payment: uri('payment'),
+  lecture: uri('lecture'),
+  dashboard: uri('dashboard'),
+};
 const violations = await checkConsistency(uris, {
   outboxMaxAgeMs: Number(process.env.OUTBOX_MAX_AGE_MS ?? 30_000),
   pendingMaxAgeMs: Number(process.env.PENDING_MAX_AGE_MS ?? 60_000),

@@ -31,30 +31,48 @@ const student2 = await issueToken({ sub: `s-demo2-${run}`, role: 'STUDENT' }, se
 
 process.stdout.write(`Scenario against ${url} (run ${run})\n`);
 
-const catalog = await gqlOk(url, `{ lectures(first: 3, status: OPEN) { totalCount edges { node { title price capacity enrolledCount } } } }`);
+const catalog = await gqlOk(
+  url,
+  `{ lectures(first: 3, status: OPEN) { totalCount edges { node { title price capacity enrolledCount } } } }`,
+);
 show('The public catalog (first 3 of the open lectures)', catalog.lectures);
 
 const opened = (
-  await gqlOk(url, `mutation($input: OpenLectureInput!) { openLecture(input: $input) { id title capacity price status enrolledCount } }`, {
-    input: { title: `Federated GraphQL in Practice (${run})`, capacity: 3, price: 150_000 },
-  }, instructor)
+  await gqlOk(
+    url,
+    `mutation($input: OpenLectureInput!) { openLecture(input: $input) { id title capacity price status enrolledCount } }`,
+    {
+      input: { title: `Federated GraphQL in Practice (${run})`, capacity: 3, price: 150_000 },
+    },
+    instructor,
+  )
 ).openLecture;
 show('FR6  Instructor opens a lecture', opened);
 check(opened.status === 'OPEN', 'lecture not OPEN');
 
 const ws = wsClient(url, student);
-const live = collect(ws, `subscription { registrationStatusChanged { id status cancellationReason payment { status } lecture { title } } }`);
+const live = collect(
+  ws,
+  `subscription { registrationStatusChanged { id status cancellationReason payment { status } lecture { title } } }`,
+);
 const lectureLive = collect(ws, `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id status enrolledCount } }`, { id: opened.id });
 await new Promise((r) => setTimeout(r, 300));
-show('FR12 Student subscribes over graphql-ws to their registrations and to the lecture', { registrationStatusChanged: 'listening', lectureUpdated: opened.id });
+show('FR12 Student subscribes over graphql-ws to their registrations and to the lecture', {
+  registrationStatusChanged: 'listening',
+  lectureUpdated: opened.id,
+});
 
 const REGISTER = `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status payment { id amount status } lecture { title } } }`;
-const reg = await eventually(async () => {
-  const r = await gql(url, REGISTER, { id: opened.id }, student);
-  if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined; // not replicated to registration yet
-  check(!r.errors, `registration failed: ${JSON.stringify(r.errors)}`);
-  return r.data!.registerForLecture;
-}, 15_000, 'lecture available for registration');
+const reg = await eventually(
+  async () => {
+    const r = await gql(url, REGISTER, { id: opened.id }, student);
+    if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined; // not replicated to registration yet
+    check(!r.errors, `registration failed: ${JSON.stringify(r.errors)}`);
+    return r.data!.registerForLecture;
+  },
+  15_000,
+  'lecture available for registration',
+);
 show('FR1  Student registers  +  FR2 pays the fee synchronously', reg);
 check(reg.status === 'CONFIRMED' && reg.payment.status === 'COMPLETED', 'registration not confirmed and paid');
 
@@ -63,49 +81,84 @@ show('     Registering twice is refused', again.errors?.[0]?.extensions);
 check(again.errors?.[0]?.extensions?.code === 'ALREADY_REGISTERED', 'second registration not refused');
 
 const LECTURE = `query($id: ID!) { lecture(id: $id) { title status enrolledCount registrations(first: 20) { totalCount edges { node { id status } } } } }`;
-const counted = await eventually(async () => {
-  const d = await gqlOk(url, LECTURE, { id: opened.id }, instructor);
-  return d.lecture.enrolledCount === 1 ? d.lecture : undefined;
-}, 15_000, 'enrolled count 1');
+const counted = await eventually(
+  async () => {
+    const d = await gqlOk(url, LECTURE, { id: opened.id }, instructor);
+    return d.lecture.enrolledCount === 1 ? d.lecture : undefined;
+  },
+  15_000,
+  'enrolled count 1',
+);
 show('FR3  The lecture side learned of it  +  FR10 the instructor sees the enrolled count', counted);
 
 const mine = await gqlOk(url, `{ myRegistrations { id status lecture { title } payment { amount status } } }`, {}, student);
 show('FR9  Student looks up their registrations', mine.myRegistrations);
 
-const dash = await eventually(async () => {
-  const d = await gqlOk(url, `{ myDashboard { registrationId lectureTitle registrationStatus paymentStatus } }`, {}, student);
-  return d.myDashboard.find((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED') ? d.myDashboard : undefined;
-}, 15_000, 'dashboard entry');
+const dash = await eventually(
+  async () => {
+    const d = await gqlOk(url, `{ myDashboard { registrationId lectureTitle registrationStatus paymentStatus } }`, {}, student);
+    return d.myDashboard.find((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED') ? d.myDashboard : undefined;
+  },
+  15_000,
+  'dashboard entry',
+);
 show('FR11 Student dashboard (read model built from events)', dash);
 
-const canceled = (await gqlOk(url, `mutation($id: ID!) { cancelRegistration(id: $id) { id status cancellationReason } }`, { id: reg.id }, student)).cancelRegistration;
+const canceled = (
+  await gqlOk(url, `mutation($id: ID!) { cancelRegistration(id: $id) { id status cancellationReason } }`, { id: reg.id }, student)
+).cancelRegistration;
 show('FR4  Student cancels the registration', canceled);
-const refunded = await eventually(async () => {
-  const d = await gqlOk(url, `query($id: ID!) { registration(id: $id) { status payment { amount status } } }`, { id: reg.id }, student);
-  return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
-}, 15_000, 'refund');
+const refunded = await eventually(
+  async () => {
+    const d = await gqlOk(url, `query($id: ID!) { registration(id: $id) { status payment { amount status } } }`, { id: reg.id }, student);
+    return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
+  },
+  15_000,
+  'refund',
+);
 show('FR5  Its payment is refunded', refunded);
 
 const reg2 = (await gqlOk(url, REGISTER, { id: opened.id }, student2)).registerForLecture;
 show('     A second student registers', { id: reg2.id, status: reg2.status });
-const lectureCanceled = (await gqlOk(url, `mutation($id: ID!) { cancelLecture(id: $id) { id status } }`, { id: opened.id }, instructor)).cancelLecture;
+const lectureCanceled = (await gqlOk(url, `mutation($id: ID!) { cancelLecture(id: $id) { id status } }`, { id: opened.id }, instructor))
+  .cancelLecture;
 show('FR7  Instructor cancels the lecture', lectureCanceled);
-const cascaded = await eventually(async () => {
-  const d = await gqlOk(url, `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`, { id: reg2.id }, student2);
-  return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
-}, 15_000, 'lecture-cancel cascade');
+const cascaded = await eventually(
+  async () => {
+    const d = await gqlOk(
+      url,
+      `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`,
+      { id: reg2.id },
+      student2,
+    );
+    return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
+  },
+  15_000,
+  'lecture-cancel cascade',
+);
 show("FR8  The second student's registration is canceled and refunded", cascaded);
 
-const finalCount = await eventually(async () => {
-  const d = await gqlOk(url, LECTURE, { id: opened.id }, instructor);
-  return d.lecture.enrolledCount === 0 ? d.lecture : undefined;
-}, 15_000, 'enrolled count back to 0');
+const finalCount = await eventually(
+  async () => {
+    const d = await gqlOk(url, LECTURE, { id: opened.id }, instructor);
+    return d.lecture.enrolledCount === 0 ? d.lecture : undefined;
+  },
+  15_000,
+  'enrolled count back to 0',
+);
 show('FR10 Instructor sees the lecture canceled with no enrolment left', finalCount);
 
-const finalLive = (r: any) => r.data?.registrationStatusChanged?.status === 'CANCELED' && r.data.registrationStatusChanged.payment?.status === 'REFUNDED';
+const finalLive = (r: any) =>
+  r.data?.registrationStatusChanged?.status === 'CANCELED' && r.data.registrationStatusChanged.payment?.status === 'REFUNDED';
 await eventually(async () => live.results.some(finalLive), 10_000, 'live update CANCELED/REFUNDED');
-show('FR12 Live updates the student received', live.results.map((r: any) => r.data?.registrationStatusChanged ?? r.errors));
-show('FR12 Live lecture updates', lectureLive.results.map((r: any) => r.data?.lectureUpdated ?? r.errors));
+show(
+  'FR12 Live updates the student received',
+  live.results.map((r: any) => r.data?.registrationStatusChanged ?? r.errors),
+);
+show(
+  'FR12 Live lecture updates',
+  lectureLive.results.map((r: any) => r.data?.lectureUpdated ?? r.errors),
+);
 check(live.results[0]?.data?.registrationStatusChanged?.status === 'CONFIRMED', 'the first live update is not the confirmation');
 live.stop();
 lectureLive.stop();

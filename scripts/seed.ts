@@ -16,7 +16,11 @@ async function allLectures(): Promise<Array<{ title: string; instructorId: strin
   const out: Array<{ title: string; instructorId: string }> = [];
   let after: string | null = null;
   for (;;) {
-    const d: any = await gqlOk(url, `query($after: String) { lectures(first: 100, after: $after) { edges { node { title instructorId } } pageInfo { hasNextPage endCursor } } }`, { after });
+    const d: any = await gqlOk(
+      url,
+      `query($after: String) { lectures(first: 100, after: $after) { edges { node { title instructorId } } pageInfo { hasNextPage endCursor } } }`,
+      { after },
+    );
     out.push(...d.lectures.edges.map((e: any) => e.node));
     if (!d.lectures.pageInfo.hasNextPage) return out;
     after = d.lectures.pageInfo.endCursor;
@@ -34,4 +38,6 @@ for (const [instructorId, lectures] of Object.entries(CATALOG)) {
   }
 }
 const total = Object.values(CATALOG).flat().length;
-process.stdout.write(`» demo catalog: ${opened} lecture(s) opened, ${total - opened} already there (${Object.keys(CATALOG).length} instructors)\n`);
+process.stdout.write(
+  `» demo catalog: ${opened} lecture(s) opened, ${total - opened} already there (${Object.keys(CATALOG).length} instructors)\n`,
+);

@@ -14,9 +14,9 @@
  * It runs its own nats-server (so it can restart it) and the services in this process.
  */
 import mongoose from 'mongoose';
-import { ensureMongo, stopStarted } from './lib/provision.mjs';
-import { gql } from './lib/graphql-client.js';
 import { formatViolations } from './lib/consistency.js';
+import { gql } from './lib/graphql-client.js';
+import { ensureMongo, stopStarted } from './lib/provision.mjs';
 
 const OPS = Number(process.env.OPS ?? 2000);
 const CLIENTS = Number(process.env.CLIENTS ?? 8);
@@ -78,7 +78,12 @@ async function client(): Promise<void> {
     const dice = random();
     if (dice < 0.06 || lectures.length < 3) {
       const owner = pick(instructors);
-      const d = await op('openLecture', `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title: `Soak ${done}`, capacity: 2 + Math.floor(random() * 6), price: 1000 * (1 + Math.floor(random() * 90)) } }, owner);
+      const d = await op(
+        'openLecture',
+        `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`,
+        { i: { title: `Soak ${done}`, capacity: 2 + Math.floor(random() * 6), price: 1000 * (1 + Math.floor(random() * 90)) } },
+        owner,
+      );
       if (d) {
         lectures.push(d.openLecture.id);
         ownerOf.set(d.openLecture.id, owner);
@@ -152,15 +157,20 @@ try {
     violations = await sys.check();
   }
   const dash = await mongoose.createConnection(mongoUri(`${sys.tag}_dashboard`)).asPromise();
-  const facts = await dash.collection('dashboard_facts').find({}, { projection: { lagMs: 1, kind: 1, status: 1 } }).toArray();
+  const facts = await dash
+    .collection('dashboard_facts')
+    .find({}, { projection: { lagMs: 1, kind: 1, status: 1 } })
+    .toArray();
   await dash.close();
   const lags = facts.map((d) => d.lagMs as number).sort((a, b) => a - b);
   const byState = new Map<string, number[]>();
   for (const f of facts) byState.set(`${f.kind} ${f.status}`, [...(byState.get(`${f.kind} ${f.status}`) ?? []), f.lagMs]);
-  console.table([...byState.entries()].map(([state, xs]) => {
-    const sorted = xs.sort((a, b) => a - b);
-    return { 'projected fact': state, facts: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
-  }));
+  console.table(
+    [...byState.entries()].map(([state, xs]) => {
+      const sorted = xs.sort((a, b) => a - b);
+      return { 'projected fact': state, facts: xs.length, 'lag p50 ms': percentile(sorted, 50), 'lag p99 ms': percentile(sorted, 99) };
+    }),
+  );
   console.table([...outcomes.entries()].sort().map(([outcome, n]) => ({ outcome, n, example: examples.get(outcome) ?? '' })));
   console.table([...faults.entries()].map(([fault, n]) => ({ fault, n })));
   process.stdout.write(

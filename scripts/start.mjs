@@ -7,7 +7,7 @@
  * (override with GATEWAY_PORT, REGISTRATION_PORT, ...). Service logs: .data/logs/<name>.log.
  */
 import path from 'node:path';
-import { DATA, LOGS, ROOT, ensureBuilt, ensureDependencies, run, say, stopStarted } from './lib/provision.mjs';
+import { DATA, ensureBuilt, ensureDependencies, LOGS, ROOT, run, say, stopStarted } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
 
 const t0 = Date.now();
@@ -16,7 +16,10 @@ async function shutdown(code = 0) {
   if (shuttingDown) return;
   shuttingDown = true;
   say('stopping services…');
-  await stopStarted(15_000, SERVICES.map((s) => s.name));
+  await stopStarted(
+    15_000,
+    SERVICES.map((s) => s.name),
+  );
   say('stopping NATS / MongoDB started by this run…');
   await stopStarted();
   say('stopped');
@@ -53,7 +56,9 @@ async function main() {
   GraphQL + GraphiQL   ${urls.gateway}/graphql   (subscriptions: ${urls.gateway.replace(/^http/, 'ws')}/graphql)
   Dev token            npm run token -- --role STUDENT --sub s-1
   Play the scenario    npm run scenario
-  Subgraphs            ${SERVICES.slice(0, 4).map((s) => `${s.name} ${urls[s.name]}`).join(', ')}
+  Subgraphs            ${SERVICES.slice(0, 4)
+    .map((s) => `${s.name} ${urls[s.name]}`)
+    .join(', ')}
   Health / metrics     ${urls.gateway}/health/ready, ${urls.gateway}/metrics
   Logs                 ${LOGS}
   Data                 ${DATA}

@@ -6,7 +6,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ROOT, ensureBuilt, ensureChromium, ensureDependencies, ensureMongo, natsServerBinary, say, stopStarted } from './lib/provision.mjs';
+import {
+  ensureBuilt,
+  ensureChromium,
+  ensureDependencies,
+  ensureMongo,
+  natsServerBinary,
+  ROOT,
+  say,
+  stopStarted,
+} from './lib/provision.mjs';
 
 const t0 = Date.now();
 let status = 1;
@@ -16,7 +25,10 @@ try {
   ensureBuilt();
   // Each test system starts a nats-server of its own, configured as production (test-kit/src/nats-server.ts).
   const natsServer = natsServerBinary();
-  if (!natsServer) throw new Error('no nats-server: install it (Debian/Ubuntu: `apt-get install nats-server`; macOS: `brew install nats-server`) or Go, so it can be built');
+  if (!natsServer)
+    throw new Error(
+      'no nats-server: install it (Debian/Ubuntu: `apt-get install nats-server`; macOS: `brew install nats-server`) or Go, so it can be built',
+    );
   say(`NATS: ${natsServer} (one server per test system)`);
   const mongo = await ensureMongo({ preferPort: 27018 });
   say(`MongoDB: ${mongo.how}`);

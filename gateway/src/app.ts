@@ -6,31 +6,31 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import responseCachePlugin from '@apollo/server-plugin-response-cache';
-import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import responseCachePlugin from '@apollo/server-plugin-response-cache';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { parse, print, separateOperations, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import {
-  connectNats,
-  natsAuthOf,
-  ErrorCode,
-  isRole,
   apolloLogger,
-  sendJson,
-  type Role,
+  connectNats,
   createLogger,
   createMetrics,
-  serviceCounter,
   createServiceHost,
+  ErrorCode,
   HttpError,
+  isRole,
   loadConfig,
   metricsAccess,
+  natsAuthOf,
   natsReady,
+  sendJson,
+  serviceCounter,
   stopAll,
   type Logger,
   type NatsConnection,
+  type Role,
 } from '@courses/platform';
 import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
@@ -162,7 +162,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
             responseCachePlugin<GatewayContext>({
               cache: responses,
               sessionId: async ({ contextValue: { identity } }) => (identity ? `${identity.role}:${identity.sub}` : null),
-              shouldReadFromCache: async ({ request, contextValue }) => !contextValue.fresh && !/no-cache/i.test(request.http?.headers.get('cache-control') ?? ''),
+              shouldReadFromCache: async ({ request, contextValue }) =>
+                !contextValue.fresh && !/no-cache/i.test(request.http?.headers.get('cache-control') ?? ''),
             }),
           ]
         : []),
@@ -207,7 +208,10 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   });
 
   const subscriptionCounter = (name: string, help: string) => serviceCounter(metrics, name, help);
-  const executionsTotal = subscriptionCounter('subscription_executions_total', 'Supergraph queries run for subscription events (a shared one counts once)');
+  const executionsTotal = subscriptionCounter(
+    'subscription_executions_total',
+    'Supergraph queries run for subscription events (a shared one counts once)',
+  );
   const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
   const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
   const subscriptions = startSubscriptionServer({
@@ -225,7 +229,10 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     bufferSize: config.SUBSCRIPTION_BUFFER,
     async execute(document, variables, identity, operationName) {
       // Fresh: an event says the entity just changed, so no cached answer will do.
-      const res = await apollo.executeOperation({ query: document, variables, operationName: operationName ?? undefined }, { contextValue: { identity, fresh: true } });
+      const res = await apollo.executeOperation(
+        { query: document, variables, operationName: operationName ?? undefined },
+        { contextValue: { identity, fresh: true } },
+      );
       if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over graphql-ws');
       return res.body.singleResult as never;
     },
@@ -243,7 +250,17 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     subscriptions,
     nc,
     stop() {
-      stopping ??= stopAll([() => subscriptions.close(), () => host.stop(), forgetCatalog, () => hub.close(), () => nc.drain(), ...dataSources.map((d) => () => d.close())], logger);
+      stopping ??= stopAll(
+        [
+          () => subscriptions.close(),
+          () => host.stop(),
+          forgetCatalog,
+          () => hub.close(),
+          () => nc.drain(),
+          ...dataSources.map((d) => () => d.close()),
+        ],
+        logger,
+      );
       return stopping;
     },
   };

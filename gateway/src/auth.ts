@@ -4,7 +4,7 @@
  * ahead), and `iss` / `aud` when the policy names them (RFC 7519 §4.1). The identity is then
  * forwarded to subgraphs in headers (see @courses/platform identity).
  */
-import { jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { isRole, ROLES, type Identity, type Role } from '@courses/platform';
 
@@ -72,7 +72,12 @@ export async function verifyToken(token: string, policy: TokenPolicy): Promise<V
 
 async function verifyUncached(token: string, p: TokenRules): Promise<VerifiedToken> {
   try {
-    const { payload } = await jwtVerify(token, key(p.secret), { algorithms: ['HS256'], requiredClaims: ['exp'], issuer: p.issuer, audience: p.audience });
+    const { payload } = await jwtVerify(token, key(p.secret), {
+      algorithms: ['HS256'],
+      requiredClaims: ['exp'],
+      issuer: p.issuer,
+      audience: p.audience,
+    });
     const role = payload.role;
     if (typeof payload.sub !== 'string' || !payload.sub) throw new AuthError('token has no sub claim');
     if (!isRole(role)) throw new AuthError(`token role must be one of ${ROLES.join(', ')}`);

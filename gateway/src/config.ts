@@ -6,7 +6,10 @@ import type { TokenRules } from './auth.js';
 
 const url = z.string().url().optional();
 /** `true`/`false`, or unset for the environment's default (see {@link devDefault}). */
-const flag = z.enum(['true', 'false']).optional().transform((v) => (v === undefined ? undefined : v === 'true'));
+const flag = z
+  .enum(['true', 'false'])
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === 'true'));
 
 /** A flag's value, or when unset: on, except with NODE_ENV=production. */
 export function devDefault(value: boolean | undefined, c: Pick<GatewayConfig, 'NODE_ENV'>): boolean {
@@ -21,7 +24,11 @@ export const gatewayEnv = baseEnv.extend({
   /** When set, tokens must name this audience (`aud`). */
   JWT_AUDIENCE: z.string().min(1).optional(),
   /** Longest a token may still be valid when presented (s; `exp` is required): 24 h. */
-  JWT_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  JWT_MAX_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(24 * 3600),
   /** Service base URLs (GraphQL at `<base>/graphql`), overriding the supergraph's routing URLs. */
   REGISTRATION_URL: url,
   PAYMENT_URL: url,
@@ -37,9 +44,15 @@ export const gatewayEnv = baseEnv.extend({
    * DEV-ONLY demo sign-in: `GET /dev/token?role=…&sub=…` signs any token asked for. Off unless
    * `on` (`npm start` turns it on); refused in production (see loadConfig).
    */
-  DEV_TOKENS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
+  DEV_TOKENS: z
+    .enum(['on', 'off'])
+    .default('off')
+    .transform((v) => v === 'on'),
   /** Cache whole responses as long as the subgraphs' Cache-Control allows (the public catalog, 2 s); `false` turns it off. */
-  RESPONSE_CACHE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  RESPONSE_CACHE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** "Did you mean …?" in validation errors; default: on, off in production. */
   FIELD_SUGGESTIONS: flag,
   /** Deepest selection an operation may have (introspection aside). */
@@ -81,7 +94,9 @@ export function tokenPolicy(c: GatewayConfig): TokenRules {
 
 /** The browser origins allowed to open a WebSocket besides the gateway's own; undefined: any (see WS_ALLOWED_ORIGINS). */
 export function allowedOrigins(c: GatewayConfig): string[] | undefined {
-  const listed = c.WS_ALLOWED_ORIGINS?.split(',').map((o) => o.trim()).filter(Boolean);
+  const listed = c.WS_ALLOWED_ORIGINS?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   if (listed?.includes('*')) return undefined;
   return listed ?? (c.NODE_ENV === 'production' ? [] : undefined);
 }

@@ -21,7 +21,11 @@ import { devDefault, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './subgraph-client.js';
 
 /** Armor's plugins and validation rules for the config's limits, and the parser's token limit. */
-export function operationLimits(c: GatewayConfig): { plugins: ApolloServerPlugin<GatewayContext>[]; validationRules: ValidationRule[]; parseOptions: { maxTokens: number } } {
+export function operationLimits(c: GatewayConfig): {
+  plugins: ApolloServerPlugin<GatewayContext>[];
+  validationRules: ValidationRule[];
+  parseOptions: { maxTokens: number };
+} {
   const armor = new ApolloArmor({
     // Armor's token check throws from a plugin hook, which Apollo answers with HTTP 500: graphql-js's
     // own parser limit does it instead (see parseOptions).
@@ -40,7 +44,9 @@ export function operationLimits(c: GatewayConfig): { plugins: ApolloServerPlugin
  * The mutation rate limit as an Apollo plugin (see the module doc). Queries and subscriptions
  * are not counted: the response cache and the subgraphs' DataLoaders absorb repeated reads.
  */
-export function mutationRateLimit(c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS'>): ApolloServerPlugin<GatewayContext> {
+export function mutationRateLimit(
+  c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS'>,
+): ApolloServerPlugin<GatewayContext> {
   const limiter = new RateLimiterMemory({ points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS });
   return {
     async requestDidStart() {
@@ -53,14 +59,20 @@ export function mutationRateLimit(c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' |
           } catch (res) {
             if (!(res instanceof RateLimiterRes)) throw res;
             const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-            throw new GraphQLError(`too many mutations: at most ${c.MUTATION_RATE_LIMIT} per ${c.MUTATION_RATE_WINDOW_SECONDS} s; retry in ${retryAfterSeconds} s`, {
-              extensions: {
-                code: ErrorCode.RATE_LIMITED,
-                retryAfterSeconds,
-                // Apollo Server sets these on the HTTP answer (it iterates a Map of headers).
-                http: { status: 429, headers: new Map([['retry-after', String(retryAfterSeconds)]]) as unknown as Record<string, string> },
+            throw new GraphQLError(
+              `too many mutations: at most ${c.MUTATION_RATE_LIMIT} per ${c.MUTATION_RATE_WINDOW_SECONDS} s; retry in ${retryAfterSeconds} s`,
+              {
+                extensions: {
+                  code: ErrorCode.RATE_LIMITED,
+                  retryAfterSeconds,
+                  // Apollo Server sets these on the HTTP answer (it iterates a Map of headers).
+                  http: {
+                    status: 429,
+                    headers: new Map([['retry-after', String(retryAfterSeconds)]]) as unknown as Record<string, string>,
+                  },
+                },
               },
-            });
+            );
           }
         },
       };

@@ -67,7 +67,12 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
       headers[HEADERS.userId] = who.sub;
       headers[HEADERS.role] = who.role;
     }
-    const payload = JSON.stringify({ query: request.query, variables: request.variables, operationName: request.operationName, extensions: request.extensions });
+    const payload = JSON.stringify({
+      query: request.query,
+      variables: request.variables,
+      operationName: request.operationName,
+      extensions: request.extensions,
+    });
     let answer: Answer;
     if (/^\s*mutation\b/.test(request.query)) answer = await this.post(headers, payload);
     else {

@@ -16,11 +16,19 @@ describe('gateway JWT authentication', () => {
     const good = await issueToken({ sub: 's-1', role: 'STUDENT' }, secret);
     await expect(verifyToken(good, `${secret}x`)).rejects.toBeInstanceOf(AuthError);
     const key = new TextEncoder().encode(secret);
-    const badRole = await new SignJWT({ role: 'ROOT' }).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setExpirationTime('1h').sign(key);
+    const badRole = await new SignJWT({ role: 'ROOT' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .setExpirationTime('1h')
+      .sign(key);
     await expect(verifyToken(badRole, secret)).rejects.toThrow(/role/);
     const noSub = await new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
     await expect(verifyToken(noSub, secret)).rejects.toThrow(/sub/);
-    const expired = await new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject('a').setExpirationTime(Math.floor(Date.now() / 1000) - 10).sign(key);
+    const expired = await new SignJWT({ role: 'ADMIN' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('a')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 10)
+      .sign(key);
     await expect(verifyToken(expired, secret)).rejects.toMatchObject({ expired: true });
     await expect(identityFromAuthorization(`Basic ${good}`, secret)).rejects.toBeInstanceOf(AuthError);
   });
@@ -57,7 +65,7 @@ describe('gateway JWT authentication', () => {
 describe('whenExpired', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('fires at an expiry past setTimeout\'s 24.8-day range, not at once', () => {
+  it("fires at an expiry past setTimeout's 24.8-day range, not at once", () => {
     vi.useFakeTimers();
     const fired = vi.fn();
     whenExpired(Math.floor(Date.now() / 1000) + 40 * 24 * 3600, fired);

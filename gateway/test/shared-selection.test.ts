@@ -9,11 +9,20 @@ const schema = buildSchema(`
   type Lecture { id: ID! title: String! registrations(first: Int): [Registration!]! }
   type Payment { amount: Int! status: String! }
 `);
-const lecture = { id: 'l1', title: 'Graphs', registrations: ({ first }: { first?: number }) => [{ id: 'r1', status: 'CONFIRMED' }, { id: 'r2', status: 'CANCELED' }].slice(0, first ?? 2) };
+const lecture = {
+  id: 'l1',
+  title: 'Graphs',
+  registrations: ({ first }: { first?: number }) =>
+    [
+      { id: 'r1', status: 'CONFIRMED' },
+      { id: 'r2', status: 'CANCELED' },
+    ].slice(0, first ?? 2),
+};
 const rootValue = { registration: () => ({ id: 'r1', status: 'CONFIRMED', lecture, payment: { amount: 100, status: 'COMPLETED' } }) };
 
 /** What graphql-js answers for `doc` (the reference the projection must equal). */
-const run = (doc: DocumentNode, variables: Record<string, unknown> = {}) => executeSync({ schema, document: doc, rootValue, variableValues: { ...variables, e: 'r1' } }).data as Record<string, unknown>;
+const run = (doc: DocumentNode, variables: Record<string, unknown> = {}) =>
+  executeSync({ schema, document: doc, rootValue, variableValues: { ...variables, e: 'r1' } }).data as Record<string, unknown>;
 
 describe('canonical subscription queries', () => {
   const a = parse('query Mine($e: ID!) { changed: registration(id: $e) { state: status lecture { name: title } } }');
@@ -33,15 +42,28 @@ describe('canonical subscription queries', () => {
     const cases: Array<[string, Record<string, unknown>]> = [
       ['query Mine($e: ID!) { changed: registration(id: $e) { state: status lecture { name: title } } }', {}],
       ['query($e: ID!) { r: registration(id: $e) { ...F lecture { id } } } fragment F on Registration { status lecture { t: title } }', {}],
-      ['query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }', { v: true }],
-      ['query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }', { v: false }],
-      ['query($e: ID!) { x: registration(id: $e) { lecture { one: registrations(first: 1) { id } all: registrations { s: status } } } }', {}],
+      [
+        'query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }',
+        { v: true },
+      ],
+      [
+        'query($e: ID!, $v: Boolean!) { registration(id: $e) { id payment @include(if: $v) { amount } status @skip(if: $v) } }',
+        { v: false },
+      ],
+      [
+        'query($e: ID!) { x: registration(id: $e) { lecture { one: registrations(first: 1) { id } all: registrations { s: status } } } }',
+        {},
+      ],
       ['query($e: ID!) { x: registration(id: $e) { ... on Registration { id } id lecture { title } lecture { id } } }', {}],
     ];
     for (const [text, variables] of cases) {
       const own = parse(text);
       const canonical = canonicalQuery(own);
-      const used = Object.fromEntries(declaredVariables(canonical).filter((v) => v in variables).map((v) => [v, variables[v]]));
+      const used = Object.fromEntries(
+        declaredVariables(canonical)
+          .filter((v) => v in variables)
+          .map((v) => [v, variables[v]]),
+      );
       const projected = projectResult(own, run(canonical, used), variables);
       expect(JSON.stringify(projected), text).toBe(JSON.stringify(run(own, variables)));
     }

@@ -5,14 +5,16 @@ import { DocumentCache, graphqlCjs } from '../src/subscriptions/documents.js';
 import { startKeepAlive, type PingableSocket } from '../src/subscriptions/keepalive.js';
 import { ROUTES } from '../src/subscriptions/routes.js';
 import { SharedExecutions } from '../src/subscriptions/shared-execution.js';
-import { subscriptionStream } from '../src/subscriptions/stream.js';
 import { operationAuthorization, originAllowed, sameHost } from '../src/subscriptions/socket-auth.js';
+import { subscriptionStream } from '../src/subscriptions/stream.js';
 
 afterEach(() => vi.useRealTimers());
 
 describe('DocumentCache', () => {
   // Built by the copy of graphql-js the cache validates with (see documents.ts).
-  const schema = graphqlCjs.buildSchema('type Query { x: Int } type Subscription { lectureUpdated(lectureId: ID!): L } type L { id: ID! title: String registrations: Int }');
+  const schema = graphqlCjs.buildSchema(
+    'type Query { x: Int } type Subscription { lectureUpdated(lectureId: ID!): L } type L { id: ID! title: String registrations: Int }',
+  );
 
   it('hands out one parsed document per text, validates it once, and forgets the least recently used', () => {
     let visits = 0;
@@ -128,13 +130,14 @@ describe('keep-alive', () => {
 });
 
 describe('socket checks', () => {
-  it('reads an operation\'s own Authorization in any letter case, only as a non-empty string', () => {
+  it("reads an operation's own Authorization in any letter case, only as a non-empty string", () => {
     expect(operationAuthorization({ headers: { authorization: 'Bearer a' } })).toBe('Bearer a');
     expect(operationAuthorization({ headers: { AUTHORIZATION: 'Bearer b' } })).toBe('Bearer b');
-    for (const bad of [undefined, null, 'x', { headers: 'x' }, { headers: { authorization: 1 } }, { headers: { authorization: ' ' } }]) expect(operationAuthorization(bad)).toBeUndefined();
+    for (const bad of [undefined, null, 'x', { headers: 'x' }, { headers: { authorization: 1 } }, { headers: { authorization: ' ' } }])
+      expect(operationAuthorization(bad)).toBeUndefined();
   });
 
-  it('lets a browser origin in when it is allowed or the gateway\'s own, and any client without one', () => {
+  it("lets a browser origin in when it is allowed or the gateway's own, and any client without one", () => {
     expect(originAllowed(undefined, 'gw:4000', ['https://app.example.com'])).toBe(true);
     expect(originAllowed('https://app.example.com', 'gw:4000', ['https://app.example.com'])).toBe(true);
     expect(originAllowed('http://gw:4000', 'gw:4000', ['https://app.example.com'])).toBe(true);
@@ -203,7 +206,7 @@ describe('subscriptionStream', () => {
     await vi.waitFor(() => expect(state.listening).toBe(false));
   });
 
-  it('ends with UNAUTHENTICATED when the subscriber\'s token expires', async () => {
+  it("ends with UNAUTHENTICATED when the subscriber's token expires", async () => {
     const { it, state } = stream(2, { expiresAt: Date.now() / 1000 - 1 });
     const all: string[] = [];
     for await (const r of it) all.push(r);

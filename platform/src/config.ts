@@ -46,7 +46,10 @@ export const baseEnv = z.object({
   NATS_TLS_CERT_FILE: z.string().min(1).optional(),
   NATS_TLS_KEY_FILE: z.string().min(1).optional(),
   /** Optional subject/stream namespace, isolating deployments or test runs on one NATS server. */
-  NATS_NAMESPACE: z.string().regex(/^[A-Za-z0-9_-]*$/).default(''),
+  NATS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/)
+    .default(''),
   GATEWAY_SECRET: z.string().min(8).default(DEV_GATEWAY_SECRET),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
@@ -106,10 +109,15 @@ function productionProblems(data: Record<string, unknown>): string[] {
   const problems: string[] = [];
   for (const [key, value] of Object.entries(data)) {
     if (!key.endsWith('_SECRET') || typeof value !== 'string') continue;
-    if (DEV_SECRETS.has(value)) problems.push(`${key}: unset or the public DEV-ONLY default; set ${MIN_SECRET_LENGTH}+ random bytes, e.g. \`openssl rand -hex 32\``);
-    else if (value.length < MIN_SECRET_LENGTH) problems.push(`${key}: ${value.length} characters; at least ${MIN_SECRET_LENGTH} random ones, e.g. \`openssl rand -hex 32\``);
+    if (DEV_SECRETS.has(value))
+      problems.push(`${key}: unset or the public DEV-ONLY default; set ${MIN_SECRET_LENGTH}+ random bytes, e.g. \`openssl rand -hex 32\``);
+    else if (value.length < MIN_SECRET_LENGTH)
+      problems.push(`${key}: ${value.length} characters; at least ${MIN_SECRET_LENGTH} random ones, e.g. \`openssl rand -hex 32\``);
   }
-  if (!data.NATS_USER || !data.NATS_PASSWORD) problems.push('NATS_USER / NATS_PASSWORD: unset; every service authenticates to NATS as its own user (see docker-compose.yml and deploy/nats.conf)');
+  if (!data.NATS_USER || !data.NATS_PASSWORD)
+    problems.push(
+      'NATS_USER / NATS_PASSWORD: unset; every service authenticates to NATS as its own user (see docker-compose.yml and deploy/nats.conf)',
+    );
   if (data.DEV_TOKENS === true) problems.push('DEV_TOKENS: demo sign-in hands out any token; it never runs in production');
   return problems;
 }

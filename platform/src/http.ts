@@ -183,7 +183,8 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
       } else {
         logger.error({ err, route }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        if (!res.headersSent)
+          sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
         else res.end();
       }
     } finally {
@@ -237,4 +238,3 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     },
   };
 }
-

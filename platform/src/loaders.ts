@@ -16,7 +16,11 @@ const byContext = new WeakMap<object, Map<string, DataLoader<string, unknown>>>(
  * distinct ids asked for in one tick and returns the entities found, in any order; an id
  * without an entity, or one that is not a string of at most 128 characters, loads as null.
  */
-export function loaderOf<V extends { id: string }>(ctx: object, name: string, fetch: (ids: readonly string[]) => Promise<V[]>): DataLoader<string, V | null> {
+export function loaderOf<V extends { id: string }>(
+  ctx: object,
+  name: string,
+  fetch: (ids: readonly string[]) => Promise<V[]>,
+): DataLoader<string, V | null> {
   let loaders = byContext.get(ctx);
   if (!loaders) {
     loaders = new Map();

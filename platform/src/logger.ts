@@ -12,6 +12,11 @@ export function createLogger(service: string, level = 'info'): Logger {
  * The logger Apollo Server takes, writing to `logger`: its warnings and errors kept, its debug
  * and info chatter (one line per request and schema load) dropped.
  */
-export function apolloLogger(logger: Logger): { debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void } {
+export function apolloLogger(logger: Logger): {
+  debug(m: string): void;
+  info(m: string): void;
+  warn(m: string): void;
+  error(m: string): void;
+} {
   return { debug: () => undefined, info: () => undefined, warn: (m) => logger.warn(m), error: (m) => logger.error(m) };
 }

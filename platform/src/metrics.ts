@@ -1,5 +1,5 @@
 /** Prometheus metrics (prom-client): one registry per service, default process metrics included. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** The metrics a service host and its event plumbing record. */
 export interface ServiceMetrics {
@@ -23,7 +23,12 @@ export function createMetrics(service: string): ServiceMetrics {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests', labelNames: ['route', 'status'], registers: [registry] }),
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request duration (s)',
@@ -37,7 +42,12 @@ export function createMetrics(service: string): ServiceMetrics {
       labelNames: ['durable', 'type', 'outcome'],
       registers: [registry],
     }),
-    eventsPublished: new Counter({ name: 'events_published_total', help: 'Outbox events published', labelNames: ['type'], registers: [registry] }),
+    eventsPublished: new Counter({
+      name: 'events_published_total',
+      help: 'Outbox events published',
+      labelNames: ['type'],
+      registers: [registry],
+    }),
     dbCommands: new Counter({
       name: 'db_commands_total',
       help: 'Database commands sent by this process (driver command monitoring)',

@@ -68,7 +68,11 @@ interface AggregateCollection {
  * @returns true when it changed the document; false when the stored status was another, and
  *   nothing was written.
  */
-export async function storeTransition(collection: AggregateCollection, t: Transition<Stateful>, ctx: Pick<ChangeContext, 'withEvents'>): Promise<boolean> {
+export async function storeTransition(
+  collection: AggregateCollection,
+  t: Transition<Stateful>,
+  ctx: Pick<ChangeContext, 'withEvents'>,
+): Promise<boolean> {
   const res = await collection.updateOne({ _id: t.next.id, status: t.from }, ctx.withEvents({ $set: t.set }, [t.event]));
   return res.modifiedCount === 1;
 }
@@ -78,7 +82,11 @@ export async function storeTransition(collection: AggregateCollection, t: Transi
  * @returns false when a document with that id exists already (nothing written).
  * @throws the driver's error for anything else.
  */
-export async function insertCreated<T extends { id: string }>(collection: AggregateCollection, created: T, events: readonly EventEnvelope[]): Promise<boolean> {
+export async function insertCreated<T extends { id: string }>(
+  collection: AggregateCollection,
+  created: T,
+  events: readonly EventEnvelope[],
+): Promise<boolean> {
   const { id: _id, ...fields } = created;
   try {
     await collection.insertOne({ _id, ...fields, outbox: events });

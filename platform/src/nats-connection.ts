@@ -3,10 +3,10 @@
  * each service's own inbox prefix, and readiness from the connection's status events.
  * API: the modular nats.js v3 client (`@nats-io/transport-node`, `@nats-io/jetstream`).
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { inboxPrefixOf } from './nats-auth.js';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from './logger.js';
+import { inboxPrefixOf } from './nats-auth.js';
 
 export type { NatsConnection };
 
@@ -19,8 +19,17 @@ export interface NatsAuth {
 }
 
 /** The {@link NatsAuth} of a service's configuration. */
-export function natsAuthOf(c: { NATS_USER?: string; NATS_PASSWORD?: string; NATS_TLS_CA_FILE?: string; NATS_TLS_CERT_FILE?: string; NATS_TLS_KEY_FILE?: string }): NatsAuth {
-  const tls = c.NATS_TLS_CA_FILE || c.NATS_TLS_CERT_FILE ? { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE } : undefined;
+export function natsAuthOf(c: {
+  NATS_USER?: string;
+  NATS_PASSWORD?: string;
+  NATS_TLS_CA_FILE?: string;
+  NATS_TLS_CERT_FILE?: string;
+  NATS_TLS_KEY_FILE?: string;
+}): NatsAuth {
+  const tls =
+    c.NATS_TLS_CA_FILE || c.NATS_TLS_CERT_FILE
+      ? { caFile: c.NATS_TLS_CA_FILE, certFile: c.NATS_TLS_CERT_FILE, keyFile: c.NATS_TLS_KEY_FILE }
+      : undefined;
   return { user: c.NATS_USER, password: c.NATS_PASSWORD, tls };
 }
 
@@ -31,7 +40,13 @@ export function natsAuthOf(c: { NATS_USER?: string; NATS_PASSWORD?: string; NATS
  * most `timeoutMs` for the first connection.
  * @throws when no server answers at `url` within the time, or it refuses the credentials.
  */
-export async function connectNats(url: string, name: string, logger: Logger, auth: NatsAuth = {}, timeoutMs = 5_000): Promise<NatsConnection> {
+export async function connectNats(
+  url: string,
+  name: string,
+  logger: Logger,
+  auth: NatsAuth = {},
+  timeoutMs = 5_000,
+): Promise<NatsConnection> {
   const nc = await connect({
     servers: url.split(','),
     name,

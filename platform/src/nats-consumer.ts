@@ -4,20 +4,14 @@
  * a consumer gives up on. Replicas of a service share one durable consumer, so each message goes
  * to one of them. Handlers see the event and its delivery count, never the transport's message.
  */
-import {
-  AckPolicy,
-  DeliverPolicy,
-  type Consumer,
-  type ConsumerMessages,
-  type JsMsg,
-} from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { Logger } from './logger.js';
+import type { ServiceMetrics } from './metrics.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, type NatsConnection } from './nats-connection.js';
 import { ensureStream } from './nats-streams.js';
-import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {
@@ -205,7 +199,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       at: new Date().toISOString(),
     };
     try {
-      await js.publish(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), { msgID: `${stream.name}:${msg.seq}:${durable}` });
+      await js.publish(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), {
+        msgID: `${stream.name}:${msg.seq}:${durable}`,
+      });
       msg.term(reason);
     } catch (err) {
       // Not stored: leave it to be redelivered rather than lose it.
@@ -237,7 +233,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   async function failed(msg: JsMsg, event: EventEnvelope, err: unknown): Promise<void> {
     const n = msg.info.deliveryCount;
     if (n >= maxDeliver) {
-      log.error({ err, eventId: event.id, type: event.type, deliveries: n }, 'event failed at its last delivery; set aside in the dead-letter stream');
+      log.error(
+        { err, eventId: event.id, type: event.type, deliveries: n },
+        'event failed at its last delivery; set aside in the dead-letter stream',
+      );
       await setAside(msg, `failed ${n} times: ${(err as Error).message}`);
       count(event.type, 'term');
     } else {

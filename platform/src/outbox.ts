@@ -32,8 +32,8 @@
  * whatever the size of the data; every other access is by `_id`.
  */
 import { hostname } from 'node:os';
-import type { Connection, mongo } from 'mongoose';
 import type { JetStreamClient } from '@nats-io/jetstream';
+import type { Connection, mongo } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Logger } from './logger.js';
@@ -117,7 +117,6 @@ function newOwner(): string {
 export class ClaimBusyError extends Error {
   override name = 'ClaimBusyError';
 }
-
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -323,7 +322,10 @@ export class Outbox {
       }
       if (!this.publishing) return;
       const now = Date.now();
-      for (const c of await this.claims.find({ owner: { $ne: this.owner } }).limit(1_000).toArray()) {
+      for (const c of await this.claims
+        .find({ owner: { $ne: this.owner } })
+        .limit(1_000)
+        .toArray()) {
         if (this.stopped) return;
         if (now - new Date(c.at).getTime() <= c.staleAfterMs) continue;
         await this.mutex.run(c._id, async () => {
@@ -341,7 +343,12 @@ export class Outbox {
   }
 
   /** Takes the claim, or reuses this process's leftover one; resolves with whether stored events may be unpublished. */
-  private async claim(key: string, collection: string, docId: string, opts: { staleAfterMs?: number; data?: Record<string, unknown> }): Promise<{ inherited: boolean; continued: boolean }> {
+  private async claim(
+    key: string,
+    collection: string,
+    docId: string,
+    opts: { staleAfterMs?: number; data?: Record<string, unknown> },
+  ): Promise<{ inherited: boolean; continued: boolean }> {
     let left = this.leftovers.get(key);
     if (left?.state === 'idle' && Date.now() < left.reusableUntil) {
       // Finished and not deleted yet: this change reuses it; every event it covered went out.
@@ -367,7 +374,15 @@ export class Outbox {
       }
       this.leftovers.delete(key); // another process took it over (we were too slow) and settled it
     }
-    const mine: Claim = { _id: key, collection, docId, owner: this.owner, at: new Date(), staleAfterMs: opts.staleAfterMs ?? this.staleAfterMs, ...(opts.data ? { data: opts.data } : {}) };
+    const mine: Claim = {
+      _id: key,
+      collection,
+      docId,
+      owner: this.owner,
+      at: new Date(),
+      staleAfterMs: opts.staleAfterMs ?? this.staleAfterMs,
+      ...(opts.data ? { data: opts.data } : {}),
+    };
     // Reused for other changes only well before anyone could take it for abandoned.
     this.inUse.set(key, { reusableUntil: mine.at.getTime() + mine.staleAfterMs / 2, holdMs: this.opts.releaseAfterMs ?? 50 });
     const until = Date.now() + (this.opts.waitMs ?? 5_000);
@@ -471,7 +486,8 @@ export class Outbox {
       await this.claims.deleteMany({ _id: { $in: keys }, owner: this.owner });
       for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.delete(k);
     } catch (err) {
-      for (const k of keys) if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.set(k, { state: 'idle', reusableUntil: 0, releaseAt: 0 });
+      for (const k of keys)
+        if (this.leftovers.get(k)?.state === 'releasing') this.leftovers.set(k, { state: 'idle', reusableUntil: 0, releaseAt: 0 });
       this.scheduleRelease(this.opts.releaseAfterMs ?? 50); // try again later
       throw err;
     } finally {

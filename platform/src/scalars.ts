@@ -17,7 +17,8 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return d;
   },
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime())) throw badInput('DateTime', 'expected an ISO-8601 timestamp');
+    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime()))
+      throw badInput('DateTime', 'expected an ISO-8601 timestamp');
     return new Date(ast.value);
   },
 });

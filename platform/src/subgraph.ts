@@ -9,14 +9,15 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { z } from 'zod';
 import { busRole, streamOf, type Context } from '@courses/contracts';
 import { metricsAccess, type subgraphEnv } from './config.js';
-import type { z } from 'zod';
-import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
+import { crashes } from './crash-registry.js';
 import { formatSubgraphError } from './errors.js';
+import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
 import { apolloLogger, createLogger, type Logger } from './logger.js';
@@ -26,7 +27,6 @@ import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } 
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
-import { crashes } from './crash-registry.js';
 
 /** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
 type SubgraphResolverMap = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
@@ -77,7 +77,6 @@ export interface RunningSubgraph {
   stop(): Promise<void>;
 }
 
-
 /** Reads a subgraph's `schema.graphql` next to its package root (`../schema.graphql` from src/ or dist/). */
 export function readSchema(moduleUrl: string): string {
   return readFileSync(new URL('../schema.graphql', moduleUrl), 'utf8');
@@ -89,9 +88,16 @@ export function readSchema(moduleUrl: string): string {
  * @throws when the service's role in `BUS` (`@courses/contracts`) does not declare this durable
  *   on this context: its NATS user would not be allowed to read it.
  */
-export function consumeFrom(rt: SubgraphRuntime, context: Context, durable: string, handlers: EventHandlers | BatchHandler): Promise<RunningConsumer> {
+export function consumeFrom(
+  rt: SubgraphRuntime,
+  context: Context,
+  durable: string,
+  handlers: EventHandlers | BatchHandler,
+): Promise<RunningConsumer> {
   if (busRole(rt.name).consumes?.[durable] !== context) {
-    throw new Error(`${rt.name} does not declare durable consumer ${durable} on ${context} in BUS (@courses/contracts), so its NATS user may not read it`);
+    throw new Error(
+      `${rt.name} does not declare durable consumer ${durable} on ${context} in BUS (@courses/contracts), so its NATS user may not read it`,
+    );
   }
   return startConsumer({
     nc: rt.nc,
@@ -133,7 +139,8 @@ export async function startSubgraph<Ctx extends RequestContext>(
 ): Promise<RunningSubgraph> {
   const { name, config, logger, metrics, nc, conn } = runtime;
   if (parts.publishes) {
-    if (busRole(name).publishes !== parts.publishes) throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
+    if (busRole(name).publishes !== parts.publishes)
+      throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
     const { jsm } = await jetstreamOf(nc);
     await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
   }

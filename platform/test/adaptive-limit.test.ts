@@ -13,7 +13,13 @@ describe('AdaptiveLimit', () => {
     const limit = new AdaptiveLimit({ initial: 2, max: 10 });
     const gates = [gate(), gate(), gate()];
     const started: number[] = [];
-    const runs = gates.map((g, i) => limit.run(async () => { started.push(i); await g.p; return i; }, 5_000));
+    const runs = gates.map((g, i) =>
+      limit.run(async () => {
+        started.push(i);
+        await g.p;
+        return i;
+      }, 5_000),
+    );
     await new Promise((r) => setImmediate(r));
     expect(started).toEqual([0, 1]);
     expect(limit.queued).toBe(1);
@@ -26,7 +32,7 @@ describe('AdaptiveLimit', () => {
     expect(limit.inFlight).toBe(0);
   });
 
-  it('grows by one per healthy task until the first overload, then by about one per limit\'s worth', async () => {
+  it("grows by one per healthy task until the first overload, then by about one per limit's worth", async () => {
     const limit = new AdaptiveLimit({ initial: 4, max: 100, cooldownMs: 0, backoffRatio: 0.5 });
     for (let i = 0; i < 4; i++) await limit.run(async () => undefined, 1_000);
     expect(limit.limit).toBe(8); // slow start
@@ -57,7 +63,9 @@ describe('AdaptiveLimit', () => {
     const g = gate();
     const first = limit.run(() => g.p, 1_000);
     let ran = false;
-    const late = limit.run(async () => { ran = true; }, 20);
+    const late = limit.run(async () => {
+      ran = true;
+    }, 20);
     await expect(limit.run(async () => undefined, 1_000)).rejects.toBeInstanceOf(AdmissionRefusedError); // line full
     await expect(late).rejects.toBeInstanceOf(AdmissionRefusedError); // waited past 20 ms
     g.open();

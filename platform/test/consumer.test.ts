@@ -3,14 +3,22 @@
  * messages and exhausted deliveries set aside in the dead-letter stream, the stream
  * flowing on after them.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
-import { createLogger, deadLetterStream, ensureStream, publishEvent, startConsumer, type DeadLetter, type RunningConsumer } from '@courses/platform';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import {
+  createLogger,
+  deadLetterStream,
+  ensureStream,
+  publishEvent,
+  startConsumer,
+  type DeadLetter,
+  type RunningConsumer,
+} from '@courses/platform';
 import { uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
+import { eventually } from '../../scripts/lib/graphql-client.js';
 
 let nats: OwnNatsServer;
 let nc: NatsConnection;
@@ -33,7 +41,14 @@ afterAll(async () => {
 });
 
 const canceled = (registrationId: string) =>
-  createEvent('registration.canceled', { registrationId, studentId: 's', lectureId: 'l', instructorId: 'i', reason: 'STUDENT_REQUEST', paymentId: null });
+  createEvent('registration.canceled', {
+    registrationId,
+    studentId: 's',
+    lectureId: 'l',
+    instructorId: 'i',
+    reason: 'STUDENT_REQUEST',
+    paymentId: null,
+  });
 
 async function deadLetters(durable: string): Promise<DeadLetter[]> {
   const name = deadLetterStream('tester', ns).name;
@@ -56,7 +71,11 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc, stream: streamOf('registration', ns), durable: 'retry-test', namespace: ns, logger,
+        nc,
+        stream: streamOf('registration', ns),
+        durable: 'retry-test',
+        namespace: ns,
+        logger,
         handlers: {
           'registration.canceled': async (e, d) => {
             seen.push({ id: e.id, delivery: d.deliveryCount });
@@ -77,7 +96,12 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc, stream: streamOf('registration', ns), durable: 'ackwait-test', namespace: ns, logger, ackWaitMs: 500,
+        nc,
+        stream: streamOf('registration', ns),
+        durable: 'ackwait-test',
+        namespace: ns,
+        logger,
+        ackWaitMs: 500,
         handlers: {
           'registration.canceled': async (e, d) => {
             if (e.payload.registrationId !== 'r-slow') return;
@@ -90,7 +114,10 @@ describe('durable consumer', () => {
     const e = canceled('r-slow');
     await publishEvent(jetstream(nc), e, ns);
     await eventually(async () => deliveries.length >= 2, 10_000, 'redelivery after the ack wait');
-    expect(deliveries.slice(0, 2)).toEqual([{ id: e.id, n: 1 }, { id: e.id, n: 2 }]);
+    expect(deliveries.slice(0, 2)).toEqual([
+      { id: e.id, n: 1 },
+      { id: e.id, n: 2 },
+    ]);
   });
 
   it('sets a poison message aside in the dead-letter stream and keeps flowing', async () => {
@@ -98,7 +125,11 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc, stream: streamOf('registration', ns), durable: 'poison-test', namespace: ns, logger,
+        nc,
+        stream: streamOf('registration', ns),
+        durable: 'poison-test',
+        namespace: ns,
+        logger,
         handlers: { 'registration.canceled': async (e) => void applied.push(e.payload.registrationId) },
       }),
     );
@@ -108,11 +139,18 @@ describe('durable consumer', () => {
     await js.publish(subjectOf('registration.canceled', ns), JSON.stringify(bad));
     await publishEvent(js, canceled('r-after-poison'), ns);
     await eventually(async () => applied.includes('r-after-poison'), 10_000, 'the event after the poison');
-    const letters = await eventually(async () => {
-      const l = await deadLetters('poison-test');
-      return l.length >= 2 ? l : undefined;
-    }, 10_000, 'two dead letters');
-    expect(letters.map((l) => l.reason)).toEqual([expect.stringMatching(/^poison: not JSON/), expect.stringMatching(/^poison: registration.canceled/)]);
+    const letters = await eventually(
+      async () => {
+        const l = await deadLetters('poison-test');
+        return l.length >= 2 ? l : undefined;
+      },
+      10_000,
+      'two dead letters',
+    );
+    expect(letters.map((l) => l.reason)).toEqual([
+      expect.stringMatching(/^poison: not JSON/),
+      expect.stringMatching(/^poison: registration.canceled/),
+    ]);
     expect(letters[0].data).toBe('{"this is": "not an envelope"');
     expect(applied).not.toContain('r-x');
   });
@@ -123,7 +161,12 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc, stream: streamOf('registration', ns), durable: 'exhaust-test', namespace: ns, logger, maxDeliver: 3,
+        nc,
+        stream: streamOf('registration', ns),
+        durable: 'exhaust-test',
+        namespace: ns,
+        logger,
+        maxDeliver: 3,
         handlers: {
           'registration.canceled': async (e) => {
             if (e.payload.registrationId === 'r-doomed') {
@@ -137,10 +180,14 @@ describe('durable consumer', () => {
     );
     await publishEvent(jetstream(nc), canceled('r-doomed'), ns);
     await publishEvent(jetstream(nc), canceled('r-fine'), ns);
-    const letters = await eventually(async () => {
-      const l = (await deadLetters('exhaust-test')).filter((x) => x.data.includes('r-doomed'));
-      return l.length ? l : undefined;
-    }, 20_000, 'dead letter after 3 deliveries');
+    const letters = await eventually(
+      async () => {
+        const l = (await deadLetters('exhaust-test')).filter((x) => x.data.includes('r-doomed'));
+        return l.length ? l : undefined;
+      },
+      20_000,
+      'dead letter after 3 deliveries',
+    );
     expect(letters[0]).toMatchObject({ deliveries: 3, reason: 'failed 3 times: always broken' });
     expect(attempts).toBe(3);
     await eventually(async () => applied.includes('r-fine'), 10_000, 'the next event');
@@ -157,7 +204,11 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc, stream: streamOf('registration', ns), durable: 'batch-test', namespace: ns, logger,
+        nc,
+        stream: streamOf('registration', ns),
+        durable: 'batch-test',
+        namespace: ns,
+        logger,
         handlers: {
           types: ['registration.canceled'],
           // What arrives within 200 ms joins the first batch: the stream's earlier events (other

@@ -22,7 +22,9 @@ describe('graceful shutdown', () => {
     const http = await import('node:http');
     const agent = new http.Agent({ keepAlive: true });
     const get = (path: string) =>
-      new Promise<number>((resolve, reject) => http.get(`${url}${path}`, { agent }, (r) => (r.resume(), r.on('end', () => resolve(r.statusCode!)))).on('error', reject));
+      new Promise<number>((resolve, reject) =>
+        http.get(`${url}${path}`, { agent }, (r) => (r.resume(), r.on('end', () => resolve(r.statusCode!)))).on('error', reject),
+      );
     expect(await get('/health/live')).toBe(200);
     // The slow request travels on that pooled connection, busy while the stop begins.
     const server = h.service.host.server;
@@ -35,11 +37,15 @@ describe('graceful shutdown', () => {
       server.on('request', seen);
     });
     const inFlight = new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
-      const req = http.request(`${url}/internal/charges`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET } }, (r) => {
-        let body = '';
-        r.on('data', (c) => (body += c));
-        r.on('end', () => resolve({ status: r.statusCode!, json: async () => JSON.parse(body) }));
-      });
+      const req = http.request(
+        `${url}/internal/charges`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET } },
+        (r) => {
+          let body = '';
+          r.on('data', (c) => (body += c));
+          r.on('end', () => resolve({ status: r.statusCode!, json: async () => JSON.parse(body) }));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ registrationId: 'r-graceful', studentId: 's', lectureId: 'l', amount: 1 }));
     });

@@ -4,15 +4,15 @@
  * also across two outboxes (two "processes"). Every event is published once its change is stored,
  * and what a dead process left unfinished is taken over, recovered and published by another.
  */
-import mongoose, { type Connection } from 'mongoose';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
 import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, Outbox } from '@courses/platform';
-import { eventually } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
+import { eventually } from '../../scripts/lib/graphql-client.js';
 
 const ns = uniqueTag('obx');
 const logger = createLogger('outbox-test', 'silent');
@@ -66,11 +66,12 @@ describe('KeyedMutex', () => {
   it('runs functions with the same key one at a time, in call order', async () => {
     const m = new KeyedMutex();
     const log: string[] = [];
-    const step = (name: string, ms: number) => m.run('k', async () => {
-      log.push(`${name}>`);
-      await new Promise((r) => setTimeout(r, ms));
-      log.push(`<${name}`);
-    });
+    const step = (name: string, ms: number) =>
+      m.run('k', async () => {
+        log.push(`${name}>`);
+        await new Promise((r) => setTimeout(r, ms));
+        log.push(`<${name}`);
+      });
     await Promise.all([step('a', 30), step('b', 1), step('c', 10)]);
     expect(log).toEqual(['a>', '<a', 'b>', '<b', 'c>', '<c']);
     expect(m.size).toBe(0);
@@ -78,7 +79,11 @@ describe('KeyedMutex', () => {
 
   it('keeps going after a function throws', async () => {
     const m = new KeyedMutex();
-    await expect(m.run('k', async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(
+      m.run('k', async () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(await m.run('k', async () => 42)).toBe(42);
   });
 });
@@ -110,10 +115,15 @@ describe('Outbox', () => {
     const dead = outbox(a, { publish: false }); // stores, never publishes: as if killed right after the write
     const col = a.collection('lectures_t');
     const event = countChanged('ly', 1);
-    await dead.change('lectures_t', 'y', async () => {
-      await col.insertOne({ _id: 'y' as never, state: 'HALF', outbox: [event] });
-      return { value: undefined, events: [event] };
-    }, { staleAfterMs: 300 });
+    await dead.change(
+      'lectures_t',
+      'y',
+      async () => {
+        await col.insertOne({ _id: 'y' as never, state: 'HALF', outbox: [event] });
+        return { value: undefined, events: [event] };
+      },
+      { staleAfterMs: 300 },
+    );
     await dead.stop();
     expect(await published('ly')).toEqual([]);
 
@@ -123,7 +133,7 @@ describe('Outbox', () => {
       await b.collection('lectures_t').updateOne({ _id: id as never }, { $set: { state: 'RECOVERED' } });
     });
     heir.start();
-    await eventually(async () => (await published('ly')).length === 1, 10_000, 'the dead process\'s event published');
+    await eventually(async () => (await published('ly')).length === 1, 10_000, "the dead process's event published");
     expect((await published('ly'))[0]).toBe(event.id);
     expect((await col.findOne({ _id: 'y' as never }))?.state).toBe('RECOVERED');
     await eventually(async () => (await a.collection(CLAIMS_COLLECTION).countDocuments({ docId: 'y' })) === 0, 5_000, 'claim released');
@@ -136,10 +146,12 @@ describe('Outbox', () => {
       recovered.push(id);
     });
     o.start();
-    await expect(o.change('docs_t', 'z', async () => {
-      await a.collection('docs_t').insertOne({ _id: 'z' as never, outbox: [countChanged('lz', 1)] });
-      throw new Error('crashed after the write');
-    })).rejects.toThrow('crashed after the write');
+    await expect(
+      o.change('docs_t', 'z', async () => {
+        await a.collection('docs_t').insertOne({ _id: 'z' as never, outbox: [countChanged('lz', 1)] });
+        throw new Error('crashed after the write');
+      }),
+    ).rejects.toThrow('crashed after the write');
     await eventually(async () => recovered.includes('z') && (await published('lz')).length === 1, 5_000, 'recovered and published');
     expect(o.unsettled).toBe(0);
     const next = countChanged('lz', 2);

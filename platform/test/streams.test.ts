@@ -1,6 +1,6 @@
 /** Stream limits on a real NATS server: what ensureStream creates, and what it fixes. */
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamOf } from '@courses/contracts';
 import { ensureStream, STREAM_MAX_AGE_MS } from '@courses/platform';

@@ -1,8 +1,16 @@
 /** Event contracts: envelopes, validation at both ends, subjects and streams. */
 import { describe, expect, it } from 'vitest';
-import { createEvent, EVENT_TYPES, InvalidEventError, parseEvent, streamOf, subjectOf, typeOfSubject, contextOf } from '@courses/contracts';
+import { contextOf, createEvent, EVENT_TYPES, InvalidEventError, parseEvent, streamOf, subjectOf, typeOfSubject } from '@courses/contracts';
 
-const confirmed = { registrationId: 'r1', studentId: 's1', lectureId: 'l1', instructorId: 'i1', lectureTitle: 'T', paymentId: 'p1', amount: 1000 };
+const confirmed = {
+  registrationId: 'r1',
+  studentId: 's1',
+  lectureId: 'l1',
+  instructorId: 'i1',
+  lectureTitle: 'T',
+  paymentId: 'p1',
+  amount: 1000,
+};
 
 describe('event envelope', () => {
   it('carries id, type, time, version and every *Id of the payload as correlation keys', () => {
@@ -19,7 +27,9 @@ describe('event envelope', () => {
 
   it('refuses to create an event whose payload breaks its schema', () => {
     expect(() => createEvent('registration.confirmed', { ...confirmed, amount: 1.5 })).toThrow(InvalidEventError);
-    expect(() => createEvent('lecture.opened', { lectureId: 'l', title: '', instructorId: 'i', capacity: 1, price: 0 })).toThrow(InvalidEventError);
+    expect(() => createEvent('lecture.opened', { lectureId: 'l', title: '', instructorId: 'i', capacity: 1, price: 0 })).toThrow(
+      InvalidEventError,
+    );
   });
 
   it.each([

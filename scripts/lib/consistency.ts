@@ -55,7 +55,9 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
   const now = (opts.now ?? new Date()).getTime();
   const outboxMax = opts.outboxMaxAgeMs ?? 30_000;
   const pendingMax = opts.pendingMaxAgeMs ?? 60_000;
-  const conns = await Promise.all(Object.values(uris).map((u) => mongoose.createConnection(u, { serverSelectionTimeoutMS: 5_000 }).asPromise()));
+  const conns = await Promise.all(
+    Object.values(uris).map((u) => mongoose.createConnection(u, { serverSelectionTimeoutMS: 5_000 }).asPromise()),
+  );
   const [reg, pay, lec, dash] = conns;
   try {
     const [registrations, payments, lectures, entries, seats, regClaims, payClaims, lecClaims] = await Promise.all([
@@ -84,9 +86,12 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       const completed = ps.filter((p) => p.status === 'COMPLETED');
       if (r.status === 'CONFIRMED') {
         if (completed.length !== 1) add(1, `registration ${id}`, `CONFIRMED with ${completed.length} COMPLETED payments`);
-        for (const p of completed) if (p.amount !== r.amount) add(1, `registration ${id}`, `payment ${p._id} charged ${p.amount} KRW, registration says ${r.amount} KRW`);
+        for (const p of completed)
+          if (p.amount !== r.amount)
+            add(1, `registration ${id}`, `payment ${p._id} charged ${p.amount} KRW, registration says ${r.amount} KRW`);
         const lecture = lecturesById.get(r.lectureId);
-        if (lecture && lecture.price !== r.amount) add(1, `registration ${id}`, `charged ${r.amount} KRW but lecture ${r.lectureId} costs ${lecture.price} KRW`);
+        if (lecture && lecture.price !== r.amount)
+          add(1, `registration ${id}`, `charged ${r.amount} KRW but lecture ${r.lectureId} costs ${lecture.price} KRW`);
       }
       if (r.status === 'CANCELED') {
         for (const p of ps) if (p.status !== 'REFUNDED') add(2, `registration ${id}`, `CANCELED but payment ${p._id} is ${p.status}`);
@@ -99,7 +104,11 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
         const paymentStatus = r.status === 'CONFIRMED' ? 'COMPLETED' : ps.length ? 'REFUNDED' : undefined;
         if (!e) add(5, `registration ${id}`, 'no dashboard entry');
         else if (e.registrationStatus !== r.status || (paymentStatus && e.paymentStatus !== paymentStatus)) {
-          add(5, `registration ${id}`, `dashboard shows ${e.registrationStatus}/${e.paymentStatus}, sources say ${r.status}/${paymentStatus}`);
+          add(
+            5,
+            `registration ${id}`,
+            `dashboard shows ${e.registrationStatus}/${e.paymentStatus}, sources say ${r.status}/${paymentStatus}`,
+          );
         }
       }
     }
@@ -107,22 +116,26 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     for (const p of payments) {
       if (p.status !== 'COMPLETED') continue;
       const r = registrationsById.get(p.registrationId);
-      if (!r || r.status !== 'CONFIRMED') add(3, `payment ${p._id}`, `COMPLETED but registration ${p.registrationId} is ${r?.status ?? 'missing'}`);
+      if (!r || r.status !== 'CONFIRMED')
+        add(3, `payment ${p._id}`, `COMPLETED but registration ${p.registrationId} is ${r?.status ?? 'missing'}`);
     }
 
     // Attempts in flight: an outbox claim on a registration id, not stored yet (a seat may be held for it).
     const attempts = new Map<string, Doc>();
-    for (const c of claims.registration) if (c.collection === 'registrations' && !registrationsById.has(String(c.docId))) attempts.set(String(c.docId), c);
+    for (const c of claims.registration)
+      if (c.collection === 'registrations' && !registrationsById.has(String(c.docId))) attempts.set(String(c.docId), c);
     const confirmedByLecture = new Map<string, number>();
     const liveByLecture = new Map<string, Set<string>>();
     for (const r of registrations) {
       if (r.status === 'CONFIRMED') confirmedByLecture.set(r.lectureId, (confirmedByLecture.get(r.lectureId) ?? 0) + 1);
-      if (r.status === 'CONFIRMED' || r.status === 'PENDING') liveByLecture.set(r.lectureId, (liveByLecture.get(r.lectureId) ?? new Set()).add(String(r._id)));
+      if (r.status === 'CONFIRMED' || r.status === 'PENDING')
+        liveByLecture.set(r.lectureId, (liveByLecture.get(r.lectureId) ?? new Set()).add(String(r._id)));
     }
     for (const [id, c] of attempts) {
       const lectureId = c.data?.lectureId;
       if (lectureId) liveByLecture.set(lectureId, (liveByLecture.get(lectureId) ?? new Set()).add(id));
-      if (now - new Date(c.at).getTime() > pendingMax) add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
+      if (now - new Date(c.at).getTime() > pendingMax)
+        add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
     }
     const seatsByLecture = new Map<string, Set<string>>();
     for (const s of seats) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
@@ -147,7 +160,8 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     for (const [name, list] of Object.entries(claims)) {
       for (const c of list) {
         const age = now - new Date(c.at).getTime();
-        if (age > (c.staleAfterMs ?? 0) + outboxMax) add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
+        if (age > (c.staleAfterMs ?? 0) + outboxMax)
+          add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
       }
     }
     return v;

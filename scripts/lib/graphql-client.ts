@@ -9,7 +9,12 @@ export interface GraphQLResponse<T = Record<string, any>> {
 }
 
 /** POSTs an operation to `<url>/graphql`, with `Authorization: Bearer <token>` when given. */
-export async function gql<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<GraphQLResponse<T>> {
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<GraphQLResponse<T>> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -20,7 +25,12 @@ export async function gql<T = Record<string, any>>(url: string, query: string, v
 }
 
 /** Like {@link gql} but throws on any error; returns `data`. */
-export async function gqlOk<T = Record<string, any>>(url: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+export async function gqlOk<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<T> {
   const r = await gql<T>(url, query, variables, token);
   if (r.errors?.length || !r.data) throw new Error(`GraphQL error (HTTP ${r.status}): ${JSON.stringify(r.errors)}`);
   return r.data;
@@ -76,7 +86,10 @@ export function collect<T = Record<string, any>>(client: Client, query: string, 
     done,
     waitFor(n, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${results.length} of ${n} subscription results after ${timeoutMs} ms: ${JSON.stringify(results)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`only ${results.length} of ${n} subscription results after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (results.length >= n) {
             clearTimeout(timer);
@@ -90,7 +103,11 @@ export function collect<T = Record<string, any>>(client: Client, query: string, 
 }
 
 /** Polls `probe` every 100 ms until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
-export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -101,7 +118,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined | null | 
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`${what} not reached in ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > until)
+      throw new Error(`${what} not reached in ${timeoutMs} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -12,9 +12,9 @@
  */
 import mongoose, { type Connection } from 'mongoose';
 import { newId } from '@courses/platform';
-import { liveKey, seatId } from '../../subgraphs/registration/src/domain/registration.js';
-import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
 import { factId, type Fact } from '../../subgraphs/dashboard/src/domain/dashboard.js';
+import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
+import { liveKey, seatId } from '../../subgraphs/registration/src/domain/registration.js';
 import type { DatabaseUris } from './consistency.js';
 
 const PER_LECTURE = 100;
@@ -22,7 +22,8 @@ const PRICE = 50_000;
 
 /** Inserts `docs` into `collection` in batches of 1,000. */
 async function insert(conn: Connection, collection: string, docs: object[]): Promise<void> {
-  for (let i = 0; i < docs.length; i += 1_000) await conn.collection(collection).insertMany(docs.slice(i, i + 1_000) as never[], { ordered: false });
+  for (let i = 0; i < docs.length; i += 1_000)
+    await conn.collection(collection).insertMany(docs.slice(i, i + 1_000) as never[], { ordered: false });
 }
 
 /** Stores `count` registrations (rounded up to a multiple of 100) in the databases at `uris`. */
@@ -48,27 +49,76 @@ export async function preload(uris: DatabaseUris, count: number): Promise<void> 
         const confirmed = i % 2 === 0;
         const seat = seatId(lectureId, i + 1);
         registrations.push({
-          _id: id, studentId, lectureId, instructorId, lectureTitle: title, amount: PRICE,
-          status: confirmed ? 'CONFIRMED' : 'CANCELED', cancellationReason: confirmed ? null : 'STUDENT_REQUEST',
-          paymentId, seat, outbox: [], createdAt: at, updatedAt: at,
+          _id: id,
+          studentId,
+          lectureId,
+          instructorId,
+          lectureTitle: title,
+          amount: PRICE,
+          status: confirmed ? 'CONFIRMED' : 'CANCELED',
+          cancellationReason: confirmed ? null : 'STUDENT_REQUEST',
+          paymentId,
+          seat,
+          outbox: [],
+          createdAt: at,
+          updatedAt: at,
         });
         if (confirmed) seats.push({ _id: seat, lectureId, registrationId: id, holder: liveKey(studentId, lectureId), takenAt: at });
         (confirmed ? enrolled : released).push(id);
-        payments.push({ _id: paymentId, registrationId: id, studentId, lectureId, amount: PRICE, status: confirmed ? 'COMPLETED' : 'REFUNDED', outbox: [], createdAt: at, updatedAt: at });
+        payments.push({
+          _id: paymentId,
+          registrationId: id,
+          studentId,
+          lectureId,
+          amount: PRICE,
+          status: confirmed ? 'COMPLETED' : 'REFUNDED',
+          outbox: [],
+          createdAt: at,
+          updatedAt: at,
+        });
         const k = { registrationId: id, studentId, lectureId, at };
         const own: Fact[] = [
           { ...k, kind: 'registration', status: 'CONFIRMED', lectureTitle: title },
           { ...k, kind: 'payment', status: 'COMPLETED' },
-          ...(confirmed ? [] : ([{ ...k, kind: 'registration', status: 'CANCELED' }, { ...k, kind: 'payment', status: 'REFUNDED' }] as Fact[])),
+          ...(confirmed
+            ? []
+            : ([
+                { ...k, kind: 'registration', status: 'CANCELED' },
+                { ...k, kind: 'payment', status: 'REFUNDED' },
+              ] as Fact[])),
         ];
         for (const f of own) facts.push({ _id: factId(f), ...f, projectedAt: at, lagMs: 0 });
       }
       await lec.collection('lectures').insertOne({
-        _id: lectureId as never, title, instructorId, capacity: PER_LECTURE, price: PRICE, status: 'OPEN',
-        enrolledCount: enrolled.length, enrolled, released, outbox: [], createdAt: at, updatedAt: at,
+        _id: lectureId as never,
+        title,
+        instructorId,
+        capacity: PER_LECTURE,
+        price: PRICE,
+        status: 'OPEN',
+        enrolledCount: enrolled.length,
+        enrolled,
+        released,
+        outbox: [],
+        createdAt: at,
+        updatedAt: at,
       });
-      await reg.collection('catalog').insertOne({ _id: lectureId as never, title, instructorId, capacity: PER_LECTURE, price: PRICE, status: 'OPEN', createdAt: at, updatedAt: at });
-      await Promise.all([insert(reg, 'registrations', registrations), insert(reg, 'seats', seats), insert(pay, 'payments', payments), insert(dash, 'dashboard_facts', facts)]);
+      await reg.collection('catalog').insertOne({
+        _id: lectureId as never,
+        title,
+        instructorId,
+        capacity: PER_LECTURE,
+        price: PRICE,
+        status: 'OPEN',
+        createdAt: at,
+        updatedAt: at,
+      });
+      await Promise.all([
+        insert(reg, 'registrations', registrations),
+        insert(reg, 'seats', seats),
+        insert(pay, 'payments', payments),
+        insert(dash, 'dashboard_facts', facts),
+      ]);
     }
   } finally {
     await Promise.all(conns.map((c) => c.close()));

@@ -63,7 +63,9 @@ export function pidOnPort(port) {
 
 function pids() {
   try {
-    return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
+    return readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map(Number);
   } catch {
     return [];
   }

@@ -12,7 +12,19 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, chmodSync, cpSync, openSync, writeFileSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -30,7 +42,12 @@ export function say(msg) {
 
 /** Runs a command to completion, inheriting stdio unless `quiet`; returns the exit status. */
 export function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd ?? ROOT, stdio: opts.quiet ? 'pipe' : 'inherit', env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? ROOT,
+    stdio: opts.quiet ? 'pipe' : 'inherit',
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+  });
   if (r.error && !opts.allowFail) throw r.error;
   return r;
 }
@@ -161,7 +178,12 @@ export function natsServerBinary() {
   say(`building nats-server ${NATS_SERVER_VERSION} with Go (once)`);
   const dl = run(go, ['mod', 'download', '-json', `${NATS_SERVER_MODULE}@${NATS_SERVER_VERSION}`], { quiet: true, allowFail: true });
   if (dl.status !== 0) return undefined;
-  const r = run(go, ['build', '-o', target, '.'], { cwd: JSON.parse(dl.stdout).Dir, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
+  const r = run(go, ['build', '-o', target, '.'], {
+    cwd: JSON.parse(dl.stdout).Dir,
+    quiet: true,
+    allowFail: true,
+    env: { GOFLAGS: '-mod=mod' },
+  });
   if (r.status !== 0 || !existsSync(target)) {
     process.stderr.write(`  nats-server build failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
     return undefined;
@@ -231,7 +253,10 @@ const FERRETDB_PATCHES = path.join(ROOT, 'scripts', 'ferretdb');
 /** Identifies a FerretDB build: the version plus a digest of the patches, e.g. `v1.24.2+3f1c0a2e`. */
 function ferretBuildId() {
   const h = createHash('sha256');
-  for (const f of readdirSync(FERRETDB_PATCHES).filter((n) => n.endsWith('.patch')).sort()) h.update(readFileSync(path.join(FERRETDB_PATCHES, f)));
+  for (const f of readdirSync(FERRETDB_PATCHES)
+    .filter((n) => n.endsWith('.patch'))
+    .sort())
+    h.update(readFileSync(path.join(FERRETDB_PATCHES, f)));
   return `${FERRETDB_VERSION}+${h.digest('hex').slice(0, 8)}`;
 }
 
@@ -268,11 +293,14 @@ function buildFerretDb(go) {
   // The build folder lies inside this repository: stop git's repository discovery above it, or
   // `git apply` would treat the patch's paths as outside "its" tree and silently skip them.
   const gitEnv = { GIT_CEILING_DIRECTORIES: path.dirname(work) };
-  for (const f of readdirSync(FERRETDB_PATCHES).filter((n) => n.endsWith('.patch')).sort()) {
+  for (const f of readdirSync(FERRETDB_PATCHES)
+    .filter((n) => n.endsWith('.patch'))
+    .sort()) {
     const patch = path.join(FERRETDB_PATCHES, f);
     const r = run('git', ['apply', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv });
     // Applied for real: the reverse now applies cleanly.
-    const check = r.status === 0 ? run('git', ['apply', '--reverse', '--check', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv }) : r;
+    const check =
+      r.status === 0 ? run('git', ['apply', '--reverse', '--check', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv }) : r;
     if (check.status !== 0) {
       process.stderr.write(`  could not apply ${f} to FerretDB's source:\n${r.stderr ?? r.error?.message ?? ''}${check.stderr ?? ''}\n`);
       return undefined;
@@ -319,7 +347,11 @@ async function ferretPostgres() {
   const createdb = which('createdb');
   if (createdb) run(createdb, ['-h', '127.0.0.1', '-U', 'postgres', 'ferretdb'], { quiet: true, allowFail: true });
   const psql = which('psql');
-  if (psql) run(psql, ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-c', 'ALTER DATABASE ferretdb SET synchronous_commit = off'], { quiet: true, allowFail: true });
+  if (psql)
+    run(psql, ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-c', 'ALTER DATABASE ferretdb SET synchronous_commit = off'], {
+      quiet: true,
+      allowFail: true,
+    });
   return url;
 }
 
@@ -340,7 +372,8 @@ const FERRET_CLIENT_POOL = 8;
  * @throws with instructions when none can be had.
  */
 export async function ensureMongo({ preferPort = 27017 } = {}) {
-  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI, startedHere: false, backend: 'given by MONGODB_URI', how: 'MONGODB_URI' };
+  if (process.env.MONGODB_URI)
+    return { uri: process.env.MONGODB_URI, startedHere: false, backend: 'given by MONGODB_URI', how: 'MONGODB_URI' };
   const mongod = which('mongod');
   if (mongod) {
     const port = await freePort(preferPort);
@@ -354,17 +387,25 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
   let ferret = ownFerretDb() ?? (go ? buildFerretDb(go) : undefined);
   if (!ferret) {
     ferret = which('ferretdb');
-    if (ferret) say(`using ${ferret}: a stock FerretDB v1 scans the whole collection even for _id lookups (install Go to build the patched one)`);
+    if (ferret)
+      say(`using ${ferret}: a stock FerretDB v1 scans the whole collection even for _id lookups (install Go to build the patched one)`);
   }
   if (ferret) {
     const port = await freePort(preferPort);
     const state = path.join(DATA, 'ferretdb');
     mkdirSync(state, { recursive: true });
     // error level: at warn FerretDB dumps every unsupported command (e.g. the driver's endSessions).
-    const common = [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error', `--state-dir=${state}`];
+    const common = [
+      `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=error',
+      `--state-dir=${state}`,
+    ];
     const supported = ferretBackends(ferret);
     const wanted = process.env.FERRETDB_BACKEND;
-    if (wanted && !['sqlite', 'postgresql'].includes(wanted)) throw new Error(`FERRETDB_BACKEND must be sqlite or postgresql, got ${wanted}`);
+    if (wanted && !['sqlite', 'postgresql'].includes(wanted))
+      throw new Error(`FERRETDB_BACKEND must be sqlite or postgresql, got ${wanted}`);
     const pg = wanted === 'sqlite' ? undefined : await ferretPostgres();
     let args;
     let backend;
@@ -391,7 +432,10 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     const { MongoMemoryServer } = await import('mongodb-memory-server-core');
     say('starting mongodb-memory-server (downloads mongod on first use)');
     const mem = await MongoMemoryServer.create();
-    started.push({ name: 'mongodb-memory-server', child: { exitCode: null, signalCode: null, once: (_e, cb) => mem.stop().then(cb), kill: () => undefined } });
+    started.push({
+      name: 'mongodb-memory-server',
+      child: { exitCode: null, signalCode: null, once: (_e, cb) => mem.stop().then(cb), kill: () => undefined },
+    });
     return { uri: mem.getUri().replace(/\/$/, ''), startedHere: true, backend: 'MongoDB', how: 'mongodb-memory-server' };
   } catch (err) {
     throw new Error(
@@ -412,11 +456,11 @@ export function ensureChromium() {
   if (found()) return found();
   const apt = which('apt-get');
   if (apt && process.getuid?.() === 0) {
-    say('installing Debian\'s chromium for the browser tests (once)');
+    say("installing Debian's chromium for the browser tests (once)");
     run(apt, ['update', '-qq'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
     run(apt, ['install', '-y', '-qq', 'chromium'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
   }
-  if (!found()) say('no Chromium found (set CHROMIUM_PATH, or install Debian\'s chromium): browser tests will be skipped');
+  if (!found()) say("no Chromium found (set CHROMIUM_PATH, or install Debian's chromium): browser tests will be skipped");
   return found();
 }
 

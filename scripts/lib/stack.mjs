@@ -6,7 +6,18 @@
  * `npm start` and `npm run bench:load` both use it. Plain Node, no dependencies.
  */
 import path from 'node:path';
-import { LOGS, ROOT, devSecrets, ensureMongo, ensureNats, portOpen, startProcess, stopStarted, waitForPort, withDatabase } from './provision.mjs';
+import {
+  devSecrets,
+  ensureMongo,
+  ensureNats,
+  LOGS,
+  portOpen,
+  ROOT,
+  startProcess,
+  stopStarted,
+  waitForPort,
+  withDatabase,
+} from './provision.mjs';
 
 /** The services in start order (payment first: registration calls it), with their default ports. */
 export const SERVICES = [
@@ -43,7 +54,8 @@ export async function startStack(opts = {}) {
   const say = opts.say ?? (() => undefined);
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, opts.ports?.[s.name] ?? s.port]));
   for (const s of SERVICES) {
-    if (await portOpen(ports[s.name])) throw new Error(`port ${ports[s.name]} (${s.name}) is already in use: stop what runs there or set ${s.name.toUpperCase()}_PORT`);
+    if (await portOpen(ports[s.name]))
+      throw new Error(`port ${ports[s.name]} (${s.name}) is already in use: stop what runs there or set ${s.name.toUpperCase()}_PORT`);
   }
   const nats = await ensureNats();
   say(`NATS: ${nats.url} (${nats.how})`);
@@ -71,15 +83,23 @@ export async function startStack(opts = {}) {
       ...opts.env?.[s.name],
     };
     envs[s.name] = env;
-    children[s.name] = startProcess(s.name, process.execPath, [...(s.nodeArgs ?? []), ...(opts.nodeArgs?.[s.name] ?? []), path.join(ROOT, s.dir, 'dist', 'main.js')], {
-      env,
-      onUnexpectedExit: (code, signal) => opts.onUnexpectedExit?.(s.name, code, signal),
-    });
+    children[s.name] = startProcess(
+      s.name,
+      process.execPath,
+      [...(s.nodeArgs ?? []), ...(opts.nodeArgs?.[s.name] ?? []), path.join(ROOT, s.dir, 'dist', 'main.js')],
+      {
+        env,
+        onUnexpectedExit: (code, signal) => opts.onUnexpectedExit?.(s.name, code, signal),
+      },
+    );
     await waitForPort(ports[s.name], s.name);
     // Readiness, not just the port: MongoDB and NATS connected.
     let ready = false;
     for (let i = 0; i < 300 && !ready; i++) {
-      ready = await fetch(`${urls[s.name]}/health/ready`).then((r) => r.ok, () => false);
+      ready = await fetch(`${urls[s.name]}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     if (!ready) throw new Error(`${s.name} did not become ready within 30 s (see ${path.join(LOGS, `${s.name}.log`)})`);
@@ -94,7 +114,10 @@ export async function startStack(opts = {}) {
     children,
     envs,
     async stop() {
-      await stopStarted(15_000, SERVICES.map((s) => s.name));
+      await stopStarted(
+        15_000,
+        SERVICES.map((s) => s.name),
+      );
       await stopStarted();
     },
   };

@@ -57,8 +57,13 @@ async function start(msg: Start): Promise<void> {
     // subscribe on connection_ack, then `next` / `error` messages. (graphql-ws's client did the
     // same at about twice the CPU per message, and on one machine the clients' CPU is the
     // gateway's loss.)
-    const ws = new WebSocket(`${msg.urls[Math.floor(k / msg.lectures.length) % msg.urls.length].replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-    const authorization = msg.jwtSecret ? `Bearer ${await issueToken({ sub: `s-fanout-${k}`, role: 'STUDENT' }, msg.jwtSecret)}` : undefined;
+    const ws = new WebSocket(
+      `${msg.urls[Math.floor(k / msg.lectures.length) % msg.urls.length].replace(/^http/, 'ws')}/graphql`,
+      'graphql-transport-ws',
+    );
+    const authorization = msg.jwtSecret
+      ? `Bearer ${await issueToken({ sub: `s-fanout-${k}`, role: 'STUDENT' }, msg.jwtSecret)}`
+      : undefined;
     ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: authorization ? { authorization } : {} })));
     ws.on('message', (raw) => {
       const m = JSON.parse(String(raw)) as { type: string; payload?: any };

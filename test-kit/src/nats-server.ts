@@ -50,7 +50,9 @@ export interface OwnNatsServer {
  * Starts a nats-server of the test's own whose service users are allowed what they would be in
  * `namespace` (default: a new unique tag), with client TLS when `tls` is given. @throws when no nats-server binary can be found or built.
  */
-export async function startOwnNatsServer(opts: { namespace?: string; tls?: { certFile: string; keyFile: string } } = {}): Promise<OwnNatsServer> {
+export async function startOwnNatsServer(
+  opts: { namespace?: string; tls?: { certFile: string; keyFile: string } } = {},
+): Promise<OwnNatsServer> {
   const bin = natsServerBinary();
   if (!bin) throw new Error('no nats-server binary (npm test finds or builds one)');
   const namespace = opts.namespace ?? uniqueTag();
@@ -62,14 +64,23 @@ export async function startOwnNatsServer(opts: { namespace?: string; tls?: { cer
     return passwords.get(user)!;
   };
   const config = path.join(dir, 'nats.conf');
-  writeFileSync(config, natsServerConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store'), users: natsUsers(passwordOf, namespace, passwordOf('ops')), tls: opts.tls }));
+  writeFileSync(
+    config,
+    natsServerConfig({
+      listen: `127.0.0.1:${port}`,
+      storeDir: path.join(dir, 'store'),
+      users: natsUsers(passwordOf, namespace, passwordOf('ops')),
+      tls: opts.tls,
+    }),
+  );
   let child: ChildProcess | undefined;
   const url = `nats://127.0.0.1:${port}`;
   const server: OwnNatsServer = {
     url,
     namespace,
     credentials: (user) => ({ NATS_USER: user, NATS_PASSWORD: passwordOf(user) }),
-    connect: (user) => connect({ servers: url, user, pass: passwordOf(user), ...(user === 'ops' ? {} : { inboxPrefix: inboxPrefixOf(user) }) }),
+    connect: (user) =>
+      connect({ servers: url, user, pass: passwordOf(user), ...(user === 'ops' ? {} : { inboxPrefix: inboxPrefixOf(user) }) }),
     async start() {
       child = spawn(bin, ['-c', config], { stdio: 'ignore' });
       await waitPort(port, true);

@@ -3,10 +3,19 @@
  * database and NATS namespace, calls it as the gateway would (secret + identity headers),
  * and publishes events to its streams as the other contexts would.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import mongoose from 'mongoose';
-import { contextOf, createEvent, streamOf, CONTEXTS, type Context, type EventPayload, type EventType, type EventEnvelope } from '@courses/contracts';
+import {
+  contextOf,
+  CONTEXTS,
+  createEvent,
+  streamOf,
+  type Context,
+  type EventEnvelope,
+  type EventPayload,
+  type EventType,
+} from '@courses/contracts';
 import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, uniqueTag } from './env.js';
@@ -60,7 +69,11 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
   // One connection per publishing context, as that context's service.
   const publishers = new Map<Context, Promise<{ nc: NatsConnection; js: JetStreamClient }>>();
   const publisherOf = (context: Context) => {
-    if (!publishers.has(context)) publishers.set(context, nats.connect(context).then((c) => ({ nc: c, js: jetstream(c) })));
+    if (!publishers.has(context))
+      publishers.set(
+        context,
+        nats.connect(context).then((c) => ({ nc: c, js: jetstream(c) })),
+      );
     return publishers.get(context)!;
   };
   const service = await start(env);
@@ -91,10 +104,14 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
     },
     republish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
     async drained(context, durable, timeoutMs = 10_000) {
-      await eventually(async () => {
-        const info = await jsm.consumers.info(streamOf(context, tag).name, durable).catch(() => undefined);
-        return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
-      }, timeoutMs, `${durable}: nothing pending or unacked`);
+      await eventually(
+        async () => {
+          const info = await jsm.consumers.info(streamOf(context, tag).name, durable).catch(() => undefined);
+          return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
+        },
+        timeoutMs,
+        `${durable}: nothing pending or unacked`,
+      );
     },
     async db() {
       conn ??= await mongoose.createConnection(env.MONGODB_URI).asPromise();

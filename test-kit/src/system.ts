@@ -3,17 +3,17 @@
  * ports, with databases and NATS subjects unique to the caller (so test files can run
  * side by side on one MongoDB-wire server and one NATS server).
  */
+import mongoose from 'mongoose';
+import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
+import { crashSubgraph } from '@courses/platform/testing';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { issueToken } from '../../gateway/src/auth.js';
+import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
+import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { startDashboardService } from '../../subgraphs/dashboard/src/wiring.js';
 import { startLectureService } from '../../subgraphs/lecture/src/wiring.js';
 import { startPaymentService } from '../../subgraphs/payment/src/wiring.js';
 import { startRegistrationService, type RunningRegistration } from '../../subgraphs/registration/src/wiring.js';
-import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import { issueToken } from '../../gateway/src/auth.js';
-import { DEV_JWT_SECRET, type RunningSubgraph, type Role } from '@courses/platform';
-import { crashSubgraph } from '@courses/platform/testing';
-import mongoose from 'mongoose';
-import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
-import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 
@@ -75,13 +75,16 @@ export interface TestSystem {
  * (PORT=0) could be handed to another test's server while ours is down, so these come from a
  * range below Linux's ephemeral ports (32768+), one block of 1000 per vitest worker.
  */
-let nextPort = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000;
+let nextPort =
+  20_000 + ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000;
 async function reservedPort(): Promise<number> {
   const { createServer } = await import('node:net');
   for (;;) {
     const port = nextPort++;
     const free = await new Promise<boolean>((resolve) => {
-      const s = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+      const s = createServer()
+        .once('error', () => resolve(false))
+        .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
     if (free) return port;
   }
@@ -97,7 +100,13 @@ const starters = {
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const tag = opts.nats?.namespace ?? uniqueTag();
   const nats = opts.nats ?? (await startOwnNatsServer({ namespace: tag }));
-  const common = { NATS_URL: nats.url, NATS_NAMESPACE: tag, LOG_LEVEL: opts.logLevel ?? 'error', HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: '2000' };
+  const common = {
+    NATS_URL: nats.url,
+    NATS_NAMESPACE: tag,
+    LOG_LEVEL: opts.logLevel ?? 'error',
+    HOST: '127.0.0.1',
+    SHUTDOWN_GRACE_MS: '2000',
+  };
   const envs: Record<string, Record<string, string>> = {};
   const services = {} as TestSystem['services'];
   const start = async (name: Name, extra: Record<string, string> = {}) => {
@@ -161,13 +170,22 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     },
     token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
     async openLecture(instructorToken, title, capacity = 10, price = 10_000) {
-      const d = await gqlOk(gateway.url, `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`, { i: { title, capacity, price } }, instructorToken);
+      const d = await gqlOk(
+        gateway.url,
+        `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`,
+        { i: { title, capacity, price } },
+        instructorToken,
+      );
       return d.openLecture.id as string;
     },
     async waitForCatalog(lectureId) {
       const db = await mongoose.createConnection(mongoUri(`${tag}_registration`)).asPromise();
       try {
-        await eventually(async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null, 15_000, 'lecture in the catalog replica');
+        await eventually(
+          async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null,
+          15_000,
+          'lecture in the catalog replica',
+        );
       } finally {
         await db.close();
       }
@@ -188,12 +206,21 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       }
     },
     async register(lectureId, studentToken, selection = 'id status') {
-      return eventually(async () => {
-        const r = await gql(gateway.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { ${selection} } }`, { id: lectureId }, studentToken);
-        if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
-        if (r.errors) throw new Error(JSON.stringify(r.errors));
-        return r.data!.registerForLecture;
-      }, 15_000, 'registered');
+      return eventually(
+        async () => {
+          const r = await gql(
+            gateway.url,
+            `mutation($id: ID!) { registerForLecture(lectureId: $id) { ${selection} } }`,
+            { id: lectureId },
+            studentToken,
+          );
+          if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+          if (r.errors) throw new Error(JSON.stringify(r.errors));
+          return r.data!.registerForLecture;
+        },
+        15_000,
+        'registered',
+      );
     },
     async stop() {
       await gateway.stop();

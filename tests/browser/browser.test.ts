@@ -9,8 +9,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(executablePath);
@@ -47,7 +47,15 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     instructor = await sys.token('INSTRUCTOR', 'i-browser');
     browser = await chromium.launch({
       executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -88,7 +96,9 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await page.waitForSelector('.graphiql-container .monaco-editor');
     await page.locator('.monaco-editor').first().click();
     await page.keyboard.press('Control+A');
-    await page.keyboard.insertText('subscription Mine { registrationStatusChanged { id studentId status payment { status } lecture { title } } }');
+    await page.keyboard.insertText(
+      'subscription Mine { registrationStatusChanged { id studentId status payment { status } lecture { title } } }',
+    );
     await page.keyboard.press('Escape');
     await page.locator('.graphiql-tab', { hasText: 'Mine' }).waitFor();
     await page.locator('.graphiql-execute-button').click();

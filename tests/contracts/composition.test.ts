@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildASTSchema, parse, validate, type GraphQLObjectType } from 'graphql';
-import { pageOperations } from '../../gateway/src/app.js';
 import { describe, expect, it } from 'vitest';
+import { pageOperations } from '../../gateway/src/app.js';
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
 
 const composed = composeSupergraph() as { supergraphSdl?: string; errors?: string[] };
@@ -38,29 +38,48 @@ describe('supergraph composition', () => {
     expect(sig('Mutation', 'cancelRegistration')).toBe('cancelRegistration(id: ID!): Registration!');
     expect(sig('Subscription', 'registrationStatusChanged')).toBe('registrationStatusChanged(registrationId: ID): Registration!');
     expect(sig('Subscription', 'lectureUpdated')).toBe('lectureUpdated(lectureId: ID!): Lecture!');
-    expect(Object.keys(fields('Lecture'))).toEqual(expect.arrayContaining(['id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'registrations']));
-    expect(Object.keys(fields('Registration'))).toEqual(expect.arrayContaining(['id', 'studentId', 'lecture', 'status', 'cancellationReason', 'payment', 'createdAt', 'updatedAt']));
+    expect(Object.keys(fields('Lecture'))).toEqual(
+      expect.arrayContaining(['id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'registrations']),
+    );
+    expect(Object.keys(fields('Registration'))).toEqual(
+      expect.arrayContaining(['id', 'studentId', 'lecture', 'status', 'cancellationReason', 'payment', 'createdAt', 'updatedAt']),
+    );
     expect(Object.keys(fields('Payment'))).toEqual(expect.arrayContaining(['id', 'amount', 'status']));
-    expect(Object.keys(fields('DashboardEntry'))).toEqual(expect.arrayContaining(['registrationId', 'lectureTitle', 'registrationStatus', 'paymentStatus', 'updatedAt']));
+    expect(Object.keys(fields('DashboardEntry'))).toEqual(
+      expect.arrayContaining(['registrationId', 'lectureTitle', 'registrationStatus', 'paymentStatus', 'updatedAt']),
+    );
   });
 });
 
-describe('the student page\'s operations (gateway/public/operations.graphql)', () => {
+describe("the student page's operations (gateway/public/operations.graphql)", () => {
   const schema = buildASTSchema(parse(composed.supergraphSdl!), { assumeValidSDL: true });
 
   it('validate against the supergraph, every one of them', () => {
     const text = readFileSync(new URL('../../gateway/public/operations.graphql', import.meta.url), 'utf8');
     expect(validate(schema, parse(text)).map((e) => e.message)).toEqual([]);
     const ops = pageOperations();
-    expect(Object.keys(ops).sort()).toEqual(['CancelRegistration', 'Catalog', 'MyDashboard', 'MyRegistrationChanges', 'MyRegistrations', 'Register']);
+    expect(Object.keys(ops).sort()).toEqual([
+      'CancelRegistration',
+      'Catalog',
+      'MyDashboard',
+      'MyRegistrationChanges',
+      'MyRegistrations',
+      'Register',
+    ]);
     // Each one is a document of its own, with the fragments it uses, valid alone.
-    for (const [name, doc] of Object.entries(ops)) expect(validate(schema, parse(doc)).map((e) => e.message), name).toEqual([]);
+    for (const [name, doc] of Object.entries(ops))
+      expect(
+        validate(schema, parse(doc)).map((e) => e.message),
+        name,
+      ).toEqual([]);
     expect(ops.Register).toContain('fragment RegistrationView on Registration');
     expect(ops.Catalog).not.toContain('fragment');
   });
 
   it('would fail on an operation the supergraph no longer serves', () => {
-    expect(validate(schema, parse('query Gone { myRegistrations { id grade } }')).map((e) => e.message)).toEqual(['Cannot query field "grade" on type "Registration".']);
+    expect(validate(schema, parse('query Gone { myRegistrations { id grade } }')).map((e) => e.message)).toEqual([
+      'Cannot query field "grade" on type "Registration".',
+    ]);
   });
 });
 
@@ -92,7 +111,10 @@ describe('docker-compose.yml', () => {
   });
   it.skipIf(!hasCompose)('refuses to start without the NATS passwords', () => {
     const { GATEWAY_SECRET, JWT_SECRET } = secrets;
-    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET } });
+    const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], {
+      encoding: 'utf8',
+      env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET },
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set NATS_[A-Z]+_PASSWORD to 32\+ random bytes/);
   });

@@ -11,15 +11,24 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contracts';
-import { connectNats, createLogger, deadLetterStream, deploymentNatsConfig, inboxPrefixOf, natsAuthOf, natsPasswordVariable, publishEvent } from '@courses/platform';
-import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
-import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
+import {
+  connectNats,
+  createLogger,
+  deadLetterStream,
+  deploymentNatsConfig,
+  inboxPrefixOf,
+  natsAuthOf,
+  natsPasswordVariable,
+  publishEvent,
+} from '@courses/platform';
 import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
 
 let sys: TestSystem;
 const open: NatsConnection[] = [];
@@ -53,7 +62,7 @@ function subscriptionError(nc: NatsConnection, subject: string): Promise<string>
 }
 
 describe('authenticated event bus', () => {
-  it('refuses a connection without a user, or with another service\'s password', async () => {
+  it("refuses a connection without a user, or with another service's password", async () => {
     await expect(connect({ servers: sys.nats.url, timeout: 2_000 })).rejects.toThrow(/authoriz/i);
     const { NATS_PASSWORD } = sys.nats.credentials('registration');
     await expect(connect({ servers: sys.nats.url, user: 'lecture', pass: NATS_PASSWORD, timeout: 2_000 })).rejects.toThrow(/authoriz/i);
@@ -91,12 +100,20 @@ describe('authenticated event bus', () => {
   it('refuses a forged lecture.opened from registration (no lecture at any price enters the catalog)', async () => {
     const stream = streamOf('lecture', sys.tag).name;
     const before = await stored(stream);
-    const forged = createEvent('lecture.opened', { lectureId: 'l-forged', title: 'Free course', instructorId: 'i-x', capacity: 1000, price: 0 });
-    await expect(publishEvent(jetstream(await as('registration'), { timeout: 2_000 }), forged, sys.tag)).rejects.toThrow(/permissions violation/i);
+    const forged = createEvent('lecture.opened', {
+      lectureId: 'l-forged',
+      title: 'Free course',
+      instructorId: 'i-x',
+      capacity: 1000,
+      price: 0,
+    });
+    await expect(publishEvent(jetstream(await as('registration'), { timeout: 2_000 }), forged, sys.tag)).rejects.toThrow(
+      /permissions violation/i,
+    );
     expect(await stored(stream)).toBe(before);
   });
 
-  it('lets no service read another\'s replies or pulls, listen to events it does not consume, or manage another\'s stream', async () => {
+  it("lets no service read another's replies or pulls, listen to events it does not consume, or manage another's stream", async () => {
     const payment = await as('payment');
     expect(await subscriptionError(payment, `${inboxPrefixOf('registration')}.>`)).toMatch(/permissions violation/i);
     expect(await subscriptionError(payment, '_INBOX.>')).toMatch(/permissions violation/i);
@@ -104,12 +121,18 @@ describe('authenticated event bus', () => {
     // The dashboard may not pull from lecture's durable consumer, nor delete or purge a stream.
     const dashboard = await as('dashboard');
     const registrationStream = streamOf('registration', sys.tag).name;
-    for (const api of [`$JS.API.CONSUMER.MSG.NEXT.${registrationStream}.lecture-enrolment`, `$JS.API.STREAM.DELETE.${registrationStream}`, `$JS.API.STREAM.PURGE.${registrationStream}`]) {
+    for (const api of [
+      `$JS.API.CONSUMER.MSG.NEXT.${registrationStream}.lecture-enrolment`,
+      `$JS.API.STREAM.DELETE.${registrationStream}`,
+      `$JS.API.STREAM.PURGE.${registrationStream}`,
+    ]) {
       await expect(dashboard.request(api, '', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
     }
     expect((await jetstreamManager(await as('ops')).then((m) => m.streams.info(registrationStream))).config.name).toBe(registrationStream);
     // Dead letters: only into the service's own dead-letter stream.
-    await expect(jetstream(await as('registration'), { timeout: 2_000 }).publish(`${sys.tag}.deadletter.payment.payment-refunds`, 'x')).rejects.toThrow(/permissions violation/i);
+    await expect(
+      jetstream(await as('registration'), { timeout: 2_000 }).publish(`${sys.tag}.deadletter.payment.payment-refunds`, 'x'),
+    ).rejects.toThrow(/permissions violation/i);
   });
 
   it('lets a consumer set a poison message aside in its own dead-letter stream, with its own user', async () => {
@@ -135,18 +158,26 @@ describe('deploy/nats.conf', () => {
     expect(readFileSync(file, 'utf8')).toBe(deploymentNatsConfig());
   });
 
-  it('starts a server that takes each service\'s password from its environment and refuses the rest', async () => {
+  it("starts a server that takes each service's password from its environment and refuses the rest", async () => {
     const bin = natsServerBinary();
     expect(bin, 'a nats-server binary').toBeTruthy();
     const port = await freePort();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-deploy-'));
     const conf = path.join(dir, 'nats.conf');
-    writeFileSync(conf, deploymentNatsConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store') }).replace(/http_port: \d+\n/, ''));
+    writeFileSync(
+      conf,
+      deploymentNatsConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store') }).replace(/http_port: \d+\n/, ''),
+    );
     const env = Object.fromEntries(BUS_SERVICES.map((s) => [natsPasswordVariable(s), `pw-${s}-${'x'.repeat(24)}`]));
     const child = spawn(bin!, ['-c', conf], { env: { ...process.env, ...env }, stdio: 'ignore' });
     try {
       await eventually(() => portOpen(port), 10_000, 'nats-server from deploy/nats.conf');
-      const nc = await connect({ servers: `127.0.0.1:${port}`, user: 'payment', pass: env[natsPasswordVariable('payment')], inboxPrefix: inboxPrefixOf('payment') });
+      const nc = await connect({
+        servers: `127.0.0.1:${port}`,
+        user: 'payment',
+        pass: env[natsPasswordVariable('payment')],
+        inboxPrefix: inboxPrefixOf('payment'),
+      });
       const jsm = await jetstreamManager(nc);
       await jsm.streams.add({ name: 'PAYMENT', subjects: ['payment.>'] });
       await expect(jsm.streams.add({ name: 'REGISTRATION', subjects: ['registration.>'] })).rejects.toThrow(/permissions violation/i);
@@ -162,7 +193,7 @@ describe('deploy/nats.conf', () => {
 describe('NATS over TLS', () => {
   const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
-  it.skipIf(!hasOpenssl)('connects a service that trusts the server\'s CA (NATS_TLS_CA_FILE), and no client that does not', async () => {
+  it.skipIf(!hasOpenssl)("connects a service that trusts the server's CA (NATS_TLS_CA_FILE), and no client that does not", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
     const f = (n: string) => path.join(dir, n);
     const ssl = (...args: string[]) => expect(spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' }).status, args.join(' ')).toBe(0);
@@ -170,14 +201,32 @@ describe('NATS over TLS', () => {
     ssl('req', '-x509', ...key, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=test-ca');
     ssl('req', ...key, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
     writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    ssl('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.pem'), '-days', '1', '-extfile', f('san.ext'));
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f('server.csr'),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('server.pem'),
+      '-days',
+      '1',
+      '-extfile',
+      f('san.ext'),
+    );
     const server = await startOwnNatsServer({ tls: { certFile: f('server.pem'), keyFile: f('server.key') } });
     try {
       const config = { ...server.credentials('payment'), NATS_TLS_CA_FILE: f('ca.pem') };
       const nc = await connectNats(server.url, 'payment', createLogger('tls-test', 'silent'), natsAuthOf(config));
       expect(nc.info?.tls_required).toBe(true);
       await nc.close();
-      await expect(connectNats(server.url, 'payment', createLogger('tls-test', 'silent'), natsAuthOf(server.credentials('payment')), 2_000)).rejects.toThrow();
+      await expect(
+        connectNats(server.url, 'payment', createLogger('tls-test', 'silent'), natsAuthOf(server.credentials('payment')), 2_000),
+      ).rejects.toThrow();
     } finally {
       await server.dispose();
       rmSync(dir, { recursive: true, force: true });

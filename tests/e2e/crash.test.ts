@@ -10,9 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gql } from '../../scripts/lib/graphql-client.js';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { eventually, gql } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 const children: ChildProcess[] = [];
@@ -60,7 +60,7 @@ describe('SIGKILL', () => {
     await sys.waitForCatalog(lectureId); // registration learned of it: the event was published
     await lectures.close();
     const claims = await collection('lecture', '_outbox');
-    await eventually(async () => (await claims.col.countDocuments({ docId: lectureId })) === 0, 10_000, 'the dead process\'s claim settled');
+    await eventually(async () => (await claims.col.countDocuments({ docId: lectureId })) === 0, 10_000, "the dead process's claim settled");
     await claims.close();
     await kill9(restarted);
     await sys.restartService('lecture');
@@ -77,7 +77,9 @@ describe('SIGKILL', () => {
     const lectureId = await sys.openLecture(instructor, 'Crash during payment', 1, 70_000);
     await sys.waitForCatalog(lectureId);
     const student = await sys.token('STUDENT', 's-crash');
-    const inFlight = gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, student).catch((e) => e);
+    const inFlight = gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, student).catch(
+      (e) => e,
+    );
     const seats = await collection('registration', 'seats');
     await eventually(async () => (await seats.col.countDocuments({ lectureId })) === 1, 5_000, 'seat taken');
     await kill9(registration); // the charge is still in flight at payment
@@ -88,7 +90,11 @@ describe('SIGKILL', () => {
     await seats.close();
     // The late charge completes (2.5 s in) and is refunded once the attempt is abandoned.
     const pay = await collection('payment', 'payments');
-    await eventually(async () => (await pay.col.countDocuments({ lectureId, status: { $in: ['REFUNDED', 'VOIDED'] } })) === 1, 20_000, 'late charge refunded');
+    await eventually(
+      async () => (await pay.col.countDocuments({ lectureId, status: { $in: ['REFUNDED', 'VOIDED'] } })) === 1,
+      20_000,
+      'late charge refunded',
+    );
     await pay.close();
     await sys.assertConsistent(); // includes: no COMPLETED payment without a CONFIRMED registration
     const payments = await collection('payment', 'payments');

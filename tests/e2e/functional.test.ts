@@ -5,8 +5,8 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mongoUri } from '@courses/test-kit/env';
-import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let instructor: string;
@@ -42,12 +42,19 @@ afterAll(async () => sys?.stop());
 describe('instructor side', () => {
   it('FR6: an instructor opens a lecture', async () => {
     const l = await openLecture('Introduction to Databases', 30, 120_000);
-    expect(l).toMatchObject({ title: 'Introduction to Databases', instructorId: 'i-kim', capacity: 30, price: 120_000, status: 'OPEN', enrolledCount: 0 });
+    expect(l).toMatchObject({
+      title: 'Introduction to Databases',
+      instructorId: 'i-kim',
+      capacity: 30,
+      price: 120_000,
+      status: 'OPEN',
+      enrolledCount: 0,
+    });
     const page = await gqlOk(sys.url, `{ lectures(first: 100) { totalCount edges { node { id } } } }`);
     expect(page.lectures.edges.map((e: any) => e.node.id)).toContain(l.id);
   });
 
-  it('FR7: an instructor cancels their own lecture, but not another instructor\'s', async () => {
+  it("FR7: an instructor cancels their own lecture, but not another instructor's", async () => {
     const l = await openLecture('Compilers');
     const denied = await gql(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: l.id }, otherInstructor);
     expect(denied.errors?.[0].extensions?.code).toBe('FORBIDDEN');
@@ -60,7 +67,12 @@ describe('student side', () => {
   it('FR1, FR2, FR3: registering pays the fee and the lecture learns the enrolled count', async () => {
     const l = await openLecture('Operating Systems', 5, 90_000);
     const reg = await registerWhenReplicated(l.id, student);
-    expect(reg).toMatchObject({ studentId: 's-park', status: 'CONFIRMED', cancellationReason: null, lecture: { id: l.id, title: 'Operating Systems' } });
+    expect(reg).toMatchObject({
+      studentId: 's-park',
+      status: 'CONFIRMED',
+      cancellationReason: null,
+      lecture: { id: l.id, title: 'Operating Systems' },
+    });
     expect(reg.payment).toMatchObject({ amount: 90_000, status: 'COMPLETED' });
     // FR3/FR10: the instructor sees the enrolled count and the registrations.
     const seen = await eventually(async () => {
@@ -98,9 +110,17 @@ describe('student side', () => {
     const r1 = await registerWhenReplicated(l.id, student);
     const r2 = await registerWhenReplicated(l.id, student2);
     await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: l.id }, instructor);
-    for (const [reg, token] of [[r1, student], [r2, student2]] as const) {
+    for (const [reg, token] of [
+      [r1, student],
+      [r2, student2],
+    ] as const) {
       const final = await eventually(async () => {
-        const d = await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`, { id: reg.id }, token);
+        const d = await gqlOk(
+          sys.url,
+          `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`,
+          { id: reg.id },
+          token,
+        );
         return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
       });
       expect(final).toMatchObject({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED' });
@@ -109,7 +129,7 @@ describe('student side', () => {
     expect(after.errors?.[0].extensions?.code).toBe('LECTURE_NOT_OPEN');
   });
 
-  it('FR10: an instructor pages through a lecture\'s registrations (Relay connection, first 1-100)', async () => {
+  it("FR10: an instructor pages through a lecture's registrations (Relay connection, first 1-100)", async () => {
     const l = await openLecture('Paged', 5);
     const ids: string[] = [];
     for (const s of ['s-page-1', 's-page-2', 's-page-3']) ids.push((await registerWhenReplicated(l.id, await sys.token('STUDENT', s))).id);
@@ -122,7 +142,11 @@ describe('student side', () => {
     expect(two.edges).toHaveLength(1);
     expect(two.pageInfo.hasNextPage).toBe(false);
     expect([...one.edges, ...two.edges].map((e: any) => e.node.id).sort()).toEqual([...ids].sort());
-    for (const [vars, field] of [[{ first: 0 }, 'first'], [{ first: 101 }, 'first'], [{ after: 'bm90LWEtY3Vyc29y' }, 'after']] as const) {
+    for (const [vars, field] of [
+      [{ first: 0 }, 'first'],
+      [{ first: 101 }, 'first'],
+      [{ after: 'bm90LWEtY3Vyc29y' }, 'after'],
+    ] as const) {
       const bad = await gql(sys.url, PAGE, { id: l.id, ...vars }, instructor);
       expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     }
@@ -157,7 +181,7 @@ describe('student side', () => {
 });
 
 describe('FR12: live status changes over graphql-ws', () => {
-  it('a student receives their own registration changes, and no one else\'s', async () => {
+  it("a student receives their own registration changes, and no one else's", async () => {
     const l = await openLecture('Live Systems', 5, 10_000);
     const c1 = wsClient(sys.url, student);
     const c2 = wsClient(sys.url, student2);
@@ -170,12 +194,16 @@ describe('FR12: live status changes over graphql-ws', () => {
     await eventually(async () => sys.gateway.hub.listeners >= before + 5, 5_000, 'the three subscriptions listening');
     const reg = await registerWhenReplicated(l.id, student);
     const got = await mineSub.waitFor(1);
-    expect(got[0].data).toMatchObject({ registrationStatusChanged: { id: reg.id, studentId: 's-park', lecture: { title: 'Live Systems' } } });
+    expect(got[0].data).toMatchObject({
+      registrationStatusChanged: { id: reg.id, studentId: 's-park', lecture: { title: 'Live Systems' } },
+    });
     const counts = await lectureSub.waitFor(1);
     expect(counts[0].data).toMatchObject({ lectureUpdated: { id: l.id, enrolledCount: 1 } });
     await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, student);
     const all = await eventually(async () => {
-      const statuses = mineSub.results.map((r: any) => `${r.data.registrationStatusChanged.status}/${r.data.registrationStatusChanged.payment?.status}`);
+      const statuses = mineSub.results.map(
+        (r: any) => `${r.data.registrationStatusChanged.status}/${r.data.registrationStatusChanged.payment?.status}`,
+      );
       return statuses.includes('CANCELED/REFUNDED') ? statuses : undefined;
     });
     expect(all[0].startsWith('CONFIRMED')).toBe(true);
@@ -204,13 +232,19 @@ describe('consistency checker', () => {
     // service has no write of this lecture in flight (no outbox claim on it), or its write could
     // put back what it read.
     const noLectureWrite = () =>
-      eventually(async () => !(await lec.collection('_outbox').findOne({ _id: `lectures:${l.id}` as never })), 10_000, 'no lecture write in flight');
+      eventually(
+        async () => !(await lec.collection('_outbox').findOne({ _id: `lectures:${l.id}` as never })),
+        10_000,
+        'no lecture write in flight',
+      );
     try {
       await noLectureWrite();
       await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 4 } });
       await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'COMPLETED' } });
       const found = (await sys.check()).map((v) => `${v.invariant} ${v.subject}`);
-      expect(found).toEqual(expect.arrayContaining([`4 lecture ${l.id}`, `2 registration ${reg.id}`, expect.stringMatching(/^3 payment /)]));
+      expect(found).toEqual(
+        expect.arrayContaining([`4 lecture ${l.id}`, `2 registration ${reg.id}`, expect.stringMatching(/^3 payment /)]),
+      );
     } finally {
       await noLectureWrite();
       await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 0 } });

@@ -4,8 +4,8 @@
  * depends on who asks is cached or shared across identities.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlOk } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { gqlOk } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 beforeAll(async () => {
@@ -40,11 +40,15 @@ describe('gateway response cache', () => {
     expect(shared.headers.get('age')).not.toBeNull();
     expect(shared.body).toEqual(first.body);
     // A client may ask past the cache.
-    const res = await fetch(`${sys.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' }, body: JSON.stringify({ query: Q }) });
+    const res = await fetch(`${sys.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' },
+      body: JSON.stringify({ query: Q }),
+    });
     expect(res.headers.get('age')).toBeNull();
   });
 
-  it('never caches what depends on the caller, and never serves one caller another\'s answer', async () => {
+  it("never caches what depends on the caller, and never serves one caller another's answer", async () => {
     const instructor = await sys.token('INSTRUCTOR', 'i-cache2');
     const lectureId = await sys.openLecture(instructor, 'Private answers', 10, 1_000);
     const [a, b] = await Promise.all([sys.token('STUDENT', 's-cache-a'), sys.token('STUDENT', 's-cache-b')]);

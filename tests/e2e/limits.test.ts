@@ -2,14 +2,14 @@
  * Bounded operations at the gateway: each abusive request gets a clear error code, and the
  * system keeps serving and stays consistent afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import WebSocket from 'ws';
-import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
-import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
 import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let instructor: string;
@@ -59,20 +59,34 @@ describe('bounded operations', () => {
     expect(codes(many)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(many.errors)).toMatch(/alias/i);
     const fields = 'id title price capacity enrolledCount status instructorId';
-    const costly = Array.from({ length: 15 }, (_, i) => `c${i}: lectures(first: 100) { edges { node { ${fields} registrations(first: 100) { edges { node { id status lecture { ${fields} } } } } } } }`).join(' ');
+    const costly = Array.from(
+      { length: 15 },
+      (_, i) =>
+        `c${i}: lectures(first: 100) { edges { node { ${fields} registrations(first: 100) { edges { node { id status lecture { ${fields} } } } } } } }`,
+    ).join(' ');
     const r = await gql(sys.url, `{ ${costly} }`, {}, instructor);
     expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(r.errors)).toMatch(/cost/i);
   });
 
   it('refuses a JSON batch', async () => {
-    const res = await fetch(`${sys.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) });
+    const res = await fetch(`${sys.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).toMatch(/batch/i);
   });
 
   it('answers RATE_LIMITED with retryAfterSeconds (HTTP 429) past the mutation rate limit, per caller', async () => {
-    const mutate = (token: string) => gql(sys.url, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: 'Rate', capacity: 5, price: 1_000 } }, token);
+    const mutate = (token: string) =>
+      gql(
+        sys.url,
+        'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }',
+        { i: { title: 'Rate', capacity: 5, price: 1_000 } },
+        token,
+      );
     const busy = await sys.token('INSTRUCTOR', 'i-busy');
     const answers = [];
     for (let i = 0; i < 7; i++) answers.push(await mutate(busy));
@@ -89,7 +103,13 @@ describe('bounded operations', () => {
   it('hides field suggestions in production, and shows them in development', async () => {
     const dev = await gql(sys.url, '{ lecturez(first: 1) { totalCount } }');
     expect(JSON.stringify(dev.errors)).toMatch(/Did you mean/);
-    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    const prod = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      NODE_ENV: 'production',
+      GATEWAY_SECRET: 'g'.repeat(64),
+      JWT_SECRET: 'j'.repeat(64),
+    });
     extra.push(prod);
     const r = await gql(prod.url, '{ lecturez(first: 1) { totalCount } }');
     expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
@@ -138,12 +158,16 @@ describe('requests that are not what they seem', () => {
     expect(await plain.text()).toMatch(/CSRF|preflight/i);
     const get = await fetch(`${sys.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
     expect(get.status).toBe(400);
-    const mutation = await fetch(`${sys.url}/graphql?query=${encodeURIComponent('mutation { cancelLecture(id: "x") { id } }')}`, { headers: { 'apollo-require-preflight': 'true' } });
+    const mutation = await fetch(`${sys.url}/graphql?query=${encodeURIComponent('mutation { cancelLecture(id: "x") { id } }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
     expect(mutation.status).toBe(405);
   });
 
   it('refuses a body over 1 MB with 413', async () => {
-    const big = await post(JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(1_100_000) } }), { 'content-type': 'application/json' });
+    const big = await post(JSON.stringify({ query: `{ __typename }`, variables: { pad: 'x'.repeat(1_100_000) } }), {
+      'content-type': 'application/json',
+    });
     expect(big.status).toBe(413);
   });
 
@@ -165,8 +189,8 @@ describe('requests that are not what they seem', () => {
   });
 });
 
-describe('another student\'s ids, and a token from elsewhere', () => {
-  it('answers another student\'s registration as if it did not exist, on every operation', async () => {
+describe("another student's ids, and a token from elsewhere", () => {
+  it("answers another student's registration as if it did not exist, on every operation", async () => {
     const lecture = await sys.openLecture(instructor, 'Privacy');
     await sys.waitForCatalog(lecture);
     const owner = await sys.token('STUDENT', 's-owner');
@@ -189,11 +213,21 @@ describe('another student\'s ids, and a token from elsewhere', () => {
     const before = sys.gateway.hub.listeners;
     const c = wsClient(sys.url, other);
     const seen: unknown[] = [];
-    c.subscribe({ query: SUB, variables: { id: reg.id } }, { next: (v) => seen.push(v), error: (e) => seen.push(e), complete: () => undefined });
+    c.subscribe(
+      { query: SUB, variables: { id: reg.id } },
+      { next: (v) => seen.push(v), error: (e) => seen.push(e), complete: () => undefined },
+    );
     const ownerClient = wsClient(sys.url, owner);
     const ownerFeed = collect(ownerClient, SUB, { id: reg.id });
-    await eventually(async () => sys.gateway.hub.listeners === before + 2 * ROUTES.registrationStatusChanged.contexts.length, 10_000, 'both subscriptions listening');
-    expect((await gql(sys.url, 'mutation($id: ID!) { cancelRegistration(id: $id) { status } }', { id: reg.id }, owner)).data?.cancelRegistration.status).toBe('CANCELED');
+    await eventually(
+      async () => sys.gateway.hub.listeners === before + 2 * ROUTES.registrationStatusChanged.contexts.length,
+      10_000,
+      'both subscriptions listening',
+    );
+    expect(
+      (await gql(sys.url, 'mutation($id: ID!) { cancelRegistration(id: $id) { status } }', { id: reg.id }, owner)).data?.cancelRegistration
+        .status,
+    ).toBe('CANCELED');
     await ownerFeed.waitFor(1);
     expect(JSON.stringify(ownerFeed.results)).toContain(reg.id);
     expect(JSON.stringify(seen)).not.toContain(reg.id);
@@ -204,7 +238,9 @@ describe('another student\'s ids, and a token from elsewhere', () => {
     const g = await unlimitedGateway();
     const student = await sys.token('STUDENT', 's-inject');
     const instructor = await sys.token('INSTRUCTOR', 'i-inject');
-    const lecture = (await gqlOk(g.url, 'mutation { openLecture(input: { title: "Injection", capacity: 5, price: 100 }) { id } }', {}, instructor)).openLecture.id;
+    const lecture = (
+      await gqlOk(g.url, 'mutation { openLecture(input: { title: "Injection", capacity: 5, price: 100 }) { id } }', {}, instructor)
+    ).openLecture.id;
     await sys.waitForCatalog(lecture);
     await gqlOk(g.url, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', { id: lecture }, student);
     const operations: Array<[string, string, string | undefined]> = [
@@ -226,7 +262,11 @@ describe('another student\'s ids, and a token from elsewhere', () => {
         const r = await gql(g.url, query, { id }, token);
         const data = r.data?.[field];
         // Nothing found, nothing done: null, an empty page, or a clear not-found / bad-input error.
-        if (r.errors) expect(codes(r).every((c) => c === 'NOT_FOUND' || c === 'BAD_USER_INPUT'), `${field} with ${id}: ${JSON.stringify(r.errors)}`).toBe(true);
+        if (r.errors)
+          expect(
+            codes(r).every((c) => c === 'NOT_FOUND' || c === 'BAD_USER_INPUT'),
+            `${field} with ${id}: ${JSON.stringify(r.errors)}`,
+          ).toBe(true);
         else if (field === 'lectures') expect(data.totalCount, field).toBeGreaterThanOrEqual(0);
         else expect(data, `${field} with ${id}`).toBeNull();
       }
@@ -265,16 +305,31 @@ describe('another student\'s ids, and a token from elsewhere', () => {
     }
     expect(await mine()).toBe(before);
     // The same input in range is accepted: the refusals were about the values.
-    await gqlOk(g.url, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', { i: { title: 'In range', capacity: 10_000, price: 100_000_000 } }, instructor);
+    await gqlOk(
+      g.url,
+      'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }',
+      { i: { title: 'In range', capacity: 10_000, price: 100_000_000 } },
+      instructor,
+    );
     expect(await mine()).toBe(before + 1);
     await db.close();
   });
 
   it('refuses, in production, a token signed with the public dev secret', async () => {
-    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    const prod = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      NODE_ENV: 'production',
+      GATEWAY_SECRET: 'g'.repeat(64),
+      JWT_SECRET: 'j'.repeat(64),
+    });
     extra.push(prod);
     const devSigned = await sys.token('ADMIN', 'a-dev');
-    const res = await fetch(`${prod.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${devSigned}` }, body: JSON.stringify({ query: '{ myRegistrations { id } }' }) });
+    const res = await fetch(`${prod.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${devSigned}` },
+      body: JSON.stringify({ query: '{ myRegistrations { id } }' }),
+    });
     expect(res.status).toBe(401);
     expect(JSON.stringify(await res.json())).toContain('UNAUTHENTICATED');
   });
@@ -290,7 +345,12 @@ describe('WebSocket limits', () => {
     });
 
   it('refuses sockets past the per-client cap (429) and subscriptions past the per-socket cap (SUBSCRIPTION_LIMIT)', async () => {
-    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', WS_MAX_SOCKETS_PER_CLIENT: '2', WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '2' });
+    const g = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      WS_MAX_SOCKETS_PER_CLIENT: '2',
+      WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '2',
+    });
     extra.push(g);
     const a = wsClient(g.url);
     const b = wsClient(g.url);
@@ -300,7 +360,10 @@ describe('WebSocket limits', () => {
     const sub = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id } }`;
     const outcomes: string[] = [];
     for (let i = 0; i < 3; i++) {
-      a.subscribe({ query: sub, variables: { id: lecture } }, { next: () => undefined, error: (e) => outcomes.push(JSON.stringify(e)), complete: () => undefined });
+      a.subscribe(
+        { query: sub, variables: { id: lecture } },
+        { next: () => undefined, error: (e) => outcomes.push(JSON.stringify(e)), complete: () => undefined },
+      );
     }
     await eventually(async () => outcomes.length === 1, 5_000, 'third subscription refused');
     expect(outcomes[0]).toContain('SUBSCRIPTION_LIMIT');
@@ -314,31 +377,51 @@ describe('WebSocket limits', () => {
     const sub = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id } }`;
     const refused: string[] = [];
     const stops = Array.from({ length: 1_000 }, () =>
-      c.subscribe({ query: sub, variables: { id: lecture } }, { next: () => undefined, error: (e) => refused.push(JSON.stringify(e)), complete: () => undefined }),
+      c.subscribe(
+        { query: sub, variables: { id: lecture } },
+        { next: () => undefined, error: (e) => refused.push(JSON.stringify(e)), complete: () => undefined },
+      ),
     );
     await eventually(async () => refused.length === 950, 15_000, '950 subscriptions refused');
     expect(refused.every((e) => e.includes('SUBSCRIPTION_LIMIT'))).toBe(true);
     // The 50 it holds are live on the same socket, and a query over it is still answered.
     const answer = await new Promise<string>((resolve) => {
-      c.subscribe({ query: '{ lecture(id: "' + lecture + '") { title } }' }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+      c.subscribe(
+        { query: '{ lecture(id: "' + lecture + '") { title } }' },
+        { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined },
+      );
     });
     expect(answer).toContain('SUBSCRIPTION_LIMIT');
     // Ten of them end: room for ten more operations (the socket frees a slot once each has ended).
     stops.slice(0, 10).forEach((stop) => stop());
     const query = () =>
       new Promise<string>((resolve) => {
-        c.subscribe({ query: '{ lecture(id: "' + lecture + '") { title } }' }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+        c.subscribe(
+          { query: '{ lecture(id: "' + lecture + '") { title } }' },
+          { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined },
+        );
       });
-    const after = await eventually(async () => {
-      const a = await query();
-      return a.includes('SUBSCRIPTION_LIMIT') ? undefined : a;
-    }, 5_000, 'a query answered once ten subscriptions ended');
+    const after = await eventually(
+      async () => {
+        const a = await query();
+        return a.includes('SUBSCRIPTION_LIMIT') ? undefined : a;
+      },
+      5_000,
+      'a query answered once ten subscriptions ended',
+    );
     expect(after).toContain('Thousand');
     await c.dispose();
   });
 
-  it('in production, refuses a browser origin that is neither the gateway\'s own nor allowed (403)', async () => {
-    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64), WS_ALLOWED_ORIGINS: 'https://app.example.com' });
+  it("in production, refuses a browser origin that is neither the gateway's own nor allowed (403)", async () => {
+    const prod = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      NODE_ENV: 'production',
+      GATEWAY_SECRET: 'g'.repeat(64),
+      JWT_SECRET: 'j'.repeat(64),
+      WS_ALLOWED_ORIGINS: 'https://app.example.com',
+    });
     extra.push(prod);
     const host = new URL(prod.url).host;
     expect(await upgrade(prod.url, { origin: 'https://evil.example.net' })).toBe(403);
@@ -381,7 +464,10 @@ describe('WebSocket limits', () => {
     let sel = 'id';
     for (let i = 0; i < 5; i++) sel = `lecture { registrations { edges { node { ${sel} } } } }`;
     const error = await new Promise<string>((resolve) => {
-      c.subscribe({ query: `subscription { registrationStatusChanged { ${sel} } }` }, { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined });
+      c.subscribe(
+        { query: `subscription { registrationStatusChanged { ${sel} } }` },
+        { next: (v) => resolve(JSON.stringify(v)), error: (e) => resolve(JSON.stringify(e)), complete: () => undefined },
+      );
     });
     expect(error).toMatch(/depth/i);
     await c.dispose();

@@ -4,9 +4,9 @@
  * consistency checker ends green. Uses a nats-server of its own, with a store on disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gql } from '../../scripts/lib/graphql-client.js';
 import { natsServerBinary, startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { eventually, gql } from '../../scripts/lib/graphql-client.js';
 
 const hasNats = !!natsServerBinary();
 let nats: OwnNatsServer;
@@ -33,16 +33,23 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
     let burstDone = false;
     const burst = (async () => {
       for (let round = 0; round < 3; round++) {
-        await Promise.all(students.map(async (t, i) => {
-          const lectureId = lectures[(i + round) % lectures.length];
-          const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, t);
-          if (r.errors) return void results.push(String(r.errors[0].extensions?.code));
-          results.push('CONFIRMED');
-          if (i % 2 === 0) {
-            const c = await gql(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status } }`, { id: r.data!.registerForLecture.id }, t);
-            results.push(c.errors ? String(c.errors[0].extensions?.code) : 'CANCELED');
-          }
-        }));
+        await Promise.all(
+          students.map(async (t, i) => {
+            const lectureId = lectures[(i + round) % lectures.length];
+            const r = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lectureId }, t);
+            if (r.errors) return void results.push(String(r.errors[0].extensions?.code));
+            results.push('CONFIRMED');
+            if (i % 2 === 0) {
+              const c = await gql(
+                sys.url,
+                `mutation($id: ID!) { cancelRegistration(id: $id) { status } }`,
+                { id: r.data!.registerForLecture.id },
+                t,
+              );
+              results.push(c.errors ? String(c.errors[0].extensions?.code) : 'CANCELED');
+            }
+          }),
+        );
         await new Promise((r) => setTimeout(r, 300)); // pacing: the burst spans the outage
       }
       burstDone = true;
@@ -53,7 +60,12 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
     // Registration does not need NATS to answer: one more student registers and cancels while it
     // is down (known to be down: the port is closed), the events waiting in the outbox.
     const whileDown = await sys.token('STUDENT', 's-nats-down');
-    const down = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id: lectures[0] }, whileDown);
+    const down = await gql(
+      sys.url,
+      `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`,
+      { id: lectures[0] },
+      whileDown,
+    );
     expect(down.errors).toBeUndefined();
     expect(down.data!.registerForLecture.status).toBe('CONFIRMED');
     // Readiness follows the connection's status events: not ready while NATS is away.

@@ -5,9 +5,9 @@
  */
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let instructor: string;
@@ -60,10 +60,14 @@ describe('payment trouble', () => {
     for (const t of tokens) await nothingHeld(id, t);
     await sys.restartService('payment');
     // After the reset timeout a half-open probe succeeds and the breaker closes.
-    const ok = await eventually(async () => {
-      const r = await gql(sys.url, REGISTER, { id }, tokens[0]);
-      return r.data?.registerForLecture?.status === 'CONFIRMED' ? r.data.registerForLecture : undefined;
-    }, 15_000, 'registration after recovery');
+    const ok = await eventually(
+      async () => {
+        const r = await gql(sys.url, REGISTER, { id }, tokens[0]);
+        return r.data?.registerForLecture?.status === 'CONFIRMED' ? r.data.registerForLecture : undefined;
+      },
+      15_000,
+      'registration after recovery',
+    );
     expect(ok.status).toBe('CONFIRMED');
     expect(sys.services.registration.payment.state).toBe('closed');
   });
@@ -98,10 +102,14 @@ describe('payment trouble', () => {
     await sys.stopService('payment');
     Object.assign(sys.envOf('payment'), { PAYMENT_LATENCY_MS: '0' });
     await sys.restartService('payment');
-    await eventually(async () => {
-      const r = await gql(sys.url, REGISTER, { id }, tokens[0]);
-      return r.data?.registerForLecture?.status === 'CONFIRMED';
-    }, 15_000, 'breaker closed again after recovery');
+    await eventually(
+      async () => {
+        const r = await gql(sys.url, REGISTER, { id }, tokens[0]);
+        return r.data?.registerForLecture?.status === 'CONFIRMED';
+      },
+      15_000,
+      'breaker closed again after recovery',
+    );
   });
 
   it('payment slower than the timeout: PAYMENT_UNAVAILABLE, the seat is free, the late charge is refunded', async () => {
@@ -115,10 +123,14 @@ describe('payment trouble', () => {
     await nothingHeld(id, t);
     const pay = await db('payment');
     // The charge completes ~900 ms in, after registration gave up; the abandonment voids it.
-    await eventually(async () => {
-      const docs = await pay.collection('payments').find({ lectureId: id }).toArray();
-      return docs.length > 0 && docs.every((d) => d.status !== 'COMPLETED');
-    }, 15_000, 'late charge refunded or voided');
+    await eventually(
+      async () => {
+        const docs = await pay.collection('payments').find({ lectureId: id }).toArray();
+        return docs.length > 0 && docs.every((d) => d.status !== 'COMPLETED');
+      },
+      15_000,
+      'late charge refunded or voided',
+    );
     await pay.close();
   });
 });

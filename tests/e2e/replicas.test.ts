@@ -3,8 +3,8 @@
  * consumers: every event's effect applies exactly once, and both replicas do work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlOk } from '../../scripts/lib/graphql-client.js';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { gqlOk } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 beforeAll(async () => {
@@ -13,7 +13,11 @@ beforeAll(async () => {
 afterAll(async () => sys?.stop());
 
 /** Events a subgraph instance's consumers acked, from its own metrics registry. */
-async function acked(instance: { runtime: { metrics: { eventsConsumed: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> } } } }) {
+async function acked(instance: {
+  runtime: {
+    metrics: { eventsConsumed: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, string | number> }> }> } };
+  };
+}) {
   const m = await instance.runtime.metrics.eventsConsumed.get();
   return m.values.filter((v) => v.labels.outcome === 'ack').reduce((s, v) => s + v.value, 0);
 }
@@ -25,13 +29,17 @@ describe('two replicas of every subgraph', () => {
     await Promise.all(lectures.map((l) => sys.waitForCatalog(l)));
     const students = await Promise.all(Array.from({ length: 10 }, (_, i) => sys.token('STUDENT', `s-rep-${i}`)));
     // Every student registers for every lecture at once (more than capacity), then some cancel.
-    const attempts = await Promise.all(students.flatMap((t) => lectures.map((l) => sys.register(l, t, 'id studentId').catch((e: Error) => e))));
+    const attempts = await Promise.all(
+      students.flatMap((t) => lectures.map((l) => sys.register(l, t, 'id studentId').catch((e: Error) => e))),
+    );
     const regs = attempts.filter((r): r is { id: string; studentId: string } => !(r instanceof Error));
     expect(regs.length).toBe(4 * 6);
     expect(attempts.filter((r) => r instanceof Error).every((e) => String(e).includes('LECTURE_FULL'))).toBe(true);
     const tokenOf = (studentId: string) => students[Number(studentId.split('-').at(-1))];
     const canceled = await Promise.all(
-      regs.slice(0, 8).map((r) => gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status } }`, { id: r.id }, tokenOf(r.studentId))),
+      regs
+        .slice(0, 8)
+        .map((r) => gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status } }`, { id: r.id }, tokenOf(r.studentId))),
     );
     expect(canceled.map((c) => c.cancelRegistration.status)).toEqual(Array(8).fill('CANCELED'));
     await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { id } }`, { id: lectures[3] }, instructor);

@@ -4,9 +4,9 @@
  */
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let instructor: string;
@@ -65,34 +65,57 @@ describe('fault isolation', () => {
     expect(down.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 });
     expect(JSON.stringify(down.errors)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
     await sys.restartService('lecture');
-    const after = await eventually(async () => {
-      const d = await gqlOk(sys.url, LECTURE, { id });
-      return d.lecture.enrolledCount === 3 ? d.lecture : undefined;
-    }, 20_000, 'lecture caught up');
+    const after = await eventually(
+      async () => {
+        const d = await gqlOk(sys.url, LECTURE, { id });
+        return d.lecture.enrolledCount === 3 ? d.lecture : undefined;
+      },
+      20_000,
+      'lecture caught up',
+    );
     expect(after).toEqual({ enrolledCount: 3, status: 'OPEN' });
   });
 
-  it('answers a student in full while the lecture subgraph is down, from registration\'s catalog replica; lecture-only fields fail alone', async () => {
+  it("answers a student in full while the lecture subgraph is down, from registration's catalog replica; lecture-only fields fail alone", async () => {
     const id = await openReplicated('Answered Anyway', 10, 25_000);
     await sys.stopService('lecture');
     const t = await sys.token('STUDENT', 's-outage-answer');
-    const reg = (await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status lecture { title price status } } }`, { id }, t)).registerForLecture;
+    const reg = (
+      await gqlOk(
+        sys.url,
+        `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status lecture { title price status } } }`,
+        { id },
+        t,
+      )
+    ).registerForLecture;
     expect(reg).toMatchObject({ status: 'CONFIRMED', lecture: { title: 'Answered Anyway', price: 25_000, status: 'OPEN' } });
-    const canceled = (await gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status lecture { title } } }`, { id: reg.id }, t)).cancelRegistration;
+    const canceled = (
+      await gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { status lecture { title } } }`, { id: reg.id }, t)
+    ).cancelRegistration;
     expect(canceled).toEqual({ status: 'CANCELED', lecture: { title: 'Answered Anyway' } });
-    const mine = await eventually(async () => {
-      const d = (await gqlOk(sys.url, `{ myRegistrations { id status lecture { title price } payment { status } } }`, {}, t)).myRegistrations;
-      return d[0]?.payment?.status === 'REFUNDED' ? d : undefined;
-    }, 15_000, 'the refund');
-    expect(mine).toEqual([{ id: reg.id, status: 'CANCELED', lecture: { title: 'Answered Anyway', price: 25_000 }, payment: { status: 'REFUNDED' } }]);
+    const mine = await eventually(
+      async () => {
+        const d = (await gqlOk(sys.url, `{ myRegistrations { id status lecture { title price } payment { status } } }`, {}, t))
+          .myRegistrations;
+        return d[0]?.payment?.status === 'REFUNDED' ? d : undefined;
+      },
+      15_000,
+      'the refund',
+    );
+    expect(mine).toEqual([
+      { id: reg.id, status: 'CANCELED', lecture: { title: 'Answered Anyway', price: 25_000 }, payment: { status: 'REFUNDED' } },
+    ]);
     // The enrolled count is the lecture subgraph's alone: asking for it fails with a stable code.
     const count = await gql(sys.url, `{ myRegistrations { id lecture { enrolledCount } } }`, {}, t);
     expect(count.errors?.[0].extensions?.code).toBe('SERVICE_UNAVAILABLE');
     // Payment and dashboard down as well: what does not need them still answers in full.
     await sys.stopService('payment');
     await sys.stopService('dashboard');
-    const bare = (await gqlOk(sys.url, `{ myRegistrations { id status cancellationReason lecture { title status } } }`, {}, t)).myRegistrations;
-    expect(bare).toEqual([{ id: reg.id, status: 'CANCELED', cancellationReason: 'STUDENT_REQUEST', lecture: { title: 'Answered Anyway', status: 'OPEN' } }]);
+    const bare = (await gqlOk(sys.url, `{ myRegistrations { id status cancellationReason lecture { title status } } }`, {}, t))
+      .myRegistrations;
+    expect(bare).toEqual([
+      { id: reg.id, status: 'CANCELED', cancellationReason: 'STUDENT_REQUEST', lecture: { title: 'Answered Anyway', status: 'OPEN' } },
+    ]);
     for (const name of ['payment', 'dashboard', 'lecture'] as const) await sys.restartService(name);
     await sys.assertConsistent();
   });
@@ -112,13 +135,18 @@ describe('fault isolation', () => {
     const id = await openReplicated('Dashboard Outage', 10);
     await sys.stopService('dashboard');
     const t = await sys.token('STUDENT', 's-dash-down');
-    const reg = (await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id }, t)).registerForLecture;
+    const reg = (await gqlOk(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }`, { id }, t))
+      .registerForLecture;
     expect(reg.status).toBe('CONFIRMED');
     await sys.restartService('dashboard');
-    await eventually(async () => {
-      const d = (await gqlOk(sys.url, `{ myDashboard { registrationId registrationStatus paymentStatus } }`, {}, t)).myDashboard;
-      return d.some((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED');
-    }, 20_000, 'dashboard caught up');
+    await eventually(
+      async () => {
+        const d = (await gqlOk(sys.url, `{ myDashboard { registrationId registrationStatus paymentStatus } }`, {}, t)).myDashboard;
+        return d.some((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED');
+      },
+      20_000,
+      'dashboard caught up',
+    );
   });
 });
 
@@ -132,7 +160,11 @@ describe('consumers that were down catch up', () => {
     expect(canceled.cancelRegistration.status).toBe('CANCELED');
     expect(await count('payment', 'payments', { registrationId: reg.id, status: 'COMPLETED' })).toBe(1);
     await sys.restartService('payment');
-    await eventually(async () => (await count('payment', 'payments', { registrationId: reg.id, status: 'REFUNDED' })) === 1, 20_000, 'refunded after restart');
+    await eventually(
+      async () => (await count('payment', 'payments', { registrationId: reg.id, status: 'REFUNDED' })) === 1,
+      20_000,
+      'refunded after restart',
+    );
   });
 
   it("registration's lecture-canceled policy: a lecture canceled while registration is down cancels its registrations when it returns", async () => {
@@ -142,10 +174,21 @@ describe('consumers that were down catch up', () => {
     await sys.stopService('registration');
     await gqlOk(sys.url, `mutation($id: ID!) { cancelLecture(id: $id) { status } }`, { id }, instructor);
     await sys.restartService('registration');
-    const final = await eventually(async () => {
-      const r = (await gqlOk(sys.url, `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`, { id: reg.id }, t)).registration;
-      return r?.payment?.status === 'REFUNDED' ? r : undefined;
-    }, 20_000, 'canceled and refunded after restart');
+    const final = await eventually(
+      async () => {
+        const r = (
+          await gqlOk(
+            sys.url,
+            `query($id: ID!) { registration(id: $id) { status cancellationReason payment { status } } }`,
+            { id: reg.id },
+            t,
+          )
+        ).registration;
+        return r?.payment?.status === 'REFUNDED' ? r : undefined;
+      },
+      20_000,
+      'canceled and refunded after restart',
+    );
     expect(final).toMatchObject({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED' });
   });
 });
@@ -189,7 +232,11 @@ describe('the gateway refuses what it must', () => {
 
   it('subgraphs refuse direct calls that bypass the gateway', async () => {
     for (const s of Object.values(sys.services)) {
-      const res = await fetch(`${s.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const res = await fetch(`${s.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":"{ __typename }"}',
+      });
       expect(res.status).toBe(401);
     }
   });

@@ -2,19 +2,19 @@
  * Federated subscriptions at the gateway: audience, shared NATS subscriptions, token
  * expiry, replicas, and the per-subscription buffer bound.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
 import { createClient } from 'graphql-ws';
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
 import { DEV_JWT_SECRET, publishEvent } from '@courses/platform';
-import { jetstream } from '@nats-io/jetstream';
-import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.js';
-import { issueToken } from '../../gateway/src/auth.js';
-import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { mongoUri } from '@courses/test-kit/env';
-import mongoose from 'mongoose';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { issueToken } from '../../gateway/src/auth.js';
+import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
+import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let kim: string;
@@ -39,10 +39,14 @@ const register = async (lectureId: string, token: string) => (await sys.register
  * (`before` = its hub's listeners then): each listens to every context of its route.
  */
 const listening = (gateway: RunningGateway, before: number, count: number, field: keyof typeof ROUTES) =>
-  eventually(async () => gateway.hub.listeners >= before + count * ROUTES[field].contexts.length, 5_000, `${count} ${field} subscription(s) listening`);
+  eventually(
+    async () => gateway.hub.listeners >= before + count * ROUTES[field].contexts.length,
+    5_000,
+    `${count} ${field} subscription(s) listening`,
+  );
 
 describe('who receives what', () => {
-  it('an instructor receives registrations of their own lectures, not of other instructors\' lectures', async () => {
+  it("an instructor receives registrations of their own lectures, not of other instructors' lectures", async () => {
     const mine = await openLecture(kim, 'Kim Lecture');
     const theirs = await openLecture(lee, 'Lee Lecture');
     const kimWs = wsClient(sys.url, kim);
@@ -69,15 +73,27 @@ describe('shared executions', () => {
     const [a, b, c, d] = [wsClient(sys.url), wsClient(sys.url), wsClient(sys.url, student), wsClient(sys.url, kim)];
     const before = sys.gateway.hub.listeners;
     const feedA = collect(a, 'subscription A($id: ID!) { lectureUpdated(lectureId: $id) { id title } }', { id: lecture });
-    const feedB = collect(b, 'subscription B($lid: ID!) { watched: lectureUpdated(lectureId: $lid) { name: title key: id } }', { lid: lecture });
+    const feedB = collect(b, 'subscription B($lid: ID!) { watched: lectureUpdated(lectureId: $lid) { name: title key: id } }', {
+      lid: lecture,
+    });
     // Public fields only, another identity: shared too (a lecture's title reads the same for all).
     const feedC = collect(c, 'subscription A($id: ID!) { lectureUpdated(lectureId: $id) { id title } }', { id: lecture });
     // What only the lecture's instructor may read: resolved as that instructor, apart.
-    const feedD = collect(d, 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id registrations { totalCount } } }', { id: lecture });
-    await eventually(async () => sys.gateway.hub.listeners === before + 4 * ROUTES.lectureUpdated.contexts.length, 5_000, 'four subscriptions listening');
+    const feedD = collect(d, 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id registrations { totalCount } } }', {
+      id: lecture,
+    });
+    await eventually(
+      async () => sys.gateway.hub.listeners === before + 4 * ROUTES.lectureUpdated.contexts.length,
+      5_000,
+      'four subscriptions listening',
+    );
     const executions = sys.gateway.subscriptions.executions;
     const asLecture = await sys.nats.connect('lecture');
-    await publishEvent(jetstream(asLecture), createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: 0 }), sys.tag);
+    await publishEvent(
+      jetstream(asLecture),
+      createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: 0 }),
+      sys.tag,
+    );
     await asLecture.close();
     const [[ra], [rb], [rc], [rd]] = await Promise.all([feedA.waitFor(1), feedB.waitFor(1), feedC.waitFor(1), feedD.waitFor(1)]);
     expect(ra).toEqual({ data: { lectureUpdated: { id: lecture, title: 'Shared Words' } } });
@@ -102,8 +118,16 @@ describe('fresh payloads', () => {
     const asLecture = await sys.nats.connect('lecture');
     for (const n of [1, 2, 3]) {
       await db.collection('lectures').updateOne({ _id: lecture as never }, { $set: { enrolledCount: n } });
-      await publishEvent(jetstream(asLecture), createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: n }), sys.tag);
-      await eventually(async () => feed.results.some((r: any) => r.data?.lectureUpdated?.enrolledCount === n), 5_000, `the count of ${n} delivered`);
+      await publishEvent(
+        jetstream(asLecture),
+        createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: n }),
+        sys.tag,
+      );
+      await eventually(
+        async () => feed.results.some((r: any) => r.data?.lectureUpdated?.enrolledCount === n),
+        5_000,
+        `the count of ${n} delivered`,
+      );
     }
     // Back to the truth (no registrations), for the consistency check at the end of this file.
     await db.collection('lectures').updateOne({ _id: lecture as never }, { $set: { enrolledCount: 0 } });
@@ -127,7 +151,7 @@ describe('resource hygiene', () => {
     for (const s of subs) s.stop();
     await Promise.all(clients.map((c) => c.dispose()));
     // Only the gateway's own one stays: lecture events empty its response cache.
-    await eventually(async () => sys.gateway.hub.openSubscriptions === 1, 5_000, 'the clients\' NATS subscriptions closed');
+    await eventually(async () => sys.gateway.hub.openSubscriptions === 1, 5_000, "the clients' NATS subscriptions closed");
   });
 
   it('ends a subscription with SUBSCRIPTION_OVERFLOW when more events wait than its buffer holds', async () => {
@@ -141,9 +165,15 @@ describe('resource hygiene', () => {
     // A burst of enrolment events, published as the lecture service (the gateway may not publish).
     const asLecture = await sys.nats.connect('lecture');
     const js = jetstream(asLecture);
-    await Promise.all(Array.from({ length: 40 }, (_, i) =>
-      publishEvent(js, createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: i }), sys.tag),
-    ));
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        publishEvent(
+          js,
+          createEvent('lecture.enrolledCountChanged', { lectureId: lecture, instructorId: 'i-sub-kim', enrolledCount: i }),
+          sys.tag,
+        ),
+      ),
+    );
     await asLecture.close();
     await feed.done;
     const last = JSON.stringify(feed.results.at(-1));
@@ -216,7 +246,10 @@ describe('per-operation authentication (extensions.headers, as GraphiQL sends it
     // The same socket still serves an operation with a good token.
     const good: any[] = [];
     const before = sys.gateway.hub.listeners;
-    anon.subscribe({ query: REG_SUB, extensions: { headers: { authorization: `Bearer ${student}` } } }, { next: (v) => good.push(v), error: () => undefined, complete: () => undefined });
+    anon.subscribe(
+      { query: REG_SUB, extensions: { headers: { authorization: `Bearer ${student}` } } },
+      { next: (v) => good.push(v), error: () => undefined, complete: () => undefined },
+    );
     await listening(sys.gateway, before, 1, 'registrationStatusChanged');
     const lecture = await openLecture(kim, 'Per-operation auth');
     const regId = await register(lecture, student);
@@ -240,14 +273,26 @@ describe('browser pages', () => {
   });
 
   it('in production: no GraphiQL, no introspection and no demo sign-in unless asked for', async () => {
-    const prod = await startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) });
+    const prod = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      NODE_ENV: 'production',
+      GATEWAY_SECRET: 'g'.repeat(64),
+      JWT_SECRET: 'j'.repeat(64),
+    });
     extraGateways.push(prod);
     const page = await fetch(`${prod.url}/graphql`, { headers: { accept: 'text/html' } }).then((r) => r.text());
     expect(page).not.toContain('graphiql');
-    const introspect = await fetch(`${prod.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }) });
+    const introspect = await fetch(`${prod.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
     expect(JSON.stringify(await introspect.json())).toMatch(/introspection is not allowed/i);
     expect((await fetch(`${prod.url}/dev/token?role=ADMIN&sub=x`)).status).toBe(404);
-    await expect(startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production' })).rejects.toThrow(/JWT_SECRET: unset or the public DEV-ONLY default/);
+    await expect(startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production' })).rejects.toThrow(
+      /JWT_SECRET: unset or the public DEV-ONLY default/,
+    );
   });
 
   it('hands out demo tokens only with DEV_TOKENS=on', async () => {

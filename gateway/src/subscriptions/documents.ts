@@ -7,7 +7,16 @@
  * `graphqlCjs`): a schema and errors checked with `instanceof` across them must come from one copy.
  */
 import { createRequire } from 'node:module';
-import { print, type DocumentNode, type FieldNode, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode, type Source, type ValidationRule } from 'graphql';
+import {
+  print,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type Source,
+  type ValidationRule,
+} from 'graphql';
 import type { SubscriptionRoute } from './routes.js';
 import { canonicalQuery, declaredVariables, fragmentsOf, selectsOnly } from './shared-selection.js';
 import { toEntityQuery } from './to-entity-query.js';
@@ -82,8 +91,12 @@ export class DocumentCache {
       const query = toEntityQuery(document, operation, route.entityQueryField);
       const canonical = canonicalQuery(query);
       const root = operation.selectionSet.selections[0] as FieldNode;
-      const publicOnly = !!route.publicFields && !!root.selectionSet && selectsOnly(root.selectionSet, route.publicFields, fragmentsOf(document));
-      byOperation.set(key, (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical), publicOnly }));
+      const publicOnly =
+        !!route.publicFields && !!root.selectionSet && selectsOnly(root.selectionSet, route.publicFields, fragmentsOf(document));
+      byOperation.set(
+        key,
+        (entry = { query, canonical, canonicalText: print(canonical), declared: declaredVariables(canonical), publicOnly }),
+      );
     }
     return entry;
   }

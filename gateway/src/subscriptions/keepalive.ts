@@ -23,7 +23,12 @@ export interface SocketServer<S extends PingableSocket> {
  * @param now clock (ms), for tests
  * @param random phase source in [0, 1), for tests
  */
-export function startKeepAlive<S extends PingableSocket>(server: SocketServer<S>, periodMs: number, now = Date.now, random = Math.random): () => void {
+export function startKeepAlive<S extends PingableSocket>(
+  server: SocketServer<S>,
+  periodMs: number,
+  now = Date.now,
+  random = Math.random,
+): () => void {
   const alive = new WeakMap<S, boolean>();
   const nextPing = new WeakMap<S, number>();
   server.on('connection', (socket) => {
@@ -31,19 +36,22 @@ export function startKeepAlive<S extends PingableSocket>(server: SocketServer<S>
     nextPing.set(socket, now() + random() * periodMs);
     socket.on('pong', () => alive.set(socket, true));
   });
-  const timer = setInterval(() => {
-    const t = now();
-    for (const socket of server.clients) {
-      if ((nextPing.get(socket) ?? 0) > t) continue;
-      nextPing.set(socket, t + periodMs);
-      if (!alive.get(socket)) {
-        socket.terminate();
-        continue;
+  const timer = setInterval(
+    () => {
+      const t = now();
+      for (const socket of server.clients) {
+        if ((nextPing.get(socket) ?? 0) > t) continue;
+        nextPing.set(socket, t + periodMs);
+        if (!alive.get(socket)) {
+          socket.terminate();
+          continue;
+        }
+        alive.set(socket, false);
+        socket.ping();
       }
-      alive.set(socket, false);
-      socket.ping();
-    }
-  }, Math.max(10, Math.min(1_000, periodMs / 10)));
+    },
+    Math.max(10, Math.min(1_000, periodMs / 10)),
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -40,9 +40,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import {
+  getOperationAST,
   GraphQLError,
   GraphQLID,
-  getOperationAST,
   valueFromAST,
   type DocumentNode,
   type ExecutionArgs,
@@ -51,20 +51,20 @@ import {
   type GraphQLSchema,
   type ValidationRule,
 } from 'graphql';
-import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
+import { DocumentCache, graphqlCjs } from './documents.js';
 import type { EventHub } from './event-hub.js';
+import { startKeepAlive } from './keepalive.js';
 import { ROUTES } from './routes.js';
+import { SharedExecutions } from './shared-execution.js';
+import { projectResult } from './shared-selection.js';
+import { operationAuthorization, originAllowed } from './socket-auth.js';
 import { subscriptionStream } from './stream.js';
 import { ENTITY_ID_VAR } from './to-entity-query.js';
-import { DocumentCache, graphqlCjs } from './documents.js';
-import { startKeepAlive } from './keepalive.js';
-import { SharedExecutions } from './shared-execution.js';
-import { operationAuthorization, originAllowed } from './socket-auth.js';
-import { projectResult } from './shared-selection.js';
 
 /** Runs an operation through the gateway as `identity`. */
 export type Executor = (
@@ -150,7 +150,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         logger.info({ origin }, 'websocket refused: origin not allowed');
         return done(false, 403, 'origin not allowed');
       }
-      if ((socketsOf.get(req.socket.remoteAddress ?? '') ?? 0) >= maxSockets) return done(false, 429, `at most ${maxSockets} sockets per client`);
+      if ((socketsOf.get(req.socket.remoteAddress ?? '') ?? 0) >= maxSockets)
+        return done(false, 429, `at most ${maxSockets} sockets per client`);
       done(true);
     },
   });
@@ -166,7 +167,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     const context = args.contextValue as OperationContext;
     if (context.authError) return err(ErrorCode.UNAUTHENTICATED, context.authError);
     const who = context.identity;
-    if (route.needsIdentity && !who) return err(ErrorCode.UNAUTHENTICATED, 'sign in first: send { authorization: "Bearer <JWT>" } in connection_init');
+    if (route.needsIdentity && !who)
+      return err(ErrorCode.UNAUTHENTICATED, 'sign in first: send { authorization: "Bearer <JWT>" } in connection_init');
     const keyArg = (root as FieldNode).arguments?.find((a) => a.name.value === route.keyArgument);
     const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, args.variableValues as Record<string, unknown>) as string | null) : null;
     if (key != null && !isId(key)) return err(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
@@ -186,7 +188,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     /** The result for one event, or null when there is nothing new to send. */
     const resolve = async (event: EventEnvelope): Promise<ExecutionResult | null> => {
       const entityId = route.keyOf(event)!;
-      const sharedResult = await shared.run(`${event.id}|${shape}`, () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined));
+      const sharedResult = await shared.run(`${event.id}|${shape}`, () =>
+        opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined),
+      );
       // Errors name canonical paths: then the subscriber's own words are run, unshared.
       let result: ExecutionResult;
       let fingerprint: string;
@@ -195,7 +199,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         fingerprint = JSON.stringify(result);
       } else {
         // Subscribers of one shared result who sent the same text get one projection.
-        ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({ data: projectResult(query, sharedResult.data as Record<string, unknown>, variables) })));
+        ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({
+          data: projectResult(query, sharedResult.data as Record<string, unknown>, variables),
+        })));
       }
       const data = result.data as Record<string, unknown> | null | undefined;
       if (data?.[responseKey] != null) {
@@ -206,7 +212,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         opts.count?.delivery();
         return result;
       }
-      if (result.errors?.length) logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
+      if (result.errors?.length)
+        logger.warn({ errors: result.errors.map((e) => e.message), eventId: event.id }, 'could not resolve subscription payload');
       return null; // the subscriber may not see this entity: nothing to send
     };
     return subscriptionStream<EventEnvelope, ExecutionResult>({
@@ -241,7 +248,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         // Counted here, not from ctx.subscriptions: operations sent together are all being
         // prepared before any of them is registered there.
         const running = (ctx.extra.operations ??= new Set());
-        if (running.size >= maxOperations) return [new graphqlCjs.GraphQLError(`at most ${maxOperations} operations at once on one socket`, { extensions: { code: 'SUBSCRIPTION_LIMIT' } })];
+        if (running.size >= maxOperations)
+          return [
+            new graphqlCjs.GraphQLError(`at most ${maxOperations} operations at once on one socket`, {
+              extensions: { code: 'SUBSCRIPTION_LIMIT' },
+            }),
+          ];
         running.add(id);
       },
       onComplete(ctx, id) {

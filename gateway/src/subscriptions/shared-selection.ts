@@ -15,11 +15,11 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  GraphQLBoolean,
   Kind,
   print,
   valueFromAST,
   visit,
-  GraphQLBoolean,
   type DirectiveNode,
   type DocumentNode,
   type FieldNode,
@@ -56,7 +56,10 @@ export function canonicalQuery(query: DocumentNode): DocumentNode {
       return { ...field, alias: key === field.name.value ? undefined : { kind: Kind.NAME, value: key } };
     },
     SelectionSet: {
-      leave: (set) => ({ ...set, selections: [...set.selections].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)) }),
+      leave: (set) => ({
+        ...set,
+        selections: [...set.selections].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0)),
+      }),
     },
   });
 }
@@ -91,7 +94,13 @@ function merge(a: Json, b: Json): Json {
   return a ?? b;
 }
 
-function project(set: SelectionSetNode, data: { [key: string]: Json }, fragments: Map<string, FragmentDefinitionNode>, variables: Record<string, unknown>, out: { [key: string]: Json } = {}): { [key: string]: Json } {
+function project(
+  set: SelectionSetNode,
+  data: { [key: string]: Json },
+  fragments: Map<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown>,
+  out: { [key: string]: Json } = {},
+): { [key: string]: Json } {
   for (const s of set.selections) {
     if (!included(s.directives, variables)) continue;
     if (s.kind === Kind.FIELD) {
@@ -111,7 +120,12 @@ function project(set: SelectionSetNode, data: { [key: string]: Json }, fragments
   return out;
 }
 
-function shape(set: SelectionSetNode, value: Json, fragments: Map<string, FragmentDefinitionNode>, variables: Record<string, unknown>): Json {
+function shape(
+  set: SelectionSetNode,
+  value: Json,
+  fragments: Map<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown>,
+): Json {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => shape(set, v, fragments, variables));
   return project(set, value, fragments, variables);
@@ -122,7 +136,11 @@ function shape(set: SelectionSetNode, value: Json, fragments: Map<string, Fragme
  * {@link canonicalQuery}(`query`) executed with the same variables and identity.
  * @param query the subscriber's own entity query (with its aliases and fragments)
  */
-export function projectResult(query: DocumentNode, canonicalData: Record<string, unknown>, variables: Record<string, unknown>): Record<string, unknown> {
+export function projectResult(
+  query: DocumentNode,
+  canonicalData: Record<string, unknown>,
+  variables: Record<string, unknown>,
+): Record<string, unknown> {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let operation: OperationDefinitionNode | undefined;
   for (const d of query.definitions) {
@@ -137,7 +155,11 @@ export function projectResult(query: DocumentNode, canonicalData: Record<string,
  * True when `set` (with its fragments) selects only leaf fields named in `allowed`: what it
  * asks for reads the same for every caller.
  */
-export function selectsOnly(set: SelectionSetNode, allowed: ReadonlySet<string>, fragments: ReadonlyMap<string, FragmentDefinitionNode>): boolean {
+export function selectsOnly(
+  set: SelectionSetNode,
+  allowed: ReadonlySet<string>,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+): boolean {
   return set.selections.every((s) => {
     if (s.kind === Kind.FIELD) return !s.selectionSet && allowed.has(s.name.value);
     if (s.kind === Kind.INLINE_FRAGMENT) return selectsOnly(s.selectionSet, allowed, fragments);

@@ -54,12 +54,18 @@ export function subscriptionStream<E, R>(opts: StreamOptions<E, R>): AsyncIterab
     };
     const stopListening = opts.listen((event) => {
       if (!buffer.full) void push(event);
-      else end({ code: 'SUBSCRIPTION_OVERFLOW', message: `more than ${opts.bufferSize} events waited for this client; resubscribe and refetch` });
+      else
+        end({
+          code: 'SUBSCRIPTION_OVERFLOW',
+          message: `more than ${opts.bufferSize} events waited for this client; resubscribe and refetch`,
+        });
     });
     const forgetExpiry =
       opts.expiresAt === undefined
         ? () => undefined
-        : whenExpired(opts.expiresAt, () => end({ code: ErrorCode.UNAUTHENTICATED, message: 'this subscription\'s token expired; subscribe again with a fresh one' }));
+        : whenExpired(opts.expiresAt, () =>
+            end({ code: ErrorCode.UNAUTHENTICATED, message: "this subscription's token expired; subscribe again with a fresh one" }),
+          );
     await stop;
     stopListening();
     forgetExpiry();

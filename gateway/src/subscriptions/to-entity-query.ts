@@ -10,8 +10,8 @@
  */
 import {
   Kind,
-  type DefinitionNode,
   visit,
+  type DefinitionNode,
   type DocumentNode,
   type FieldNode,
   type OperationDefinitionNode,

@@ -1,7 +1,7 @@
 /** Dashboard subgraph on real servers: the read model follows events in any order, once each. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startDashboardService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startDashboardService>>>;
@@ -23,13 +23,34 @@ describe('dashboard read model', () => {
     // Refund first, then completion (two streams, any order), then confirmation twice, then cancellation.
     await h.publish('payment.refunded', { ...k, paymentId: 'p-a', amount: 100 });
     await h.publish('payment.completed', { ...k, paymentId: 'p-a', amount: 100 });
-    const confirmed = await h.publish('registration.confirmed', { ...k, instructorId: 'i', lectureTitle: 'Graph Theory', paymentId: 'p-a', amount: 100 });
+    const confirmed = await h.publish('registration.confirmed', {
+      ...k,
+      instructorId: 'i',
+      lectureTitle: 'Graph Theory',
+      paymentId: 'p-a',
+      amount: 100,
+    });
     await h.republish(confirmed);
     await h.publish('registration.canceled', { ...k, instructorId: 'i', reason: 'STUDENT_REQUEST', paymentId: 'p-a' });
     await h.publish('registration.confirmed', { ...k, instructorId: 'i', lectureTitle: 'Graph Theory', paymentId: 'p-a', amount: 100 });
     // A second registration that stays confirmed; and someone else's.
-    await h.publish('registration.confirmed', { ...k, registrationId: 'r-b', instructorId: 'i', lectureTitle: 'Topology', paymentId: 'p-b', amount: 200 });
-    await h.publish('registration.confirmed', { ...k, registrationId: 'r-c', studentId: 's-other', instructorId: 'i', lectureTitle: 'X', paymentId: 'p-c', amount: 1 });
+    await h.publish('registration.confirmed', {
+      ...k,
+      registrationId: 'r-b',
+      instructorId: 'i',
+      lectureTitle: 'Topology',
+      paymentId: 'p-b',
+      amount: 200,
+    });
+    await h.publish('registration.confirmed', {
+      ...k,
+      registrationId: 'r-c',
+      studentId: 's-other',
+      instructorId: 'i',
+      lectureTitle: 'X',
+      paymentId: 'p-c',
+      amount: 1,
+    });
     const entries = await eventually(async () => {
       const d = (await h.call(Q, {}, me)).data.myDashboard;
       return d.length === 2 && d.find((e: any) => e.registrationId === 'r-a')?.registrationStatus === 'CANCELED' ? d : undefined;

@@ -20,7 +20,16 @@ describe('dashboard lines', () => {
       { ...k, kind: 'registration' as const, status: 'CONFIRMED' as const, lectureTitle: 'Graphs', at: t(1) },
       { ...k, kind: 'payment' as const, status: 'COMPLETED' as const, at: t(1) },
     ];
-    const expected = [{ registrationId: 'r1', lectureId: 'l', lectureTitle: 'Graphs', registrationStatus: 'CANCELED', paymentStatus: 'REFUNDED', updatedAt: t(3) }];
+    const expected = [
+      {
+        registrationId: 'r1',
+        lectureId: 'l',
+        lectureTitle: 'Graphs',
+        registrationStatus: 'CANCELED',
+        paymentStatus: 'REFUNDED',
+        updatedAt: t(3),
+      },
+    ];
     expect(fold(facts)).toEqual(expected);
     expect(fold([...facts].reverse())).toEqual(expected);
     expect(fold([...facts, ...facts])).toEqual(expected);
@@ -32,6 +41,9 @@ describe('dashboard lines', () => {
       { ...k, kind: 'registration', status: 'CONFIRMED', at: t(1) },
       { ...k, registrationId: 'r2', kind: 'registration', status: 'CONFIRMED', at: t(5) },
     ]);
-    expect(two.map((e) => [e.registrationId, e.paymentStatus])).toEqual([['r2', null], ['r1', null]]);
+    expect(two.map((e) => [e.registrationId, e.paymentStatus])).toEqual([
+      ['r2', null],
+      ['r1', null],
+    ]);
   });
 });

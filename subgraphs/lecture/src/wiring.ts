@@ -1,8 +1,8 @@
 /** Wiring (the composition root) of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { LectureService } from './application/lecture-service.js';
-import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';
+import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { lectureResolvers } from './resolvers/index.js';
 
 /** Environment of the lecture subgraph (default PORT 4003). */

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@courses/platform';
-import { applyEnrolments, assertMayManage, cancel, enrolledCountChanged, enrolmentEffect, open, validateNewLecture, LIMITS, RELEASE_MEMORY } from '../src/domain/lecture.js';
+import {
+  applyEnrolments,
+  assertMayManage,
+  cancel,
+  enrolledCountChanged,
+  enrolmentEffect,
+  LIMITS,
+  open,
+  RELEASE_MEMORY,
+  validateNewLecture,
+} from '../src/domain/lecture.js';
 
 /** The code and details of the DomainError `fn` throws; undefined when it throws none. */
 const code = (fn: () => unknown) => {
@@ -18,8 +28,13 @@ const at = new Date('2026-11-22T00:00:00Z');
 describe('Lecture aggregate', () => {
   it('validates and trims a new lecture', () => {
     expect(validateNewLecture({ title: '  Graphs ', capacity: 3, price: 0 })).toEqual({ title: 'Graphs', capacity: 3, price: 0 });
-    expect(code(() => validateNewLecture({ title: 'x'.repeat(LIMITS.titleMax + 1), capacity: 3, price: 0 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'title' });
-    expect(code(() => validateNewLecture({ title: 'ok', capacity: LIMITS.capacityMax + 1, price: 0 }))).toMatchObject({ field: 'capacity' });
+    expect(code(() => validateNewLecture({ title: 'x'.repeat(LIMITS.titleMax + 1), capacity: 3, price: 0 }))).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'title',
+    });
+    expect(code(() => validateNewLecture({ title: 'ok', capacity: LIMITS.capacityMax + 1, price: 0 }))).toMatchObject({
+      field: 'capacity',
+    });
     expect(code(() => validateNewLecture({ title: 'ok', capacity: 1, price: 0.5 }))).toMatchObject({ field: 'price' });
   });
 
@@ -33,7 +48,17 @@ describe('Lecture aggregate', () => {
 
   it('opens a validated lecture, nobody enrolled, with lecture.opened', () => {
     const { created, event } = open('l', 'i-1', { title: ' Graphs ', capacity: 3, price: 1_000 }, at);
-    expect(created).toEqual({ id: 'l', instructorId: 'i-1', title: 'Graphs', capacity: 3, price: 1_000, status: 'OPEN', enrolledCount: 0, createdAt: at, updatedAt: at });
+    expect(created).toEqual({
+      id: 'l',
+      instructorId: 'i-1',
+      title: 'Graphs',
+      capacity: 3,
+      price: 1_000,
+      status: 'OPEN',
+      enrolledCount: 0,
+      createdAt: at,
+      updatedAt: at,
+    });
     expect(event.type).toBe('lecture.opened');
     expect(event.payload).toEqual({ lectureId: 'l', instructorId: 'i-1', title: 'Graphs', capacity: 3, price: 1_000 });
     expect(code(() => open('l', 'i-1', { title: '', capacity: 3, price: 0 }))).toMatchObject({ code: 'BAD_USER_INPUT', field: 'title' });
@@ -43,7 +68,11 @@ describe('Lecture aggregate', () => {
     const lecture = open('l', 'i-1', { title: 'Graphs', capacity: 3, price: 0 }, at).created;
     const later = new Date('2026-11-22T01:00:00Z');
     const t = cancel(lecture, kim, later)!;
-    expect(t).toMatchObject({ from: 'OPEN', set: { status: 'CANCELED', updatedAt: later }, next: { ...lecture, status: 'CANCELED', updatedAt: later } });
+    expect(t).toMatchObject({
+      from: 'OPEN',
+      set: { status: 'CANCELED', updatedAt: later },
+      next: { ...lecture, status: 'CANCELED', updatedAt: later },
+    });
     expect(t.event.type).toBe('lecture.canceled');
     expect(t.event.payload).toEqual({ lectureId: 'l', instructorId: 'i-1' });
     expect(cancel(t.next, kim)).toBeNull();

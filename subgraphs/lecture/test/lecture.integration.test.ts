@@ -1,7 +1,7 @@
 /** Lecture subgraph against a real MongoDB-wire server and NATS: API, entities, enrolment policy. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startLectureService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startLectureService>>>;
@@ -22,7 +22,11 @@ async function open(title = 'Databases', capacity = 10, price = 1000) {
 
 describe('lecture subgraph', () => {
   it('refuses calls without the gateway secret', async () => {
-    const res = await fetch(`${h.service.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const res = await fetch(`${h.service.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
   });
@@ -76,7 +80,10 @@ describe('lecture subgraph', () => {
   it('resolves Lecture entities from representations (_entities)', async () => {
     const l = await open('Entities');
     const r = await h.call(`query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id title capacity price } } }`, {
-      r: [{ __typename: 'Lecture', id: l.id }, { __typename: 'Lecture', id: '000000000000000000000000' }],
+      r: [
+        { __typename: 'Lecture', id: l.id },
+        { __typename: 'Lecture', id: '000000000000000000000000' },
+      ],
     });
     expect(r.data._entities).toEqual([{ id: l.id, title: 'Entities', capacity: 10, price: 1000 }, null]);
   });
@@ -89,10 +96,31 @@ describe('lecture subgraph', () => {
     await h.publish('registration.confirmed', { ...base, registrationId: 'r-1' }); // same fact, new envelope
     await h.publish('registration.confirmed', { ...base, registrationId: 'r-2' });
     // r-3 canceled before its confirmation arrives: never counted.
-    await h.publish('registration.canceled', { registrationId: 'r-3', studentId: 's-1', lectureId: l.id, instructorId: 'i-kim', reason: 'STUDENT_REQUEST', paymentId: null });
+    await h.publish('registration.canceled', {
+      registrationId: 'r-3',
+      studentId: 's-1',
+      lectureId: l.id,
+      instructorId: 'i-kim',
+      reason: 'STUDENT_REQUEST',
+      paymentId: null,
+    });
     await h.publish('registration.confirmed', { ...base, registrationId: 'r-3' });
-    await h.publish('registration.canceled', { registrationId: 'r-2', studentId: 's-1', lectureId: l.id, instructorId: 'i-kim', reason: 'STUDENT_REQUEST', paymentId: 'p' });
-    await h.publish('registration.canceled', { registrationId: 'r-2', studentId: 's-1', lectureId: l.id, instructorId: 'i-kim', reason: 'STUDENT_REQUEST', paymentId: 'p' });
+    await h.publish('registration.canceled', {
+      registrationId: 'r-2',
+      studentId: 's-1',
+      lectureId: l.id,
+      instructorId: 'i-kim',
+      reason: 'STUDENT_REQUEST',
+      paymentId: 'p',
+    });
+    await h.publish('registration.canceled', {
+      registrationId: 'r-2',
+      studentId: 's-1',
+      lectureId: l.id,
+      instructorId: 'i-kim',
+      reason: 'STUDENT_REQUEST',
+      paymentId: 'p',
+    });
     await h.publish('registration.confirmed', { ...base, registrationId: 'r-4' });
     const final = await eventually(async () => {
       const r = await h.call(`query($id: ID!) { lecture(id: $id) { enrolledCount } }`, { id: l.id });
@@ -106,7 +134,9 @@ describe('lecture subgraph', () => {
 
   it('writes each lecture event with its change and publishes it, leaving no claim behind', async () => {
     const seen: string[] = [];
-    const sub = h.nc.subscribe(`${h.tag}.lecture.opened`, { callback: (_e, m) => void seen.push(JSON.parse(new TextDecoder().decode(m.data)).payload.title) });
+    const sub = h.nc.subscribe(`${h.tag}.lecture.opened`, {
+      callback: (_e, m) => void seen.push(JSON.parse(new TextDecoder().decode(m.data)).payload.title),
+    });
     const l = await open('Outbox');
     const db = await h.db();
     const doc = await db.collection('lectures').findOne({ _id: l.id as never });

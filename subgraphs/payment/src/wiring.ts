@@ -21,7 +21,11 @@ export const paymentEnv = subgraphEnv.extend({
 export async function startPaymentService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
   const config = loadConfig(paymentEnv, env, { PORT: '4002' });
   const latency = parseLatency(config.PAYMENT_LATENCY_MS);
-  const declinedStudents = new Set(config.PAYMENT_DECLINE_STUDENTS.split(',').map((s) => s.trim()).filter(Boolean));
+  const declinedStudents = new Set(
+    config.PAYMENT_DECLINE_STUDENTS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   const rt = await createSubgraphRuntime('payment', config);
   const repo = new PaymentRepository(rt.conn);
   await repo.model.init();

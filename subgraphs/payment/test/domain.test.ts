@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { complete, drawLatency, mayView, parseLatency, paymentIdOf, providerDecision, refund, refundLateCharge, voided } from '../src/domain/payment.js';
+import {
+  complete,
+  drawLatency,
+  mayView,
+  parseLatency,
+  paymentIdOf,
+  providerDecision,
+  refund,
+  refundLateCharge,
+  voided,
+} from '../src/domain/payment.js';
 
 const charge = { registrationId: 'r', studentId: 's', lectureId: 'l', amount: 30_000 };
 const at = new Date('2026-11-22T00:00:00Z');
@@ -50,7 +60,11 @@ describe('Payment aggregate', () => {
 
   it('refunds a completed payment once: COMPLETED → REFUNDED with payment.refunded', () => {
     const t = refund(complete('p', charge, at).created, later)!;
-    expect(t).toMatchObject({ from: 'COMPLETED', set: { status: 'REFUNDED', updatedAt: later }, next: { status: 'REFUNDED', amount: 30_000 } });
+    expect(t).toMatchObject({
+      from: 'COMPLETED',
+      set: { status: 'REFUNDED', updatedAt: later },
+      next: { status: 'REFUNDED', amount: 30_000 },
+    });
     expect(t.event.type).toBe('payment.refunded');
     expect(t.event.payload).toEqual({ paymentId: 'p', ...charge });
     expect(refund(t.next)).toBeNull();

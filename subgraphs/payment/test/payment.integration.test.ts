@@ -1,8 +1,8 @@
 /** Payment subgraph on real servers: the charge endpoint, refund and void policies, entity resolution. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_GATEWAY_SECRET } from '@courses/platform';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startPaymentService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
@@ -81,7 +81,9 @@ describe('refund and void policies', () => {
     const db = await h.db();
     await eventually(async () => (await db.collection('payments').findOne({ registrationId: req.registrationId }))?.status === 'VOIDED');
     const refunds: string[] = [];
-    const sub = h.nc.subscribe(`${h.tag}.payment.refunded`, { callback: (_e, m) => void refunds.push(JSON.parse(new TextDecoder().decode(m.data)).payload.registrationId) });
+    const sub = h.nc.subscribe(`${h.tag}.payment.refunded`, {
+      callback: (_e, m) => void refunds.push(JSON.parse(new TextDecoder().decode(m.data)).payload.registrationId),
+    });
     // The provider answers (registration, which gave up on this attempt, ignores it); the money goes back.
     await charge(req);
     const doc = await eventually(async () => {
@@ -97,9 +99,20 @@ describe('refund and void policies', () => {
     const req = { ...ids(), amount: 9_000 };
     const { paymentIdOf } = await import('../src/domain/payment.js');
     const paymentId = paymentIdOf(req.registrationId);
-    await h.publish('registration.canceled', { registrationId: req.registrationId, studentId: req.studentId, lectureId: req.lectureId, instructorId: 'i-1', reason: 'STUDENT_REQUEST', paymentId });
+    await h.publish('registration.canceled', {
+      registrationId: req.registrationId,
+      studentId: req.studentId,
+      lectureId: req.lectureId,
+      instructorId: 'i-1',
+      reason: 'STUDENT_REQUEST',
+      paymentId,
+    });
     const db = await h.db();
-    await eventually(async () => (await db.collection('payments').findOne({ _id: paymentId as never }))?.status === 'VOIDED', 10_000, 'tombstone');
+    await eventually(
+      async () => (await db.collection('payments').findOne({ _id: paymentId as never }))?.status === 'VOIDED',
+      10_000,
+      'tombstone',
+    );
     await charge(req);
     const doc = await eventually(async () => {
       const d = await db.collection('payments').findOne({ _id: paymentId as never });
@@ -111,15 +124,27 @@ describe('refund and void policies', () => {
   it('records, on registration.confirmed, a charge that was answered but not stored', async () => {
     const req = { ...ids(), amount: 7_000 };
     const { paymentIdOf } = await import('../src/domain/payment.js');
-    await h.publish('registration.confirmed', { ...req, instructorId: 'i-1', lectureTitle: 'T', paymentId: paymentIdOf(req.registrationId) });
-    const doc = await eventually(async () => (await (await h.db()).collection('payments').findOne({ registrationId: req.registrationId })) ?? undefined);
+    await h.publish('registration.confirmed', {
+      ...req,
+      instructorId: 'i-1',
+      lectureTitle: 'T',
+      paymentId: paymentIdOf(req.registrationId),
+    });
+    const doc = await eventually(
+      async () => (await (await h.db()).collection('payments').findOne({ registrationId: req.registrationId })) ?? undefined,
+    );
     expect(doc).toMatchObject({ _id: paymentIdOf(req.registrationId), status: 'COMPLETED', amount: 7_000 });
   });
 
   it('refunds a charge that completed after its attempt was abandoned', async () => {
     const req = { ...ids(), amount: 30_000 };
     const { body } = await charge(req);
-    await h.publish('registration.abandoned', { registrationId: req.registrationId, studentId: req.studentId, lectureId: req.lectureId, reason: 'PAYMENT_UNAVAILABLE' });
+    await h.publish('registration.abandoned', {
+      registrationId: req.registrationId,
+      studentId: req.studentId,
+      lectureId: req.lectureId,
+      reason: 'PAYMENT_UNAVAILABLE',
+    });
     await eventually(async () => (await (await h.db()).collection('payments').findOne({ _id: body.paymentId }))?.status === 'REFUNDED');
   });
 });

@@ -1,7 +1,15 @@
 /** Wiring (the composition root) of the registration subgraph. */
-import { z } from 'zod';
 import { Gauge } from 'prom-client';
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, watchEventLoop, type RunningSubgraph } from '@courses/platform';
+import { z } from 'zod';
+import {
+  createSubgraphRuntime,
+  loadConfig,
+  readSchema,
+  startSubgraph,
+  subgraphEnv,
+  watchEventLoop,
+  type RunningSubgraph,
+} from '@courses/platform';
 import { RegistrationService } from './application/registration-service.js';
 import { CatalogRepository } from './infrastructure/catalog-repository.js';
 import { startRegistrationConsumers } from './infrastructure/consumers.js';
@@ -11,28 +19,30 @@ import { SeatRepository } from './infrastructure/seat-repository.js';
 import { registrationResolvers } from './resolvers/index.js';
 
 /** Environment of the registration subgraph (default PORT 4001). */
-export const registrationEnv = subgraphEnv.extend({
-  /** Base URL of the payment service (its charge endpoint is `<PAYMENT_URL>/internal/charges`). */
-  PAYMENT_URL: z.string().url().default('http://127.0.0.1:4002'),
-  /** Circuit-breaker timeout of one payment call, ms (610 in the original design). */
-  PAYMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(610),
-  /** How long an open breaker fails fast before probing, ms. */
-  PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
-  /** Age after which an attempt whose process died is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
-  PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  /**
-   * Most registrations in progress at once per process (seat taken, payment in flight), and the
-   * most payment calls in flight; the admission limit adapts below it (see AdaptiveLimit).
-   */
-  REGISTRATION_CONCURRENCY: z.coerce.number().int().positive().default(64),
-  /** Event-loop delay (99th percentile over 0.5 s, ms) above which registration admits fewer at once. */
-  REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(100),
-  /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
-  REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
-}).refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
-  message: 'PENDING_TIMEOUT_MS must exceed PAYMENT_TIMEOUT_MS by more than 1000 ms, or live attempts would be abandoned mid-payment',
-  path: ['PENDING_TIMEOUT_MS'],
-});
+export const registrationEnv = subgraphEnv
+  .extend({
+    /** Base URL of the payment service (its charge endpoint is `<PAYMENT_URL>/internal/charges`). */
+    PAYMENT_URL: z.string().url().default('http://127.0.0.1:4002'),
+    /** Circuit-breaker timeout of one payment call, ms (610 in the original design). */
+    PAYMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(610),
+    /** How long an open breaker fails fast before probing, ms. */
+    PAYMENT_BREAKER_RESET_MS: z.coerce.number().int().positive().default(5_000),
+    /** Age after which an attempt whose process died is abandoned, ms (must exceed PAYMENT_TIMEOUT_MS + 1000). */
+    PENDING_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+    /**
+     * Most registrations in progress at once per process (seat taken, payment in flight), and the
+     * most payment calls in flight; the admission limit adapts below it (see AdaptiveLimit).
+     */
+    REGISTRATION_CONCURRENCY: z.coerce.number().int().positive().default(64),
+    /** Event-loop delay (99th percentile over 0.5 s, ms) above which registration admits fewer at once. */
+    REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(100),
+    /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
+    REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
+  })
+  .refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
+    message: 'PENDING_TIMEOUT_MS must exceed PAYMENT_TIMEOUT_MS by more than 1000 ms, or live attempts would be abandoned mid-payment',
+    path: ['PENDING_TIMEOUT_MS'],
+  });
 
 /** A running registration subgraph, with its use cases exposed for tests and tools. */
 export interface RunningRegistration extends RunningSubgraph {
@@ -71,7 +81,14 @@ export async function startRegistrationService(env: Record<string, string | unde
     ['registration_admission_in_flight', 'Registrations in progress', () => service.admission.inFlight],
     ['registration_admission_queued', 'Registrations waiting for their turn', () => service.admission.queued],
   ] as const) {
-    new Gauge({ name, help, registers: [rt.metrics.registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [rt.metrics.registry],
+      collect() {
+        this.set(read());
+      },
+    });
   }
   const running = await startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),

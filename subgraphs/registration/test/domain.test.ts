@@ -67,7 +67,15 @@ describe('Registration aggregate', () => {
     const attempt = attemptOf('r', 's-1', lecture);
     const e = confirmedEvent(attempt, 'p');
     expect(e.type).toBe('registration.confirmed');
-    expect(e.payload).toEqual({ registrationId: 'r', studentId: 's-1', lectureId: 'l', instructorId: 'i-1', lectureTitle: 'Graphs', paymentId: 'p', amount: 50_000 });
+    expect(e.payload).toEqual({
+      registrationId: 'r',
+      studentId: 's-1',
+      lectureId: 'l',
+      instructorId: 'i-1',
+      lectureTitle: 'Graphs',
+      paymentId: 'p',
+      amount: 50_000,
+    });
     expect(e.correlation).toMatchObject({ registrationId: 'r', lectureId: 'l', paymentId: 'p' });
   });
 
@@ -81,7 +89,16 @@ describe('Registration aggregate', () => {
 
   it('confirms a paid attempt: CONFIRMED, holding its seat, with registration.confirmed', () => {
     const { created, event } = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at);
-    expect(created).toMatchObject({ id: 'r', status: 'CONFIRMED', paymentId: 'p', seat: 'l#1', amount: 50_000, cancellationReason: null, createdAt: at, updatedAt: at });
+    expect(created).toMatchObject({
+      id: 'r',
+      status: 'CONFIRMED',
+      paymentId: 'p',
+      seat: 'l#1',
+      amount: 50_000,
+      cancellationReason: null,
+      createdAt: at,
+      updatedAt: at,
+    });
     expect(event.type).toBe('registration.confirmed');
     expect(event.payload).toMatchObject({ registrationId: 'r', paymentId: 'p', amount: 50_000 });
   });

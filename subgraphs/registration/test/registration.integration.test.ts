@@ -3,8 +3,8 @@
  * catalog replica, registering, entities and their visibility.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
+import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startPaymentService } from '../../payment/src/wiring.js';
 import { startRegistrationService } from '../src/wiring.js';
 
@@ -26,7 +26,11 @@ async function lecture(capacity = 5) {
   lectureNo++;
   const lectureId = `${'a'.repeat(20)}${String(lectureNo).padStart(4, '0')}`;
   await h.publish('lecture.opened', { lectureId, title: `Lecture ${lectureNo}`, instructorId: 'i-1', capacity, price: 10_000 });
-  await eventually(async () => (await (await h.db()).collection('catalog').findOne({ _id: lectureId as never })) !== null, 10_000, 'catalog replica');
+  await eventually(
+    async () => (await (await h.db()).collection('catalog').findOne({ _id: lectureId as never })) !== null,
+    10_000,
+    'catalog replica',
+  );
   return lectureId;
 }
 
@@ -46,7 +50,16 @@ describe('registration subgraph', () => {
     const mine = (await h.call(REGISTER, { id }, { sub: 's-entities', role: 'STUDENT' })).data.registerForLecture.id;
     const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Registration { id studentId } } }';
     const admin = { sub: 'a-1', role: 'ADMIN' as const };
-    const forged = await h.call(ENTITIES, { r: [{ __typename: 'Registration', id: { $ne: null } }, { __typename: 'Registration', id: { $gt: '' } }] }, admin);
+    const forged = await h.call(
+      ENTITIES,
+      {
+        r: [
+          { __typename: 'Registration', id: { $ne: null } },
+          { __typename: 'Registration', id: { $gt: '' } },
+        ],
+      },
+      admin,
+    );
     expect(forged.errors).toBeUndefined();
     expect(forged.data._entities).toEqual([null, null]);
     // A real id still resolves.
@@ -55,7 +68,10 @@ describe('registration subgraph', () => {
   });
 
   it('refuses unknown and malformed lectures and non-students', async () => {
-    expect((await h.call(REGISTER, { id: 'bad' }, student)).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'lectureId' });
+    expect((await h.call(REGISTER, { id: 'bad' }, student)).errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'lectureId',
+    });
     expect((await h.call(REGISTER, { id: 'f'.repeat(24) }, student)).errors?.[0].extensions.code).toBe('NOT_FOUND');
     const id = await lecture();
     expect((await h.call(REGISTER, { id }, { sub: 'i-1', role: 'INSTRUCTOR' })).errors?.[0].extensions.code).toBe('FORBIDDEN');
@@ -78,12 +94,16 @@ describe('registration subgraph', () => {
     const reg = (await h.call(REGISTER, { id }, { sub: 's-ent', role: 'STUDENT' })).data.registerForLecture;
     const Q = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Registration { id studentId status } } }`;
     const rep = { r: [{ __typename: 'Registration', id: reg.id }] };
-    expect((await h.call(Q, rep, { sub: 's-ent', role: 'STUDENT' })).data._entities).toEqual([{ id: reg.id, studentId: 's-ent', status: 'CONFIRMED' }]);
+    expect((await h.call(Q, rep, { sub: 's-ent', role: 'STUDENT' })).data._entities).toEqual([
+      { id: reg.id, studentId: 's-ent', status: 'CONFIRMED' },
+    ]);
     expect((await h.call(Q, rep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0]?.id).toBe(reg.id);
     expect((await h.call(Q, rep, { sub: 's-2', role: 'STUDENT' })).data._entities).toEqual([null]);
     const L = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { edges { node { id } } } } } }`;
     const lrep = { r: [{ __typename: 'Lecture', id }] };
-    expect((await h.call(L, lrep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0].registrations.edges).toEqual([{ node: { id: reg.id } }]);
+    expect((await h.call(L, lrep, { sub: 'i-1', role: 'INSTRUCTOR' })).data._entities[0].registrations.edges).toEqual([
+      { node: { id: reg.id } },
+    ]);
     expect((await h.call(L, lrep, { sub: 'i-2', role: 'INSTRUCTOR' })).data._entities[0].registrations).toBeNull();
   });
 
@@ -112,7 +132,10 @@ describe('lecture canceled while a registration is in flight', () => {
   let r: SubgraphHarness<Awaited<ReturnType<typeof startRegistrationService>>>;
   beforeAll(async () => {
     slowPayment = await startSubgraphHarness('payment', startPaymentService, { PAYMENT_LATENCY_MS: '1500' });
-    r = await startSubgraphHarness('registration', startRegistrationService, { PAYMENT_URL: slowPayment.service.url, PAYMENT_TIMEOUT_MS: '3000' });
+    r = await startSubgraphHarness('registration', startRegistrationService, {
+      PAYMENT_URL: slowPayment.service.url,
+      PAYMENT_TIMEOUT_MS: '3000',
+    });
   });
   afterAll(async () => {
     await r?.stop();
@@ -126,15 +149,23 @@ describe('lecture canceled while a registration is in flight', () => {
     await eventually(async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null, 10_000, 'catalog replica');
     const pending = r.call(REGISTER, { id: lectureId }, { sub: 's-race', role: 'STUDENT' });
     // The attempt holds its claim and waits on the charge; the lecture is canceled meanwhile.
-    await eventually(async () => (await db.collection('_outbox').countDocuments({ 'data.lectureId': lectureId })) > 0, 5_000, 'attempt in flight');
+    await eventually(
+      async () => (await db.collection('_outbox').countDocuments({ 'data.lectureId': lectureId })) > 0,
+      5_000,
+      'attempt in flight',
+    );
     await r.publish('lecture.canceled', { lectureId, instructorId: 'i-1' });
     const reg = (await pending).data.registerForLecture;
     expect(reg.status).toBe('CONFIRMED'); // it had passed its check before the cancellation
     const Q = `query($id: ID!) { registration(id: $id) { status cancellationReason } }`;
-    const final = await eventually(async () => {
-      const x = (await r.call(Q, { id: reg.id }, { sub: 's-race', role: 'STUDENT' })).data.registration;
-      return x.status === 'CANCELED' ? x : undefined;
-    }, 20_000, 'canceled by the second look');
+    const final = await eventually(
+      async () => {
+        const x = (await r.call(Q, { id: reg.id }, { sub: 's-race', role: 'STUDENT' })).data.registration;
+        return x.status === 'CANCELED' ? x : undefined;
+      },
+      20_000,
+      'canceled by the second look',
+    );
     expect(final.cancellationReason).toBe('LECTURE_CANCELED');
     expect(await db.collection('seats').countDocuments({ lectureId })).toBe(0);
   });

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('SeatRepository.release', () => {
-  it('frees a seat only for the attempt that holds it: a late release by an attempt given up on leaves the next holder\'s seat', async () => {
+  it("frees a seat only for the attempt that holds it: a late release by an attempt given up on leaves the next holder's seat", async () => {
     const seats = new SeatRepository(conn);
     await seats.model.init();
     const lecture = { id: 'b'.repeat(24), capacity: 1 };

@@ -57,7 +57,8 @@ export function fold(facts: readonly Fact[]): DashboardEntry[] {
     const line = lines.get(f.registrationId) ?? { lectureId: f.lectureId, lectureTitle: '' };
     if (f.lectureTitle) line.lectureTitle = f.lectureTitle;
     if (f.kind === 'registration') {
-      if (advances(line.reg ? RANK.registration[line.reg.status as RegistrationStatus] : undefined, RANK.registration[f.status])) line.reg = f;
+      if (advances(line.reg ? RANK.registration[line.reg.status as RegistrationStatus] : undefined, RANK.registration[f.status]))
+        line.reg = f;
     } else if (advances(line.pay ? RANK.payment[line.pay.status as PaymentStatus] : undefined, RANK.payment[f.status])) line.pay = f;
     lines.set(f.registrationId, line);
   }

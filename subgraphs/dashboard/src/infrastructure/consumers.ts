@@ -34,7 +34,10 @@ export async function startDashboardConsumers(rt: SubgraphRuntime, repo: Dashboa
   // Events trickling in wait up to 50 ms for company: one write per batch instead of per event.
   const project = { handle: (events: EventEnvelope[]) => repo.record(events.flatMap(factsOf)), lingerMs: 50 };
   return [
-    await consumeFrom(rt, 'registration', 'dashboard-registrations', { types: ['registration.confirmed', 'registration.canceled'], ...project }),
+    await consumeFrom(rt, 'registration', 'dashboard-registrations', {
+      types: ['registration.confirmed', 'registration.canceled'],
+      ...project,
+    }),
     await consumeFrom(rt, 'payment', 'dashboard-payments', { types: ['payment.completed', 'payment.refunded'], ...project }),
   ];
 }

@@ -56,7 +56,7 @@ export function validateNewLecture(input: { title: string; capacity: number; pri
 /** @throws DomainError FORBIDDEN unless `who` is the lecture's instructor or an admin. */
 export function assertMayManage(lecture: Pick<Lecture, 'instructorId'>, who: Identity): void {
   if (who.role !== 'ADMIN' && !(who.role === 'INSTRUCTOR' && who.sub === lecture.instructorId)) {
-    throw new DomainError(ErrorCode.FORBIDDEN, 'only the lecture\'s instructor or an admin may do this');
+    throw new DomainError(ErrorCode.FORBIDDEN, "only the lecture's instructor or an admin may do this");
   }
 }
 
@@ -64,7 +64,12 @@ export function assertMayManage(lecture: Pick<Lecture, 'instructorId'>, who: Ide
  * A new OPEN lecture `id` of instructor `instructorId`, with no one enrolled; raises `lecture.opened`.
  * @throws DomainError BAD_USER_INPUT (see {@link validateNewLecture}).
  */
-export function open(id: string, instructorId: string, input: NewLecture, now = new Date()): Created<Lecture, EventEnvelope<'lecture.opened'>> {
+export function open(
+  id: string,
+  instructorId: string,
+  input: NewLecture,
+  now = new Date(),
+): Created<Lecture, EventEnvelope<'lecture.opened'>> {
   const valid = validateNewLecture(input);
   const created: Lecture = { id, instructorId, ...valid, status: 'OPEN', enrolledCount: 0, createdAt: now, updatedAt: now };
   return { created, event: createEvent('lecture.opened', { lectureId: id, instructorId, ...valid }) };
@@ -79,11 +84,16 @@ export function open(id: string, instructorId: string, input: NewLecture, now = 
 export function cancel(lecture: Lecture, who: Identity, now = new Date()): Transition<Lecture, EventEnvelope<'lecture.canceled'>> | null {
   assertMayManage(lecture, who);
   if (lecture.status === 'CANCELED') return null;
-  return transition(lecture, 'OPEN', { status: 'CANCELED' }, now, () => createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId }));
+  return transition(lecture, 'OPEN', { status: 'CANCELED' }, now, () =>
+    createEvent('lecture.canceled', { lectureId: lecture.id, instructorId: lecture.instructorId }),
+  );
 }
 
 /** `lecture.enrolledCountChanged`: the lecture's enrolled count is now `enrolledCount` (seats). */
-export function enrolledCountChanged(lecture: Pick<Lecture, 'id' | 'instructorId'>, enrolledCount: number): EventEnvelope<'lecture.enrolledCountChanged'> {
+export function enrolledCountChanged(
+  lecture: Pick<Lecture, 'id' | 'instructorId'>,
+  enrolledCount: number,
+): EventEnvelope<'lecture.enrolledCountChanged'> {
   return createEvent('lecture.enrolledCountChanged', { lectureId: lecture.id, instructorId: lecture.instructorId, enrolledCount });
 }
 
@@ -93,7 +103,11 @@ export function enrolledCountChanged(lecture: Pick<Lecture, 'id' | 'instructorId
  * - confirmed: +1 unless counted or released before (a late, reordered confirmation);
  * - canceled: -1 when counted; otherwise only remembered as released.
  */
-export function enrolmentEffect(kind: 'confirmed' | 'canceled', counted: boolean, released: boolean): 'increment' | 'decrement' | 'remember-release' | 'none' {
+export function enrolmentEffect(
+  kind: 'confirmed' | 'canceled',
+  counted: boolean,
+  released: boolean,
+): 'increment' | 'decrement' | 'remember-release' | 'none' {
   if (kind === 'confirmed') return counted || released ? 'none' : 'increment';
   if (counted) return 'decrement';
   return released ? 'none' : 'remember-release';
@@ -127,7 +141,10 @@ export const RELEASE_MEMORY = 1_000;
  * registration counts at most once, whatever the duplicates or reordering (see {@link enrolmentEffect}).
  * @returns the new state; `changed` when the count changed, `touched` when anything did.
  */
-export function applyEnrolments(state: EnrolmentState, changes: readonly Enrolment[]): EnrolmentState & { changed: boolean; touched: boolean } {
+export function applyEnrolments(
+  state: EnrolmentState,
+  changes: readonly Enrolment[],
+): EnrolmentState & { changed: boolean; touched: boolean } {
   const enrolled = new Set(state.enrolled);
   const released = [...state.released];
   const releasedSet = new Set(released);
@@ -148,5 +165,11 @@ export function applyEnrolments(state: EnrolmentState, changes: readonly Enrolme
       releasedSet.add(c.registrationId);
     }
   }
-  return { enrolledCount: count, enrolled: [...enrolled], released: released.slice(-RELEASE_MEMORY), changed: count !== state.enrolledCount, touched };
+  return {
+    enrolledCount: count,
+    enrolled: [...enrolled],
+    released: released.slice(-RELEASE_MEMORY),
+    changed: count !== state.enrolledCount,
+    touched,
+  };
 }

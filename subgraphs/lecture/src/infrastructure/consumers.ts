@@ -4,8 +4,8 @@
  * The consumer takes the events of a pull together and writes each lecture once for them.
  */
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
-import type { Enrolment } from '../domain/lecture.js';
 import type { LectureService } from '../application/lecture-service.js';
+import type { Enrolment } from '../domain/lecture.js';
 
 /** Starts the durable consumer `lecture-enrolment` on the REGISTRATION stream. */
 export async function startLectureConsumers(rt: SubgraphRuntime, lectures: LectureService): Promise<RunningConsumer[]> {

@@ -6,8 +6,23 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { insertCreated, outboxField, storeTransition, type ChangeContext, type Created, type Outbox, type Transition } from '@courses/platform';
-import { applyEnrolments, enrolledCountChanged, type Enrolment, type EnrolmentState, type Lecture, type LectureStatus } from '../domain/lecture.js';
+import {
+  insertCreated,
+  outboxField,
+  storeTransition,
+  type ChangeContext,
+  type Created,
+  type Outbox,
+  type Transition,
+} from '@courses/platform';
+import {
+  applyEnrolments,
+  enrolledCountChanged,
+  type Enrolment,
+  type EnrolmentState,
+  type Lecture,
+  type LectureStatus,
+} from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its enrolment memory and outbox. */
 export interface LectureDoc {
@@ -104,7 +119,11 @@ export class LectureRepository {
     const filter: Record<string, unknown> = status ? { status } : {};
     const pageFilter = afterId ? { ...filter, _id: { $gt: afterId } } : filter;
     const [docs, totalCount] = await Promise.all([
-      this.model.find(pageFilter, BULKY).sort({ _id: 1 }).limit(first + 1).lean<LectureDoc[]>(),
+      this.model
+        .find(pageFilter, BULKY)
+        .sort({ _id: 1 })
+        .limit(first + 1)
+        .lean<LectureDoc[]>(),
       this.model.countDocuments(filter),
     ]);
     return { items: docs.slice(0, first).map(toLecture), hasNextPage: docs.length > first, totalCount };
@@ -135,28 +154,40 @@ export class LectureRepository {
    * @returns false when the lecture does not exist (yet).
    */
   applyEnrolments(lectureId: string, changes: readonly Enrolment[]): Promise<boolean> {
-    return this.outbox.change(LECTURES, lectureId, async (ctx) => {
-      let state = ctx.continued ? this.enrolment.get(lectureId) : undefined;
-      if (!state) {
-        const d = await this.model.collection.findOne(
-          { _id: lectureId as never },
-          { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
-        );
-        if (!d) return { value: false };
-        state = { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
-      }
-      const next = applyEnrolments(state, changes);
-      this.remember(lectureId, { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, instructorId: state.instructorId });
-      if (!next.touched) return { value: true };
-      const update = { $set: { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, updatedAt: new Date() } };
-      if (!next.changed) {
-        await this.model.collection.updateOne({ _id: lectureId as never }, update);
-        return { value: true };
-      }
-      const event = enrolledCountChanged({ id: lectureId, instructorId: state.instructorId }, next.enrolledCount);
-      await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
-      return { value: true, events: [event] };
-    }, { holdMs: ENROLMENT_HOLD_MS });
+    return this.outbox.change(
+      LECTURES,
+      lectureId,
+      async (ctx) => {
+        let state = ctx.continued ? this.enrolment.get(lectureId) : undefined;
+        if (!state) {
+          const d = await this.model.collection.findOne(
+            { _id: lectureId as never },
+            { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
+          );
+          if (!d) return { value: false };
+          state = { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
+        }
+        const next = applyEnrolments(state, changes);
+        this.remember(lectureId, {
+          enrolledCount: next.enrolledCount,
+          enrolled: next.enrolled,
+          released: next.released,
+          instructorId: state.instructorId,
+        });
+        if (!next.touched) return { value: true };
+        const update = {
+          $set: { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, updatedAt: new Date() },
+        };
+        if (!next.changed) {
+          await this.model.collection.updateOne({ _id: lectureId as never }, update);
+          return { value: true };
+        }
+        const event = enrolledCountChanged({ id: lectureId, instructorId: state.instructorId }, next.enrolledCount);
+        await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
+        return { value: true, events: [event] };
+      },
+      { holdMs: ENROLMENT_HOLD_MS },
+    );
   }
 
   /** Keeps the enrolment memory last written, for the next change under the same unbroken claim. */

@@ -5,8 +5,8 @@
 import { appError, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireRole, type RequestContext } from '@courses/platform';
 import type { LectureService } from '../application/lecture-service.js';
 import type { Lecture, LectureStatus } from '../domain/lecture.js';
-import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 import type { Resolvers } from '../generated/graphql.js';
+import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 
 /** Opaque cursor of a lecture id in `lectures`, and back. */
 const cursor = idCursor('lecture', 'lectures');
@@ -31,7 +31,8 @@ export function lectureResolvers(service: LectureService, repo: LectureRepositor
     Mutation: {
       openLecture: (_: unknown, args: { input: { title: string; capacity: number; price: number } }, ctx: RequestContext) =>
         service.open(requireRole(ctx, 'INSTRUCTOR', 'ADMIN'), args.input),
-      cancelLecture: (_: unknown, args: { id: string }, ctx: RequestContext) => service.cancel(requireRole(ctx, 'INSTRUCTOR', 'ADMIN'), requireId(args.id)),
+      cancelLecture: (_: unknown, args: { id: string }, ctx: RequestContext) =>
+        service.cancel(requireRole(ctx, 'INSTRUCTOR', 'ADMIN'), requireId(args.id)),
     },
     Subscription: {
       lectureUpdated: {
@@ -42,7 +43,8 @@ export function lectureResolvers(service: LectureService, repo: LectureRepositor
     },
     Lecture: {
       /** The request's lecture lookups share one query. */
-      __resolveReference: (ref: { id: string }, ctx: RequestContext): Promise<Lecture | null> => loaderOf(ctx, 'lecture', (ids) => repo.findByIds(ids)).load(ref.id),
+      __resolveReference: (ref: { id: string }, ctx: RequestContext): Promise<Lecture | null> =>
+        loaderOf(ctx, 'lecture', (ids) => repo.findByIds(ids)).load(ref.id),
     },
   };
 }

@@ -97,12 +97,17 @@ export class PaymentService {
     const id = paymentIdOf(input.registrationId);
     if (this.payments.cached(id) && !redelivered) return;
     await this.storing.get(id)?.catch(() => undefined);
-    await this.outbox.applyFromEvent(PAYMENTS, id, async (ctx) => {
-      if (await this.payments.findById(id)) return { value: undefined };
-      if (this.provider.decisionOf(input) !== 'approved') return { value: undefined };
-      this.logger.warn({ paymentId: id }, 'stored an approved charge its process had not stored');
-      return { value: undefined, events: await this.recordApproved(id, input, ctx) };
-    }, redelivered);
+    await this.outbox.applyFromEvent(
+      PAYMENTS,
+      id,
+      async (ctx) => {
+        if (await this.payments.findById(id)) return { value: undefined };
+        if (this.provider.decisionOf(input) !== 'approved') return { value: undefined };
+        this.logger.warn({ paymentId: id }, 'stored an approved charge its process had not stored');
+        return { value: undefined, events: await this.recordApproved(id, input, ctx) };
+      },
+      redelivered,
+    );
   }
 
   /**
@@ -113,12 +118,21 @@ export class PaymentService {
    * @returns true when it refunded now.
    */
   onRegistrationCanceled(paymentId: string, of: Omit<ChargeInput, 'amount'>, redelivered: boolean): Promise<boolean> {
-    return this.outbox.applyFromEvent(PAYMENTS, paymentId, async (ctx) => {
-      const p = this.payments.cached(paymentId) ?? (await this.payments.findById(paymentId));
-      if (!p) return { value: false, events: (await this.payments.insertTombstone(voided(paymentId, of))) ? [] : await this.refundStored(paymentId, ctx) };
-      const events = await this.refund(p, ctx);
-      return { value: events.length > 0, events };
-    }, redelivered);
+    return this.outbox.applyFromEvent(
+      PAYMENTS,
+      paymentId,
+      async (ctx) => {
+        const p = this.payments.cached(paymentId) ?? (await this.payments.findById(paymentId));
+        if (!p)
+          return {
+            value: false,
+            events: (await this.payments.insertTombstone(voided(paymentId, of))) ? [] : await this.refundStored(paymentId, ctx),
+          };
+        const events = await this.refund(p, ctx);
+        return { value: events.length > 0, events };
+      },
+      redelivered,
+    );
   }
 
   /**
@@ -128,10 +142,15 @@ export class PaymentService {
    */
   onRegistrationAbandoned(of: Omit<ChargeInput, 'amount'>, redelivered: boolean): Promise<void> {
     const id = paymentIdOf(of.registrationId);
-    return this.outbox.applyFromEvent(PAYMENTS, id, async (ctx) => {
-      if (await this.payments.insertTombstone(voided(id, of))) return { value: undefined };
-      return { value: undefined, events: await this.refundStored(id, ctx) };
-    }, redelivered);
+    return this.outbox.applyFromEvent(
+      PAYMENTS,
+      id,
+      async (ctx) => {
+        if (await this.payments.insertTombstone(voided(id, of))) return { value: undefined };
+        return { value: undefined, events: await this.refundStored(id, ctx) };
+      },
+      redelivered,
+    );
   }
 
   /**

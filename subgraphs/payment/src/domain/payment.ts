@@ -80,13 +80,29 @@ export function paymentIdOf(registrationId: string): string {
 }
 
 /** `payment.completed` for a charge just recorded. */
-export function completedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>): EventEnvelope<'payment.completed'> {
-  return createEvent('payment.completed', { paymentId: p.id, registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount });
+export function completedEvent(
+  p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>,
+): EventEnvelope<'payment.completed'> {
+  return createEvent('payment.completed', {
+    paymentId: p.id,
+    registrationId: p.registrationId,
+    studentId: p.studentId,
+    lectureId: p.lectureId,
+    amount: p.amount,
+  });
 }
 
 /** `payment.refunded`: a COMPLETED payment was refunded (its registration canceled or abandoned). */
-export function refundedEvent(p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>): EventEnvelope<'payment.refunded'> {
-  return createEvent('payment.refunded', { paymentId: p.id, registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount });
+export function refundedEvent(
+  p: Pick<Payment, 'id' | 'registrationId' | 'studentId' | 'lectureId' | 'amount'>,
+): EventEnvelope<'payment.refunded'> {
+  return createEvent('payment.refunded', {
+    paymentId: p.id,
+    registrationId: p.registrationId,
+    studentId: p.studentId,
+    lectureId: p.lectureId,
+    amount: p.amount,
+  });
 }
 
 /** The payment `id` of an approved charge: COMPLETED, raising `payment.completed`. */
@@ -100,7 +116,16 @@ export function complete(id: string, charge: ChargeInput, now = new Date()): Cre
  * no event): a charge for it that arrives later is refunded ({@link refundLateCharge}).
  */
 export function voided(id: string, of: Omit<ChargeInput, 'amount'>, now = new Date()): Payment {
-  return { id, registrationId: of.registrationId, studentId: of.studentId, lectureId: of.lectureId, amount: 0, status: 'VOIDED', createdAt: now, updatedAt: now };
+  return {
+    id,
+    registrationId: of.registrationId,
+    studentId: of.studentId,
+    lectureId: of.lectureId,
+    amount: 0,
+    status: 'VOIDED',
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 /**
@@ -118,7 +143,11 @@ export function refund(p: Payment, now = new Date()): Transition<Payment, EventE
  * so the money goes back at once; raises `payment.refunded`.
  * @returns null unless it is VOIDED.
  */
-export function refundLateCharge(p: Payment, amount: number, now = new Date()): Transition<Payment, EventEnvelope<'payment.refunded'>> | null {
+export function refundLateCharge(
+  p: Payment,
+  amount: number,
+  now = new Date(),
+): Transition<Payment, EventEnvelope<'payment.refunded'>> | null {
   if (p.status !== 'VOIDED') return null;
   return transition(p, 'VOIDED', { status: 'REFUNDED', amount }, now, refundedEvent);
 }

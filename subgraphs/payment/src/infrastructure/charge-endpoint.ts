@@ -11,7 +11,7 @@
  * provider's share of the call: the caller tells from it how much time its own side added.
  */
 import { z } from 'zod';
-import { HEADERS, sendJson, sameSecret, type RouteHandler } from '@courses/platform';
+import { HEADERS, sameSecret, sendJson, type RouteHandler } from '@courses/platform';
 import type { PaymentService } from '../application/payment-service.js';
 
 const chargeBody = z.object({
@@ -43,7 +43,8 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     }
     const result = await opts.payments.charge(input);
     const timing = { 'server-timing': `provider;dur=${result.providerMs.toFixed(1)}` };
-    if (result.decision === 'declined') return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' }, timing);
+    if (result.decision === 'declined')
+      return sendJson(res, 402, { code: 'PAYMENT_DECLINED', message: 'the card issuer declined the charge' }, timing);
     return sendJson(res, 200, { paymentId: result.paymentId, status: 'COMPLETED' }, timing);
   };
 }

@@ -14,14 +14,20 @@ export async function startPaymentConsumers(rt: SubgraphRuntime, payments: Payme
   return [
     await consumeFrom(rt, 'registration', 'payment-refunds', {
       'registration.confirmed': async ({ payload: p }, d) => {
-        await payments.onRegistrationConfirmed({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount }, d.deliveryCount > 1);
+        await payments.onRegistrationConfirmed(
+          { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, amount: p.amount },
+          d.deliveryCount > 1,
+        );
       },
       'registration.canceled': async ({ payload: p }, d) => {
         const ids = { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId };
         await payments.onRegistrationCanceled(p.paymentId ?? paymentIdOf(p.registrationId), ids, d.deliveryCount > 1);
       },
       'registration.abandoned': async ({ payload: p }, d) => {
-        await payments.onRegistrationAbandoned({ registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId }, d.deliveryCount > 1);
+        await payments.onRegistrationAbandoned(
+          { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId },
+          d.deliveryCount > 1,
+        );
       },
     }),
   ];

@@ -1,7 +1,7 @@
 /** Inbound adapter: GraphQL resolvers of the payment subgraph. */
 import { loaderOf, type RequestContext } from '@courses/platform';
-import { mayView, type Payment } from '../domain/payment.js';
 import type { PaymentService } from '../application/payment-service.js';
+import { mayView, type Payment } from '../domain/payment.js';
 import type { Resolvers } from '../generated/graphql.js';
 
 /** Builds the resolver map over the use cases. */

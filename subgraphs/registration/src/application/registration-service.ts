@@ -4,12 +4,33 @@
  * of an attempt whose process died. Orchestrates the repositories, the payment client and the
  * outbox; the rules live in ../domain, the I/O in ../infrastructure.
  */
-import { AdaptiveLimit, AdmissionRefusedError, DomainError, ErrorCode, newId, type Identity, type Logger, type Outbox, type Transition } from '@courses/platform';
-import { abandon, assertOpen, attemptOf, cancel, cancelAtRequest, confirm, liveKey, type Attempt, type CatalogLecture, type Registration } from '../domain/registration.js';
+import {
+  AdaptiveLimit,
+  AdmissionRefusedError,
+  DomainError,
+  ErrorCode,
+  newId,
+  type Identity,
+  type Logger,
+  type Outbox,
+  type Transition,
+} from '@courses/platform';
+import {
+  abandon,
+  assertOpen,
+  attemptOf,
+  cancel,
+  cancelAtRequest,
+  confirm,
+  liveKey,
+  type Attempt,
+  type CatalogLecture,
+  type Registration,
+} from '../domain/registration.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
-import type { SeatRepository } from '../infrastructure/seat-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
+import type { SeatRepository } from '../infrastructure/seat-repository.js';
 
 /** The aggregate collection whose changes go through the outbox. */
 const COLLECTION = 'registrations';
@@ -48,7 +69,12 @@ export class RegistrationService {
     private readonly logger: Logger,
     private readonly opts: RegistrationServiceOptions,
   ) {
-    this.admission = new AdaptiveLimit({ max: opts.concurrency ?? 64, queueLimit: opts.queueLimit ?? 2_000, maxFailureRate: 0.15, windowMs: 5_000 });
+    this.admission = new AdaptiveLimit({
+      max: opts.concurrency ?? 64,
+      queueLimit: opts.queueLimit ?? 2_000,
+      maxFailureRate: 0.15,
+      windowMs: 5_000,
+    });
     // The breaker changing state is news too: opening means payment failed a lot; closing after a
     // probe means calls resume, a few at first rather than everyone waiting at once.
     payment.breaker.on('open', () => this.admission.overloaded());
@@ -122,7 +148,12 @@ export class RegistrationService {
         if (!seat) return { value: { kind: 'full' } };
         let outcome: ChargeOutcome;
         try {
-          outcome = await this.payment.charge({ registrationId: attempt.id, studentId: who.sub, lectureId: lecture.id, amount: attempt.amount });
+          outcome = await this.payment.charge({
+            registrationId: attempt.id,
+            studentId: who.sub,
+            lectureId: lecture.id,
+            amount: attempt.amount,
+          });
         } catch (err) {
           this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
           outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
@@ -135,7 +166,8 @@ export class RegistrationService {
         }
         if (outcome.kind === 'completed') {
           const confirmed = confirm(attempt, outcome.paymentId, seat);
-          if (await this.registrations.insert(confirmed)) return { value: { kind: 'confirmed', registration: confirmed.created }, events: [confirmed.event] };
+          if (await this.registrations.insert(confirmed))
+            return { value: { kind: 'confirmed', registration: confirmed.created }, events: [confirmed.event] };
           await this.seats.release(seat, attempt.id);
           return { value: { kind: 'overtaken' } };
         }
@@ -157,7 +189,8 @@ export class RegistrationService {
    * provider's tail for overload and halved admission (docs/performance.md, "Admission").
    */
   private sampleCharge(outcome: ChargeOutcome): void {
-    if (outcome.kind !== 'unavailable' || outcome.maybeCharged) this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
+    if (outcome.kind !== 'unavailable' || outcome.maybeCharged)
+      this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
   }
 
   /**
@@ -170,7 +203,9 @@ export class RegistrationService {
       return await this.admission.run(fn, this.queueMs);
     } catch (err) {
       if (err instanceof AdmissionRefusedError) {
-        throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', { retryAfterSeconds: 1 });
+        throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', {
+          retryAfterSeconds: 1,
+        });
       }
       throw err;
     }
@@ -241,7 +276,8 @@ export class RegistrationService {
       reg = await this.registrations.findById(id);
     }
     if (!reg) {
-      if ((await this.seats.releaseAllOf(id)) || attempt) this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
+      if ((await this.seats.releaseAllOf(id)) || attempt)
+        this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
     } else if (reg.status === 'CANCELED' || reg.status === 'FAILED') {
       await this.releaseSeat(reg);
     }

@@ -85,7 +85,10 @@ export function confirmedEvent(reg: Attempt, paymentId: string): EventEnvelope<'
 }
 
 /** `registration.abandoned`: the attempt failed at the payment step (PENDING → FAILED); payment voids any charge. */
-export function abandonedEvent(reg: Pick<Registration, 'id' | 'studentId' | 'lectureId'>, reason: AbandonReason): EventEnvelope<'registration.abandoned'> {
+export function abandonedEvent(
+  reg: Pick<Registration, 'id' | 'studentId' | 'lectureId'>,
+  reason: AbandonReason,
+): EventEnvelope<'registration.abandoned'> {
   return createEvent('registration.abandoned', { registrationId: reg.id, studentId: reg.studentId, lectureId: reg.lectureId, reason });
 }
 
@@ -109,7 +112,15 @@ type Outcome<K extends 'registration.confirmed' | 'registration.abandoned'> = Cr
  * `registration.confirmed`.
  */
 export function confirm(attempt: Attempt, paymentId: string, seat: string, now = new Date()): Outcome<'registration.confirmed'> {
-  const created: Registration = { ...attempt, status: 'CONFIRMED', cancellationReason: null, paymentId, seat, createdAt: now, updatedAt: now };
+  const created: Registration = {
+    ...attempt,
+    status: 'CONFIRMED',
+    cancellationReason: null,
+    paymentId,
+    seat,
+    createdAt: now,
+    updatedAt: now,
+  };
   return { created, event: confirmedEvent(created, paymentId) };
 }
 
@@ -119,7 +130,15 @@ export function confirm(attempt: Attempt, paymentId: string, seat: string, now =
  * `registration.abandoned`, on which payment voids any charge.
  */
 export function abandon(attempt: Attempt, reason: AbandonReason, seat: string | null, now = new Date()): Outcome<'registration.abandoned'> {
-  const created: Registration = { ...attempt, status: 'FAILED', cancellationReason: null, paymentId: null, seat, createdAt: now, updatedAt: now };
+  const created: Registration = {
+    ...attempt,
+    status: 'FAILED',
+    cancellationReason: null,
+    paymentId: null,
+    seat,
+    createdAt: now,
+    updatedAt: now,
+  };
   return { created, event: abandonedEvent(created, reason) };
 }
 
@@ -128,7 +147,11 @@ export function abandon(attempt: Attempt, reason: AbandonReason, seat: string | 
  * @returns null when it is CANCELED already (canceling twice changes nothing).
  * @throws DomainError REGISTRATION_NOT_ACTIVE when it never was confirmed (PENDING or FAILED).
  */
-export function cancel(reg: Registration, reason: CancellationReason, now = new Date()): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
+export function cancel(
+  reg: Registration,
+  reason: CancellationReason,
+  now = new Date(),
+): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
   if (reg.status === 'CANCELED') return null;
   if (reg.status !== 'CONFIRMED') throw new DomainError(ErrorCode.REGISTRATION_NOT_ACTIVE, `registration ${reg.id} was never confirmed`);
   return transition(reg, 'CONFIRMED', { status: 'CANCELED', cancellationReason: reason }, now, (next) => canceledEvent(next, reason));
@@ -139,7 +162,11 @@ export function cancel(reg: Registration, reason: CancellationReason, now = new 
  * @throws DomainError NOT_FOUND when `who` may not see it (another student learns nothing of
  *   it), FORBIDDEN when `who` may see it but not cancel it (the lecture's instructor).
  */
-export function cancelAtRequest(reg: Registration, who: Identity, now = new Date()): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
+export function cancelAtRequest(
+  reg: Registration,
+  who: Identity,
+  now = new Date(),
+): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
   if (!mayView(reg, who)) throw new DomainError(ErrorCode.NOT_FOUND, `no registration ${reg.id}`);
   assertMayCancel(reg, who);
   return cancel(reg, 'STUDENT_REQUEST', now);
@@ -165,7 +192,8 @@ export function assertMayCancel(reg: Pick<Registration, 'studentId'>, who: Ident
 
 /** @throws DomainError LECTURE_NOT_OPEN when the lecture is canceled. */
 export function assertOpen(lecture: Pick<CatalogLecture, 'title' | 'status'>): void {
-  if (lecture.status !== 'OPEN') throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
+  if (lecture.status !== 'OPEN')
+    throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
 }
 
 /** True when the instructor view (`Lecture.registrations`) is allowed for `who`. */

@@ -6,15 +6,18 @@
  *   {@link RECHECK_MS}, and again while such attempts are in flight, to cancel those too.
  */
 import { consumeFrom, Redeliver, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
-import { CATALOG_CACHE_MS } from './catalog-repository.js';
 import type { RegistrationService } from '../application/registration-service.js';
-import type { CatalogRepository } from './catalog-repository.js';
+import { CATALOG_CACHE_MS, type CatalogRepository } from './catalog-repository.js';
 
 /** When the lecture-canceled policy looks again (ms): after every cached catalog entry of the lecture expired. */
 export const RECHECK_MS = CATALOG_CACHE_MS + 1_000;
 
 /** Starts the durable consumer `registration-catalog` on the LECTURE stream. */
-export async function startRegistrationConsumers(rt: SubgraphRuntime, catalog: CatalogRepository, service: RegistrationService): Promise<RunningConsumer[]> {
+export async function startRegistrationConsumers(
+  rt: SubgraphRuntime,
+  catalog: CatalogRepository,
+  service: RegistrationService,
+): Promise<RunningConsumer[]> {
   return [
     await consumeFrom(rt, 'lecture', 'registration-catalog', {
       'lecture.opened': ({ payload: p }) =>

@@ -90,7 +90,11 @@ async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: Ch
   if (res.statusCode === 402) throw new DeclinedError(body.message ?? 'declined');
   if (res.statusCode < 200 || res.statusCode >= 300 || !body.paymentId) throw new Error(`payment answered HTTP ${res.statusCode}`);
   const provider = providerMs(res.headers['server-timing']);
-  return { kind: 'completed', paymentId: body.paymentId, overheadMs: provider === undefined ? undefined : performance.now() - started - provider };
+  return {
+    kind: 'completed',
+    paymentId: body.paymentId,
+    overheadMs: provider === undefined ? undefined : performance.now() - started - provider,
+  };
 }
 
 /** Breaker rejections that happen before the call leaves this process. */
@@ -146,7 +150,10 @@ export class PaymentClient {
         if (r.kind === 'completed' && r.overheadMs !== undefined) overhead.observe(r.overheadMs / 1000);
       });
       this.breaker.on('failure', (err: Error & { code?: string }, ms) =>
-        duration.observe({ outcome: err instanceof DeclinedError ? 'declined' : err?.code === 'ETIMEDOUT' ? 'timeout' : 'failed' }, ms / 1000),
+        duration.observe(
+          { outcome: err instanceof DeclinedError ? 'declined' : err?.code === 'ETIMEDOUT' ? 'timeout' : 'failed' },
+          ms / 1000,
+        ),
       );
       const client = this;
       new Gauge({

@@ -80,13 +80,19 @@ export class RegistrationRepository {
 
   /** Visible registrations of a student, newest first. */
   async findVisibleByStudent(studentId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model
+      .find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0 })
+      .sort({ _id: -1 })
+      .lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
   /** Visible registrations of a lecture, newest first. */
   async findVisibleByLecture(lectureId: string): Promise<Registration[]> {
-    const docs = await this.model.find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0 }).sort({ _id: -1 }).lean<RegistrationDoc[]>();
+    const docs = await this.model
+      .find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0 })
+      .sort({ _id: -1 })
+      .lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 

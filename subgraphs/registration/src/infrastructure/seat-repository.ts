@@ -60,7 +60,11 @@ export class SeatRepository {
    * @returns the seat's id; `already-registered` when the holder has a live seat of the lecture;
    *   null when the lecture is full.
    */
-  async take(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string, holder: string): Promise<string | 'already-registered' | null> {
+  async take(
+    lecture: Pick<CatalogLecture, 'id' | 'capacity'>,
+    registrationId: string,
+    holder: string,
+  ): Promise<string | 'already-registered' | null> {
     const cursor = this.cursorOf(lecture);
     for (let i = 0; i < Math.min(BLIND_TRIES, lecture.capacity); i++) {
       const seat = await this.tryTake(lecture.id, cursor.freed.pop() ?? this.advance(cursor), registrationId, holder);
@@ -105,7 +109,12 @@ export class SeatRepository {
    * means the seat is taken; free means the holder already has a seat of this lecture (unless
    * it was freed in between, which a second try settles).
    */
-  private async tryTake(lectureId: string, n: number, registrationId: string, holder: string): Promise<string | 'taken' | 'already-registered'> {
+  private async tryTake(
+    lectureId: string,
+    n: number,
+    registrationId: string,
+    holder: string,
+  ): Promise<string | 'taken' | 'already-registered'> {
     const _id = seatId(lectureId, n);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {

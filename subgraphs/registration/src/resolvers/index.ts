@@ -1,15 +1,31 @@
 /** Inbound adapter: GraphQL resolvers of the registration subgraph. */
-import { appError, badInput, DateTimeScalar, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireIdentity, requireRole, type RequestContext } from '@courses/platform';
-import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
+import {
+  appError,
+  badInput,
+  DateTimeScalar,
+  ErrorCode,
+  idCursor,
+  loaderOf,
+  pageSize,
+  requireId,
+  requireIdentity,
+  requireRole,
+  type RequestContext,
+} from '@courses/platform';
 import type { RegistrationService } from '../application/registration-service.js';
+import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
+import type { Resolvers } from '../generated/graphql.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
-import type { Resolvers } from '../generated/graphql.js';
 
 /** Opaque cursor of a registration id in `Lecture.registrations`, and back. */
 const cursor = idCursor('registration', 'Lecture.registrations');
 
-export function registrationResolvers(service: RegistrationService, registrations: RegistrationRepository, catalog: CatalogRepository): Resolvers {
+export function registrationResolvers(
+  service: RegistrationService,
+  registrations: RegistrationRepository,
+  catalog: CatalogRepository,
+): Resolvers {
   /** The registration when `ctx`'s caller may see it; the request's entity lookups share one query. */
   const visible = async (id: string, ctx: RequestContext) => {
     const reg = await loaderOf(ctx, 'registration', (ids) => registrations.findByIds(ids)).load(id);
@@ -17,7 +33,9 @@ export function registrationResolvers(service: RegistrationService, registration
   };
   /** The catalog replica's copy of a lecture (one lookup per lecture per request). @throws NOT_FOUND when it has none. */
   const replicaOf = async (id: string, ctx: RequestContext) => {
-    const entry = await loaderOf(ctx, 'catalog', (ids) => Promise.all(ids.map((i) => catalog.findById(i))).then((l) => l.filter((x) => x !== null))).load(id);
+    const entry = await loaderOf(ctx, 'catalog', (ids) =>
+      Promise.all(ids.map((i) => catalog.findById(i))).then((l) => l.filter((x) => x !== null)),
+    ).load(id);
     if (!entry) throw appError(ErrorCode.NOT_FOUND, 'this lecture is not in the catalog yet');
     return entry;
   };
@@ -30,7 +48,8 @@ export function registrationResolvers(service: RegistrationService, registration
     Mutation: {
       registerForLecture: (_: unknown, args: { lectureId: string }, ctx: RequestContext) =>
         service.register(requireRole(ctx, 'STUDENT', 'ADMIN'), requireId(args.lectureId, 'lectureId')),
-      cancelRegistration: (_: unknown, args: { id: string }, ctx: RequestContext) => service.cancel(requireIdentity(ctx), requireId(args.id)),
+      cancelRegistration: (_: unknown, args: { id: string }, ctx: RequestContext) =>
+        service.cancel(requireIdentity(ctx), requireId(args.id)),
     },
     Subscription: {
       registrationStatusChanged: {
@@ -62,10 +81,14 @@ export function registrationResolvers(service: RegistrationService, registration
         // plus the canceled), newest first; the page is cut here.
         const all = await registrations.findVisibleByLecture(lecture.id);
         const start = afterId === undefined ? 0 : all.findIndex((r) => r.id === afterId) + 1;
-        if (afterId !== undefined && start === 0) throw badInput('after', 'after is not a cursor of this lecture\'s registrations');
+        if (afterId !== undefined && start === 0) throw badInput('after', "after is not a cursor of this lecture's registrations");
         const page = all.slice(start, start + first);
         const edges = page.map((node) => ({ cursor: cursor.encode(node.id), node }));
-        return { edges, totalCount: all.length, pageInfo: { hasNextPage: start + first < all.length, endCursor: edges.at(-1)?.cursor ?? null } };
+        return {
+          edges,
+          totalCount: all.length,
+          pageInfo: { hasNextPage: start + first < all.length, endCursor: edges.at(-1)?.cursor ?? null },
+        };
       },
     },
   };
