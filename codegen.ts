@@ -35,7 +35,10 @@ const config: CodegenConfig = {
       Lecture: '../domain/registration.js#LectureRef as LectureRefModel',
     }),
     ...subgraph('payment', { Payment: '../domain/payment.js#Payment as PaymentModel' }),
-    ...subgraph('dashboard', { DashboardEntry: '../domain/dashboard.js#DashboardEntry as DashboardEntryModel' }),
+    ...subgraph('dashboard', {
+      DashboardEntry: '../domain/dashboard.js#DashboardEntry as DashboardEntryModel',
+      Notification: '../domain/notification.js#Notification as NotificationModel',
+    }),
   },
 };
 export default config;

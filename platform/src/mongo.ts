@@ -63,6 +63,26 @@ interface AggregateCollection {
 }
 
 /**
+ * Inserts `docs` (each with its `_id`) in one unordered `insertMany`, skipping those whose id is
+ * stored already: how read models project events exactly once, whatever the redeliveries and
+ * replicas, without a lock.
+ * @throws the driver's error for anything but duplicate ids.
+ */
+export async function insertNew(
+  collection: { insertMany(docs: never[], opts: { ordered: boolean }): Promise<unknown> },
+  docs: readonly object[],
+): Promise<void> {
+  if (!docs.length) return;
+  try {
+    await collection.insertMany(docs as never[], { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as mongoose.mongo.MongoBulkWriteError).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (!list.length || list.some((e) => e.code !== 11000)) throw err;
+  }
+}
+
+/**
  * Applies an aggregate's {@link Transition} to its document: one update guarded by the stored
  * status (`t.from`) that writes `t.set` and appends `t.event` to the outbox (`ctx.withEvents`).
  * @returns true when it changed the document; false when the stored status was another, and

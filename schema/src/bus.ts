@@ -24,7 +24,14 @@ export const BUS = {
   registration: { publishes: 'registration', consumes: { 'registration-catalog': 'lecture' } },
   payment: { publishes: 'payment', consumes: { 'payment-refunds': 'registration' } },
   lecture: { publishes: 'lecture', consumes: { 'lecture-enrolment': 'registration' } },
-  dashboard: { consumes: { 'dashboard-registrations': 'registration', 'dashboard-payments': 'payment' } },
+  dashboard: {
+    consumes: {
+      'dashboard-registrations': 'registration',
+      'dashboard-payments': 'payment',
+      'dashboard-notifications': 'registration',
+      'dashboard-notifications-payments': 'payment',
+    },
+  },
   gateway: { listens: ['registration', 'payment', 'lecture'] },
 } as const satisfies Record<string, BusRole>;
 

@@ -14,7 +14,10 @@
  * 5. every registration has a dashboard line (the fold of its facts) whose statuses match the sources;
  * 6. no change stays unfinished (its outbox claim, i.e. events possibly unpublished) longer than
  *    `outboxMaxAgeMs` past the claim's own staleness limit, and no registration stays PENDING
- *    longer than `pendingMaxAgeMs`.
+ *    longer than `pendingMaxAgeMs`;
+ * 7. every notifying event has exactly one notification for its student: a registration
+ *    confirmed (CONFIRMED or CANCELED now), canceled (CANCELED), or whose payment failed
+ *    (FAILED), and a payment refunded (REFUNDED); and no notification stands for none of these.
  * The checker sees one moment: run it once the system is quiet (or retry until green).
  */
 import mongoose, { type Connection } from 'mongoose';
@@ -29,7 +32,7 @@ export interface DatabaseUris {
 }
 
 export interface Violation {
-  /** Number of the invariant above (1–6). */
+  /** Number of the invariant above (1–7). */
   invariant: number;
   /** The aggregate concerned, e.g. `registration 6b01…`. */
   subject: string;
@@ -60,11 +63,12 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
   );
   const [reg, pay, lec, dash] = conns;
   try {
-    const [registrations, payments, lectures, entries, seats, regClaims, payClaims, lecClaims] = await Promise.all([
+    const [registrations, payments, lectures, entries, notifications, seats, regClaims, payClaims, lecClaims] = await Promise.all([
       all(reg, 'registrations'),
       all(pay, 'payments', { outbox: 0 }),
       all(lec, 'lectures', { enrolled: 0, released: 0 }),
       all(dash, 'dashboard_facts'),
+      all(dash, 'notifications', { registrationId: 1, kind: 1, studentId: 1 }),
       all(reg, 'seats'),
       all(reg, '_outbox'),
       all(pay, '_outbox'),
@@ -155,6 +159,29 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       if (held.size > l.capacity) add(4, `lecture ${id}`, `${held.size} seats taken of ${l.capacity}`);
       for (const rid of live) if (!held.has(rid)) add(4, `lecture ${id}`, `registration ${rid} is live but holds no seat`);
       for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
+    }
+
+    // 7. Notifications: exactly the expected ones, once each, keyed by registration and kind.
+    const expected = new Map<string, string>(); // `<registrationId>:<kind>` → student
+    for (const r of registrations) {
+      const id = String(r._id);
+      if (r.status === 'CONFIRMED' || r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CONFIRMED`, r.studentId);
+      if (r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CANCELED`, r.studentId);
+      if (r.status === 'FAILED') expected.set(`${id}:PAYMENT_FAILED`, r.studentId);
+    }
+    for (const p of payments) if (p.status === 'REFUNDED') expected.set(`${p.registrationId}:PAYMENT_REFUNDED`, p.studentId);
+    const found = new Map<string, Doc[]>();
+    for (const n of notifications) found.set(`${n.registrationId}:${n.kind}`, [...(found.get(`${n.registrationId}:${n.kind}`) ?? []), n]);
+    for (const [key, studentId] of expected) {
+      const [registrationId, kind] = key.split(':');
+      const list = found.get(key) ?? [];
+      if (list.length !== 1) add(7, `registration ${registrationId}`, `${list.length} ${kind} notifications, expected 1`);
+      else if (list[0].studentId !== studentId)
+        add(7, `registration ${registrationId}`, `${kind} notification for ${list[0].studentId}, not ${studentId}`);
+    }
+    for (const [key, list] of found) {
+      if (!expected.has(key))
+        add(7, `registration ${key.split(':')[0]}`, `${list.length} ${key.split(':')[1]} notifications for nothing that happened`);
     }
 
     for (const [name, list] of Object.entries(claims)) {

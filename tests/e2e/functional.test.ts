@@ -28,7 +28,7 @@ const REGISTRATION_FIELDS = 'id studentId status cancellationReason payment { id
 const registerWhenReplicated = (lectureId: string, token: string) => sys.register(lectureId, token, REGISTRATION_FIELDS);
 
 beforeAll(async () => {
-  sys = await startSystem();
+  sys = await startSystem({ payment: { PAYMENT_DECLINE_STUDENTS: 's-broke' } });
   [instructor, otherInstructor, student, student2, admin] = await Promise.all([
     sys.token('INSTRUCTOR', 'i-kim'),
     sys.token('INSTRUCTOR', 'i-lee'),
@@ -180,6 +180,38 @@ describe('student side', () => {
   });
 });
 
+describe('notifications inbox', () => {
+  const INBOX = `{ myNotifications { totalCount edges { node { id kind message reason amount read registrationId lecture { title } } } } unreadNotificationCount }`;
+
+  it('tells a student, once each, that they registered, canceled and were refunded, and that a payment failed; read ones stop counting', async () => {
+    const lecture = await openLecture('Inbox Lecture', 5, 30_000);
+    await sys.waitForCatalog(lecture.id);
+    const t = await sys.token('STUDENT', 's-inbox-e2e');
+    const reg = await sys.register(lecture.id, t);
+    await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, t);
+    const broke = await sys.token('STUDENT', 's-broke');
+    const declined = await gql(sys.url, `mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }`, { id: lecture.id }, broke);
+    expect(declined.errors?.[0].extensions?.code).toBe('PAYMENT_DECLINED');
+
+    const inbox = await eventually(async () => {
+      const d = await gqlOk(sys.url, INBOX, {}, t);
+      return d.myNotifications.totalCount === 3 ? d : undefined;
+    });
+    expect(inbox.unreadNotificationCount).toBe(3);
+    const byKind = Object.fromEntries(inbox.myNotifications.edges.map((e: any) => [e.node.kind, e.node]));
+    expect(byKind.REGISTRATION_CONFIRMED).toMatchObject({ registrationId: reg.id, amount: 30_000, lecture: { title: 'Inbox Lecture' } });
+    expect(byKind.REGISTRATION_CANCELED).toMatchObject({ reason: 'STUDENT_REQUEST', read: false });
+    expect(byKind.PAYMENT_REFUNDED).toMatchObject({ amount: 30_000, message: '30,000 KRW was refunded.' });
+    const failed = await eventually(async () => (await gqlOk(sys.url, INBOX, {}, broke)).myNotifications.edges[0]?.node);
+    expect(failed).toMatchObject({ kind: 'PAYMENT_FAILED', reason: 'PAYMENT_DECLINED', lecture: { title: 'Inbox Lecture' } });
+
+    const ids = inbox.myNotifications.edges.map((e: any) => e.node.id);
+    expect((await gqlOk(sys.url, `mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }`, { ids }, t)).markNotificationsRead).toBe(3);
+    expect((await gqlOk(sys.url, INBOX, {}, t)).unreadNotificationCount).toBe(0);
+    await sys.assertConsistent();
+  });
+});
+
 describe('FR12: live status changes over graphql-ws', () => {
   it("a student receives their own registration changes, and no one else's", async () => {
     const l = await openLecture('Live Systems', 5, 10_000);
@@ -221,13 +253,15 @@ describe('consistency checker', () => {
     await sys.assertConsistent();
   });
 
-  it('reports tampered state: a wrong enrolled count, an unrefunded cancellation, an orphan charge', async () => {
+  it('reports tampered state: a wrong enrolled count, an unrefunded cancellation, an orphan charge, a notification told twice', async () => {
     const l = await openLecture('Tamper Test', 5, 30_000);
     const reg = await registerWhenReplicated(l.id, student);
     await gqlOk(sys.url, CANCEL_REG, { id: reg.id }, student);
     await sys.assertConsistent();
     const conn = (name: string) => mongoose.createConnection(mongoUri(`${sys.tag}_${name}`)).asPromise();
-    const [lec, pay] = await Promise.all([conn('lecture'), conn('payment')]);
+    const [lec, pay, dash] = await Promise.all([conn('lecture'), conn('payment'), conn('dashboard')]);
+    const told = await dash.collection('notifications').findOne({ registrationId: reg.id, kind: 'REGISTRATION_CANCELED' });
+    expect(told).not.toBeNull();
     // FerretDB v1 rewrites a whole document per update: tamper and repair only while the lecture
     // service has no write of this lecture in flight (no outbox claim on it), or its write could
     // put back what it read.
@@ -241,15 +275,22 @@ describe('consistency checker', () => {
       await noLectureWrite();
       await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 4 } });
       await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'COMPLETED' } });
-      const found = (await sys.check()).map((v) => `${v.invariant} ${v.subject}`);
+      await dash.collection('notifications').insertOne({ ...told!, _id: 'f'.repeat(24) as never });
+      const found = (await sys.check()).map((v) => `${v.invariant} ${v.subject} ${v.message}`);
       expect(found).toEqual(
-        expect.arrayContaining([`4 lecture ${l.id}`, `2 registration ${reg.id}`, expect.stringMatching(/^3 payment /)]),
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^4 lecture ${l.id}`)),
+          expect.stringMatching(new RegExp(`^2 registration ${reg.id}`)),
+          expect.stringMatching(/^3 payment /),
+          `7 registration ${reg.id} 2 REGISTRATION_CANCELED notifications, expected 1`,
+        ]),
       );
     } finally {
       await noLectureWrite();
       await lec.collection('lectures').updateOne({ _id: l.id as never }, { $set: { enrolledCount: 0 } });
       await pay.collection('payments').updateOne({ registrationId: reg.id }, { $set: { status: 'REFUNDED' } });
-      await Promise.all([lec.close(), pay.close()]);
+      await dash.collection('notifications').deleteOne({ _id: 'f'.repeat(24) as never });
+      await Promise.all([lec.close(), pay.close(), dash.close()]);
     }
     await sys.assertConsistent();
   });

@@ -147,6 +147,18 @@ describe('fault isolation', () => {
       20_000,
       'dashboard caught up',
     );
+    // The inbox too: the confirmation that happened while it was down, told once.
+    const inbox = await eventually(
+      async () => {
+        const n = (await gqlOk(sys.url, `{ myNotifications { edges { node { kind registrationId } } } unreadNotificationCount }`, {}, t))
+          .myNotifications.edges;
+        return n.length ? n : undefined;
+      },
+      20_000,
+      'inbox caught up',
+    );
+    expect(inbox.map((e: any) => e.node)).toEqual([{ kind: 'REGISTRATION_CONFIRMED', registrationId: reg.id }]);
+    await sys.assertConsistent();
   });
 });
 

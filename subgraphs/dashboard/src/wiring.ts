@@ -2,6 +2,7 @@
 import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
 import { startDashboardConsumers } from './infrastructure/consumers.js';
 import { DashboardRepository } from './infrastructure/dashboard-repository.js';
+import { NotificationRepository } from './infrastructure/notification-repository.js';
 import { dashboardResolvers } from './resolvers/index.js';
 
 /** Environment of the dashboard subgraph (default PORT 4004). */
@@ -12,10 +13,11 @@ export async function startDashboardService(env: Record<string, string | undefin
   const config = loadConfig(dashboardEnv, env, { PORT: '4004' });
   const rt = await createSubgraphRuntime('dashboard', config);
   const repo = new DashboardRepository(rt.conn);
-  await repo.model.init();
+  const inbox = new NotificationRepository(rt.conn);
+  await Promise.all([repo.model.init(), inbox.model.init()]);
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: dashboardResolvers(repo),
-    startConsumers: () => startDashboardConsumers(rt, repo),
+    resolvers: dashboardResolvers(repo, inbox),
+    startConsumers: () => startDashboardConsumers(rt, repo, inbox),
   });
 }

@@ -1,12 +1,17 @@
 /**
- * Every event subscription of the dashboard, in one place: the projection of registration
- * and payment events into the read model (durables `dashboard-registrations` and
- * `dashboard-payments`), each pull of events stored with one write.
+ * Every event subscription of the dashboard, in one place, each pull of events stored with one
+ * write:
+ * - the dashboard read model, from registration and payment events (durables
+ *   `dashboard-registrations` and `dashboard-payments`);
+ * - the notifications inbox, one notification per notifying event (durables
+ *   `dashboard-notifications` and `dashboard-notifications-payments`).
  */
 import type { EventEnvelope } from '@courses/contracts';
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { Fact } from '../domain/dashboard.js';
+import { notificationOf, type Notification } from '../domain/notification.js';
 import type { DashboardRepository } from './dashboard-repository.js';
+import type { NotificationRepository } from './notification-repository.js';
 
 /** The facts an event establishes (a confirmation also means the payment completed). */
 export function factsOf(e: EventEnvelope): Fact[] {
@@ -30,14 +35,28 @@ export function factsOf(e: EventEnvelope): Fact[] {
   }
 }
 
-export async function startDashboardConsumers(rt: SubgraphRuntime, repo: DashboardRepository): Promise<RunningConsumer[]> {
+/** Starts the dashboard's four durable consumers (see above). */
+export async function startDashboardConsumers(
+  rt: SubgraphRuntime,
+  repo: DashboardRepository,
+  inbox: NotificationRepository,
+): Promise<RunningConsumer[]> {
   // Events trickling in wait up to 50 ms for company: one write per batch instead of per event.
   const project = { handle: (events: EventEnvelope[]) => repo.record(events.flatMap(factsOf)), lingerMs: 50 };
+  const notify = {
+    handle: (events: EventEnvelope[]) => inbox.record(events.map(notificationOf).filter((n): n is Notification => n !== null)),
+    lingerMs: 50,
+  };
   return [
     await consumeFrom(rt, 'registration', 'dashboard-registrations', {
       types: ['registration.confirmed', 'registration.canceled'],
       ...project,
     }),
     await consumeFrom(rt, 'payment', 'dashboard-payments', { types: ['payment.completed', 'payment.refunded'], ...project }),
+    await consumeFrom(rt, 'registration', 'dashboard-notifications', {
+      types: ['registration.confirmed', 'registration.canceled', 'registration.abandoned'],
+      ...notify,
+    }),
+    await consumeFrom(rt, 'payment', 'dashboard-notifications-payments', { types: ['payment.refunded'], ...notify }),
   ];
 }

@@ -5,7 +5,8 @@
  * redeliveries never overwrite each other, on MongoDB and FerretDB alike, without any lock.
  * Reading a student's dashboard reads their facts and folds them.
  */
-import { Schema, type Connection, type Model, type mongo } from 'mongoose';
+import { Schema, type Connection, type Model } from 'mongoose';
+import { insertNew } from '@courses/platform';
 import { factId, fold, type DashboardEntry, type Fact } from '../domain/dashboard.js';
 
 interface FactDoc {
@@ -54,15 +55,10 @@ export class DashboardRepository {
 
   /** Stores facts not stored yet (one command); repeats are skipped. */
   async record(facts: readonly Fact[]): Promise<void> {
-    if (!facts.length) return;
     const now = new Date();
-    const docs = facts.map((f) => ({ _id: factId(f), ...f, projectedAt: now, lagMs: now.getTime() - f.at.getTime() }));
-    try {
-      await this.model.collection.insertMany(docs as never[], { ordered: false });
-    } catch (err) {
-      const writeErrors = (err as mongo.MongoBulkWriteError).writeErrors;
-      const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-      if (!list.length || list.some((e) => e.code !== 11000)) throw err;
-    }
+    await insertNew(
+      this.model.collection,
+      facts.map((f) => ({ _id: factId(f), ...f, projectedAt: now, lagMs: now.getTime() - f.at.getTime() })),
+    );
   }
 }
