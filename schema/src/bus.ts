@@ -25,6 +25,7 @@ export const BUS = {
   payment: { publishes: 'payment', consumes: { 'payment-refunds': 'registration' } },
   lecture: { publishes: 'lecture', consumes: { 'lecture-enrolment': 'registration' } },
   dashboard: {
+    publishes: 'dashboard',
     consumes: {
       'dashboard-registrations': 'registration',
       'dashboard-payments': 'payment',
@@ -32,7 +33,7 @@ export const BUS = {
       'dashboard-notifications-payments': 'payment',
     },
   },
-  gateway: { listens: ['registration', 'payment', 'lecture'] },
+  gateway: { listens: ['registration', 'payment', 'lecture', 'dashboard'] },
 } as const satisfies Record<string, BusRole>;
 
 /** A service that connects to NATS (also its NATS user name). */

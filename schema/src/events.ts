@@ -7,10 +7,11 @@
  * consumers validate before applying, so a payload that breaks its contract is refused at
  * both ends. Money amounts are integer KRW; ids are opaque strings.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** The bounded contexts that publish events; each owns exactly one JetStream stream. */
-export const CONTEXTS = ['lecture', 'registration', 'payment'] as const;
+export const CONTEXTS = ['lecture', 'registration', 'payment', 'dashboard'] as const;
 /** A publishing bounded context. */
 export type Context = (typeof CONTEXTS)[number];
 
@@ -81,6 +82,19 @@ export const eventPayloads = {
     lectureId: id,
     amount: krw,
   }),
+  /**
+   * The dashboard told a student something (a notification in their inbox). Published after the
+   * notification is stored and before the event that caused it is acked, again on redelivery,
+   * with an id derived from the notification ({@link stableEventId}), so JetStream drops repeats.
+   * Feeds the gateway's `notificationReceived`.
+   */
+  'dashboard.notificationCreated': z.object({
+    notificationId: id,
+    studentId: id,
+    registrationId: id,
+    lectureId: id,
+    kind: z.enum(['REGISTRATION_CONFIRMED', 'REGISTRATION_CANCELED', 'PAYMENT_REFUNDED', 'PAYMENT_FAILED']),
+  }),
 } as const;
 
 /** Every event type name, e.g. `registration.confirmed`. */
@@ -97,6 +111,7 @@ export interface Correlation {
   paymentId?: string;
   studentId?: string;
   instructorId?: string;
+  notificationId?: string;
 }
 
 /** Current envelope schema version; bump it (and keep reading older ones) on a breaking change. */
@@ -142,20 +157,40 @@ export function correlationOf<T extends EventType>(type: T, payload: EventPayloa
 }
 
 /**
- * Builds a validated envelope for a new event.
+ * Builds a validated envelope for a new event, with a random id unless `id` is given (see
+ * {@link stableEventId}).
  * @throws InvalidEventError when `payload` does not satisfy the schema of `type`.
  */
-export function createEvent<T extends EventType>(type: T, payload: EventPayload<T>, now = new Date()): EventEnvelope<T> {
+export function createEvent<T extends EventType>(
+  type: T,
+  payload: EventPayload<T>,
+  now = new Date(),
+  id: string = crypto.randomUUID(),
+): EventEnvelope<T> {
   const parsed = eventPayloads[type].safeParse(payload);
   if (!parsed.success) throw new InvalidEventError(`${type}: ${parsed.error.message}`);
   return {
-    id: crypto.randomUUID(),
+    id,
     type,
     occurredAt: now.toISOString(),
     schemaVersion: SCHEMA_VERSION,
     correlation: correlationOf(type, parsed.data as EventPayload<T>),
     payload: parsed.data as EventPayload<T>,
   };
+}
+
+/**
+ * An event id that is the same every time it is made from `key`: the first 128 bits of
+ * SHA-256(`key`) laid out as a name-based UUID (RFC 9562 §5.5 layout: version 5, variant 10).
+ * An event published again with it (say, after a redelivery) is dropped by JetStream's duplicate
+ * window (the message id is the event id) and is the same event to every consumer.
+ */
+export function stableEventId(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex').slice(0, 32).split('');
+  h[12] = '5';
+  h[16] = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  const x = h.join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
 /**

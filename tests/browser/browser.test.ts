@@ -111,7 +111,7 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await page.close();
   });
 
-  it('the student page shows a registration canceled elsewhere, live', async () => {
+  it('the student page shows a registration canceled elsewhere, live, and tells it in the inbox until read', async () => {
     const lectureId = await openReplicated('Live Status Changes');
     const page = await localPage();
     await page.goto(`${sys.url}/app?user=s-browser-2`);
@@ -132,7 +132,15 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     const entry = page.locator(`#dashboard tr[data-entry-id="${registrationId}"]`);
     await expect.poll(async () => (await entry.count()) && (await entry.innerText()), { timeout: 15_000 }).toContain('REFUNDED');
     await expect.poll(async () => await page.locator(`tr[data-lecture-id="${lectureId}"]`).count(), { timeout: 15_000 }).toBe(0);
+    // The inbox: the confirmation, the cancellation (and why) and the refund arrive live, counted until read.
+    const unread = async () => (await page.locator('#unread').innerText()).trim();
+    await expect.poll(unread, { timeout: 15_000 }).toBe('3');
+    expect(await page.locator('#inbox').innerText()).toContain('instructor canceled the lecture');
+    expect(await page.locator('#inbox li.unread').count()).toBe(3);
     await page.screenshot({ path: `${shots}student-page-live.png` });
+    await page.locator('#mark-read').click();
+    await expect.poll(unread, { timeout: 15_000 }).toBe('0');
+    expect(await page.locator('#inbox li.unread').count()).toBe(0);
     expect(external).toEqual([]);
     await page.close();
   });

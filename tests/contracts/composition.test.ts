@@ -61,9 +61,12 @@ describe("the student page's operations (gateway/public/operations.graphql)", ()
     expect(Object.keys(ops).sort()).toEqual([
       'CancelRegistration',
       'Catalog',
+      'MarkNotificationsRead',
       'MyDashboard',
+      'MyInbox',
       'MyRegistrationChanges',
       'MyRegistrations',
+      'NotificationReceived',
       'Register',
     ]);
     // Each one is a document of its own, with the fragments it uses, valid alone.

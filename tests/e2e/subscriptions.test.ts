@@ -14,7 +14,7 @@ import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let kim: string;
@@ -63,6 +63,38 @@ describe('who receives what', () => {
     expect(feed.results.every((r: any) => r.data.registrationStatusChanged.id === regId)).toBe(true);
     feed.stop();
     await kimWs.dispose();
+  });
+});
+
+describe('notificationReceived', () => {
+  const NOTIFY_SUB = `subscription { notificationReceived { id kind message read lecture { title } } }`;
+
+  it('tells a student of their own new notifications as they are stored, and no one else', async () => {
+    const lecture = await openLecture(kim, 'Live Inbox');
+    const [ana, ben] = await Promise.all([sys.token('STUDENT', 's-live-ana'), sys.token('STUDENT', 's-live-ben')]);
+    const [anaWs, benWs] = [wsClient(sys.url, ana), wsClient(sys.url, ben)];
+    const before = sys.gateway.hub.listeners;
+    const [anaFeed, benFeed] = [collect(anaWs, NOTIFY_SUB), collect(benWs, NOTIFY_SUB)];
+    await listening(sys.gateway, before, 2, 'notificationReceived');
+    await register(lecture, ben); // someone else's news first
+    const regId = await register(lecture, ana);
+    const [first] = await anaFeed.waitFor(1);
+    expect(first.data?.notificationReceived).toMatchObject({
+      kind: 'REGISTRATION_CONFIRMED',
+      read: false,
+      lecture: { title: 'Live Inbox' },
+      message: expect.stringContaining('Live Inbox'),
+    });
+    // Ben's own confirmation is his marker: Ana's came after his in the stream, and he got only his.
+    const [bens] = await benFeed.waitFor(1);
+    expect((bens.data as any)?.notificationReceived.kind).toBe('REGISTRATION_CONFIRMED');
+    expect(benFeed.results).toHaveLength(1);
+    const stored = (await gqlOk(sys.url, `{ myNotifications { edges { node { id } } } }`, {}, ana)).myNotifications.edges[0]?.node.id;
+    expect((first.data as any)?.notificationReceived.id).toBe(stored);
+    expect(regId).toMatch(/^[0-9a-f]{24}$/);
+    anaFeed.stop();
+    benFeed.stop();
+    await Promise.all([anaWs.dispose(), benWs.dispose()]);
   });
 });
 

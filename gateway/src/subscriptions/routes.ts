@@ -12,10 +12,10 @@ export interface SubscriptionRoute {
   contexts: Context[];
   /** Event types that change what the field reports. */
   types: EventType[];
-  /** The Query field that fetches the entity by id (`registration(id:)`, `lecture(id:)`). */
-  entityQueryField: 'registration' | 'lecture';
-  /** Argument of the Subscription field that narrows it to one entity, if any. */
-  keyArgument: 'registrationId' | 'lectureId';
+  /** The Query field that fetches the entity by id (`registration(id:)`, `lecture(id:)`, `notification(id:)`). */
+  entityQueryField: 'registration' | 'lecture' | 'notification';
+  /** Argument of the Subscription field that narrows it to one entity, if it has one. */
+  keyArgument?: 'registrationId' | 'lectureId';
   /** Whether the key argument is required. */
   keyRequired: boolean;
   /** Whether subscribing needs a signed-in caller. */
@@ -60,5 +60,15 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
     mayConcern: () => true,
     // The lecture subgraph's own fields (public, cacheControl PUBLIC); not `registrations`.
     publicFields: new Set(['__typename', 'id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount']),
+  },
+  notificationReceived: {
+    contexts: ['dashboard'],
+    types: ['dashboard.notificationCreated'],
+    entityQueryField: 'notification',
+    keyRequired: false,
+    needsIdentity: true,
+    keyOf: (e) => e.correlation.notificationId,
+    // Only the student it tells (the dashboard answers null to anyone else as well).
+    mayConcern: (e, who) => !!who && e.correlation.studentId === who.sub,
   },
 };

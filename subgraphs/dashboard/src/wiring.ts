@@ -18,6 +18,7 @@ export async function startDashboardService(env: Record<string, string | undefin
   return startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
     resolvers: dashboardResolvers(repo, inbox),
+    publishes: 'dashboard',
     startConsumers: () => startDashboardConsumers(rt, repo, inbox),
   });
 }

@@ -7,7 +7,7 @@
  * already stored. A notification only ever changes from unread to read.
  */
 import { createHash } from 'node:crypto';
-import type { EventEnvelope, EventPayload } from '@courses/contracts';
+import { createEvent, stableEventId, type EventEnvelope, type EventPayload } from '@courses/contracts';
 
 /** What a notification tells. */
 export type NotificationKind = 'REGISTRATION_CONFIRMED' | 'REGISTRATION_CANCELED' | 'PAYMENT_REFUNDED' | 'PAYMENT_FAILED';
@@ -98,4 +98,17 @@ export function notificationOf(e: EventEnvelope): Notification | null {
     createdAt: new Date(e.occurredAt),
     readAt: null,
   };
+}
+
+/**
+ * `dashboard.notificationCreated` for `n`, the same event every time (its id derives from the
+ * notification's), so publishing it again after a redelivery is a duplicate JetStream drops.
+ */
+export function notificationCreated(n: Notification): EventEnvelope<'dashboard.notificationCreated'> {
+  return createEvent(
+    'dashboard.notificationCreated',
+    { notificationId: n.id, studentId: n.studentId, registrationId: n.registrationId, lectureId: n.lectureId, kind: n.kind },
+    n.createdAt,
+    stableEventId(`notification:${n.id}`),
+  );
 }

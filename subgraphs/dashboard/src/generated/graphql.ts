@@ -126,6 +126,8 @@ export type Query = {
    * only unread ones with `unreadOnly`. Needs a signed-in caller.
    */
   myNotifications: NotificationConnection;
+  /** One of the caller's notifications; null when it is not theirs. Needs a signed-in caller. */
+  notification?: Maybe<Notification>;
   /** How many of the caller's notifications are unread. Needs a signed-in caller. */
   unreadNotificationCount: Scalars['Int']['output'];
 };
@@ -137,9 +139,23 @@ export type QueryMyNotificationsArgs = {
   unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
+
+export type QueryNotificationArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type RegistrationStatus =
   | 'CANCELED'
   | 'CONFIRMED';
+
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws;
+   * the events' ordering is the inbox's). Needs a signed-in caller.
+   */
+  notificationReceived: Notification;
+};
 
 
 
@@ -230,6 +246,7 @@ export type ResolversTypes = {
   PaymentStatus: PaymentStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   RegistrationStatus: RegistrationStatus;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -247,6 +264,7 @@ export type ResolversParentTypes = {
   NotificationEdge: Omit<NotificationEdge, 'node'> & { node: ResolversParentTypes['Notification'] };
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
+  Subscription: Record<PropertyKey, never>;
 };
 
 export type DashboardEntryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DashboardEntry'] = ResolversParentTypes['DashboardEntry']> = {
@@ -301,7 +319,12 @@ export type PageInfoResolvers<ContextType = RequestContext, ParentType extends R
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   myDashboard?: Resolver<Array<ResolversTypes['DashboardEntry']>, ParentType, ContextType>;
   myNotifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, Partial<QueryMyNotificationsArgs>>;
+  notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationArgs, 'id'>>;
   unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  notificationReceived?: SubscriptionResolver<ResolversTypes['Notification'], "notificationReceived", ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = RequestContext> = {
@@ -314,5 +337,6 @@ export type Resolvers<ContextType = RequestContext> = {
   NotificationEdge?: NotificationEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
 };
 

@@ -4,12 +4,18 @@
  * - the dashboard read model, from registration and payment events (durables
  *   `dashboard-registrations` and `dashboard-payments`);
  * - the notifications inbox, one notification per notifying event (durables
- *   `dashboard-notifications` and `dashboard-notifications-payments`).
+ *   `dashboard-notifications` and `dashboard-notifications-payments`), each announced with
+ *   `dashboard.notificationCreated` for live clients.
+ *
+ * The announcement needs no outbox: it is published after the notification is stored and before
+ * the events that caused it are acked, so a crash in between redelivers them, the insert skips
+ * what is stored, and the announcement goes out again with the same id (JetStream drops a repeat
+ * within its duplicate window; the gateway sends a client a payload once).
  */
 import type { EventEnvelope } from '@courses/contracts';
-import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, publishEvent, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { Fact } from '../domain/dashboard.js';
-import { notificationOf, type Notification } from '../domain/notification.js';
+import { notificationCreated, notificationOf, type Notification } from '../domain/notification.js';
 import type { DashboardRepository } from './dashboard-repository.js';
 import type { NotificationRepository } from './notification-repository.js';
 
@@ -44,7 +50,11 @@ export async function startDashboardConsumers(
   // Events trickling in wait up to 50 ms for company: one write per batch instead of per event.
   const project = { handle: (events: EventEnvelope[]) => repo.record(events.flatMap(factsOf)), lingerMs: 50 };
   const notify = {
-    handle: (events: EventEnvelope[]) => inbox.record(events.map(notificationOf).filter((n): n is Notification => n !== null)),
+    async handle(events: EventEnvelope[]) {
+      const notifications = events.map(notificationOf).filter((n): n is Notification => n !== null);
+      await inbox.record(notifications);
+      await Promise.all(notifications.map((n) => publishEvent(rt.js, notificationCreated(n), rt.namespace)));
+    },
     lingerMs: 50,
   };
   return [

@@ -1,5 +1,15 @@
 /** Inbound adapter: GraphQL resolvers of the dashboard subgraph (reads its own read models only). */
-import { badInput, DateTimeScalar, idCursor, pageSize, requireId, requireIdentity, type RequestContext } from '@courses/platform';
+import {
+  appError,
+  badInput,
+  DateTimeScalar,
+  ErrorCode,
+  idCursor,
+  pageSize,
+  requireId,
+  requireIdentity,
+  type RequestContext,
+} from '@courses/platform';
 import type { Notification } from '../domain/notification.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { DashboardRepository } from '../infrastructure/dashboard-repository.js';
@@ -32,6 +42,17 @@ export function dashboardResolvers(repo: DashboardRepository, inbox: Notificatio
         return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
       },
       unreadNotificationCount: (_: unknown, __: unknown, ctx: RequestContext) => inbox.unreadCount(requireIdentity(ctx).sub),
+      notification: async (_: unknown, args: { id: string }, ctx: RequestContext) => {
+        const [found] = await inbox.findByIds(requireIdentity(ctx).sub, [requireId(args.id)]);
+        return found ?? null;
+      },
+    },
+    Subscription: {
+      notificationReceived: {
+        subscribe: () => {
+          throw appError(ErrorCode.BAD_USER_INPUT, 'subscriptions are served by the gateway over graphql-ws');
+        },
+      },
     },
     Mutation: {
       markNotificationsRead: (_: unknown, args: { ids: string[] }, ctx: RequestContext) => {
