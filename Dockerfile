@@ -11,6 +11,7 @@ COPY subgraphs/payment/package.json subgraphs/payment/
 COPY subgraphs/lecture/package.json subgraphs/lecture/
 COPY subgraphs/dashboard/package.json subgraphs/dashboard/
 COPY test-kit/package.json test-kit/
+COPY client/package.json client/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -b && npm prune --omit=dev --no-audit --no-fund

@@ -1,7 +1,10 @@
 /**
- * graphql-codegen: typed resolvers for each subgraph from its schema.graphql
- * (`npm run codegen`; output in subgraphs/<name>/src/generated/, checked in and verified by a test).
- * Mappers point GraphQL types at the domain types the resolvers really return.
+ * graphql-codegen (`npm run codegen`; output checked in and verified by a test):
+ * - typed resolvers for each subgraph from its schema.graphql, in subgraphs/<name>/src/generated/;
+ *   mappers point GraphQL types at the domain types the resolvers really return;
+ * - typed documents (the client preset) of the student page's operations,
+ *   gateway/public/operations.graphql, against the supergraph, in client/src/generated/: what a
+ *   TypeScript client app imports (@courses/client).
  */
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
@@ -28,6 +31,8 @@ const subgraph = (name: string, mappers: Mappers) => ({
 
 const config: CodegenConfig = {
   overwrite: true,
+  // ESM imports with `.js` (the client preset's own files import each other); CLI 5 takes it from here only.
+  emitLegacyCommonJSImports: false,
   generates: {
     ...subgraph('lecture', { Lecture: '../domain/lecture.js#Lecture as LectureModel' }),
     ...subgraph('registration', {
@@ -35,6 +40,13 @@ const config: CodegenConfig = {
       Lecture: '../domain/registration.js#LectureRef as LectureRefModel',
     }),
     ...subgraph('payment', { Payment: '../domain/payment.js#Payment as PaymentModel' }),
+    'client/src/generated/': {
+      schema: 'schema/supergraph.graphql',
+      documents: ['gateway/public/operations.graphql'],
+      preset: 'client',
+      presetConfig: { fragmentMasking: false },
+      config: { useTypeImports: true, enumsAsTypes: true, scalars: { DateTime: 'string' }, skipTypename: true },
+    },
     ...subgraph('dashboard', {
       DashboardEntry: '../domain/dashboard.js#DashboardEntry as DashboardEntryModel',
       Notification: '../domain/notification.js#Notification as NotificationModel',

@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/generated/**', 'node_modules/**', '.data/**', 'test-results/**'] },
   {
-    files: ['platform/src/**/*.ts', 'schema/src/**/*.ts', 'gateway/src/**/*.ts', 'subgraphs/*/src/**/*.ts'],
+    files: ['platform/src/**/*.ts', 'schema/src/**/*.ts', 'gateway/src/**/*.ts', 'subgraphs/*/src/**/*.ts', 'client/src/**/*.ts'],
     extends: [tseslint.configs.base],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

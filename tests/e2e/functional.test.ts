@@ -4,6 +4,7 @@
  */
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MarkNotificationsReadDocument, MyInboxDocument, request, type MyInboxQuery } from '@courses/client';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
@@ -205,9 +206,16 @@ describe('notifications inbox', () => {
     const failed = await eventually(async () => (await gqlOk(sys.url, INBOX, {}, broke)).myNotifications.edges[0]?.node);
     expect(failed).toMatchObject({ kind: 'PAYMENT_FAILED', reason: 'PAYMENT_DECLINED', lecture: { title: 'Inbox Lecture' } });
 
-    const ids = inbox.myNotifications.edges.map((e: any) => e.node.id);
-    expect((await gqlOk(sys.url, `mutation($ids: [ID!]!) { markNotificationsRead(ids: $ids) }`, { ids }, t)).markNotificationsRead).toBe(3);
-    expect((await gqlOk(sys.url, INBOX, {}, t)).unreadNotificationCount).toBe(0);
+    // The same through the typed documents a TypeScript client imports (@courses/client): the
+    // result and variables are typed by the document.
+    const typed: MyInboxQuery = await request(`${sys.url}/graphql`, MyInboxDocument, {}, t);
+    expect(typed.unreadNotificationCount).toBe(3);
+    const ids = typed.myNotifications.edges.map((e) => e.node.id);
+    expect((await request(`${sys.url}/graphql`, MarkNotificationsReadDocument, { ids }, t)).markNotificationsRead).toBe(3);
+    expect((await request(`${sys.url}/graphql`, MyInboxDocument, {}, t)).unreadNotificationCount).toBe(0);
+    await expect(request(`${sys.url}/graphql`, MarkNotificationsReadDocument, { ids: ['nope'] }, t)).rejects.toMatchObject({
+      errors: [expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })],
+    });
     await sys.assertConsistent();
   });
 });

@@ -1,0 +1,413 @@
+/* eslint-disable */
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = Maybe<T>;
+export type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+export type MakeOptional<T, K extends keyof T> = Omit<T, K> & { [SubKey in K]?: Maybe<T[SubKey]> };
+export type MakeMaybe<T, K extends keyof T> = Omit<T, K> & { [SubKey in K]: Maybe<T[SubKey]> };
+export type MakeEmpty<T extends { [key: string]: unknown }, K extends keyof T> = { [_ in K]?: never };
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** An ISO-8601 UTC timestamp, e.g. 2026-11-21T09:00:00.000Z. */
+  DateTime: { input: string; output: string; }
+  join__DirectiveArguments: { input: any; output: any; }
+  join__FieldSet: { input: any; output: any; }
+  link__Import: { input: any; output: any; }
+};
+
+export type CacheControlScope =
+  | 'PRIVATE'
+  | 'PUBLIC';
+
+export type CancellationReason =
+  | 'LECTURE_CANCELED'
+  | 'STUDENT_REQUEST';
+
+/**
+ * One line of a student's dashboard: a registration and its payment state, from the
+ * dashboard's own read model (built from registration and payment events; eventually consistent).
+ */
+export type DashboardEntry = {
+  lectureId: Scalars['ID']['output'];
+  lectureTitle: Scalars['String']['output'];
+  /** Null until the payment's first event has arrived. */
+  paymentStatus?: Maybe<PaymentStatus>;
+  registrationId: Scalars['ID']['output'];
+  registrationStatus: RegistrationStatus;
+  /** When the entry last changed (time of the event that changed it). */
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** A lecture, owned by the lecture subgraph. */
+export type Lecture = {
+  /** Seats: the most confirmed registrations the lecture accepts. */
+  capacity: Scalars['Int']['output'];
+  /** Confirmed registrations, as the lecture side has learned of them from registration events. */
+  enrolledCount: Scalars['Int']['output'];
+  id: Scalars['ID']['output'];
+  /** User id (JWT `sub`) of the instructor who opened the lecture. */
+  instructorId: Scalars['ID']['output'];
+  /** Fee in KRW (integer won). */
+  price: Scalars['Int']['output'];
+  /**
+   * Registrations of this lecture, confirmed and canceled, newest first, a page at a time:
+   * `first` 1 to 100 (default 20), `after` a cursor from a previous page. Only for the lecture's
+   * instructor or an admin; null for anyone else.
+   */
+  registrations?: Maybe<RegistrationConnection>;
+  /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
+  status: LectureStatus;
+  title: Scalars['String']['output'];
+};
+
+
+/** A lecture, owned by the lecture subgraph. */
+export type LectureRegistrationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type LectureConnection = {
+  edges: Array<LectureEdge>;
+  pageInfo: PageInfo;
+  /** Lectures matching the filter, across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type LectureEdge = {
+  /** Opaque cursor; pass it as `after` to continue after this edge. */
+  cursor: Scalars['String']['output'];
+  node: Lecture;
+};
+
+export type LectureStatus =
+  | 'CANCELED'
+  | 'OPEN';
+
+export type Mutation = {
+  /**
+   * Cancels a lecture: its instructor or an admin. Every confirmed registration of it is then
+   * canceled (reason LECTURE_CANCELED) and refunded. Canceling a canceled lecture returns it unchanged.
+   */
+  cancelLecture: Lecture;
+  /**
+   * Cancels a confirmed registration (its student or an admin); the payment is refunded.
+   * Canceling a canceled registration returns it unchanged.
+   */
+  cancelRegistration: Registration;
+  /**
+   * Marks the caller's notifications `ids` read (at most 100; ids that are not the caller's, or
+   * read already, are left alone). Returns how many it marked.
+   */
+  markNotificationsRead: Scalars['Int']['output'];
+  /** Opens a lecture taught by the caller. Role INSTRUCTOR or ADMIN. */
+  openLecture: Lecture;
+  /**
+   * Registers the caller (role STUDENT or ADMIN) for an OPEN lecture and pays its price.
+   * Errors: LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED, PAYMENT_DECLINED,
+   * PAYMENT_UNAVAILABLE (extensions.retryAfterSeconds says when to try again). On any error
+   * no seat is held and no registration exists.
+   */
+  registerForLecture: Registration;
+};
+
+
+export type MutationCancelLectureArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCancelRegistrationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationMarkNotificationsReadArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type MutationOpenLectureArgs = {
+  input: OpenLectureInput;
+};
+
+
+export type MutationRegisterForLectureArgs = {
+  lectureId: Scalars['ID']['input'];
+};
+
+/**
+ * One message in a student's inbox: something that happened to their registrations, told once
+ * (built from events by the dashboard; eventually consistent).
+ */
+export type Notification = {
+  /** KRW paid (REGISTRATION_CONFIRMED) or refunded (PAYMENT_REFUNDED); null for the other kinds. */
+  amount?: Maybe<Scalars['Int']['output']>;
+  /** When it happened. */
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  kind: NotificationKind;
+  lecture: Lecture;
+  /** One sentence for people. */
+  message: Scalars['String']['output'];
+  read: Scalars['Boolean']['output'];
+  /**
+   * Why: STUDENT_REQUEST or LECTURE_CANCELED for REGISTRATION_CANCELED, PAYMENT_DECLINED or
+   * PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
+   */
+  reason?: Maybe<Scalars['String']['output']>;
+  registrationId: Scalars['ID']['output'];
+};
+
+/** One page of the caller's notifications, newest first. */
+export type NotificationConnection = {
+  edges: Array<NotificationEdge>;
+  pageInfo: PageInfo;
+  /** Notifications across all pages (unread ones only, with unreadOnly). */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type NotificationEdge = {
+  /** Opaque cursor; pass it as `after` to continue after this edge. */
+  cursor: Scalars['String']['output'];
+  node: Notification;
+};
+
+/** What a notification tells. */
+export type NotificationKind =
+  /** A registration attempt failed at the payment step (see reason); no registration was made. */
+  | 'PAYMENT_FAILED'
+  /** A payment was refunded. */
+  | 'PAYMENT_REFUNDED'
+  /** A registration was canceled, by its student or because the lecture was canceled (see reason). */
+  | 'REGISTRATION_CANCELED'
+  /** A registration was paid and confirmed. */
+  | 'REGISTRATION_CONFIRMED';
+
+export type OpenLectureInput = {
+  /** 1 to 10000 seats. */
+  capacity: Scalars['Int']['input'];
+  /** 0 to 100000000 KRW. */
+  price: Scalars['Int']['input'];
+  /** 1 to 200 characters after trimming. */
+  title: Scalars['String']['input'];
+};
+
+/** Relay-style page information. */
+export type PageInfo = {
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
+/** The charge for one registration. Visible to the paying student and admins. */
+export type Payment = {
+  /** Charged amount in KRW (integer won). */
+  amount: Scalars['Int']['output'];
+  id: Scalars['ID']['output'];
+  status: PaymentStatus;
+};
+
+export type PaymentStatus =
+  | 'COMPLETED'
+  | 'REFUNDED';
+
+export type Query = {
+  /** A lecture by id; null when none has it. Public. */
+  lecture?: Maybe<Lecture>;
+  /** The catalog, oldest first. `first` defaults to 20 (at most 100). Public. */
+  lectures: LectureConnection;
+  /** The caller's dashboard, most recently changed first. Needs a signed-in caller. */
+  myDashboard: Array<DashboardEntry>;
+  /**
+   * The caller's notifications, newest first: `first` (1-100, default 20) after cursor `after`;
+   * only unread ones with `unreadOnly`. Needs a signed-in caller.
+   */
+  myNotifications: NotificationConnection;
+  /** The caller's registrations, confirmed and canceled, newest first. */
+  myRegistrations: Array<Registration>;
+  /** One of the caller's notifications; null when it is not theirs. Needs a signed-in caller. */
+  notification?: Maybe<Notification>;
+  /** A registration, for its student, the lecture's instructor or an admin; null for anyone else. */
+  registration?: Maybe<Registration>;
+  /** How many of the caller's notifications are unread. Needs a signed-in caller. */
+  unreadNotificationCount: Scalars['Int']['output'];
+};
+
+
+export type QueryLectureArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryLecturesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<LectureStatus>;
+};
+
+
+export type QueryMyNotificationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  unreadOnly?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type QueryNotificationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryRegistrationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+/**
+ * A student's enrolment in one lecture. It exists only once paid: an attempt whose payment
+ * fails leaves no registration behind.
+ */
+export type Registration = {
+  /** Why it was canceled; null while confirmed. */
+  cancellationReason?: Maybe<CancellationReason>;
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+  lecture: Lecture;
+  /** The charge for this registration; null for callers other than the student or an admin. */
+  payment?: Maybe<Payment>;
+  status: RegistrationStatus;
+  /** User id (JWT `sub`) of the student. */
+  studentId: Scalars['ID']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+};
+
+/** One page of a lecture's registrations. */
+export type RegistrationConnection = {
+  edges: Array<RegistrationEdge>;
+  pageInfo: PageInfo;
+  /** Registrations of the lecture across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type RegistrationEdge = {
+  /** Opaque cursor; pass it as `after` to continue after this edge. */
+  cursor: Scalars['String']['output'];
+  node: Registration;
+};
+
+export type RegistrationStatus =
+  | 'CANCELED'
+  | 'CONFIRMED';
+
+export type Subscription = {
+  /**
+   * A lecture's status or enrolled count changed. Served by the gateway over graphql-ws
+   * (the event names the lecture; the gateway resolves the selected fields). Public.
+   */
+  lectureUpdated: Lecture;
+  /**
+   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws;
+   * the events' ordering is the inbox's). Needs a signed-in caller.
+   */
+  notificationReceived: Notification;
+  /**
+   * A registration's status, or its payment's status, changed. Without an id: every
+   * registration the caller may see (a student's own; an instructor's lectures'; all for an
+   * admin). Served by the gateway over graphql-ws.
+   */
+  registrationStatusChanged: Registration;
+};
+
+
+export type SubscriptionLectureUpdatedArgs = {
+  lectureId: Scalars['ID']['input'];
+};
+
+
+export type SubscriptionRegistrationStatusChangedArgs = {
+  registrationId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+export type Join__Graph =
+  | 'DASHBOARD'
+  | 'LECTURE'
+  | 'PAYMENT'
+  | 'REGISTRATION';
+
+export type Link__Purpose =
+  /** `EXECUTION` features provide metadata necessary for operation execution. */
+  | 'EXECUTION'
+  /** `SECURITY` features provide metadata necessary to securely resolve fields. */
+  | 'SECURITY';
+
+export type RegistrationViewFragment = { id: string, status: RegistrationStatus, cancellationReason?: CancellationReason | null, lecture: { title: string }, payment?: { status: PaymentStatus } | null };
+
+export type CatalogQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CatalogQuery = { lectures: { totalCount: number, edges: Array<{ node: { id: string, title: string, price: number, capacity: number, enrolledCount: number } }> } };
+
+export type MyRegistrationsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyRegistrationsQuery = { myRegistrations: Array<{ id: string, status: RegistrationStatus, cancellationReason?: CancellationReason | null, lecture: { title: string }, payment?: { status: PaymentStatus } | null }> };
+
+export type MyDashboardQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyDashboardQuery = { myDashboard: Array<{ registrationId: string, lectureTitle: string, registrationStatus: RegistrationStatus, paymentStatus?: PaymentStatus | null, updatedAt: string }> };
+
+export type RegisterMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type RegisterMutation = { registerForLecture: { id: string, status: RegistrationStatus, cancellationReason?: CancellationReason | null, lecture: { title: string }, payment?: { status: PaymentStatus } | null } };
+
+export type CancelRegistrationMutationVariables = Exact<{
+  id: Scalars['ID']['input'];
+}>;
+
+
+export type CancelRegistrationMutation = { cancelRegistration: { id: string, status: RegistrationStatus, cancellationReason?: CancellationReason | null, lecture: { title: string }, payment?: { status: PaymentStatus } | null } };
+
+export type MyRegistrationChangesSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyRegistrationChangesSubscription = { registrationStatusChanged: { id: string, status: RegistrationStatus, cancellationReason?: CancellationReason | null, lecture: { title: string }, payment?: { status: PaymentStatus } | null } };
+
+export type NotificationViewFragment = { id: string, kind: NotificationKind, message: string, read: boolean, createdAt: string };
+
+export type MyInboxQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type MyInboxQuery = { unreadNotificationCount: number, myNotifications: { edges: Array<{ node: { id: string, kind: NotificationKind, message: string, read: boolean, createdAt: string } }> } };
+
+export type MarkNotificationsReadMutationVariables = Exact<{
+  ids: Array<Scalars['ID']['input']> | Scalars['ID']['input'];
+}>;
+
+
+export type MarkNotificationsReadMutation = { markNotificationsRead: number };
+
+export type NotificationReceivedSubscriptionVariables = Exact<{ [key: string]: never; }>;
+
+
+export type NotificationReceivedSubscription = { notificationReceived: { id: string, kind: NotificationKind, message: string, read: boolean, createdAt: string } };
+
+export const RegistrationViewFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RegistrationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Registration"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancellationReason"}},{"kind":"Field","name":{"kind":"Name","value":"lecture"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<RegistrationViewFragment, unknown>;
+export const NotificationViewFragmentDoc = {"kind":"Document","definitions":[{"kind":"FragmentDefinition","name":{"kind":"Name","value":"NotificationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Notification"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"read"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<NotificationViewFragment, unknown>;
+export const CatalogDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Catalog"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"lectures"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"50"}},{"kind":"Argument","name":{"kind":"Name","value":"status"},"value":{"kind":"EnumValue","value":"OPEN"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"totalCount"}},{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"title"}},{"kind":"Field","name":{"kind":"Name","value":"price"}},{"kind":"Field","name":{"kind":"Name","value":"capacity"}},{"kind":"Field","name":{"kind":"Name","value":"enrolledCount"}}]}}]}}]}}]}}]} as unknown as DocumentNode<CatalogQuery, CatalogQueryVariables>;
+export const MyRegistrationsDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyRegistrations"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myRegistrations"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RegistrationView"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RegistrationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Registration"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancellationReason"}},{"kind":"Field","name":{"kind":"Name","value":"lecture"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<MyRegistrationsQuery, MyRegistrationsQueryVariables>;
+export const MyDashboardDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyDashboard"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myDashboard"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registrationId"}},{"kind":"Field","name":{"kind":"Name","value":"lectureTitle"}},{"kind":"Field","name":{"kind":"Name","value":"registrationStatus"}},{"kind":"Field","name":{"kind":"Name","value":"paymentStatus"}},{"kind":"Field","name":{"kind":"Name","value":"updatedAt"}}]}}]}}]} as unknown as DocumentNode<MyDashboardQuery, MyDashboardQueryVariables>;
+export const RegisterDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"Register"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registerForLecture"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"lectureId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RegistrationView"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RegistrationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Registration"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancellationReason"}},{"kind":"Field","name":{"kind":"Name","value":"lecture"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<RegisterMutation, RegisterMutationVariables>;
+export const CancelRegistrationDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CancelRegistration"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"cancelRegistration"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RegistrationView"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RegistrationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Registration"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancellationReason"}},{"kind":"Field","name":{"kind":"Name","value":"lecture"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<CancelRegistrationMutation, CancelRegistrationMutationVariables>;
+export const MyRegistrationChangesDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"MyRegistrationChanges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"registrationStatusChanged"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"RegistrationView"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"RegistrationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Registration"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"status"}},{"kind":"Field","name":{"kind":"Name","value":"cancellationReason"}},{"kind":"Field","name":{"kind":"Name","value":"lecture"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"title"}}]}},{"kind":"Field","name":{"kind":"Name","value":"payment"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"status"}}]}}]}}]} as unknown as DocumentNode<MyRegistrationChangesSubscription, MyRegistrationChangesSubscriptionVariables>;
+export const MyInboxDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"MyInbox"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"myNotifications"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"20"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"NotificationView"}}]}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"unreadNotificationCount"}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"NotificationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Notification"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"read"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<MyInboxQuery, MyInboxQueryVariables>;
+export const MarkNotificationsReadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"MarkNotificationsRead"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"ids"}},"type":{"kind":"NonNullType","type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"markNotificationsRead"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"ids"},"value":{"kind":"Variable","name":{"kind":"Name","value":"ids"}}}]}]}}]} as unknown as DocumentNode<MarkNotificationsReadMutation, MarkNotificationsReadMutationVariables>;
+export const NotificationReceivedDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"subscription","name":{"kind":"Name","value":"NotificationReceived"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"notificationReceived"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"FragmentSpread","name":{"kind":"Name","value":"NotificationView"}}]}}]}},{"kind":"FragmentDefinition","name":{"kind":"Name","value":"NotificationView"},"typeCondition":{"kind":"NamedType","name":{"kind":"Name","value":"Notification"}},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"kind"}},{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"read"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}}]}}]} as unknown as DocumentNode<NotificationReceivedSubscription, NotificationReceivedSubscriptionVariables>;
