@@ -37,7 +37,14 @@ try {
   const r = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, TEST_MONGODB_URI: mongo.uri, NATS_SERVER_BIN: natsServer, ...(chromium ? { CHROMIUM_PATH: chromium } : {}) },
+    env: {
+      ...process.env,
+      TEST_MONGODB_URI: mongo.uri,
+      NATS_SERVER_BIN: natsServer,
+      // Where this run's reserved ports start in each worker's block (test-kit/src/system.ts).
+      TEST_PORT_OFFSET: String(100 * Math.floor(Math.random() * 10)),
+      ...(chromium ? { CHROMIUM_PATH: chromium } : {}),
+    },
   });
   status = r.status ?? 1;
 } catch (err) {

@@ -73,10 +73,14 @@ export interface TestSystem {
 /**
  * Ports for subgraphs that a test may stop and restart "on the same port". An OS-chosen port
  * (PORT=0) could be handed to another test's server while ours is down, so these come from a
- * range below Linux's ephemeral ports (32768+), one block of 1000 per vitest worker.
+ * range below Linux's ephemeral ports (32768+), one block of 1000 per vitest worker, starting at
+ * the run's own offset in it (TEST_PORT_OFFSET, 0-900, drawn by `npm test`), so that two test
+ * runs on one machine do not race for the same ports.
  */
 let nextPort =
-  20_000 + ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000;
+  20_000 +
+  ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000 +
+  (Number(process.env.TEST_PORT_OFFSET) || 0);
 async function reservedPort(): Promise<number> {
   const { createServer } = await import('node:net');
   for (;;) {
