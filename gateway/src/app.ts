@@ -80,13 +80,19 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
   return formatted;
 }
 
-/** The student web page (gateway/public/app.html), read once. */
-/** The student page, with its operations (public/operations.graphql) put in as one document per name. */
-const APP_HTML = readFileSync(new URL('../public/app.html', import.meta.url), 'utf8').replace(
-  '/*OPERATIONS*/ {}',
-  // `<` escaped so that no text in a document can end the page's script element.
-  JSON.stringify(pageOperations()).replace(/</g, '\\u003c'),
-);
+/**
+ * A page of public/ (app.html, the student page; instructor.html, the instructor console), read
+ * once, with what it shares with the other (public/page.js) and the operations
+ * (public/operations.graphql, one document per name) put in. `<` is escaped so that no text in a
+ * document can end the page's script element.
+ */
+function pageHtml(file: string): string {
+  const read = (name: string) => readFileSync(new URL(`../public/${name}`, import.meta.url), 'utf8');
+  return read(file)
+    .replace('/*OPERATIONS*/ {}', JSON.stringify(pageOperations()).replace(/</g, '\\u003c'))
+    .replace('/*SHARED*/', () => read('page.js'));
+}
+const PAGES = { '/app': pageHtml('app.html'), '/app/instructor': pageHtml('instructor.html') };
 
 /**
  * The page's operations: public/operations.graphql split into one printed document per
@@ -189,11 +195,16 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
     onGet: browserPage(devDefault(config.GRAPHIQL, config)),
     routes: {
-      '/app': (req, res) => {
-        if (req.method !== 'GET') return false;
-        res.writeHead(200, PAGE_HEADERS);
-        res.end(APP_HTML);
-      },
+      ...Object.fromEntries(
+        Object.entries(PAGES).map(([path, html]) => [
+          path,
+          (req: IncomingMessage, res: ServerResponse) => {
+            if (req.method !== 'GET') return false;
+            res.writeHead(200, PAGE_HEADERS);
+            res.end(html);
+          },
+        ]),
+      ),
       ...(config.DEV_TOKENS ? { '/dev/token': devTokenRoute(tokens) } : {}),
     },
     async context(req) {

@@ -144,4 +144,48 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     expect(external).toEqual([]);
     await page.close();
   });
+  it('the instructor console and the student page side by side: a registration appears live for the instructor, the lecture canceled there reaches the student live', async () => {
+    const instructorPage = await localPage();
+    await instructorPage.goto(`${sys.url}/app/instructor?user=INSTRUCTOR:i-console`);
+    await instructorPage.locator('#conn.live').waitFor({ timeout: 15_000 });
+    // Opening with a bad input says what is wrong next to the field; then a good one opens it.
+    const form = instructorPage.locator('form.open');
+    await form.locator('input[name=title]').fill('   ');
+    await form.getByRole('button', { name: 'Open' }).click();
+    await expect
+      .poll(async () => await form.locator('.error[data-for=title]').innerText(), { timeout: 15_000 })
+      .toContain('must not be empty');
+    await form.locator('input[name=title]').fill('Console Lecture');
+    await form.locator('input[name=capacity]').fill('5');
+    await form.locator('input[name=price]').fill('20000');
+    await form.getByRole('button', { name: 'Open' }).click();
+    const lecture = instructorPage.locator('.lecture', { hasText: 'Console Lecture' });
+    await lecture.waitFor({ timeout: 15_000 });
+    const lectureId = (await lecture.getAttribute('data-lecture-id'))!;
+    await sys.waitForCatalog(lectureId);
+
+    // The student registers in their own tab; the instructor sees it without reloading.
+    const studentPage = await localPage();
+    await studentPage.goto(`${sys.url}/app?user=s-console`);
+    await studentPage.locator('#conn.live').waitFor({ timeout: 15_000 });
+    const row = studentPage.locator(`tr[data-lecture-id="${lectureId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: 'Register' }).click();
+    const registration = lecture.locator('tbody tr', { hasText: 's-console' });
+    await expect
+      .poll(async () => (await registration.count()) && (await registration.locator('.status').innerText()), { timeout: 15_000 })
+      .toContain('CONFIRMED');
+    await expect.poll(async () => (await lecture.locator('.enrolled').innerText()).trim(), { timeout: 15_000 }).toBe('1/5');
+
+    // The instructor cancels the lecture: both tabs follow live.
+    await lecture.getByRole('button', { name: 'Cancel lecture' }).click();
+    await expect.poll(async () => await registration.locator('.status').innerText(), { timeout: 15_000 }).toContain('LECTURE_CANCELED');
+    await expect.poll(async () => await lecture.locator('h3').innerText(), { timeout: 15_000 }).toContain('CANCELED');
+    const mine = studentPage.locator('#mine tbody tr', { hasText: 'Console Lecture' });
+    await expect.poll(async () => await mine.innerText(), { timeout: 15_000 }).toContain('LECTURE_CANCELED');
+    await expect.poll(async () => (await mine.locator('.payment').innerText()).trim(), { timeout: 15_000 }).toBe('REFUNDED');
+    await instructorPage.screenshot({ path: `${shots}instructor-console.png` });
+    expect(external).toEqual([]);
+    await Promise.all([instructorPage.close(), studentPage.close()]);
+  });
 });

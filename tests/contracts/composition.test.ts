@@ -59,14 +59,19 @@ describe("the student page's operations (gateway/public/operations.graphql)", ()
     expect(validate(schema, parse(text)).map((e) => e.message)).toEqual([]);
     const ops = pageOperations();
     expect(Object.keys(ops).sort()).toEqual([
+      'CancelLecture',
       'CancelRegistration',
       'Catalog',
+      'LectureChanges',
+      'ManagedLectures',
+      'ManagedRegistrationChanges',
       'MarkNotificationsRead',
       'MyDashboard',
       'MyInbox',
       'MyRegistrationChanges',
       'MyRegistrations',
       'NotificationReceived',
+      'OpenLecture',
       'Register',
     ]);
     // Each one is a document of its own, with the fragments it uses, valid alone.

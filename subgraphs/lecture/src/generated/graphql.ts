@@ -103,6 +103,11 @@ export type Query = {
   lecture?: Maybe<Lecture>;
   /** The catalog, oldest first. `first` defaults to 20 (at most 100). Public. */
   lectures: LectureConnection;
+  /**
+   * The lectures the caller manages, newest first (at most 200): an instructor's own, every
+   * lecture for an admin. Needs an INSTRUCTOR or ADMIN.
+   */
+  managedLectures: Array<Lecture>;
 };
 
 
@@ -300,6 +305,7 @@ export type PageInfoResolvers<ContextType = RequestContext, ParentType extends R
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   lecture?: Resolver<Maybe<ResolversTypes['Lecture']>, ParentType, ContextType, RequireFields<QueryLectureArgs, 'id'>>;
   lectures?: Resolver<ResolversTypes['LectureConnection'], ParentType, ContextType, Partial<QueryLecturesArgs>>;
+  managedLectures?: Resolver<Array<ResolversTypes['Lecture']>, ParentType, ContextType>;
 };
 
 export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {

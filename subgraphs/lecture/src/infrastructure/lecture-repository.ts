@@ -114,6 +114,16 @@ export class LectureRepository {
     return docs.map(toLecture);
   }
 
+  /** The newest `limit` lectures of instructor `instructorId`, or of everyone when undefined. */
+  async managedBy(instructorId: string | undefined, limit: number): Promise<Lecture[]> {
+    const docs = await this.model
+      .find(instructorId ? { instructorId } : {}, BULKY)
+      .sort({ _id: -1 })
+      .limit(limit)
+      .lean<LectureDoc[]>();
+    return docs.map(toLecture);
+  }
+
   /** `first` lectures after id `afterId` (exclusive), optionally of one status. */
   async page(first: number, afterId: string | undefined, status: LectureStatus | undefined): Promise<LecturePage> {
     const filter: Record<string, unknown> = status ? { status } : {};

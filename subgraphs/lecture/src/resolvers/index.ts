@@ -8,6 +8,8 @@ import type { Lecture, LectureStatus } from '../domain/lecture.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { LectureRepository } from '../infrastructure/lecture-repository.js';
 
+/** Most lectures `managedLectures` lists. */
+const MANAGED_MAX = 200;
 /** Opaque cursor of a lecture id in `lectures`, and back. */
 const cursor = idCursor('lecture', 'lectures');
 
@@ -26,6 +28,10 @@ export function lectureResolvers(service: LectureService, repo: LectureRepositor
           totalCount: page.totalCount,
           pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
         };
+      },
+      managedLectures: (_: unknown, __: unknown, ctx: RequestContext) => {
+        const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');
+        return repo.managedBy(who.role === 'ADMIN' ? undefined : who.sub, MANAGED_MAX);
       },
     },
     Mutation: {
