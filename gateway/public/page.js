@@ -47,9 +47,10 @@ async function demoToken(role, sub) {
  * The live connection. `subscriptions()` lists what to subscribe to on each (re)connection:
  * `{ id, query, variables, onData(data) }`; `onConnected(reconnected)` runs on each ack (after a
  * gap, the page reads again what it may have missed). A dropped socket comes back by itself after
- * 0.5 s, 1 s, 2 s … up to 10 s, with jitter; a refused or expired token does not.
+ * 0.5 s, 1 s, 2 s … up to 10 s, with jitter; a refused token does not, and an expired one (4401)
+ * calls `onExpired()`, where the page can sign in again.
  */
-function live({ subscriptions, onConnected }) {
+function live({ subscriptions, onConnected, onExpired }) {
   const st = { ws: null, retries: 0, everConnected: false, handlers: new Map() };
   const status = (cls, text) => {
     $('#conn').className = cls;
@@ -84,7 +85,9 @@ function live({ subscriptions, onConnected }) {
     ws.onclose = (e) => {
       if (st.ws !== ws) return;
       status('down', e.code === 4401 ? 'token expired' : e.code === 4403 ? 'token refused' : 'offline, reconnecting');
-      if (e.code === 4403 || e.code === 4401 || e.code === 1000) return;
+      // An expired token (4401): the page may sign in again (a demo user gets a fresh token).
+      if (e.code === 4401) return onExpired?.();
+      if (e.code === 4403 || e.code === 1000) return;
       const wait = Math.min(10_000, 500 * 2 ** st.retries++) * (0.75 + Math.random() / 2);
       setTimeout(() => {
         if (st.ws === ws) connect();

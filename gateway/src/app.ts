@@ -116,7 +116,9 @@ function devTokenRoute(tokens: TokenPolicy) {
     if (!isRole(role) || !/^[A-Za-z0-9_.-]{1,64}$/.test(sub)) {
       return (sendJson(res, 400, { error: 'role must be STUDENT, INSTRUCTOR or ADMIN and sub 1-64 of [A-Za-z0-9_.-]' }), true);
     }
-    sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, tokens), devOnly: true });
+    // 8 h, or less when tokens may not live that long (JWT_MAX_TTL_SECONDS): it would be refused.
+    const ttl = Math.min(8 * 3600, (typeof tokens === 'string' ? undefined : tokens.maxTtlSeconds) ?? 8 * 3600);
+    sendJson(res, 200, { token: await issueToken({ sub, role: role as Role }, tokens, ttl), devOnly: true });
     return true;
   };
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { startGateway } from '../../gateway/src/app.js';
 import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -187,5 +188,69 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await instructorPage.screenshot({ path: `${shots}instructor-console.png` });
     expect(external).toEqual([]);
     await Promise.all([instructorPage.close(), studentPage.close()]);
+  });
+  it("the student page signs a demo user in again when the socket's token expires (4401), and stays live", async () => {
+    // A gateway of its own whose tokens live 3 s: the page's demo token expires while it watches.
+    const brief = await startGateway({ ...sys.envOf('gateway'), PORT: '0', JWT_MAX_TTL_SECONDS: '3' });
+    const page = await localPage();
+    try {
+      await page.goto(`${brief.url}/app?user=s-brief`);
+      await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+      // Token requests from now on are renewals (the first sign-in is done).
+      let renewals = 0;
+      page.on('response', (r) => {
+        if (r.url().includes('/dev/token')) renewals++;
+      });
+      // The token expires, the gateway closes the socket with 4401, the page gets a fresh token and is live again.
+      await expect.poll(() => renewals, { timeout: 15_000 }).toBeGreaterThan(0);
+      await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+      // And it still receives its events: a registration made elsewhere now shows up live.
+      const lectureId = await sys.openLecture(instructor, 'After Renewal', 5, 10_000);
+      await sys.waitForCatalog(lectureId);
+      await registerWhenReplicated(lectureId, await sys.token('STUDENT', 's-brief'));
+      await expect.poll(async () => await page.locator('#mine').innerText(), { timeout: 15_000 }).toContain('After Renewal');
+      expect(external).toEqual([]);
+    } finally {
+      await page.close();
+      await brief.stop();
+    }
+  });
+
+  // Last in this file: it takes the system's gateway down for good.
+  it('the student page reconnects when the gateway comes back, and reads again what changed while it was away', async () => {
+    const lectureId = await openReplicated('Reconnect 101');
+    const page = await localPage();
+    await page.goto(`${sys.url}/app?user=s-reconnect`);
+    await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+    const row = page.locator(`tr[data-lecture-id="${lectureId}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: 'Register' }).click();
+    const mine = page.locator('#mine tbody tr', { hasText: 'Reconnect 101' });
+    await expect
+      .poll(async () => (await mine.count()) && (await mine.locator('.status').innerText()), { timeout: 15_000 })
+      .toContain('CONFIRMED');
+    const registrationId = (await mine.getAttribute('data-registration-id'))!;
+
+    // The gateway goes away; the page says so and keeps trying.
+    const port = sys.gateway.port;
+    await sys.gateway.stop();
+    await expect.poll(async () => await page.locator('#conn').innerText(), { timeout: 15_000 }).toContain('reconnecting');
+    // Meanwhile the student cancels elsewhere (through another gateway): no event can reach the page.
+    const elsewhere = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    const token = await sys.token('STUDENT', 's-reconnect');
+    await gqlOk(elsewhere.url, `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: registrationId }, token);
+    await elsewhere.stop();
+    // The gateway is back on its port: the page reconnects by itself and reads what it missed.
+    const back = await startGateway({ ...sys.envOf('gateway'), PORT: String(port) });
+    try {
+      await page.locator('#conn.live').waitFor({ timeout: 30_000 });
+      const row2 = page.locator(`#mine tr[data-registration-id="${registrationId}"]`);
+      await expect.poll(async () => await row2.innerText(), { timeout: 15_000 }).toContain('STUDENT_REQUEST');
+      expect(await page.locator('#log').innerText()).toContain('reconnected');
+      expect(external).toEqual([]);
+    } finally {
+      await page.close();
+      await back.stop();
+    }
   });
 });
