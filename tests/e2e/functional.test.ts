@@ -196,7 +196,8 @@ describe('notifications inbox', () => {
 
     const inbox = await eventually(async () => {
       const d = await gqlOk(sys.url, INBOX, {}, t);
-      return d.myNotifications.totalCount === 3 ? d : undefined;
+      // Both counts from one answer: the two fields are read in parallel, so wait until both saw all three.
+      return d.myNotifications.totalCount === 3 && d.unreadNotificationCount === 3 ? d : undefined;
     });
     expect(inbox.unreadNotificationCount).toBe(3);
     const byKind = Object.fromEntries(inbox.myNotifications.edges.map((e: any) => [e.node.kind, e.node]));
