@@ -82,7 +82,7 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
 
 /**
  * A page of public/ (app.html, the student page; instructor.html, the instructor console), read
- * once, with what it shares with the other (public/page.js) and the operations
+ * once, with what it shares with the other (public/page.css, public/page.js) and the operations
  * (public/operations.graphql, one document per name) put in. `<` is escaped so that no text in a
  * document can end the page's script element.
  */
@@ -90,6 +90,7 @@ function pageHtml(file: string): string {
   const read = (name: string) => readFileSync(new URL(`../public/${name}`, import.meta.url), 'utf8');
   return read(file)
     .replace('/*OPERATIONS*/ {}', JSON.stringify(pageOperations()).replace(/</g, '\\u003c'))
+    .replace('/*STYLE*/', () => read('page.css'))
     .replace('/*SHARED*/', () => read('page.js'));
 }
 const PAGES = { '/app': pageHtml('app.html'), '/app/instructor': pageHtml('instructor.html') };
