@@ -19,6 +19,7 @@ import {
   createMetrics,
   createServiceHost,
   ErrorCode,
+  graphqlSpanPlugin,
   HttpError,
   isRole,
   loadConfig,
@@ -164,6 +165,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     formatError: (formatted) => formatGatewayError(formatted),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      graphqlSpanPlugin<GatewayContext>(),
       ...limits.plugins,
       mutationRateLimit(config),
       ...(config.RESPONSE_CACHE

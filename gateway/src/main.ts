@@ -1,12 +1,11 @@
-/** Process entry point of the gateway. */
-import { createLogger, stopOnSignals } from '@courses/platform';
-import { startGateway } from './app.js';
+/** Process entry point of the gateway (tracing starts first: see @courses/platform/entry). */
+import { runService } from '@courses/platform/entry';
 
-const gateway = await startGateway().catch((err) => {
-  createLogger('gateway').fatal({ err }, 'could not start');
-  process.exit(1);
+await runService('gateway', async () => {
+  const { startGateway } = await import('./app.js');
+  const gateway = await startGateway();
+  return { service: gateway, logger: gateway.logger };
 });
-stopOnSignals(gateway, gateway.logger);
 // Benchmarks start the gateway with --expose-gc and send SIGUSR2 to measure memory after a full
 // collection; without that flag the signal keeps Node's default meaning.
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -8,12 +8,15 @@
  * `x-user-role`). Identical query fetches in flight at the same time (same subgraph, same
  * identity, same operation and variables) share one upstream request and its answer; a
  * mutation is never shared, and neither is anything across identities.
+ *
+ * When tracing is on, each fetch carries the W3C `traceparent` of Apollo Gateway's
+ * `gateway.fetch` span, so the subgraph's spans join the request's trace.
  */
 import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 import { Pool } from 'undici';
-import { HEADERS, type Identity } from '@courses/platform';
+import { HEADERS, injectTrace, type Identity } from '@courses/platform';
 
 /** The per-request context the gateway builds: the verified caller, if any. */
 export interface GatewayContext {
@@ -62,7 +65,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     const { request } = options;
     if (!request.query) throw new Error('Missing query');
     const who = (options.context as GatewayContext | undefined)?.identity;
-    const headers: Record<string, string> = { 'content-type': 'application/json', [HEADERS.secret]: this.secret };
+    const headers = injectTrace<Record<string, string>>({ 'content-type': 'application/json', [HEADERS.secret]: this.secret });
     if (who) {
       headers[HEADERS.userId] = who.sub;
       headers[HEADERS.role] = who.role;

@@ -6,6 +6,9 @@
  * is needed. Graceful shutdown: {@link ServiceHost.stop} first turns readiness to 503 (load
  * balancers stop routing), stops accepting connections, lets in-flight requests finish
  * (bounded by `graceMs`), then closes what remains.
+ *
+ * Every request but health and metrics runs in an HTTP server span (tracing.ts), a child of the
+ * caller's W3C `traceparent` when it sends one.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +16,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { sameSecret } from './identity.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
+import { extractTrace, inSpan, SpanKind, tracerOf } from './tracing.js';
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 1_000_000;
@@ -193,11 +197,32 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     }
   }
 
+  const tracer = tracerOf(opts.name);
+  /** `handle` in a server span: a child of the caller's trace context, if it sent one. */
+  function traced(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const parent = extractTrace((key) => {
+      const v = req.headers[key];
+      return Array.isArray(v) ? v[0] : v;
+    });
+    const method = req.method ?? 'GET';
+    return inSpan(
+      tracer,
+      `${method} ${path.slice(0, 40)}`,
+      { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': method, 'url.path': path.slice(0, 200) } },
+      async (span) => {
+        await handle(req, res);
+        span.setAttribute('http.response.status_code', res.statusCode);
+      },
+    );
+  }
+
   let inFlight = 0;
   const server = http.createServer((req, res) => {
     inFlight++;
     res.once('close', () => inFlight--);
-    void handle(req, res);
+    const url = req.url ?? '/';
+    void (url.startsWith('/health/') || url.startsWith('/metrics') ? handle(req, res) : traced(req, res));
   });
   server.keepAliveTimeout = 5_000;
 

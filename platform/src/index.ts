@@ -19,3 +19,4 @@ export * from './keyed-mutex.js';
 export * from './loaders.js';
 export * from './pagination.js';
 export * from './nats-auth.js';
+export * from './tracing.js';

@@ -1,11 +1,15 @@
 /** Structured JSON logging (pino), one logger per service with its name bound. */
 import { pino, type Logger } from 'pino';
+import { traceFields } from './tracing.js';
 
 export type { Logger };
 
-/** Creates the service's root logger. `level` is a pino level name or `silent`. */
+/**
+ * Creates the service's root logger. `level` is a pino level name or `silent`. A line written
+ * inside a traced span carries its `trace_id` and `span_id` (tracing.ts).
+ */
 export function createLogger(service: string, level = 'info'): Logger {
-  return pino({ name: service, level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({ name: service, level, base: { service }, timestamp: pino.stdTimeFunctions.isoTime, mixin: traceFields });
 }
 
 /**

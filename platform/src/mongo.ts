@@ -11,6 +11,7 @@ import type { Stateful, Transition } from './aggregate.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ChangeContext } from './outbox.js';
+import { withTraceContext } from './tracing.js';
 
 /**
  * Opens a connection to `uri` (which names the service's own database) and waits until it
@@ -109,7 +110,7 @@ export async function insertCreated<T extends { id: string }>(
 ): Promise<boolean> {
   const { id: _id, ...fields } = created;
   try {
-    await collection.insertOne({ _id, ...fields, outbox: events });
+    await collection.insertOne({ _id, ...fields, outbox: withTraceContext(events) });
     return true;
   } catch (err) {
     if (isDuplicateKey(err)) return false;

@@ -3,6 +3,9 @@
  * idempotent), nak with backoff, per-aggregate order, batches, and the dead-letter stream for what
  * a consumer gives up on. Replicas of a service share one durable consumer, so each message goes
  * to one of them. Handlers see the event and its delivery count, never the transport's message.
+ *
+ * Each message is handled in a consumer span `process <subject>`, a child of the publisher's span
+ * whose W3C context the message headers carry (tracing.ts); a batch runs in its first message's span.
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
@@ -12,6 +15,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, type NatsConnection } from './nats-connection.js';
 import { ensureStream } from './nats-streams.js';
+import { extractTrace, inSpan, SpanKind, tracerOf, type TraceContext } from './tracing.js';
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {
@@ -246,24 +250,68 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
   }
 
+  const tracer = tracerOf(opts.service);
+  /** Name, parent (from the message's headers) and attributes of the span that handles `msg`. */
+  function processSpan(
+    msg: JsMsg,
+    event: EventEnvelope,
+  ): [string, { kind: SpanKind; parent: TraceContext; attributes: Record<string, string | number> }] {
+    const parent = extractTrace((key) => msg.headers?.get(key) || undefined);
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': msg.subject,
+      'messaging.consumer.group.name': durable,
+      'messaging.message.id': event.id,
+      'messaging.nats.delivery_count': msg.info.deliveryCount,
+    };
+    return [`process ${msg.subject}`, { kind: SpanKind.CONSUMER, parent, attributes }];
+  }
+
   async function handleOne(msg: JsMsg): Promise<void> {
     const event = await eventOf(msg);
     if (!event) return;
     const handler = handlers[event.type] as EventHandler;
-    try {
-      await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
-      msg.ack();
-      count(event.type, 'ack');
-    } catch (err) {
-      if (err instanceof Redeliver) {
-        if (msg.info.deliveryCount >= maxDeliver) {
-          log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
-          msg.ack();
-        } else msg.nak(err.delayMs);
-        count(event.type, 'deferred');
-        return;
+    const [name, spanOptions] = processSpan(msg, event);
+    await inSpan(tracer, name, spanOptions, async (span) => {
+      try {
+        await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
+        msg.ack();
+        count(event.type, 'ack');
+      } catch (err) {
+        span.setAttribute('messaging.outcome', err instanceof Redeliver ? 'deferred' : 'failed');
+        if (err instanceof Redeliver) {
+          if (msg.info.deliveryCount >= maxDeliver) {
+            log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
+            msg.ack();
+          } else msg.nak(err.delayMs);
+          count(event.type, 'deferred');
+          return;
+        }
+        await failed(msg, event, err);
       }
-      await failed(msg, event, err);
+    });
+  }
+
+  /**
+   * Runs `handle` for a batch in its first message's span; every other message of the batch has
+   * its own span (in its own trace) for the same time.
+   */
+  async function inBatchSpans(items: Array<{ msg: JsMsg; event: EventEnvelope }>, handle: () => Promise<void>): Promise<void> {
+    const spanOf = ({ msg, event }: { msg: JsMsg; event: EventEnvelope }) => {
+      const [name, options] = processSpan(msg, event);
+      return { name, options: { ...options, attributes: { ...options.attributes, 'messaging.batch.message_count': items.length } } };
+    };
+    const others = items.slice(1).map((item) => {
+      const { name, options } = spanOf(item);
+      const { parent, ...rest } = options;
+      return tracer.startSpan(name, rest, parent);
+    });
+    const { name, options } = spanOf(items[0]);
+    try {
+      await inSpan(tracer, name, options, handle);
+    } finally {
+      for (const span of others) span.end();
     }
   }
 
@@ -275,7 +323,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
     if (!items.length) return;
     try {
-      await batch!.handle(items.map((i) => i.event));
+      await inBatchSpans(items, () => batch!.handle(items.map((i) => i.event)));
       for (const i of items) {
         i.msg.ack();
         count(i.event.type, 'ack');
@@ -287,7 +335,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     // Find the failing ones: one at a time, in order.
     for (const i of items) {
       try {
-        await batch!.handle([i.event]);
+        await inBatchSpans([i], () => batch!.handle([i.event]));
         i.msg.ack();
         count(i.event.type, 'ack');
       } catch (err) {

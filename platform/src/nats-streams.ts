@@ -3,7 +3,9 @@
  * the one way an event is published (subject by type, `Nats-Msg-Id` = event id).
  */
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { subjectOf, type EventEnvelope, type StreamSpec } from '@courses/contracts';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { contextOf, subjectOf, type EventEnvelope, type StreamSpec } from '@courses/contracts';
+import { extractTrace, injectTrace, inSpan, SpanKind, tracerOf } from './tracing.js';
 
 /** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -41,8 +43,20 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
 
 /**
  * Publishes `event` on its subject with `Nats-Msg-Id` = event id and waits for the stream's ack.
+ * Traced as a producer span `publish <subject>` (a child of the change that raised the event,
+ * from its stored `traceContext`, else of the active span), whose W3C context rides in the
+ * message headers (`traceparent`, `tracestate`) for the consumers.
  * @throws when no stream stores the subject or NATS is unreachable.
  */
 export async function publishEvent(js: JetStreamClient, event: EventEnvelope, namespace: string): Promise<void> {
-  await js.publish(subjectOf(event.type, namespace), JSON.stringify(event), { msgID: event.id, timeout: 5_000 });
+  const { traceContext, ...wire } = event;
+  const subject = subjectOf(event.type, namespace);
+  const attributes = { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': event.id };
+  const parent = traceContext ? extractTrace((key) => traceContext[key]) : undefined;
+  await inSpan(tracerOf(contextOf(event.type)), `publish ${subject}`, { kind: SpanKind.PRODUCER, parent, attributes }, async () => {
+    const carrier = injectTrace<Record<string, string>>({});
+    let h;
+    for (const [key, value] of Object.entries(carrier)) (h ??= natsHeaders()).set(key, value);
+    await js.publish(subject, JSON.stringify(wire), { msgID: event.id, timeout: 5_000, headers: h });
+  });
 }

@@ -40,6 +40,7 @@ import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { isDuplicateKey } from './mongo.js';
 import { publishEvent } from './nats-streams.js';
+import { withTraceContext } from './tracing.js';
 
 /** Name of the collection that holds the claims of changes in flight. */
 export const CLAIMS_COLLECTION = '_outbox';
@@ -511,7 +512,8 @@ function context(inherited: boolean, continued: boolean): ChangeContext {
   return {
     inherited,
     continued,
-    withEvents(update, events) {
+    withEvents(update, plain) {
+      const events = withTraceContext(plain);
       if (inherited) return { ...update, $push: { ...(update.$push as object), outbox: { $each: events } } };
       return { ...update, $set: { ...(update.$set as object), outbox: events } };
     },

@@ -27,6 +27,7 @@ import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } 
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
+import { graphqlSpanPlugin } from './tracing.js';
 
 /** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
 type SubgraphResolverMap = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;
@@ -153,6 +154,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     includeStacktraceInErrorResponses: false,
     formatError: formatSubgraphError,
     logger: apolloLogger(logger),
+    plugins: [graphqlSpanPlugin<Ctx>()],
   });
   await apollo.start();
 

@@ -130,6 +130,12 @@ export interface EventEnvelope<T extends EventType = EventType> {
   schemaVersion: number;
   correlation: Correlation;
   payload: EventPayload<T>;
+  /**
+   * W3C trace context (`traceparent`, `tracestate`) of the change that raised the event, kept
+   * with it in the outbox while tracing is on. It travels as NATS message headers, never in the
+   * message body, so a parsed event does not have it.
+   */
+  traceContext?: Record<string, string>;
 }
 
 const envelopeSchema = z.object({

@@ -6,12 +6,24 @@
  * when the last listener leaves. Core subscriptions (not a durable) mean every gateway
  * replica sees every event and delivers it to its own clients; live notifications are not
  * replayed after a gateway restart (state stays queryable).
+ *
+ * A traced event (W3C `traceparent` in its message headers) is received in a consumer span
+ * `process <subject>`; {@link traceOfEvent} hands that span's context to the subscription
+ * deliveries the event causes, so they join the trace of the change that raised it.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { parseEvent, type Context, type EventEnvelope } from '@courses/contracts';
-import type { Logger } from '@courses/platform';
+import { extractTrace, SpanKind, startRecordedSpan, tracerOf, type Logger, type TraceContext } from '@courses/platform';
 
 export type EventListener = (event: EventEnvelope) => void;
+
+const tracer = tracerOf('gateway');
+const traced = new WeakMap<EventEnvelope, TraceContext>();
+
+/** The trace context of the span in which the gateway received `event`, if it was traced. */
+export function traceOfEvent(event: EventEnvelope): TraceContext | undefined {
+  return traced.get(event);
+}
 
 export class EventHub {
   private readonly subs = new Map<Context, { sub: Subscription; listeners: Set<EventListener> }>();
@@ -37,7 +49,18 @@ export class EventHub {
           } catch (e) {
             return this.logger.warn({ err: (e as Error).message, subject: msg.subject }, 'ignoring invalid event');
           }
+          const received = startRecordedSpan(
+            tracer,
+            `process ${msg.subject}`,
+            {
+              kind: SpanKind.CONSUMER,
+              attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject, 'messaging.message.id': event.id },
+            },
+            extractTrace((key) => msg.headers?.get(key) || undefined),
+          );
+          if (received) traced.set(event, received.context);
           for (const l of listeners) l(event);
+          received?.span.end();
         },
       });
       entry = { sub, listeners };

@@ -54,10 +54,10 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { EventEnvelope } from '@courses/contracts';
-import { ErrorCode, isId, type Identity, type Logger } from '@courses/platform';
+import { ErrorCode, inSpan, isId, SpanKind, tracerOf, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import { DocumentCache, graphqlCjs } from './documents.js';
-import type { EventHub } from './event-hub.js';
+import { traceOfEvent, type EventHub } from './event-hub.js';
 import { startKeepAlive } from './keepalive.js';
 import { ROUTES } from './routes.js';
 import { SharedExecutions } from './shared-execution.js';
@@ -65,6 +65,8 @@ import { projectResult } from './shared-selection.js';
 import { operationAuthorization, originAllowed } from './socket-auth.js';
 import { subscriptionStream } from './stream.js';
 import { ENTITY_ID_VAR } from './to-entity-query.js';
+
+const tracer = tracerOf('gateway');
 
 /** Runs an operation through the gateway as `identity`. */
 export type Executor = (
@@ -185,8 +187,21 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
 
     /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
     const lastSent = new Map<string, string>();
-    /** The result for one event, or null when there is nothing new to send. */
-    const resolve = async (event: EventEnvelope): Promise<ExecutionResult | null> => {
+    /**
+     * The result for one event, or null when there is nothing new to send; for a traced event,
+     * in a span `subscription next <field>` under the gateway's receipt of it.
+     */
+    const resolve = (event: EventEnvelope): Promise<ExecutionResult | null> => {
+      const parent = traceOfEvent(event);
+      if (!parent) return resolveUntraced(event);
+      const attributes = { 'graphql.subscription.field': root.name.value, 'messaging.message.id': event.id };
+      return inSpan(tracer, `subscription next ${root.name.value}`, { kind: SpanKind.PRODUCER, parent, attributes }, async (span) => {
+        const result = await resolveUntraced(event);
+        span.setAttribute('graphql.subscription.sent', result !== null);
+        return result;
+      });
+    };
+    const resolveUntraced = async (event: EventEnvelope): Promise<ExecutionResult | null> => {
       const entityId = route.keyOf(event)!;
       const sharedResult = await shared.run(`${event.id}|${shape}`, () =>
         opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined),

@@ -1,9 +1,8 @@
-/** Process entry point of the dashboard subgraph. */
-import { createLogger, stopOnSignals } from '@courses/platform';
-import { startDashboardService } from './wiring.js';
+/** Process entry point of the dashboard subgraph (tracing starts first: see @courses/platform/entry). */
+import { runService } from '@courses/platform/entry';
 
-const service = await startDashboardService().catch((err) => {
-  createLogger('dashboard').fatal({ err }, 'could not start');
-  process.exit(1);
+await runService('dashboard', async () => {
+  const { startDashboardService } = await import('./wiring.js');
+  const service = await startDashboardService();
+  return { service, logger: service.runtime.logger };
 });
-stopOnSignals(service, service.runtime.logger);

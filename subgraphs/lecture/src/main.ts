@@ -1,9 +1,8 @@
-/** Process entry point of the lecture subgraph. */
-import { createLogger, stopOnSignals } from '@courses/platform';
-import { startLectureService } from './wiring.js';
+/** Process entry point of the lecture subgraph (tracing starts first: see @courses/platform/entry). */
+import { runService } from '@courses/platform/entry';
 
-const service = await startLectureService().catch((err) => {
-  createLogger('lecture').fatal({ err }, 'could not start');
-  process.exit(1);
+await runService('lecture', async () => {
+  const { startLectureService } = await import('./wiring.js');
+  const service = await startLectureService();
+  return { service, logger: service.runtime.logger };
 });
-stopOnSignals(service, service.runtime.logger);

@@ -1,9 +1,8 @@
-/** Process entry point of the payment subgraph. */
-import { createLogger, stopOnSignals } from '@courses/platform';
-import { startPaymentService } from './wiring.js';
+/** Process entry point of the payment subgraph (tracing starts first: see @courses/platform/entry). */
+import { runService } from '@courses/platform/entry';
 
-const service = await startPaymentService().catch((err) => {
-  createLogger('payment').fatal({ err }, 'could not start');
-  process.exit(1);
+await runService('payment', async () => {
+  const { startPaymentService } = await import('./wiring.js');
+  const service = await startPaymentService();
+  return { service, logger: service.runtime.logger };
 });
-stopOnSignals(service, service.runtime.logger);

@@ -1,9 +1,8 @@
-/** Process entry point of the registration subgraph. */
-import { createLogger, stopOnSignals } from '@courses/platform';
-import { startRegistrationService } from './wiring.js';
+/** Process entry point of the registration subgraph (tracing starts first: see @courses/platform/entry). */
+import { runService } from '@courses/platform/entry';
 
-const service = await startRegistrationService().catch((err) => {
-  createLogger('registration').fatal({ err }, 'could not start');
-  process.exit(1);
+await runService('registration', async () => {
+  const { startRegistrationService } = await import('./wiring.js');
+  const service = await startRegistrationService();
+  return { service, logger: service.runtime.logger };
 });
-stopOnSignals(service, service.runtime.logger);

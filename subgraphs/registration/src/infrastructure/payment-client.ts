@@ -10,11 +10,14 @@
  *   (half-open) decides whether it closes again.
  * - At most `maxConcurrent` calls are in flight; more are rejected at once (no pile-up).
  * The fallback turns every rejection into {@link ChargeUnavailable} with a retry hint.
+ *
+ * Each charge is a client span `payment charge` (breaker state before the call, outcome after),
+ * and the call carries its W3C `traceparent` to payment.
  */
 import CircuitBreaker from 'opossum';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { Pool } from 'undici';
-import { HEADERS, type Logger } from '@courses/platform';
+import { HEADERS, injectTrace, inSpan, SpanKind, tracerOf, type Logger } from '@courses/platform';
 
 /** What registration asks payment to charge. Amount in KRW. */
 export interface ChargeRequest {
@@ -82,7 +85,7 @@ async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: Ch
   const res = await pool.request({
     path: '/internal/charges',
     method: 'POST',
-    headers: { 'content-type': 'application/json', [HEADERS.secret]: secret },
+    headers: injectTrace({ 'content-type': 'application/json', [HEADERS.secret]: secret }),
     body: JSON.stringify(req),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -96,6 +99,8 @@ async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: Ch
     overheadMs: provider === undefined ? undefined : performance.now() - started - provider,
   };
 }
+
+const tracer = tracerOf('registration');
 
 /** Breaker rejections that happen before the call leaves this process. */
 const NOT_SENT = new Set(['EOPENBREAKER', 'ESEMLOCKED', 'ESHUTDOWN']);
@@ -169,12 +174,19 @@ export class PaymentClient {
 
   /** Charges `req.amount` KRW for a registration. Never throws for payment trouble: see {@link ChargeOutcome}. */
   async charge(req: ChargeRequest): Promise<ChargeOutcome> {
-    try {
-      return await this.breaker.fire(req);
-    } catch (err) {
-      if (err instanceof DeclinedError) return { kind: 'declined', reason: err.message };
-      throw err;
-    }
+    const attributes = { 'payment.breaker.state': this.state, 'payment.amount_krw': req.amount };
+    return inSpan(tracer, 'payment charge', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+      let outcome: ChargeOutcome;
+      try {
+        outcome = await this.breaker.fire(req);
+      } catch (err) {
+        if (!(err instanceof DeclinedError)) throw err;
+        outcome = { kind: 'declined', reason: err.message };
+      }
+      span.setAttribute('payment.outcome', outcome.kind);
+      if (outcome.kind === 'unavailable') span.setAttribute('payment.unavailable_reason', outcome.reason);
+      return outcome;
+    });
   }
 
   /** 'closed' | 'open' | 'half-open' */

@@ -1,0 +1,124 @@
+/**
+ * Distributed tracing (issue 9): one registration is one trace, across the gateway, the four
+ * subgraphs and NATS. The services run in this process under one OpenTelemetry SDK started the
+ * way every service starts it (startTracing), with an in-memory exporter in place of OTLP; each
+ * service's own spans carry its name as instrumentation scope.
+ */
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { inSpan, startTracing, traceFields, tracerOf, type TracingHandle } from '@courses/platform/tracing';
+import type { TestSystem } from '@courses/test-kit/system';
+import { collect, eventually, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+
+const exporter = new InMemorySpanExporter();
+let tracing: TracingHandle | undefined;
+let sys: TestSystem;
+
+beforeAll(async () => {
+  // Before anything loads mongoose, so that the MongoDB driver is instrumented.
+  tracing = await startTracing('tests', {}, { spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const { startSystem } = await import('@courses/test-kit/system');
+  sys = await startSystem();
+});
+afterAll(async () => {
+  await sys?.stop();
+  await tracing?.shutdown();
+});
+
+/** Stands for any span of the MongoDB driver's instrumentation (`insert registrations`, `find lectures`, ...). */
+const MONGODB = 'MongoDB driver';
+const SERVICES = ['gateway', 'registration', 'payment', 'lecture', 'dashboard'];
+
+/** The service a span belongs to: its own scope, or its nearest ancestor's that names a service. */
+function serviceOf(span: ReadableSpan, byId: Map<string, ReadableSpan>): string | undefined {
+  for (let s: ReadableSpan | undefined = span; s; s = byId.get(s.parentSpanContext?.spanId ?? '')) {
+    if (SERVICES.includes(s.instrumentationScope.name)) return s.instrumentationScope.name;
+  }
+  return undefined;
+}
+
+it('one registration is one trace: gateway, query plan, subgraphs, MongoDB, payment breaker, outbox, NATS, consumers and the subscriber', async () => {
+  const instructor = await sys.token('INSTRUCTOR', 'i-trace');
+  const student = await sys.token('STUDENT', 's-trace');
+  const lectureId = await sys.openLecture(instructor, 'Tracing 101', 10, 30_000);
+  await sys.waitForCatalog(lectureId);
+  const ws = wsClient(sys.url, student);
+  const feed = collect(ws, 'subscription { registrationStatusChanged { id status } }');
+  await eventually(async () => sys.gateway.hub.listeners >= 2, 5_000, 'subscription listening');
+  exporter.reset();
+
+  const registration = await sys.register(lectureId, student);
+  expect(registration.status).toBe('CONFIRMED');
+  // The subscriber's next, and the dashboard's projection of the registration.
+  await feed.waitFor(1, 15_000);
+  await eventually(async () => {
+    const d = await gqlOk<{ myDashboard: Array<{ registrationId: string }> }>(sys.url, '{ myDashboard { registrationId } }', {}, student);
+    return d.myDashboard.some((e) => e.registrationId === registration.id);
+  });
+
+  // The trace whose root is the gateway's span of the mutation.
+  const spansOf = () => exporter.getFinishedSpans();
+  const root = await eventually(async () =>
+    spansOf().find((s) => s.instrumentationScope.name === 'gateway' && s.name.startsWith('mutation') && !s.parentSpanContext),
+  );
+  const traceId = root.spanContext().traceId;
+  const expected = [
+    ['gateway', 'gateway.plan'],
+    ['gateway', 'gateway.fetch'],
+    ['registration', 'mutation'],
+    ['registration', MONGODB],
+    ['registration', 'payment charge'],
+    ['payment', 'POST /internal/charges'],
+    ['payment', MONGODB],
+    ['registration', 'publish'],
+    ['payment', 'publish'],
+    ['lecture', 'process'],
+    ['lecture', MONGODB],
+    ['dashboard', 'process'],
+    ['dashboard', MONGODB],
+    ['gateway', 'process'],
+    ['gateway', 'subscription next registrationStatusChanged'],
+  ] as const;
+  const trace = await eventually(
+    async () => {
+      const spans = spansOf().filter((s) => s.spanContext().traceId === traceId);
+      const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+      const found = (service: string, prefix: string) =>
+        spans.some(
+          (s) =>
+            serviceOf(s, byId) === service &&
+            (prefix === MONGODB ? s.instrumentationScope.name === '@opentelemetry/instrumentation-mongodb' : s.name.startsWith(prefix)),
+        );
+      return expected.every(([service, prefix]) => found(service, prefix)) ? { spans, byId } : undefined;
+    },
+    15_000,
+    'every expected span in the trace',
+  ).catch(() => {
+    const spans = spansOf().filter((s) => s.spanContext().traceId === traceId);
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    throw new Error(
+      `the trace lacks spans; it has:\n${spans.map((s) => `${serviceOf(s, byId)} ${s.instrumentationScope.name} ${s.name}`).join('\n')}`,
+    );
+  });
+
+  // One tree: every span but the root has its parent in the trace.
+  for (const s of trace.spans) if (s !== root) expect(trace.byId.has(s.parentSpanContext?.spanId ?? ''), `parent of ${s.name}`).toBe(true);
+  // NATS carried the context: each consumer's span is a child of a publish span of another service.
+  const consumed = trace.spans.filter((s) => s.name.startsWith('process '));
+  for (const s of consumed) {
+    const parent = trace.byId.get(s.parentSpanContext!.spanId)!;
+    expect(parent.name, `parent of ${serviceOf(s, trace.byId)}'s ${s.name}`).toMatch(/^publish /);
+  }
+  // The charge went through the breaker (closed) and was completed.
+  const charge = trace.spans.find((s) => s.name === 'payment charge')!;
+  expect(charge.attributes).toMatchObject({ 'payment.breaker.state': 'closed', 'payment.outcome': 'completed' });
+  feed.stop();
+  await ws.dispose();
+});
+
+it('log lines written inside a span carry its trace_id and span_id', async () => {
+  const tracer = tracerOf('tests');
+  const fields = await inSpan(tracer, 'logged', {}, (span) => ({ logged: traceFields(), span: span.spanContext() }));
+  expect(fields.logged).toEqual({ trace_id: fields.span.traceId, span_id: fields.span.spanId });
+  expect(traceFields()).toEqual({});
+});
