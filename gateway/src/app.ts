@@ -26,8 +26,10 @@ import {
   metricsAccess,
   natsAuthOf,
   natsReady,
+  operationMetricsPlugin,
   sendJson,
   serviceCounter,
+  serviceGauge,
   stopAll,
   type Logger,
   type NatsConnection,
@@ -166,6 +168,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       graphqlSpanPlugin<GatewayContext>(),
+      operationMetricsPlugin<GatewayContext>(metrics),
       ...limits.plugins,
       mutationRateLimit(config),
       ...(config.RESPONSE_CACHE
@@ -196,6 +199,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     logger,
     metrics,
     graceMs: config.SHUTDOWN_GRACE_MS,
+    drainDelayMs: config.SHUTDOWN_DELAY_MS,
     metricsAccess: metricsAccess(config, true),
     readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
     onGet: browserPage(devDefault(config.GRAPHIQL, config)),
@@ -230,6 +234,10 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   );
   const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
   const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
+  serviceGauge(metrics, 'graphql_subscriptions_active', 'Subscriptions (graphql-ws operations) running now', (g) =>
+    g.set(subscriptions.operations),
+  );
+  serviceGauge(metrics, 'graphql_ws_connections', 'Open graphql-ws connections', (g) => g.set(subscriptions.connections));
   const subscriptions = startSubscriptionServer({
     httpServer: host.server,
     count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
@@ -268,6 +276,9 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     stop() {
       stopping ??= stopAll(
         [
+          // Not ready, still serving (SHUTDOWN_DELAY_MS); then sockets are told to go (1001: clients
+          // reconnect, through the balancer, to another gateway) before the listener closes.
+          () => host.drain(),
           () => subscriptions.close(),
           () => host.stop(),
           forgetCatalog,

@@ -59,6 +59,12 @@ export const baseEnv = z.object({
   METRICS_TOKEN: z.string().min(16).optional(),
   /** Milliseconds a graceful shutdown waits for in-flight requests before closing sockets. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /**
+   * Milliseconds a stopping service goes on serving after its readiness turned 503, so that load
+   * balancers that probe readiness stop routing to it before it stops accepting. 0 on Kubernetes,
+   * where the pod's preStop pause does this; elsewhere, more than the balancer's probe period.
+   */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().nonnegative().default(0),
 });
 
 /** Settings every subgraph shares on top of {@link baseEnv}. */
@@ -70,6 +76,8 @@ export const subgraphEnv = baseEnv.extend({
    * as if the process died before publishing them. Never set it in production.
    */
   OUTBOX_RELAY: z.enum(['on', 'off']).default('on'),
+  /** Copies JetStream keeps of the streams this subgraph creates: 1 on a single server, 3 on a three-node cluster. */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
 
 /** Raised at start-up when the environment does not satisfy a service's schema. */

@@ -3,9 +3,10 @@
  * `/health/live`, `/health/ready`, `/metrics`, plus any extra routes the service adds.
  *
  * Built on node:http and Apollo Server's `executeHTTPGraphQLRequest`, so no web framework
- * is needed. Graceful shutdown: {@link ServiceHost.stop} first turns readiness to 503 (load
- * balancers stop routing), stops accepting connections, lets in-flight requests finish
- * (bounded by `graceMs`), then closes what remains.
+ * is needed. Graceful shutdown: {@link ServiceHost.stop} first turns readiness to 503 and goes
+ * on serving for `drainDelayMs` (load balancers stop routing: {@link ServiceHost.drain}), then
+ * stops accepting connections, lets in-flight requests finish (bounded by `graceMs`), and closes
+ * what remains.
  *
  * Every request but health and metrics runs in an HTTP server span (tracing.ts), a child of the
  * caller's W3C `traceparent` when it sends one.
@@ -32,9 +33,10 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, body: Buf
 
 export interface ServiceHostOptions<Ctx extends BaseContext> {
   name: string;
-  apollo: ApolloServer<Ctx>;
+  /** The GraphQL server behind `/graphql`; without one the host serves only its routes (and health). */
+  apollo?: ApolloServer<Ctx>;
   /** Builds the resolver context; throw an Error with `status` (401/403) to refuse the request. */
-  context: (req: IncomingMessage) => Promise<Ctx>;
+  context?: (req: IncomingMessage) => Promise<Ctx>;
   /** Named readiness checks (e.g. mongo, nats); all must be true for `/health/ready` to answer 200. */
   readiness?: Record<string, () => boolean | Promise<boolean>>;
   /** Extra routes by exact path. */
@@ -47,6 +49,8 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   metricsAccess?: MetricsAccess;
   /** Milliseconds to wait for in-flight requests on stop. */
   graceMs?: number;
+  /** Milliseconds to go on serving, not ready, before a stop closes the listener (default 0). */
+  drainDelayMs?: number;
 }
 
 /** A running (or startable) service host. */
@@ -54,6 +58,11 @@ export interface ServiceHost {
   server: http.Server;
   /** Starts listening; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
+  /**
+   * Turns readiness to 503 and resolves `drainDelayMs` later, still serving meanwhile: the first
+   * step of {@link stop}, for a service with more to close before its listener. Idempotent.
+   */
+  drain(): Promise<void>;
   /** Graceful stop (see module doc). Idempotent. */
   stop(): Promise<void>;
   /** True once stop() has begun. */
@@ -107,6 +116,7 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 /** Creates the host; call `listen` to start it. */
 export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOptions<Ctx>): ServiceHost {
   let draining = false;
+  let drained: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
   const { logger, metrics } = opts;
 
@@ -122,7 +132,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     return { ok: Object.values(checks).every(Boolean), checks };
   }
 
-  async function graphql(req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
+  async function graphql(apollo: ApolloServer<Ctx>, req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) {
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
@@ -136,8 +146,8 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       }
     }
     // Built before Apollo runs so an HttpError (e.g. wrong gateway secret) keeps its status.
-    const contextValue = await opts.context(req);
-    const result = await opts.apollo.executeHTTPGraphQLRequest({
+    const contextValue = opts.context ? await opts.context(req) : ({} as Ctx);
+    const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
       context: async () => contextValue,
     });
@@ -178,7 +188,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       if (extra && (await extra(req, res, body)) !== false) return;
       if (route === '/graphql' || route === '/') {
         if (req.method === 'GET' && opts.onGet && (await opts.onGet(req, res, body)) !== false) return;
-        if (route === '/graphql') return await graphql(req, res, body, url);
+        if (route === '/graphql' && opts.apollo) return await graphql(opts.apollo, req, res, body, url);
       }
       sendJson(res, 404, { error: 'not found' });
     } catch (err) {
@@ -195,6 +205,14 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       metrics.httpRequests.inc({ route: route.startsWith('/health') ? route : route.slice(0, 40), status: String(res.statusCode) });
       metrics.httpDuration.observe({ route: route.slice(0, 40) }, Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  function drain(): Promise<void> {
+    drained ??= (async () => {
+      draining = true;
+      if (opts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, opts.drainDelayMs));
+    })();
+    return drained;
   }
 
   const tracer = tracerOf(opts.name);
@@ -246,9 +264,10 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       logger.info({ port: bound }, `${opts.name} listening`);
       return bound;
     },
+    drain,
     stop() {
       stopping ??= (async () => {
-        draining = true;
+        await drain();
         // close() clears `listening` at once, so look first. Its callback fires only once
         // every connection (keep-alive ones included) has ended.
         const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
@@ -257,7 +276,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         timer.unref();
         await closed;
         clearTimeout(timer);
-        await opts.apollo.stop();
+        await opts.apollo?.stop();
       })();
       return stopping;
     },

@@ -88,6 +88,8 @@ export interface ConsumerOptions {
   metrics?: ServiceMetrics;
   /** Deliveries before a failing message is terminated (default 10). */
   maxDeliver?: number;
+  /** Copies of the dead-letter stream this consumer creates (default 1; see ensureStream). */
+  streamReplicas?: number;
   /** Milliseconds JetStream waits for an ack before redelivering (default 30000). */
   ackWaitMs?: number;
   /** Messages handled at once by per-event handlers (default 8); those with the same key never overlap. */
@@ -108,6 +110,12 @@ export function aggregateKey(event: EventEnvelope): string {
 /** A running durable consumer. */
 export interface RunningConsumer {
   durable: string;
+  /**
+   * How far behind the consumer is, from the server: messages of its stream not yet delivered to
+   * it (`pending`) and delivered but not acked yet (`unacked`). Undefined before it is attached.
+   * @throws when NATS does not answer.
+   */
+  lag(): Promise<{ pending: number; unacked: number } | undefined>;
   /** Stops pulling; the messages in hand finish first. */
   stop(): Promise<void>;
 }
@@ -188,7 +196,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
   const dlq = deadLetterStream(opts.service, namespace);
-  await ensureStream(jsm, dlq);
+  await ensureStream(jsm, dlq, opts.streamReplicas);
 
   /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
   async function setAside(msg: JsMsg, reason: string): Promise<void> {
@@ -226,6 +234,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       await setAside(msg, `poison: ${reason}`);
       return undefined;
     }
+    if (msg.info.deliveryCount > 1) opts.metrics?.eventsRedelivered.inc({ durable });
     if (!types.includes(event.type)) {
       msg.ack();
       return undefined;
@@ -406,6 +415,11 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   return {
     durable,
+    async lag() {
+      if (!consumer) return undefined;
+      const info = await consumer.info();
+      return { pending: info.num_pending, unacked: info.num_ack_pending };
+    },
     async stop() {
       stopped = true;
       await Promise.allSettled([...inFlight]);

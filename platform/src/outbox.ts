@@ -291,6 +291,20 @@ export class Outbox {
     return n;
   }
 
+  /**
+   * Age of the oldest claim of any process (ms; 0 when none): how long the oldest change in
+   * flight has waited to be published and released. Long-lived claims mean NATS is unreachable
+   * or a process died mid-change.
+   */
+  async oldestClaimAgeMs(): Promise<number> {
+    const [oldest] = await this.claims
+      .find({}, { projection: { at: 1 } })
+      .sort({ at: 1 })
+      .limit(1)
+      .toArray();
+    return oldest ? Math.max(0, Date.now() - oldest.at.getTime()) : 0;
+  }
+
   /** Runs one sweep now: this process's unsettled claims, then abandoned claims of others. */
   sweep(): Promise<void> {
     this.sweeping ??= this.sweepOnce().finally(() => {

@@ -21,7 +21,7 @@ import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } fro
 import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
 import { apolloLogger, createLogger, type Logger } from './logger.js';
-import { createMetrics, type ServiceMetrics } from './metrics.js';
+import { createMetrics, serviceGauge, type ServiceMetrics } from './metrics.js';
 import { connectMongo, mongoReady } from './mongo.js';
 import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } from './nats-connection.js';
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
@@ -61,8 +61,14 @@ export interface SubgraphParts<Ctx extends RequestContext = RequestContext> {
   startConsumers?: () => Promise<RunningConsumer[]>;
   /** Builds the per-request context from the forwarded identity. */
   context?: (base: RequestContext, req: IncomingMessage) => Promise<Ctx> | Ctx;
-  /** Extra HTTP routes (e.g. payment's internal charge endpoint). */
+  /** Extra HTTP routes on the service's port. */
   routes?: Record<string, RouteHandler>;
+  /**
+   * Routes for other services, not for the gateway (payment's charge endpoint): on `port` when it
+   * is set, a listener of their own that network policies can open to those callers alone (see
+   * deploy/k8s); else on the service's port with the rest.
+   */
+  internal?: { port?: number; routes: Record<string, RouteHandler> };
   /** Extra stop steps, run after HTTP and consumers stop and before connections close. */
   onStop?: Array<() => Promise<unknown> | unknown>;
 }
@@ -109,7 +115,43 @@ export function consumeFrom(
     logger: rt.logger,
     metrics: rt.metrics,
     handlers,
+    streamReplicas: rt.config.NATS_STREAM_REPLICAS,
   });
+}
+
+/**
+ * The gauges a subgraph's dashboards need from its event plumbing, read at each scrape:
+ * `outbox_oldest_claim_age_seconds`, `outbox_unpublished_claims`, and per durable consumer
+ * `consumer_pending_messages` and `consumer_unacked_messages` (from the NATS server).
+ */
+function registerRuntimeGauges(rt: SubgraphRuntime, consumers: RunningConsumer[]): void {
+  const { metrics, outbox } = rt;
+  serviceGauge(
+    metrics,
+    'outbox_oldest_claim_age_seconds',
+    'Age of the oldest change not yet published and released (s), any replica',
+    async (g) => g.set((await outbox.oldestClaimAgeMs()) / 1000),
+  );
+  serviceGauge(metrics, 'outbox_unpublished_claims', 'Changes this process could not publish yet (count)', (g) => g.set(outbox.unsettled));
+  const lags = async () => Promise.all(consumers.map(async (c) => ({ durable: c.durable, lag: await c.lag().catch(() => undefined) })));
+  serviceGauge(
+    metrics,
+    'consumer_pending_messages',
+    'Messages of the stream not yet delivered to the durable consumer (count)',
+    async (g) => {
+      for (const { durable, lag } of await lags()) if (lag) g.set({ durable }, lag.pending);
+    },
+    ['durable'],
+  );
+  serviceGauge(
+    metrics,
+    'consumer_unacked_messages',
+    'Messages delivered to the durable consumer and not acked yet (count)',
+    async (g) => {
+      for (const { durable, lag } of await lags()) if (lag) g.set({ durable }, lag.unacked);
+    },
+    ['durable'],
+  );
 }
 
 /** Connects to MongoDB and NATS for subgraph `name`. */
@@ -143,10 +185,11 @@ export async function startSubgraph<Ctx extends RequestContext>(
     if (busRole(name).publishes !== parts.publishes)
       throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
     const { jsm } = await jetstreamOf(nc);
-    await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace));
+    await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace), config.NATS_STREAM_REPLICAS);
   }
   runtime.outbox.start();
   const consumers = parts.startConsumers ? await parts.startConsumers() : [];
+  registerRuntimeGauges(runtime, consumers);
 
   const apollo = new ApolloServer<Ctx>({
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
@@ -158,15 +201,21 @@ export async function startSubgraph<Ctx extends RequestContext>(
   });
   await apollo.start();
 
+  const readiness = { mongo: () => mongoReady(conn), nats: () => natsReady(nc) };
+  const drainOptions = { graceMs: config.SHUTDOWN_GRACE_MS, drainDelayMs: config.SHUTDOWN_DELAY_MS };
+  const ownPort = parts.internal?.port !== undefined;
+  const internal = ownPort
+    ? createServiceHost({ name, logger, metrics, ...drainOptions, metricsAccess: 'off', routes: parts.internal!.routes, readiness })
+    : undefined;
   const host = createServiceHost<Ctx>({
     name,
     apollo,
     logger,
     metrics,
-    graceMs: config.SHUTDOWN_GRACE_MS,
+    ...drainOptions,
     metricsAccess: metricsAccess(config, false),
-    routes: parts.routes,
-    readiness: { mongo: () => mongoReady(conn), nats: () => natsReady(nc) },
+    routes: ownPort ? parts.routes : { ...parts.routes, ...parts.internal?.routes },
+    readiness,
     async context(req) {
       const get = (h: string) => {
         const v = req.headers[h];
@@ -180,12 +229,15 @@ export async function startSubgraph<Ctx extends RequestContext>(
     },
   });
   const port = await host.listen(config.PORT, config.HOST);
+  await internal?.listen(parts.internal!.port!, config.HOST);
 
   let stopping: Promise<void> | undefined;
   const crash = () => {
     stopping ??= (async () => {
-      host.server.close();
-      host.server.closeAllConnections();
+      for (const h of internal ? [host, internal] : [host]) {
+        h.server.close();
+        h.server.closeAllConnections();
+      }
       for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
       void runtime.outbox.stop();
       for (const step of parts.onStop ?? []) {
@@ -210,7 +262,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     stop() {
       stopping ??= stopAll(
         [
-          () => host.stop(),
+          () => Promise.all([host.stop(), internal?.stop()]),
           ...consumers.map((c) => () => c.stop()),
           () => runtime.outbox.stop(),
           ...(parts.onStop ?? []),

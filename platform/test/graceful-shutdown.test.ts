@@ -63,4 +63,18 @@ describe('graceful shutdown', () => {
     const open = await new Promise<number>((resolve) => h.service.host.server.getConnections((_e, n) => resolve(n)));
     expect(open).toBe(0);
   });
+
+  it('with SHUTDOWN_DELAY_MS, goes on serving, not ready, for that long before it stops accepting', async () => {
+    const d = await startSubgraphHarness('payment', startPaymentService, { SHUTDOWN_DELAY_MS: '600' });
+    const url = d.service.url;
+    const stopping = d.service.host.stop();
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: { accepting: boolean } }).checks.accepting).toBe(false);
+    // Still answering while load balancers notice.
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+    await stopping;
+    await d.stop();
+    await expect(fetch(`${url}/health/live`)).rejects.toThrow();
+  });
 });

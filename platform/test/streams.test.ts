@@ -38,4 +38,11 @@ describe('ensureStream', () => {
     expect(info.config.max_age).toBe(STREAM_MAX_AGE_MS * 1_000_000);
     expect(info.config.subjects).toEqual(spec.subjects);
   });
+
+  it('creates the stream with the replica count it is given: one on a single server, which refuses three (they need a cluster)', async () => {
+    await ensureStream(jsm, spec, 1);
+    expect((await jsm.streams.info(spec.name)).config.num_replicas).toBe(1);
+    const other = streamOf('payment', ns);
+    await expect(ensureStream(jsm, other, 3)).rejects.toThrow(/replicas > 1 not supported in non-clustered mode/);
+  });
 });

@@ -116,6 +116,8 @@ type SocketExtra = {
 export interface SubscriptionServer {
   /** Open WebSocket connections. */
   readonly connections: number;
+  /** Operations (subscriptions, mostly) running now on those connections. */
+  readonly operations: number;
   /** Supergraph executions run for subscription events so far (shared ones count once). */
   readonly executions: number;
   close(): Promise<void>;
@@ -158,6 +160,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     },
   });
   const shared = new SharedExecutions(() => opts.count?.execution());
+  /** Operations running now, across all sockets. */
+  let operations = 0;
   const documents = new DocumentCache(opts.validationRules ?? []);
 
   function subscribe(args: ExecutionArgs): AsyncIterableIterator<ExecutionResult> | ExecutionResult {
@@ -270,9 +274,10 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
             }),
           ];
         running.add(id);
+        operations++;
       },
       onComplete(ctx, id) {
-        ctx.extra.operations?.delete(id);
+        if (ctx.extra.operations?.delete(id)) operations--;
       },
       async context(ctx, _id, payload): Promise<OperationContext> {
         const own = operationAuthorization(payload.extensions);
@@ -305,6 +310,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
       onClose(ctx) {
         ctx.extra.expiry?.();
+        operations -= ctx.extra.operations?.size ?? 0;
+        ctx.extra.operations?.clear();
       },
       subscribe: (args) => subscribe(args) as never,
       execute: (args) => {
@@ -336,6 +343,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     },
     get connections() {
       return wss.clients.size;
+    },
+    get operations() {
+      return operations;
     },
     async close() {
       stopKeepAlive();

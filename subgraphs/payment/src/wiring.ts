@@ -15,6 +15,11 @@ export const paymentEnv = subgraphEnv.extend({
   PAYMENT_LATENCY_MS: z.string().default('0'),
   /** Comma-separated student ids whose charges the simulated provider declines (e.g. "s-broke"). */
   PAYMENT_DECLINE_STUDENTS: z.string().default(''),
+  /**
+   * Port of the charge endpoint (`/internal/charges`, for registration) when it must not share the
+   * GraphQL port, so that network policies can open it to registration alone; unset, it shares it.
+   */
+  INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 /** Starts the payment subgraph from `env` (process.env by default). */
@@ -34,7 +39,7 @@ export async function startPaymentService(env: Record<string, string | undefined
     typeDefs: readSchema(import.meta.url),
     resolvers: paymentResolvers(payments),
     publishes: 'payment',
-    routes: { '/internal/charges': chargeEndpoint({ payments, secret: config.GATEWAY_SECRET }) },
+    internal: { port: config.INTERNAL_PORT, routes: { '/internal/charges': chargeEndpoint({ payments, secret: config.GATEWAY_SECRET }) } },
     startConsumers: () => startPaymentConsumers(rt, payments),
   });
 }

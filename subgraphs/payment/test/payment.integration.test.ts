@@ -57,6 +57,39 @@ describe('charge endpoint', () => {
   });
 });
 
+describe('charge endpoint on a port of its own (INTERNAL_PORT)', () => {
+  it('serves charges there and only there, and GraphQL only on the service port', async () => {
+    const own = await startSubgraphHarness('payment', startPaymentService, { INTERNAL_PORT: '0' }).catch((e) => e as Error);
+    // Port 0 would be "any port": the endpoint needs a port the caller can be told, so it is refused.
+    expect(own).toBeInstanceOf(Error);
+    const { freePort } = await import('../../../scripts/lib/provision.mjs');
+    const port = await freePort();
+    const p = await startSubgraphHarness('payment', startPaymentService, { INTERNAL_PORT: String(port) });
+    try {
+      const post = (base: string) =>
+        fetch(`${base}/internal/charges`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET },
+          body: JSON.stringify({ ...ids(), amount: 100 }),
+        });
+      expect((await post(p.service.url)).status).toBe(404);
+      const res = await post(`http://127.0.0.1:${port}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { paymentId: string }).paymentId).toMatch(/^[0-9a-f]{24}$/);
+      const graphql = await fetch(`http://127.0.0.1:${port}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(graphql.status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
+    } finally {
+      await p.stop();
+    }
+    await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
+  });
+});
+
 describe('refund and void policies', () => {
   it('refunds the payment when its registration is canceled, once', async () => {
     const req = { ...ids(), amount: 50_000 };

@@ -1,8 +1,9 @@
 /**
- * Distributed tracing (issue 9): one registration is one trace, across the gateway, the four
+ * Observability (issue 9). Tracing: one registration is one trace, across the gateway, the four
  * subgraphs and NATS. The services run in this process under one OpenTelemetry SDK started the
  * way every service starts it (startTracing), with an in-memory exporter in place of OTLP; each
- * service's own spans carry its name as instrumentation scope.
+ * service's own spans carry its name as instrumentation scope. Metrics: what the Grafana
+ * dashboard (deploy/observability) reads is there. Logs: lines written in a span name its trace.
  */
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -121,4 +122,29 @@ it('log lines written inside a span carry its trace_id and span_id', async () =>
   const fields = await inSpan(tracer, 'logged', {}, (span) => ({ logged: traceFields(), span: span.spanContext() }));
   expect(fields.logged).toEqual({ trace_id: fields.span.traceId, span_id: fields.span.spanId });
   expect(traceFields()).toEqual({});
+});
+
+it('exposes what the dashboard reads: operations by name, live subscriptions, consumer lag, redeliveries, outbox age', async () => {
+  const student = await sys.token('STUDENT', 's-metrics');
+  const ws = wsClient(sys.url, student);
+  const feed = collect(ws, 'subscription { registrationStatusChanged { id status } }');
+  const metrics = (url: string) => fetch(`${url}/metrics`).then((r) => r.text());
+  await gqlOk(sys.url, 'query CatalogForMetrics { lectures(first: 1) { totalCount } }');
+  await eventually(async () => /^graphql_subscriptions_active\{[^}]*\} 1$/m.test(await metrics(sys.url)), 5_000, 'one live subscription');
+  const gateway = await metrics(sys.url);
+  expect(gateway).toMatch(/^graphql_operations_total\{[^}]*type="query",operation="CatalogForMetrics",status="ok"[^}]*\} 1$/m);
+  expect(gateway).toMatch(/^graphql_operation_duration_seconds_count\{[^}]*operation="CatalogForMetrics"[^}]*\} 1$/m);
+  expect(gateway).toMatch(/^graphql_ws_connections\{[^}]*\} 1$/m);
+  // Everything the registration test published has been delivered to the lecture's consumer.
+  const lecture = await eventually(async () => {
+    const text = await metrics(sys.services.lecture.url);
+    return /^consumer_pending_messages\{[^}]*durable="lecture-enrolment"[^}]*\} 0$/m.test(text) && text;
+  });
+  expect(lecture).toMatch(/^consumer_unacked_messages\{[^}]*durable="lecture-enrolment"[^}]*\} \d+$/m);
+  expect(lecture).toMatch(/^outbox_oldest_claim_age_seconds\{[^}]*\} [\d.e-]+$/m);
+  expect(lecture).toMatch(/^# TYPE events_redelivered_total counter$/m);
+  expect(await metrics(sys.services.registration.url)).toMatch(/^payment_breaker_state\{[^}]*\} 0$/m);
+  feed.stop();
+  await ws.dispose();
+  await eventually(async () => /^graphql_subscriptions_active\{[^}]*\} 0$/m.test(await metrics(sys.url)), 5_000, 'no live subscription');
 });
