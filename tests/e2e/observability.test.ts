@@ -5,6 +5,7 @@
  * service's own spans carry its name as instrumentation scope. Metrics: what the Grafana
  * dashboard (deploy/observability) reads is there. Logs: lines written in a span name its trace.
  */
+import { readFileSync } from 'node:fs';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inSpan, startTracing, traceFields, tracerOf, type TracingHandle } from '@courses/platform/tracing';
@@ -147,4 +148,18 @@ it('exposes what the dashboard reads: operations by name, live subscriptions, co
   feed.stop();
   await ws.dispose();
   await eventually(async () => /^graphql_subscriptions_active\{[^}]*\} 0$/m.test(await metrics(sys.url)), 5_000, 'no live subscription');
+});
+
+it('has a Grafana dashboard that reads only metrics the services expose', async () => {
+  const dashboard = JSON.parse(
+    readFileSync(new URL('../../deploy/observability/grafana/dashboards/supergraph.json', import.meta.url), 'utf8'),
+  );
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: Array<{ expr: string }> }) => p.targets.map((t) => t.expr));
+  const urls = [sys.url, ...Object.values(sys.services).map((s) => s.url)];
+  const exposed = (await Promise.all(urls.map((u) => fetch(`${u}/metrics`).then((r) => r.text())))).join('\n');
+  const names = new Set(exprs.flatMap((e) => e.match(/\b[a-z]+(?:_[a-z]+)+\b(?=[{[)\s])/g) ?? []));
+  for (const fn of ['histogram_quantile']) names.delete(fn);
+  expect(names.size).toBeGreaterThan(8);
+  for (const name of names)
+    expect(exposed, `the dashboard reads ${name}`).toMatch(new RegExp(`^# TYPE ${name.replace(/_bucket$/, '')} `, 'm'));
 });
