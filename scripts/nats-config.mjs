@@ -4,8 +4,9 @@
  *
  *   npm run nats:config                 the deployment's config, passwords read from the server's
  *                                       environment (NATS_<SERVICE>_PASSWORD), to stdout
- *   npm run nats:config -- --write      the same into deploy/nats.conf (what docker-compose.yml mounts;
- *                                       a test checks that the checked-in file is current)
+ *   npm run nats:config -- --write      the same into deploy/nats.conf (what docker-compose.yml mounts)
+ *                                       and deploy/k8s/infra/nats-values.yaml (the NATS Helm chart's
+ *                                       values for Kubernetes); a test checks that both are current
  *   npm run nats:config -- --dev        with this checkout's dev passwords (.data/dev-secrets.json), for
  *                                       a server of your own given to `npm start` in NATS_URL
  * Options: --namespace <ns> (NATS_NAMESPACE of the services), --listen <host:port>.
@@ -18,7 +19,7 @@ const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 
 ensureBuilt();
-const { deploymentNatsConfig, natsServerConfig, natsUsers } = await natsAuth();
+const { deploymentNatsConfig, natsHelmValues, natsServerConfig, natsUsers } = await natsAuth();
 const namespace = opt('--namespace', '');
 let text;
 if (args.includes('--dev')) {
@@ -29,5 +30,6 @@ if (args.includes('--dev')) {
 }
 if (args.includes('--write')) {
   writeFileSync(path.join(ROOT, 'deploy', 'nats.conf'), text);
-  process.stdout.write('wrote deploy/nats.conf\n');
+  writeFileSync(path.join(ROOT, 'deploy', 'k8s', 'infra', 'nats-values.yaml'), natsHelmValues({ namespace }));
+  process.stdout.write('wrote deploy/nats.conf and deploy/k8s/infra/nats-values.yaml\n');
 } else process.stdout.write(text);

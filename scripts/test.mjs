@@ -11,6 +11,7 @@ import {
   ensureChromium,
   ensureDependencies,
   ensureMongo,
+  k8sCheckBinary,
   natsServerBinary,
   ROOT,
   say,
@@ -33,6 +34,8 @@ try {
   const mongo = await ensureMongo({ preferPort: 27018 });
   say(`MongoDB: ${mongo.how}`);
   const chromium = ensureChromium();
+  const k8sCheck = k8sCheckBinary();
+  say(k8sCheck ? `Kubernetes manifests checker: ${k8sCheck}` : 'no Go: the Kubernetes manifests tests are skipped');
   const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
   const r = spawnSync(process.execPath, [vitest, 'run', ...process.argv.slice(2)], {
     cwd: ROOT,
@@ -44,6 +47,7 @@ try {
       // Where this run's reserved ports start in each worker's block (test-kit/src/system.ts).
       TEST_PORT_OFFSET: String(100 * Math.floor(Math.random() * 10)),
       ...(chromium ? { CHROMIUM_PATH: chromium } : {}),
+      ...(k8sCheck ? { K8S_CHECK_BIN: k8sCheck } : {}),
     },
   });
   status = r.status ?? 1;

@@ -324,6 +324,35 @@ function buildFerretDb(go) {
   return undefined;
 }
 
+/** Source of the manifests' checker (render with kustomize, decode strictly into the Kubernetes API types). */
+const K8S_CHECK_SRC = path.join(ROOT, 'deploy', 'k8s', 'check');
+
+/**
+ * The manifests' checker (deploy/k8s/check) in .data/bin, built with Go when missing or when its
+ * source changed (a minute or two the first time: it fetches kustomize and k8s.io/api through
+ * the Go module proxy); undefined when Go is missing or the build fails (the reason is printed).
+ */
+export function k8sCheckBinary() {
+  const binDir = path.join(DATA, 'bin');
+  const target = path.join(binDir, 'k8s-check');
+  const stamp = path.join(binDir, 'k8s-check.build');
+  const h = createHash('sha256');
+  for (const f of ['main.go', 'go.mod', 'go.sum']) h.update(readFileSync(path.join(K8S_CHECK_SRC, f)));
+  const id = h.digest('hex').slice(0, 12);
+  if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === id) return target;
+  const go = goBin();
+  if (!go) return undefined;
+  mkdirSync(binDir, { recursive: true });
+  say('building the Kubernetes manifests checker with Go (deploy/k8s/check; once)');
+  const r = run(go, ['build', '-o', target, '.'], { cwd: K8S_CHECK_SRC, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
+  if (r.status !== 0 || !existsSync(target)) {
+    process.stderr.write(`  k8s-check build failed:\n${(r.stderr ?? r.error?.message ?? '').split('\n').slice(-8).join('\n')}\n`);
+    return undefined;
+  }
+  writeFileSync(stamp, id);
+  return target;
+}
+
 /** The backends a FerretDB binary supports (a stock one from PATH: both). */
 function ferretBackends(bin) {
   const marker = path.join(path.dirname(bin), 'ferretdb.backends');

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contracts';
 import {
   connectNats,
@@ -22,6 +23,7 @@ import {
   deploymentNatsConfig,
   inboxPrefixOf,
   natsAuthOf,
+  natsHelmValues,
   natsPasswordVariable,
   publishEvent,
 } from '@courses/platform';
@@ -156,6 +158,16 @@ describe('deploy/nats.conf', () => {
 
   it('is the generated configuration (run `npm run nats:config -- --write` after changing BUS)', () => {
     expect(readFileSync(file, 'utf8')).toBe(deploymentNatsConfig());
+  });
+
+  it('has the same users and permissions in the NATS Helm chart values for Kubernetes (deploy/k8s/infra/nats-values.yaml)', () => {
+    const values = readFileSync(fileURLToPath(new URL('../../deploy/k8s/infra/nats-values.yaml', import.meta.url)), 'utf8');
+    expect(values).toBe(natsHelmValues());
+    const parsed = parseYaml(values);
+    expect(parsed.config).toMatchObject({ cluster: { enabled: true, replicas: 3 }, jetstream: { enabled: true } });
+    const auth: string = parsed.configMap.merge.data['auth.conf'];
+    expect(auth).toBe(deploymentNatsConfig().slice(deploymentNatsConfig().indexOf('authorization {')));
+    for (const s of BUS_SERVICES) expect(parsed.container.env[natsPasswordVariable(s)].valueFrom.secretKeyRef.name).toBe('nats-users');
   });
 
   it("starts a server that takes each service's password from its environment and refuses the rest", async () => {
