@@ -34,7 +34,7 @@ export interface SystemOptions {
   extraReplicas?: number;
 }
 
-type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
+export type Name = 'registration' | 'payment' | 'lecture' | 'dashboard';
 
 export interface TestSystem {
   tag: string;
@@ -81,7 +81,7 @@ let nextPort =
   20_000 +
   ((Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID) || Math.floor(Math.random() * 10)) % 12) * 1_000 +
   (Number(process.env.TEST_PORT_OFFSET) || 0);
-async function reservedPort(): Promise<number> {
+export async function reservedPort(): Promise<number> {
   const { createServer } = await import('node:net');
   for (;;) {
     const port = nextPort++;
@@ -94,7 +94,8 @@ async function reservedPort(): Promise<number> {
   }
 }
 
-const starters = {
+/** How each subgraph is started in process (its wiring's start function). */
+export const starters = {
   registration: startRegistrationService,
   payment: startPaymentService,
   lecture: startLectureService,

@@ -1,0 +1,174 @@
+/**
+ * A local stand-in for the Kubernetes deployment (deploy/k8s), in this process: `replicas` of
+ * every subgraph and `gateways` gateways, each service behind a {@link Balancer} (its Service),
+ * on databases and NATS subjects of its own. The gateway reaches the subgraphs, and registration
+ * reaches payment, only through the balancers, as pods reach each other through Services.
+ *
+ * A replica's {@link Replica.restart} is a pod's replacement in a rolling update: a graceful stop
+ * (what SIGTERM does), then a start on the same address; it resolves once the balancer routes to
+ * it again (with readiness off: once it answers ready), as a rollout waits for the new pod.
+ */
+import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { issueToken } from '../../gateway/src/auth.js';
+import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
+import { eventually } from '../../scripts/lib/graphql-client.js';
+import { startBalancer, type Balancer } from './balancer.js';
+import { mongoUri, uniqueTag } from './env.js';
+import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
+import { reservedPort, starters, type Name } from './system.js';
+
+export type ServiceName = Name | 'gateway';
+
+export interface ClusterOptions {
+  /** Replicas of each subgraph (default 2). */
+  replicas?: number;
+  /** Gateways (default 2). */
+  gateways?: number;
+  /** Whether the balancers route by readiness (default true; see Balancer). */
+  readiness?: boolean;
+  /** SHUTDOWN_DELAY_MS of every process: longer than the balancers' probe period (default 400). */
+  drainDelayMs?: number;
+  logLevel?: string;
+}
+
+/** One process of the cluster (a pod). */
+export interface Replica {
+  service: ServiceName;
+  index: number;
+  /** `http://127.0.0.1:<port>`, the same across restarts. */
+  url: string;
+  /** Graceful stop, then a start on the same address; resolves once it is routed to again. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Cluster {
+  tag: string;
+  nats: OwnNatsServer;
+  /** The gateways' balancer: the address clients use. */
+  url: string;
+  balancers: Record<ServiceName, Balancer>;
+  /** Every process, gateways last. */
+  replicas: Replica[];
+  token(role: Role, sub: string): Promise<string>;
+  /** Waits (up to 30 s) until the consistency checker finds no violation; throws with the report otherwise. */
+  assertConsistent(): Promise<void>;
+  check(): Promise<Violation[]>;
+  stop(): Promise<void>;
+}
+
+const SUBGRAPHS: Name[] = ['payment', 'lecture', 'dashboard', 'registration'];
+
+/** Starts the cluster (see the module comment). */
+export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
+  const tag = uniqueTag('k');
+  const nats = await startOwnNatsServer({ namespace: tag });
+  const readiness = opts.readiness ?? true;
+  const common = {
+    NATS_URL: nats.url,
+    NATS_NAMESPACE: tag,
+    LOG_LEVEL: opts.logLevel ?? 'error',
+    HOST: '127.0.0.1',
+    SHUTDOWN_GRACE_MS: '5000',
+    SHUTDOWN_DELAY_MS: String(opts.drainDelayMs ?? 400),
+  };
+  const counts: Record<ServiceName, number> = {
+    payment: opts.replicas ?? 2,
+    lecture: opts.replicas ?? 2,
+    dashboard: opts.replicas ?? 2,
+    registration: opts.replicas ?? 2,
+    gateway: opts.gateways ?? 2,
+  };
+  const ports = {} as Record<ServiceName, number[]>;
+  const balancers = {} as Record<ServiceName, Balancer>;
+  for (const s of [...SUBGRAPHS, 'gateway'] as ServiceName[]) {
+    ports[s] = [];
+    for (let i = 0; i < counts[s]; i++) ports[s].push(await reservedPort());
+    balancers[s] = await startBalancer(
+      ports[s].map((p) => `http://127.0.0.1:${p}`),
+      { readiness },
+    );
+  }
+  const envOf = (s: ServiceName, port: number): Record<string, string> => {
+    const base = { ...common, ...nats.credentials(s), PORT: String(port) };
+    if (s === 'gateway')
+      return {
+        ...base,
+        REGISTRATION_URL: balancers.registration.url,
+        PAYMENT_URL: balancers.payment.url,
+        LECTURE_URL: balancers.lecture.url,
+        DASHBOARD_URL: balancers.dashboard.url,
+        MUTATION_RATE_LIMIT: '1000000',
+        WS_MAX_SOCKETS_PER_CLIENT: '10000',
+      };
+    return {
+      ...base,
+      MONGODB_URI: mongoUri(`${tag}_${s}`),
+      ...(s === 'registration' ? { PAYMENT_URL: balancers.payment.url } : {}),
+    };
+  };
+  const start = (s: ServiceName, port: number): Promise<RunningSubgraph | RunningGateway> =>
+    s === 'gateway' ? startGateway(envOf(s, port)) : starters[s](envOf(s, port));
+
+  const replicas: Replica[] = [];
+  for (const s of [...SUBGRAPHS, 'gateway'] as ServiceName[]) {
+    for (const [index, port] of ports[s].entries()) {
+      let running: RunningSubgraph | RunningGateway | undefined = await start(s, port);
+      const url = `http://127.0.0.1:${port}`;
+      const routed = () =>
+        eventually(
+          async () => (readiness ? balancers[s].endpoints.includes(url) : (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok),
+          30_000,
+          `${s} #${index} back in service`,
+        );
+      const stop = async () => {
+        await running?.stop();
+        running = undefined;
+      };
+      replicas.push({
+        service: s,
+        index,
+        url,
+        stop,
+        async restart() {
+          await stop();
+          running = await start(s, port);
+          await routed();
+        },
+      });
+    }
+  }
+  // Every replica in service before the cluster is handed over.
+  await eventually(async () => Object.values(balancers).every((b) => !readiness || b.endpoints.length > 0), 30_000, 'balancers ready');
+
+  const check = () =>
+    checkConsistency({
+      registration: mongoUri(`${tag}_registration`),
+      payment: mongoUri(`${tag}_payment`),
+      lecture: mongoUri(`${tag}_lecture`),
+      dashboard: mongoUri(`${tag}_dashboard`),
+    });
+  return {
+    tag,
+    nats,
+    url: balancers.gateway.url,
+    balancers,
+    replicas,
+    token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
+    check,
+    async assertConsistent() {
+      let last: Violation[] = [];
+      try {
+        await eventually(async () => (last = await check()).length === 0, 30_000, 'consistency');
+      } catch {
+        throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
+      }
+    },
+    async stop() {
+      for (const r of [...replicas].reverse()) await r.stop().catch(() => undefined);
+      for (const b of Object.values(balancers)) await b.stop();
+      await nats.dispose();
+    },
+  };
+}
