@@ -17,7 +17,7 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { sameSecret } from './identity.js';
 import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
-import { extractTrace, inSpan, SpanKind, tracerOf } from './tracing.js';
+import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 1_000_000;
@@ -240,7 +240,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     inFlight++;
     res.once('close', () => inFlight--);
     const url = req.url ?? '/';
-    void (url.startsWith('/health/') || url.startsWith('/metrics') ? handle(req, res) : traced(req, res));
+    void (!tracingEnabled() || url.startsWith('/health/') || url.startsWith('/metrics') ? handle(req, res) : traced(req, res));
   });
   server.keepAliveTimeout = 5_000;
 

@@ -15,7 +15,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, type NatsConnection } from './nats-connection.js';
 import { ensureStream } from './nats-streams.js';
-import { extractTrace, inSpan, SpanKind, tracerOf, type TraceContext } from './tracing.js';
+import { extractTrace, inSpan, SpanKind, startRecordedSpan, tracerOf, type TraceContext } from './tracing.js';
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {
@@ -260,11 +260,11 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   }
 
   const tracer = tracerOf(opts.service);
-  /** Name, parent (from the message's headers) and attributes of the span that handles `msg`. */
+  /** Parent (from the message's headers) and attributes of the span that handles `msg`. */
   function processSpan(
     msg: JsMsg,
     event: EventEnvelope,
-  ): [string, { kind: SpanKind; parent: TraceContext; attributes: Record<string, string | number> }] {
+  ): { kind: SpanKind; parent: TraceContext; attributes: Record<string, string | number> } {
     const parent = extractTrace((key) => msg.headers?.get(key) || undefined);
     const attributes = {
       'messaging.system': 'nats',
@@ -274,32 +274,36 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       'messaging.message.id': event.id,
       'messaging.nats.delivery_count': msg.info.deliveryCount,
     };
-    return [`process ${msg.subject}`, { kind: SpanKind.CONSUMER, parent, attributes }];
+    return { kind: SpanKind.CONSUMER, parent, attributes };
   }
 
   async function handleOne(msg: JsMsg): Promise<void> {
     const event = await eventOf(msg);
     if (!event) return;
     const handler = handlers[event.type] as EventHandler;
-    const [name, spanOptions] = processSpan(msg, event);
-    await inSpan(tracer, name, spanOptions, async (span) => {
-      try {
-        await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
-        msg.ack();
-        count(event.type, 'ack');
-      } catch (err) {
-        span.setAttribute('messaging.outcome', err instanceof Redeliver ? 'deferred' : 'failed');
-        if (err instanceof Redeliver) {
-          if (msg.info.deliveryCount >= maxDeliver) {
-            log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
-            msg.ack();
-          } else msg.nak(err.delayMs);
-          count(event.type, 'deferred');
-          return;
+    await inSpan(
+      tracer,
+      `process ${msg.subject}`,
+      () => processSpan(msg, event),
+      async (span) => {
+        try {
+          await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
+          msg.ack();
+          count(event.type, 'ack');
+        } catch (err) {
+          span.setAttribute('messaging.outcome', err instanceof Redeliver ? 'deferred' : 'failed');
+          if (err instanceof Redeliver) {
+            if (msg.info.deliveryCount >= maxDeliver) {
+              log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
+              msg.ack();
+            } else msg.nak(err.delayMs);
+            count(event.type, 'deferred');
+            return;
+          }
+          await failed(msg, event, err);
         }
-        await failed(msg, event, err);
-      }
-    });
+      },
+    );
   }
 
   /**
@@ -307,20 +311,15 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
    * its own span (in its own trace) for the same time.
    */
   async function inBatchSpans(items: Array<{ msg: JsMsg; event: EventEnvelope }>, handle: () => Promise<void>): Promise<void> {
-    const spanOf = ({ msg, event }: { msg: JsMsg; event: EventEnvelope }) => {
-      const [name, options] = processSpan(msg, event);
-      return { name, options: { ...options, attributes: { ...options.attributes, 'messaging.batch.message_count': items.length } } };
+    const optionsOf = ({ msg, event }: { msg: JsMsg; event: EventEnvelope }) => {
+      const options = processSpan(msg, event);
+      return { ...options, attributes: { ...options.attributes, 'messaging.batch.message_count': items.length } };
     };
-    const others = items.slice(1).map((item) => {
-      const { name, options } = spanOf(item);
-      const { parent, ...rest } = options;
-      return tracer.startSpan(name, rest, parent);
-    });
-    const { name, options } = spanOf(items[0]);
+    const others = items.slice(1).flatMap((item) => startRecordedSpan(tracer, `process ${item.msg.subject}`, () => optionsOf(item)) ?? []);
     try {
-      await inSpan(tracer, name, options, handle);
+      await inSpan(tracer, `process ${items[0].msg.subject}`, () => optionsOf(items[0]), handle);
     } finally {
-      for (const span of others) span.end();
+      for (const { span } of others) span.end();
     }
   }
 

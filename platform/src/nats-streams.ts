@@ -5,7 +5,7 @@
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { contextOf, subjectOf, type EventEnvelope, type StreamSpec } from '@courses/contracts';
-import { extractTrace, injectTrace, inSpan, SpanKind, tracerOf } from './tracing.js';
+import { extractTrace, injectTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
 
 /** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -55,12 +55,15 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, repl
 export async function publishEvent(js: JetStreamClient, event: EventEnvelope, namespace: string): Promise<void> {
   const { traceContext, ...wire } = event;
   const subject = subjectOf(event.type, namespace);
-  const attributes = { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': event.id };
-  const parent = traceContext ? extractTrace((key) => traceContext[key]) : undefined;
-  await inSpan(tracerOf(contextOf(event.type)), `publish ${subject}`, { kind: SpanKind.PRODUCER, parent, attributes }, async () => {
-    const carrier = injectTrace<Record<string, string>>({});
+  const options = () => ({
+    kind: SpanKind.PRODUCER,
+    parent: traceContext ? extractTrace((key) => traceContext[key]) : undefined,
+    attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.message.id': event.id },
+  });
+  await inSpan(tracerOf(contextOf(event.type)), `publish ${subject}`, options, async () => {
     let h;
-    for (const [key, value] of Object.entries(carrier)) (h ??= natsHeaders()).set(key, value);
+    if (tracingEnabled())
+      for (const [key, value] of Object.entries(injectTrace<Record<string, string>>({}))) (h ??= natsHeaders()).set(key, value);
     await js.publish(subject, JSON.stringify(wire), { msgID: event.id, timeout: 5_000, headers: h });
   });
 }

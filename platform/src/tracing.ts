@@ -7,7 +7,8 @@
  * Off by default, and free when off: nothing here loads the SDK unless {@link startTracing} finds
  * an exporter asked for by the standard variables (`OTEL_TRACES_EXPORTER`, or
  * `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); until then every helper
- * runs on the `@opentelemetry/api` no-op tracer and propagator (no span is recorded, no header written).
+ * returns at once (no span, no header, and span options given as a function are never built),
+ * and what is left runs on the `@opentelemetry/api` no-ops.
  * Everything else the SDK reads is the standard set too (`OTEL_SERVICE_NAME`,
  * `OTEL_EXPORTER_OTLP_PROTOCOL`, `OTEL_TRACES_SAMPLER`, `OTEL_RESOURCE_ATTRIBUTES`, ...):
  * https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
@@ -21,6 +22,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import {
   context,
   createContextKey,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
@@ -42,6 +44,16 @@ export type TraceCarrier = Record<string, string>;
 /** A started tracing SDK; `shutdown` flushes what is buffered (call it on stop). */
 export interface TracingHandle {
   shutdown(): Promise<void>;
+}
+
+/** Set once an SDK is started here: until then every helper takes its no-op path at once. */
+let enabled = false;
+/** The span handed to `inSpan`'s function while tracing is off (records nothing). */
+const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** True once {@link startTracing} has started the SDK in this process. */
+export function tracingEnabled(): boolean {
+  return enabled;
 }
 
 /** True when the environment asks for traces to be exported (see the module comment). */
@@ -85,6 +97,7 @@ export async function startTracing(
     ...(overrides ? { spanProcessors: overrides.spanProcessors } : {}),
   });
   sdk.start();
+  enabled = true;
   return sdk;
 }
 
@@ -93,17 +106,23 @@ export function tracerOf(service: string): Tracer {
   return trace.getTracer(service);
 }
 
+/** A span's options, and the context it is a child of (default: the active one). */
+export type InSpanOptions = SpanOptions & { parent?: Context };
+
 /**
  * Runs `fn` inside a new span (a child of `parent`, else of the active context) and ends it when
- * `fn` settles; a thrown error is recorded on the span and thrown again.
+ * `fn` settles; a thrown error is recorded on the span and thrown again. Options that cost
+ * something to build (attributes, a parent read from headers) can be given as a function: it
+ * runs only when tracing is on.
  */
 export async function inSpan<T>(
   tracer: Tracer,
   name: string,
-  options: SpanOptions & { parent?: Context },
+  options: InSpanOptions | (() => InSpanOptions),
   fn: (span: Span) => Promise<T> | T,
 ): Promise<T> {
-  const { parent, ...spanOptions } = options;
+  if (!enabled) return fn(NOT_RECORDING);
+  const { parent, ...spanOptions } = typeof options === 'function' ? options() : options;
   return tracer.startActiveSpan(name, spanOptions, parent ?? context.active(), async (span) => {
     try {
       if (spanOptions.kind === SpanKind.SERVER && span.isRecording())
@@ -126,10 +145,11 @@ export async function inSpan<T>(
 export function startRecordedSpan(
   tracer: Tracer,
   name: string,
-  options: SpanOptions,
-  parent: Context,
+  options: () => InSpanOptions & { parent: Context },
 ): { span: Span; context: Context } | undefined {
-  const span = tracer.startSpan(name, options, parent);
+  if (!enabled) return undefined;
+  const { parent, ...spanOptions } = options();
+  const span = tracer.startSpan(name, spanOptions, parent);
   if (!span.isRecording()) return undefined;
   return { span, context: trace.setSpan(parent, span) };
 }

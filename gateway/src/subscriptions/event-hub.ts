@@ -49,15 +49,11 @@ export class EventHub {
           } catch (e) {
             return this.logger.warn({ err: (e as Error).message, subject: msg.subject }, 'ignoring invalid event');
           }
-          const received = startRecordedSpan(
-            tracer,
-            `process ${msg.subject}`,
-            {
-              kind: SpanKind.CONSUMER,
-              attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject, 'messaging.message.id': event.id },
-            },
-            extractTrace((key) => msg.headers?.get(key) || undefined),
-          );
+          const received = startRecordedSpan(tracer, `process ${msg.subject}`, () => ({
+            kind: SpanKind.CONSUMER,
+            attributes: { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject, 'messaging.message.id': event.id },
+            parent: extractTrace((key) => msg.headers?.get(key) || undefined),
+          }));
           if (received) traced.set(event, received.context);
           for (const l of listeners) l(event);
           received?.span.end();

@@ -174,8 +174,11 @@ export class PaymentClient {
 
   /** Charges `req.amount` KRW for a registration. Never throws for payment trouble: see {@link ChargeOutcome}. */
   async charge(req: ChargeRequest): Promise<ChargeOutcome> {
-    const attributes = { 'payment.breaker.state': this.state, 'payment.amount_krw': req.amount };
-    return inSpan(tracer, 'payment charge', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    const options = () => ({
+      kind: SpanKind.CLIENT,
+      attributes: { 'payment.breaker.state': this.state, 'payment.amount_krw': req.amount },
+    });
+    return inSpan(tracer, 'payment charge', options, async (span) => {
       let outcome: ChargeOutcome;
       try {
         outcome = await this.breaker.fire(req);
