@@ -11,12 +11,12 @@
 import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
+import type { Violation } from '../../scripts/lib/consistency.js';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { startBalancer, type Balancer } from './balancer.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
-import { reservedPort, starters, type Name } from './system.js';
+import { commonEnv, consistencyOf, reservedPort, starters, type Name } from './system.js';
 
 export type ServiceName = Name | 'gateway';
 
@@ -65,14 +65,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const tag = uniqueTag('k');
   const nats = await startOwnNatsServer({ namespace: tag });
   const readiness = opts.readiness ?? true;
-  const common = {
-    NATS_URL: nats.url,
-    NATS_NAMESPACE: tag,
-    LOG_LEVEL: opts.logLevel ?? 'error',
-    HOST: '127.0.0.1',
-    SHUTDOWN_GRACE_MS: '5000',
-    SHUTDOWN_DELAY_MS: String(opts.drainDelayMs ?? 400),
-  };
+  const common = { ...commonEnv(nats, tag, opts.logLevel, 5_000), SHUTDOWN_DELAY_MS: String(opts.drainDelayMs ?? 400) };
   const counts: Record<ServiceName, number> = {
     payment: opts.replicas ?? 2,
     lecture: opts.replicas ?? 2,
@@ -102,9 +95,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         MUTATION_RATE_LIMIT: '1000000',
         WS_MAX_SOCKETS_PER_CLIENT: '10000',
       };
+    // Half the connections of a lone process each, so that the replicas together open no more
+    // than one system does: FerretDB v1 stalls once its pool is exhausted (scripts/lib/provision.mjs).
+    const uri = new URL(mongoUri(`${tag}_${s}`));
+    uri.searchParams.set('maxPoolSize', String(Math.max(2, Math.floor(8 / counts[s]))));
     return {
       ...base,
-      MONGODB_URI: mongoUri(`${tag}_${s}`),
+      MONGODB_URI: uri.toString(),
       ...(s === 'registration' ? { PAYMENT_URL: balancers.payment.url } : {}),
     };
   };
@@ -142,13 +139,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   // Every replica in service before the cluster is handed over.
   await eventually(async () => Object.values(balancers).every((b) => !readiness || b.endpoints.length > 0), 30_000, 'balancers ready');
 
-  const check = () =>
-    checkConsistency({
-      registration: mongoUri(`${tag}_registration`),
-      payment: mongoUri(`${tag}_payment`),
-      lecture: mongoUri(`${tag}_lecture`),
-      dashboard: mongoUri(`${tag}_dashboard`),
-    });
   return {
     tag,
     nats,
@@ -156,15 +146,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     balancers,
     replicas,
     token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
-    check,
-    async assertConsistent() {
-      let last: Violation[] = [];
-      try {
-        await eventually(async () => (last = await check()).length === 0, 30_000, 'consistency');
-      } catch {
-        throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
-      }
-    },
+    ...consistencyOf(tag, 30_000),
     async stop() {
       for (const r of [...replicas].reverse()) await r.stop().catch(() => undefined);
       for (const b of Object.values(balancers)) await b.stop();

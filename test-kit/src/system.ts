@@ -102,16 +102,40 @@ export const starters = {
   dashboard: startDashboardService,
 } as const;
 
+/** The environment every in-process service of a system tagged `tag` shares. */
+export function commonEnv(nats: OwnNatsServer, tag: string, logLevel = 'error', graceMs = 2_000): Record<string, string> {
+  return { NATS_URL: nats.url, NATS_NAMESPACE: tag, LOG_LEVEL: logLevel, HOST: '127.0.0.1', SHUTDOWN_GRACE_MS: String(graceMs) };
+}
+
+/**
+ * The consistency checker on the databases of the system tagged `tag`, and an assertion that
+ * waits (up to `timeoutMs`) for it to find nothing, throwing with its report otherwise.
+ */
+export function consistencyOf(tag: string, timeoutMs = 20_000): Pick<TestSystem, 'check' | 'assertConsistent'> {
+  const check = () =>
+    checkConsistency({
+      registration: mongoUri(`${tag}_registration`),
+      payment: mongoUri(`${tag}_payment`),
+      lecture: mongoUri(`${tag}_lecture`),
+      dashboard: mongoUri(`${tag}_dashboard`),
+    });
+  return {
+    check,
+    async assertConsistent() {
+      let last: Violation[] = [];
+      try {
+        await eventually(async () => (last = await check()).length === 0, timeoutMs, 'consistency');
+      } catch {
+        throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
+      }
+    },
+  };
+}
+
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const tag = opts.nats?.namespace ?? uniqueTag();
   const nats = opts.nats ?? (await startOwnNatsServer({ namespace: tag }));
-  const common = {
-    NATS_URL: nats.url,
-    NATS_NAMESPACE: tag,
-    LOG_LEVEL: opts.logLevel ?? 'error',
-    HOST: '127.0.0.1',
-    SHUTDOWN_GRACE_MS: '2000',
-  };
+  const common = commonEnv(nats, tag, opts.logLevel);
   const envs: Record<string, Record<string, string>> = {};
   const services = {} as TestSystem['services'];
   const start = async (name: Name, extra: Record<string, string> = {}) => {
@@ -195,21 +219,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
         await db.close();
       }
     },
-    check: () =>
-      checkConsistency({
-        registration: mongoUri(`${tag}_registration`),
-        payment: mongoUri(`${tag}_payment`),
-        lecture: mongoUri(`${tag}_lecture`),
-        dashboard: mongoUri(`${tag}_dashboard`),
-      }),
-    async assertConsistent() {
-      let last: Violation[] = [];
-      try {
-        await eventually(async () => (last = await system.check()).length === 0, 20_000, 'consistency');
-      } catch {
-        throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
-      }
-    },
+    ...consistencyOf(tag),
     async register(lectureId, studentToken, selection = 'id status') {
       return eventually(
         async () => {
