@@ -26,6 +26,9 @@
  *   --url URL            use the running gateway at URL instead of starting a system; then
  *                        --subgraphs URL,URL,URL,URL (registration, payment, lecture, dashboard;
  *                        default ports 4001–4004) and --mongodb-uri URI (databases courses_<name>)
+ *   --replicas N         run N registration processes and N gateways (1); gateway k calls
+ *                        registration k and students are spread over the gateways (a static
+ *                        split, so that no proxy's CPU is counted); own system only
  *   --json FILE          also write the figures as JSON
  *   --preload N          after the run, store N registrations straight in the databases (see
  *                        lib/preload.ts) and run again: the two runs' figures and their ratio
@@ -39,7 +42,7 @@ import { checkConsistency, formatViolations, type DatabaseUris } from './lib/con
 import { preload } from './lib/preload.js';
 import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
 import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startStack } from './lib/stack.mjs';
+import { SERVICES, startReplica, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -56,8 +59,10 @@ const { values: opt } = parseArgs({
     'mongodb-uri': { type: 'string' },
     json: { type: 'string' },
     preload: { type: 'string', default: '0' },
+    replicas: { type: 'string', default: '1' },
   },
 });
+const REPLICAS = Number(opt.replicas);
 const STUDENTS = Number(opt.students);
 const SECONDS = Number(opt.seconds);
 const WARMUP = Number(opt.warmup);
@@ -80,6 +85,8 @@ const think = range(opt.think);
 type Name = 'gateway' | 'registration' | 'payment' | 'lecture' | 'dashboard';
 interface Target {
   urls: Record<Name, string>;
+  /** Every gateway's URL (the first is urls.gateway); student i uses gateways[i % length]. */
+  gateways: string[];
   databases: DatabaseUris;
   /** Process name → pid whose tree's CPU is counted. */
   pids: Record<string, number | undefined>;
@@ -102,6 +109,14 @@ async function ownSystem(): Promise<Target> {
   const ports: Record<string, number> = {};
   for (const s of SERVICES) ports[s.name] = s.port + 100; // 4100–4104, beside a running `npm start`
   const common = { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  // Registration's replicas share one process's database connections (8), so that the database
+  // sees the same concurrency whatever N: FerretDB v1 stalls once its pool (40) is exhausted.
+  const registrationUri = new URL(withDatabase(mongo.uri, 'bench_registration'));
+  if (registrationUri.searchParams.has('maxPoolSize'))
+    registrationUri.searchParams.set(
+      'maxPoolSize',
+      String(Math.max(2, Math.floor(Number(registrationUri.searchParams.get('maxPoolSize')) / REPLICAS))),
+    );
   const stack = await startStack({
     ports,
     databasePrefix: 'bench',
@@ -112,18 +127,34 @@ async function ownSystem(): Promise<Target> {
         {
           ...common,
           ...(s.name === 'payment' ? { PAYMENT_LATENCY_MS: opt['payment-latency'] } : {}),
+          ...(s.name === 'registration' ? { MONGODB_URI: registrationUri.toString() } : {}),
           // A student here loops without thinking, faster than the per-caller mutation limit allows a person.
           ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: process.env.MUTATION_RATE_LIMIT ?? '1000000' } : {}),
         },
       ]),
     ),
   });
+  // Replicas k = 2..N: registration on 41k1, a gateway on 41k0 that calls it.
+  const gateways = [stack.urls.gateway];
+  const replicaPids: Record<string, number | undefined> = {};
+  for (let k = 2; k <= REPLICAS; k++) {
+    const regPort = 4101 + 10 * (k - 1);
+    const gwPort = 4100 + 10 * (k - 1);
+    replicaPids[`registration#${k}`] = (await startReplica(stack, 'registration', `registration#${k}`, regPort)).pid;
+    replicaPids[`gateway#${k}`] = (
+      await startReplica(stack, 'gateway', `gateway#${k}`, gwPort, { REGISTRATION_URL: `http://127.0.0.1:${regPort}` })
+    ).pid;
+    gateways.push(`http://127.0.0.1:${gwPort}`);
+    say(`replica ${k}: registration on ${regPort}, gateway on ${gwPort}`);
+  }
   const mongoPort = Number(new URL(mongo.uri).port || 27017);
   return {
     urls: stack.urls as Record<Name, string>,
+    gateways,
     databases: stack.databases as unknown as DatabaseUris,
     pids: {
       ...Object.fromEntries(SERVICES.map((s) => [s.name, stack.children[s.name].pid])),
+      ...replicaPids,
       ...databasePids(mongoPort),
       nats: pidOnPort(Number(new URL(nats.url.split(',')[0]).port || 4222)),
     },
@@ -158,6 +189,7 @@ function runningSystem(): Target {
   const port = (u: string) => Number(new URL(u).port);
   return {
     urls,
+    gateways: [gateway],
     databases: { registration: db('registration'), payment: db('payment'), lecture: db('lecture'), dashboard: db('dashboard') },
     pids: {
       ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [n, pidOnPort(port(u))])),
@@ -261,7 +293,6 @@ interface Phase {
 
 /** Runs the students' loop: warm-up, then `SECONDS` measured; prints and returns the figures. */
 async function runLoad(target: Target, lectures: string[], tokens: string[], label: string, warmupSeconds = WARMUP): Promise<Phase> {
-  const gw = target.urls.gateway;
   let measuring = false;
   let running = true;
   const samples: Array<{ kind: 'register' | 'cancel'; code: string; ms: number }> = [];
@@ -273,6 +304,7 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
     if (ms > 0) await new Promise((res) => setTimeout(res, ms));
   };
   const student = async (i: number) => {
+    const gw = target.gateways[i % target.gateways.length];
     for (let k = i; running; k++) {
       const reg = await post(gw, tokens[i], REGISTER, { id: lectures[k % lectures.length] });
       record('register', reg);
@@ -310,6 +342,7 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
   const summary = {
     phase: label,
     students: tokens.length,
+    replicas: target.gateways.length,
     paymentLatencyMs: opt['payment-latency'],
     thinkMs: opt.think,
     backend: target.backend,

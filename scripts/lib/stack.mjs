@@ -33,6 +33,42 @@ export const SERVICES = [
 ];
 
 /**
+ * Waits until the service on `port` answers `/health/ready` (MongoDB and NATS connected), not
+ * just until its port opens.
+ * @throws after 30 s.
+ */
+async function waitForReady(port, name) {
+  await waitForPort(port, name);
+  for (let i = 0; i < 300; i++) {
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not become ready within 30 s (see ${path.join(LOGS, `${name}.log`)})`);
+}
+
+/**
+ * Starts one more process of service `name` (an entry of SERVICES) from the stack's environment
+ * for it, on `port`, with `env` on top; resolves with the child once it is ready.
+ * @param {{ envs: Record<string, Record<string, string>> }} stack what startStack returned
+ * @param {string} name
+ * @param {string} processName the name its log and the process table use, e.g. `registration#2`
+ * @param {number} port
+ * @param {Record<string, string>} [env]
+ */
+export async function startReplica(stack, name, processName, port, env = {}) {
+  const s = SERVICES.find((x) => x.name === name);
+  const child = startProcess(processName, process.execPath, [...(s.nodeArgs ?? []), path.join(ROOT, s.dir, 'dist', 'main.js')], {
+    env: { ...stack.envs[name], ...env, PORT: String(port) },
+  });
+  await waitForReady(port, processName);
+  return child;
+}
+
+/**
  * @typedef {object} StackOptions
  * @property {Record<string, number>} [ports] port per service name (default: SERVICES' ports)
  * @property {Record<string, Record<string, string>>} [env] extra environment per service name
@@ -92,17 +128,7 @@ export async function startStack(opts = {}) {
         onUnexpectedExit: (code, signal) => opts.onUnexpectedExit?.(s.name, code, signal),
       },
     );
-    await waitForPort(ports[s.name], s.name);
-    // Readiness, not just the port: MongoDB and NATS connected.
-    let ready = false;
-    for (let i = 0; i < 300 && !ready; i++) {
-      ready = await fetch(`${urls[s.name]}/health/ready`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (!ready) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (!ready) throw new Error(`${s.name} did not become ready within 30 s (see ${path.join(LOGS, `${s.name}.log`)})`);
+    await waitForReady(ports[s.name], s.name);
     say(`${s.name} ready on ${urls[s.name]}`);
   }
   return {
