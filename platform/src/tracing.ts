@@ -155,13 +155,14 @@ export function startRecordedSpan(
 }
 
 /** Writes the active (or given) context's W3C headers (`traceparent`, `tracestate`) into `carrier`. */
-export function injectTrace<C extends Record<string, string>>(carrier: C, ctx: Context = context.active()): C {
-  propagation.inject(ctx, carrier);
+export function injectTrace<C extends Record<string, string>>(carrier: C, ctx?: Context): C {
+  if (enabled) propagation.inject(ctx ?? context.active(), carrier);
   return carrier;
 }
 
 /** The W3C trace context of the active span as a storable carrier, or undefined when nothing is traced. */
 export function currentTraceCarrier(): TraceCarrier | undefined {
+  if (!enabled) return undefined;
   const span = trace.getActiveSpan();
   if (!span || !isSpanContextValid(span.spanContext())) return undefined;
   return injectTrace({});
@@ -187,6 +188,7 @@ export function extractTrace(get: (key: string) => string | undefined): Context 
 
 /** `{ trace_id, span_id }` of the active span, for log lines (empty when nothing is traced). */
 export function traceFields(): { trace_id?: string; span_id?: string } {
+  if (!enabled) return {};
   const span = trace.getActiveSpan();
   if (!span) return {};
   const c = span.spanContext();
