@@ -122,7 +122,9 @@ describe('student side', () => {
           { id: reg.id },
           token,
         );
-        return d.registration.payment.status === 'REFUNDED' ? d.registration : undefined;
+        // One answer reads registration, then payment: a refund may land between the two reads
+        // (federation gives no snapshot across subgraphs), so wait for both sides to show it.
+        return d.registration.payment.status === 'REFUNDED' && d.registration.status === 'CANCELED' ? d.registration : undefined;
       });
       expect(final).toMatchObject({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED' });
     }
