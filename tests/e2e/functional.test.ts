@@ -198,8 +198,10 @@ describe('notifications inbox', () => {
 
     const inbox = await eventually(async () => {
       const d = await gqlOk(sys.url, INBOX, {}, t);
-      // Both counts from one answer: the two fields are read in parallel, so wait until both saw all three.
-      return d.myNotifications.totalCount === 3 && d.unreadNotificationCount === 3 ? d : undefined;
+      // The list, its count and the unread count are read in parallel (separate queries), so wait
+      // until all three saw all three notifications.
+      const all = d.myNotifications.totalCount === 3 && d.myNotifications.edges.length === 3 && d.unreadNotificationCount === 3;
+      return all ? d : undefined;
     });
     expect(inbox.unreadNotificationCount).toBe(3);
     const byKind = Object.fromEntries(inbox.myNotifications.edges.map((e: any) => [e.node.kind, e.node]));
