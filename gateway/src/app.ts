@@ -234,10 +234,6 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   );
   const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
   const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
-  serviceGauge(metrics, 'graphql_subscriptions_active', 'Subscriptions (graphql-ws operations) running now', (g) =>
-    g.set(subscriptions.operations),
-  );
-  serviceGauge(metrics, 'graphql_ws_connections', 'Open graphql-ws connections', (g) => g.set(subscriptions.connections));
   const subscriptions = startSubscriptionServer({
     httpServer: host.server,
     count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
@@ -261,6 +257,10 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       return res.body.singleResult as never;
     },
   });
+  serviceGauge(metrics, 'graphql_subscriptions_active', 'Subscriptions (graphql-ws operations) running now', (g) =>
+    g.set(subscriptions.operations),
+  );
+  serviceGauge(metrics, 'graphql_ws_connections', 'Open graphql-ws connections', (g) => g.set(subscriptions.connections));
 
   const port = await host.listen(config.PORT, config.HOST);
   let stopping: Promise<void> | undefined;

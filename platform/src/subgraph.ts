@@ -133,7 +133,17 @@ function registerRuntimeGauges(rt: SubgraphRuntime, consumers: RunningConsumer[]
     async (g) => g.set((await outbox.oldestClaimAgeMs()) / 1000),
   );
   serviceGauge(metrics, 'outbox_unpublished_claims', 'Changes this process could not publish yet (count)', (g) => g.set(outbox.unsettled));
-  const lags = async () => Promise.all(consumers.map(async (c) => ({ durable: c.durable, lag: await c.lag().catch(() => undefined) })));
+  // Both consumer gauges come from one info request per consumer and scrape: the second gauge
+  // collected in the same scrape (within a second) reuses the first one's answer.
+  let asked: { at: number; lags: Promise<Array<{ durable: string; lag?: { pending: number; unacked: number } }>> } | undefined;
+  const lags = () => {
+    if (!asked || Date.now() - asked.at > 1_000)
+      asked = {
+        at: Date.now(),
+        lags: Promise.all(consumers.map(async (c) => ({ durable: c.durable, lag: await c.lag().catch(() => undefined) }))),
+      };
+    return asked.lags;
+  };
   serviceGauge(
     metrics,
     'consumer_pending_messages',
