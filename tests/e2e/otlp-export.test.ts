@@ -122,6 +122,9 @@ it('exports nothing when no OTEL_* variable asks for it', async () => {
   const before = requests;
   const url = await startPayment({});
   expect((await charge(url, 'r-otlp-2')).status).toBe(200);
-  await new Promise((r) => setTimeout(r, 1_000));
+  // A graceful stop would flush whatever a tracing SDK held: once the process has exited, nothing more can come.
+  const child = children.pop()!;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
   expect(requests).toBe(before);
 });

@@ -50,13 +50,11 @@ async function call(cluster: Cluster, figures: Figures, query: string, variables
 }
 
 /** Opens the student's subscription: it reconnects when told to, and catches up by query after each reconnect. */
-function subscribe(cluster: Cluster, s: Student): Promise<void> {
+function subscribe(cluster: Cluster, s: Student): void {
   const catchUp = async () => {
     const d = await gqlOk(cluster.url, '{ myRegistrations { id status } }', {}, s.token).catch(() => undefined);
     for (const r of (d?.myRegistrations ?? []) as Array<{ id: string; status: string }>) s.known.set(r.id, r.status);
   };
-  let subscribed!: () => void;
-  const ready = new Promise<void>((r) => (subscribed = r));
   s.ws = createClient({
     url: `${cluster.url.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
@@ -87,9 +85,22 @@ function subscribe(cluster: Cluster, s: Student): Promise<void> {
       complete: () => undefined,
     },
   );
-  // The gateway sends nothing back on subscribe: give the subscription time to be registered.
-  void sleep(300).then(subscribed);
-  return ready;
+}
+
+/** Subscriptions running on the cluster's gateways, from their metrics. */
+async function liveSubscriptions(cluster: Cluster): Promise<number> {
+  let n = 0;
+  for (const r of cluster.replicas.filter((x) => x.service === 'gateway')) {
+    const text = await fetch(`${r.url}/metrics`).then((res) => res.text());
+    n += Number(/^graphql_subscriptions_active\{[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  }
+  return n;
+}
+
+/** Waits until the load has sent `n` more requests than it had when called. */
+function loadRunsOn(figures: Figures, n: number): Promise<boolean> {
+  const from = figures.requests;
+  return eventually(async () => figures.requests >= from + n, 15_000, `${n} more requests`);
 }
 
 /** Students register, read and cancel in a loop until `done()`. */
@@ -149,19 +160,21 @@ async function rollingRestart(readiness: boolean) {
       return true;
     });
   }
-  await Promise.all(students.map((s) => subscribe(cluster, s)));
+  for (const s of students) subscribe(cluster, s);
+  // The gateway sends nothing back on subscribe: wait until every subscription runs there.
+  await eventually(async () => (await liveSubscriptions(cluster)) === STUDENTS, 10_000, 'every subscription running');
 
   const figures: Figures = { requests: 0, failed: 0, failures: [] };
   let restarting = true;
   const running = load(cluster, students, lectures, figures, () => !restarting);
-  await sleep(1_000);
+  await loadRunsOn(figures, 30);
   const restarted: string[] = [];
   for (const r of cluster.replicas) {
     await r.restart();
     restarted.push(`${r.service}#${r.index}`);
-    await sleep(300);
+    await loadRunsOn(figures, 8);
   }
-  await sleep(1_000);
+  await loadRunsOn(figures, 30);
   restarting = false;
   await running;
   return { cluster, students, figures, restarted };
