@@ -33,16 +33,24 @@
  *   --preload N          after the run, store N registrations straight in the databases (see
  *                        lib/preload.ts) and run again: the two runs' figures and their ratio
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
-import { checkConsistency, formatViolations, type DatabaseUris } from './lib/consistency.js';
+import {
+  cpuNow,
+  cpuRows,
+  createPoster,
+  percentile,
+  range,
+  round,
+  runningSystem,
+  settle,
+  startOwnSystem,
+  type Target,
+} from './lib/bench-target.js';
+import { formatViolations } from './lib/consistency.js';
 import { preload } from './lib/preload.js';
-import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './lib/procs.mjs';
-import { devSecrets, ensureMongo, ensureNats, say, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startReplica, startStack } from './lib/stack.mjs';
+import { devSecrets, say } from './lib/provision.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -70,184 +78,9 @@ const LECTURES = Number(opt.lectures);
 const SEATS = Number(opt.seats);
 const TIMEOUT_MS = Number(opt.timeout);
 const PRELOAD = Number(opt.preload);
-const NAMESPACE = 'bench';
-
-/** A latency spec `N` or `MIN-MAX` (ms) as a function drawing one value. */
-function range(spec: string): () => number {
-  const m = /^(\d+)(?:-(\d+))?$/.exec(spec.trim());
-  if (!m) throw new Error(`expected N or MIN-MAX in ms, got "${spec}"`);
-  const lo = Number(m[1]);
-  const hi = m[2] === undefined ? lo : Number(m[2]);
-  return () => lo + Math.floor(Math.random() * (hi - lo + 1));
-}
 const think = range(opt.think);
 
-type Name = 'gateway' | 'registration' | 'payment' | 'lecture' | 'dashboard';
-interface Target {
-  urls: Record<Name, string>;
-  /** Every gateway's URL (the first is urls.gateway); student i uses gateways[i % length]. */
-  gateways: string[];
-  databases: DatabaseUris;
-  /** Process name → pid whose tree's CPU is counted. */
-  pids: Record<string, number | undefined>;
-  backend: string;
-  stop(): Promise<void>;
-}
-
-/** Starts the system as `npm start` does, on free ports, with bench databases and namespace. */
-async function ownSystem(): Promise<Target> {
-  // A server of the bench's own (an empty store, so the bench's streams start empty).
-  const nats = await ensureNats({ store: 'bench', fresh: true, namespace: NAMESPACE });
-  const mongo = await ensureMongo();
-  process.env.MONGODB_URI = mongo.uri;
-  // A clean slate: this run's databases.
-  for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {
-    const conn = await mongoose.createConnection(withDatabase(mongo.uri, `bench_${s.name}`)).asPromise();
-    await conn.dropDatabase();
-    await conn.close();
-  }
-  const ports: Record<string, number> = {};
-  for (const s of SERVICES) ports[s.name] = s.port + 100; // 4100–4104, beside a running `npm start`
-  const common = { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
-  // Registration's replicas share one process's database connections (8), so that the database
-  // sees the same concurrency whatever N: FerretDB v1 stalls once its pool (40) is exhausted.
-  const registrationUri = new URL(withDatabase(mongo.uri, 'bench_registration'));
-  if (registrationUri.searchParams.has('maxPoolSize'))
-    registrationUri.searchParams.set(
-      'maxPoolSize',
-      String(Math.max(2, Math.floor(Number(registrationUri.searchParams.get('maxPoolSize')) / REPLICAS))),
-    );
-  const stack = await startStack({
-    ports,
-    databasePrefix: 'bench',
-    say,
-    env: Object.fromEntries(
-      SERVICES.map((s) => [
-        s.name,
-        {
-          ...common,
-          ...(s.name === 'payment' ? { PAYMENT_LATENCY_MS: opt['payment-latency'] } : {}),
-          ...(s.name === 'registration' ? { MONGODB_URI: registrationUri.toString() } : {}),
-          // A student here loops without thinking, faster than the per-caller mutation limit allows a person.
-          ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: process.env.MUTATION_RATE_LIMIT ?? '1000000' } : {}),
-        },
-      ]),
-    ),
-  });
-  // Replicas k = 2..N: registration on 41k1, a gateway on 41k0 that calls it.
-  const gateways = [stack.urls.gateway];
-  const replicaPids: Record<string, number | undefined> = {};
-  for (let k = 2; k <= REPLICAS; k++) {
-    const regPort = 4101 + 10 * (k - 1);
-    const gwPort = 4100 + 10 * (k - 1);
-    replicaPids[`registration#${k}`] = (await startReplica(stack, 'registration', `registration#${k}`, regPort)).pid;
-    replicaPids[`gateway#${k}`] = (
-      await startReplica(stack, 'gateway', `gateway#${k}`, gwPort, { REGISTRATION_URL: `http://127.0.0.1:${regPort}` })
-    ).pid;
-    gateways.push(`http://127.0.0.1:${gwPort}`);
-    say(`replica ${k}: registration on ${regPort}, gateway on ${gwPort}`);
-  }
-  const mongoPort = Number(new URL(mongo.uri).port || 27017);
-  return {
-    urls: stack.urls as Record<Name, string>,
-    gateways,
-    databases: stack.databases as unknown as DatabaseUris,
-    pids: {
-      ...Object.fromEntries(SERVICES.map((s) => [s.name, stack.children[s.name].pid])),
-      ...replicaPids,
-      ...databasePids(mongoPort),
-      nats: pidOnPort(Number(new URL(nats.url.split(',')[0]).port || 4222)),
-    },
-    backend: mongo.backend,
-    stop: () => stack.stop(),
-  };
-}
-
-/**
- * The database server's processes: the one on the MongoDB port and, when that is FerretDB on
- * its PostgreSQL backend, the PostgreSQL server (from FerretDB's `--postgresql-url`).
- */
-function databasePids(mongoPort: number): Record<string, number | undefined> {
-  const database = pidOnPort(mongoPort);
-  const out: Record<string, number | undefined> = { database };
-  const args = database ? readFileSync(`/proc/${database}/cmdline`, 'utf8').split('\0') : [];
-  const pg = args.find((a) => a.startsWith('--postgresql-url='));
-  if (args.includes('--handler=postgresql') && pg)
-    out.postgresql = pidOnPort(Number(new URL(pg.slice('--postgresql-url='.length)).port || 5432));
-  return out;
-}
-
-/** Uses a running system at --url. */
-function runningSystem(): Target {
-  const gateway = opt.url!.replace(/\/$/, '');
-  const host = new URL(gateway).hostname;
-  const [registration, payment, lecture, dashboard] =
-    opt.subgraphs?.split(',') ?? [4001, 4002, 4003, 4004].map((p) => `http://${host}:${p}`);
-  const base = opt['mongodb-uri'] ?? process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
-  const db = (n: string) => withDatabase(base, `courses_${n}`);
-  const urls = { gateway, registration, payment, lecture, dashboard };
-  const port = (u: string) => Number(new URL(u).port);
-  return {
-    urls,
-    gateways: [gateway],
-    databases: { registration: db('registration'), payment: db('payment'), lecture: db('lecture'), dashboard: db('dashboard') },
-    pids: {
-      ...Object.fromEntries(Object.entries(urls).map(([n, u]) => [n, pidOnPort(port(u))])),
-      ...databasePids(Number(new URL(base).port || 27017)),
-      nats: pidOnPort(4222),
-    },
-    backend: `running system (${base})`,
-    stop: async () => undefined,
-  };
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: STUDENTS + 16 });
-
-/** One GraphQL POST; resolves with the outcome code (`OK`, an `extensions.code`, TIMEOUT, HTTP_<status>, NETWORK) and data. */
-function post(
-  url: string,
-  token: string,
-  query: string,
-  variables: Record<string, unknown>,
-): Promise<{ code: string; data?: any; ms: number }> {
-  const body = JSON.stringify({ query, variables });
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const req = http.request(
-      `${url}/graphql`,
-      {
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const ms = performance.now() - started;
-          try {
-            const r = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            const code = r.errors?.length
-              ? String(r.errors[0].extensions?.code ?? 'ERROR')
-              : res.statusCode === 200
-                ? 'OK'
-                : `HTTP_${res.statusCode}`;
-            resolve({ code, data: r.data, ms });
-          } catch {
-            resolve({ code: `HTTP_${res.statusCode}`, ms });
-          }
-        });
-        res.on('error', () => resolve({ code: 'NETWORK', ms: performance.now() - started }));
-      },
-    );
-    req.setTimeout(TIMEOUT_MS, () => {
-      req.destroy();
-      resolve({ code: 'TIMEOUT', ms: performance.now() - started });
-    });
-    req.on('error', () => resolve({ code: 'NETWORK', ms: performance.now() - started }));
-    req.end(body);
-  });
-}
+const { post, close } = createPoster(STUDENTS + 16, TIMEOUT_MS);
 
 /** `db_commands_total` of a service's /metrics, by `command collection`. */
 async function dbCommands(url: string): Promise<Map<string, number>> {
@@ -266,18 +99,11 @@ async function dbCommands(url: string): Promise<Map<string, number>> {
 }
 
 async function snapshot(t: Target) {
-  const cpu: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(t.pids)) if (pid) cpu[name] = cpuSecondsOfTree(pid);
-  cpu.bench = ownCpuSeconds();
+  const cpu = cpuNow(t);
   const commands: Record<string, Map<string, number>> = {};
   for (const name of ['registration', 'payment', 'lecture', 'dashboard'] as const) commands[name] = await dbCommands(t.urls[name]);
   return { at: performance.now(), cpu, commands };
 }
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
-}
-const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
 const REGISTER = 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id status } }';
 const CANCEL = 'mutation($id: ID!) { cancelRegistration(id: $id) { id status } }';
@@ -373,23 +199,8 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
       };
     }),
   );
-  const cpuRows = Object.keys(after.cpu).map((name) => {
-    const sec = after.cpu[name] - (before.cpu[name] ?? 0);
-    return {
-      process: name,
-      cpuSeconds: round(sec, 2),
-      cpuMsPerMutation: round((1000 * sec) / Math.max(1, n), 2),
-      cores: round(sec / elapsed, 2),
-    };
-  });
-  const cpuTotal = cpuRows.reduce((a, r) => a + r.cpuSeconds, 0);
-  cpuRows.push({
-    process: 'total',
-    cpuSeconds: round(cpuTotal, 2),
-    cpuMsPerMutation: round((1000 * cpuTotal) / Math.max(1, n), 2),
-    cores: round(cpuTotal / elapsed, 2),
-  });
-  console.table(cpuRows);
+  const cpu = cpuRows(before.cpu, after.cpu, n, elapsed).map(({ cpuMsPer, ...r }) => ({ ...r, cpuMsPerMutation: cpuMsPer }));
+  console.table(cpu);
   const commandRows: Phase['commandRows'] = [];
   let commandTotal = 0;
   for (const [service, m] of Object.entries(after.commands)) {
@@ -411,14 +222,16 @@ async function runLoad(target: Target, lectures: string[], tokens: string[], lab
   say(
     `database commands: ${commands.total} in the window, ${commands.perMutation} per mutation, ${commands.perRegisterCancelCycle} per register→cancel cycle`,
   );
-  return { summary, outcomes: Object.fromEntries([...byCode].map(([k, e]) => [k, e.n])), cpu: cpuRows, commands, commandRows };
+  return { summary, outcomes: Object.fromEntries([...byCode].map(([k, e]) => [k, e.n])), cpu, commands, commandRows };
 }
 
 async function main(): Promise<number> {
   say(
     `bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured${PRELOAD ? `, then again with ${PRELOAD} registrations stored` : ''}`,
   );
-  const target = opt.url ? runningSystem() : await ownSystem();
+  const target = opt.url
+    ? runningSystem(opt.url, opt.subgraphs, opt['mongodb-uri'])
+    : await startOwnSystem({ namespace: 'bench', paymentLatency: opt['payment-latency'], replicas: REPLICAS });
   try {
     const gw = target.urls.gateway;
     const secret = devSecrets().JWT_SECRET;
@@ -492,7 +305,7 @@ async function main(): Promise<number> {
     }
     return violations.length ? 1 : 0;
   } finally {
-    agent.destroy();
+    close();
     await target.stop();
   }
 }
@@ -500,18 +313,6 @@ async function main(): Promise<number> {
 /** CPU ms per mutation of the database server (FerretDB, PostgreSQL). */
 function dbCpu(p: Phase): number {
   return p.cpu.filter((r) => r.process === 'database' || r.process === 'postgresql').reduce((a, r) => a + r.cpuMsPerMutation, 0);
-}
-
-/** Waits (up to 60 s) until the consistency checker finds nothing, and returns what it finds last. */
-async function settle(target: Target) {
-  say('waiting for the system to settle, then checking consistency');
-  let violations = await checkConsistency(target.databases);
-  const until = Date.now() + 60_000;
-  while (violations.length && Date.now() < until) {
-    await new Promise((res) => setTimeout(res, 1_000));
-    violations = await checkConsistency(target.databases);
-  }
-  return violations;
 }
 
 main().then(
