@@ -19,7 +19,19 @@ export class AuthError extends Error {
   }
 }
 
-const key = (secret: string) => new TextEncoder().encode(secret);
+/**
+ * The HMAC key of `secret`, imported once (WebCrypto `importKey`, which jose otherwise runs for
+ * every token it verifies: a rush of first-time tokens spent a share of the gateway's CPU there).
+ */
+const keys = new Map<string, Promise<CryptoKey>>();
+function key(secret: string): Promise<CryptoKey> {
+  let k = keys.get(secret);
+  if (!k) {
+    k = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    keys.set(secret, k);
+  }
+  return k;
+}
 
 /** Longest a token may still be valid when presented, by default (s): 24 h. */
 export const DEFAULT_MAX_TTL_SECONDS = 24 * 3600;
@@ -72,7 +84,7 @@ export async function verifyToken(token: string, policy: TokenPolicy): Promise<V
 
 async function verifyUncached(token: string, p: TokenRules): Promise<VerifiedToken> {
   try {
-    const { payload } = await jwtVerify(token, key(p.secret), {
+    const { payload } = await jwtVerify(token, await key(p.secret), {
       algorithms: ['HS256'],
       requiredClaims: ['exp'],
       issuer: p.issuer,
@@ -116,7 +128,7 @@ export async function issueToken(identity: Identity, policy: TokenPolicy, ttlSec
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
   if (p.issuer) jwt.setIssuer(p.issuer);
   if (p.audience) jwt.setAudience(p.audience);
-  return jwt.sign(key(p.secret));
+  return jwt.sign(await key(p.secret));
 }
 
 /** Longest delay setTimeout takes (ms): 2^31 - 1; a longer one fires at once (Node docs, timers). */

@@ -37,15 +37,25 @@ export interface DomainErrorDetails {
  * A rule of the domain refused an action: `code` says which rule (one of {@link ErrorCode}),
  * `message` says it to a person, `details` adds what a client needs to act on it. Knows nothing
  * of GraphQL or HTTP.
+ *
+ * It is an answer, not a fault, so it records no stack trace: a rush of refusals (a thousand
+ * LECTURE_FULL in a second) would otherwise spend a good share of its CPU capturing and
+ * formatting stacks nobody reads (docs/performance.md, "The registration rush").
  */
 export class DomainError extends Error {
   override readonly name = 'DomainError';
+  readonly code: ErrorCode;
+  readonly details: DomainErrorDetails;
 
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details: DomainErrorDetails = {},
-  ) {
-    super(message);
+  constructor(code: ErrorCode, message: string, details: DomainErrorDetails = {}) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.code = code;
+    this.details = details;
   }
 }

@@ -20,6 +20,16 @@ import type { ServiceMetrics } from './metrics.js';
 import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
 
 /** Largest request body accepted, in bytes. */
+
+/**
+ * Connections the kernel may hold for a server before it accepts them (Linux caps it at
+ * `net.core.somaxconn`, 4096 on current kernels). Node's default is 511: when a thousand students
+ * press Register at once, the connections past it were dropped and their clients sent them again
+ * only after TCP's one-second retransmission timeout, so half the rush waited a second before the
+ * server ever saw it (counted as ListenOverflows in `nstat`; docs/performance.md, "The
+ * registration rush").
+ */
+export const LISTEN_BACKLOG = 4096;
 export const MAX_BODY_BYTES = 1_000_000;
 
 /**
@@ -255,7 +265,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     async listen(port, host = '0.0.0.0') {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve();
         });

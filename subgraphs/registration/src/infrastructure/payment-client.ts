@@ -3,7 +3,8 @@
  * guarded by a circuit breaker (opossum).
  *
  * - Each call has its own timeout (`timeoutMs`, default 610 ms as in the original design,
- *   whose payment took 400–620 ms) and is aborted when it passes.
+ *   whose payment took 400–620 ms) and is aborted when it passes; an answer that reached this
+ *   process in time counts, however busy the process was when it read it (see postCharge).
  * - Declines are business answers: they do not count as breaker failures.
  * - Timeouts, errors and 5xx count; past 50 % failures in a 10 s window (at least 5 calls)
  *   the breaker opens and calls fail at once for `resetTimeoutMs`, then one probe
@@ -79,25 +80,62 @@ function providerMs(header: string | string[] | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Posts one charge over `pool`; resolves with the payment id, throws DeclinedError on 402. */
-async function postCharge(pool: Pool, secret: string, timeoutMs: number, req: ChargeRequest): Promise<ChargeCompleted> {
+/** A charge not answered within the timeout (opossum's code for its own timeouts). */
+class ChargeTimeoutError extends Error {
+  override name = 'ChargeTimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
+/**
+ * Posts one charge over `pool`; resolves with the payment id, throws DeclinedError on 402 and
+ * ChargeTimeoutError when payment has not answered within `timeoutMs`.
+ *
+ * The deadline is judged once the answers that reached this process in time have been read: when
+ * the timer fires, the decision waits for the rest of that turn of the event loop (one
+ * `setImmediate`, which runs after the turn's I/O). Node runs due timers before it reads sockets,
+ * so while a rush keeps this process busy for tens of milliseconds at a time, an answer that
+ * arrived at 590 ms would otherwise lose to a 610 ms timer that fired later than it: the charge
+ * went through, this side only read it late, and the student would be told to try again while
+ * payment voided a charge it had made. The call itself is aborted at the deadline all the same.
+ */
+function postCharge(pool: Pool, secret: string, timeoutMs: number, req: ChargeRequest): Promise<ChargeCompleted> {
   const started = performance.now();
-  const res = await pool.request({
-    path: '/internal/charges',
-    method: 'POST',
-    headers: injectTrace({ 'content-type': 'application/json', [HEADERS.secret]: secret }),
-    body: JSON.stringify(req),
-    signal: AbortSignal.timeout(timeoutMs),
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          abort.abort();
+          reject(new ChargeTimeoutError(`payment did not answer within ${timeoutMs} ms`));
+        }),
+      timeoutMs,
+    );
   });
-  const body = (await res.body.json().catch(() => ({}))) as { paymentId?: string; message?: string };
-  if (res.statusCode === 402) throw new DeclinedError(body.message ?? 'declined');
-  if (res.statusCode < 200 || res.statusCode >= 300 || !body.paymentId) throw new Error(`payment answered HTTP ${res.statusCode}`);
-  const provider = providerMs(res.headers['server-timing']);
-  return {
-    kind: 'completed',
-    paymentId: body.paymentId,
-    overheadMs: provider === undefined ? undefined : performance.now() - started - provider,
-  };
+  const call = (async (): Promise<ChargeCompleted> => {
+    const res = await pool.request({
+      path: '/internal/charges',
+      method: 'POST',
+      headers: injectTrace({ 'content-type': 'application/json', [HEADERS.secret]: secret }),
+      body: JSON.stringify(req),
+      signal: abort.signal,
+    });
+    const body = (await res.body.json().catch(() => ({}))) as { paymentId?: string; message?: string };
+    if (res.statusCode === 402) throw new DeclinedError(body.message ?? 'declined');
+    if (res.statusCode < 200 || res.statusCode >= 300 || !body.paymentId) throw new Error(`payment answered HTTP ${res.statusCode}`);
+    const provider = providerMs(res.headers['server-timing']);
+    return {
+      kind: 'completed',
+      paymentId: body.paymentId,
+      overheadMs: provider === undefined ? undefined : performance.now() - started - provider,
+    };
+  })();
+  return Promise.race([call, deadline]).finally(() => {
+    settled = true;
+    clearTimeout(timer);
+  });
 }
 
 const tracer = tracerOf('registration');
@@ -116,9 +154,10 @@ export class PaymentClient {
     // Keep-alive connections to payment, at least one per call that may be in flight.
     this.pool = new Pool(new URL(opts.baseUrl).origin, { connections: opts.maxConcurrent ?? 64, keepAliveTimeout: 4_000 });
     this.breaker = new CircuitBreaker<[ChargeRequest], ChargeOutcome>(
-      (req: ChargeRequest) => postCharge(this.pool, opts.secret, timeoutMs + 50, req),
+      (req: ChargeRequest) => postCharge(this.pool, opts.secret, timeoutMs, req),
       {
-        timeout: timeoutMs,
+        // The call times itself out (see postCharge); opossum counts that as a failure.
+        timeout: false,
         errorThresholdPercentage: 50,
         resetTimeout: this.resetTimeoutMs,
         rollingCountTimeout: 10_000,
