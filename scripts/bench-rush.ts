@@ -29,6 +29,9 @@
  *   --lectures N         lectures, shape campus (20)
  *   --spacing D          ms between two students' first requests (0: all at once)
  *   --waitlist P         % of students who ask to join the waitlist when full (0)
+ *   --waves N            shape one: after the rush, every student refused (LECTURE_FULL or a
+ *                        try-again code) presses Register again, all at once, N-1 more times (1);
+ *                        each wave is reported on its own
  *   --promotions N       shape one: cancel N confirmed registrations after the rush (0)
  *   --promotion-spacing D  ms between those cancellations (250)
  *   --payment-latency L  payment's simulated latency, `N` or `MIN-MAX` ms (400-600); own system only
@@ -36,9 +39,14 @@
  *   --replicas N         N registration processes and N gateways (1); own system only
  *   --url URL            a running gateway instead (then --subgraphs, --mongodb-uri as bench:load)
  *   --seed N             seed of the campus choices and capacities (1)
+ *   --warmup-rounds N    rounds of the warm-up before the rush (10; 0: the rush meets cold processes)
+ *   --profile            profile the gateway and registration (own system) while the rush (its last wave) runs
+ *                        (scripts/lib/profile-preload.mjs): writes .data/profiles/rush-<time>/
+ *                        and prints each profile's top frames by self time
  *   --json FILE          also write the figures as JSON
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
@@ -46,8 +54,10 @@ import {
   cpuNow,
   cpuRows,
   createPoster,
+  delta,
   round,
   runningSystem,
+  scrape,
   settle,
   spread,
   startOwnSystem,
@@ -55,7 +65,8 @@ import {
   type Target,
 } from './lib/bench-target.js';
 import { formatViolations } from './lib/consistency.js';
-import { devSecrets, say } from './lib/provision.mjs';
+import { topFrames } from './lib/cpu-profile.js';
+import { DATA, devSecrets, ROOT, say } from './lib/provision.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -66,6 +77,7 @@ const { values: opt } = parseArgs({
     spacing: { type: 'string', default: '0' },
     waitlist: { type: 'string', default: '0' },
     promotions: { type: 'string', default: '0' },
+    waves: { type: 'string', default: '1' },
     'promotion-spacing': { type: 'string', default: '250' },
     'payment-latency': { type: 'string', default: '400-600' },
     timeout: { type: 'string', default: '15000' },
@@ -74,7 +86,9 @@ const { values: opt } = parseArgs({
     subgraphs: { type: 'string' },
     'mongodb-uri': { type: 'string' },
     seed: { type: 'string', default: '1' },
+    'warmup-rounds': { type: 'string', default: '10' },
     json: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const SHAPE = opt.shape === 'campus' ? 'campus' : 'one';
@@ -136,19 +150,28 @@ async function waitForCatalog(target: Target, lectures: string[]): Promise<void>
   }
 }
 
-/** Warms every gateway and registration process up: a few registrations and cancellations on a lecture of their own. */
+/**
+ * Warms every gateway and registration process up, as the traffic of the hours before the window
+ * opens would (a process that has just started runs in V8's interpreter, and answered the same
+ * refusal at 2–3 times the CPU; docs/performance.md): 200 students of their own press Register at
+ * once on a lecture of 10 seats (half ask to queue), `--warmup-rounds` times, the confirmed ones
+ * canceling in between (their seats go to the line). Every path a rush takes (refusals, seats,
+ * payments, the waitlist, promotions) has run before; the rush's students and tokens are new.
+ */
 async function warmUp(target: Target, instructor: string): Promise<void> {
-  const lecture = await openLecture(target, instructor, `Warm-up ${Date.now()}`, 100);
+  const lecture = await openLecture(target, instructor, `Warm-up ${Date.now()}`, 10);
   await waitForCatalog(target, [lecture]);
-  const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => issueToken({ sub: `s-warm-${i}`, role: 'STUDENT' }, secret)));
-  for (let round = 0; round < 3; round++) {
-    await Promise.all(
+  const tokens = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => issueToken({ sub: `s-warm-${Date.now()}-${i}`, role: 'STUDENT' }, secret)),
+  );
+  for (let round = 0; round < Number(opt['warmup-rounds']); round++) {
+    const answers = await Promise.all(
       tokens.map(async (t, i) => {
         const gw = target.gateways[i % target.gateways.length];
-        const r = await post(gw, t, registerQuery(false), { id: lecture });
-        if (r.code === 'OK') await post(gw, t, CANCEL, { id: r.data.registerForLecture.id });
+        return { gw, t, a: await post(gw, t, registerQuery(true), { id: lecture, w: i % 2 === 0 }) };
       }),
     );
+    await Promise.all(answers.filter((x) => x.a.code === 'OK').map((x) => post(x.gw, x.t, CANCEL, { id: x.a.data.registerForLecture.id })));
   }
 }
 
@@ -178,6 +201,33 @@ function report(sent: Sent[]) {
   say('latency by kind of answer (ms):');
   console.table(latency);
   return { counts, latency };
+}
+
+/** Registration processes' URLs (for their metrics). */
+function registrationUrls(target: Target): string[] {
+  return target.gateways.map((_, k) => (k === 0 ? target.urls.registration : `http://127.0.0.1:${4101 + 10 * k}`));
+}
+
+/**
+ * The charges registration made meanwhile, by outcome, and the time its side added to the
+ * completed ones (the call less the provider's time; from `payment_charge_duration_seconds` and
+ * `payment_charge_overhead_seconds`): what decides whether a charge near the provider's bound
+ * still fits the breaker's timeout.
+ */
+function chargeReport(before: Map<string, number>, after: Map<string, number>) {
+  const d = delta(before, after);
+  const outcomes: Record<string, number> = {};
+  const overhead: Record<string, number> = {};
+  for (const [k, v] of d) {
+    const outcome = /payment_charge_duration_seconds_count\{.*outcome="([^"]+)"/.exec(k)?.[1];
+    if (outcome) outcomes[outcome] = v;
+    const le = /payment_charge_overhead_seconds_bucket\{.*le="([^"]+)"/.exec(k)?.[1];
+    if (le) overhead[le === '+Inf' ? 'all' : `≤ ${Number(le) * 1000} ms`] = v;
+  }
+  say('charges by outcome, and how many of the completed ones our side added at most N ms to:');
+  console.table([outcomes]);
+  console.table([overhead]);
+  return { outcomes, overhead };
 }
 
 /** Where the confirmed students stand in the send order; waitlist positions against the send order. */
@@ -220,6 +270,7 @@ async function rush(
   tokens: string[],
   first: (student: number) => { lecture: string; queue: boolean },
   next?: (s: Sent) => { lecture: string; queue: boolean } | undefined,
+  who: readonly number[] = tokens.map((_, i) => i),
 ): Promise<{ sent: Sent[]; seconds: number }> {
   const sent: Sent[] = [];
   const t0 = performance.now();
@@ -236,9 +287,9 @@ async function rush(
     if (then) await one(student, then);
   };
   const all: Promise<void>[] = [];
-  for (let i = 0; i < tokens.length; i++) {
+  for (const [k, i] of who.entries()) {
     if (SPACING > 0) {
-      const due = t0 + i * SPACING;
+      const due = t0 + k * SPACING;
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     }
@@ -305,10 +356,36 @@ async function lectureState(target: Target, token: string, ids: string[]) {
   return out;
 }
 
+/** Where --profile writes the services' CPU profiles. */
+const PROFILES = path.join(DATA, 'profiles', `rush-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+
+/** Prints the top frames of each profile --profile wrote. */
+async function printProfiles(): Promise<void> {
+  const written = () => (existsSync(PROFILES) ? readdirSync(PROFILES).filter((n) => n.endsWith('.cpuprofile')) : []);
+  for (let i = 0; i < 50 && written().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  for (const f of written()) {
+    say(`CPU profile of the rush window (${path.join(PROFILES, f)}), self time:`);
+    console.table(topFrames(path.join(PROFILES, f), 30));
+  }
+}
+
+/** Starts or stops (each call toggles) the preloaded profiler of the profiled services. */
+function toggleProfilers(target: Target): void {
+  if (!opt.profile || opt.url) return;
+  for (const name of ['gateway', 'registration']) if (target.pids[name]) process.kill(target.pids[name]!, 'SIGUSR2');
+}
+
 async function main(): Promise<number> {
+  const preload = path.join(ROOT, 'scripts', 'lib', 'profile-preload.mjs');
+  const profile = (service: string) => ({ NODE_OPTIONS: `--import=${preload}`, PROFILE_DIR: PROFILES, PROFILE_NAME: service });
   const target = opt.url
     ? runningSystem(opt.url, opt.subgraphs, opt['mongodb-uri'])
-    : await startOwnSystem({ namespace: 'rush', paymentLatency: opt['payment-latency'], replicas: REPLICAS });
+    : await startOwnSystem({
+        namespace: 'rush',
+        paymentLatency: opt['payment-latency'],
+        replicas: REPLICAS,
+        env: opt.profile ? { gateway: profile('gateway'), registration: profile('registration') } : undefined,
+      });
   try {
     const instructor = await issueToken({ sub: 'i-rush', role: 'INSTRUCTOR' }, secret);
     say('warming up');
@@ -346,7 +423,11 @@ async function main(): Promise<number> {
       `rush (${SHAPE}): ${STUDENTS} students, ${lectures.length} lecture(s) of ${capacities.join(', ')} seats, ` +
         `${SPACING ? `${SPACING} ms apart` : 'all at once'}, ${Math.round(WAITLIST * 100)} % ask to queue, payment ${opt['payment-latency']} ms, ${REPLICAS} replica(s)`,
     );
+    const waveCount = SHAPE === 'one' ? Number(opt.waves) : 1;
+    const CHARGE_METRICS = 'payment_charge_';
+    const chargesBefore = await scrape(registrationUrls(target), CHARGE_METRICS);
     const before = cpuNow(target);
+    if (waveCount === 1) toggleProfilers(target);
     const { sent, seconds } = await rush(
       target,
       tokens,
@@ -361,17 +442,36 @@ async function main(): Promise<number> {
         : undefined,
     );
     const after = cpuNow(target);
+    if (waveCount === 1) toggleProfilers(target);
     say(`${sent.length} requests in ${seconds.toFixed(1)} s`);
     const summary = report(sent);
     say('CPU per request (ms), from /proc:');
     const cpu = cpuRows(before, after, sent.length, seconds);
     console.table(cpu);
+    const charges = chargeReport(chargesBefore, await scrape(registrationUrls(target), CHARGE_METRICS));
     const fair = SHAPE === 'one' ? fairness(sent) : undefined;
+    const waves = [];
+    let last = sent;
+    for (let wave = 2; wave <= waveCount; wave++) {
+      const again = last
+        .filter((x) => x.outcome !== 'CONFIRMED' && x.outcome !== 'WAITLISTED' && x.outcome !== 'ALREADY_REGISTERED')
+        .map((x) => x.student);
+      say(`wave ${wave}: ${again.length} refused students press Register again`);
+      const b = cpuNow(target);
+      if (wave === waveCount) toggleProfilers(target);
+      const w = await rush(target, tokens, (i) => ({ lecture: lectures[0], queue: queues(i) }), undefined, again);
+      if (wave === waveCount) toggleProfilers(target);
+      const a = cpuNow(target);
+      const waveCpu = cpuRows(b, a, w.sent.length, w.seconds);
+      console.table(waveCpu);
+      waves.push({ wave, ...report(w.sent), cpu: waveCpu });
+      last = w.sent;
+    }
     const promoted = SHAPE === 'one' && PROMOTIONS > 0 ? await promotions(target, sent, tokens, lectures[0]) : undefined;
-    const state = await lectureState(target, instructor, lectures);
-    say('lectures (as the API reports them):');
-    console.table(state);
     const violations = await settle(target);
+    const state = await lectureState(target, instructor, lectures);
+    say('lectures (as the API reports them, once settled):');
+    console.table(state);
     say(
       violations.length
         ? `✖ ${violations.length} consistency violation(s):\n${formatViolations(violations.slice(0, 20))}`
@@ -388,7 +488,9 @@ async function main(): Promise<number> {
             seconds,
             ...summary,
             cpu,
+            charges,
             fairness: fair,
+            waves,
             promotions: promoted,
             lectures: state,
             violations: violations.length,
@@ -401,6 +503,7 @@ async function main(): Promise<number> {
   } finally {
     close();
     await target.stop();
+    if (opt.profile && !opt.url) await printProfiles();
   }
 }
 

@@ -36,6 +36,8 @@ export interface OwnSystemOptions {
   replicas: number;
   /** Extra environment per service. */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Extra Node options per service (e.g. `--cpu-prof`). */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
 /** Starts the system as `npm start` does, on ports 4100–4104 (beside a running `npm start`), with empty databases and stream. */
@@ -71,6 +73,7 @@ export async function startOwnSystem(opts: OwnSystemOptions): Promise<Target> {
   const stack = await startStack({
     ports,
     databasePrefix: opts.namespace,
+    nodeArgs: opts.nodeArgs,
     say,
     env: Object.fromEntries(SERVICES.map((s) => [s.name, envOf(s.name as ServiceName)])),
   });
@@ -195,6 +198,32 @@ export function createPoster(maxSockets: number, timeoutMs: number) {
     });
   }
   return { post, close: () => agent.destroy() };
+}
+
+/**
+ * The samples of Prometheus metric `name` (counter, or a histogram's `_bucket`/`_count` series)
+ * exposed by the service at `url`: `series{labels}` → value, summed over every URL given.
+ */
+export async function scrape(urls: readonly string[], name: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const url of urls) {
+    const text = await fetch(`${url}/metrics`).then(
+      (r) => r.text(),
+      () => '',
+    );
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(name)) continue;
+      const at = line.lastIndexOf(' ');
+      const key = line.slice(0, at);
+      out.set(key, (out.get(key) ?? 0) + Number(line.slice(at + 1)));
+    }
+  }
+  return out;
+}
+
+/** `after` minus `before`, series by series (what happened between two {@link scrape}s). */
+export function delta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
 }
 
 /** CPU seconds used so far by every process of `target` and by this one (`bench`). */
