@@ -11,6 +11,7 @@ import {
   ensureChromium,
   ensureDependencies,
   ensureMongo,
+  ferretDbBinary,
   k8sCheckBinary,
   natsServerBinary,
   ROOT,
@@ -33,6 +34,9 @@ try {
   say(`NATS: ${natsServer} (one server per test system)`);
   const mongo = await ensureMongo({ preferPort: 27018 });
   say(`MongoDB: ${mongo.how}`);
+  // What must hold on both of FerretDB's backends is also tested on one on SQLite of the tests' own.
+  const ferret = ferretDbBinary();
+  if (ferret) say(`FerretDB for the tests' own servers: ${ferret.bin} (${ferret.backends.join(', ')})`);
   const chromium = ensureChromium();
   const k8sCheck = k8sCheckBinary();
   say(k8sCheck ? `Kubernetes manifests checker: ${k8sCheck}` : 'no Go: the Kubernetes manifests tests are skipped');
@@ -44,6 +48,7 @@ try {
       ...process.env,
       TEST_MONGODB_URI: mongo.uri,
       NATS_SERVER_BIN: natsServer,
+      ...(ferret?.backends.includes('sqlite') ? { FERRETDB_BIN: ferret.bin } : {}),
       // Where this run's reserved ports start in each worker's block (test-kit/src/system.ts).
       TEST_PORT_OFFSET: String(100 * Math.floor(Math.random() * 10)),
       ...(chromium ? { CHROMIUM_PATH: chromium } : {}),

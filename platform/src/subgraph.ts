@@ -69,7 +69,7 @@ export interface SubgraphParts<Ctx extends RequestContext = RequestContext> {
    * deploy/k8s); else on the service's port with the rest.
    */
   internal?: { port?: number; routes: Record<string, RouteHandler> };
-  /** Extra stop steps, run after HTTP and consumers stop and before connections close. */
+  /** Extra stop steps (the service's own background work), run after HTTP and consumers stop and before the outbox and connections. */
   onStop?: Array<() => Promise<unknown> | unknown>;
 }
 
@@ -274,8 +274,9 @@ export async function startSubgraph<Ctx extends RequestContext>(
         [
           () => Promise.all([host.stop(), internal?.stop()]),
           ...consumers.map((c) => () => c.stop()),
-          () => runtime.outbox.stop(),
+          // The service's own background work first: it may still change aggregates through the outbox.
           ...(parts.onStop ?? []),
+          () => runtime.outbox.stop(),
           () => nc.drain(),
           () => conn.close(),
         ],

@@ -37,7 +37,10 @@ export const eventPayloads = {
     instructorId: id,
     enrolledCount: z.number().int().nonnegative(),
   }),
-  /** A registration was paid and confirmed. */
+  /**
+   * A registration was paid and confirmed: at once, or (`fromWaitlist`) when a seat freed and it
+   * was first on the lecture's waitlist.
+   */
   'registration.confirmed': z.object({
     registrationId: id,
     studentId: id,
@@ -46,15 +49,45 @@ export const eventPayloads = {
     lectureTitle: z.string(),
     paymentId: id,
     amount: krw,
+    fromWaitlist: z.boolean().optional(),
   }),
-  /** A confirmed registration was canceled; its payment must be refunded. */
+  /**
+   * A registration ended: a confirmed one (its payment must be refunded), or (`fromWaitlist`) a
+   * place on the waitlist, left by the student, closed with the lecture, or dropped because the
+   * payment taken when a seat freed was declined (PAYMENT_DECLINED). Payment voids any charge of
+   * a waitlist place (a charge may have been attempted when it was offered a seat).
+   */
   'registration.canceled': z.object({
     registrationId: id,
     studentId: id,
     lectureId: id,
     instructorId: id,
-    reason: z.enum(['STUDENT_REQUEST', 'LECTURE_CANCELED']),
+    reason: z.enum(['STUDENT_REQUEST', 'LECTURE_CANCELED', 'PAYMENT_DECLINED']),
     paymentId: id.nullable(),
+    fromWaitlist: z.boolean().optional(),
+  }),
+  /**
+   * A student asked for a full lecture and joined its waitlist (WAITLISTED) at `position`
+   * (1 = next); nothing was charged. They are enrolled, and charged, when a seat frees and they
+   * are first in line.
+   */
+  'registration.waitlisted': z.object({
+    registrationId: id,
+    studentId: id,
+    lectureId: id,
+    instructorId: id,
+    lectureTitle: z.string(),
+    position: z.number().int().positive(),
+  }),
+  /**
+   * A lecture's waitlist changed (someone joined, left, or was offered a freed seat): who waits
+   * now, in order (position = index + 1). Carries the whole line, bounded by the lecture's
+   * waitlist limit, so a reader needs no other event to know every position.
+   */
+  'registration.waitlistChanged': z.object({
+    lectureId: id,
+    instructorId: id,
+    waiting: z.array(z.object({ registrationId: id, studentId: id })),
   }),
   /**
    * A registration attempt failed at the payment step (declined, timed out or breaker open).
@@ -93,7 +126,7 @@ export const eventPayloads = {
     studentId: id,
     registrationId: id,
     lectureId: id,
-    kind: z.enum(['REGISTRATION_CONFIRMED', 'REGISTRATION_CANCELED', 'PAYMENT_REFUNDED', 'PAYMENT_FAILED']),
+    kind: z.enum(['REGISTRATION_WAITLISTED', 'REGISTRATION_CONFIRMED', 'REGISTRATION_CANCELED', 'PAYMENT_REFUNDED', 'PAYMENT_FAILED']),
   }),
 } as const;
 

@@ -5,19 +5,28 @@
  * Invariants (requirements.md, "Transaction" and "Events"):
  * 1. every CONFIRMED registration has exactly one COMPLETED payment, of the registration's
  *    amount, which is the lecture's price;
- * 2. every CANCELED registration's payment is REFUNDED (or it never had one);
+ * 2. no CANCELED registration's payment is COMPLETED: it was refunded (REFUNDED), or a waitlist
+ *    place's charge was voided before it was made (VOIDED), or it never had one;
  * 3. no COMPLETED payment exists without a CONFIRMED registration;
  * 4. each lecture's enrolled count equals its CONFIRMED registrations and never exceeds its
- *    capacity; the seat ledger holds exactly the PENDING and CONFIRMED registrations;
- *    a CONFIRMED registration holds the seat it records; an attempt in flight (an outbox claim
- *    on a registration not stored yet) may hold one;
+ *    capacity; the seat ledger's seats are held exactly by the PENDING and CONFIRMED
+ *    registrations (and by WAITLISTED ones being enrolled), and its holders (one per student and
+ *    lecture) exactly by the live ones, WAITLISTED included; a CONFIRMED registration holds the
+ *    seat it records; an attempt in flight (an outbox claim on a registration not stored yet)
+ *    may hold a seat and a holder;
  * 5. every registration has a dashboard line (the fold of its facts) whose statuses match the sources;
  * 6. no change stays unfinished (its outbox claim, i.e. events possibly unpublished) longer than
  *    `outboxMaxAgeMs` past the claim's own staleness limit, and no registration stays PENDING
  *    longer than `pendingMaxAgeMs`;
  * 7. every notifying event has exactly one notification for its student: a registration
- *    confirmed (CONFIRMED or CANCELED now), canceled (CANCELED), or whose payment failed
- *    (FAILED), and a payment refunded (REFUNDED); and no notification stands for none of these.
+ *    waitlisted (it has `waitlistedAt`), confirmed (CONFIRMED, or CANCELED with a payment),
+ *    canceled (CANCELED), or whose payment failed (FAILED), and a payment refunded (REFUNDED);
+ *    and no notification stands for none of these;
+ * 8. the waitlists: each lecture's line holds exactly its WAITLISTED registrations, first come
+ *    first served (in the order they joined), within its limit; no WAITLISTED registration has a
+ *    COMPLETED payment (no charge while waiting); and no student got a seat past an earlier
+ *    waiting one: no registration took a seat directly while another was waiting for one, and no
+ *    waitlist place got a seat before a place that joined earlier and still waited.
  * The checker sees one moment: run it once the system is quiet (or retry until green).
  */
 import mongoose, { type Connection } from 'mongoose';
@@ -32,7 +41,7 @@ export interface DatabaseUris {
 }
 
 export interface Violation {
-  /** Number of the invariant above (1–7). */
+  /** Number of the invariant above (1–8). */
   invariant: number;
   /** The aggregate concerned, e.g. `registration 6b01…`. */
   subject: string;
@@ -63,17 +72,19 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
   );
   const [reg, pay, lec, dash] = conns;
   try {
-    const [registrations, payments, lectures, entries, notifications, seats, regClaims, payClaims, lecClaims] = await Promise.all([
-      all(reg, 'registrations'),
-      all(pay, 'payments', { outbox: 0 }),
-      all(lec, 'lectures', { enrolled: 0, released: 0 }),
-      all(dash, 'dashboard_facts'),
-      all(dash, 'notifications', { registrationId: 1, kind: 1, studentId: 1 }),
-      all(reg, 'seats'),
-      all(reg, '_outbox'),
-      all(pay, '_outbox'),
-      all(lec, '_outbox'),
-    ]);
+    const [registrations, payments, lectures, entries, notifications, seats, regClaims, payClaims, lecClaims, waitlists] =
+      await Promise.all([
+        all(reg, 'registrations'),
+        all(pay, 'payments', { outbox: 0 }),
+        all(lec, 'lectures', { enrolled: 0, released: 0 }),
+        all(dash, 'dashboard_facts'),
+        all(dash, 'notifications', { registrationId: 1, kind: 1, studentId: 1 }),
+        all(reg, 'seats'),
+        all(reg, '_outbox'),
+        all(pay, '_outbox'),
+        all(lec, '_outbox'),
+        all(reg, 'waitlists', { outbox: 0 }),
+      ]);
     const claims = { registration: regClaims, payment: payClaims, lecture: lecClaims };
     const v: Violation[] = [];
     const add = (invariant: number, subject: string, message: string) => v.push({ invariant, subject, message });
@@ -98,14 +109,16 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
           add(1, `registration ${id}`, `charged ${r.amount} KRW but lecture ${r.lectureId} costs ${lecture.price} KRW`);
       }
       if (r.status === 'CANCELED') {
-        for (const p of ps) if (p.status !== 'REFUNDED') add(2, `registration ${id}`, `CANCELED but payment ${p._id} is ${p.status}`);
+        for (const p of ps) if (p.status === 'COMPLETED') add(2, `registration ${id}`, `CANCELED but payment ${p._id} is ${p.status}`);
       }
+      if (r.status === 'WAITLISTED')
+        for (const p of ps) if (p.status === 'COMPLETED') add(8, `registration ${id}`, `WAITLISTED but charged (payment ${p._id})`);
       if (r.status === 'PENDING' && now - new Date(r.createdAt).getTime() > pendingMax) {
         add(6, `registration ${id}`, `PENDING for ${Math.round((now - new Date(r.createdAt).getTime()) / 1000)} s`);
       }
-      if (r.status === 'CONFIRMED' || r.status === 'CANCELED') {
+      if (r.status === 'CONFIRMED' || r.status === 'CANCELED' || r.status === 'WAITLISTED') {
         const e = entriesById.get(id);
-        const paymentStatus = r.status === 'CONFIRMED' ? 'COMPLETED' : ps.length ? 'REFUNDED' : undefined;
+        const paymentStatus = r.status === 'CONFIRMED' ? 'COMPLETED' : ps.some((p) => p.status === 'REFUNDED') ? 'REFUNDED' : undefined;
         if (!e) add(5, `registration ${id}`, 'no dashboard entry');
         else if (e.registrationStatus !== r.status || (paymentStatus && e.paymentStatus !== paymentStatus)) {
           add(
@@ -129,26 +142,39 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     for (const c of claims.registration)
       if (c.collection === 'registrations' && !registrationsById.has(String(c.docId))) attempts.set(String(c.docId), c);
     const confirmedByLecture = new Map<string, number>();
+    /** Registrations that may hold a seat, by lecture; and those that must hold a holder. */
     const liveByLecture = new Map<string, Set<string>>();
+    const placed = new Set<string>();
+    const offered = new Set<string>();
+    for (const w of waitlists) for (const e of w.entries ?? []) if (e.offer) offered.add(String(e.registrationId));
+    const addLive = (lectureId: string, id: string) => liveByLecture.set(lectureId, (liveByLecture.get(lectureId) ?? new Set()).add(id));
     for (const r of registrations) {
+      const id = String(r._id);
       if (r.status === 'CONFIRMED') confirmedByLecture.set(r.lectureId, (confirmedByLecture.get(r.lectureId) ?? 0) + 1);
-      if (r.status === 'CONFIRMED' || r.status === 'PENDING')
-        liveByLecture.set(r.lectureId, (liveByLecture.get(r.lectureId) ?? new Set()).add(String(r._id)));
+      if (r.status === 'CONFIRMED' || r.status === 'PENDING' || (r.status === 'WAITLISTED' && offered.has(id))) addLive(r.lectureId, id);
+      if (r.status === 'CONFIRMED' || r.status === 'PENDING' || r.status === 'WAITLISTED') placed.add(id);
     }
     for (const [id, c] of attempts) {
       const lectureId = c.data?.lectureId;
-      if (lectureId) liveByLecture.set(lectureId, (liveByLecture.get(lectureId) ?? new Set()).add(id));
+      if (lectureId) addLive(lectureId, id);
+      placed.add(id);
       if (now - new Date(c.at).getTime() > pendingMax)
         add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
     }
+    const seatDocs = seats.filter((s) => s.kind !== 'holder');
+    const holderDocs = seats.filter((s) => s.kind === 'holder');
     const seatsByLecture = new Map<string, Set<string>>();
-    for (const s of seats) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
-    const seatsById = new Map(seats.map((s) => [String(s._id), s]));
+    for (const s of seatDocs) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
+    const seatsById = new Map(seatDocs.map((s) => [String(s._id), s]));
     for (const r of registrations) {
       if (r.status === 'CONFIRMED' && r.seat && seatsById.get(r.seat)?.registrationId !== String(r._id)) {
         add(4, `registration ${r._id}`, `records seat ${r.seat}, which it does not hold`);
       }
     }
+    const holderOf = new Map(holderDocs.map((h) => [String(h.registrationId), h]));
+    for (const id of placed) if (!holderOf.has(id)) add(4, `registration ${id}`, 'is live but has no holder in the seat ledger');
+    for (const h of holderDocs)
+      if (!placed.has(String(h.registrationId))) add(4, `holder ${h._id}`, `held by registration ${h.registrationId}, which is not live`);
     for (const l of lectures) {
       const id = String(l._id);
       const confirmed = confirmedByLecture.get(id) ?? 0;
@@ -161,11 +187,14 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
       for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
     }
 
+    checkWaitlists(registrations, waitlists, add);
+
     // 7. Notifications: exactly the expected ones, once each, keyed by registration and kind.
     const expected = new Map<string, string>(); // `<registrationId>:<kind>` → student
     for (const r of registrations) {
       const id = String(r._id);
-      if (r.status === 'CONFIRMED' || r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CONFIRMED`, r.studentId);
+      if (r.waitlistedAt) expected.set(`${id}:REGISTRATION_WAITLISTED`, r.studentId);
+      if (r.status === 'CONFIRMED' || (r.status === 'CANCELED' && r.paymentId)) expected.set(`${id}:REGISTRATION_CONFIRMED`, r.studentId);
       if (r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CANCELED`, r.studentId);
       if (r.status === 'FAILED') expected.set(`${id}:PAYMENT_FAILED`, r.studentId);
     }
@@ -194,6 +223,59 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
     return v;
   } finally {
     await Promise.all(conns.map((c) => c.close()));
+  }
+}
+
+/** Invariant 8 (see the module doc), per lecture. */
+function checkWaitlists(registrations: Doc[], waitlists: Doc[], add: (invariant: number, subject: string, message: string) => void): void {
+  const byLecture = new Map<string, Doc[]>();
+  for (const r of registrations) byLecture.set(r.lectureId, [...(byLecture.get(r.lectureId) ?? []), r]);
+  const lines = new Map(waitlists.map((w) => [String(w._id), w]));
+  const t = (d: unknown) => (d ? new Date(d as string).getTime() : undefined);
+  for (const [lectureId, regs] of byLecture) {
+    const line = lines.get(lectureId);
+    const entries: Doc[] = line?.entries ?? [];
+    const inLine = new Set(entries.map((e) => String(e.registrationId)));
+    for (const r of regs)
+      if (r.status === 'WAITLISTED' && !inLine.has(String(r._id)))
+        add(8, `registration ${r._id}`, `WAITLISTED but not in lecture ${lectureId}'s line`);
+    const status = new Map(regs.map((r) => [String(r._id), r.status]));
+    for (const e of entries)
+      if (status.get(String(e.registrationId)) !== 'WAITLISTED')
+        add(
+          8,
+          `lecture ${lectureId}`,
+          `line holds registration ${e.registrationId}, which is ${status.get(String(e.registrationId)) ?? 'missing'}`,
+        );
+    if (line && entries.length > line.limit) add(8, `lecture ${lectureId}`, `${entries.length} places in line, limit ${line.limit}`);
+    for (let i = 1; i < entries.length; i++)
+      if (t(entries[i].joinedAt)! < t(entries[i - 1].joinedAt)!) add(8, `lecture ${lectureId}`, `line out of order at position ${i + 1}`);
+    // Who waited, from when until when (a seat, or the end of the place).
+    const waiters = regs
+      .filter((r) => r.waitlistedAt)
+      .map((r) => ({
+        id: String(r._id),
+        from: t(r.waitlistedAt)!,
+        until: t(r.seatedAt) ?? (r.status === 'CANCELED' ? t(r.updatedAt)! : Infinity),
+        seated: t(r.seatedAt),
+      }));
+    if (!waiters.length) continue;
+    for (const r of regs) {
+      const seatedAt = t(r.seatedAt);
+      if (seatedAt === undefined) continue;
+      const direct = !r.waitlistedAt;
+      const from = t(r.waitlistedAt);
+      for (const w of waiters) {
+        if (w.id === String(r._id) || !(w.from < seatedAt && w.until > seatedAt)) continue;
+        // A direct seat while w waited; or a later place seated before w.
+        if (direct || (from !== undefined && from > w.from))
+          add(
+            8,
+            `registration ${r._id}`,
+            `got a seat ${direct ? 'directly ' : ''}while registration ${w.id}, waiting since earlier, had none`,
+          );
+      }
+    }
   }
 }
 

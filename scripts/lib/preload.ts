@@ -14,7 +14,8 @@ import mongoose, { type Connection } from 'mongoose';
 import { newId } from '@courses/platform';
 import { factId, type Fact } from '../../subgraphs/dashboard/src/domain/dashboard.js';
 import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
-import { liveKey, seatId } from '../../subgraphs/registration/src/domain/registration.js';
+import { seatId } from '../../subgraphs/registration/src/domain/registration.js';
+import { holderId } from '../../subgraphs/registration/src/infrastructure/seat-repository.js';
 import type { DatabaseUris } from './consistency.js';
 
 const PER_LECTURE = 100;
@@ -63,7 +64,11 @@ export async function preload(uris: DatabaseUris, count: number): Promise<void> 
           createdAt: at,
           updatedAt: at,
         });
-        if (confirmed) seats.push({ _id: seat, lectureId, registrationId: id, holder: liveKey(studentId, lectureId), takenAt: at });
+        if (confirmed)
+          seats.push(
+            { _id: seat, kind: 'seat', lectureId, registrationId: id, takenAt: at },
+            { _id: holderId(studentId, lectureId), kind: 'holder', lectureId, registrationId: id, takenAt: at },
+          );
         (confirmed ? enrolled : released).push(id);
         payments.push({
           _id: paymentId,

@@ -397,6 +397,18 @@ const FERRET_PG_POOL = 40;
 const FERRET_CLIENT_POOL = 8;
 
 /**
+ * The FerretDB binary this checkout uses (the patched build in .data/bin, built with Go when
+ * missing; else a stock `ferretdb` from PATH), and the backends it supports; undefined when none
+ * can be had. The tests start one on SQLite of their own (FERRETDB_BIN) to run what must hold on
+ * both backends.
+ */
+export function ferretDbBinary() {
+  const go = goBin();
+  const bin = ownFerretDb() ?? (go ? buildFerretDb(go) : undefined) ?? which('ferretdb');
+  return bin ? { bin, backends: ferretBackends(bin) } : undefined;
+}
+
+/**
  * Finds or starts a MongoDB-wire server; returns { uri (no database), startedHere, how }.
  * @throws with instructions when none can be had.
  */

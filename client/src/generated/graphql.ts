@@ -26,7 +26,11 @@ export type CacheControlScope =
   | 'PUBLIC';
 
 export type CancellationReason =
+  /** The instructor canceled the lecture. */
   | 'LECTURE_CANCELED'
+  /** A waitlist place was offered a freed seat, and its payment was declined; the seat went to the next in line. */
+  | 'PAYMENT_DECLINED'
+  /** The student (or an admin) canceled it. */
   | 'STUDENT_REQUEST';
 
 /**
@@ -64,6 +68,8 @@ export type Lecture = {
   /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
   status: LectureStatus;
   title: Scalars['String']['output'];
+  /** Students in this lecture's waitlist now, those being offered a freed seat included. Public. */
+  waitlistLength: Scalars['Int']['output'];
 };
 
 
@@ -97,8 +103,10 @@ export type Mutation = {
    */
   cancelLecture: Lecture;
   /**
-   * Cancels a confirmed registration (its student or an admin); the payment is refunded.
-   * Canceling a canceled registration returns it unchanged.
+   * Cancels a confirmed registration (its student or an admin), whose payment is refunded, or
+   * leaves a waitlist place (nothing was charged; everyone behind moves up). Canceling a canceled
+   * registration returns it unchanged. Errors: NOT_FOUND (no such registration, or another
+   * student's), FORBIDDEN (the lecture's instructor may see it but not cancel it).
    */
   cancelRegistration: Registration;
   /**
@@ -109,10 +117,20 @@ export type Mutation = {
   /** Opens a lecture taught by the caller. Role INSTRUCTOR or ADMIN. */
   openLecture: Lecture;
   /**
-   * Registers the caller (role STUDENT or ADMIN) for an OPEN lecture and pays its price.
-   * Errors: LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED, PAYMENT_DECLINED,
-   * PAYMENT_UNAVAILABLE (extensions.retryAfterSeconds says when to try again). On any error
-   * no seat is held and no registration exists.
+   * Registers the caller (role STUDENT or ADMIN) for an OPEN lecture and pays its price: the
+   * answer is CONFIRMED. When the lecture is full and `waitlistIfFull` is true, the caller joins
+   * its waitlist instead, first come first served: the answer is WAITLISTED with its
+   * waitlistPosition, nothing is charged, and when a seat frees and the caller is first in line
+   * the price is charged then and the registration becomes CONFIRMED (registrationStatusChanged
+   * and a notification tell). A declined payment then drops the place (CANCELED,
+   * PAYMENT_DECLINED) and the seat goes to the next in line. While anyone waits, a seat that frees
+   * goes to them, never to a new request. A lecture's waitlist holds at most WAITLIST_MAX places
+   * (by default as many as its capacity).
+   * Errors: NOT_FOUND (no such lecture); LECTURE_NOT_OPEN (canceled); LECTURE_FULL (no seat,
+   * and no waitlist place asked for or left); ALREADY_REGISTERED (the caller holds a
+   * confirmed registration or a waitlist place of this lecture); PAYMENT_DECLINED;
+   * PAYMENT_UNAVAILABLE and SERVICE_UNAVAILABLE (extensions.retryAfterSeconds says when to try
+   * again). On any error no seat or place is held and no registration exists.
    */
   registerForLecture: Registration;
 };
@@ -140,6 +158,7 @@ export type MutationOpenLectureArgs = {
 
 export type MutationRegisterForLectureArgs = {
   lectureId: Scalars['ID']['input'];
+  waitlistIfFull?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 /**
@@ -151,15 +170,19 @@ export type Notification = {
   amount?: Maybe<Scalars['Int']['output']>;
   /** When it happened. */
   createdAt: Scalars['DateTime']['output'];
+  /** True when it tells of a waitlist place: joined, enrolled from it, or ended while waiting. */
+  fromWaitlist: Scalars['Boolean']['output'];
   id: Scalars['ID']['output'];
   kind: NotificationKind;
   lecture: Lecture;
   /** One sentence for people. */
   message: Scalars['String']['output'];
+  /** The place in line it joined at (1 = next), for REGISTRATION_WAITLISTED; null for the other kinds. */
+  position?: Maybe<Scalars['Int']['output']>;
   read: Scalars['Boolean']['output'];
   /**
-   * Why: STUDENT_REQUEST or LECTURE_CANCELED for REGISTRATION_CANCELED, PAYMENT_DECLINED or
-   * PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
+   * Why: STUDENT_REQUEST, LECTURE_CANCELED or PAYMENT_DECLINED for REGISTRATION_CANCELED,
+   * PAYMENT_DECLINED or PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
    */
   reason?: Maybe<Scalars['String']['output']>;
   registrationId: Scalars['ID']['output'];
@@ -185,10 +208,16 @@ export type NotificationKind =
   | 'PAYMENT_FAILED'
   /** A payment was refunded. */
   | 'PAYMENT_REFUNDED'
-  /** A registration was canceled, by its student or because the lecture was canceled (see reason). */
+  /**
+   * A registration was canceled, by its student or because the lecture was canceled; or a waitlist
+   * place ended (fromWaitlist): left, closed with the lecture, or its payment declined when a seat
+   * freed (see reason).
+   */
   | 'REGISTRATION_CANCELED'
-  /** A registration was paid and confirmed. */
-  | 'REGISTRATION_CONFIRMED';
+  /** A registration was paid and confirmed (at once, or when a seat freed for a waitlist place: fromWaitlist). */
+  | 'REGISTRATION_CONFIRMED'
+  /** The lecture was full and the student joined its waitlist (see position); nothing was charged. */
+  | 'REGISTRATION_WAITLISTED';
 
 export type OpenLectureInput = {
   /** 1 to 10000 seats. */
@@ -274,11 +303,12 @@ export type QueryRegistrationArgs = {
 };
 
 /**
- * A student's enrolment in one lecture. It exists only once paid: an attempt whose payment
- * fails leaves no registration behind.
+ * A student's enrolment in one lecture, or their place in its waitlist. An enrolment exists only
+ * once paid: an attempt whose payment fails leaves no registration behind. A waitlist place
+ * (WAITLISTED) is charged only when a seat frees and it is first in line, and becomes CONFIRMED then.
  */
 export type Registration = {
-  /** Why it was canceled; null while confirmed. */
+  /** Why it was canceled; null unless CANCELED. */
   cancellationReason?: Maybe<CancellationReason>;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
@@ -289,6 +319,11 @@ export type Registration = {
   /** User id (JWT `sub`) of the student. */
   studentId: Scalars['ID']['output'];
   updatedAt: Scalars['DateTime']['output'];
+  /**
+   * Its place in the lecture's waitlist while WAITLISTED: 1 is next in line (a seat that frees is
+   * offered to it, and its payment is taken then). Null in any other status.
+   */
+  waitlistPosition?: Maybe<Scalars['Int']['output']>;
 };
 
 /** One page of a lecture's registrations. */
@@ -306,13 +341,17 @@ export type RegistrationEdge = {
 };
 
 export type RegistrationStatus =
+  /** Ended (see cancellationReason); a confirmed one was refunded. */
   | 'CANCELED'
-  | 'CONFIRMED';
+  /** Paid and holding a seat. */
+  | 'CONFIRMED'
+  /** In the lecture's waitlist; nothing charged. */
+  | 'WAITLISTED';
 
 export type Subscription = {
   /**
-   * A lecture's status or enrolled count changed. Served by the gateway over graphql-ws
-   * (the event names the lecture; the gateway resolves the selected fields). Public.
+   * A lecture's status, enrolled count or waitlist length changed. Served by the gateway over
+   * graphql-ws (the event names the lecture; the gateway resolves the selected fields). Public.
    */
   lectureUpdated: Lecture;
   /**
@@ -321,9 +360,9 @@ export type Subscription = {
    */
   notificationReceived: Notification;
   /**
-   * A registration's status, or its payment's status, changed. Without an id: every
-   * registration the caller may see (a student's own; an instructor's lectures'; all for an
-   * admin). Served by the gateway over graphql-ws.
+   * A registration's status, its waitlist position, or its payment's status, changed. Without an
+   * id: every registration the caller may see (a student's own; an instructor's lectures'; all for
+   * an admin). Served by the gateway over graphql-ws.
    */
   registrationStatusChanged: Registration;
 };

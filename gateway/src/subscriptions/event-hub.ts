@@ -25,6 +25,12 @@ export function traceOfEvent(event: EventEnvelope): TraceContext | undefined {
   return traced.get(event);
 }
 
+/** Lets `copy`, an event derived from `original` (see SubscriptionRoute.expand), join `original`'s trace. */
+export function inheritTrace(copy: EventEnvelope, original: EventEnvelope): void {
+  const t = traced.get(original);
+  if (t) traced.set(copy, t);
+}
+
 export class EventHub {
   private readonly subs = new Map<Context, { sub: Subscription; listeners: Set<EventListener> }>();
 

@@ -22,6 +22,11 @@ export interface SubscriptionRoute {
   needsIdentity: boolean;
   /** The entity id an event names. */
   keyOf(event: EventEnvelope): string | undefined;
+  /**
+   * The events an event stands for, one per entity, when it names several (a waitlist's line
+   * names each place in it); absent: the event itself.
+   */
+  expand?(event: EventEnvelope): EventEnvelope[];
   /** False when the event is certainly not for `who` (saves a query). */
   mayConcern(event: EventEnvelope, who: Identity | undefined): boolean;
   /**
@@ -34,12 +39,28 @@ export interface SubscriptionRoute {
 export const ROUTES: Record<string, SubscriptionRoute> = {
   registrationStatusChanged: {
     contexts: ['registration', 'payment'],
-    types: ['registration.confirmed', 'registration.canceled', 'payment.completed', 'payment.refunded'],
+    types: [
+      'registration.waitlisted',
+      'registration.waitlistChanged',
+      'registration.confirmed',
+      'registration.canceled',
+      'payment.completed',
+      'payment.refunded',
+    ],
     entityQueryField: 'registration',
     keyArgument: 'registrationId',
     keyRequired: false,
     needsIdentity: true,
     keyOf: (e) => e.correlation.registrationId,
+    // A line that changed moves every place in it: each is a registration whose position may have changed.
+    expand: (e) =>
+      e.type === 'registration.waitlistChanged'
+        ? (e as EventEnvelope<'registration.waitlistChanged'>).payload.waiting.map((w) => ({
+            ...e,
+            id: `${e.id}:${w.registrationId}`,
+            correlation: { ...e.correlation, registrationId: w.registrationId, studentId: w.studentId },
+          }))
+        : [e],
     mayConcern(e, who) {
       if (!who) return false;
       if (who.role === 'ADMIN') return true;
@@ -50,16 +71,16 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
     },
   },
   lectureUpdated: {
-    contexts: ['lecture'],
-    types: ['lecture.canceled', 'lecture.enrolledCountChanged'],
+    contexts: ['lecture', 'registration'],
+    types: ['lecture.canceled', 'lecture.enrolledCountChanged', 'registration.waitlistChanged'],
     entityQueryField: 'lecture',
     keyArgument: 'lectureId',
     keyRequired: true,
     needsIdentity: false,
     keyOf: (e) => e.correlation.lectureId,
     mayConcern: () => true,
-    // The lecture subgraph's own fields (public, cacheControl PUBLIC); not `registrations`.
-    publicFields: new Set(['__typename', 'id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount']),
+    // The lecture subgraph's own fields (public, cacheControl PUBLIC) and the waitlist's length; not `registrations`.
+    publicFields: new Set(['__typename', 'id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'waitlistLength']),
   },
   notificationReceived: {
     contexts: ['dashboard'],

@@ -57,7 +57,7 @@ import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, inSpan, isId, SpanKind, tracerOf, type Identity, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
 import { DocumentCache, graphqlCjs } from './documents.js';
-import { traceOfEvent, type EventHub } from './event-hub.js';
+import { inheritTrace, traceOfEvent, type EventHub } from './event-hub.js';
 import { startKeepAlive } from './keepalive.js';
 import { ROUTES } from './routes.js';
 import { SharedExecutions } from './shared-execution.js';
@@ -238,10 +238,13 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     return subscriptionStream<EventEnvelope, ExecutionResult>({
       listen: (deliver) => {
         const stops = route.contexts.map((c) =>
-          hub.listen(c, (e) => {
-            if (!route.types.includes(e.type)) return;
-            const id = route.keyOf(e);
-            if (id && (key == null || id === key) && route.mayConcern(e, who)) deliver(e);
+          hub.listen(c, (event) => {
+            if (!route.types.includes(event.type)) return;
+            for (const e of route.expand?.(event) ?? [event]) {
+              if (e !== event) inheritTrace(e, event);
+              const id = route.keyOf(e);
+              if (id && (key == null || id === key) && route.mayConcern(e, who)) deliver(e);
+            }
           }),
         );
         return () => stops.forEach((stop) => stop());

@@ -10,12 +10,18 @@ import {
   watchEventLoop,
   type RunningSubgraph,
 } from '@courses/platform';
+import { Admission } from './application/admission.js';
+import { Promotions } from './application/promotions.js';
 import { RegistrationService } from './application/registration-service.js';
+import { SeatKnowledge } from './application/seat-knowledge.js';
+import { WaitlistDesk } from './application/waitlist-desk.js';
+import type { CatalogLecture } from './domain/registration.js';
 import { CatalogRepository } from './infrastructure/catalog-repository.js';
 import { startRegistrationConsumers } from './infrastructure/consumers.js';
 import { PaymentClient } from './infrastructure/payment-client.js';
 import { RegistrationRepository } from './infrastructure/registration-repository.js';
 import { SeatRepository } from './infrastructure/seat-repository.js';
+import { WaitlistRepository } from './infrastructure/waitlist-repository.js';
 import { registrationResolvers } from './resolvers/index.js';
 
 /** Environment of the registration subgraph (default PORT 4001). */
@@ -38,6 +44,11 @@ export const registrationEnv = subgraphEnv
     REGISTRATION_LAG_LIMIT_MS: z.coerce.number().int().positive().default(100),
     /** Longest a registration waits for one of those slots before SERVICE_UNAVAILABLE, ms. */
     REGISTRATION_QUEUE_MS: z.coerce.number().int().nonnegative().default(4_000),
+    /**
+     * Most places in a lecture's waitlist (0: no waitlist). Unset: as many as the lecture has
+     * seats. At most 10,000.
+     */
+    WAITLIST_MAX: z.coerce.number().int().nonnegative().max(10_000).optional(),
   })
   .refine((c) => c.PENDING_TIMEOUT_MS > c.PAYMENT_TIMEOUT_MS + 1_000, {
     message: 'PENDING_TIMEOUT_MS must exceed PAYMENT_TIMEOUT_MS by more than 1000 ms, or live attempts would be abandoned mid-payment',
@@ -48,6 +59,7 @@ export const registrationEnv = subgraphEnv
 export interface RunningRegistration extends RunningSubgraph {
   service: RegistrationService;
   payment: PaymentClient;
+  promotions: Promotions;
 }
 
 /** Starts the registration subgraph from `env` (process.env by default). */
@@ -57,10 +69,13 @@ export async function startRegistrationService(env: Record<string, string | unde
   const registrations = new RegistrationRepository(rt.conn);
   const catalog = new CatalogRepository(rt.conn);
   const seats = new SeatRepository(rt.conn);
-  await Promise.all([registrations.model.init(), catalog.model.init(), seats.model.init()]);
+  const waitlists = new WaitlistRepository(rt.conn);
+  await Promise.all([registrations.model.init(), catalog.model.init(), seats.model.init(), waitlists.model.init()]);
   // Databases of earlier versions kept one live registration per student and lecture with a
-  // unique `liveKey` on registrations; the seat ledger's `holder` does it now.
+  // unique `liveKey` on registrations, then with a unique `holder` on seats; the ledger's holder
+  // documents do it now.
   await registrations.model.collection.dropIndex('liveKey_1').catch(() => undefined);
+  await seats.migrate();
   const payment = new PaymentClient({
     baseUrl: config.PAYMENT_URL,
     secret: config.GATEWAY_SECRET,
@@ -70,16 +85,35 @@ export async function startRegistrationService(env: Record<string, string | unde
     logger: rt.logger,
     metrics: rt.metrics.registry,
   });
-  const service = new RegistrationService(registrations, catalog, seats, payment, rt.outbox, rt.logger, {
+  const admission = new Admission({ concurrency: config.REGISTRATION_CONCURRENCY, queueMs: config.REGISTRATION_QUEUE_MS });
+  const waitlistLimit = (lecture: Pick<CatalogLecture, 'capacity'>) => config.WAITLIST_MAX ?? lecture.capacity;
+  const knowledge = new SeatKnowledge(async (lecture) => {
+    const [free, waitlist] = await Promise.all([seats.freeNumbers(lecture), waitlists.findById(lecture.id)]);
+    return { freeSeats: free.length, waitlist };
+  }, waitlistLimit);
+  const desk = new WaitlistDesk(rt.outbox, waitlists, seats, knowledge, waitlistLimit, rt.logger);
+  const promotions = new Promotions(desk, waitlists, registrations, seats, catalog, payment, admission, rt.outbox, knowledge, rt.logger, {
     pendingTimeoutMs: config.PENDING_TIMEOUT_MS,
-    concurrency: config.REGISTRATION_CONCURRENCY,
-    queueMs: config.REGISTRATION_QUEUE_MS,
   });
-  const unwatch = watchEventLoop(service.admission, config.REGISTRATION_LAG_LIMIT_MS);
+  const service = new RegistrationService(
+    registrations,
+    catalog,
+    seats,
+    waitlists,
+    payment,
+    rt.outbox,
+    knowledge,
+    desk,
+    promotions,
+    admission,
+    rt.logger,
+    { pendingTimeoutMs: config.PENDING_TIMEOUT_MS },
+  );
+  const unwatch = watchEventLoop(admission.limit, config.REGISTRATION_LAG_LIMIT_MS);
   for (const [name, help, read] of [
-    ['registration_admission_limit', 'Registrations allowed in progress at once now (adaptive)', () => service.admission.limit],
-    ['registration_admission_in_flight', 'Registrations in progress', () => service.admission.inFlight],
-    ['registration_admission_queued', 'Registrations waiting for their turn', () => service.admission.queued],
+    ['registration_admission_limit', 'Registrations allowed in progress at once now (adaptive)', () => admission.limit.limit],
+    ['registration_admission_in_flight', 'Registrations in progress', () => admission.limit.inFlight],
+    ['registration_admission_queued', 'Registrations waiting for their turn', () => admission.limit.queued],
   ] as const) {
     new Gauge({
       name,
@@ -92,11 +126,12 @@ export async function startRegistrationService(env: Record<string, string | unde
   }
   const running = await startSubgraph(rt, {
     typeDefs: readSchema(import.meta.url),
-    resolvers: registrationResolvers(service, registrations, catalog),
+    resolvers: registrationResolvers(service, registrations, catalog, waitlists),
     publishes: 'registration',
     startConsumers: () => startRegistrationConsumers(rt, catalog, service),
-    onStop: [unwatch, () => payment.shutdown()],
+    onStop: [unwatch, () => promotions.stop(), () => payment.shutdown()],
   });
+  promotions.start();
   // Extended in place: the handle stays the one startSubgraph returned (fault tests find it by identity).
-  return Object.assign(running, { service, payment });
+  return Object.assign(running, { service, payment, promotions });
 }

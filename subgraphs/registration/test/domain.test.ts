@@ -3,17 +3,17 @@ import { DomainError } from '@courses/platform';
 import {
   abandon,
   assertMayCancel,
-  assertOpen,
   attemptOf,
   cancel,
   cancelAtRequest,
   confirm,
   confirmedEvent,
-  liveKey,
+  enrollFromWaitlist,
   mayListLectureRegistrations,
   mayView,
   mayViewPayment,
   seatId,
+  waitlist,
   type CatalogLecture,
 } from '../src/domain/registration.js';
 
@@ -57,9 +57,7 @@ describe('Registration aggregate', () => {
     expect(err(() => assertMayCancel(reg, { sub: 'i-1', role: 'INSTRUCTOR' }))).toBe('FORBIDDEN');
   });
 
-  it('keys one live registration per student and lecture, and numbered seats per lecture', () => {
-    expect(liveKey('s', 'l')).toBe(liveKey('s', 'l'));
-    expect(liveKey('s', 'l')).not.toBe(liveKey('s', 'l2'));
+  it('numbers the seats of a lecture', () => {
     expect(seatId('l', 3)).toBe('l#3');
   });
 
@@ -79,25 +77,25 @@ describe('Registration aggregate', () => {
     expect(e.correlation).toMatchObject({ registrationId: 'r', lectureId: 'l', paymentId: 'p' });
   });
 
-  it('accepts registrations only for open lectures', () => {
+  it("lists a lecture's registrations to its instructor only", () => {
     const l: CatalogLecture = { id: 'l', title: 'T', instructorId: 'i-1', capacity: 1, price: 0, status: 'OPEN' };
-    expect(err(() => assertOpen(l))).toBeUndefined();
-    expect(err(() => assertOpen({ ...l, status: 'CANCELED' }))).toBe('LECTURE_NOT_OPEN');
     expect(mayListLectureRegistrations(l, { sub: 'i-1', role: 'INSTRUCTOR' })).toBe(true);
     expect(mayListLectureRegistrations(l, { sub: 's-1', role: 'STUDENT' })).toBe(false);
   });
 
   it('confirms a paid attempt: CONFIRMED, holding its seat, with registration.confirmed', () => {
-    const { created, event } = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at);
+    const { created, event } = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at, later);
     expect(created).toMatchObject({
       id: 'r',
       status: 'CONFIRMED',
       paymentId: 'p',
       seat: 'l#1',
+      seatedAt: at,
+      waitlistedAt: null,
       amount: 50_000,
       cancellationReason: null,
-      createdAt: at,
-      updatedAt: at,
+      createdAt: later,
+      updatedAt: later,
     });
     expect(event.type).toBe('registration.confirmed');
     expect(event.payload).toMatchObject({ registrationId: 'r', paymentId: 'p', amount: 50_000 });
@@ -112,7 +110,7 @@ describe('Registration aggregate', () => {
   });
 
   it('cancels a confirmed registration once: CONFIRMED → CANCELED with registration.canceled carrying the reason and payment', () => {
-    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at).created;
+    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at, at).created;
     const t = cancel(confirmed, 'LECTURE_CANCELED', later)!;
     expect(t.from).toBe('CONFIRMED');
     expect(t.set).toEqual({ status: 'CANCELED', cancellationReason: 'LECTURE_CANCELED', updatedAt: later });
@@ -128,10 +126,47 @@ describe('Registration aggregate', () => {
   });
 
   it('cancels at the request of its student or an admin; hides it from other students; forbids the instructor', () => {
-    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at).created;
+    const confirmed = confirm(attemptOf('r', 's-1', lecture), 'p', 'l#1', at, at).created;
     expect(cancelAtRequest(confirmed, { sub: 's-1', role: 'STUDENT' })?.set.cancellationReason).toBe('STUDENT_REQUEST');
     expect(cancelAtRequest(confirmed, { sub: 'a', role: 'ADMIN' })?.next.status).toBe('CANCELED');
     expect(err(() => cancelAtRequest(confirmed, { sub: 's-2', role: 'STUDENT' }))).toBe('NOT_FOUND');
     expect(err(() => cancelAtRequest(confirmed, { sub: 'i-1', role: 'INSTRUCTOR' }))).toBe('FORBIDDEN');
+  });
+
+  it('waitlists an attempt that found the lecture full: WAITLISTED, nothing charged, with registration.waitlisted and the position', () => {
+    const { created, event } = waitlist(attemptOf('r', 's-1', lecture), 3, at);
+    expect(created).toMatchObject({ status: 'WAITLISTED', paymentId: null, seat: null, waitlistedAt: at, seatedAt: null });
+    expect(mayView(created, { sub: 's-1', role: 'STUDENT' })).toBe(true);
+    expect(event.type).toBe('registration.waitlisted');
+    expect(event.payload).toEqual({
+      registrationId: 'r',
+      studentId: 's-1',
+      lectureId: 'l',
+      instructorId: 'i-1',
+      lectureTitle: 'Graphs',
+      position: 3,
+    });
+  });
+
+  it('enrolls a waitlist place offered a seat once its charge went through: WAITLISTED → CONFIRMED, fromWaitlist', () => {
+    const waiting = waitlist(attemptOf('r', 's-1', lecture), 1, at).created;
+    const t = enrollFromWaitlist(waiting, 'p', 'l#4', at, later)!;
+    expect(t.from).toBe('WAITLISTED');
+    expect(t.next).toMatchObject({ status: 'CONFIRMED', paymentId: 'p', seat: 'l#4', seatedAt: at, waitlistedAt: at, updatedAt: later });
+    expect(t.event.type).toBe('registration.confirmed');
+    expect(t.event.payload).toMatchObject({ registrationId: 'r', paymentId: 'p', amount: 50_000, fromWaitlist: true });
+    expect(enrollFromWaitlist(t.next, 'p', 'l#4', at)).toBeNull();
+  });
+
+  it('ends a waitlist place (left, lecture canceled, payment declined): WAITLISTED → CANCELED, fromWaitlist, no payment', () => {
+    const waiting = waitlist(attemptOf('r', 's-1', lecture), 1, at).created;
+    for (const reason of ['STUDENT_REQUEST', 'LECTURE_CANCELED', 'PAYMENT_DECLINED'] as const) {
+      const t = cancel(waiting, reason, later)!;
+      expect(t.from).toBe('WAITLISTED');
+      expect(t.next).toMatchObject({ status: 'CANCELED', cancellationReason: reason });
+      expect(t.event.payload).toMatchObject({ registrationId: 'r', reason, paymentId: null, fromWaitlist: true });
+    }
+    expect(cancelAtRequest(waiting, { sub: 's-1', role: 'STUDENT' })?.from).toBe('WAITLISTED');
+    expect(err(() => cancelAtRequest(waiting, { sub: 's-2', role: 'STUDENT' }))).toBe('NOT_FOUND');
   });
 });

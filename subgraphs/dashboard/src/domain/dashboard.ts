@@ -6,12 +6,12 @@
  * facts: for each kind, the status of highest rank wins, so statuses only move forward and the
  * result does not depend on arrival order or duplicates.
  */
-export type RegistrationStatus = 'CONFIRMED' | 'CANCELED';
+export type RegistrationStatus = 'WAITLISTED' | 'CONFIRMED' | 'CANCELED';
 export type PaymentStatus = 'COMPLETED' | 'REFUNDED';
 
 /** Forward-only ranks of statuses. */
 export const RANK = {
-  registration: { CONFIRMED: 1, CANCELED: 2 } satisfies Record<RegistrationStatus, number>,
+  registration: { WAITLISTED: 1, CONFIRMED: 2, CANCELED: 3 } satisfies Record<RegistrationStatus, number>,
   payment: { COMPLETED: 1, REFUNDED: 2 } satisfies Record<PaymentStatus, number>,
 } as const;
 

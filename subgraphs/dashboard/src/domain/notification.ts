@@ -10,10 +10,12 @@ import { createHash } from 'node:crypto';
 import { createEvent, stableEventId, type EventEnvelope, type EventPayload } from '@courses/contracts';
 
 /** What a notification tells. */
-export type NotificationKind = 'REGISTRATION_CONFIRMED' | 'REGISTRATION_CANCELED' | 'PAYMENT_REFUNDED' | 'PAYMENT_FAILED';
+export type NotificationKind =
+  'REGISTRATION_WAITLISTED' | 'REGISTRATION_CONFIRMED' | 'REGISTRATION_CANCELED' | 'PAYMENT_REFUNDED' | 'PAYMENT_FAILED';
 
 /** The events that notify a student, each of exactly one kind. */
 export const NOTIFYING = {
+  'registration.waitlisted': 'REGISTRATION_WAITLISTED',
   'registration.confirmed': 'REGISTRATION_CONFIRMED',
   'registration.canceled': 'REGISTRATION_CANCELED',
   'payment.refunded': 'PAYMENT_REFUNDED',
@@ -33,10 +35,15 @@ export interface Notification {
   /** The lecture's title, when the event carries it (confirmations do). */
   lectureTitle: string | null;
   /**
-   * Why: STUDENT_REQUEST or LECTURE_CANCELED for a cancellation, PAYMENT_DECLINED or
-   * PAYMENT_UNAVAILABLE for a failed payment; null for the other kinds.
+   * Why: STUDENT_REQUEST, LECTURE_CANCELED or PAYMENT_DECLINED (a waitlist place's charge) for a
+   * cancellation, PAYMENT_DECLINED or PAYMENT_UNAVAILABLE for a failed payment; null for the
+   * other kinds.
    */
   reason: string | null;
+  /** True when it tells of a waitlist place (joined, enrolled from it, or ended while waiting). */
+  fromWaitlist: boolean;
+  /** The place in line when it joined (REGISTRATION_WAITLISTED); null for the other kinds. */
+  position: number | null;
   /** KRW paid (confirmed) or given back (refunded); null for the other kinds. */
   amount: number | null;
   /** One sentence for people. */
@@ -59,12 +66,20 @@ export function notificationIdOf(eventId: string): string {
 const krw = (amount: number) => `${amount.toLocaleString('en-US')} KRW`;
 
 /** The sentence a notification shows. */
-export function messageOf(n: Pick<Notification, 'kind' | 'reason' | 'amount' | 'lectureTitle'>): string {
+export function messageOf(n: Pick<Notification, 'kind' | 'reason' | 'amount' | 'lectureTitle' | 'fromWaitlist' | 'position'>): string {
   const lecture = n.lectureTitle ? `"${n.lectureTitle}"` : 'the lecture';
   switch (n.kind) {
+    case 'REGISTRATION_WAITLISTED':
+      return `${lecture[0].toUpperCase()}${lecture.slice(1)} is full: you are number ${n.position ?? '?'} on its waitlist. Nothing is charged until a seat is yours.`;
     case 'REGISTRATION_CONFIRMED':
-      return `You are registered for ${lecture}${n.amount ? `; ${krw(n.amount)} paid` : ''}.`;
+      return `${n.fromWaitlist ? 'A seat freed up: you' : 'You'} are registered for ${lecture}${n.amount ? `; ${krw(n.amount)} paid` : ''}.`;
     case 'REGISTRATION_CANCELED':
+      if (n.fromWaitlist)
+        return n.reason === 'LECTURE_CANCELED'
+          ? 'The instructor canceled the lecture, so its waitlist is closed; nothing was charged.'
+          : n.reason === 'PAYMENT_DECLINED'
+            ? 'A seat freed up for you, but your payment was declined, so the seat went to the next student in line.'
+            : 'You left the waitlist; nothing was charged.';
       return n.reason === 'LECTURE_CANCELED'
         ? 'Your registration was canceled because the instructor canceled the lecture; your payment will be refunded.'
         : 'Your registration was canceled as you asked; your payment will be refunded.';
@@ -87,6 +102,8 @@ export function notificationOf(e: EventEnvelope): Notification | null {
     lectureTitle: 'lectureTitle' in p ? p.lectureTitle : null,
     reason: 'reason' in p ? p.reason : null,
     amount: 'amount' in p && type !== 'registration.canceled' ? p.amount : null,
+    fromWaitlist: type === 'registration.waitlisted' || ('fromWaitlist' in p && p.fromWaitlist === true),
+    position: 'position' in p ? p.position : null,
   };
   return {
     id: notificationIdOf(e.id),

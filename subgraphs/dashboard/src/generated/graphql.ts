@@ -65,15 +65,19 @@ export type Notification = {
   amount?: Maybe<Scalars['Int']['output']>;
   /** When it happened. */
   createdAt: Scalars['DateTime']['output'];
+  /** True when it tells of a waitlist place: joined, enrolled from it, or ended while waiting. */
+  fromWaitlist: Scalars['Boolean']['output'];
   id: Scalars['ID']['output'];
   kind: NotificationKind;
   lecture: Lecture;
   /** One sentence for people. */
   message: Scalars['String']['output'];
+  /** The place in line it joined at (1 = next), for REGISTRATION_WAITLISTED; null for the other kinds. */
+  position?: Maybe<Scalars['Int']['output']>;
   read: Scalars['Boolean']['output'];
   /**
-   * Why: STUDENT_REQUEST or LECTURE_CANCELED for REGISTRATION_CANCELED, PAYMENT_DECLINED or
-   * PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
+   * Why: STUDENT_REQUEST, LECTURE_CANCELED or PAYMENT_DECLINED for REGISTRATION_CANCELED,
+   * PAYMENT_DECLINED or PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
    */
   reason?: Maybe<Scalars['String']['output']>;
   registrationId: Scalars['ID']['output'];
@@ -101,10 +105,16 @@ export type NotificationKind =
   | 'PAYMENT_FAILED'
   /** A payment was refunded. */
   | 'PAYMENT_REFUNDED'
-  /** A registration was canceled, by its student or because the lecture was canceled (see reason). */
+  /**
+   * A registration was canceled, by its student or because the lecture was canceled; or a waitlist
+   * place ended (fromWaitlist): left, closed with the lecture, or its payment declined when a seat
+   * freed (see reason).
+   */
   | 'REGISTRATION_CANCELED'
-  /** A registration was paid and confirmed. */
-  | 'REGISTRATION_CONFIRMED';
+  /** A registration was paid and confirmed (at once, or when a seat freed for a waitlist place: fromWaitlist). */
+  | 'REGISTRATION_CONFIRMED'
+  /** The lecture was full and the student joined its waitlist (see position); nothing was charged. */
+  | 'REGISTRATION_WAITLISTED';
 
 /** Relay-style page information. */
 export type PageInfo = {
@@ -146,7 +156,9 @@ export type QueryNotificationArgs = {
 
 export type RegistrationStatus =
   | 'CANCELED'
-  | 'CONFIRMED';
+  | 'CONFIRMED'
+  /** In the lecture's waitlist; nothing charged. */
+  | 'WAITLISTED';
 
 export type Subscription = {
   __typename?: 'Subscription';
@@ -291,10 +303,12 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
 export type NotificationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Notification'] = ResolversParentTypes['Notification']> = {
   amount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  fromWaitlist?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['NotificationKind'], ParentType, ContextType>;
   lecture?: Resolver<ResolversTypes['Lecture'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  position?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   read?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   registrationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;

@@ -30,6 +30,8 @@ export function factsOf(e: EventEnvelope): Fact[] {
         { ...k, kind: 'registration', status: 'CONFIRMED', lectureTitle: p.lectureTitle },
         { ...k, kind: 'payment', status: 'COMPLETED' },
       ];
+    case 'registration.waitlisted':
+      return [{ ...k, kind: 'registration', status: 'WAITLISTED', lectureTitle: p.lectureTitle }];
     case 'registration.canceled':
       return [{ ...k, kind: 'registration', status: 'CANCELED' }];
     case 'payment.completed':
@@ -59,12 +61,12 @@ export async function startDashboardConsumers(
   };
   return [
     await consumeFrom(rt, 'registration', 'dashboard-registrations', {
-      types: ['registration.confirmed', 'registration.canceled'],
+      types: ['registration.waitlisted', 'registration.confirmed', 'registration.canceled'],
       ...project,
     }),
     await consumeFrom(rt, 'payment', 'dashboard-payments', { types: ['payment.completed', 'payment.refunded'], ...project }),
     await consumeFrom(rt, 'registration', 'dashboard-notifications', {
-      types: ['registration.confirmed', 'registration.canceled', 'registration.abandoned'],
+      types: ['registration.waitlisted', 'registration.confirmed', 'registration.canceled', 'registration.abandoned'],
       ...notify,
     }),
     await consumeFrom(rt, 'payment', 'dashboard-notifications-payments', { types: ['payment.refunded'], ...notify }),

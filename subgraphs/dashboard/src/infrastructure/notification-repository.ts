@@ -23,6 +23,8 @@ const schema = new Schema<NotificationDoc>(
     lectureTitle: { type: String, default: null },
     reason: { type: String, default: null },
     amount: { type: Number, default: null },
+    fromWaitlist: { type: Boolean, default: false },
+    position: { type: Number, default: null },
     message: { type: String, required: true },
     createdAt: { type: Date, required: true },
     readAt: { type: Date, default: null },
@@ -34,7 +36,15 @@ schema.index({ studentId: 1, createdAt: -1, _id: -1 });
 
 function toNotification(d: NotificationDoc): Notification {
   const { _id, ...rest } = d;
-  return { id: _id, ...rest, lectureTitle: rest.lectureTitle ?? null, reason: rest.reason ?? null, amount: rest.amount ?? null };
+  return {
+    id: _id,
+    ...rest,
+    lectureTitle: rest.lectureTitle ?? null,
+    reason: rest.reason ?? null,
+    amount: rest.amount ?? null,
+    fromWaitlist: rest.fromWaitlist ?? false,
+    position: rest.position ?? null,
+  };
 }
 
 /** Where a page of an inbox starts after: the last notification of the page before. */

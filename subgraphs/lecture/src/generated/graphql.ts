@@ -125,8 +125,8 @@ export type QueryLecturesArgs = {
 export type Subscription = {
   __typename?: 'Subscription';
   /**
-   * A lecture's status or enrolled count changed. Served by the gateway over graphql-ws
-   * (the event names the lecture; the gateway resolves the selected fields). Public.
+   * A lecture's status, enrolled count or waitlist length changed. Served by the gateway over
+   * graphql-ws (the event names the lecture; the gateway resolves the selected fields). Public.
    */
   lectureUpdated: Lecture;
 };

@@ -1,6 +1,7 @@
 /**
  * Every event subscription of the lecture subgraph, in one place.
- * Policy: "when a registration is confirmed or canceled, adjust the lecture's enrolled count".
+ * Policy: "when a registration is confirmed or canceled, adjust the lecture's enrolled count" (a
+ * waitlist place that ends was never counted: it changes nothing).
  * The consumer takes the events of a pull together and writes each lecture once for them.
  */
 import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
@@ -18,7 +19,8 @@ export async function startLectureConsumers(rt: SubgraphRuntime, lectures: Lectu
       async handle(events) {
         const byLecture = new Map<string, Enrolment[]>();
         for (const e of events) {
-          const p = e.payload as { lectureId: string; registrationId: string };
+          const p = e.payload as { lectureId: string; registrationId: string; fromWaitlist?: boolean };
+          if (e.type === 'registration.canceled' && p.fromWaitlist) continue;
           const list = byLecture.get(p.lectureId) ?? [];
           list.push({ kind: e.type === 'registration.confirmed' ? 'confirmed' : 'canceled', registrationId: p.registrationId });
           byLecture.set(p.lectureId, list);

@@ -1,218 +1,222 @@
 /**
- * Use cases of the registration context: register (seat → synchronous payment → confirm),
- * cancel, the policy "when a lecture is canceled, cancel its registrations", and the recovery
- * of an attempt whose process died. Orchestrates the repositories, the payment client and the
- * outbox; the rules live in ../domain, the I/O in ../infrastructure.
+ * Use cases of the registration context: register (a seat → synchronous payment → confirmed, or
+ * a place in the lecture's waitlist), cancel, the policy "when a lecture is canceled, cancel its
+ * registrations and close its waitlist", and the recovery of an attempt whose process died. It
+ * loads, asks the domain (../domain/attempt.ts, registration.ts, waitlist.ts) what to do, stores
+ * and publishes; the I/O lives in ../infrastructure.
  */
+import { DomainError, ErrorCode, newId, type Changed, type Identity, type Logger, type Outbox, type Transition } from '@courses/platform';
 import {
-  AdaptiveLimit,
-  AdmissionRefusedError,
-  DomainError,
-  ErrorCode,
-  newId,
-  type Identity,
-  type Logger,
-  type Outbox,
-  type Transition,
-} from '@courses/platform';
+  afterCharge,
+  afterJoin,
+  afterSeat,
+  alreadyRegisteredError,
+  entryStep,
+  notOpenError,
+  overtakenError,
+  type ChargeResult,
+  type SeatResult,
+} from '../domain/attempt.js';
 import {
   abandon,
-  assertOpen,
   attemptOf,
   cancel,
   cancelAtRequest,
-  confirm,
-  liveKey,
+  waitlist,
   type Attempt,
   type CatalogLecture,
   type Registration,
 } from '../domain/registration.js';
+import { waitingForSeat } from '../domain/waitlist.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
-import type { ChargeOutcome, PaymentClient } from '../infrastructure/payment-client.js';
+import type { PaymentClient } from '../infrastructure/payment-client.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
 import type { SeatRepository } from '../infrastructure/seat-repository.js';
-
-/** The aggregate collection whose changes go through the outbox. */
-const COLLECTION = 'registrations';
+import type { WaitlistRepository } from '../infrastructure/waitlist-repository.js';
+import type { Admission } from './admission.js';
+import { REGISTRATIONS, type Promotions } from './promotions.js';
+import type { SeatKnowledge } from './seat-knowledge.js';
+import type { WaitlistDesk } from './waitlist-desk.js';
 
 export interface RegistrationServiceOptions {
   /** Age (ms) after which an attempt whose process died is abandoned; must exceed the payment timeout. */
   pendingTimeoutMs: number;
-  /** Most registrations in progress at once (seat taken, payment in flight); the limit adapts below it (default 64). */
-  concurrency?: number;
-  /** Longest (ms) a registration waits for its turn before SERVICE_UNAVAILABLE (default 4000). */
-  queueMs?: number;
-  /** Most registrations waiting for their turn; more are refused at once (default 2000). */
-  queueLimit?: number;
 }
 
-/** How an attempt ended, as the register use case reports it. */
-type Outcome =
-  | { kind: 'confirmed'; registration: Registration }
-  | { kind: 'not-open' }
-  | { kind: 'already-registered' }
-  | { kind: 'full' }
-  | { kind: 'not-paid'; outcome: Exclude<ChargeOutcome, { kind: 'completed' }> }
-  | { kind: 'overtaken' };
+/** How an attempt ended, inside its claim: a registration (CONFIRMED or WAITLISTED), or the refusal; and whether it freed a seat. */
+type Ended = ({ registration: Registration } | { error: DomainError }) & { freed?: boolean };
+
+type Lecture = CatalogLecture;
 
 export class RegistrationService {
-  /** How many registrations run at once: adapts to payment's timeouts and this process's event loop. */
-  readonly admission: AdaptiveLimit;
-  private readonly queueMs: number;
-
   constructor(
     private readonly registrations: RegistrationRepository,
     private readonly catalog: CatalogRepository,
     private readonly seats: SeatRepository,
+    private readonly waitlists: WaitlistRepository,
     private readonly payment: PaymentClient,
     private readonly outbox: Outbox,
+    private readonly knowledge: SeatKnowledge,
+    private readonly desk: WaitlistDesk,
+    private readonly promotions: Promotions,
+    private readonly admission: Admission,
     private readonly logger: Logger,
     private readonly opts: RegistrationServiceOptions,
   ) {
-    this.admission = new AdaptiveLimit({
-      max: opts.concurrency ?? 64,
-      queueLimit: opts.queueLimit ?? 2_000,
-      maxFailureRate: 0.15,
-      windowMs: 5_000,
-    });
-    // The breaker changing state is news too: opening means payment failed a lot; closing after a
-    // probe means calls resume, a few at first rather than everyone waiting at once.
-    payment.breaker.on('open', () => this.admission.overloaded());
-    payment.breaker.on('close', () => this.admission.overloaded());
-    this.queueMs = opts.queueMs ?? 4_000;
-    outbox.recoverWith(COLLECTION, (id, data) => this.recover(id, data as Attempt | undefined));
+    payment.breaker.on('open', () => admission.breakerChanged());
+    payment.breaker.on('close', () => admission.breakerChanged());
+    outbox.recoverWith(REGISTRATIONS, (id, data) => this.recover(id, data));
   }
 
   /**
-   * Registers `who` for lecture `lectureId` and charges its price.
-   * Steps, under the attempt's outbox claim: a seat taken by one unique insert (which also
-   * allows one live registration per student and lecture) → payment call through the breaker →
-   * the registration stored CONFIRMED with `registration.confirmed`, or FAILED with
-   * `registration.abandoned` (payment voids a late charge) and the seat given back.
-   * At most `concurrency` registrations run at once; the rest wait up to `queueMs`.
+   * Registers `who` for lecture `lectureId` and charges its price; when the lecture is full and
+   * `wantsWaitlist`, gives them a place in its waitlist instead (WAITLISTED, nothing charged).
+   * A lecture known to be full or not open is refused from memory: no write, claim or admission
+   * slot. An attempt that may get a seat, under its outbox claim: the student's holder and a seat
+   * taken in the seat ledger (one insert) → if someone waits for a seat, the seat goes to them →
+   * a turn within the admission limit, holding the seat → payment through the breaker → CONFIRMED with
+   * `registration.confirmed`, or FAILED with `registration.abandoned` (payment voids a late
+   * charge) and the seat given back (to the first in line, if anyone waits).
    * @throws DomainError NOT_FOUND, LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED,
    *   PAYMENT_DECLINED, PAYMENT_UNAVAILABLE or SERVICE_UNAVAILABLE (both with `retryAfterSeconds`).
    */
-  async register(who: Identity, lectureId: string): Promise<Registration> {
+  async register(who: Identity, lectureId: string, wantsWaitlist = false): Promise<Registration> {
     const lecture = await this.catalog.findById(lectureId);
     if (!lecture) throw new DomainError(ErrorCode.NOT_FOUND, `no lecture ${lectureId}`);
-    assertOpen(lecture);
-    const refused = this.payment.refusedNow();
-    const attempt: Outcome = refused ? { kind: 'not-paid', outcome: refused } : await this.admit(() => this.attempt(who, lecture));
-    switch (attempt.kind) {
-      case 'confirmed':
-        // Should the lecture have been canceled meanwhile, the lecture-canceled policy looks
-        // again once attempts like this one are done, and cancels it (see ../infrastructure/consumers.ts).
-        return attempt.registration;
-      case 'not-open':
-        throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
-      case 'already-registered':
-        throw new DomainError(ErrorCode.ALREADY_REGISTERED, `you are already registered for "${lecture.title}"`);
-      case 'full': {
-        const now = await this.catalog.fresh(lectureId);
-        if (now) assertOpen(now);
-        throw new DomainError(ErrorCode.LECTURE_FULL, `lecture "${lecture.title}" has no seat left (capacity ${lecture.capacity})`);
-      }
-      case 'overtaken':
-        // Another process gave up on this attempt first (it took too long); payment voids the charge.
-        throw new DomainError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment took too long; please try again', { retryAfterSeconds: 1 });
-      case 'not-paid': {
-        const { outcome } = attempt;
-        if (outcome.kind === 'declined') throw new DomainError(ErrorCode.PAYMENT_DECLINED, `payment declined: ${outcome.reason}`);
-        this.logger.debug({ reason: outcome.reason }, 'payment unavailable; registration not made');
-        throw new DomainError(ErrorCode.PAYMENT_UNAVAILABLE, 'payment is busy or unavailable right now; please try again shortly', {
-          retryAfterSeconds: outcome.retryAfterSeconds,
-        });
-      }
-    }
-  }
-
-  /**
-   * One attempt, under its outbox claim (stale after `pendingTimeoutMs`, then recovered by
-   * {@link recover} from the attempt kept in the claim).
-   */
-  private attempt(who: Identity, lecture: CatalogLecture): Promise<Outcome> {
+    const view = await this.knowledge.view(lecture);
+    let step = entryStep(lecture, view, wantsWaitlist);
+    if (step.kind === 'take-seat' && !this.knowledge.reserve(lecture.id))
+      step = entryStep(lecture, { ...view, freeSeats: 0 }, wantsWaitlist);
+    if (step.kind === 'refuse') throw step.error;
     const attempt = attemptOf(newId(), who.sub, lecture);
-    return this.outbox.change<Outcome>(
-      COLLECTION,
-      attempt.id,
-      async () => {
-        // Payment refusing calls outright (breaker open): say so before holding anything.
-        const refused = this.payment.refusedNow();
-        if (refused) return { value: { kind: 'not-paid', outcome: refused } };
-        // The lecture again, after the wait for a turn, under this attempt's claim (which the
-        // lecture-canceled policy sees as an attempt in flight).
-        if ((await this.catalog.findById(lecture.id))?.status !== 'OPEN') return { value: { kind: 'not-open' } };
-        const seat = await this.seats.take(lecture, attempt.id, liveKey(who.sub, lecture.id));
-        if (seat === 'already-registered') return { value: { kind: 'already-registered' } };
-        if (!seat) return { value: { kind: 'full' } };
-        let outcome: ChargeOutcome;
-        try {
-          outcome = await this.payment.charge({
-            registrationId: attempt.id,
-            studentId: who.sub,
-            lectureId: lecture.id,
-            amount: attempt.amount,
-          });
-        } catch (err) {
-          this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
-          outcome = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
-        }
-        this.sampleCharge(outcome);
-        if (outcome.kind === 'unavailable' && !outcome.maybeCharged) {
-          // The call never left: nothing to void, only the seat to give back.
-          await this.seats.release(seat, attempt.id);
-          return { value: { kind: 'not-paid', outcome } };
-        }
-        if (outcome.kind === 'completed') {
-          const confirmed = confirm(attempt, outcome.paymentId, seat);
-          if (await this.registrations.insert(confirmed))
-            return { value: { kind: 'confirmed', registration: confirmed.created }, events: [confirmed.event] };
-          await this.seats.release(seat, attempt.id);
-          return { value: { kind: 'overtaken' } };
-        }
-        const failed = abandon(attempt, outcome.kind === 'declined' ? 'PAYMENT_DECLINED' : 'PAYMENT_UNAVAILABLE', seat);
-        const stored = await this.registrations.insert(failed);
-        await this.seats.release(seat, attempt.id);
-        return stored ? { value: { kind: 'not-paid', outcome }, events: [failed.event] } : { value: { kind: 'overtaken' } };
-      },
-      { staleAfterMs: this.opts.pendingTimeoutMs, data: { ...attempt } },
-    );
+    if (step.kind === 'join-waitlist')
+      return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.joinLine(attempt, lecture, false)));
+    return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.takeSeatAndPay(attempt, lecture, wantsWaitlist)));
   }
 
-  /**
-   * Feeds admission control with one charge that reached payment (or may have): a timeout is
-   * the sign that payment, or this side's own queues, fall behind. Some are the provider's own:
-   * the seeds' takes 400-620 ms against a 610 ms timeout, 5-9 % of charges with the machine's
-   * jitter, and a shift of 50 ms makes it ~27 %. So more than 15 % of the charges of a 5 s
-   * window is overload (see AdaptiveLimit.sample); a shorter window or a lower share mistook the
-   * provider's tail for overload and halved admission (docs/performance.md, "Admission").
-   */
-  private sampleCharge(outcome: ChargeOutcome): void {
-    if (outcome.kind !== 'unavailable' || outcome.maybeCharged)
-      this.admission.sample(outcome.kind === 'unavailable' && outcome.reason === 'ETIMEDOUT');
+  /** Runs `fn` under the attempt's outbox claim (stale after `pendingTimeoutMs`, then recovered by {@link recover}). */
+  private claimed(attempt: Attempt, wantsWaitlist: boolean, fn: () => Promise<Changed<Ended>>): Promise<Ended> {
+    return this.outbox.change<Ended>(REGISTRATIONS, attempt.id, fn, {
+      staleAfterMs: this.opts.pendingTimeoutMs,
+      data: { ...attempt, waitlist: wantsWaitlist },
+    });
   }
 
-  /**
-   * Runs `fn` once the admission limit lets it; a caller still waiting after `queueMs` (or
-   * finding `queueLimit` callers ahead) gets SERVICE_UNAVAILABLE at once, before anything is
-   * stored. A started attempt always runs to its end.
-   */
-  private async admit<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.admission.run(fn, this.queueMs);
-    } catch (err) {
-      if (err instanceof AdmissionRefusedError) {
-        throw new DomainError(ErrorCode.SERVICE_UNAVAILABLE, 'registration is busy right now; please try again shortly', {
-          retryAfterSeconds: 1,
-        });
-      }
-      throw err;
+  /** After the claim: a freed seat goes to the line; the registration, or the refusal. */
+  private async settled(lecture: Lecture, ended: Ended): Promise<Registration> {
+    if (ended.freed) await this.promotions.seatFreed(lecture);
+    if ('error' in ended) throw ended.error;
+    return ended.registration;
+  }
+
+  /** The attempt's steps from the seat ledger on (see {@link register}), inside its claim. */
+  private async takeSeatAndPay(attempt: Attempt, lecture: Lecture, wantsWaitlist: boolean): Promise<Changed<Ended>> {
+    const refused = this.payment.refusedNow(); // payment refuses calls outright (breaker open): say so before holding anything
+    if (refused) {
+      this.knowledge.unreserve(lecture.id);
+      return { value: { error: afterCharge(attempt, '', new Date(), refused).error! } };
     }
+    // The lecture again, under this attempt's claim (which the lecture-canceled policy sees as
+    // an attempt in flight).
+    if ((await this.catalog.findById(lecture.id))?.status !== 'OPEN') {
+      this.knowledge.unreserve(lecture.id);
+      return { value: { error: notOpenError(lecture) } };
+    }
+    const taken = await this.seats.take(lecture, attempt.id, attempt.studentId, { keepHolder: wantsWaitlist });
+    let result: SeatResult;
+    let seatedAt = new Date();
+    if (taken === 'already-registered') {
+      this.knowledge.unreserve(lecture.id);
+      result = { kind: 'already' };
+    } else if (taken === 'full') {
+      this.knowledge.full(lecture.id);
+      result = { kind: 'full' };
+    } else {
+      // Stamped before looking for students waiting: see Registration.seatedAt.
+      seatedAt = new Date();
+      const line = await this.waitlists.findById(lecture.id);
+      if (line) this.knowledge.line(line);
+      result = { kind: 'seated', seat: taken.seat, someoneWaits: waitingForSeat(line) > 0 };
+    }
+    const step = afterSeat(lecture, result, wantsWaitlist);
+    if (result.kind === 'seated' && step.kind !== 'pay') {
+      // Someone waits: the seat is theirs. The holder stays when this student joins the line.
+      if (wantsWaitlist) await this.seats.releaseSeat(result.seat, attempt.id);
+      else await this.seats.release(result.seat, attempt.id, attempt.studentId, lecture.id);
+      const next = step.kind === 'join-waitlist' ? await this.joinLine(attempt, lecture, true) : { value: { error: step.error } };
+      return { ...next, value: { ...next.value, freed: true } };
+    }
+    if (step.kind === 'refuse') return { value: { error: step.error } };
+    if (step.kind === 'join-waitlist') return this.joinLine(attempt, lecture, true);
+    return this.pay(attempt, lecture, step.seat, seatedAt);
   }
 
   /**
-   * Cancels registration `id` at the request of `who` (its student or an admin).
+   * Charges the attempt holding `seat`, once admission gives it a turn, and stores how it ended
+   * (see the domain's afterCharge). The seat is held while it waits: the students who came first
+   * keep theirs, and one refused a turn gives it back.
+   */
+  private async pay(attempt: Attempt, lecture: Lecture, seat: string, seatedAt: Date): Promise<Changed<Ended>> {
+    let charge: ChargeResult;
+    try {
+      charge = await this.admission.run(() => this.charge(attempt));
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      await this.seats.release(seat, attempt.id, attempt.studentId, lecture.id);
+      return { value: { error: err, freed: true } };
+    }
+    if (charge.kind === 'unavailable') this.logger.debug({ reason: charge.reason }, 'payment unavailable; registration not made');
+    const end = afterCharge(attempt, seat, seatedAt, charge);
+    if (end.store && !(await this.registrations.insert(end.store))) {
+      // Another process gave up on this attempt first (it took too long); payment voids the charge.
+      await this.seats.release(seat, attempt.id, attempt.studentId, lecture.id);
+      return { value: { error: overtakenError(), freed: true } };
+    }
+    if (end.releaseSeat) await this.seats.release(seat, attempt.id, attempt.studentId, lecture.id);
+    const events = end.store ? [end.store.event] : [];
+    if (end.error) return { value: { error: end.error, freed: end.releaseSeat }, events };
+    return { value: { registration: end.store!.created }, events };
+  }
+
+  /** One charge through the breaker, sampled for admission; never throws for payment trouble. */
+  private async charge(attempt: Attempt): Promise<ChargeResult> {
+    let charge: ChargeResult;
+    try {
+      charge = await this.payment.charge({
+        registrationId: attempt.id,
+        studentId: attempt.studentId,
+        lectureId: attempt.lectureId,
+        amount: attempt.amount,
+      });
+    } catch (err) {
+      this.logger.error({ err, registrationId: attempt.id }, 'payment call failed unexpectedly');
+      charge = { kind: 'unavailable', reason: 'error', retryAfterSeconds: 1, maybeCharged: true };
+    }
+    this.admission.sample(charge);
+    return charge;
+  }
+
+  /**
+   * Inside the attempt's claim: the student's holder (taken here unless `holderTaken`), a place in
+   * the lecture's line, then the WAITLISTED registration with `registration.waitlisted`.
+   */
+  private async joinLine(attempt: Attempt, lecture: Lecture, holderTaken: boolean): Promise<Changed<Ended>> {
+    if (!holderTaken && !(await this.seats.hold(lecture.id, attempt.id, attempt.studentId)))
+      return { value: { error: alreadyRegisteredError(lecture) } };
+    const joined = await this.desk.join(lecture, attempt.id, attempt.studentId);
+    if ('refused' in joined) {
+      await this.seats.release(null, attempt.id, attempt.studentId, lecture.id);
+      return { value: { error: afterJoin(lecture, joined.refused) } };
+    }
+    const waiting = waitlist(attempt, joined.position, joined.at);
+    // Not stored: another process recovered this attempt first; the sweep takes the place out of line.
+    if (!(await this.registrations.insert(waiting))) return { value: { error: overtakenError() } };
+    return { value: { registration: waiting.created }, events: [waiting.event] };
+  }
+
+  /**
+   * Cancels registration `id` at the request of `who` (its student or an admin): a confirmed one
+   * is refunded, a waitlist place leaves the line.
    * @throws DomainError NOT_FOUND (also for registrations `who` may not see, so that another
    *   student learns nothing of them), FORBIDDEN (for the lecture's instructor, who may see it).
    */
@@ -225,50 +229,62 @@ export class RegistrationService {
   }
 
   /**
-   * Stores a cancellation under the registration's claim and frees its seat; returns the
-   * registration as stored after (read again when the stored status was not CONFIRMED).
+   * Stores a cancellation under the registration's claim and frees its seat and holder (a
+   * waitlist place first leaves the line, giving back a seat it was offered, or `offeredSeat`
+   * when its line was closed already); a freed seat then goes to the line. Returns the
+   * registration as stored after (read again when the stored status was another).
    */
-  private store(canceling: Transition<Registration>): Promise<Registration | null> {
+  private async store(canceling: Transition<Registration>, offeredSeat: string | null = null): Promise<Registration | null> {
     const reg = canceling.next;
-    return this.outbox.change(COLLECTION, reg.id, async (ctx) => {
-      if (!(await this.registrations.apply(canceling, ctx))) return { value: await this.registrations.findById(reg.id) };
-      await this.releaseSeat(reg);
-      return { value: reg, events: [canceling.event] };
+    const lecture = await this.catalog.findById(reg.lectureId);
+    const done = await this.outbox.change(REGISTRATIONS, reg.id, async (ctx) => {
+      if (!(await this.registrations.apply(canceling, ctx)))
+        return { value: { reg: await this.registrations.findById(reg.id), freed: false } };
+      let seat = reg.seat;
+      if (canceling.from === 'WAITLISTED') seat = (lecture && (await this.desk.leave(lecture, reg.id))?.offer?.seat) || offeredSeat;
+      // Confirmed before seats were recorded on registrations: whatever it holds.
+      if (!seat && canceling.from === 'CONFIRMED') await this.seats.releaseAllOf(reg.id);
+      const freed = await this.seats.release(seat, reg.id, reg.studentId, reg.lectureId);
+      return { value: { reg: reg as Registration | null, freed }, events: [canceling.event] };
     });
+    if (done.freed && lecture) await this.promotions.seatFreed(lecture);
+    return done.reg;
   }
 
-  private async releaseSeat(reg: Pick<Registration, 'id' | 'seat'>): Promise<void> {
-    if (reg.seat) await this.seats.release(reg.seat, reg.id);
-    else await this.seats.releaseAllOf(reg.id);
-  }
-
-  /** True while an attempt for the lecture is in flight here or in another process (its outbox claim). */
+  /** True while an attempt or an enrolment for the lecture is in flight here or in another process (its outbox claim). */
   async attemptsInFlight(lectureId: string): Promise<boolean> {
-    return this.outbox.anyClaim(COLLECTION, { 'data.lectureId': lectureId });
+    return this.outbox.anyClaim(REGISTRATIONS, { 'data.lectureId': lectureId });
   }
 
   /**
-   * Policy "lecture canceled → cancel its registrations": closes the catalog entry, then
-   * cancels every CONFIRMED registration with reason LECTURE_CANCELED. Safe to repeat.
+   * Policy "lecture canceled → cancel its registrations": closes the catalog entry and the
+   * lecture's waitlist, then cancels every CONFIRMED registration (refunded) and every
+   * WAITLISTED one (never charged) with reason LECTURE_CANCELED. Safe to repeat.
    * @returns how many registrations it canceled.
    */
   async onLectureCanceled(lectureId: string): Promise<number> {
     await this.catalog.markCanceled(lectureId);
+    const lecture = await this.catalog.findById(lectureId);
+    const closed = lecture ? await this.desk.close(lecture) : [];
+    const offered = new Map(closed.map((e) => [e.registrationId, e.offer?.seat ?? null]));
     let n = 0;
-    for (const id of await this.registrations.confirmedIdsOfLecture(lectureId)) {
+    for (const id of new Set([...offered.keys(), ...(await this.registrations.liveIdsOfLecture(lectureId))])) {
       const reg = await this.registrations.findById(id);
-      const canceling = reg?.status === 'CONFIRMED' ? cancel(reg, 'LECTURE_CANCELED') : null;
-      if (canceling && (await this.store(canceling))?.status === 'CANCELED') n++;
+      const canceling = reg?.status === 'CONFIRMED' || reg?.status === 'WAITLISTED' ? cancel(reg, 'LECTURE_CANCELED') : null;
+      if (canceling && (await this.store(canceling, offered.get(id) ?? null))?.status === 'CANCELED') n++;
     }
     return n;
   }
 
   /**
    * Recovery of a change whose process died (its claim went stale): an attempt that stored no
-   * outcome is abandoned (payment voids a charge that completed late) and its seat freed; a
-   * closed registration's seat is freed if it still is held.
+   * outcome is abandoned (payment voids a charge that completed late) and what it held freed; a
+   * closed registration's seat is freed if it still is held. An enrolment from the waitlist is
+   * left to the waitlist's sweep, which charges the offer again.
    */
-  private async recover(id: string, attempt: Attempt | undefined): Promise<void> {
+  private async recover(id: string, data: Record<string, unknown> | undefined): Promise<void> {
+    if (data?.promotion) return;
+    const attempt = data as Attempt | undefined;
     let reg = await this.registrations.findById(id);
     if (!reg && attempt && !(await this.registrations.insert(abandon(attempt, 'PAYMENT_UNAVAILABLE', null)))) {
       // Not inserted: the attempt's own process, slow rather than dead, stored its outcome since
@@ -279,7 +295,7 @@ export class RegistrationService {
       if ((await this.seats.releaseAllOf(id)) || attempt)
         this.logger.warn({ registrationId: id }, 'abandoned a registration attempt whose process died');
     } else if (reg.status === 'CANCELED' || reg.status === 'FAILED') {
-      await this.releaseSeat(reg);
+      if (await this.seats.releaseAllOf(reg.id)) this.knowledge.seatFreed(reg.lectureId);
     }
   }
 }

@@ -1,22 +1,30 @@
 /**
  * The Registration aggregate: its life cycle and who may see or change it. No I/O.
  *
- * Life cycle: an attempt (seat taken, payment in flight; invisible to clients, stored as its
- * outbox claim and its seat) becomes CONFIRMED (paid) → CANCELED (student request or lecture
- * canceled; refunded). An attempt whose payment fails becomes FAILED (invisible, seat released,
- * any late charge voided). PENDING names the attempt's state; no document is stored in it.
+ * Life cycle:
+ * - an attempt (seat taken, payment in flight; invisible to clients, kept in its outbox claim
+ *   and its seat) becomes CONFIRMED (paid), or FAILED (payment failed; invisible, seat given
+ *   back, any late charge voided). PENDING names the attempt's state; no document is stored in it;
+ * - an attempt that finds the lecture full and asked to queue becomes WAITLISTED (nothing
+ *   charged; its place in line is the lecture's {@link Waitlist}, ./waitlist.ts). When a seat
+ *   frees and it is first in line, it is charged then and becomes CONFIRMED, or CANCELED with
+ *   reason PAYMENT_DECLINED when the charge is declined;
+ * - CONFIRMED or WAITLISTED → CANCELED: the student's request or the lecture canceled (a
+ *   confirmed one is refunded; a waitlisted one was never charged).
  *
- * The transitions ({@link confirm}, {@link abandon}, {@link cancel}) return the new state and the
- * event it raises; the repository stores them guarded by the stored status. Refusals are
- * {@link DomainError}s.
+ * The transitions ({@link confirm}, {@link abandon}, {@link waitlist}, {@link enrollFromWaitlist},
+ * {@link cancel}) return the new state and the event it raises; the repository stores them
+ * guarded by the stored status. Refusals are {@link DomainError}s. How an attempt gets there is
+ * decided in ./attempt.ts.
  */
 import { createEvent, type EventEnvelope } from '@courses/contracts';
 import { DomainError, ErrorCode, transition, type Created, type Identity, type Transition } from '@courses/platform';
 
-export type RegistrationState = 'PENDING' | 'CONFIRMED' | 'CANCELED' | 'FAILED';
-export type CancellationReason = 'STUDENT_REQUEST' | 'LECTURE_CANCELED';
+export type RegistrationState = 'PENDING' | 'WAITLISTED' | 'CONFIRMED' | 'CANCELED' | 'FAILED';
+/** Why a registration was canceled: PAYMENT_DECLINED only for a waitlist place whose charge, when a seat freed, was declined. */
+export type CancellationReason = 'STUDENT_REQUEST' | 'LECTURE_CANCELED' | 'PAYMENT_DECLINED';
 /** States clients can see; PENDING and FAILED never leave the subgraph. */
-export const VISIBLE_STATES: readonly RegistrationState[] = ['CONFIRMED', 'CANCELED'];
+export const VISIBLE_STATES: readonly RegistrationState[] = ['WAITLISTED', 'CONFIRMED', 'CANCELED'];
 
 export interface Registration {
   id: string;
@@ -32,6 +40,14 @@ export interface Registration {
   paymentId: string | null;
   /** The seat held (`<lectureId>#<n>`), from the confirmation on; null before. */
   seat: string | null;
+  /** When it joined the lecture's waitlist (stamped once the waitlist stored it); null when it never waited. */
+  waitlistedAt: Date | null;
+  /**
+   * When it got its seat: for an attempt, just after the seat ledger gave it one and before it
+   * looked for students waiting; for a waitlist place, when the freed seat was offered to it.
+   * Null while it has none. The consistency checker compares it with `waitlistedAt`.
+   */
+  seatedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,21 +74,13 @@ export interface CatalogLecture {
   status: 'OPEN' | 'CANCELED';
 }
 
-/**
- * The live key of a student and lecture: unique among held seats, so a student holds at most
- * one live (in-flight or CONFIRMED) registration per lecture; releasing the seat frees it.
- */
-export function liveKey(studentId: string, lectureId: string): string {
-  return `${studentId}:${lectureId}`;
-}
-
 /** The id of seat number `n` (1..capacity) of a lecture in the seat ledger. */
 export function seatId(lectureId: string, n: number): string {
   return `${lectureId}#${n}`;
 }
 
 /** `registration.confirmed`: the attempt was paid (PENDING → CONFIRMED). */
-export function confirmedEvent(reg: Attempt, paymentId: string): EventEnvelope<'registration.confirmed'> {
+export function confirmedEvent(reg: Attempt, paymentId: string, fromWaitlist = false): EventEnvelope<'registration.confirmed'> {
   return createEvent('registration.confirmed', {
     registrationId: reg.id,
     studentId: reg.studentId,
@@ -81,6 +89,19 @@ export function confirmedEvent(reg: Attempt, paymentId: string): EventEnvelope<'
     lectureTitle: reg.lectureTitle,
     paymentId,
     amount: reg.amount,
+    ...(fromWaitlist ? { fromWaitlist } : {}),
+  });
+}
+
+/** `registration.waitlisted`: the attempt joined the lecture's waitlist at `position` (PENDING → WAITLISTED). */
+export function waitlistedEvent(reg: Attempt, position: number): EventEnvelope<'registration.waitlisted'> {
+  return createEvent('registration.waitlisted', {
+    registrationId: reg.id,
+    studentId: reg.studentId,
+    lectureId: reg.lectureId,
+    instructorId: reg.instructorId,
+    lectureTitle: reg.lectureTitle,
+    position,
   });
 }
 
@@ -92,8 +113,12 @@ export function abandonedEvent(
   return createEvent('registration.abandoned', { registrationId: reg.id, studentId: reg.studentId, lectureId: reg.lectureId, reason });
 }
 
-/** `registration.canceled`: a confirmed registration was canceled (CONFIRMED → CANCELED); payment refunds it. */
-export function canceledEvent(reg: Registration, reason: CancellationReason): EventEnvelope<'registration.canceled'> {
+/**
+ * `registration.canceled`: a confirmed registration was canceled (CONFIRMED → CANCELED), and
+ * payment refunds it; or a waitlist place ended (WAITLISTED → CANCELED, `fromWaitlist`), and
+ * payment voids any charge attempted when it was offered a seat.
+ */
+export function canceledEvent(reg: Registration, reason: CancellationReason, fromWaitlist = false): EventEnvelope<'registration.canceled'> {
   return createEvent('registration.canceled', {
     registrationId: reg.id,
     studentId: reg.studentId,
@@ -101,27 +126,74 @@ export function canceledEvent(reg: Registration, reason: CancellationReason): Ev
     instructorId: reg.instructorId,
     reason,
     paymentId: reg.paymentId,
+    ...(fromWaitlist ? { fromWaitlist } : {}),
   });
 }
 
 /** The registration created when an attempt's outcome is stored, with its event. */
-type Outcome<K extends 'registration.confirmed' | 'registration.abandoned'> = Created<Registration, EventEnvelope<K>>;
+type Outcome<K extends 'registration.confirmed' | 'registration.abandoned' | 'registration.waitlisted'> = Created<
+  Registration,
+  EventEnvelope<K>
+>;
 
-/**
- * PENDING → CONFIRMED: the attempt was paid with payment `paymentId` and holds `seat`; raises
- * `registration.confirmed`.
- */
-export function confirm(attempt: Attempt, paymentId: string, seat: string, now = new Date()): Outcome<'registration.confirmed'> {
-  const created: Registration = {
+/** A new registration of `attempt` in `status`, as of `now`. */
+function created(attempt: Attempt, status: RegistrationState, fields: Partial<Registration>, now: Date): Registration {
+  return {
     ...attempt,
-    status: 'CONFIRMED',
+    status,
     cancellationReason: null,
-    paymentId,
-    seat,
+    paymentId: null,
+    seat: null,
+    waitlistedAt: null,
+    seatedAt: null,
+    ...fields,
     createdAt: now,
     updatedAt: now,
   };
-  return { created, event: confirmedEvent(created, paymentId) };
+}
+
+/**
+ * PENDING → CONFIRMED: the attempt was paid with payment `paymentId` and holds `seat`, which it
+ * got at `seatedAt`; raises `registration.confirmed`.
+ */
+export function confirm(
+  attempt: Attempt,
+  paymentId: string,
+  seat: string,
+  seatedAt: Date,
+  now = new Date(),
+): Outcome<'registration.confirmed'> {
+  const reg = created(attempt, 'CONFIRMED', { paymentId, seat, seatedAt }, now);
+  return { created: reg, event: confirmedEvent(reg, paymentId) };
+}
+
+/**
+ * PENDING → WAITLISTED: the lecture was full, the student asked to queue, and the lecture's
+ * waitlist took them at `position` (1 = next); nothing is charged. `now` is when the waitlist
+ * stored the place. Raises `registration.waitlisted`.
+ */
+export function waitlist(attempt: Attempt, position: number, now = new Date()): Outcome<'registration.waitlisted'> {
+  const reg = created(attempt, 'WAITLISTED', { waitlistedAt: now }, now);
+  return { created: reg, event: waitlistedEvent(reg, position) };
+}
+
+/**
+ * WAITLISTED → CONFIRMED: a seat freed, this place was first in line and was offered `seat` at
+ * `seatedAt`, and its charge went through as payment `paymentId`; raises
+ * `registration.confirmed` (fromWaitlist).
+ * @returns null unless it is WAITLISTED (enrolled or canceled already: nothing to do).
+ */
+export function enrollFromWaitlist(
+  reg: Registration,
+  paymentId: string,
+  seat: string,
+  seatedAt: Date,
+  now = new Date(),
+): Transition<Registration, EventEnvelope<'registration.confirmed'>> | null {
+  if (reg.status !== 'WAITLISTED') return null;
+  return transition(reg, 'WAITLISTED', { status: 'CONFIRMED', paymentId, seat, seatedAt }, now, (next) =>
+    confirmedEvent(next, paymentId, true),
+  );
 }
 
 /**
@@ -130,22 +202,15 @@ export function confirm(attempt: Attempt, paymentId: string, seat: string, now =
  * `registration.abandoned`, on which payment voids any charge.
  */
 export function abandon(attempt: Attempt, reason: AbandonReason, seat: string | null, now = new Date()): Outcome<'registration.abandoned'> {
-  const created: Registration = {
-    ...attempt,
-    status: 'FAILED',
-    cancellationReason: null,
-    paymentId: null,
-    seat,
-    createdAt: now,
-    updatedAt: now,
-  };
-  return { created, event: abandonedEvent(created, reason) };
+  const reg = created(attempt, 'FAILED', { seat }, now);
+  return { created: reg, event: abandonedEvent(reg, reason) };
 }
 
 /**
- * CONFIRMED → CANCELED for `reason`; raises `registration.canceled`, on which payment refunds.
+ * CONFIRMED → CANCELED for `reason`, on which payment refunds; or WAITLISTED → CANCELED (the
+ * place ends, nothing to refund). Raises `registration.canceled`.
  * @returns null when it is CANCELED already (canceling twice changes nothing).
- * @throws DomainError REGISTRATION_NOT_ACTIVE when it never was confirmed (PENDING or FAILED).
+ * @throws DomainError REGISTRATION_NOT_ACTIVE when it never was confirmed nor waitlisted (PENDING or FAILED).
  */
 export function cancel(
   reg: Registration,
@@ -153,6 +218,10 @@ export function cancel(
   now = new Date(),
 ): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
   if (reg.status === 'CANCELED') return null;
+  if (reg.status === 'WAITLISTED')
+    return transition(reg, 'WAITLISTED', { status: 'CANCELED', cancellationReason: reason }, now, (next) =>
+      canceledEvent(next, reason, true),
+    );
   if (reg.status !== 'CONFIRMED') throw new DomainError(ErrorCode.REGISTRATION_NOT_ACTIVE, `registration ${reg.id} was never confirmed`);
   return transition(reg, 'CONFIRMED', { status: 'CANCELED', cancellationReason: reason }, now, (next) => canceledEvent(next, reason));
 }
@@ -188,12 +257,6 @@ export function assertMayCancel(reg: Pick<Registration, 'studentId'>, who: Ident
   if (who.role !== 'ADMIN' && who.sub !== reg.studentId) {
     throw new DomainError(ErrorCode.FORBIDDEN, 'only the student who registered, or an admin, may cancel a registration');
   }
-}
-
-/** @throws DomainError LECTURE_NOT_OPEN when the lecture is canceled. */
-export function assertOpen(lecture: Pick<CatalogLecture, 'title' | 'status'>): void {
-  if (lecture.status !== 'OPEN')
-    throw new DomainError(ErrorCode.LECTURE_NOT_OPEN, `lecture "${lecture.title}" is not open for registration`);
 }
 
 /** True when the instructor view (`Lecture.registrations`) is allowed for `who`. */

@@ -19,7 +19,11 @@ export type Scalars = {
 };
 
 export type CancellationReason =
+  /** The instructor canceled the lecture. */
   | 'LECTURE_CANCELED'
+  /** A waitlist place was offered a freed seat, and its payment was declined; the seat went to the next in line. */
+  | 'PAYMENT_DECLINED'
+  /** The student (or an admin) canceled it. */
   | 'STUDENT_REQUEST';
 
 /**
@@ -42,6 +46,8 @@ export type Lecture = {
   registrations?: Maybe<RegistrationConnection>;
   status: LectureStatus;
   title: Scalars['String']['output'];
+  /** Students in this lecture's waitlist now, those being offered a freed seat included. Public. */
+  waitlistLength: Scalars['Int']['output'];
 };
 
 
@@ -63,15 +69,27 @@ export type LectureStatus =
 export type Mutation = {
   __typename?: 'Mutation';
   /**
-   * Cancels a confirmed registration (its student or an admin); the payment is refunded.
-   * Canceling a canceled registration returns it unchanged.
+   * Cancels a confirmed registration (its student or an admin), whose payment is refunded, or
+   * leaves a waitlist place (nothing was charged; everyone behind moves up). Canceling a canceled
+   * registration returns it unchanged. Errors: NOT_FOUND (no such registration, or another
+   * student's), FORBIDDEN (the lecture's instructor may see it but not cancel it).
    */
   cancelRegistration: Registration;
   /**
-   * Registers the caller (role STUDENT or ADMIN) for an OPEN lecture and pays its price.
-   * Errors: LECTURE_NOT_OPEN, LECTURE_FULL, ALREADY_REGISTERED, PAYMENT_DECLINED,
-   * PAYMENT_UNAVAILABLE (extensions.retryAfterSeconds says when to try again). On any error
-   * no seat is held and no registration exists.
+   * Registers the caller (role STUDENT or ADMIN) for an OPEN lecture and pays its price: the
+   * answer is CONFIRMED. When the lecture is full and `waitlistIfFull` is true, the caller joins
+   * its waitlist instead, first come first served: the answer is WAITLISTED with its
+   * waitlistPosition, nothing is charged, and when a seat frees and the caller is first in line
+   * the price is charged then and the registration becomes CONFIRMED (registrationStatusChanged
+   * and a notification tell). A declined payment then drops the place (CANCELED,
+   * PAYMENT_DECLINED) and the seat goes to the next in line. While anyone waits, a seat that frees
+   * goes to them, never to a new request. A lecture's waitlist holds at most WAITLIST_MAX places
+   * (by default as many as its capacity).
+   * Errors: NOT_FOUND (no such lecture); LECTURE_NOT_OPEN (canceled); LECTURE_FULL (no seat,
+   * and no waitlist place asked for or left); ALREADY_REGISTERED (the caller holds a
+   * confirmed registration or a waitlist place of this lecture); PAYMENT_DECLINED;
+   * PAYMENT_UNAVAILABLE and SERVICE_UNAVAILABLE (extensions.retryAfterSeconds says when to try
+   * again). On any error no seat or place is held and no registration exists.
    */
   registerForLecture: Registration;
 };
@@ -84,6 +102,7 @@ export type MutationCancelRegistrationArgs = {
 
 export type MutationRegisterForLectureArgs = {
   lectureId: Scalars['ID']['input'];
+  waitlistIfFull?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 /** Relay-style page information. */
@@ -112,12 +131,13 @@ export type QueryRegistrationArgs = {
 };
 
 /**
- * A student's enrolment in one lecture. It exists only once paid: an attempt whose payment
- * fails leaves no registration behind.
+ * A student's enrolment in one lecture, or their place in its waitlist. An enrolment exists only
+ * once paid: an attempt whose payment fails leaves no registration behind. A waitlist place
+ * (WAITLISTED) is charged only when a seat frees and it is first in line, and becomes CONFIRMED then.
  */
 export type Registration = {
   __typename?: 'Registration';
-  /** Why it was canceled; null while confirmed. */
+  /** Why it was canceled; null unless CANCELED. */
   cancellationReason?: Maybe<CancellationReason>;
   createdAt: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
@@ -128,6 +148,11 @@ export type Registration = {
   /** User id (JWT `sub`) of the student. */
   studentId: Scalars['ID']['output'];
   updatedAt: Scalars['DateTime']['output'];
+  /**
+   * Its place in the lecture's waitlist while WAITLISTED: 1 is next in line (a seat that frees is
+   * offered to it, and its payment is taken then). Null in any other status.
+   */
+  waitlistPosition?: Maybe<Scalars['Int']['output']>;
 };
 
 /** One page of a lecture's registrations. */
@@ -147,15 +172,19 @@ export type RegistrationEdge = {
 };
 
 export type RegistrationStatus =
+  /** Ended (see cancellationReason); a confirmed one was refunded. */
   | 'CANCELED'
-  | 'CONFIRMED';
+  /** Paid and holding a seat. */
+  | 'CONFIRMED'
+  /** In the lecture's waitlist (see waitlistPosition); nothing charged. */
+  | 'WAITLISTED';
 
 export type Subscription = {
   __typename?: 'Subscription';
   /**
-   * A registration's status, or its payment's status, changed. Without an id: every
-   * registration the caller may see (a student's own; an instructor's lectures'; all for an
-   * admin). Served by the gateway over graphql-ws.
+   * A registration's status, its waitlist position, or its payment's status, changed. Without an
+   * id: every registration the caller may see (a student's own; an instructor's lectures'; all for
+   * an admin). Served by the gateway over graphql-ws.
    */
   registrationStatusChanged: Registration;
 };
@@ -271,8 +300,8 @@ export type ResolversTypes = {
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   LectureStatus: LectureStatus;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
   Payment: ResolverTypeWrapper<Payment>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Registration: ResolverTypeWrapper<RegistrationModel>;
@@ -290,8 +319,8 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   String: Scalars['String']['output'];
   Mutation: Record<PropertyKey, never>;
-  PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
+  PageInfo: PageInfo;
   Payment: Payment;
   Query: Record<PropertyKey, never>;
   Registration: RegistrationModel;
@@ -313,11 +342,12 @@ export type LectureResolvers<ContextType = RequestContext, ParentType extends Re
   registrations?: Resolver<Maybe<ResolversTypes['RegistrationConnection']>, ParentType, ContextType, Partial<LectureRegistrationsArgs>>;
   status?: Resolver<ResolversTypes['LectureStatus'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  waitlistLength?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   cancelRegistration?: Resolver<ResolversTypes['Registration'], ParentType, ContextType, RequireFields<MutationCancelRegistrationArgs, 'id'>>;
-  registerForLecture?: Resolver<ResolversTypes['Registration'], ParentType, ContextType, RequireFields<MutationRegisterForLectureArgs, 'lectureId'>>;
+  registerForLecture?: Resolver<ResolversTypes['Registration'], ParentType, ContextType, RequireFields<MutationRegisterForLectureArgs, 'lectureId' | 'waitlistIfFull'>>;
 };
 
 export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -344,6 +374,7 @@ export type RegistrationResolvers<ContextType = RequestContext, ParentType exten
   status?: Resolver<ResolversTypes['RegistrationStatus'], ParentType, ContextType>;
   studentId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  waitlistPosition?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
 export type RegistrationConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RegistrationConnection'] = ResolversParentTypes['RegistrationConnection']> = {

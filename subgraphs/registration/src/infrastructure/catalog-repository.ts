@@ -39,14 +39,23 @@ function toLecture(d: CatalogDoc): CatalogLecture {
 export class CatalogRepository {
   readonly model: Model<CatalogDoc>;
   private readonly cache = new LRUCache<string, CatalogLecture>({ max: 10_000, ttl: CATALOG_CACHE_MS });
+  /** Reads in flight, by id: a rush of requests for one lecture shares one read. */
+  private readonly reading = new Map<string, Promise<CatalogLecture | null>>();
 
   constructor(conn: Connection) {
     this.model = conn.model<CatalogDoc>('CatalogLecture', schema);
   }
 
-  /** The lecture, from the cache when read less than {@link CATALOG_CACHE_MS} ago. */
+  /** The lecture, from the cache when read less than {@link CATALOG_CACHE_MS} ago (callers at the same moment share one read). */
   async findById(id: string): Promise<CatalogLecture | null> {
-    return this.cache.get(id) ?? this.fresh(id);
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    let read = this.reading.get(id);
+    if (!read) {
+      read = this.fresh(id).finally(() => this.reading.delete(id));
+      this.reading.set(id, read);
+    }
+    return read;
   }
 
   /** The lecture as stored now (and cached). */

@@ -28,10 +28,12 @@ const schema = new Schema<RegistrationDoc>(
     instructorId: { type: String, required: true },
     lectureTitle: { type: String, required: true },
     amount: { type: Number, required: true },
-    status: { type: String, required: true, enum: ['CONFIRMED', 'CANCELED', 'FAILED'] },
+    status: { type: String, required: true, enum: ['WAITLISTED', 'CONFIRMED', 'CANCELED', 'FAILED'] },
     cancellationReason: { type: String, default: null },
     paymentId: { type: String, default: null },
     seat: { type: String, default: null },
+    waitlistedAt: { type: Date, default: null },
+    seatedAt: { type: Date, default: null },
     outbox: outboxField() as never,
   },
   { timestamps: true, versionKey: false, collection: 'registrations' },
@@ -49,6 +51,8 @@ function toRegistration(d: RegistrationDoc): Registration {
     cancellationReason: d.cancellationReason ?? null,
     paymentId: d.paymentId ?? null,
     seat: d.seat ?? null,
+    waitlistedAt: d.waitlistedAt ?? null,
+    seatedAt: d.seatedAt ?? null,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -96,9 +100,9 @@ export class RegistrationRepository {
     return docs.map(toRegistration);
   }
 
-  /** Ids of a lecture's CONFIRMED registrations (a scan on FerretDB; only the lecture-canceled policy asks). */
-  async confirmedIdsOfLecture(lectureId: string): Promise<string[]> {
-    const docs = await this.model.find({ lectureId, status: 'CONFIRMED' }, { _id: 1 }).lean<{ _id: string }[]>();
+  /** Ids of a lecture's CONFIRMED and WAITLISTED registrations (a scan on FerretDB; only the lecture-canceled policy asks). */
+  async liveIdsOfLecture(lectureId: string): Promise<string[]> {
+    const docs = await this.model.find({ lectureId, status: { $in: ['CONFIRMED', 'WAITLISTED'] } }, { _id: 1 }).lean<{ _id: string }[]>();
     return docs.map((d) => d._id);
   }
 

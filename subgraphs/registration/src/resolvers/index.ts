@@ -14,9 +14,11 @@ import {
 } from '@courses/platform';
 import type { RegistrationService } from '../application/registration-service.js';
 import { mayListLectureRegistrations, mayView, mayViewPayment, type Registration } from '../domain/registration.js';
+import { positionOf } from '../domain/waitlist.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { CatalogRepository } from '../infrastructure/catalog-repository.js';
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
+import type { WaitlistRepository } from '../infrastructure/waitlist-repository.js';
 
 /** Opaque cursor of a registration id in `Lecture.registrations`, and back. */
 const cursor = idCursor('registration', 'Lecture.registrations');
@@ -25,6 +27,7 @@ export function registrationResolvers(
   service: RegistrationService,
   registrations: RegistrationRepository,
   catalog: CatalogRepository,
+  waitlists: WaitlistRepository,
 ): Resolvers {
   /** The registration when `ctx`'s caller may see it; the request's entity lookups share one query. */
   const visible = async (id: string, ctx: RequestContext) => {
@@ -39,6 +42,9 @@ export function registrationResolvers(
     if (!entry) throw appError(ErrorCode.NOT_FOUND, 'this lecture is not in the catalog yet');
     return entry;
   };
+  /** A lecture's waitlist as stored now (one lookup per lecture per request); null when it never had one. */
+  const lineOf = async (lectureId: string, ctx: RequestContext) =>
+    (await loaderOf(ctx, 'waitlist', (ids) => waitlists.findByIds(ids)).load(lectureId))?.waitlist ?? null;
   return {
     DateTime: DateTimeScalar,
     Query: {
@@ -46,8 +52,8 @@ export function registrationResolvers(
       myRegistrations: (_: unknown, __: unknown, ctx: RequestContext) => registrations.findVisibleByStudent(requireIdentity(ctx).sub),
     },
     Mutation: {
-      registerForLecture: (_: unknown, args: { lectureId: string }, ctx: RequestContext) =>
-        service.register(requireRole(ctx, 'STUDENT', 'ADMIN'), requireId(args.lectureId, 'lectureId')),
+      registerForLecture: (_: unknown, args: { lectureId: string; waitlistIfFull?: boolean | null }, ctx: RequestContext) =>
+        service.register(requireRole(ctx, 'STUDENT', 'ADMIN'), requireId(args.lectureId, 'lectureId'), args.waitlistIfFull === true),
       cancelRegistration: (_: unknown, args: { id: string }, ctx: RequestContext) =>
         service.cancel(requireIdentity(ctx), requireId(args.id)),
     },
@@ -61,6 +67,8 @@ export function registrationResolvers(
     Registration: {
       __resolveReference: (ref: { id: string }, ctx: RequestContext) => visible(ref.id, ctx),
       lecture: (reg: Registration) => ({ __typename: 'Lecture', id: reg.lectureId }),
+      waitlistPosition: async (reg: Registration, _: unknown, ctx: RequestContext) =>
+        reg.status === 'WAITLISTED' ? positionOf(await lineOf(reg.lectureId, ctx), reg.id) : null,
       payment: (reg: Registration, _: unknown, ctx: RequestContext) =>
         reg.paymentId && mayViewPayment(reg, ctx.identity) ? { __typename: 'Payment', id: reg.paymentId } : null,
     },
@@ -72,6 +80,7 @@ export function registrationResolvers(
       capacity: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).capacity,
       price: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).price,
       status: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).status,
+      waitlistLength: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await lineOf(l.id, ctx))?.entries.length ?? 0,
       registrations: async (lecture: { id: string }, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
         const first = pageSize(args.first);
         const afterId = args.after ? cursor.decode(args.after) : undefined;
