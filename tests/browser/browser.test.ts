@@ -189,6 +189,59 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     expect(external).toEqual([]);
     await Promise.all([instructorPage.close(), studentPage.close()]);
   });
+  it('a full lecture: the student page joins its waitlist and shows the place move up live; the console shows the waitlist length; a freed seat enrolls the student', async () => {
+    // Two seats, so two places in line (a waitlist holds as many as the lecture has seats).
+    const id = await sys.openLecture(instructor, 'Full Lecture', 2, 15_000);
+    await sys.waitForCatalog(id);
+    const holder = await sys.token('STUDENT', 's-seat-holder');
+    const seat = await registerWhenReplicated(id, holder);
+    await registerWhenReplicated(id, await sys.token('STUDENT', 's-seat-holder-2'));
+    // Someone is in line already: the page's student is second.
+    const first = await gqlOk(
+      sys.url,
+      `mutation($id: ID!) { registerForLecture(lectureId: $id, waitlistIfFull: true) { id status } }`,
+      { id },
+      await sys.token('STUDENT', 's-first-in-line'),
+    );
+    expect(first.registerForLecture.status).toBe('WAITLISTED');
+
+    const console_ = await localPage();
+    await console_.goto(`${sys.url}/app/instructor?user=INSTRUCTOR:i-browser`);
+    await console_.locator('#conn.live').waitFor({ timeout: 15_000 });
+    const lecture = console_.locator(`.lecture[data-lecture-id="${id}"]`);
+    await expect
+      .poll(async () => (await lecture.count()) && (await lecture.locator('.waitlist').innerText()), { timeout: 15_000 })
+      .toBe('1 waiting');
+
+    const page = await localPage();
+    await page.goto(`${sys.url}/app?user=s-waiting`);
+    await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+    const row = page.locator(`tr[data-lecture-id="${id}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: 'Join waitlist' }).click();
+    const mine = page.locator('#mine tbody tr', { hasText: 'Full Lecture' });
+    await expect
+      .poll(async () => (await mine.count()) && (await mine.locator('.status').innerText()), { timeout: 15_000 })
+      .toContain('WAITLISTED #2');
+    await expect.poll(async () => await lecture.locator('.waitlist').innerText(), { timeout: 15_000 }).toBe('2 waiting');
+    // The first in line leaves: the page's place moves up, live.
+    await gqlOk(
+      sys.url,
+      `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`,
+      { id: first.registerForLecture.id },
+      await sys.token('STUDENT', 's-first-in-line'),
+    );
+    await expect.poll(async () => await mine.locator('.status').innerText(), { timeout: 15_000 }).toContain('WAITLISTED #1');
+    await page.screenshot({ path: `${shots}student-page-waitlist.png` });
+    // The seat frees: the student is enrolled (charged then), live, and the console's line empties.
+    await gqlOk(sys.url, `mutation($id: ID!) { cancelRegistration(id: $id) { id } }`, { id: seat.id }, holder);
+    await expect.poll(async () => (await mine.locator('.status').innerText()).trim(), { timeout: 15_000 }).toBe('CONFIRMED');
+    await expect.poll(async () => (await mine.locator('.payment').innerText()).trim(), { timeout: 15_000 }).toBe('COMPLETED');
+    await expect.poll(async () => await lecture.locator('.waitlist').innerText(), { timeout: 15_000 }).toBe('0 waiting');
+    await console_.screenshot({ path: `${shots}instructor-console-waitlist.png` });
+    expect(external).toEqual([]);
+    await Promise.all([page.close(), console_.close()]);
+  });
   it("the student page signs a demo user in again when the socket's token expires (4401), and stays live", async () => {
     // A gateway of its own whose tokens live 3 s: the page's demo token expires while it watches.
     const brief = await startGateway({ ...sys.envOf('gateway'), PORT: '0', JWT_MAX_TTL_SECONDS: '3' });

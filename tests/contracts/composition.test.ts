@@ -34,15 +34,35 @@ describe('supergraph composition', () => {
     expect(sig('Query', 'myDashboard')).toBe('myDashboard: [DashboardEntry!]!');
     expect(sig('Mutation', 'openLecture')).toBe('openLecture(input: OpenLectureInput!): Lecture!');
     expect(sig('Mutation', 'cancelLecture')).toBe('cancelLecture(id: ID!): Lecture!');
-    expect(sig('Mutation', 'registerForLecture')).toBe('registerForLecture(lectureId: ID!): Registration!');
+    expect(sig('Mutation', 'registerForLecture')).toBe('registerForLecture(lectureId: ID!, waitlistIfFull: Boolean): Registration!');
     expect(sig('Mutation', 'cancelRegistration')).toBe('cancelRegistration(id: ID!): Registration!');
     expect(sig('Subscription', 'registrationStatusChanged')).toBe('registrationStatusChanged(registrationId: ID): Registration!');
     expect(sig('Subscription', 'lectureUpdated')).toBe('lectureUpdated(lectureId: ID!): Lecture!');
     expect(Object.keys(fields('Lecture'))).toEqual(
-      expect.arrayContaining(['id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'registrations']),
+      expect.arrayContaining([
+        'id',
+        'title',
+        'instructorId',
+        'capacity',
+        'price',
+        'status',
+        'enrolledCount',
+        'registrations',
+        'waitlistLength',
+      ]),
     );
     expect(Object.keys(fields('Registration'))).toEqual(
-      expect.arrayContaining(['id', 'studentId', 'lecture', 'status', 'cancellationReason', 'payment', 'createdAt', 'updatedAt']),
+      expect.arrayContaining([
+        'id',
+        'studentId',
+        'lecture',
+        'status',
+        'cancellationReason',
+        'waitlistPosition',
+        'payment',
+        'createdAt',
+        'updatedAt',
+      ]),
     );
     expect(Object.keys(fields('Payment'))).toEqual(expect.arrayContaining(['id', 'amount', 'status']));
     expect(Object.keys(fields('DashboardEntry'))).toEqual(

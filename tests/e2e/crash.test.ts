@@ -81,12 +81,13 @@ describe('SIGKILL', () => {
       (e) => e,
     );
     const seats = await collection('registration', 'seats');
-    await eventually(async () => (await seats.col.countDocuments({ lectureId })) === 1, 5_000, 'seat taken');
+    await eventually(async () => (await seats.col.countDocuments({ lectureId, kind: 'seat' })) === 1, 5_000, 'seat taken');
     await kill9(registration); // the charge is still in flight at payment
     await inFlight;
 
     registration = await spawnSubgraph('registration', { PENDING_TIMEOUT_MS: '6500' });
-    await eventually(async () => (await seats.col.countDocuments({ lectureId })) === 0, 30_000, 'seat freed by reconciliation');
+    // Seat and holder both.
+    await eventually(async () => (await seats.col.countDocuments({ lectureId })) === 0, 30_000, 'seat and holder freed by reconciliation');
     await seats.close();
     // The late charge completes (2.5 s in) and is refunded once the attempt is abandoned.
     const pay = await collection('payment', 'payments');

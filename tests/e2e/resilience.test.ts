@@ -44,7 +44,8 @@ describe('no overbooking', () => {
     const full = results.filter((r) => r.errors?.[0]?.extensions?.code === 'LECTURE_FULL');
     expect(confirmed).toHaveLength(capacity);
     expect(full).toHaveLength(12 - capacity);
-    expect(await count('registration', 'seats', { lectureId: id })).toBe(capacity);
+    expect(await count('registration', 'seats', { lectureId: id, kind: 'seat' })).toBe(capacity);
+    expect(await count('registration', 'seats', { lectureId: id, kind: 'holder' })).toBe(capacity);
     expect(await count('payment', 'payments', { lectureId: id, status: 'COMPLETED' })).toBe(capacity);
     expect(await count('payment', 'payments', { lectureId: id })).toBe(capacity);
     await eventually(async () => (await gqlOk(sys.url, LECTURE, { id })).lecture.enrolledCount === capacity, 15_000, 'enrolled count');
