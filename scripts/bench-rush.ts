@@ -321,19 +321,27 @@ async function promotions(target: Target, sent: Sent[], tokens: string[], lectur
       if (promoted >= expected) break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    const canceled = (await regs.find({ lectureId: lecture, status: 'CANCELED', waitlistedAt: null }).toArray()).sort(
-      (a, b) => a.updatedAt - b.updatedAt,
-    );
+    // Every seat freed while students waited (cancellations, and attempts whose payment failed),
+    // in time order, pairs with the promotions in the order the line got its seats (FIFO).
+    const frees = [
+      ...(await regs.find({ lectureId: lecture, status: 'CANCELED', waitlistedAt: null }).toArray()).map((r) => r.updatedAt.getTime()),
+      ...(await regs.find({ lectureId: lecture, status: 'FAILED', seat: { $ne: null } }).toArray()).map((r) => r.createdAt.getTime()),
+    ].sort((a, b) => a - b);
     const promoted = (await regs.find({ lectureId: lecture, status: 'CONFIRMED', waitlistedAt: { $ne: null } }).toArray()).sort(
       (a, b) => a.seatedAt - b.seatedAt,
     );
-    const lat = promoted
-      .map((p, i) => (canceled[i] ? p.updatedAt.getTime() - canceled[i].updatedAt.getTime() : NaN))
-      .filter(Number.isFinite);
+    const firstWaiting = Math.min(...promoted.map((p) => p.waitlistedAt.getTime()));
+    const freed = frees.filter((t) => t >= firstWaiting);
+    const lat = promoted.map((p, i) => (freed[i] !== undefined ? p.updatedAt.getTime() - freed[i] : NaN)).filter(Number.isFinite);
     let outOfOrder = 0;
     for (let i = 1; i < promoted.length; i++) if (promoted[i].waitlistedAt < promoted[i - 1].waitlistedAt) outOfOrder++;
-    const out = { cancellations: canceled.length, promoted: promoted.length, ...spread(lat), promotedOutOfWaitlistOrder: outOfOrder };
-    say('promotion: from a cancellation to the first waiting student CONFIRMED (ms, stored times):');
+    const ended: Record<string, number> = {};
+    for (const r of await regs.find({ lectureId: lecture, waitlistedAt: { $ne: null } }).toArray()) {
+      const k = `${r.status}${r.cancellationReason ? ` ${r.cancellationReason}` : ''}`;
+      ended[k] = (ended[k] ?? 0) + 1;
+    }
+    const out = { seatsFreed: freed.length, promoted: promoted.length, ...spread(lat), promotedOutOfWaitlistOrder: outOfOrder, ...ended };
+    say('promotion: from a freed seat to the first waiting student CONFIRMED (ms, stored times):');
     console.table([out]);
     return out;
   } finally {
@@ -426,6 +434,8 @@ async function main(): Promise<number> {
     const waveCount = SHAPE === 'one' ? Number(opt.waves) : 1;
     const CHARGE_METRICS = 'payment_charge_';
     const chargesBefore = await scrape(registrationUrls(target), CHARGE_METRICS);
+    const commandsBefore = await scrape(registrationUrls(target), 'db_commands_total');
+    const answersBefore = await scrape(registrationUrls(target), 'registration_answers_total');
     const before = cpuNow(target);
     if (waveCount === 1) toggleProfilers(target);
     const { sent, seconds } = await rush(
@@ -449,6 +459,24 @@ async function main(): Promise<number> {
     const cpu = cpuRows(before, after, sent.length, seconds);
     console.table(cpu);
     const charges = chargeReport(chargesBefore, await scrape(registrationUrls(target), CHARGE_METRICS));
+    const commands = [...delta(commandsBefore, await scrape(registrationUrls(target), 'db_commands_total'))]
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => ({
+        command: `${/command="([^"]*)"/.exec(k)?.[1]} ${/collection="([^"]*)"/.exec(k)?.[1]}`,
+        count: n,
+        perRequest: round(n / sent.length, 2),
+      }))
+      .sort((a, b) => b.count - a.count);
+    const decided: Record<string, Record<string, number>> = {};
+    for (const [k, n] of delta(answersBefore, await scrape(registrationUrls(target), 'registration_answers_total'))) {
+      const answer = /answer="([^"]*)"/.exec(k)?.[1] ?? '?';
+      const by = /decided_by="([^"]*)"/.exec(k)?.[1] ?? '?';
+      if (n > 0) (decided[answer] ??= {})[by] = n;
+    }
+    say('what decided each answer (registration_answers_total: memory = refused with no write):');
+    console.table(decided);
+    say(`registration's database commands during the rush (${commands.reduce((a, c) => a + c.count, 0)}):`);
+    console.table(commands.slice(0, 12));
     const fair = SHAPE === 'one' ? fairness(sent) : undefined;
     const waves = [];
     let last = sent;
@@ -469,6 +497,8 @@ async function main(): Promise<number> {
     }
     const promoted = SHAPE === 'one' && PROMOTIONS > 0 ? await promotions(target, sent, tokens, lectures[0]) : undefined;
     const violations = await settle(target);
+    // The gateway may answer the public catalog from its response cache (2 s): read after that.
+    await new Promise((r) => setTimeout(r, 2_500));
     const state = await lectureState(target, instructor, lectures);
     say('lectures (as the API reports them, once settled):');
     console.table(state);
@@ -489,6 +519,7 @@ async function main(): Promise<number> {
             ...summary,
             cpu,
             charges,
+            commands,
             fairness: fair,
             waves,
             promotions: promoted,

@@ -1,5 +1,5 @@
 /** Wiring (the composition root) of the registration subgraph. */
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { z } from 'zod';
 import {
   createSubgraphRuntime,
@@ -85,6 +85,12 @@ export async function startRegistrationService(env: Record<string, string | unde
     logger: rt.logger,
     metrics: rt.metrics.registry,
   });
+  const answers = new Counter({
+    name: 'registration_answers_total',
+    help: 'Answers to registerForLecture, by status or error code and by what decided them (memory: refused with no write)',
+    labelNames: ['answer', 'decided_by'],
+    registers: [rt.metrics.registry],
+  });
   const admission = new Admission({ concurrency: config.REGISTRATION_CONCURRENCY, queueMs: config.REGISTRATION_QUEUE_MS });
   const waitlistLimit = (lecture: Pick<CatalogLecture, 'capacity'>) => config.WAITLIST_MAX ?? lecture.capacity;
   const knowledge = new SeatKnowledge(async (lecture) => {
@@ -107,7 +113,10 @@ export async function startRegistrationService(env: Record<string, string | unde
     promotions,
     admission,
     rt.logger,
-    { pendingTimeoutMs: config.PENDING_TIMEOUT_MS },
+    {
+      pendingTimeoutMs: config.PENDING_TIMEOUT_MS,
+      answered: (answer, decidedBy) => answers.inc({ answer, decided_by: decidedBy }),
+    },
   );
   const unwatch = watchEventLoop(admission.limit, config.REGISTRATION_LAG_LIMIT_MS);
   for (const [name, help, read] of [

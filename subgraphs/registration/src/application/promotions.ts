@@ -110,9 +110,12 @@ export class Promotions {
           o.registrationId,
           async (ctx) => {
             const reg = await this.registrations.findById(o.registrationId);
+            // A place just taken whose registration is not stored yet: its turn comes again (past
+            // the pending timeout its attempt died, and the sweep takes it out of line).
+            if (!reg) return { value: Date.now() - o.at.getTime() > this.opts.pendingTimeoutMs ? 'gone' : 'retry' };
             // Left the line, or enrolled by another process, meanwhile; a canceled lecture's
             // places are closed by its policy.
-            if (reg?.status !== 'WAITLISTED' || lecture.status !== 'OPEN') return { value: 'gone' };
+            if (reg.status !== 'WAITLISTED' || lecture.status !== 'OPEN') return { value: 'gone' };
             const charge = await this.payment.charge({
               registrationId: reg.id,
               studentId: reg.studentId,
@@ -180,7 +183,9 @@ export class Promotions {
             this.enroll([{ lectureId, registrationId: reg.id, studentId: reg.studentId, seat: e.offer!.seat, at: e.offer!.at }]);
           continue;
         }
-        // Enrolled or ended without leaving the line (its process died in between).
+        // A place whose registration is not stored yet (its attempt is storing it, or died doing
+        // so, and then only long ago), or one enrolled or ended without leaving the line.
+        if (!reg && now - e.joinedAt.getTime() <= this.opts.pendingTimeoutMs) continue;
         await this.desk.settle(lecture, e.registrationId);
         if (reg?.status !== 'CONFIRMED') {
           await this.seats.release(e.offer?.seat ?? null, e.registrationId, e.studentId, lectureId);

@@ -41,10 +41,19 @@ import type { WaitlistDesk } from './waitlist-desk.js';
 export interface RegistrationServiceOptions {
   /** Age (ms) after which an attempt whose process died is abandoned; must exceed the payment timeout. */
   pendingTimeoutMs: number;
+  /**
+   * Told of every answer to a registration request: its status or error code, and where it was
+   * decided (`memory`: refused from what the process knew, with no write; `ledger`: after taking
+   * a seat, or finding none; `waitlist`: by the lecture's line; `payment`: after the charge).
+   */
+  answered?: (answer: string, decidedBy: 'memory' | 'ledger' | 'waitlist' | 'payment') => void;
 }
 
 /** How an attempt ended, inside its claim: a registration (CONFIRMED or WAITLISTED), or the refusal; and whether it freed a seat. */
-type Ended = ({ registration: Registration } | { error: DomainError }) & { freed?: boolean };
+type Ended = ({ registration: Registration } | { error: DomainError }) & {
+  freed?: boolean;
+  decidedBy?: 'ledger' | 'waitlist' | 'payment';
+};
 
 type Lecture = CatalogLecture;
 
@@ -87,10 +96,18 @@ export class RegistrationService {
     let step = entryStep(lecture, view, wantsWaitlist);
     if (step.kind === 'take-seat' && !this.knowledge.reserve(lecture.id))
       step = entryStep(lecture, { ...view, freeSeats: 0 }, wantsWaitlist);
-    if (step.kind === 'refuse') throw step.error;
+    if (step.kind === 'refuse') {
+      this.opts.answered?.(step.error.code, 'memory');
+      throw step.error;
+    }
     const attempt = attemptOf(newId(), who.sub, lecture);
-    if (step.kind === 'join-waitlist')
-      return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.joinLine(attempt, lecture, false)));
+    if (step.kind === 'join-waitlist') {
+      // The line first: a full line refuses with no write of this request's own (the line's
+      // writer reads and writes once for every place asked for meanwhile).
+      const joined = await this.desk.join(lecture, attempt.id, attempt.studentId);
+      if ('refused' in joined) return this.settled(lecture, { error: afterJoin(lecture, joined.refused), decidedBy: 'waitlist' });
+      return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.storeWaiting(attempt, lecture, joined, false)));
+    }
     return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.takeSeatAndPay(attempt, lecture, wantsWaitlist)));
   }
 
@@ -105,6 +122,7 @@ export class RegistrationService {
   /** After the claim: a freed seat goes to the line; the registration, or the refusal. */
   private async settled(lecture: Lecture, ended: Ended): Promise<Registration> {
     if (ended.freed) await this.promotions.seatFreed(lecture);
+    this.opts.answered?.('error' in ended ? ended.error.code : ended.registration.status, ended.decidedBy ?? 'ledger');
     if ('error' in ended) throw ended.error;
     return ended.registration;
   }
@@ -143,11 +161,11 @@ export class RegistrationService {
       // Someone waits: the seat is theirs. The holder stays when this student joins the line.
       if (wantsWaitlist) await this.seats.releaseSeat(result.seat, attempt.id);
       else await this.seats.release(result.seat, attempt.id, attempt.studentId, lecture.id);
-      const next = step.kind === 'join-waitlist' ? await this.joinLine(attempt, lecture, true) : { value: { error: step.error } };
+      const next = step.kind === 'join-waitlist' ? await this.joinLine(attempt, lecture) : { value: { error: step.error } };
       return { ...next, value: { ...next.value, freed: true } };
     }
     if (step.kind === 'refuse') return { value: { error: step.error } };
-    if (step.kind === 'join-waitlist') return this.joinLine(attempt, lecture, true);
+    if (step.kind === 'join-waitlist') return this.joinLine(attempt, lecture);
     return this.pay(attempt, lecture, step.seat, seatedAt);
   }
 
@@ -174,8 +192,8 @@ export class RegistrationService {
     }
     if (end.releaseSeat) await this.seats.release(seat, attempt.id, attempt.studentId, lecture.id);
     const events = end.store ? [end.store.event] : [];
-    if (end.error) return { value: { error: end.error, freed: end.releaseSeat }, events };
-    return { value: { registration: end.store!.created }, events };
+    if (end.error) return { value: { error: end.error, freed: end.releaseSeat, decidedBy: 'payment' }, events };
+    return { value: { registration: end.store!.created, decidedBy: 'payment' }, events };
   }
 
   /** One charge through the breaker, sampled for admission; never throws for payment trouble. */
@@ -196,22 +214,37 @@ export class RegistrationService {
     return charge;
   }
 
-  /**
-   * Inside the attempt's claim: the student's holder (taken here unless `holderTaken`), a place in
-   * the lecture's line, then the WAITLISTED registration with `registration.waitlisted`.
-   */
-  private async joinLine(attempt: Attempt, lecture: Lecture, holderTaken: boolean): Promise<Changed<Ended>> {
-    if (!holderTaken && !(await this.seats.hold(lecture.id, attempt.id, attempt.studentId)))
-      return { value: { error: alreadyRegisteredError(lecture) } };
+  /** Inside the attempt's claim, its holder kept: a place in the lecture's line, then the WAITLISTED registration. */
+  private async joinLine(attempt: Attempt, lecture: Lecture): Promise<Changed<Ended>> {
     const joined = await this.desk.join(lecture, attempt.id, attempt.studentId);
     if ('refused' in joined) {
       await this.seats.release(null, attempt.id, attempt.studentId, lecture.id);
-      return { value: { error: afterJoin(lecture, joined.refused) } };
+      return { value: { error: afterJoin(lecture, joined.refused), decidedBy: 'waitlist' } };
+    }
+    return this.storeWaiting(attempt, lecture, joined, true);
+  }
+
+  /**
+   * Inside the attempt's claim, its place in line taken: the student's holder (taken here unless
+   * `holderTaken`; a student who holds a seat or another place leaves the line again with
+   * ALREADY_REGISTERED), then the WAITLISTED registration with `registration.waitlisted`. A place
+   * whose process dies before its registration is stored is taken out of line by the sweep.
+   */
+  private async storeWaiting(
+    attempt: Attempt,
+    lecture: Lecture,
+    joined: { position: number; at: Date },
+    holderTaken: boolean,
+  ): Promise<Changed<Ended>> {
+    if (!holderTaken && !(await this.seats.hold(lecture.id, attempt.id, attempt.studentId))) {
+      const left = await this.desk.leave(lecture, attempt.id);
+      if (left?.offer) await this.seats.releaseSeat(left.offer.seat, attempt.id);
+      return { value: { error: alreadyRegisteredError(lecture), decidedBy: 'waitlist', freed: !!left?.offer } };
     }
     const waiting = waitlist(attempt, joined.position, joined.at);
     // Not stored: another process recovered this attempt first; the sweep takes the place out of line.
-    if (!(await this.registrations.insert(waiting))) return { value: { error: overtakenError() } };
-    return { value: { registration: waiting.created }, events: [waiting.event] };
+    if (!(await this.registrations.insert(waiting))) return { value: { error: overtakenError(), decidedBy: 'waitlist' } };
+    return { value: { registration: waiting.created, decidedBy: 'waitlist' }, events: [waiting.event] };
   }
 
   /**

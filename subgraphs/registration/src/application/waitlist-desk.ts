@@ -140,66 +140,73 @@ export class WaitlistDesk {
 
   /** One batch under the lecture's lease: apply, store, then offer free seats if anyone waits for one. */
   private apply(lecture: Lecture, ops: Op[]): Promise<SeatOffer[]> {
-    return this.outbox.change<SeatOffer[]>(WAITLISTS, lecture.id, async (ctx) => {
-      const cached = ctx.continued ? this.cached.get(lecture.id) : undefined;
-      const stored = cached ?? (await this.waitlists.findById(lecture.id));
-      const before = stored;
-      let w = stored ?? emptyWaitlist(lecture, this.limitOf(lecture));
-      const now = new Date();
-      const results: Array<() => void> = [];
-      let lookForSeats = false;
-      for (const op of ops) {
-        switch (op.kind) {
-          case 'join': {
-            const r = join(w, op.registrationId, op.studentId, now);
-            if ('refused' in r) results.push(() => op.done(r));
-            else {
-              w = r.next;
-              lookForSeats = true;
-              // Stamped once the line is stored (below): the place exists from then on.
-              results.push(() => op.done({ position: r.position, at: new Date() }));
+    return this.outbox.change<SeatOffer[]>(
+      WAITLISTS,
+      lecture.id,
+      async (ctx) => {
+        const cached = ctx.continued ? this.cached.get(lecture.id) : undefined;
+        const stored = cached ?? (await this.waitlists.findById(lecture.id));
+        const before = stored;
+        let w = stored ?? emptyWaitlist(lecture, this.limitOf(lecture));
+        const now = new Date();
+        const results: Array<() => void> = [];
+        let lookForSeats = false;
+        for (const op of ops) {
+          switch (op.kind) {
+            case 'join': {
+              const r = join(w, op.registrationId, op.studentId, now);
+              if ('refused' in r) results.push(() => op.done(r));
+              else {
+                w = r.next;
+                lookForSeats = true;
+                // Stamped once the line is stored (below): the place exists from then on.
+                results.push(() => op.done({ position: r.position, at: new Date() }));
+              }
+              break;
             }
-            break;
-          }
-          case 'leave':
-          case 'settle': {
-            const r = leave(w, op.registrationId);
-            w = r.next;
-            results.push(() => op.done(r.removed));
-            break;
-          }
-          case 'offer':
-            lookForSeats = true;
-            results.push(() => op.done());
-            break;
-          case 'close': {
-            const r = close(w);
-            w = r.next;
-            results.push(() => op.done(r.removed));
-            break;
+            case 'leave':
+            case 'settle': {
+              const r = leave(w, op.registrationId);
+              w = r.next;
+              results.push(() => op.done(r.removed));
+              break;
+            }
+            case 'offer':
+              lookForSeats = true;
+              results.push(() => op.done());
+              break;
+            case 'close': {
+              const r = close(w);
+              w = r.next;
+              results.push(() => op.done(r.removed));
+              break;
+            }
           }
         }
-      }
-      const events: EventEnvelope[] = [];
-      const changed = changedEvent(before, w);
-      if (changed) events.push(changed);
-      if (w !== before) await this.waitlists.store(w, events, ctx);
-      let offers: SeatOffer[] = [];
-      if (lookForSeats && waitingForSeat(w) > 0 && !w.closed) {
-        const taken = await this.seats.takeFree(
-          lecture,
-          nextInLine(w, waitingForSeat(w)).map((e) => e.registrationId),
-        );
-        if (taken.length) {
-          ({ next: w, offers } = offer(w, taken, new Date()));
-          await this.waitlists.store(w, events, ctx);
-          this.knowledge.seatsOffered(lecture.id, offers.length);
+        const events: EventEnvelope[] = [];
+        const changed = changedEvent(before, w);
+        if (changed) events.push(changed);
+        if (w !== before) await this.waitlists.store(w, events, ctx);
+        let offers: SeatOffer[] = [];
+        if (lookForSeats && waitingForSeat(w) > 0 && !w.closed) {
+          const taken = await this.seats.takeFree(
+            lecture,
+            nextInLine(w, waitingForSeat(w)).map((e) => e.registrationId),
+          );
+          if (taken.length) {
+            ({ next: w, offers } = offer(w, taken, new Date()));
+            await this.waitlists.store(w, events, ctx);
+            this.knowledge.seatsOffered(lecture.id, offers.length);
+          }
         }
-      }
-      this.cached.set(lecture.id, w);
-      this.knowledge.line(w);
-      for (const r of results) r();
-      return { value: offers, events };
-    });
+        this.cached.set(lecture.id, w);
+        this.knowledge.line(w);
+        for (const r of results) r();
+        return { value: offers, events };
+        // Released at once: another replica waiting for the lecture's lease gets it within its next
+        // poll (a few ms), so places are taken in arrival order across replicas, not in turns.
+      },
+      { holdMs: 0 },
+    );
   }
 }

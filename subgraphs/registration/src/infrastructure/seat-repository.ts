@@ -13,9 +13,9 @@
  * `deleteMany`, guarded by the registration that holds them.
  *
  * Allocation is O(1) while seats are free: each process walks the seat numbers from a random
- * start of its own (so replicas rarely meet) and reuses the numbers it released first. Only
- * after {@link BLIND_TRIES} collisions in a row does it read the lecture's taken seats (one
- * query) and try the free numbers that remain; when none remain, the lecture is full.
+ * start of its own (so replicas rarely meet) and reuses the numbers it released first. After a
+ * collision it reads the lecture's taken seats (one query, shared by the attempts that collide
+ * meanwhile) and tries the free numbers that remain; when none remain, the lecture is full.
  */
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
 import { insertNew, isDuplicateKey } from '@courses/platform';
@@ -40,9 +40,6 @@ const schema = new Schema<LedgerDoc>(
   },
   { versionKey: false, collection: 'seats' },
 );
-
-/** Seat numbers tried without reading the ledger before concluding the lecture may be nearly full. */
-export const BLIND_TRIES = 8;
 
 /** The `_id` of the holder document of `studentId` in `lectureId`. */
 export function holderId(studentId: string, lectureId: string): string {
@@ -115,16 +112,12 @@ export class SeatRepository {
 
   /**
    * Takes a free seat of `lecture` for `registrationId`, whose holder is in already (an attempt
-   * after a collision, or a waitlist place offered a freed seat).
+   * whose first seat number was taken): the ledger is read once (a read shared by every attempt
+   * that collides meanwhile, so a rush of them costs a read, not a round of inserts each) and the
+   * free numbers are tried in random order.
    * @returns the seat, or null when none is free.
    */
   async seatFor(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, registrationId: string): Promise<string | null> {
-    const cursor = this.cursorOf(lecture);
-    for (let i = 1; i < Math.min(BLIND_TRIES, lecture.capacity); i++) {
-      const seat = await this.tryTake(lecture.id, cursor.freed.pop() ?? this.advance(cursor), registrationId);
-      if (seat) return seat;
-    }
-    // Many collisions: look at the ledger once and try what is really free.
     for (const n of shuffled(await this.freeNumbers(lecture))) {
       const seat = await this.tryTake(lecture.id, n, registrationId);
       if (seat) return seat;
