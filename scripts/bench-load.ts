@@ -43,9 +43,9 @@ import {
   percentile,
   range,
   round,
-  runningSystem,
   settle,
-  startOwnSystem,
+  TARGET_OPTIONS,
+  targetOf,
   type Target,
 } from './lib/bench-target.js';
 import { formatViolations } from './lib/consistency.js';
@@ -62,15 +62,10 @@ const { values: opt } = parseArgs({
     'payment-latency': { type: 'string', default: '0' },
     think: { type: 'string', default: '0' },
     timeout: { type: 'string', default: '10000' },
-    url: { type: 'string' },
-    subgraphs: { type: 'string' },
-    'mongodb-uri': { type: 'string' },
-    json: { type: 'string' },
     preload: { type: 'string', default: '0' },
-    replicas: { type: 'string', default: '1' },
+    ...TARGET_OPTIONS,
   },
 });
-const REPLICAS = Number(opt.replicas);
 const STUDENTS = Number(opt.students);
 const SECONDS = Number(opt.seconds);
 const WARMUP = Number(opt.warmup);
@@ -229,9 +224,7 @@ async function main(): Promise<number> {
   say(
     `bench:load: ${STUDENTS} students, ${LECTURES} lectures of ${SEATS} seats, payment latency ${opt['payment-latency']} ms, think ${opt.think} ms, ${WARMUP} s warm-up + ${SECONDS} s measured${PRELOAD ? `, then again with ${PRELOAD} registrations stored` : ''}`,
   );
-  const target = opt.url
-    ? runningSystem(opt.url, opt.subgraphs, opt['mongodb-uri'])
-    : await startOwnSystem({ namespace: 'bench', paymentLatency: opt['payment-latency'], replicas: REPLICAS });
+  const target = await targetOf(opt, { namespace: 'bench', paymentLatency: opt['payment-latency'] });
   try {
     const gw = target.urls.gateway;
     const secret = devSecrets().JWT_SECRET;

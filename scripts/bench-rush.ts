@@ -56,11 +56,11 @@ import {
   createPoster,
   delta,
   round,
-  runningSystem,
   scrape,
   settle,
   spread,
-  startOwnSystem,
+  TARGET_OPTIONS,
+  targetOf,
   type Answer,
   type Target,
 } from './lib/bench-target.js';
@@ -81,13 +81,9 @@ const { values: opt } = parseArgs({
     'promotion-spacing': { type: 'string', default: '250' },
     'payment-latency': { type: 'string', default: '400-600' },
     timeout: { type: 'string', default: '15000' },
-    replicas: { type: 'string', default: '1' },
-    url: { type: 'string' },
-    subgraphs: { type: 'string' },
-    'mongodb-uri': { type: 'string' },
     seed: { type: 'string', default: '1' },
     'warmup-rounds': { type: 'string', default: '10' },
-    json: { type: 'string' },
+    ...TARGET_OPTIONS,
     profile: { type: 'boolean', default: false },
   },
 });
@@ -304,6 +300,9 @@ async function promotions(target: Target, sent: Sent[], tokens: string[], lectur
   const confirmed = sent.filter((s) => s.outcome === 'CONFIRMED').slice(0, PROMOTIONS);
   const waiting = sent.filter((s) => s.outcome === 'WAITLISTED').length;
   say(`promotions: canceling ${confirmed.length} confirmed registrations ${opt['promotion-spacing']} ms apart (${waiting} waiting)`);
+  // Once the rush has settled: its own freed seats (payments that failed) are not this phase's.
+  await settle(target);
+  const phaseStart = Date.now();
   for (const s of confirmed) {
     const r = await post(target.gateways[s.student % target.gateways.length], tokens[s.student], CANCEL, {
       id: s.answer.data.registerForLecture.id,
@@ -317,21 +316,24 @@ async function promotions(target: Target, sent: Sent[], tokens: string[], lectur
     const expected = Math.min(confirmed.length, waiting);
     // Wait until every freed seat has gone to a waiting student (or 30 s).
     for (let i = 0; i < 300; i++) {
-      const promoted = await regs.countDocuments({ lectureId: lecture, status: 'CONFIRMED', waitlistedAt: { $ne: null } });
+      const promoted = await regs.countDocuments({
+        lectureId: lecture,
+        status: 'CONFIRMED',
+        seatedAt: { $gte: new Date(phaseStart) },
+        waitlistedAt: { $ne: null },
+      });
       if (promoted >= expected) break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    // Every seat freed while students waited (cancellations, and attempts whose payment failed),
-    // in time order, pairs with the promotions in the order the line got its seats (FIFO).
-    const frees = [
-      ...(await regs.find({ lectureId: lecture, status: 'CANCELED', waitlistedAt: null }).toArray()).map((r) => r.updatedAt.getTime()),
-      ...(await regs.find({ lectureId: lecture, status: 'FAILED', seat: { $ne: null } }).toArray()).map((r) => r.createdAt.getTime()),
-    ].sort((a, b) => a - b);
-    const promoted = (await regs.find({ lectureId: lecture, status: 'CONFIRMED', waitlistedAt: { $ne: null } }).toArray()).sort(
-      (a, b) => a.seatedAt - b.seatedAt,
-    );
-    const firstWaiting = Math.min(...promoted.map((p) => p.waitlistedAt.getTime()));
-    const freed = frees.filter((t) => t >= firstWaiting);
+    // The seats this phase freed (its cancellations), in time order, pair with the promotions
+    // that followed them in the order the line got its seats (first in line first).
+    const freed = (await regs.find({ lectureId: lecture, status: 'CANCELED', waitlistedAt: null }).toArray())
+      .map((r) => r.updatedAt.getTime())
+      .filter((t) => t >= phaseStart)
+      .sort((a, b) => a - b);
+    const promoted = (await regs.find({ lectureId: lecture, status: 'CONFIRMED', waitlistedAt: { $ne: null } }).toArray())
+      .filter((p) => p.seatedAt.getTime() >= phaseStart)
+      .sort((a, b) => a.seatedAt - b.seatedAt);
     const lat = promoted.map((p, i) => (freed[i] !== undefined ? p.updatedAt.getTime() - freed[i] : NaN)).filter(Number.isFinite);
     let outOfOrder = 0;
     for (let i = 1; i < promoted.length; i++) if (promoted[i].waitlistedAt < promoted[i - 1].waitlistedAt) outOfOrder++;
@@ -386,14 +388,11 @@ function toggleProfilers(target: Target): void {
 async function main(): Promise<number> {
   const preload = path.join(ROOT, 'scripts', 'lib', 'profile-preload.mjs');
   const profile = (service: string) => ({ NODE_OPTIONS: `--import=${preload}`, PROFILE_DIR: PROFILES, PROFILE_NAME: service });
-  const target = opt.url
-    ? runningSystem(opt.url, opt.subgraphs, opt['mongodb-uri'])
-    : await startOwnSystem({
-        namespace: 'rush',
-        paymentLatency: opt['payment-latency'],
-        replicas: REPLICAS,
-        env: opt.profile ? { gateway: profile('gateway'), registration: profile('registration') } : undefined,
-      });
+  const target = await targetOf(opt, {
+    namespace: 'rush',
+    paymentLatency: opt['payment-latency'],
+    env: opt.profile ? { gateway: profile('gateway'), registration: profile('registration') } : undefined,
+  });
   try {
     const instructor = await issueToken({ sub: 'i-rush', role: 'INSTRUCTOR' }, secret);
     say('warming up');

@@ -40,6 +40,30 @@ export interface OwnSystemOptions {
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
+/**
+ * The options every load benchmark takes about the system it drives (node:util parseArgs
+ * declarations): --url (a running gateway; then --subgraphs and --mongodb-uri), --replicas,
+ * --payment-latency, --timeout and --json.
+ */
+export const TARGET_OPTIONS = {
+  url: { type: 'string' },
+  subgraphs: { type: 'string' },
+  'mongodb-uri': { type: 'string' },
+  replicas: { type: 'string', default: '1' },
+  json: { type: 'string' },
+} as const;
+
+/**
+ * The system a benchmark's options name: the running one at --url, else one started here
+ * (see {@link startOwnSystem}).
+ */
+export function targetOf(
+  opt: { url?: string; subgraphs?: string; 'mongodb-uri'?: string; replicas: string },
+  own: Omit<OwnSystemOptions, 'replicas'>,
+): Promise<Target> | Target {
+  return opt.url ? runningSystem(opt.url, opt.subgraphs, opt['mongodb-uri']) : startOwnSystem({ ...own, replicas: Number(opt.replicas) });
+}
+
 /** Starts the system as `npm start` does, on ports 4100–4104 (beside a running `npm start`), with empty databases and stream. */
 export async function startOwnSystem(opts: OwnSystemOptions): Promise<Target> {
   // A server of the bench's own (an empty store, so the bench's streams start empty).

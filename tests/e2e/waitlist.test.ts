@@ -5,7 +5,9 @@
  * declined charge drops them for the next; leaving and a canceled lecture charge nothing; bad
  * input gets a clear code and changes nothing; the consistency checker holds throughout.
  */
+import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
 
@@ -219,6 +221,49 @@ describe('a rush on one lecture', () => {
       .map((a) => a.data!.registerForLecture.waitlistPosition);
     expect(positions.length).toBe(5);
     expect(new Set(positions)).toEqual(new Set([1, 2, 3, 4, 5]));
+    await sys.assertConsistent();
+  });
+});
+
+describe('the consistency checker on waitlists', () => {
+  it('reports a seat taken past an earlier waiting student, a place out of its line, and a charge while waiting', async () => {
+    const { id, seated } = await fullLecture('k', 2);
+    const w1 = await registerOk(id, 'k-w1');
+    const w2 = await registerOk(id, 'k-w2');
+    await sys.assertConsistent();
+    const reg = await mongoose.createConnection(mongoUri(`${sys.tag}_registration`)).asPromise();
+    const pay = await mongoose.createConnection(mongoUri(`${sys.tag}_payment`)).asPromise();
+    const regs = reg.collection('registrations');
+    const original = await regs.findOne({ _id: w1.id as never });
+    try {
+      // w1 "waited" since before the seats were taken directly; w2 is "charged" while waiting.
+      await regs.updateOne({ _id: w1.id as never }, { $set: { waitlistedAt: new Date(Date.now() - 3_600_000) } });
+      await pay.collection('payments').insertOne({
+        _id: 'tampered' as never,
+        registrationId: w2.id,
+        studentId: 'k-w2',
+        lectureId: id,
+        amount: 20_000,
+        status: 'COMPLETED',
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      });
+      // A WAITLISTED registration that is in no line.
+      await regs.updateOne({ _id: seated[0].id as never }, { $set: { status: 'WAITLISTED', waitlistedAt: new Date() } });
+      const found = (await sys.check()).filter((v) => v.invariant === 8).map((v) => `${v.subject} ${v.message}`);
+      expect(found).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^registration ${seated[1].id} got a seat directly while registration ${w1.id}`)),
+          `registration ${w2.id} WAITLISTED but charged (payment tampered)`,
+          expect.stringMatching(new RegExp(`^registration ${seated[0].id} WAITLISTED but not in lecture ${id}'s line`)),
+        ]),
+      );
+    } finally {
+      await regs.replaceOne({ _id: w1.id as never }, original!);
+      await regs.updateOne({ _id: seated[0].id as never }, { $set: { status: 'CONFIRMED', waitlistedAt: null } });
+      await pay.collection('payments').deleteOne({ _id: 'tampered' as never });
+      await Promise.all([reg.close(), pay.close()]);
+    }
     await sys.assertConsistent();
   });
 });
