@@ -7,7 +7,7 @@
  * (override with GATEWAY_PORT, REGISTRATION_PORT, ...). Service logs: .data/logs/<name>.log.
  */
 import path from 'node:path';
-import { DATA, ensureBuilt, ensureDependencies, LOGS, ROOT, run, say, stopStarted } from './lib/provision.mjs';
+import { DATA, ensureBuilt, ensureDependencies, LOGS, prebuildTools, ROOT, run, say, stopStarted } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
 
 const t0 = Date.now();
@@ -28,10 +28,23 @@ async function shutdown(code = 0) {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+/** Seconds since `from` (ms epoch), one decimal. */
+const since = (from) => ((Date.now() - from) / 1000).toFixed(1);
+
 async function main() {
-  ensureDependencies();
+  // The Go builds (FerretDB, nats-server) run in a process of their own while npm installs.
+  const tools = prebuildTools();
+  const steps = [];
+  let t = Date.now();
+  if (ensureDependencies()) steps.push(`install ${since(t)} s`);
+  t = Date.now();
   say('building');
   ensureBuilt();
+  steps.push(`TypeScript build ${since(t)} s`);
+  t = Date.now();
+  await tools.done;
+  if (tools.building.length) steps.push(`${tools.building.join(', ')} built alongside (${since(t)} s more)`);
+  t = Date.now();
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, Number(process.env[`${s.name.toUpperCase()}_PORT`] ?? s.port)]));
   const { urls } = await startStack({
     ports,
@@ -45,13 +58,15 @@ async function main() {
     },
   });
 
+  steps.push(`services up ${since(t)} s`);
+  t = Date.now();
   say('loading the demo catalog');
   const seed = run(process.execPath, [path.join(ROOT, 'scripts', 'run-ts.mjs'), 'scripts/seed.ts'], { env: { GATEWAY_URL: urls.gateway } });
   if (seed.status !== 0) throw new Error('loading the demo catalog failed');
 
-  const secs = ((Date.now() - t0) / 1000).toFixed(1);
+  steps.push(`demo catalog ${since(t)} s`);
   process.stdout.write(`
-  Course registration supergraph is up (${secs} s).
+  Course registration supergraph is up (${since(t0)} s: ${steps.join(', ')}).
 
   GraphQL + GraphiQL   ${urls.gateway}/graphql   (subscriptions: ${urls.gateway.replace(/^http/, 'ws')}/graphql)
   Dev token            npm run token -- --role STUDENT --sub s-1

@@ -14,6 +14,7 @@ import {
   ferretDbBinary,
   k8sCheckBinary,
   natsServerBinary,
+  prebuildTools,
   ROOT,
   say,
   stopStarted,
@@ -22,9 +23,12 @@ import {
 const t0 = Date.now();
 let status = 1;
 try {
+  // The Go builds (FerretDB, nats-server, the manifests checker) run in a process of their own while npm installs.
+  const tools = prebuildTools({ k8s: true });
   ensureDependencies();
   say('building');
   ensureBuilt();
+  await tools.done;
   // Each test system starts a nats-server of its own, configured as production (test-kit/src/nats-server.ts).
   const natsServer = natsServerBinary();
   if (!natsServer)

@@ -2,69 +2,25 @@
  * Finds or starts what the system needs on this machine, for `npm start` and `npm test`.
  * Plain Node (no dependencies), so it runs before `npm install`.
  *
- * NATS:    NATS_URL if set; else nats-server (PATH, or built with Go) started here with one
- *          user per service (store and config under .data/nats); else a message saying how to
- *          get one.
- * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.2 built here with Go
- *          and the patches in scripts/ferretdb (else a stock `ferretdb` from PATH), on PostgreSQL
+ * NATS:    NATS_URL if set; else nats-server (PATH, or built with Go, ./tools.mjs) started here
+ *          with one user per service (store and config under .data/nats); else a message saying
+ *          how to get one.
+ * MongoDB: MONGODB_URI if set; else `mongod` from PATH; else FerretDB v1.24.2 built with Go and
+ *          the patches in scripts/ferretdb (./tools.mjs; else a stock `ferretdb` from PATH), on PostgreSQL
  *          when one answers on 127.0.0.1:5432, else on SQLite (FERRETDB_BACKEND forces one);
  *          else mongodb-memory-server's download.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { DATA, LOGS, ROOT, run, say, which } from './shell.mjs';
+import { ferretDbTool, k8sCheckTool, natsServerTool } from './tools.mjs';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const DATA = path.join(ROOT, '.data');
-export const LOGS = path.join(DATA, 'logs');
-const FERRETDB_VERSION = 'v1.24.2';
-const FERRETDB_MODULE = 'github.com/FerretDB/FerretDB';
-
-/** Prints a step line. */
-export function say(msg) {
-  process.stdout.write(`» ${msg}\n`);
-}
-
-/** Runs a command to completion, inheriting stdio unless `quiet`; returns the exit status. */
-export function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, {
-    cwd: opts.cwd ?? ROOT,
-    stdio: opts.quiet ? 'pipe' : 'inherit',
-    env: { ...process.env, ...opts.env },
-    encoding: 'utf8',
-  });
-  if (r.error && !opts.allowFail) throw r.error;
-  return r;
-}
-
-/** Full path of `cmd` on PATH (or in `extra` folders), or undefined. */
-export function which(cmd, extra = []) {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...extra];
-  for (const d of dirs) {
-    const p = path.join(d, cmd);
-    try {
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
-}
+export { DATA, LOGS, ROOT, run, say, which } from './shell.mjs';
+export { prebuildTools } from './tools.mjs';
 
 /** True when something accepts TCP connections on host:port within `timeoutMs`. */
 export function portOpen(port, host = '127.0.0.1', timeoutMs = 500) {
@@ -139,14 +95,18 @@ export async function stopStarted(timeoutMs = 15_000, names) {
   for (const e of list) started.splice(started.indexOf(e), 1);
 }
 
-/** Installs dependencies when node_modules is missing or older than package-lock.json. */
+/**
+ * Installs dependencies when node_modules is missing or older than package-lock.json.
+ * @returns true when it installed them.
+ */
 export function ensureDependencies() {
   const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
   const lock = path.join(ROOT, 'package-lock.json');
-  if (existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs)) return;
+  if (existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs)) return false;
   say('installing dependencies (npm ci)');
   const r = run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
   if (r.status !== 0) throw new Error('npm could not install the dependencies');
+  return true;
 }
 
 /** Compiles every workspace (TypeScript project references; incremental, fast when up to date). */
@@ -159,36 +119,17 @@ export function ensureBuilt() {
   }
 }
 
-const NATS_SERVER_VERSION = 'v2.10.29';
-const NATS_SERVER_MODULE = 'github.com/nats-io/nats-server/v2';
-
 /**
- * The nats-server binary: NATS_SERVER_BIN, PATH, /usr/sbin, /usr/local/bin or .data/bin; else
- * nats-server v2.10 built with Go into .data/bin (once). @returns the path, or undefined.
+ * The nats-server binary: NATS_SERVER_BIN, PATH, /usr/sbin or /usr/local/bin; else the one built
+ * with Go and cached across clones (./tools.mjs). @returns the path, or undefined.
  */
 export function natsServerBinary() {
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
-  const found = which('nats-server', ['/usr/sbin', '/usr/local/bin', path.join(DATA, 'bin')]);
+  const found = which('nats-server', ['/usr/sbin', '/usr/local/bin']);
   if (found) return found;
-  const go = goBin();
-  if (!go) return undefined;
-  const binDir = path.join(DATA, 'bin');
-  mkdirSync(binDir, { recursive: true });
-  const target = path.join(binDir, 'nats-server');
-  say(`building nats-server ${NATS_SERVER_VERSION} with Go (once)`);
-  const dl = run(go, ['mod', 'download', '-json', `${NATS_SERVER_MODULE}@${NATS_SERVER_VERSION}`], { quiet: true, allowFail: true });
-  if (dl.status !== 0) return undefined;
-  const r = run(go, ['build', '-o', target, '.'], {
-    cwd: JSON.parse(dl.stdout).Dir,
-    quiet: true,
-    allowFail: true,
-    env: { GOFLAGS: '-mod=mod' },
-  });
-  if (r.status !== 0 || !existsSync(target)) {
-    process.stderr.write(`  nats-server build failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
-    return undefined;
-  }
-  return target;
+  const building = !natsServerTool({ build: false });
+  if (building) say('building nats-server with Go (once per machine)');
+  return natsServerTool();
 }
 
 /** platform/src/nats-auth.ts from the build: the services' NATS users (BUS) and the server configuration. */
@@ -243,114 +184,13 @@ async function startNats({ preferPort = 4222, store = 'store', fresh = false, na
   return { url: `nats://127.0.0.1:${port}`, startedHere: true, how: `started ${bin} with per-service users (${config})`, credentials };
 }
 
-function goBin() {
-  return which('go', ['/usr/local/go/bin']);
-}
-
-/** Patches applied to FerretDB's source before it is built (`git apply`, in name order). */
-const FERRETDB_PATCHES = path.join(ROOT, 'scripts', 'ferretdb');
-
-/** Identifies a FerretDB build: the version plus a digest of the patches, e.g. `v1.24.2+3f1c0a2e`. */
-function ferretBuildId() {
-  const h = createHash('sha256');
-  for (const f of readdirSync(FERRETDB_PATCHES)
-    .filter((n) => n.endsWith('.patch'))
-    .sort())
-    h.update(readFileSync(path.join(FERRETDB_PATCHES, f)));
-  return `${FERRETDB_VERSION}+${h.digest('hex').slice(0, 8)}`;
-}
-
-/** The FerretDB this checkout built in .data/bin, when it is current (same version and patches). */
-function ownFerretDb() {
-  const bin = path.join(DATA, 'bin', 'ferretdb');
-  const id = path.join(DATA, 'bin', 'ferretdb.build');
-  return existsSync(bin) && existsSync(id) && readFileSync(id, 'utf8').trim() === ferretBuildId() ? bin : undefined;
-}
-
 /**
- * Builds FerretDB into .data/bin with Go, from the exact module version with the patches in
- * scripts/ferretdb applied; returns the binary path or undefined.
- */
-function buildFerretDb(go) {
-  const binDir = path.join(DATA, 'bin');
-  mkdirSync(binDir, { recursive: true });
-  const target = path.join(binDir, 'ferretdb');
-  const env = { GOFLAGS: '-mod=mod', GOBIN: binDir };
-  say(`building FerretDB ${FERRETDB_VERSION} with Go (once; about a minute)`);
-  // `go install pkg@version` asks the proxy for the module's version list, which some proxies refuse,
-  // so download the exact version and build it from a copy of its source instead.
-  const dl = run(go, ['mod', 'download', '-json', `${FERRETDB_MODULE}@${FERRETDB_VERSION}`], { quiet: true, env, allowFail: true });
-  if (dl.status !== 0) {
-    process.stderr.write(dl.stdout + dl.stderr);
-    return undefined;
-  }
-  const src = JSON.parse(dl.stdout).Dir;
-  const work = path.join(DATA, 'build', `ferretdb-${FERRETDB_VERSION}`);
-  rmSync(work, { recursive: true, force: true });
-  cpSync(src, work, { recursive: true, force: true });
-  run('chmod', ['-R', 'u+w', work], { quiet: true, allowFail: true });
-  writeFileSync(path.join(work, 'build', 'version', 'version.txt'), `${FERRETDB_VERSION}\n`);
-  // The build folder lies inside this repository: stop git's repository discovery above it, or
-  // `git apply` would treat the patch's paths as outside "its" tree and silently skip them.
-  const gitEnv = { GIT_CEILING_DIRECTORIES: path.dirname(work) };
-  for (const f of readdirSync(FERRETDB_PATCHES)
-    .filter((n) => n.endsWith('.patch'))
-    .sort()) {
-    const patch = path.join(FERRETDB_PATCHES, f);
-    const r = run('git', ['apply', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv });
-    // Applied for real: the reverse now applies cleanly.
-    const check =
-      r.status === 0 ? run('git', ['apply', '--reverse', '--check', patch], { cwd: work, quiet: true, allowFail: true, env: gitEnv }) : r;
-    if (check.status !== 0) {
-      process.stderr.write(`  could not apply ${f} to FerretDB's source:\n${r.stderr ?? r.error?.message ?? ''}${check.stderr ?? ''}\n`);
-      return undefined;
-    }
-  }
-  const attempts = [
-    { args: ['build', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
-    { args: ['build', '-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
-    { args: ['build', '-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backends: 'postgresql' },
-  ];
-  for (const a of attempts) {
-    const r = run(go, a.args, { cwd: work, quiet: true, env, allowFail: true });
-    if (r.status === 0 && existsSync(target)) {
-      chmodSync(target, 0o755);
-      writeFileSync(path.join(binDir, 'ferretdb.backends'), a.backends);
-      writeFileSync(path.join(binDir, 'ferretdb.build'), ferretBuildId());
-      return target;
-    }
-    process.stderr.write(`  FerretDB build (${a.args.join(' ')}) failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
-  }
-  return undefined;
-}
-
-/** Source of the manifests' checker (render with kustomize, decode strictly into the Kubernetes API types). */
-const K8S_CHECK_SRC = path.join(ROOT, 'deploy', 'k8s', 'check');
-
-/**
- * The manifests' checker (deploy/k8s/check) in .data/bin, built with Go when missing or when its
- * source changed (a minute or two the first time: it fetches kustomize and k8s.io/api through
- * the Go module proxy); undefined when Go is missing or the build fails (the reason is printed).
+ * The manifests' checker (deploy/k8s/check), built with Go when missing or when its source
+ * changed and cached across clones (./tools.mjs); undefined when Go is missing or the build fails.
  */
 export function k8sCheckBinary() {
-  const binDir = path.join(DATA, 'bin');
-  const target = path.join(binDir, 'k8s-check');
-  const stamp = path.join(binDir, 'k8s-check.build');
-  const h = createHash('sha256');
-  for (const f of ['main.go', 'go.mod', 'go.sum']) h.update(readFileSync(path.join(K8S_CHECK_SRC, f)));
-  const id = h.digest('hex').slice(0, 12);
-  if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === id) return target;
-  const go = goBin();
-  if (!go) return undefined;
-  mkdirSync(binDir, { recursive: true });
-  say('building the Kubernetes manifests checker with Go (deploy/k8s/check; once)');
-  const r = run(go, ['build', '-o', target, '.'], { cwd: K8S_CHECK_SRC, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
-  if (r.status !== 0 || !existsSync(target)) {
-    process.stderr.write(`  k8s-check build failed:\n${(r.stderr ?? r.error?.message ?? '').split('\n').slice(-8).join('\n')}\n`);
-    return undefined;
-  }
-  writeFileSync(stamp, id);
-  return target;
+  if (!k8sCheckTool({ build: false })) say('building the Kubernetes manifests checker with Go (deploy/k8s/check; once per machine)');
+  return k8sCheckTool();
 }
 
 /** The backends a FerretDB binary supports (a stock one from PATH: both). */
@@ -403,8 +243,9 @@ const FERRET_CLIENT_POOL = 8;
  * both backends.
  */
 export function ferretDbBinary() {
-  const go = goBin();
-  const bin = ownFerretDb() ?? (go ? buildFerretDb(go) : undefined) ?? which('ferretdb');
+  const own = ferretDbTool();
+  if (own) return own;
+  const bin = which('ferretdb');
   return bin ? { bin, backends: ferretBackends(bin) } : undefined;
 }
 
@@ -424,8 +265,8 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     await waitForPort(port, 'mongod', 60_000);
     return { uri: `mongodb://127.0.0.1:${port}`, startedHere: true, backend: 'MongoDB', how: `started ${mongod}` };
   }
-  const go = goBin();
-  let ferret = ownFerretDb() ?? (go ? buildFerretDb(go) : undefined);
+  if (!ferretDbTool({ build: false })) say('building FerretDB with Go (once per machine; about a minute)');
+  let ferret = ferretDbTool()?.bin;
   if (!ferret) {
     ferret = which('ferretdb');
     if (ferret)
@@ -481,7 +322,7 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
   } catch (err) {
     throw new Error(
       'no MongoDB-compatible server: set MONGODB_URI, install mongod, or install Go (https://go.dev/dl) so FerretDB can be built ' +
-        `(go install ${FERRETDB_MODULE}/cmd/ferretdb@${FERRETDB_VERSION}); or run \`docker compose up\`. (${err.message})`,
+        `(or put a stock FerretDB v1 on PATH as \`ferretdb\`); or run \`docker compose up\`. (${err.message})`,
     );
   }
 }
