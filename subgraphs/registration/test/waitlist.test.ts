@@ -69,6 +69,9 @@ describe('Waitlist', () => {
     // Offering again does not give it a second seat.
     expect(offer(next, [{ seat: 'l#8', registrationId: 'r-a' }], at).offers).toEqual([]);
     expect(waitingForSeat(null)).toBe(0);
+    // Only those in line before a moment count against an attempt that came at that moment.
+    expect(waitingForSeat(next, at)).toBe(0);
+    expect(waitingForSeat(next, new Date(at.getTime() + 1))).toBe(2);
   });
 
   it('settles an offered place by taking it out of line', () => {

@@ -108,7 +108,17 @@ export class RegistrationService {
       if ('refused' in joined) return this.settled(lecture, { error: afterJoin(lecture, joined.refused), decidedBy: 'waitlist' });
       return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.storeWaiting(attempt, lecture, joined, false)));
     }
-    return this.settled(lecture, await this.claimed(attempt, wantsWaitlist, () => this.takeSeatAndPay(attempt, lecture, wantsWaitlist)));
+    // When it was promised a seat: it came before anyone who joins the line from now on.
+    const arrived = new Date();
+    const reached = once(() => this.knowledge.reached(lecture.id));
+    try {
+      return this.settled(
+        lecture,
+        await this.claimed(attempt, wantsWaitlist, () => this.takeSeatAndPay(attempt, lecture, wantsWaitlist, arrived, reached)),
+      );
+    } finally {
+      reached();
+    }
   }
 
   /** Runs `fn` under the attempt's outbox claim (stale after `pendingTimeoutMs`, then recovered by {@link recover}). */
@@ -127,8 +137,17 @@ export class RegistrationService {
     return ended.registration;
   }
 
-  /** The attempt's steps from the seat ledger on (see {@link register}), inside its claim. */
-  private async takeSeatAndPay(attempt: Attempt, lecture: Lecture, wantsWaitlist: boolean): Promise<Changed<Ended>> {
+  /**
+   * The attempt's steps from the seat ledger on (see {@link register}), inside its claim. It was
+   * promised a seat at `arrived`; `reached` gives the promise back once the ledger answered.
+   */
+  private async takeSeatAndPay(
+    attempt: Attempt,
+    lecture: Lecture,
+    wantsWaitlist: boolean,
+    arrived: Date,
+    reached: () => void,
+  ): Promise<Changed<Ended>> {
     const refused = this.payment.refusedNow(); // payment refuses calls outright (breaker open): say so before holding anything
     if (refused) {
       this.knowledge.unreserve(lecture.id);
@@ -141,8 +160,8 @@ export class RegistrationService {
       return { value: { error: notOpenError(lecture) } };
     }
     const taken = await this.seats.take(lecture, attempt.id, attempt.studentId, { keepHolder: wantsWaitlist });
+    reached();
     let result: SeatResult;
-    let seatedAt = new Date();
     if (taken === 'already-registered') {
       this.knowledge.unreserve(lecture.id);
       result = { kind: 'already' };
@@ -150,11 +169,10 @@ export class RegistrationService {
       this.knowledge.full(lecture.id);
       result = { kind: 'full' };
     } else {
-      // Stamped before looking for students waiting: see Registration.seatedAt.
-      seatedAt = new Date();
+      // Anyone in line since before this attempt came has the seat (see Registration.seatedAt).
       const line = await this.waitlists.findById(lecture.id);
       if (line) this.knowledge.line(line);
-      result = { kind: 'seated', seat: taken.seat, someoneWaits: waitingForSeat(line) > 0 };
+      result = { kind: 'seated', seat: taken.seat, someoneWaits: waitingForSeat(line, arrived) > 0 };
     }
     const step = afterSeat(lecture, result, wantsWaitlist);
     if (result.kind === 'seated' && step.kind !== 'pay') {
@@ -166,7 +184,7 @@ export class RegistrationService {
     }
     if (step.kind === 'refuse') return { value: { error: step.error } };
     if (step.kind === 'join-waitlist') return this.joinLine(attempt, lecture);
-    return this.pay(attempt, lecture, step.seat, seatedAt);
+    return this.pay(attempt, lecture, step.seat, arrived);
   }
 
   /**
@@ -331,4 +349,15 @@ export class RegistrationService {
       if (await this.seats.releaseAllOf(reg.id)) this.knowledge.seatFreed(reg.lectureId);
     }
   }
+}
+
+/** `fn`, run on the first call only. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      fn();
+    }
+  };
 }

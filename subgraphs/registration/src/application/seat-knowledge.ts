@@ -32,6 +32,8 @@ export type SeatReader = (lecture: Pick<CatalogLecture, 'id' | 'capacity'>) => P
 
 interface Known {
   freeSeats: number;
+  /** Reservations of attempts that have not reached the seat ledger yet. */
+  reserved: number;
   waiting: number;
   waitlistFull: boolean;
   /** When the ledger was last read (epoch ms). */
@@ -59,7 +61,7 @@ export class SeatKnowledge {
   async view(lecture: Pick<CatalogLecture, 'id' | 'capacity'>): Promise<SeatView> {
     let k = this.lectures.get(lecture.id);
     if (!k) {
-      k = { freeSeats: 0, waiting: 0, waitlistFull: false, readAt: 0 };
+      k = { freeSeats: 0, reserved: 0, waiting: 0, waitlistFull: false, readAt: 0 };
       this.lectures.set(lecture.id, k);
       await this.refresh(lecture, k);
     } else if (k.reading && k.readAt === 0) {
@@ -70,12 +72,30 @@ export class SeatKnowledge {
     return { freeSeats: k.freeSeats, waiting: k.waiting, waitlistFull: k.waitlistFull };
   }
 
-  /** Reserves a seat for an attempt about to take one: false when none is believed free. */
+  /**
+   * Reserves a seat for an attempt about to take one: false when none is believed free. The
+   * attempt calls {@link reached} once the seat ledger answered it (or it stopped before).
+   */
   reserve(lectureId: string): boolean {
     const k = this.lectures.get(lectureId);
     if (!k || k.freeSeats <= 0) return false;
     k.freeSeats--;
+    k.reserved++;
     return true;
+  }
+
+  /** A reserved attempt reached the seat ledger, or stopped before: it holds no reservation any more. */
+  reached(lectureId: string): void {
+    const k = this.lectures.get(lectureId);
+    if (k) k.reserved = Math.max(0, k.reserved - 1);
+  }
+
+  /**
+   * Seats the attempts of this process have reserved and not taken yet: free in the ledger, but
+   * promised. The line's writer leaves them to those attempts, who came first.
+   */
+  reservedFor(lectureId: string): number {
+    return this.lectures.get(lectureId)?.reserved ?? 0;
   }
 
   /** A reserved seat was not taken (the attempt stopped before the ledger, or the ledger gave none): back to the count. */

@@ -189,9 +189,11 @@ export class WaitlistDesk {
         if (w !== before) await this.waitlists.store(w, events, ctx);
         let offers: SeatOffer[] = [];
         if (lookForSeats && waitingForSeat(w) > 0 && !w.closed) {
+          // Seats this process's attempts reserved before the line formed are theirs: they came first.
           const taken = await this.seats.takeFree(
             lecture,
             nextInLine(w, waitingForSeat(w)).map((e) => e.registrationId),
+            this.knowledge.reservedFor(lecture.id),
           );
           if (taken.length) {
             ({ next: w, offers } = offer(w, taken, new Date()));

@@ -43,9 +43,10 @@ export interface Registration {
   /** When it joined the lecture's waitlist (stamped once the waitlist stored it); null when it never waited. */
   waitlistedAt: Date | null;
   /**
-   * When it got its seat: for an attempt, just after the seat ledger gave it one and before it
-   * looked for students waiting; for a waitlist place, when the freed seat was offered to it.
-   * Null while it has none. The consistency checker compares it with `waitlistedAt`.
+   * When it was given its seat: for an attempt, when it was promised one (its request found a free
+   * seat and nobody waiting, and it came before anyone who joined the line after); for a waitlist
+   * place, when the freed seat was offered to it. Null while it has none. The consistency checker
+   * compares it with `waitlistedAt`: nobody is seated past a student already waiting.
    */
   seatedAt: Date | null;
   createdAt: Date;

@@ -86,9 +86,9 @@ export function leave(w: Waitlist, registrationId: string): { next: Waitlist; re
   return { next: { ...w, entries: w.entries.filter((e) => e !== removed) }, removed };
 }
 
-/** Places waiting for a seat, not yet offered one. */
-export function waitingForSeat(w: Waitlist | null | undefined): number {
-  return w ? w.entries.filter((e) => !e.offer).length : 0;
+/** Places waiting for a seat, not yet offered one (only those that joined before `since`, when given). */
+export function waitingForSeat(w: Waitlist | null | undefined, since?: Date): number {
+  return w ? w.entries.filter((e) => !e.offer && (!since || e.joinedAt < since)).length : 0;
 }
 
 /**

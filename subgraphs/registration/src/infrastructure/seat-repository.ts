@@ -127,7 +127,8 @@ export class SeatRepository {
 
   /**
    * Takes free seats of a nearly full `lecture` for `registrationIds` (whose holders are in), in
-   * order, as far as they go: the ledger is read once, then the free numbers are tried. A
+   * order, as far as they go, leaving `keep` of them free (promised to attempts on their way): the
+   * ledger is read once, then the free numbers are tried. A
    * registration that holds a seat already (taken for it by a process that died before it
    * recorded the offer) keeps that one.
    * @returns the seats taken, in the order of `registrationIds` (a prefix of it).
@@ -135,11 +136,12 @@ export class SeatRepository {
   async takeFree(
     lecture: Pick<CatalogLecture, 'id' | 'capacity'>,
     registrationIds: readonly string[],
+    keep = 0,
   ): Promise<{ seat: string; registrationId: string }[]> {
     if (!registrationIds.length) return [];
     const ledger = await this.seatsOf(lecture);
     const holding = new Map([...ledger].map(([seat, registrationId]) => [registrationId, seat]));
-    const free = shuffled(this.numbersFree(lecture, ledger));
+    const free = shuffled(this.numbersFree(lecture, ledger)).slice(keep);
     const taken: { seat: string; registrationId: string }[] = [];
     for (const registrationId of registrationIds) {
       let seat = holding.get(registrationId) ?? null;
