@@ -19,8 +19,6 @@ import type { Logger } from './logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
 
-/** Largest request body accepted, in bytes. */
-
 /**
  * Connections the kernel may hold for a server before it accepts them (Linux caps it at
  * `net.core.somaxconn`, 4096 on current kernels). Node's default is 511: when a thousand students
@@ -30,6 +28,8 @@ import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './trac
  * registration rush").
  */
 export const LISTEN_BACKLOG = 4096;
+
+/** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 1_000_000;
 
 /**
