@@ -304,6 +304,15 @@ export function ferretDbBinary() {
 }
 
 /**
+ * The flags of every FerretDB started here or by a test, besides its backend's: it listens on
+ * 127.0.0.1:`port` and keeps its state in `stateDir`, without a debug endpoint or telemetry, and
+ * logs errors only (at warn it dumps every unsupported command, e.g. the driver's endSessions).
+ */
+export function ferretDbArgs(port, stateDir) {
+  return [`--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=error', `--state-dir=${stateDir}`];
+}
+
+/**
  * Finds or starts a MongoDB-wire server; returns { uri (no database), startedHere, how }.
  * @throws with instructions when none can be had.
  */
@@ -330,14 +339,7 @@ export async function ensureMongo({ preferPort = 27017 } = {}) {
     const port = await freePort(preferPort);
     const state = path.join(DATA, 'ferretdb');
     mkdirSync(state, { recursive: true });
-    // error level: at warn FerretDB dumps every unsupported command (e.g. the driver's endSessions).
-    const common = [
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-level=error',
-      `--state-dir=${state}`,
-    ];
+    const common = ferretDbArgs(port, state);
     const supported = ferretBackends(ferret);
     const wanted = process.env.FERRETDB_BACKEND;
     if (wanted && !['sqlite', 'postgresql'].includes(wanted))

@@ -6,9 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ferretDbArgs, freePort, portOpen } from '../../scripts/lib/provision.mjs';
 
 /** True when a FerretDB binary was provided (FERRETDB_BIN). */
 export const ferretDbAvailable = (): boolean => !!process.env.FERRETDB_BIN;
@@ -19,25 +19,6 @@ export interface OwnFerretDb {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
-
 /**
  * Starts FerretDB on SQLite, in a temporary folder removed by stop().
  * @throws when FERRETDB_BIN is not set, or it does not listen within 20 s.
@@ -46,21 +27,11 @@ export async function startFerretDbOnSqlite(): Promise<OwnFerretDb> {
   const bin = process.env.FERRETDB_BIN;
   if (!bin) throw new Error('FERRETDB_BIN is not set: run the tests with `npm test`');
   const dir = mkdtempSync(path.join(tmpdir(), 'ferretdb-sqlite-'));
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    bin,
-    [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
-      `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-',
-      '--telemetry=disable',
-      '--log-level=error',
-      `--state-dir=${dir}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; !(await accepts(port)); i++) {
+  const port: number = await freePort();
+  const child: ChildProcess = spawn(bin, ['--handler=sqlite', `--sqlite-url=file:${dir}/`, ...ferretDbArgs(port, dir)], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; !(await portOpen(port)); i++) {
     if (i > 200 || child.exitCode !== null) throw new Error(`FerretDB on SQLite did not listen on ${port}`);
     await new Promise((r) => setTimeout(r, 100));
   }
