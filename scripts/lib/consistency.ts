@@ -229,7 +229,11 @@ export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = 
 /** Invariant 8 (see the module doc), per lecture. */
 function checkWaitlists(registrations: Doc[], waitlists: Doc[], add: (invariant: number, subject: string, message: string) => void): void {
   const byLecture = new Map<string, Doc[]>();
-  for (const r of registrations) byLecture.set(r.lectureId, [...(byLecture.get(r.lectureId) ?? []), r]);
+  for (const r of registrations) {
+    const regs = byLecture.get(r.lectureId);
+    if (regs) regs.push(r);
+    else byLecture.set(r.lectureId, [r]);
+  }
   const lines = new Map(waitlists.map((w) => [String(w._id), w]));
   const t = (d: unknown) => (d ? new Date(d as string).getTime() : undefined);
   for (const [lectureId, regs] of byLecture) {
