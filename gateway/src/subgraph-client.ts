@@ -16,7 +16,7 @@ import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo
 import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { GraphQLError } from 'graphql';
 import { Pool } from 'undici';
-import { HEADERS, injectTrace, type Identity } from '@courses/platform';
+import { HEADERS, injectTrace, SingleFlight, type Identity } from '@courses/platform';
 
 /** The per-request context the gateway builds: the verified caller, if any. */
 export interface GatewayContext {
@@ -49,7 +49,7 @@ interface Answer {
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly pool: Pool;
   private readonly path: string;
-  private readonly inFlight = new Map<string, Promise<Answer>>();
+  private readonly inFlight = new SingleFlight<Answer>();
 
   constructor(
     readonly url: string,
@@ -80,12 +80,7 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
     if (/^\s*mutation\b/.test(request.query)) answer = await this.post(headers, payload);
     else {
       const key = `${who ? `${who.role}:${who.sub}` : ''}\u0000${payload}`;
-      let shared = this.inFlight.get(key);
-      if (!shared) {
-        shared = this.post(headers, payload).finally(() => this.inFlight.delete(key));
-        this.inFlight.set(key, shared);
-      }
-      answer = await shared;
+      answer = await this.inFlight.run(key, () => this.post(headers, payload));
     }
     if ('incomingRequestContext' in options) restrictCachePolicy(options.incomingRequestContext.overallCachePolicy, answer.cacheControl);
     return answer.response;

@@ -16,6 +16,7 @@ export * from './outbox.js';
 export * from './scalars.js';
 export * from './subgraph.js';
 export * from './keyed-mutex.js';
+export * from './single-flight.js';
 export * from './loaders.js';
 export * from './pagination.js';
 export * from './nats-auth.js';

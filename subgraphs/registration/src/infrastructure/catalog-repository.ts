@@ -10,7 +10,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { Schema, type Connection, type Model } from 'mongoose';
-import { isDuplicateKey } from '@courses/platform';
+import { isDuplicateKey, SingleFlight } from '@courses/platform';
 import type { CatalogLecture } from '../domain/registration.js';
 
 interface CatalogDoc extends Omit<CatalogLecture, 'id'> {
@@ -40,7 +40,7 @@ export class CatalogRepository {
   readonly model: Model<CatalogDoc>;
   private readonly cache = new LRUCache<string, CatalogLecture>({ max: 10_000, ttl: CATALOG_CACHE_MS });
   /** Reads in flight, by id: a rush of requests for one lecture shares one read. */
-  private readonly reading = new Map<string, Promise<CatalogLecture | null>>();
+  private readonly reading = new SingleFlight<CatalogLecture | null>();
 
   constructor(conn: Connection) {
     this.model = conn.model<CatalogDoc>('CatalogLecture', schema);
@@ -48,14 +48,7 @@ export class CatalogRepository {
 
   /** The lecture, from the cache when read less than {@link CATALOG_CACHE_MS} ago (callers at the same moment share one read). */
   async findById(id: string): Promise<CatalogLecture | null> {
-    const cached = this.cache.get(id);
-    if (cached) return cached;
-    let read = this.reading.get(id);
-    if (!read) {
-      read = this.fresh(id).finally(() => this.reading.delete(id));
-      this.reading.set(id, read);
-    }
-    return read;
+    return this.cache.get(id) ?? this.reading.run(id, () => this.fresh(id));
   }
 
   /** The lecture as stored now (and cached). */

@@ -18,7 +18,7 @@
  * meanwhile) and tries the free numbers that remain; when none remain, the lecture is full.
  */
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { insertNew, isDuplicateKey } from '@courses/platform';
+import { insertNew, isDuplicateKey, SingleFlight } from '@courses/platform';
 import { seatId, type CatalogLecture } from '../domain/registration.js';
 
 interface LedgerDoc {
@@ -61,7 +61,7 @@ export class SeatRepository {
   readonly model: Model<LedgerDoc>;
   private readonly cursors = new Map<string, Cursor>();
   /** Ledger scans in flight, by lecture (see {@link seatsOf}). */
-  private readonly scans = new Map<string, Promise<Map<string, string>>>();
+  private readonly scans = new SingleFlight<Map<string, string>>();
 
   constructor(conn: Connection) {
     this.model = conn.model<LedgerDoc>('Seat', schema);
@@ -159,16 +159,12 @@ export class SeatRepository {
    * of them while each waited for another (a stall for good; docs/performance.md).
    */
   private seatsOf(lecture: Pick<CatalogLecture, 'id' | 'capacity'>): Promise<Map<string, string>> {
-    let read = this.scans.get(lecture.id);
-    if (!read) {
-      read = this.ledger
+    return this.scans.run(lecture.id, async () => {
+      const docs = await this.ledger
         .find({ lectureId: lecture.id, kind: 'seat' }, { projection: { _id: 1, registrationId: 1 }, batchSize: lecture.capacity + 1 })
-        .toArray()
-        .then((docs) => new Map(docs.map((d) => [d._id, d.registrationId])))
-        .finally(() => this.scans.delete(lecture.id));
-      this.scans.set(lecture.id, read);
-    }
-    return read;
+        .toArray();
+      return new Map(docs.map((d) => [d._id, d.registrationId]));
+    });
   }
 
   private numbersFree(lecture: Pick<CatalogLecture, 'id' | 'capacity'>, held: Map<string, string>): number[] {
