@@ -17,7 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DATA, LOGS, ROOT, run, say, which } from './shell.mjs';
-import { ferretDbTool, k8sCheckTool, natsServerTool } from './tools.mjs';
+import { ferretDbTool, installedNatsServer, k8sCheckTool, natsServerTool } from './tools.mjs';
 
 export { DATA, LOGS, ROOT, run, say, which } from './shell.mjs';
 export { prebuildTools } from './tools.mjs';
@@ -125,7 +125,7 @@ export function ensureBuilt() {
  */
 export function natsServerBinary() {
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
-  const found = which('nats-server', ['/usr/sbin', '/usr/local/bin']);
+  const found = installedNatsServer();
   if (found) return found;
   const building = !natsServerTool({ build: false });
   if (building) say('building nats-server with Go (once per machine)');

@@ -46,6 +46,11 @@ function cached(t) {
   return existsSync(path.join(t.dir, '.complete')) ? t.dir : undefined;
 }
 
+/** The folder of `t`'s cached build; built with Go when missing unless `build` is false. Undefined when there is none. */
+function located(t, build) {
+  return cached(t) ?? (build && goBin() ? ensure(t) : undefined);
+}
+
 /** Builds `t` into the cache unless it is there; the folder, or undefined when the build failed. */
 function ensure(t) {
   if (cached(t)) return t.dir;
@@ -97,15 +102,19 @@ function k8sTool() {
 export function ferretDbTool({ build = true } = {}) {
   const t = ferretTool();
   adoptLegacyFerretDb(t);
-  const dir = cached(t) ?? (build && goBin() ? ensure(t) : undefined);
+  const dir = located(t, build);
   if (!dir) return undefined;
   return { bin: path.join(dir, 'ferretdb'), backends: readFileSync(path.join(dir, 'ferretdb.backends'), 'utf8').trim().split(',') };
 }
 
+/** A nats-server installed on the machine (PATH, /usr/sbin or /usr/local/bin), or undefined. */
+export function installedNatsServer() {
+  return which('nats-server', ['/usr/sbin', '/usr/local/bin']);
+}
+
 /** nats-server: the cached build, built with Go when missing (`build`: false only looks). @returns the path, or undefined. */
 export function natsServerTool({ build = true } = {}) {
-  const t = natsTool();
-  const dir = cached(t) ?? (build && goBin() ? ensure(t) : undefined);
+  const dir = located(natsTool(), build);
   return dir ? path.join(dir, 'nats-server') : undefined;
 }
 
@@ -115,8 +124,7 @@ export function natsServerTool({ build = true } = {}) {
  * @returns the path, or undefined when Go is missing or the build fails (the reason is printed).
  */
 export function k8sCheckTool({ build = true } = {}) {
-  const t = k8sTool();
-  const dir = cached(t) ?? (build && goBin() ? ensure(t) : undefined);
+  const dir = located(k8sTool(), build);
   return dir ? path.join(dir, 'k8s-check') : undefined;
 }
 
@@ -135,9 +143,22 @@ function adoptLegacyFerretDb(t) {
   });
 }
 
+/**
+ * `go build <args>` in `cwd` (modules resolved through the proxy, GOFLAGS=-mod=mod).
+ * @returns true when it built `target`; else false, with the last lines of its errors printed
+ */
+function goBuild(cwd, args, target) {
+  const r = run(goBin(), ['build', ...args], { cwd, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
+  if (r.status === 0 && existsSync(target)) return true;
+  process.stderr.write(
+    `  go build ${args.join(' ')} in ${cwd} failed:\n${(r.stderr ?? r.error?.message ?? '').split('\n').slice(-8).join('\n')}\n`,
+  );
+  return false;
+}
+
 /** `go mod download -json module@version`: the folder of its source, or undefined. */
-function download(go, module, version, env = {}) {
-  const dl = run(go, ['mod', 'download', '-json', `${module}@${version}`], { quiet: true, env, allowFail: true });
+function download(module, version, env = {}) {
+  const dl = run(goBin(), ['mod', 'download', '-json', `${module}@${version}`], { quiet: true, env, allowFail: true });
   if (dl.status !== 0) {
     process.stderr.write(`  could not download ${module}@${version}:\n${dl.stdout}${dl.stderr}\n`);
     return undefined;
@@ -151,9 +172,7 @@ function download(go, module, version, env = {}) {
  * it downloads the version and builds a copy of its source).
  */
 function buildFerretDb(dir, patches) {
-  const go = goBin();
-  const env = { GOFLAGS: '-mod=mod' };
-  const src = download(go, FERRETDB_MODULE, FERRETDB_VERSION, env);
+  const src = download(FERRETDB_MODULE, FERRETDB_VERSION, { GOFLAGS: '-mod=mod' });
   if (!src) return false;
   const work = path.join(dir, 'src');
   cpSync(src, work, { recursive: true, force: true });
@@ -174,46 +193,33 @@ function buildFerretDb(dir, patches) {
   }
   const target = path.join(dir, 'ferretdb');
   const attempts = [
-    { args: ['build', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
-    { args: ['build', '-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
-    { args: ['build', '-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backends: 'postgresql' },
+    { args: ['-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
+    { args: ['-ldflags=-checklinkname=0', '-o', target, './cmd/ferretdb'], backends: 'sqlite,postgresql' },
+    { args: ['-tags', 'ferretdb_no_sqlite', '-o', target, './cmd/ferretdb'], backends: 'postgresql' },
   ];
   for (const a of attempts) {
-    const r = run(go, a.args, { cwd: work, quiet: true, env, allowFail: true });
-    if (r.status === 0 && existsSync(target)) {
+    if (goBuild(work, a.args, target)) {
       chmodSync(target, 0o755);
       writeFileSync(path.join(dir, 'ferretdb.backends'), a.backends);
       rmSync(work, { recursive: true, force: true });
       return true;
     }
-    process.stderr.write(`  FerretDB build (${a.args.join(' ')}) failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
   }
   return false;
 }
 
 /** Builds nats-server into `dir` with Go. */
 function buildNatsServer(dir) {
-  const go = goBin();
-  const src = download(go, NATS_SERVER_MODULE, NATS_SERVER_VERSION);
+  const src = download(NATS_SERVER_MODULE, NATS_SERVER_VERSION);
   if (!src) return false;
   const target = path.join(dir, 'nats-server');
-  const r = run(go, ['build', '-o', target, '.'], { cwd: src, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
-  if (r.status !== 0 || !existsSync(target)) {
-    process.stderr.write(`  nats-server build failed:\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}\n`);
-    return false;
-  }
-  return true;
+  return goBuild(src, ['-o', target, '.'], target);
 }
 
 /** Builds the manifests' checker into `dir` with Go. */
 function buildK8sCheck(dir) {
   const target = path.join(dir, 'k8s-check');
-  const r = run(goBin(), ['build', '-o', target, '.'], { cwd: K8S_CHECK_SRC, quiet: true, allowFail: true, env: { GOFLAGS: '-mod=mod' } });
-  if (r.status !== 0 || !existsSync(target)) {
-    process.stderr.write(`  k8s-check build failed:\n${(r.stderr ?? r.error?.message ?? '').split('\n').slice(-8).join('\n')}\n`);
-    return false;
-  }
-  return true;
+  return goBuild(K8S_CHECK_SRC, ['-o', target, '.'], target);
 }
 
 /**
@@ -226,9 +232,7 @@ function buildK8sCheck(dir) {
 export function prebuildTools({ k8s = false } = {}) {
   const missing = [
     !ferretDbTool({ build: false }) && process.env.MONGODB_URI === undefined && !which('mongod') ? 'FerretDB' : undefined,
-    !process.env.NATS_SERVER_BIN && !which('nats-server', ['/usr/sbin', '/usr/local/bin']) && !natsServerTool({ build: false })
-      ? 'nats-server'
-      : undefined,
+    !process.env.NATS_SERVER_BIN && !installedNatsServer() && !natsServerTool({ build: false }) ? 'nats-server' : undefined,
     k8s && !k8sCheckTool({ build: false }) ? 'the manifests checker' : undefined,
   ].filter(Boolean);
   if (!missing.length || !goBin()) return { done: Promise.resolve(), building: [] };
@@ -243,7 +247,7 @@ export function prebuildTools({ k8s = false } = {}) {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   ferretDbTool();
-  if (!which('nats-server', ['/usr/sbin', '/usr/local/bin'])) natsServerTool();
+  if (!installedNatsServer()) natsServerTool();
   if (process.argv.includes('--k8s')) k8sCheckTool();
   process.stdout.write(`tools built in ${((Date.now() - started) / 1000).toFixed(1)} s (cache: ${toolCache()})\n`);
 }
