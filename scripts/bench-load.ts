@@ -40,6 +40,7 @@ import {
   cpuNow,
   cpuRows,
   createPoster,
+  openLecture,
   percentile,
   range,
   round,
@@ -230,13 +231,7 @@ async function main(): Promise<number> {
     const secret = devSecrets().JWT_SECRET;
     const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, secret);
     const lectures: string[] = [];
-    for (let i = 0; i < LECTURES; i++) {
-      const r = await post(gw, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
-        i: { title: `Load test ${Date.now()}-${i}`, capacity: SEATS, price: 10_000 },
-      });
-      if (r.code !== 'OK') throw new Error(`could not open a lecture: ${r.code}`);
-      lectures.push(r.data.openLecture.id);
-    }
+    for (let i = 0; i < LECTURES; i++) lectures.push(await openLecture(post, gw, instructor, `Load test ${Date.now()}-${i}`, SEATS));
     // Registration learns of lectures from events: wait until each one takes a registration.
     const probe = await issueToken({ sub: 's-bench-probe', role: 'STUDENT' }, secret);
     for (const id of lectures) {

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from 'node:util';
 import { issueToken } from '@courses/gateway';
-import { cpuNow, cpuRows, createPoster, spread, TARGET_OPTIONS, targetOf } from './lib/bench-target.js';
+import { cpuNow, cpuRows, createPoster, openLecture, spread, TARGET_OPTIONS, targetOf, type Post } from './lib/bench-target.js';
 import { preload } from './lib/preload.js';
 import { devSecrets, say } from './lib/provision.mjs';
 
@@ -38,34 +38,30 @@ const READS = {
   myDashboard: '{ myDashboard { registrationId lectureTitle registrationStatus paymentStatus updatedAt } }',
 };
 
+/**
+ * Registers `token`'s student for `lectureId`, again every 100 ms while registration has not
+ * learnt of the lecture yet (from `lecture.opened`). @throws after 100 refusals.
+ */
+async function register(post: Post, gateway: string, token: string, lectureId: string): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const r = await post(gateway, token, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', { id: lectureId });
+    if (r.code === 'OK') return;
+    if (tries > 100) throw new Error(`could not register: ${r.code}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 /** `n` students register once each through the API (20 at a time), on lectures of 1,000 seats. */
-async function registerThroughApi(
-  gateway: string,
-  instructor: string,
-  secret: string,
-  n: number,
-  post: ReturnType<typeof createPoster>['post'],
-) {
+async function registerThroughApi(gateway: string, instructor: string, secret: string, n: number, post: Post) {
   if (n <= 0) return;
   const t0 = Date.now();
   const lectures: string[] = [];
-  for (let i = 0; i < Math.ceil(n / 1_000); i++) {
-    const l = await post(gateway, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
-      i: { title: `Registered ${i}`, capacity: 1_000, price: 10_000 },
-    });
-    lectures.push(l.data.openLecture.id);
-  }
+  for (let i = 0; i < Math.ceil(n / 1_000); i++) lectures.push(await openLecture(post, gateway, instructor, `Registered ${i}`, 1_000));
   let next = 0;
   const worker = async () => {
     for (let k = next++; k < n; k = next++) {
       const token = await issueToken({ sub: `s-api-${k}`, role: 'STUDENT' }, secret);
-      for (let tries = 0; tries < 100; tries++) {
-        const r = await post(gateway, token, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', {
-          id: lectures[k % lectures.length],
-        });
-        if (r.code === 'OK') break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      await register(post, gateway, token, lectures[k % lectures.length]);
     }
   };
   await Promise.all(Array.from({ length: 20 }, worker));
@@ -84,19 +80,8 @@ async function main(): Promise<void> {
     const instructor = await issueToken({ sub: 'i-reads', role: 'INSTRUCTOR' }, secret);
     await registerThroughApi(target.urls.gateway, instructor, secret, Number(opt.register), post);
     const student = await issueToken({ sub: 's-reads', role: 'STUDENT' }, secret);
-    for (let i = 0; i < Number(opt.mine); i++) {
-      const l = await post(target.urls.gateway, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
-        i: { title: `Reads ${i}`, capacity: 10, price: 10_000 },
-      });
-      for (let tries = 0; ; tries++) {
-        const r = await post(target.urls.gateway, student, 'mutation($id: ID!) { registerForLecture(lectureId: $id) { id } }', {
-          id: l.data.openLecture.id,
-        });
-        if (r.code === 'OK') break;
-        if (tries > 100) throw new Error(`could not register: ${r.code}`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    }
+    for (let i = 0; i < Number(opt.mine); i++)
+      await register(post, target.urls.gateway, student, await openLecture(post, target.urls.gateway, instructor, `Reads ${i}`, 10));
     // Quiet first: the dashboard's projection of the student's registrations has landed.
     await new Promise((res) => setTimeout(res, 2_000));
     const rows = [];

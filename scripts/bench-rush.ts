@@ -55,6 +55,7 @@ import {
   cpuRows,
   createPoster,
   delta,
+  openLecture,
   round,
   scrape,
   settle,
@@ -122,15 +123,6 @@ function outcomeOf(a: Answer): string {
   return a.code === 'OK' ? String(a.data?.registerForLecture?.status ?? 'OK') : a.code;
 }
 
-/** Opens a lecture as an instructor and waits until registration's catalog has it. */
-async function openLecture(target: Target, instructor: string, title: string, capacity: number): Promise<string> {
-  const r = await post(target.urls.gateway, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
-    i: { title, capacity, price: 10_000 },
-  });
-  if (r.code !== 'OK') throw new Error(`could not open a lecture: ${r.code} ${JSON.stringify(r.errors)}`);
-  return r.data.openLecture.id;
-}
-
 /** Waits until every registration process knows the lectures (it learns them from `lecture.opened`). */
 async function waitForCatalog(target: Target, lectures: string[]): Promise<void> {
   const conn = await mongoose.createConnection(target.databases.registration).asPromise();
@@ -155,7 +147,7 @@ async function waitForCatalog(target: Target, lectures: string[]): Promise<void>
  * payments, the waitlist, promotions) has run before; the rush's students and tokens are new.
  */
 async function warmUp(target: Target, instructor: string): Promise<void> {
-  const lecture = await openLecture(target, instructor, `Warm-up ${Date.now()}`, 10);
+  const lecture = await openLecture(post, target.urls.gateway, instructor, `Warm-up ${Date.now()}`, 10);
   await waitForCatalog(target, [lecture]);
   const tokens = await Promise.all(
     Array.from({ length: 200 }, (_, i) => issueToken({ sub: `s-warm-${Date.now()}-${i}`, role: 'STUDENT' }, secret)),
@@ -401,7 +393,8 @@ async function main(): Promise<number> {
     const capacities =
       SHAPE === 'one' ? [Number(opt.seats)] : Array.from({ length: Number(opt.lectures) }, () => 30 + Math.floor(rnd() * 171));
     const lectures: string[] = [];
-    for (const [i, c] of capacities.entries()) lectures.push(await openLecture(target, instructor, `Rush ${Date.now()}-${i}`, c));
+    for (const [i, c] of capacities.entries())
+      lectures.push(await openLecture(post, target.urls.gateway, instructor, `Rush ${Date.now()}-${i}`, c));
     await waitForCatalog(target, lectures);
     const tokens = await Promise.all(
       Array.from({ length: STUDENTS }, (_, i) => issueToken({ sub: `s-rush-${Date.now()}-${i}`, role: 'STUDENT' }, secret)),

@@ -224,6 +224,21 @@ export function createPoster(maxSockets: number, timeoutMs: number) {
   return { post, close: () => agent.destroy() };
 }
 
+/** The GraphQL POST of {@link createPoster}. */
+export type Post = ReturnType<typeof createPoster>['post'];
+
+/**
+ * Opens a lecture of `capacity` seats at 10,000 KRW as `instructor` through the gateway at
+ * `gateway`. @returns its id. @throws when the gateway refuses it.
+ */
+export async function openLecture(post: Post, gateway: string, instructor: string, title: string, capacity: number): Promise<string> {
+  const r = await post(gateway, instructor, 'mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }', {
+    i: { title, capacity, price: 10_000 },
+  });
+  if (r.code !== 'OK') throw new Error(`could not open a lecture: ${r.code} ${JSON.stringify(r.errors)}`);
+  return r.data.openLecture.id;
+}
+
 /**
  * The samples of Prometheus metric `name` (counter, or a histogram's `_bucket`/`_count` series)
  * exposed by the service at `url`: `series{labels}` → value, summed over every URL given.
