@@ -219,12 +219,12 @@ export function cancel(
   now = new Date(),
 ): Transition<Registration, EventEnvelope<'registration.canceled'>> | null {
   if (reg.status === 'CANCELED') return null;
-  if (reg.status === 'WAITLISTED')
-    return transition(reg, 'WAITLISTED', { status: 'CANCELED', cancellationReason: reason }, now, (next) =>
-      canceledEvent(next, reason, true),
-    );
-  if (reg.status !== 'CONFIRMED') throw new DomainError(ErrorCode.REGISTRATION_NOT_ACTIVE, `registration ${reg.id} was never confirmed`);
-  return transition(reg, 'CONFIRMED', { status: 'CANCELED', cancellationReason: reason }, now, (next) => canceledEvent(next, reason));
+  const from = reg.status;
+  if (from !== 'CONFIRMED' && from !== 'WAITLISTED')
+    throw new DomainError(ErrorCode.REGISTRATION_NOT_ACTIVE, `registration ${reg.id} was never confirmed`);
+  return transition(reg, from, { status: 'CANCELED', cancellationReason: reason }, now, (next) =>
+    canceledEvent(next, reason, from === 'WAITLISTED'),
+  );
 }
 
 /**
