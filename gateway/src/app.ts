@@ -1,8 +1,9 @@
 /**
  * The gateway: the single entry point. Apollo Gateway executes queries and mutations over
  * the composed supergraph (query plans over HTTP to the subgraphs, with the gateway secret
- * and the caller's identity in headers); the subscription server serves Subscription fields
- * over graphql-ws on the same URL; browsers get GraphiQL.
+ * and the caller's identity in headers); the subscription engine serves Subscription fields
+ * over graphql-ws on the same URL, and over Server-Sent Events and multipart HTTP; browsers
+ * get GraphiQL.
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -40,7 +41,11 @@ import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, 
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
+import { ClientCaps } from './subscriptions/client-caps.js';
+import { DocumentCache } from './subscriptions/documents.js';
+import { createSubscriptionEngine, type Executor } from './subscriptions/engine.js';
 import { EventHub } from './subscriptions/event-hub.js';
+import { createHttpStreams, type HttpStreams } from './subscriptions/http-streams.js';
 import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
 
 export type { GatewayContext };
@@ -53,6 +58,8 @@ export interface RunningGateway {
   apollo: ApolloServer<GatewayContext>;
   hub: EventHub;
   subscriptions: SubscriptionServer;
+  /** Subscriptions over SSE and multipart HTTP. */
+  httpStreams: HttpStreams;
   nc: NatsConnection;
   stop(): Promise<void>;
 }
@@ -186,12 +193,42 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   });
   await apollo.start();
   const nc = await connectNats(config.NATS_URL, 'gateway', logger, natsAuthOf(config));
-  const hub = new EventHub(nc, config.NATS_NAMESPACE, logger);
+  const hub = new EventHub(nc, config.NATS_NAMESPACE, logger, config.SUBSCRIPTION_REPLAY_MAX);
   const forgetCatalog = config.RESPONSE_CACHE
     ? hub.listen('lecture', (e) => {
         if (e.type === 'lecture.opened' || e.type === 'lecture.canceled') responses.clear();
       })
     : () => undefined;
+
+  const subscriptionCounter = (name: string, help: string) => serviceCounter(metrics, name, help);
+  const executionsTotal = subscriptionCounter(
+    'subscription_executions_total',
+    'Supergraph queries run for subscription events (a shared one counts once)',
+  );
+  const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
+  const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
+  /** Runs an operation sent over a subscription transport, as `identity`, through Apollo's pipeline. */
+  const execute: Executor = async (document, variables, identity, operationName) => {
+    // Fresh: an event says the entity just changed, so no cached answer will do.
+    const res = await apollo.executeOperation(
+      { query: document, variables, operationName: operationName ?? undefined },
+      { contextValue: { identity, fresh: true } },
+    );
+    if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over subscription transports');
+    return res.body.singleResult as never;
+  };
+  // One document cache, engine and per-client cap for graphql-ws, SSE and multipart.
+  const documents = new DocumentCache(limits.validationRules);
+  const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT);
+  const engine = createSubscriptionEngine({
+    execute,
+    hub,
+    documents,
+    logger,
+    bufferSize: config.SUBSCRIPTION_BUFFER,
+    count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
+  });
+  const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, tokens, caps, logger });
 
   const host = createServiceHost<GatewayContext>({
     name: 'gateway',
@@ -215,6 +252,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
         ]),
       ),
       ...(config.DEV_TOKENS ? { '/dev/token': devTokenRoute(tokens) } : {}),
+      '/graphql': (req: IncomingMessage, res: ServerResponse, body: Buffer) => httpStreams.graphql(req, res, body),
+      '/graphql/stream': (req: IncomingMessage, res: ServerResponse, body: Buffer) => httpStreams.sse(req, res, body),
     },
     async context(req) {
       try {
@@ -227,39 +266,23 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     },
   });
 
-  const subscriptionCounter = (name: string, help: string) => serviceCounter(metrics, name, help);
-  const executionsTotal = subscriptionCounter(
-    'subscription_executions_total',
-    'Supergraph queries run for subscription events (a shared one counts once)',
-  );
-  const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
-  const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
   const subscriptions = startSubscriptionServer({
     httpServer: host.server,
-    count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
     schema: () => apiSchema,
-    hub,
+    execute,
+    engine,
+    documents,
+    caps,
     tokens,
     logger,
-    validationRules: limits.validationRules,
-    maxSocketsPerClient: config.WS_MAX_SOCKETS_PER_CLIENT,
     maxSubscriptionsPerSocket: config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
     keepAliveMs: config.WS_KEEPALIVE_MS,
     allowedOrigins: allowedOrigins(config),
-    bufferSize: config.SUBSCRIPTION_BUFFER,
-    async execute(document, variables, identity, operationName) {
-      // Fresh: an event says the entity just changed, so no cached answer will do.
-      const res = await apollo.executeOperation(
-        { query: document, variables, operationName: operationName ?? undefined },
-        { contextValue: { identity, fresh: true } },
-      );
-      if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over graphql-ws');
-      return res.body.singleResult as never;
-    },
   });
   serviceGauge(metrics, 'graphql_subscriptions_active', 'Subscriptions (graphql-ws operations) running now', (g) =>
     g.set(subscriptions.operations),
   );
+  serviceGauge(metrics, 'graphql_http_streams', 'Open SSE and multipart subscription responses', (g) => g.set(httpStreams.open));
   serviceGauge(metrics, 'graphql_ws_connections', 'Open graphql-ws connections', (g) => g.set(subscriptions.connections));
 
   const port = await host.listen(config.PORT, config.HOST);
@@ -272,6 +295,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     apollo,
     hub,
     subscriptions,
+    httpStreams,
     nc,
     stop() {
       stopping ??= stopAll(
@@ -280,6 +304,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
           // reconnect, through the balancer, to another gateway) before the listener closes.
           () => host.drain(),
           () => subscriptions.close(),
+          async () => httpStreams.close(),
           () => host.stop(),
           forgetCatalog,
           () => hub.close(),

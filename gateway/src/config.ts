@@ -79,6 +79,11 @@ export const gatewayEnv = baseEnv.extend({
   WS_ALLOWED_ORIGINS: z.string().optional(),
   /** Events buffered per subscription before a too-slow client is disconnected from it. */
   SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(256),
+  /**
+   * Events per context the gateway keeps to resume subscriptions from, and the most one resume
+   * may replay per context (count): an older position gets RESUME_EXPIRED.
+   */
+  SUBSCRIPTION_REPLAY_MAX: z.coerce.number().int().positive().default(10_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayEnv>;
 

@@ -149,13 +149,13 @@ describe('socket checks', () => {
 
 describe('subscriptionStream', () => {
   /** A stream over numbered events whose result is `r<n>` (null for odd n when `skipOdd`), and its listener. */
-  function stream(bufferSize: number, o: { skipOdd?: boolean; expiresAt?: number } = {}) {
+  function stream(bufferSize: number, o: { skipOdd?: boolean; expiresAt?: number; backlog?: number[] } = {}) {
     const state = { deliver: undefined as ((n: number) => void) | undefined, listening: false, resolved: [] as number[] };
     const it = subscriptionStream<number, string>({
       listen(deliver) {
         state.deliver = deliver;
         state.listening = true;
-        return () => (state.listening = false);
+        return { stop: () => (state.listening = false), backlog: o.backlog };
       },
       bufferSize,
       expiresAt: o.expiresAt,
@@ -204,6 +204,17 @@ describe('subscriptionStream', () => {
     await it.return!();
     expect(await pending).toEqual({ done: true, value: undefined });
     await vi.waitFor(() => expect(state.listening).toBe(false));
+  });
+
+  it('sends the backlog first, in order and beyond the buffer size, then what was heard meanwhile', async () => {
+    const { it, state } = stream(2, { backlog: [1, 2, 3, 4, 5] });
+    expect(state.listening).toBe(true); // listening starts with the stream, before the first pull
+    state.deliver!(6);
+    const got: string[] = [];
+    for (let i = 0; i < 6; i++) got.push((await it.next()).value as string);
+    expect(got).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+    await it.return!();
+    expect(state.listening).toBe(false);
   });
 
   it("ends with UNAUTHENTICATED when the subscriber's token expires", async () => {

@@ -10,20 +10,27 @@
  * - acks (`$JS.ACK.<stream>.<durable>.>`) of its own durable consumers only;
  * - its dead letters (`deadletter.<service>.>`).
  * What it may subscribe to: replies on its own inbox prefix (`_INBOX_<service>.>`, see
- * {@link inboxPrefixOf}), so no service reads the messages pulled by another; and, for the
- * gateway only, the contexts it listens to.
+ * {@link inboxPrefixOf}), so no service reads the messages pulled by another.
+ *
+ * A listener (the gateway, `listens` in BUS) reads the streams of the contexts it listens to
+ * through ephemeral ordered consumers (its live feed and its replays): the stream's info, and
+ * create, pull from, look at and delete consumers of any name on it, except the services'
+ * durable consumers, which it may neither create (that would change their configuration), pull
+ * from (that would take their messages), look at nor delete. It acks nothing and publishes nothing.
  *
  * Subjects and API names follow the JetStream wire API
  * (https://docs.nats.io/reference/reference-protocols/nats_api_reference) and nats.js v3's use of
  * it (`@nats-io/jetstream`: `CONSUMER.CREATE.<stream>.<name>[.<filter>]` on servers ≥ 2.9,
  * `CONSUMER.DURABLE.CREATE` before).
  */
-import { BUS, busRole, namespacedStream, streamOf, type BusService, type Context } from '@courses/contracts';
+import { BUS, busRole, namespacedStream, streamOf, type BusRole, type BusService, type Context } from '@courses/contracts';
 
 /** A NATS user's allow-lists (subjects, with `*` and `>` wildcards); absent means unrestricted. */
 export interface NatsPermissions {
   publish: string[];
   subscribe: string[];
+  /** Subjects refused for publishing even when `publish` allows them (a deny wins over an allow). */
+  denyPublish?: string[];
 }
 
 /** The inbox prefix of `service`'s connection: replies to it arrive on `_INBOX_<service>.…`. */
@@ -77,8 +84,18 @@ export function natsPermissions(service: BusService, namespace = ''): NatsPermis
       publish.add(`$JS.ACK.*.*.${stream}.${durable}.>`);
     }
   }
-  for (const context of role.listens ?? []) subscribe.add(`${p}${context}.>`);
-  return { publish: [...publish], subscribe: [...subscribe] };
+  const deny = new Set<string>();
+  for (const context of role.listens ?? []) {
+    const stream = streamOf(context, namespace).name;
+    publish.add(`$JS.API.STREAM.INFO.${stream}`);
+    for (const api of ['CONSUMER.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.INFO', 'CONSUMER.DELETE']) publish.add(`$JS.API.${api}.${stream}.*`);
+    for (const other of Object.values(BUS) as BusRole[])
+      for (const [durable, read] of Object.entries(other.consumes ?? {}))
+        if (read === context)
+          for (const api of ['CONSUMER.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.INFO', 'CONSUMER.DELETE'])
+            deny.add(`$JS.API.${api}.${stream}.${durable}`);
+  }
+  return { publish: [...publish], subscribe: [...subscribe], ...(deny.size ? { denyPublish: [...deny] } : {}) };
 }
 
 /** One user in a nats-server configuration. */
@@ -130,7 +147,8 @@ export function natsServerConfig(opts: NatsServerConfigOptions): string {
   const users = opts.users.map((u) => {
     const lines = [`      user: ${value(u.user)}`, `      password: ${value(u.password)}`];
     if (u.permissions) {
-      const pub = u.permissions.publish.length ? `{ allow: ${list(u.permissions.publish, '        ')} }` : '{ deny: [">"] }';
+      const denied = u.permissions.denyPublish?.length ? `, deny: ${list(u.permissions.denyPublish, '        ')}` : '';
+      const pub = u.permissions.publish.length ? `{ allow: ${list(u.permissions.publish, '        ')}${denied} }` : '{ deny: [">"] }';
       lines.push(
         `      permissions: {\n        publish: ${pub}\n        subscribe: { allow: ${list(u.permissions.subscribe, '        ')} }\n      }`,
       );

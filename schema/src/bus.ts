@@ -2,7 +2,8 @@
  * Who says and who hears what on the event bus, in one table.
  *
  * Each service publishes only its own context's events and reads others' only through the
- * durable consumers declared here; the gateway only listens, to push live updates. The NATS
+ * durable consumers declared here; the gateway only listens, to push live updates (and to replay
+ * them to a client that resumes). The NATS
  * user permissions are derived from this table (`natsPermissions` in `@courses/platform`),
  * and a subgraph refuses at start a durable consumer that is not declared here, so the code
  * and the permissions cannot drift apart.
@@ -15,7 +16,10 @@ export interface BusRole {
   publishes?: Context;
   /** Durable consumer name → the context whose stream it reads. */
   consumes?: Readonly<Record<string, Context>>;
-  /** Contexts whose events it hears live, without a durable consumer (core subscriptions). */
+  /**
+   * Contexts whose events it hears live and replays, without a durable consumer (ephemeral
+   * ordered consumers on their streams; nothing acked).
+   */
   listens?: readonly Context[];
 }
 

@@ -128,11 +128,11 @@ describe('shared executions', () => {
     );
     await asLecture.close();
     const [[ra], [rb], [rc], [rd]] = await Promise.all([feedA.waitFor(1), feedB.waitFor(1), feedC.waitFor(1), feedD.waitFor(1)]);
-    expect(ra).toEqual({ data: { lectureUpdated: { id: lecture, title: 'Shared Words' } } });
-    expect(rb).toEqual({ data: { watched: { name: 'Shared Words', key: lecture } } });
+    expect(ra.data).toEqual({ lectureUpdated: { id: lecture, title: 'Shared Words' } });
+    expect(rb.data).toEqual({ watched: { name: 'Shared Words', key: lecture } });
     expect(JSON.stringify(Object.keys(rb.data!.watched))).toBe('["name","key"]');
-    expect(rc).toEqual(ra);
-    expect(rd).toEqual({ data: { lectureUpdated: { id: lecture, registrations: { totalCount: 0 } } } });
+    expect(rc.data).toEqual(ra.data);
+    expect(rd.data).toEqual({ lectureUpdated: { id: lecture, registrations: { totalCount: 0 } } });
     expect(sys.gateway.subscriptions.executions - executions).toBe(2);
     await Promise.all([a, b, c, d].map((x) => x.dispose()));
   });

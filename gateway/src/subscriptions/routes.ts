@@ -3,9 +3,50 @@
  * cheap audience pre-filter. Authorization proper happens when the gateway resolves the
  * entity through the supergraph with the subscriber's identity (a registration the
  * subscriber may not see resolves to null and is not sent).
+ *
+ * What an event itself says about its entity ({@link SubscriptionRoute.facts}) is laid over the
+ * entity read when the event is delivered, so that each delivery reports its own event: a
+ * registration confirmed then canceled within milliseconds is delivered CONFIRMED, then
+ * CANCELED, though both reads see it canceled.
  */
 import type { Context, EventEnvelope, EventType } from '@courses/contracts';
 import type { Identity } from '@courses/platform';
+
+/** Field values an event states (see SubscriptionRoute.facts). */
+export interface Facts {
+  [field: string]: string | number | boolean | null | Facts;
+}
+
+/** A registration's fields as of one of its events (a payment completes exactly when its registration is confirmed). */
+function registrationFacts(e: EventEnvelope): Facts | undefined {
+  switch (e.type) {
+    case 'registration.confirmed':
+      return { status: 'CONFIRMED', cancellationReason: null, waitlistPosition: null, payment: { status: 'COMPLETED' } };
+    case 'registration.waitlisted':
+      return {
+        status: 'WAITLISTED',
+        cancellationReason: null,
+        waitlistPosition: (e as EventEnvelope<'registration.waitlisted'>).payload.position,
+        payment: null,
+      };
+    case 'registration.waitlistChanged': {
+      const { waiting } = (e as EventEnvelope<'registration.waitlistChanged'>).payload;
+      const at = waiting.findIndex((w) => w.registrationId === e.correlation.registrationId);
+      return at < 0 ? undefined : { status: 'WAITLISTED', cancellationReason: null, waitlistPosition: at + 1, payment: null };
+    }
+    case 'registration.canceled': {
+      const p = (e as EventEnvelope<'registration.canceled'>).payload;
+      // Its payment (if it was charged) is refunded after: payment.refunded says so.
+      const facts: Facts = { status: 'CANCELED', cancellationReason: p.reason, waitlistPosition: null };
+      facts.payment = p.fromWaitlist || !p.paymentId ? null : { status: 'COMPLETED' };
+      return facts;
+    }
+    case 'payment.refunded':
+      return { status: 'CANCELED', waitlistPosition: null, payment: { status: 'REFUNDED' } };
+    default:
+      return undefined;
+  }
+}
 
 export interface SubscriptionRoute {
   /** Contexts whose events feed the field. */
@@ -27,6 +68,12 @@ export interface SubscriptionRoute {
    * names each place in it); absent: the event itself.
    */
   expand?(event: EventEnvelope): EventEnvelope[];
+  /**
+   * The entity's fields as of `event`, by field name (an object for a field of an object type,
+   * laid over its own fields; null for a field the event says is null): what the delivery of
+   * the event reports whatever a read at delivery time says.
+   */
+  facts?(event: EventEnvelope): Facts | undefined;
   /** False when the event is certainly not for `who` (saves a query). */
   mayConcern(event: EventEnvelope, who: Identity | undefined): boolean;
   /**
@@ -44,7 +91,7 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
       'registration.waitlistChanged',
       'registration.confirmed',
       'registration.canceled',
-      'payment.completed',
+      // payment.completed is not: it always comes with registration.confirmed, which reports it.
       'payment.refunded',
     ],
     entityQueryField: 'registration',
@@ -61,6 +108,7 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
             correlation: { ...e.correlation, registrationId: w.registrationId, studentId: w.studentId },
           }))
         : [e],
+    facts: registrationFacts,
     mayConcern(e, who) {
       if (!who) return false;
       if (who.role === 'ADMIN') return true;
@@ -78,6 +126,14 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
     keyRequired: true,
     needsIdentity: false,
     keyOf: (e) => e.correlation.lectureId,
+    facts(e): Facts | undefined {
+      if (e.type === 'lecture.canceled') return { status: 'CANCELED' };
+      if (e.type === 'lecture.enrolledCountChanged')
+        return { enrolledCount: (e as EventEnvelope<'lecture.enrolledCountChanged'>).payload.enrolledCount };
+      if (e.type === 'registration.waitlistChanged')
+        return { waitlistLength: (e as EventEnvelope<'registration.waitlistChanged'>).payload.waiting.length };
+      return undefined;
+    },
     mayConcern: () => true,
     // The lecture subgraph's own fields (public, cacheControl PUBLIC) and the waitlist's length; not `registrations`.
     publicFields: new Set(['__typename', 'id', 'title', 'instructorId', 'capacity', 'price', 'status', 'enrolledCount', 'waitlistLength']),

@@ -174,3 +174,26 @@ export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinit
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) out.set(d.name.value, d);
   return out;
 }
+
+/** The field name a canonical response key stands for (see {@link canonicalKey}). */
+function fieldOfKey(key: string): string {
+  return key.replace(/_[0-9a-f]{8}$/, '');
+}
+
+/**
+ * `value` (an object of canonical data) with `facts` laid over it: each field whose name is in
+ * `facts` takes the stated value (an object fact over an object value, field by field; a null
+ * fact makes it null). Fields not selected stay absent, a null object stays null; `value` itself
+ * is not changed (the result shares what the facts do not touch).
+ */
+export function withFacts(value: unknown, facts: { [field: string]: unknown }): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key of Object.keys(out)) {
+    const name = fieldOfKey(key);
+    if (!(name in facts)) continue;
+    const fact = facts[name];
+    out[key] = fact !== null && typeof fact === 'object' ? withFacts(out[key], fact as { [field: string]: unknown }) : fact;
+  }
+  return out;
+}

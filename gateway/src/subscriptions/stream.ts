@@ -20,8 +20,12 @@ import { whenExpired } from '../auth.js';
 
 /** What a subscription's stream is made of. `E` is an event, `R` a result sent to the client. */
 export interface StreamOptions<E, R> {
-  /** Starts hearing events, handing each to `deliver`; returns how to stop hearing them. */
-  listen(deliver: (event: E) => void): () => void;
+  /**
+   * Starts hearing events, handing each to `deliver`; returns how to stop hearing them, and the
+   * events that come before those (a resumed subscription's replay: taken in order before the
+   * buffer, and not counted against `bufferSize`).
+   */
+  listen(deliver: (event: E) => void): { stop(): void; backlog?: E[] };
   /** Most events waiting for their turn (count); one more ends the stream with SUBSCRIPTION_OVERFLOW. */
   bufferSize: number;
   /** When the subscriber's token expires, epoch seconds; the stream then ends with UNAUTHENTICATED. */
@@ -46,20 +50,39 @@ interface EarlyEnd {
  */
 export function subscriptionStream<E, R>(opts: StreamOptions<E, R>): AsyncIterableIterator<R> {
   let early: EarlyEnd | undefined;
+  const overflow = (): EarlyEnd => ({
+    code: 'SUBSCRIPTION_OVERFLOW',
+    message: `more than ${opts.bufferSize} events waited for this client; resubscribe and refetch`,
+  });
   const buffer = new FixedBuffer(opts.bufferSize);
+  // Listening starts now, not at the first pull: a resumed subscription's replay and the live
+  // events after it are taken in one step (./engine.ts). Events heard before the Repeater
+  // starts wait in `early`-bounded `waiting`.
+  let waiting: E[] = [];
+  let hand: ((event: E) => void) | undefined;
+  const listening = opts.listen((event) => {
+    if (hand) hand(event);
+    else if (waiting.length < opts.bufferSize) waiting.push(event);
+    else early ??= overflow();
+  });
+  const backlog = listening.backlog ?? [];
+  let stopped = false;
+  const stopListening = () => {
+    if (!stopped) listening.stop();
+    stopped = true;
+  };
   const events = new Repeater<E>(async (push, stop) => {
     const end = (why: EarlyEnd) => {
       early ??= why;
       stop();
     };
-    const stopListening = opts.listen((event) => {
+    hand = (event) => {
       if (!buffer.full) void push(event);
-      else
-        end({
-          code: 'SUBSCRIPTION_OVERFLOW',
-          message: `more than ${opts.bufferSize} events waited for this client; resubscribe and refetch`,
-        });
-    });
+      else end(overflow());
+    };
+    for (const event of waiting) hand(event);
+    waiting = [];
+    if (early) stop();
     const forgetExpiry =
       opts.expiresAt === undefined
         ? () => undefined
@@ -79,7 +102,7 @@ export function subscriptionStream<E, R>(opts: StreamOptions<E, R>): AsyncIterab
     [Symbol.asyncIterator]: () => results,
     async next() {
       while (!finished) {
-        const n = await events.next();
+        const n: IteratorResult<E> = backlog.length && !early ? { done: false, value: backlog.shift()! } : await events.next();
         if (early) {
           // What still waits in the buffer is dropped; the early end is the last result.
           finished = true;
@@ -98,6 +121,7 @@ export function subscriptionStream<E, R>(opts: StreamOptions<E, R>): AsyncIterab
       // Ends a pending events.next() at once, which stops the listening (Repeater's contract).
       finished = true;
       await events.return();
+      stopListening(); // in case the Repeater never started
       return { done: true, value: undefined };
     },
   };

@@ -1,0 +1,220 @@
+/**
+ * Subscriptions over plain HTTP, on the gateway's port, beside graphql-ws (./server.ts) and
+ * served by the same engine (./engine.ts): the same Authorization, limits, per-client caps
+ * (./client-caps.ts), shared executions, positions and metrics.
+ *
+ * - **GraphQL over Server-Sent Events**, with the `graphql-sse` library
+ *   (https://github.com/enisdenjo/graphql-sse/blob/master/PROTOCOL.md), both of its modes, at
+ *   `/graphql/stream`: *distinct connections* (one `text/event-stream` request per operation,
+ *   GET or POST; also on `/graphql`, for EventSource) and *single connection* (PUT reserves a
+ *   stream, GET opens it, POSTs carry operations). Each `next` event of a subscription carries
+ *   an `id:` line, its position, so an EventSource that reconnects sends it back as
+ *   `Last-Event-ID` and resumes; an operation may also carry `extensions.lastEventId`.
+ * - **Apollo's multipart HTTP subscription protocol**
+ *   (https://www.apollographql.com/docs/graphos/routing/operations/subscriptions/multipart-protocol):
+ *   a POST to `/graphql` with `accept: multipart/mixed;subscriptionSpec=1.0` and a subscription
+ *   gets `multipart/mixed;boundary="graphql";subscriptionSpec=1.0`: each result is a part
+ *   `{"payload": …}` whose `payload.extensions.eventId` is its position, a heartbeat part `{}`
+ *   every `heartbeatMs`. To resume, send the position back as `extensions.lastEventId` (or a
+ *   `Last-Event-ID` header). Queries and mutations with that header fall through to Apollo.
+ *
+ * Every stream ends (after one UNAUTHENTICATED result) when its token expires, and at shutdown.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { createHandler, type Request as SseRequest, type RequestParams } from 'graphql-sse';
+import { ErrorCode, sendJson, type Logger } from '@courses/platform';
+import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.js';
+import type { ClientCaps } from './client-caps.js';
+import type { DocumentCache } from './documents.js';
+import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
+
+export interface HttpStreamsOptions {
+  schema: () => GraphQLSchema | undefined;
+  /** Runs queries and mutations sent over SSE. */
+  execute: Executor;
+  engine: SubscriptionEngine;
+  documents: DocumentCache;
+  tokens: TokenPolicy;
+  caps: ClientCaps;
+  logger: Logger;
+  /** Interval between multipart heartbeats, ms (default 5000, Apollo's). */
+  heartbeatMs?: number;
+}
+
+/** The HTTP streams' route handlers and what they hold open. */
+export interface HttpStreams {
+  /** `/graphql`: multipart subscriptions and EventSource requests; false for anything else (Apollo's). */
+  graphql(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean>;
+  /** `/graphql/stream`: GraphQL over SSE, both modes. */
+  sse(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean>;
+  /** Open SSE and multipart responses. */
+  readonly open: number;
+  /** Ends every open stream (shutdown). */
+  close(): void;
+}
+
+const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' };
+/** The `id:` an SSE `next` message gets: the position at the end of its JSON (see engine.ts). */
+const EVENT_ID = /"extensions":\{"eventId":"([0-9a-f_.-]+)"\}\}+\n\n$/;
+
+/** Verifies the request's Authorization into an operation context; AuthError as a context that fails the operation. */
+async function contextOf(req: IncomingMessage, tokens: TokenPolicy, lastEventId: unknown): Promise<OperationContext | AuthError> {
+  try {
+    const verified = await identityFromAuthorization(req.headers.authorization, tokens);
+    return { identity: verified?.identity, exp: verified?.exp, lastEventId };
+  } catch (e) {
+    if (e instanceof AuthError) return e;
+    throw e;
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
+  const { documents, engine, caps, logger } = opts;
+  const heartbeatMs = opts.heartbeatMs ?? 5_000;
+  const open = new Set<ServerResponse>();
+
+  /** Counts `res` against its client's cap until it closes; false (and a 429 sent) when the client is at its cap. */
+  function admit(req: IncomingMessage, res: ServerResponse): boolean {
+    const address = req.socket.remoteAddress ?? '';
+    if (!caps.allows(address)) {
+      sendJson(res, 429, { errors: [{ message: `at most ${caps.max} connections per client`, extensions: { code: 'TOO_MANY_CONNECTIONS' } }] });
+      return false;
+    }
+    res.once('close', caps.hold(address));
+    open.add(res);
+    res.once('close', () => open.delete(res));
+    return true;
+  }
+
+  /** The operation of `params`, parsed (syntax errors as a GraphQL error) with the caller's context. */
+  async function prepare(
+    req: IncomingMessage,
+    params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown },
+  ): Promise<ExecutionArgs | { status: number; result: ExecutionResult }> {
+    const schema = opts.schema();
+    if (!schema) return { status: 503, result: errorResult(ErrorCode.SERVICE_UNAVAILABLE, 'the supergraph is not loaded yet') };
+    if (typeof params.query !== 'string') return { status: 400, result: errorResult('BAD_REQUEST', 'query must be a string') };
+    let document: DocumentNode;
+    try {
+      document = documents.parse(params.query);
+    } catch (e) {
+      return { status: 400, result: errorResult('GRAPHQL_PARSE_FAILED', (e as Error).message) };
+    }
+    const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
+    const context = await contextOf(req, opts.tokens, lastEventId);
+    if (context instanceof AuthError) return { status: 401, result: errorResult(ErrorCode.UNAUTHENTICATED, context.message) };
+    return {
+      schema,
+      document,
+      operationName: typeof params.operationName === 'string' ? params.operationName : undefined,
+      variableValues: (params.variables ?? {}) as Record<string, unknown>,
+      contextValue: context,
+    };
+  }
+
+  const execute = (args: ExecutionArgs) => {
+    const context = args.contextValue as OperationContext;
+    return opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, context.identity, args.operationName);
+  };
+
+  const sseHandler = createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({
+    validate: (schema, document) => documents.validate(schema, document) as never,
+    execute: (args) => execute(args as ExecutionArgs) as never,
+    subscribe: (args) => engine.subscribe(args as ExecutionArgs) as never,
+    async onSubscribe(req: SseRequest<IncomingMessage, undefined>, params: RequestParams) {
+      const prepared = await prepare(req.raw, params);
+      if ('result' in prepared) return [JSON.stringify(prepared.result), { status: prepared.status, statusText: 'Refused', headers: JSON_TYPE }];
+      return prepared as never;
+    },
+  });
+
+  async function sse(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+    const streaming = req.headers.accept === 'text/event-stream';
+    if (streaming && !admit(req, res)) return true;
+    const [out, init] = await sseHandler({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: { get: (key) => (Array.isArray(req.headers[key]) ? (req.headers[key] as string[]).join('\n') : (req.headers[key] as string | undefined)) },
+      body: body.length ? body.toString('utf8') : null,
+      raw: req,
+      context: undefined,
+    });
+    res.writeHead(init.status, init.statusText, init.headers as Record<string, string>);
+    if (!out || typeof out === 'string') return (res.end(out ?? undefined), true);
+    res.once('close', () => void out.return(undefined));
+    for await (const message of out) {
+      // A subscription's `next` message gets its position as the SSE id (for Last-Event-ID).
+      const id = message.startsWith('event: next') ? EVENT_ID.exec(message)?.[1] : undefined;
+      if (!res.writable || !(await write(res, id ? `id: ${id}\n${message}` : message))) break;
+    }
+    res.end();
+    return true;
+  }
+
+  async function multipart(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+    const accept = req.headers.accept ?? '';
+    if (req.method !== 'POST' || !/multipart\/mixed/i.test(accept) || !/subscriptionSpec/i.test(accept)) return false;
+    let params: Record<string, unknown>;
+    try {
+      params = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return false; // Apollo answers a malformed body
+    }
+    const prepared = await prepare(req, params ?? {});
+    if ('result' in prepared) return (sendJson(res, prepared.status, prepared.result), true);
+    const operation = getOperationAST(prepared.document, prepared.operationName);
+    if (operation?.operation !== 'subscription') return false; // queries and mutations: Apollo
+    const errors = documents.validate(prepared.schema, prepared.document);
+    if (errors.length) return (sendJson(res, 400, { errors: errors.map((e) => e.toJSON()) }), true);
+    if (!admit(req, res)) return true;
+    const results = await engine.subscribe(prepared);
+    res.writeHead(200, { 'content-type': 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0"', 'cache-control': 'no-store' });
+    const part = (json: string) => `\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}`;
+    if (!(Symbol.asyncIterator in results)) {
+      res.end(`${part(JSON.stringify({ payload: results }))}\r\n--graphql--\r\n`);
+      return true;
+    }
+    const heartbeat = setInterval(() => res.writable && res.write(part('{}')), heartbeatMs);
+    res.once('close', () => {
+      clearInterval(heartbeat);
+      void results.return?.();
+    });
+    try {
+      for await (const result of results) {
+        if (!res.writable || !(await write(res, part(JSON.stringify({ payload: result }))))) break;
+      }
+    } catch (e) {
+      logger.error({ err: (e as Error).message }, 'multipart subscription failed');
+      if (res.writable) await write(res, part(JSON.stringify({ payload: null, errors: [{ message: 'internal error' }] })));
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (res.writable) res.end('\r\n--graphql--\r\n');
+    return true;
+  }
+
+  return {
+    async graphql(req, res, body) {
+      if (req.headers.accept === 'text/event-stream') return sse(req, res, body);
+      return multipart(req, res, body);
+    },
+    sse,
+    get open() {
+      return open.size;
+    },
+    close() {
+      for (const res of open) res.end();
+    },
+  };
+}
+
+/** Writes `chunk`, resolving once the socket took it (false when the response is gone). */
+function write(res: ServerResponse, chunk: string): Promise<boolean> {
+  return new Promise((resolve) => res.write(chunk, (err) => resolve(!err)));
+}
