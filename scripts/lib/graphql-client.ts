@@ -123,3 +123,146 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** How a live feed reaches the gateway: graphql-ws, GraphQL over SSE (distinct connections), or Apollo's multipart HTTP. */
+export type Transport = 'ws' | 'sse' | 'multipart';
+
+/** A subscription result as every transport delivers it; `extensions.eventId` is its position. */
+export interface LiveResult<T = Record<string, any>> {
+  data?: T;
+  errors?: Array<{ message: string; extensions?: Record<string, any> }>;
+  extensions?: { eventId?: string };
+  /** SSE only: the `id:` line of the message. */
+  sseId?: string;
+}
+
+/** A subscription over any {@link Transport} that collects its results. */
+export interface LiveFeed<T = Record<string, any>> extends Omit<Collected<T>, 'results' | 'waitFor'> {
+  results: LiveResult<T>[];
+  waitFor(n: number, timeoutMs?: number): Promise<LiveResult<T>[]>;
+}
+
+/** Options of {@link subscribeOver}. */
+export interface SubscribeOverOptions {
+  token?: string;
+  variables?: Record<string, unknown>;
+  /** The position to resume from (graphql-ws and multipart: `extensions.lastEventId`; SSE: `Last-Event-ID`). */
+  lastEventId?: string;
+}
+
+/**
+ * Subscribes to `query` at `<url>` over `transport` and collects the results (each transport's own
+ * client: graphql-ws; and fetch, reading the SSE and multipart framing as they are specified).
+ * `done` resolves when the server ends the subscription or the connection drops.
+ */
+export function subscribeOver<T = Record<string, any>>(transport: Transport, url: string, query: string, o: SubscribeOverOptions = {}): LiveFeed<T> {
+  const results: LiveResult<T>[] = [];
+  const waiters: Array<() => void> = [];
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const push = (r: LiveResult<T>) => {
+    results.push(r);
+    waiters.splice(0).forEach((w) => w());
+  };
+  const finish = () => {
+    resolveDone();
+    waiters.splice(0).forEach((w) => w());
+  };
+  let stop: () => void;
+  if (transport === 'ws') {
+    const client = wsClient(url, o.token);
+    const dispose = client.subscribe<T>(
+      { query, variables: o.variables ?? {}, ...(o.lastEventId ? { extensions: { lastEventId: o.lastEventId } } : {}) },
+      { next: (v) => push(v as LiveResult<T>), error: (e) => (push({ errors: [{ message: String((e as Error).message ?? e) }] }), finish()), complete: finish },
+    );
+    stop = () => {
+      dispose();
+      void client.dispose();
+    };
+  } else {
+    const abort = new AbortController();
+    stop = () => abort.abort();
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: transport === 'sse' ? 'text/event-stream' : 'multipart/mixed;subscriptionSpec="1.0", application/json',
+      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+      ...(transport === 'sse' && o.lastEventId ? { 'last-event-id': o.lastEventId } : {}),
+    };
+    const extensions = transport === 'multipart' && o.lastEventId ? { lastEventId: o.lastEventId } : undefined;
+    void (async () => {
+      const res = await fetch(`${url}${transport === 'sse' ? '/graphql/stream' : '/graphql'}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables: o.variables ?? {}, extensions }),
+        signal: abort.signal,
+      });
+      if (!(res.headers.get('content-type') ?? '').match(/event-stream|multipart/)) {
+        const body = (await res.json()) as LiveResult<T>;
+        push(body);
+        return;
+      }
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        if (transport === 'sse') {
+          // Messages end with a blank line; `id:`, `event:` and `data:` lines (https://html.spec.whatwg.org/multipage/server-sent-events.html).
+          let end: number;
+          while ((end = text.indexOf('\n\n')) >= 0) {
+            const message = text.slice(0, end);
+            text = text.slice(end + 2);
+            const field = (name: string) => message.split('\n').find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+            if (field('event') === 'next') push({ ...(JSON.parse(field('data')!) as LiveResult<T>), sseId: field('id') });
+            if (field('event') === 'complete') return;
+          }
+        } else {
+          // Parts: `\r\n--graphql`, headers, a blank line, then JSON (`{}` is a heartbeat); `--graphql--` ends.
+          for (;;) {
+            if (text.startsWith('\r\n--graphql--')) return;
+            if (!text.startsWith('\r\n--graphql\r\n')) {
+              const i = text.indexOf('\r\n--graphql');
+              if (i <= 0) break;
+              text = text.slice(i);
+              continue;
+            }
+            const bodyAt = text.indexOf('\r\n\r\n');
+            if (bodyAt < 0) break;
+            const next = text.indexOf('\r\n--graphql', bodyAt);
+            let json: { payload?: LiveResult<T>; errors?: LiveResult['errors'] };
+            try {
+              json = JSON.parse(text.slice(bodyAt + 4, next < 0 ? undefined : next));
+            } catch {
+              if (next < 0) break; // the part is not all here yet
+              json = {};
+            }
+            text = next < 0 ? '' : text.slice(next);
+            if (json.payload) push(json.payload);
+            else if (json.errors) push({ errors: json.errors });
+          }
+        }
+      }
+    })()
+      .catch(() => undefined)
+      .finally(finish);
+  }
+  return {
+    results,
+    stop,
+    done,
+    waitFor(n, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`only ${results.length} of ${n} results (${transport}) after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
+          timeoutMs,
+        );
+        const check = () => {
+          if (results.length >= n) {
+            clearTimeout(timer);
+            resolve(results);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+  };
+}

@@ -1,0 +1,218 @@
+/**
+ * Live data that never misses a transition (issue 20): each delivery reports its own event, a
+ * client that comes back with its last position gets what it missed (from the gateway's window,
+ * from JetStream through a restarted gateway), `current: true`, and all of it over graphql-ws,
+ * Server-Sent Events and Apollo's multipart HTTP alike.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '../../scripts/lib/graphql-client.js';
+
+let sys: TestSystem;
+let kim: string;
+const gateways: RunningGateway[] = [];
+beforeAll(async () => {
+  sys = await startSystem();
+  kim = await sys.token('INSTRUCTOR', 'i-live-kim');
+});
+afterAll(async () => {
+  for (const g of gateways) await g.stop().catch(() => undefined);
+  await sys?.stop();
+});
+
+const TRANSPORTS: Transport[] = ['ws', 'sse', 'multipart'];
+const CANCEL = `mutation($id: ID!) { cancelRegistration(id: $id) { id status } }`;
+const MINE = `subscription { registrationStatusChanged { id status cancellationReason payment { status } } }`;
+const LECTURE = `subscription($id: ID!, $current: Boolean) { lectureUpdated(lectureId: $id, current: $current) { id enrolledCount status } }`;
+const NOTIFY = `subscription { notificationReceived { id kind lecture { id } } }`;
+
+/** Waits until `gateway` has `n` more listeners than `before` (a subscription listens on each context of its route). */
+const listening = (gateway: RunningGateway, before: number, n: number) =>
+  eventually(async () => gateway.hub.listeners >= before + n, 10_000, `${n} more listeners`);
+
+const counts = (rs: LiveResult[]) => rs.map((r) => r.data?.lectureUpdated?.enrolledCount);
+const codeOf = (r: LiveResult | undefined) => r?.errors?.[0]?.extensions?.code ?? r?.errors?.[0]?.message;
+
+async function newStudent(name: string): Promise<string> {
+  return sys.token('STUDENT', `s-live-${name}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+/**
+ * Registers a new student and waits until the lecture's enrolled count is `count`: the lecture
+ * subgraph applies registrations in batches, one count event per batch, so a test that wants one
+ * event per registration lets each settle first.
+ */
+async function enrol(lecture: string, count: number): Promise<void> {
+  await sys.register(lecture, await newStudent(`n${count}`));
+  await eventually(
+    async () => (await gqlOk(sys.url, `{ lecture(id: "${lecture}") { enrolledCount } }`)).lecture.enrolledCount === count,
+    10_000,
+    `enrolled count ${count}`,
+  );
+}
+
+describe.each(TRANSPORTS)('over %s', (transport) => {
+  it('delivers a register→cancel made within milliseconds as CONFIRMED, then CANCELED, then refunded, in order, each with its position', async () => {
+    const lecture = await sys.openLecture(kim, `Race ${transport}`);
+    const student = await newStudent(`race-${transport}`);
+    const before = sys.gateway.hub.listeners;
+    const feed = subscribeOver(transport, sys.url, MINE, { token: student });
+    const inbox = subscribeOver(transport, sys.url, NOTIFY, { token: student });
+    await listening(sys.gateway, before, 2 + 1);
+    const { id } = await sys.register(lecture, student);
+    await gqlOk(sys.url, CANCEL, { id }, student); // within a few ms of the confirmation: both reads see CANCELED
+    const got = await feed.waitFor(3);
+    expect(got.map((r) => [r.data?.registrationStatusChanged.status, r.data?.registrationStatusChanged.payment?.status])).toEqual([
+      ['CONFIRMED', 'COMPLETED'],
+      ['CANCELED', 'COMPLETED'],
+      ['CANCELED', 'REFUNDED'],
+    ]);
+    expect(got[1].data?.registrationStatusChanged.cancellationReason).toBe('STUDENT_REQUEST');
+    const positions = got.map((r) => r.extensions?.eventId);
+    expect(new Set(positions).size).toBe(3);
+    if (transport === 'sse') expect(got.map((r) => r.sseId)).toEqual(positions);
+    const told = await inbox.waitFor(3);
+    expect(told.map((r) => r.data?.notificationReceived.kind).sort()).toEqual(['PAYMENT_REFUNDED', 'REGISTRATION_CANCELED', 'REGISTRATION_CONFIRMED']);
+    expect(told.every((r) => r.extensions?.eventId && r.data?.notificationReceived.lecture.id === lecture)).toBe(true);
+    for (const f of [feed, inbox]) f.stop();
+  });
+
+  it('resumes from the last position: the missed events in order, then live ones, none twice', async () => {
+    const lecture = await sys.openLecture(kim, `Resume ${transport}`);
+    const before = sys.gateway.hub.listeners;
+    const first = subscribeOver(transport, sys.url, LECTURE, { variables: { id: lecture } });
+    await listening(sys.gateway, before, 2);
+    await enrol(lecture, 1);
+    const [seen] = await first.waitFor(1);
+    first.stop();
+    await first.done;
+    // Gone: three changes happen meanwhile.
+    for (const n of [2, 3, 4]) await enrol(lecture, n);
+    const back = subscribeOver(transport, sys.url, LECTURE, { variables: { id: lecture }, lastEventId: seen.extensions!.eventId });
+    expect(counts(await back.waitFor(3))).toEqual([2, 3, 4]);
+    await enrol(lecture, 5);
+    expect(counts(await back.waitFor(4))).toEqual([2, 3, 4, 5]);
+    back.stop();
+  });
+
+  it('with current: true, first delivers the lecture as it is now, then its changes', async () => {
+    const lecture = await sys.openLecture(kim, `Current ${transport}`);
+    await enrol(lecture, 1);
+    const feed = subscribeOver(transport, sys.url, LECTURE, { variables: { id: lecture, current: true } });
+    const [now] = await feed.waitFor(1);
+    expect(now.data?.lectureUpdated).toMatchObject({ id: lecture, enrolledCount: 1, status: 'OPEN' });
+    expect(now.extensions?.eventId).toBeTruthy();
+    await sys.register(lecture, await newStudent('c2'));
+    expect(counts(await feed.waitFor(2))).toEqual([1, 2]);
+    feed.stop();
+  });
+
+  it('answers a malformed position and one of another subscription with BAD_USER_INPUT', async () => {
+    const [a, b] = [await sys.openLecture(kim, `Foreign A ${transport}`), await sys.openLecture(kim, `Foreign B ${transport}`)];
+    const before = sys.gateway.hub.listeners;
+    const onA = subscribeOver(transport, sys.url, LECTURE, { variables: { id: a } });
+    await listening(sys.gateway, before, 2);
+    await sys.register(a, await newStudent('f1'));
+    const [fromA] = await onA.waitFor(1);
+    onA.stop();
+    for (const lastEventId of ['not-a-position', fromA.extensions!.eventId!]) {
+      const onB = subscribeOver(transport, sys.url, LECTURE, { variables: { id: b }, lastEventId });
+      const [r] = await onB.waitFor(1);
+      expect(codeOf(r)).toBe('BAD_USER_INPUT');
+      onB.stop();
+    }
+  });
+});
+
+describe('resume, across gateways and limits', () => {
+  it("will not replay another student's registrations: their position is refused, and their entity resolves to nothing", async () => {
+    const lecture = await sys.openLecture(kim, 'Private Replay');
+    const [ana, ben] = [await newStudent('ana'), await newStudent('ben')];
+    const before = sys.gateway.hub.listeners;
+    const anaFeed = subscribeOver('ws', sys.url, MINE, { token: ana });
+    await listening(sys.gateway, before, 2);
+    const { id } = await sys.register(lecture, ana);
+    const [anaSaw] = await anaFeed.waitFor(1);
+    anaFeed.stop();
+    const stolen = subscribeOver('ws', sys.url, MINE, { token: ben, lastEventId: anaSaw.extensions!.eventId });
+    expect(codeOf((await stolen.waitFor(1))[0])).toBe('BAD_USER_INPUT');
+    stolen.stop();
+    // Ben asking for Ana's registration as it is now gets nothing; Ana gets it.
+    const sub = `subscription($id: ID!) { registrationStatusChanged(registrationId: $id, current: true) { id status } }`;
+    const benNow = subscribeOver('ws', sys.url, sub, { token: ben, variables: { id } });
+    const anaNow = subscribeOver('ws', sys.url, sub, { token: ana, variables: { id } });
+    expect((await anaNow.waitFor(1))[0].data?.registrationStatusChanged).toEqual({ id, status: 'CONFIRMED' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(benNow.results).toEqual([]);
+    benNow.stop();
+    anaNow.stop();
+  });
+
+  it('keeps the socket up after a refused position: the next subscription on it is served', async () => {
+    const lecture = await sys.openLecture(kim, 'Socket Stays');
+    const client = wsClient(sys.url);
+    const results: unknown[] = [];
+    await new Promise<void>((resolve) =>
+      client.subscribe(
+        { query: LECTURE, variables: { id: lecture }, extensions: { lastEventId: '1_1.0.-1.0000000000' } },
+        { next: (r) => results.push(r), error: () => resolve(), complete: resolve },
+      ),
+    );
+    expect(codeOf(results[0] as LiveResult)).toBe('BAD_USER_INPUT');
+    const now = await new Promise<LiveResult>((resolve) =>
+      client.subscribe({ query: LECTURE, variables: { id: lecture, current: true } }, { next: (r) => resolve(r as LiveResult), error: () => undefined, complete: () => undefined }),
+    );
+    expect(now.data?.lectureUpdated).toMatchObject({ id: lecture, enrolledCount: 0 });
+    await client.dispose();
+  });
+
+  it('a client resuming through a restarted gateway receives every event of the gap: 0 missed, 0 duplicated', async () => {
+    const lecture = await sys.openLecture(kim, 'Rolling', 20);
+    const first = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    gateways.push(first);
+    const url = `http://127.0.0.1:${first.port}`;
+    const before = first.hub.listeners;
+    const feed = subscribeOver('ws', url, LECTURE, { variables: { id: lecture } });
+    await listening(first, before, 2);
+    await enrol(lecture, 1);
+    const [seen] = await feed.waitFor(1);
+    await first.stop(); // the rolling update takes it away
+    await feed.done;
+    for (let n = 2; n <= 6; n++) await enrol(lecture, n);
+    const second = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    gateways.push(second);
+    const back = subscribeOver('ws', `http://127.0.0.1:${second.port}`, LECTURE, {
+      variables: { id: lecture },
+      lastEventId: seen.extensions!.eventId,
+    });
+    expect(counts(await back.waitFor(5))).toEqual([2, 3, 4, 5, 6]);
+    await enrol(lecture, 7);
+    expect(counts(await back.waitFor(6))).toEqual([2, 3, 4, 5, 6, 7]);
+    back.stop();
+    await second.stop();
+  });
+
+  it('answers RESUME_EXPIRED for a position further back than the gateway replays', async () => {
+    const lecture = await sys.openLecture(kim, 'Too Far', 20);
+    const before = sys.gateway.hub.listeners;
+    const feed = subscribeOver('ws', sys.url, LECTURE, { variables: { id: lecture } });
+    await listening(sys.gateway, before, 2);
+    await enrol(lecture, 1);
+    const [seen] = await feed.waitFor(1);
+    feed.stop();
+    for (let n = 2; n <= 4; n++) await enrol(lecture, n);
+    // A gateway that replays at most 2 events per context: this gap is longer.
+    const small = await startGateway({ ...sys.envOf('gateway'), PORT: '0', SUBSCRIPTION_REPLAY_MAX: '2' });
+    gateways.push(small);
+    const back = subscribeOver('ws', `http://127.0.0.1:${small.port}`, LECTURE, { variables: { id: lecture }, lastEventId: seen.extensions!.eventId });
+    const [r] = await back.waitFor(1);
+    expect(codeOf(r)).toBe('RESUME_EXPIRED');
+    back.stop();
+    await small.stop();
+  });
+
+  it('the consistency checker finds every invariant holding', async () => {
+    await sys.assertConsistent();
+  });
+});
