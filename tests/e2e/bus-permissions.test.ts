@@ -137,6 +137,28 @@ describe('authenticated event bus', () => {
     ).rejects.toThrow(/permissions violation/i);
   });
 
+  it("lets the gateway read the streams through consumers of its own, but not take, change or remove the services' durable consumers, nor publish", async () => {
+    const gateway = await as('gateway');
+    const registrationStream = streamOf('registration', sys.tag).name;
+    // An ordered consumer (what its feeds and replays are) reads the stream from the start.
+    const consumer = await jetstream(gateway).consumers.get(registrationStream, { opt_start_seq: 1 });
+    const first = await consumer.next({ expires: 2_000 });
+    expect(first?.seq).toBe(1);
+    await consumer.delete();
+    for (const api of [
+      `$JS.API.CONSUMER.MSG.NEXT.${registrationStream}.lecture-enrolment`,
+      `$JS.API.CONSUMER.CREATE.${registrationStream}.lecture-enrolment`,
+      `$JS.API.CONSUMER.DELETE.${registrationStream}.payment-refunds`,
+      `$JS.API.STREAM.PURGE.${registrationStream}`,
+      `$JS.API.STREAM.INFO.${deadLetterStream('payment', sys.tag).name}`,
+    ]) {
+      await expect(gateway.request(api, '{}', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
+    }
+    await expect(jetstream(gateway, { timeout: 2_000 }).publish(subjectOf('registration.confirmed', sys.tag), 'x')).rejects.toThrow(
+      /permissions violation/i,
+    );
+  });
+
   it('lets a consumer set a poison message aside in its own dead-letter stream, with its own user', async () => {
     const dlq = deadLetterStream('registration', sys.tag).name;
     await jetstream(await as('lecture'), { timeout: 2_000 }).publish(subjectOf('lecture.opened', sys.tag), 'not an event');
