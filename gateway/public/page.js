@@ -1,6 +1,7 @@
 // Shared by the gateway's pages (/app and /app/instructor); the gateway puts it into each page.
 // Helpers, GraphQL over fetch as the signed-in user, and a graphql-ws client (protocol
-// graphql-transport-ws) that reconnects by itself and tells the page when it came back.
+// graphql-transport-ws) that reconnects by itself and resumes each subscription from the last
+// event it delivered, so the page misses nothing and reads nothing again.
 const $ = (s) => document.querySelector(s);
 const fmt = new Intl.NumberFormat('ko-KR');
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -45,13 +46,16 @@ async function demoToken(role, sub) {
 
 /**
  * The live connection. `subscriptions()` lists what to subscribe to on each (re)connection:
- * `{ id, query, variables, onData(data) }`; `onConnected(reconnected)` runs on each ack (after a
- * gap, the page reads again what it may have missed). A dropped socket comes back by itself after
+ * `{ id, query, variables, onData(data) }`. Each delivery's position (`extensions.eventId`) is
+ * kept per subscription, and a reconnection subscribes again with it (`extensions.lastEventId`):
+ * the gateway first sends what was missed, in order. `onGap()` runs when that cannot be: a
+ * subscription that had no position yet, or whose position the gateway no longer replays
+ * (RESUME_EXPIRED); the page then reads again. A dropped socket comes back by itself after
  * 0.5 s, 1 s, 2 s … up to 10 s, with jitter; a refused token does not, and an expired one (4401)
  * calls `onExpired()`, where the page can sign in again.
  */
-function live({ subscriptions, onConnected, onExpired }) {
-  const st = { ws: null, retries: 0, everConnected: false, handlers: new Map() };
+function live({ subscriptions, onGap, onExpired }) {
+  const st = { ws: null, retries: 0, everConnected: false, handlers: new Map(), positions: new Map() };
   const status = (cls, text) => {
     $('#conn').className = cls;
     $('#conn').textContent = text;
@@ -69,18 +73,29 @@ function live({ subscriptions, onConnected, onExpired }) {
       if (msg.type === 'connection_ack') {
         status('live', 'live');
         st.handlers.clear();
-        for (const s of subscriptions()) {
-          st.handlers.set(s.id, s.onData);
-          send(ws, { id: s.id, type: 'subscribe', payload: { query: s.query, variables: s.variables ?? {} } });
-        }
         const reconnected = st.everConnected;
+        let gap = false;
+        for (const s of subscriptions()) {
+          if (reconnected && !st.positions.has(s.id)) gap = true;
+          start(ws, s);
+        }
         st.everConnected = true;
         st.retries = 0;
-        if (reconnected) log('reconnected: reading again what may have changed');
-        onConnected?.(reconnected);
+        if (reconnected) log(gap ? 'reconnected: reading again what may have changed' : 'reconnected: resuming from the last update');
+        if (gap) onGap?.();
       } else if (msg.type === 'ping') send(ws, { type: 'pong' });
-      else if (msg.type === 'next' && msg.payload.data) st.handlers.get(msg.id)?.(msg.payload.data);
-      else if (msg.type === 'error' || (msg.type === 'next' && msg.payload.errors)) log(`error: ${JSON.stringify(msg.payload)}`);
+      else if (msg.type === 'next' && msg.payload.data) {
+        if (msg.payload.extensions?.eventId) st.positions.set(msg.id, msg.payload.extensions.eventId);
+        st.handlers.get(msg.id)?.(msg.payload.data);
+      } else if (msg.type === 'next' && msg.payload.errors?.[0]?.extensions?.code === 'RESUME_EXPIRED') {
+        // Too far behind to replay: start afresh, and read again.
+        log('missed too much to replay: reading again');
+        st.positions.delete(msg.id);
+        const s = subscriptions().find((x) => x.id === msg.id);
+        st.handlers.delete(msg.id);
+        if (s) setTimeout(() => st.ws === ws && start(ws, s), 0);
+        onGap?.();
+      } else if (msg.type === 'error' || (msg.type === 'next' && msg.payload.errors)) log(`error: ${JSON.stringify(msg.payload)}`);
     };
     ws.onclose = (e) => {
       if (st.ws !== ws) return;
@@ -94,11 +109,17 @@ function live({ subscriptions, onConnected, onExpired }) {
       }, wait);
     };
   }
+  /** Subscribes to `s` on `ws`, from its last position when it has one. */
+  function start(ws, s) {
+    st.handlers.set(s.id, s.onData);
+    const lastEventId = st.positions.get(s.id);
+    const payload = { query: s.query, variables: s.variables ?? {}, ...(lastEventId ? { extensions: { lastEventId } } : {}) };
+    send(ws, { id: s.id, type: 'subscribe', payload });
+  }
   /** Adds a subscription to the open connection (it is also made again on each reconnection). */
   function subscribe(s) {
     if (st.ws?.readyState !== WebSocket.OPEN || st.handlers.has(s.id)) return;
-    st.handlers.set(s.id, s.onData);
-    send(st.ws, { id: s.id, type: 'subscribe', payload: { query: s.query, variables: s.variables ?? {} } });
+    start(st.ws, s);
   }
   return {
     connect,
@@ -106,6 +127,7 @@ function live({ subscriptions, onConnected, onExpired }) {
     restart() {
       st.everConnected = false;
       st.retries = 0;
+      st.positions.clear(); // another user: nothing to resume
       connect();
     },
   };
