@@ -54,3 +54,77 @@ export async function request<Result, Variables extends Record<string, unknown>>
   if (body.errors?.length || !body.data) throw new GraphQLRequestError(body.errors ?? [{ message: `HTTP ${res.status}` }], body.data);
   return body.data;
 }
+
+/** A result as a subscription delivers it: `extensions.eventId` is the subscription's position after it. */
+export interface SubscriptionResult<Result> {
+  data?: Result | null;
+  errors?: readonly GraphQLErrorShape[];
+  extensions?: { eventId?: string; [key: string]: unknown };
+}
+
+/**
+ * What {@link subscribeResuming} needs of a transport client: `subscribe(payload, sink)`, as
+ * graphql-ws's `Client` (and graphql-sse's) has it. On each reconnection such a client sends the
+ * payload again, serialized anew.
+ */
+export interface SubscribingClient {
+  subscribe(
+    payload: { query: string; variables?: Record<string, unknown>; extensions?: Record<string, unknown> },
+    sink: { next(value: unknown): void; error(error: unknown): void; complete(): void },
+  ): () => void;
+}
+
+/** What {@link subscribeResuming} tells its caller. */
+export interface ResumingSink<Result> {
+  /** Each delivery, in order, with the position after it. */
+  next(data: Result, position: string | undefined): void;
+  /**
+   * The subscription ended with an error: a GraphQLRequestError whose `errors[0].extensions.code`
+   * is RESUME_EXPIRED when the gateway could not replay what was missed (read again, then
+   * subscribe anew without a position), or the transport's error.
+   */
+  error?(error: unknown): void;
+  complete?(): void;
+}
+
+/**
+ * Subscribes to `document` through `client` so that a reconnection resumes where the last
+ * delivery left off: every delivery's position (`extensions.eventId`) is kept, and each time the
+ * client sends the subscription again (its own reconnection, e.g. graphql-ws's `retryAttempts`)
+ * it carries `extensions.lastEventId`, so the gateway first sends, in order, what was missed.
+ * @param from a position saved earlier (e.g. in localStorage), to resume from at once
+ * @returns a function that ends the subscription, and the last position seen (to save)
+ */
+export function subscribeResuming<Result, Variables extends Record<string, unknown>>(
+  client: SubscribingClient,
+  document: TypedDocumentNode<Result, Variables>,
+  variables: Variables,
+  sink: ResumingSink<Result>,
+  from?: string,
+): { dispose(): void; readonly position: string | undefined } {
+  let position = from;
+  const payload = {
+    query: print(document),
+    variables,
+    // Read each time the client serializes the payload: a resend carries the latest position.
+    get extensions() {
+      return position ? { lastEventId: position } : undefined;
+    },
+  };
+  const dispose = client.subscribe(payload, {
+    next(value) {
+      const r = value as SubscriptionResult<Result>;
+      if (r.errors?.length || !r.data) return sink.error?.(new GraphQLRequestError([...(r.errors ?? [{ message: 'no data' }])], r.data));
+      if (r.extensions?.eventId) position = r.extensions.eventId;
+      sink.next(r.data, position);
+    },
+    error: (e) => sink.error?.(e),
+    complete: () => sink.complete?.(),
+  });
+  return {
+    dispose,
+    get position() {
+      return position;
+    },
+  };
+}

@@ -4,9 +4,15 @@
  * from JetStream through a restarted gateway), `current: true`, and all of it over graphql-ws,
  * Server-Sent Events and Apollo's multipart HTTP alike.
  */
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { LectureChangesDocument, subscribeResuming } from '@courses/client';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { DEV_JWT_SECRET } from '@courses/platform';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { issueToken } from '../../gateway/src/auth.js';
 import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
@@ -45,11 +51,16 @@ async function newStudent(name: string): Promise<string> {
  */
 async function enrol(lecture: string, count: number): Promise<void> {
   await sys.register(lecture, await newStudent(`n${count}`));
-  await eventually(
-    async () => (await gqlOk(sys.url, `{ lecture(id: "${lecture}") { enrolledCount } }`)).lecture.enrolledCount === count,
-    10_000,
-    `enrolled count ${count}`,
-  );
+  const read = async () => {
+    // Past the gateway's 2 s public response cache.
+    const res = await fetch(`${sys.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-cache' },
+      body: JSON.stringify({ query: `{ lecture(id: "${lecture}") { enrolledCount } }` }),
+    });
+    return ((await res.json()) as { data: { lecture: { enrolledCount: number } } }).data.lecture.enrolledCount;
+  };
+  await eventually(async () => (await read()) === count, 10_000, `enrolled count ${count}`);
 }
 
 describe.each(TRANSPORTS)('over %s', (transport) => {
@@ -108,6 +119,17 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     feed.stop();
   });
 
+  it('refuses a bad token, and ends the subscription with UNAUTHENTICATED when its token expires', async () => {
+    const refused = subscribeOver(transport, sys.url, MINE, { token: 'not-a-jwt' });
+    const [r] = await refused.waitFor(1);
+    expect(transport === 'ws' ? r.errors?.length : codeOf(r)).toBe(transport === 'ws' ? 1 : 'UNAUTHENTICATED');
+    refused.stop();
+    const shortLived = await issueToken({ sub: `s-brief-${transport}`, role: 'STUDENT' }, DEV_JWT_SECRET, 2);
+    const feed = subscribeOver(transport, sys.url, MINE, { token: shortLived });
+    await feed.done; // the server ends it
+    if (transport !== 'ws') expect(codeOf(feed.results.at(-1))).toBe('UNAUTHENTICATED'); // graphql-ws closes the socket with 4401 instead
+  });
+
   it('answers a malformed position and one of another subscription with BAD_USER_INPUT', async () => {
     const [a, b] = [await sys.openLecture(kim, `Foreign A ${transport}`), await sys.openLecture(kim, `Foreign B ${transport}`)];
     const before = sys.gateway.hub.listeners;
@@ -122,6 +144,28 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
       expect(codeOf(r)).toBe('BAD_USER_INPUT');
       onB.stop();
     }
+  });
+});
+
+describe("SSE's single connection mode (graphql-sse's client)", () => {
+  it('carries several operations on one event stream, each with its positions, as the signed-in caller', async () => {
+    const lecture = await sys.openLecture(kim, 'Single Stream');
+    const student = await newStudent('single');
+    const client = createSseClient({ url: `${sys.url}/graphql/stream`, singleConnection: true, headers: { authorization: `Bearer ${student}` } });
+    const got: { lecture: LiveResult[]; mine: LiveResult[] } = { lecture: [], mine: [] };
+    const before = sys.gateway.hub.listeners;
+    const stops = [
+      client.subscribe({ query: LECTURE, variables: { id: lecture } }, { next: (r) => void got.lecture.push(r as LiveResult), error: () => undefined, complete: () => undefined }),
+      client.subscribe({ query: MINE }, { next: (r) => void got.mine.push(r as LiveResult), error: () => undefined, complete: () => undefined }),
+    ];
+    await listening(sys.gateway, before, 4);
+    await sys.register(lecture, student);
+    await eventually(async () => got.lecture.length >= 1 && got.mine.length >= 1, 10_000, 'both operations delivered');
+    expect(got.lecture[0].data?.lectureUpdated.enrolledCount).toBe(1);
+    expect(got.mine[0].data?.registrationStatusChanged.status).toBe('CONFIRMED');
+    expect(got.lecture[0].extensions?.eventId).not.toBe(got.mine[0].extensions?.eventId);
+    stops.forEach((stop) => stop());
+    client.dispose();
   });
 });
 
@@ -193,6 +237,38 @@ describe('resume, across gateways and limits', () => {
     await second.stop();
   });
 
+  it("@courses/client's subscribeResuming rides graphql-ws's own reconnection through a gateway restart, and misses nothing", async () => {
+    const lecture = await sys.openLecture(kim, 'Typed Resume', 20);
+    let gateway = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    gateways.push(gateway);
+    const port = gateway.port;
+    const client = createClient({
+      url: `ws://127.0.0.1:${port}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 200, // 200 ms apart: the gateway is away for several seconds
+      retryWait: async () => new Promise((r) => setTimeout(r, 200)),
+      shouldRetry: () => true,
+    });
+    const seen: number[] = [];
+    const before = gateway.hub.listeners;
+    const sub = subscribeResuming(client, LectureChangesDocument, { id: lecture }, { next: (d) => void seen.push(d.lectureUpdated.enrolledCount) });
+    await listening(gateway, before, 2);
+    await enrol(lecture, 1);
+    await eventually(async () => seen.length === 1, 10_000, 'first delivery');
+    await gateway.stop();
+    for (let n = 2; n <= 4; n++) await enrol(lecture, n);
+    gateway = await startGateway({ ...sys.envOf('gateway'), PORT: String(port) });
+    gateways.push(gateway);
+    await eventually(async () => seen.length === 4, 15_000, 'the three missed deliveries');
+    await enrol(lecture, 5);
+    await eventually(async () => seen.length === 5, 10_000, 'the next live one');
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(sub.position).toMatch(/^\d+_\d+\./);
+    sub.dispose();
+    await client.dispose();
+    await gateway.stop();
+  });
+
   it('answers RESUME_EXPIRED for a position further back than the gateway replays', async () => {
     const lecture = await sys.openLecture(kim, 'Too Far', 20);
     const before = sys.gateway.hub.listeners;
@@ -210,6 +286,31 @@ describe('resume, across gateways and limits', () => {
     expect(codeOf(r)).toBe('RESUME_EXPIRED');
     back.stop();
     await small.stop();
+  });
+
+  it('counts SSE, multipart and graphql-ws connections against one per-client cap', async () => {
+    const lecture = await sys.openLecture(kim, 'Capped');
+    const capped = await startGateway({ ...sys.envOf('gateway'), PORT: '0', WS_MAX_SOCKETS_PER_CLIENT: '2' });
+    gateways.push(capped);
+    const url = `http://127.0.0.1:${capped.port}`;
+    const query = { query: LECTURE, variables: { id: lecture, current: true } };
+    const [sse, multipart] = [subscribeOver('sse', url, LECTURE, { variables: query.variables }), subscribeOver('multipart', url, LECTURE, { variables: query.variables })];
+    await Promise.all([sse.waitFor(1), multipart.waitFor(1)]);
+    const third = await fetch(`${url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify(query),
+    });
+    expect(third.status).toBe(429);
+    const code = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${capped.port}/graphql`, 'graphql-transport-ws');
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(code).toBe(429);
+    sse.stop();
+    multipart.stop();
+    await capped.stop();
   });
 
   it('the consistency checker finds every invariant holding', async () => {

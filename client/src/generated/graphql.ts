@@ -351,29 +351,43 @@ export type RegistrationStatus =
 export type Subscription = {
   /**
    * A lecture's status, enrolled count or waitlist length changed. Served by the gateway over
-   * graphql-ws (the event names the lecture; the gateway resolves the selected fields). Public.
+   * graphql-ws, Server-Sent Events and multipart HTTP (the event names the lecture; the gateway
+   * resolves the selected fields). Public.
+   *
+   * Each delivery reports its own event: `status`, `enrolledCount` and `waitlistLength` are as of
+   * that event. Every delivery's `extensions.eventId` is its position; sent back as
+   * `extensions.lastEventId` (SSE: `Last-Event-ID`), the events missed since come first, in order.
    */
   lectureUpdated: Lecture;
   /**
-   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws;
-   * the events' ordering is the inbox's). Needs a signed-in caller.
+   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws,
+   * Server-Sent Events and multipart HTTP; the events' ordering is the inbox's). Needs a
+   * signed-in caller. Every delivery's `extensions.eventId` is its position; sent back as
+   * `extensions.lastEventId` (SSE: `Last-Event-ID`), the notifications missed since come first.
    */
   notificationReceived: Notification;
   /**
    * A registration's status, its waitlist position, or its payment's status, changed. Without an
    * id: every registration the caller may see (a student's own; an instructor's lectures'; all for
-   * an admin). Served by the gateway over graphql-ws.
+   * an admin). Served by the gateway over graphql-ws, Server-Sent Events and multipart HTTP.
+   *
+   * Each delivery reports its own event: `status`, `cancellationReason`, `waitlistPosition` and
+   * `payment.status` are as of that event; the rest is read when it is delivered. Every delivery's
+   * `extensions.eventId` is its position; sent back as `extensions.lastEventId` (SSE:
+   * `Last-Event-ID`), the events missed since are delivered first, in order.
    */
   registrationStatusChanged: Registration;
 };
 
 
 export type SubscriptionLectureUpdatedArgs = {
+  current?: InputMaybe<Scalars['Boolean']['input']>;
   lectureId: Scalars['ID']['input'];
 };
 
 
 export type SubscriptionRegistrationStatusChangedArgs = {
+  current?: InputMaybe<Scalars['Boolean']['input']>;
   registrationId?: InputMaybe<Scalars['ID']['input']>;
 };
 

@@ -163,8 +163,10 @@ export type RegistrationStatus =
 export type Subscription = {
   __typename?: 'Subscription';
   /**
-   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws;
-   * the events' ordering is the inbox's). Needs a signed-in caller.
+   * Each new notification of the caller, as it is stored (served by the gateway over graphql-ws,
+   * Server-Sent Events and multipart HTTP; the events' ordering is the inbox's). Needs a
+   * signed-in caller. Every delivery's `extensions.eventId` is its position; sent back as
+   * `extensions.lastEventId` (SSE: `Last-Event-ID`), the notifications missed since come first.
    */
   notificationReceived: Notification;
 };

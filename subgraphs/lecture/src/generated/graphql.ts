@@ -126,13 +126,19 @@ export type Subscription = {
   __typename?: 'Subscription';
   /**
    * A lecture's status, enrolled count or waitlist length changed. Served by the gateway over
-   * graphql-ws (the event names the lecture; the gateway resolves the selected fields). Public.
+   * graphql-ws, Server-Sent Events and multipart HTTP (the event names the lecture; the gateway
+   * resolves the selected fields). Public.
+   *
+   * Each delivery reports its own event: `status`, `enrolledCount` and `waitlistLength` are as of
+   * that event. Every delivery's `extensions.eventId` is its position; sent back as
+   * `extensions.lastEventId` (SSE: `Last-Event-ID`), the events missed since come first, in order.
    */
   lectureUpdated: Lecture;
 };
 
 
 export type SubscriptionLectureUpdatedArgs = {
+  current?: InputMaybe<Scalars['Boolean']['input']>;
   lectureId: Scalars['ID']['input'];
 };
 
@@ -309,7 +315,7 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
 };
 
 export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
-  lectureUpdated?: SubscriptionResolver<ResolversTypes['Lecture'], "lectureUpdated", ParentType, ContextType, RequireFields<SubscriptionLectureUpdatedArgs, 'lectureId'>>;
+  lectureUpdated?: SubscriptionResolver<ResolversTypes['Lecture'], "lectureUpdated", ParentType, ContextType, RequireFields<SubscriptionLectureUpdatedArgs, 'current' | 'lectureId'>>;
 };
 
 export type Resolvers<ContextType = RequestContext> = {

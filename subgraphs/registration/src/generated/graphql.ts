@@ -184,13 +184,19 @@ export type Subscription = {
   /**
    * A registration's status, its waitlist position, or its payment's status, changed. Without an
    * id: every registration the caller may see (a student's own; an instructor's lectures'; all for
-   * an admin). Served by the gateway over graphql-ws.
+   * an admin). Served by the gateway over graphql-ws, Server-Sent Events and multipart HTTP.
+   *
+   * Each delivery reports its own event: `status`, `cancellationReason`, `waitlistPosition` and
+   * `payment.status` are as of that event; the rest is read when it is delivered. Every delivery's
+   * `extensions.eventId` is its position; sent back as `extensions.lastEventId` (SSE:
+   * `Last-Event-ID`), the events missed since are delivered first, in order.
    */
   registrationStatusChanged: Registration;
 };
 
 
 export type SubscriptionRegistrationStatusChangedArgs = {
+  current?: InputMaybe<Scalars['Boolean']['input']>;
   registrationId?: InputMaybe<Scalars['ID']['input']>;
 };
 
@@ -389,7 +395,7 @@ export type RegistrationEdgeResolvers<ContextType = RequestContext, ParentType e
 };
 
 export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
-  registrationStatusChanged?: SubscriptionResolver<ResolversTypes['Registration'], "registrationStatusChanged", ParentType, ContextType, Partial<SubscriptionRegistrationStatusChangedArgs>>;
+  registrationStatusChanged?: SubscriptionResolver<ResolversTypes['Registration'], "registrationStatusChanged", ParentType, ContextType, RequireFields<SubscriptionRegistrationStatusChangedArgs, 'current'>>;
 };
 
 export type Resolvers<ContextType = RequestContext> = {
