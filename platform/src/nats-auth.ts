@@ -88,7 +88,8 @@ export function natsPermissions(service: BusService, namespace = ''): NatsPermis
   for (const context of role.listens ?? []) {
     const stream = streamOf(context, namespace).name;
     publish.add(`$JS.API.STREAM.INFO.${stream}`);
-    for (const api of ['CONSUMER.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.INFO', 'CONSUMER.DELETE']) publish.add(`$JS.API.${api}.${stream}.*`);
+    for (const api of ['CONSUMER.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.INFO', 'CONSUMER.DELETE'])
+      publish.add(`$JS.API.${api}.${stream}.*`);
     for (const other of Object.values(BUS) as BusRole[])
       for (const [durable, read] of Object.entries(other.consumes ?? {}))
         if (read === context)

@@ -155,7 +155,12 @@ export interface SubscribeOverOptions {
  * client: graphql-ws; and fetch, reading the SSE and multipart framing as they are specified).
  * `done` resolves when the server ends the subscription or the connection drops.
  */
-export function subscribeOver<T = Record<string, any>>(transport: Transport, url: string, query: string, o: SubscribeOverOptions = {}): LiveFeed<T> {
+export function subscribeOver<T = Record<string, any>>(
+  transport: Transport,
+  url: string,
+  query: string,
+  o: SubscribeOverOptions = {},
+): LiveFeed<T> {
   const results: LiveResult<T>[] = [];
   const waiters: Array<() => void> = [];
   let resolveDone!: () => void;
@@ -173,7 +178,11 @@ export function subscribeOver<T = Record<string, any>>(transport: Transport, url
     const client = wsClient(url, o.token);
     const dispose = client.subscribe<T>(
       { query, variables: o.variables ?? {}, ...(o.lastEventId ? { extensions: { lastEventId: o.lastEventId } } : {}) },
-      { next: (v) => push(v as LiveResult<T>), error: (e) => (push({ errors: [{ message: String((e as Error).message ?? e) }] }), finish()), complete: finish },
+      {
+        next: (v) => push(v as LiveResult<T>),
+        error: (e) => (push({ errors: [{ message: String((e as Error).message ?? e) }] }), finish()),
+        complete: finish,
+      },
     );
     stop = () => {
       dispose();
@@ -211,7 +220,12 @@ export function subscribeOver<T = Record<string, any>>(transport: Transport, url
           while ((end = text.indexOf('\n\n')) >= 0) {
             const message = text.slice(0, end);
             text = text.slice(end + 2);
-            const field = (name: string) => message.split('\n').find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+            const field = (name: string) =>
+              message
+                .split('\n')
+                .find((l) => l.startsWith(`${name}:`))
+                ?.slice(name.length + 1)
+                .trim();
             if (field('event') === 'next') push({ ...(JSON.parse(field('data')!) as LiveResult<T>), sseId: field('id') });
             if (field('event') === 'complete') return;
           }
@@ -252,7 +266,8 @@ export function subscribeOver<T = Record<string, any>>(transport: Transport, url
     waitFor(n, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`only ${results.length} of ${n} results (${transport}) after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
+          () =>
+            reject(new Error(`only ${results.length} of ${n} results (${transport}) after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
           timeoutMs,
         );
         const check = () => {

@@ -305,7 +305,9 @@ describe.skipIf(!hasChromium)('in a browser', () => {
       expect(log).toContain('reconnected: resuming from the last update');
       expect(log).not.toContain('reading again');
       // Delivered as they happened: canceled with the payment still taken, then refunded.
-      expect(log).toMatch(/CANCELED \(STUDENT_REQUEST\), payment COMPLETED[\s\S]*CANCELED \(STUDENT_REQUEST\), payment REFUNDED|CANCELED \(STUDENT_REQUEST\), payment REFUNDED[\s\S]*CANCELED \(STUDENT_REQUEST\), payment COMPLETED/);
+      expect(log).toMatch(
+        /CANCELED \(STUDENT_REQUEST\), payment COMPLETED[\s\S]*CANCELED \(STUDENT_REQUEST\), payment REFUNDED|CANCELED \(STUDENT_REQUEST\), payment REFUNDED[\s\S]*CANCELED \(STUDENT_REQUEST\), payment COMPLETED/,
+      );
       await page.screenshot({ path: `${shots}student-page-resumed.png` });
       expect(external).toEqual([]);
     } finally {

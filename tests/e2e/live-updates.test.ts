@@ -9,8 +9,8 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LectureChangesDocument, subscribeResuming } from '@courses/client';
-import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { DEV_JWT_SECRET } from '@courses/platform';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '../../scripts/lib/graphql-client.js';
@@ -84,7 +84,11 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     expect(new Set(positions).size).toBe(3);
     if (transport === 'sse') expect(got.map((r) => r.sseId)).toEqual(positions);
     const told = await inbox.waitFor(3);
-    expect(told.map((r) => r.data?.notificationReceived.kind).sort()).toEqual(['PAYMENT_REFUNDED', 'REGISTRATION_CANCELED', 'REGISTRATION_CONFIRMED']);
+    expect(told.map((r) => r.data?.notificationReceived.kind).sort()).toEqual([
+      'PAYMENT_REFUNDED',
+      'REGISTRATION_CANCELED',
+      'REGISTRATION_CONFIRMED',
+    ]);
     expect(told.every((r) => r.extensions?.eventId && r.data?.notificationReceived.lecture.id === lecture)).toBe(true);
     for (const f of [feed, inbox]) f.stop();
   });
@@ -151,12 +155,22 @@ describe("SSE's single connection mode (graphql-sse's client)", () => {
   it('carries several operations on one event stream, each with its positions, as the signed-in caller', async () => {
     const lecture = await sys.openLecture(kim, 'Single Stream');
     const student = await newStudent('single');
-    const client = createSseClient({ url: `${sys.url}/graphql/stream`, singleConnection: true, headers: { authorization: `Bearer ${student}` } });
+    const client = createSseClient({
+      url: `${sys.url}/graphql/stream`,
+      singleConnection: true,
+      headers: { authorization: `Bearer ${student}` },
+    });
     const got: { lecture: LiveResult[]; mine: LiveResult[] } = { lecture: [], mine: [] };
     const before = sys.gateway.hub.listeners;
     const stops = [
-      client.subscribe({ query: LECTURE, variables: { id: lecture } }, { next: (r) => void got.lecture.push(r as LiveResult), error: () => undefined, complete: () => undefined }),
-      client.subscribe({ query: MINE }, { next: (r) => void got.mine.push(r as LiveResult), error: () => undefined, complete: () => undefined }),
+      client.subscribe(
+        { query: LECTURE, variables: { id: lecture } },
+        { next: (r) => void got.lecture.push(r as LiveResult), error: () => undefined, complete: () => undefined },
+      ),
+      client.subscribe(
+        { query: MINE },
+        { next: (r) => void got.mine.push(r as LiveResult), error: () => undefined, complete: () => undefined },
+      ),
     ];
     await listening(sys.gateway, before, 4);
     await sys.register(lecture, student);
@@ -205,7 +219,10 @@ describe('resume, across gateways and limits', () => {
     );
     expect(codeOf(results[0] as LiveResult)).toBe('BAD_USER_INPUT');
     const now = await new Promise<LiveResult>((resolve) =>
-      client.subscribe({ query: LECTURE, variables: { id: lecture, current: true } }, { next: (r) => resolve(r as LiveResult), error: () => undefined, complete: () => undefined }),
+      client.subscribe(
+        { query: LECTURE, variables: { id: lecture, current: true } },
+        { next: (r) => resolve(r as LiveResult), error: () => undefined, complete: () => undefined },
+      ),
     );
     expect(now.data?.lectureUpdated).toMatchObject({ id: lecture, enrolledCount: 0 });
     await client.dispose();
@@ -251,7 +268,12 @@ describe('resume, across gateways and limits', () => {
     });
     const seen: number[] = [];
     const before = gateway.hub.listeners;
-    const sub = subscribeResuming(client, LectureChangesDocument, { id: lecture }, { next: (d) => void seen.push(d.lectureUpdated.enrolledCount) });
+    const sub = subscribeResuming(
+      client,
+      LectureChangesDocument,
+      { id: lecture },
+      { next: (d) => void seen.push(d.lectureUpdated.enrolledCount) },
+    );
     await listening(gateway, before, 2);
     await enrol(lecture, 1);
     await eventually(async () => seen.length === 1, 10_000, 'first delivery');
@@ -281,7 +303,10 @@ describe('resume, across gateways and limits', () => {
     // A gateway that replays at most 2 events per context: this gap is longer.
     const small = await startGateway({ ...sys.envOf('gateway'), PORT: '0', SUBSCRIPTION_REPLAY_MAX: '2' });
     gateways.push(small);
-    const back = subscribeOver('ws', `http://127.0.0.1:${small.port}`, LECTURE, { variables: { id: lecture }, lastEventId: seen.extensions!.eventId });
+    const back = subscribeOver('ws', `http://127.0.0.1:${small.port}`, LECTURE, {
+      variables: { id: lecture },
+      lastEventId: seen.extensions!.eventId,
+    });
     const [r] = await back.waitFor(1);
     expect(codeOf(r)).toBe('RESUME_EXPIRED');
     back.stop();
@@ -294,7 +319,10 @@ describe('resume, across gateways and limits', () => {
     gateways.push(capped);
     const url = `http://127.0.0.1:${capped.port}`;
     const query = { query: LECTURE, variables: { id: lecture, current: true } };
-    const [sse, multipart] = [subscribeOver('sse', url, LECTURE, { variables: query.variables }), subscribeOver('multipart', url, LECTURE, { variables: query.variables })];
+    const [sse, multipart] = [
+      subscribeOver('sse', url, LECTURE, { variables: query.variables }),
+      subscribeOver('multipart', url, LECTURE, { variables: query.variables }),
+    ];
     await Promise.all([sse.waitFor(1), multipart.waitFor(1)]);
     const third = await fetch(`${url}/graphql/stream`, {
       method: 'POST',

@@ -126,7 +126,8 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
     const argument = (name: string) => (root as FieldNode).arguments?.find((a) => a.name.value === name);
     const keyArg = route.keyArgument ? argument(route.keyArgument) : undefined;
     const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, variables) as string | null) : null;
-    if (key != null && !isId(key)) return errorResult(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
+    if (key != null && !isId(key))
+      return errorResult(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
     if (route.keyRequired && key == null) return errorResult(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
     const currentArg = argument('current');
     const current = currentArg ? valueFromAST(currentArg.value, GraphQLBoolean, variables) === true : false;
@@ -300,7 +301,12 @@ class Tap {
    * Starts delivering to `deliver`: the replay after `from` (when resuming) or the `current`
    * delivery come back as the backlog, then what was heard meanwhile, then live events.
    */
-  attach(deliver: (d: Delivery) => void, scope: string, from: Position | undefined, current: boolean): { stop(): void; backlog: Delivery[] } {
+  attach(
+    deliver: (d: Delivery) => void,
+    scope: string,
+    from: Position | undefined,
+    current: boolean,
+  ): { stop(): void; backlog: Delivery[] } {
     this.scope = scope;
     const backlog: Delivery[] = [];
     const collect = (d: Delivery) => backlog.push(d);

@@ -22,7 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import { createHandler, type Request as SseRequest, type RequestParams } from 'graphql-sse';
+import { createHandler, type RequestParams, type Request as SseRequest } from 'graphql-sse';
 import { ErrorCode, sendJson, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.js';
 import type { ClientCaps } from './client-caps.js';
@@ -83,7 +83,9 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
   function admit(req: IncomingMessage, res: ServerResponse): boolean {
     const address = req.socket.remoteAddress ?? '';
     if (!caps.allows(address)) {
-      sendJson(res, 429, { errors: [{ message: `at most ${caps.max} connections per client`, extensions: { code: 'TOO_MANY_CONNECTIONS' } }] });
+      sendJson(res, 429, {
+        errors: [{ message: `at most ${caps.max} connections per client`, extensions: { code: 'TOO_MANY_CONNECTIONS' } }],
+      });
       return false;
     }
     res.once('close', caps.hold(address));
@@ -129,7 +131,8 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     subscribe: (args) => engine.subscribe(args as ExecutionArgs) as never,
     async onSubscribe(req: SseRequest<IncomingMessage, undefined>, params: RequestParams) {
       const prepared = await prepare(req.raw, params);
-      if ('result' in prepared) return [JSON.stringify(prepared.result), { status: prepared.status, statusText: 'Refused', headers: JSON_TYPE }];
+      if ('result' in prepared)
+        return [JSON.stringify(prepared.result), { status: prepared.status, statusText: 'Refused', headers: JSON_TYPE }];
       return prepared as never;
     },
   });
@@ -140,7 +143,10 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     const [out, init] = await sseHandler({
       method: req.method ?? 'GET',
       url: req.url ?? '/',
-      headers: { get: (key) => (Array.isArray(req.headers[key]) ? (req.headers[key] as string[]).join('\n') : (req.headers[key] as string | undefined)) },
+      headers: {
+        get: (key) =>
+          Array.isArray(req.headers[key]) ? (req.headers[key] as string[]).join('\n') : (req.headers[key] as string | undefined),
+      },
       body: body.length ? body.toString('utf8') : null,
       raw: req,
       context: undefined,
