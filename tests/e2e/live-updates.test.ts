@@ -4,6 +4,8 @@
  * from JetStream through a restarted gateway), `current: true`, and all of it over graphql-ws,
  * Server-Sent Events and Apollo's multipart HTTP alike.
  */
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, Observable } from '@apollo/client';
+import { print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +182,43 @@ describe("SSE's single connection mode (graphql-sse's client)", () => {
     expect(got.lecture[0].extensions?.eventId).not.toBe(got.mine[0].extensions?.eventId);
     stops.forEach((stop) => stop());
     client.dispose();
+  });
+});
+
+describe('Apollo Client 4, as the README shows it', () => {
+  const lectureUpdates = (link: ApolloLink, lecture: string) => {
+    const client = new ApolloClient({ link, cache: new InMemoryCache() });
+    const counts: number[] = [];
+    const sub = client
+      .subscribe({ query: LectureChangesDocument, variables: { id: lecture } })
+      .subscribe(({ data }) => void (data && counts.push(data.lectureUpdated.enrolledCount)));
+    return { counts, stop: () => sub.unsubscribe() };
+  };
+
+  it('subscribes over HttpLink alone (multipart HTTP) and over an SSE link', async () => {
+    const lecture = await sys.openLecture(kim, 'Apollo Client');
+    const sse = createSseClient({ url: `${sys.url}/graphql/stream` });
+    const sseLink = new ApolloLink(
+      (operation) =>
+        new Observable((observer) =>
+          sse.subscribe(
+            { ...operation, query: print(operation.query) },
+            { next: (r) => observer.next(r as never), error: (e) => observer.error(e), complete: () => observer.complete() },
+          ),
+        ),
+    );
+    const before = sys.gateway.hub.listeners;
+    const overHttp = lectureUpdates(new HttpLink({ uri: `${sys.url}/graphql` }), lecture);
+    const overSse = lectureUpdates(sseLink, lecture);
+    await listening(sys.gateway, before, 4);
+    await enrol(lecture, 1);
+    await enrol(lecture, 2);
+    await eventually(async () => overHttp.counts.length === 2 && overSse.counts.length === 2, 10_000, 'two deliveries each');
+    expect(overHttp.counts).toEqual([1, 2]);
+    expect(overSse.counts).toEqual([1, 2]);
+    overHttp.stop();
+    overSse.stop();
+    sse.dispose();
   });
 });
 
