@@ -3,7 +3,8 @@
  *
  * Starts the system as `npm start` does (every service its own process, a NATS server of the
  * bench's own, ports 4200–4204), then for one gateway process and again for two connects CLIENTS
- * anonymous graphql-ws clients (`lectureUpdated` on one of LECTURES lectures) from CLIENT_PROCS
+ * anonymous clients over TRANSPORT (graphql-ws, SSE or multipart HTTP; `lectureUpdated` on one
+ * of LECTURES lectures) from CLIENT_PROCS
  * client processes of their own (./lib/subscription-clients.ts), so the clients' CPU is not the
  * gateway's. Each client first receives a warm-up payload (proof that its subscription is live).
  * Then RATE events per second for SECONDS seconds, each after a real state change (the lecture's
@@ -21,8 +22,15 @@
  * afterwards (or its SUBSCRIPTION_OVERFLOW) is printed, and it must cost the others nothing.
  * Figures only: nothing here asserts a timing.
  *
+ * With STORM=N, a reconnect storm follows: every client drops its connection at once, N events
+ * happen on each lecture, and every client subscribes again with its last position. Prints the
+ * missed deliveries expected and received, repeats, refused resumes, catch-up p50/p99 (from a
+ * client's resubscribe to its last missed delivery), the gateways' CPU over the storm, and their
+ * heap after a full GC at the steady level before it and after it.
+ *
  * Env: CLIENTS (1000), LECTURES (10), RATE (20 events/s), SECONDS (15), CLIENT_PROCS (2),
- * GATEWAYS (`1,2`: the gateway counts to run), SIGNED_IN (`1`: each client a student of its own),
+ * GATEWAYS (`1,2`: the gateway counts to run), TRANSPORT (`ws`, `sse` or `multipart`),
+ * SIGNED_IN (`1`: each client a student of its own), STORM (0: no reconnect storm),
  * GATEWAY_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,7 +42,7 @@ import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
 import { inboxPrefixOf, publishEvent } from '@courses/platform';
 import { issueToken } from '../gateway/src/auth.js';
-import { gqlOk } from './lib/graphql-client.js';
+import { gqlOk, type Transport } from './lib/graphql-client.js';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
@@ -47,6 +55,9 @@ const PROCS = Math.max(1, Number(process.env.CLIENT_PROCS ?? 2));
 const GATEWAYS = (process.env.GATEWAYS ?? '1,2').split(',').map(Number);
 /** `1`: every client signs in as a student of its own (public selections are still shared). */
 const SIGNED_IN = process.env.SIGNED_IN === '1';
+const TRANSPORT = (process.env.TRANSPORT ?? 'ws') as Transport;
+/** Events per lecture while every client is away (0: no reconnect storm). */
+const STORM = Number(process.env.STORM ?? 0);
 const NAMESPACE = 'benchsub';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -121,24 +132,40 @@ function slowClient(url: string, lectures: string[]) {
 }
 
 /** A client process and what it says. */
-function clientProcess(): { child: ChildProcess; progress: { warm: number; received: number }; report: Promise<Report> } {
+interface Resumed {
+  expected: number;
+  received: number;
+  duplicates: number;
+  failed: number;
+  catchUp: number[];
+}
+
+function clientProcess(): {
+  child: ChildProcess;
+  progress: { warm: number; received: number; caughtUp: number };
+  report: Promise<Report>;
+  next(type: 'dropped' | 'resumed'): Promise<any>;
+} {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/lib/subscription-clients.ts')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const progress = { warm: 0, received: 0 };
+  const progress = { warm: 0, received: 0, caughtUp: 0 };
+  const waiting = new Map<string, (m: any) => void>();
   const report = new Promise<Report>((resolve) =>
     child.on('message', (m: any) => {
-      if (m.type === 'progress') Object.assign(progress, { warm: m.warm, received: m.received });
+      if (m.type === 'progress') Object.assign(progress, { warm: m.warm, received: m.received, caughtUp: m.caughtUp });
       else if (m.type === 'report') resolve(m);
+      else waiting.get(m.type)?.(m);
     }),
   );
-  return { child, progress, report };
+  const next = (type: string) => new Promise((resolve) => waiting.set(type, resolve));
+  return { child, progress, report, next };
 }
 
 async function main(): Promise<void> {
   say(
-    `bench:subscriptions: ${CLIENTS} ${SIGNED_IN ? 'signed-in' : 'anonymous'} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}`,
+    `bench:subscriptions: ${CLIENTS} ${SIGNED_IN ? 'signed-in' : 'anonymous'} ${TRANSPORT} clients in ${PROCS} processes over ${LECTURES} lectures, ${RATE} events/s for ${SECONDS} s; gateways ${GATEWAYS.join(', ')}${STORM ? `; then a reconnect storm with ${STORM} events per lecture` : ''}`,
   );
   const nats = await ensureNats({ store: 'bench-subscriptions', fresh: true, namespace: NAMESPACE });
   const mongo = await ensureMongo();
@@ -165,6 +192,7 @@ async function main(): Promise<void> {
   const js = jetstream(nc);
   const instructor = await issueToken({ sub: 'i-bench-sub', role: 'INSTRUCTOR' }, devSecrets().JWT_SECRET);
   const rows = [];
+  const storms = [];
   try {
     for (const count of GATEWAYS) {
       while (extra.length < count - 1) {
@@ -213,6 +241,7 @@ async function main(): Promise<void> {
           lectures,
           clients: Math.max(0, Math.min(share, CLIENTS - i * share)),
           offset: i * share,
+          transport: TRANSPORT,
           jwtSecret: SIGNED_IN ? devSecrets().JWT_SECRET : undefined,
         }),
       );
@@ -266,6 +295,47 @@ async function main(): Promise<void> {
       );
       procs.forEach((p) => p.child.send({ type: 'sent', at, perLecture }));
       const reports = await Promise.all(procs.map((p) => p.report));
+      if (STORM > 0) {
+        // The reconnect storm: everyone drops at once, STORM events per lecture happen, everyone resumes.
+        const steady = await memoryAfterGc(gateways);
+        await Promise.all(procs.map((p) => (p.child.send({ type: 'drop' }), p.next('dropped'))));
+        const missed: Record<string, number[]> = {};
+        let n = total;
+        for (let i = 0; i < STORM; i++)
+          for (const lectureId of lectures) {
+            n++;
+            await publish(lectureId, n);
+            (missed[lectureId] ??= []).push(n);
+          }
+        const c0 = cpu();
+        const s0 = performance.now();
+        procs.forEach((p) => p.child.send({ type: 'resume', missed }));
+        const stormUntil = performance.now() + 30_000;
+        while (procs.reduce((s, p) => s + p.progress.caughtUp, 0) < CLIENTS && performance.now() < stormUntil) await sleep(50);
+        const c1 = cpu();
+        const stormSeconds = (performance.now() - s0) / 1000;
+        const results: Resumed[] = await Promise.all(procs.map((p) => (p.child.send({ type: 'resumed' }), p.next('resumed'))));
+        await sleep(3_000);
+        const after = await memoryAfterGc(gateways);
+        const catchUp = results.flatMap((r) => r.catchUp).sort((a, b) => a - b);
+        const total2 = (k: 'expected' | 'received' | 'duplicates' | 'failed') => results.reduce((s, r) => s + r[k], 0);
+        storms.push({
+          gateways: count,
+          clients: CLIENTS,
+          'events/lecture': STORM,
+          'missed expected': total2('expected'),
+          'missed received': total2('received'),
+          repeats: total2('duplicates'),
+          'refused resumes': total2('failed'),
+          'caught up': catchUp.length,
+          'catch-up p50 ms': Number(percentile(catchUp, 50).toFixed(0)),
+          'catch-up p99 ms': Number(percentile(catchUp, 99).toFixed(0)),
+          'gateway CPU s': Number((c1.gateway - c0.gateway).toFixed(2)),
+          'window s': Number(stormSeconds.toFixed(1)),
+          'heap MiB steady': Number((steady.reduce((s, m) => s + m.heap, 0) / 2 ** 20).toFixed(1)),
+          'heap MiB after': Number((after.reduce((s, m) => s + m.heap, 0) / 2 ** 20).toFixed(1)),
+        });
+      }
       for (const p of procs) {
         p.child.send({ type: 'stop' });
         await new Promise((r) => p.child.once('exit', r));
@@ -284,6 +354,7 @@ async function main(): Promise<void> {
       const perThousand = (seconds: number) => Number(((1000 * 1000 * seconds) / Math.max(1, delivered)).toFixed(1));
       rows.push({
         gateways: count,
+        transport: TRANSPORT,
         clients: CLIENTS,
         events: total,
         expected: sum('expected'),
@@ -304,6 +375,10 @@ async function main(): Promise<void> {
       });
     }
     console.table(rows);
+    if (storms.length) {
+      say('reconnect storm');
+      console.table(storms);
+    }
   } finally {
     for (const g of extra) g.child.kill('SIGTERM');
     await nc.close();

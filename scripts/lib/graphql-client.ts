@@ -148,6 +148,10 @@ export interface SubscribeOverOptions {
   variables?: Record<string, unknown>;
   /** The position to resume from (graphql-ws and multipart: `extensions.lastEventId`; SSE: `Last-Event-ID`). */
   lastEventId?: string;
+  /** Called with each result as it arrives (besides collecting it, unless `keep` is false). */
+  onResult?(result: LiveResult): void;
+  /** False: results are only handed to `onResult`, not kept in `results` (long runs, many clients). */
+  keep?: boolean;
 }
 
 /**
@@ -166,6 +170,8 @@ export function subscribeOver<T = Record<string, any>>(
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const push = (r: LiveResult<T>) => {
+    o.onResult?.(r as LiveResult);
+    if (o.keep === false) return;
     results.push(r);
     waiters.splice(0).forEach((w) => w());
   };

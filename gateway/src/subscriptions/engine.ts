@@ -83,10 +83,14 @@ export interface EngineOptions {
   count?: { execution(): void; delivery(): void; overflow(): void };
 }
 
-/** One event as a subscription delivers it: the event (absent for the `current` delivery) and the position after it. */
+/**
+ * One event as a subscription delivers it: the event (absent for the `current` delivery), the
+ * position after it, and whether it is replayed (a resume's backlog).
+ */
 interface Delivery {
   event?: EventEnvelope;
   position: string;
+  replayed?: boolean;
 }
 
 /** A result with a message for the client and a stable code. */
@@ -183,15 +187,22 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
         return result;
       });
     };
-    const resolveUntraced = async ({ event, position }: Delivery): Promise<ExecutionResult | null> => {
+    const resolveUntraced = async ({ event, position, replayed }: Delivery): Promise<ExecutionResult | null> => {
       const entityId = event ? route.keyOf(event)! : key!;
       const facts = event && route.facts?.(event);
       const read = () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined);
+      // A live event says the entity just changed: read it for that event. A replayed one reads
+      // what is now, the same for every event of a replay: one read per entity and shape serves
+      // every replayed event (and every client resuming) within the sharing window.
       const sharedResult = await (event
-        ? shared.run(`${event.id}|${shape}`, async () => {
-            const r = await read();
-            return facts && r.data ? { ...r, data: overlay(r.data, facts) } : r;
-          })
+        ? shared.run(
+            `${event.id}|${shape}`,
+            async () => {
+              const r = await (replayed ? shared.run(`replay|${entityId}|${shape}`, read) : shared.runOwn(read));
+              return facts && r.data ? { ...r, data: overlay(r.data, facts) } : r;
+            },
+            false,
+          )
         : shared.runOwn(read));
       // Errors name canonical paths: then the subscriber's own words are run, unshared.
       let result: ExecutionResult;
@@ -325,7 +336,9 @@ class Tap {
         for (const s of held) replay.push([ci, s]);
       });
       replay.sort(([ca, a], [cb, b]) => Date.parse(a.event.occurredAt) - Date.parse(b.event.occurredAt) || ca - cb || a.seq - b.seq);
+      this.deliver = (d) => backlog.push({ ...d, replayed: true });
       for (const [ci, s] of replay) this.pass(ci, s.seq, s.event);
+      this.deliver = collect;
     } else {
       this.seen = this.contexts.map((c, ci) => this.startedAt[ci] ?? this.firstHeard(ci) ?? this.hub.position(c));
       if (current) backlog.push({ position: this.position(0, -1) });

@@ -32,11 +32,12 @@ export class SharedExecutions {
   /**
    * The result under `key` (event id + shape): `execute()` runs for the first caller; the
    * others, until {@link SHARE_MS} after it settled, get the same promise.
+   * @param counted false when `execute` is not a supergraph execution itself (it may share one)
    */
-  run(key: string, execute: () => Promise<ExecutionResult>): Promise<ExecutionResult> {
+  run(key: string, execute: () => Promise<ExecutionResult>, counted = true): Promise<ExecutionResult> {
     let p = this.inFlight.get(key);
     if (!p) {
-      p = this.runOwn(execute);
+      p = counted ? this.runOwn(execute) : execute();
       this.inFlight.set(key, p);
       const forget = () => setTimeout(() => this.inFlight.delete(key), this.keepMs).unref();
       p.then(forget, forget);
