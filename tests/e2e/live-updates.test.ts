@@ -11,6 +11,8 @@ import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LectureChangesDocument, subscribeResuming } from '@courses/client';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { streamOf } from '@courses/contracts';
 import { DEV_JWT_SECRET } from '@courses/platform';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
@@ -378,6 +380,31 @@ describe('resume, across gateways and limits', () => {
     sse.stop();
     multipart.stop();
     await capped.stop();
+  });
+
+  it('answers RESUME_EXPIRED for a position older than the stream keeps', async () => {
+    const lecture = await sys.openLecture(kim, 'Purged');
+    const before = sys.gateway.hub.listeners;
+    const feed = subscribeOver('ws', sys.url, LECTURE, { variables: { id: lecture } });
+    await listening(sys.gateway, before, 2);
+    await enrol(lecture, 1);
+    const [seen] = await feed.waitFor(1);
+    feed.stop();
+    await enrol(lecture, 2);
+    // The stream forgets what came before (as max_age does after 30 days); every consumer has read it.
+    const jsm = await jetstreamManager(await sys.nats.connect('ops'));
+    await jsm.streams.purge(streamOf('lecture', sys.tag).name, { keep: 1 });
+    const fresh = await startGateway({ ...sys.envOf('gateway'), PORT: '0' }); // nothing held in memory
+    gateways.push(fresh);
+    const back = subscribeOver('ws', `http://127.0.0.1:${fresh.port}`, LECTURE, {
+      variables: { id: lecture },
+      lastEventId: seen.extensions!.eventId,
+    });
+    const [r] = await back.waitFor(1);
+    expect(codeOf(r)).toBe('RESUME_EXPIRED');
+    expect(r.errors?.[0]?.message).toMatch(/no longer holds/);
+    back.stop();
+    await fresh.stop();
   });
 
   it('the consistency checker finds every invariant holding', async () => {

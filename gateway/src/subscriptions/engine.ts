@@ -148,10 +148,15 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
     }
 
     // Listening starts now; the events heard wait until the stream takes them (./stream.ts).
-    const tap = new Tap(hub, route, (e) => {
-      const id = route.keyOf(e);
-      return !!id && (key == null || id === key) && route.mayConcern(e, who);
-    });
+    const tap = new Tap(
+      hub,
+      route,
+      (e) => {
+        const id = route.keyOf(e);
+        return !!id && (key == null || id === key) && route.mayConcern(e, who);
+      },
+      key,
+    );
     try {
       await withDeadline(Promise.all(route.contexts.map((c) => hub.ready(c))), feedWaitMs);
       if (resumeFrom) {
@@ -224,7 +229,7 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
         lastSent.set(entityId, fingerprint);
         if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
         opts.count?.delivery();
-        return { ...result, extensions: { ...result.extensions, eventId: position } };
+        return withPosition(result, position);
       }
       if (result.errors?.length)
         logger.warn({ errors: result.errors.map((e) => e.message), eventId: event?.id }, 'could not resolve subscription payload');
@@ -253,6 +258,18 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
       return shared.executions;
     },
   };
+}
+
+/** Results with their positions, per projected result: subscribers of one lecture share both. */
+const positioned = new WeakMap<ExecutionResult, Map<string, ExecutionResult>>();
+
+/** `result` with `extensions.eventId` = `position` (one object per result and position). */
+function withPosition(result: ExecutionResult, position: string): ExecutionResult {
+  let byPosition = positioned.get(result);
+  if (!byPosition) positioned.set(result, (byPosition = new Map()));
+  let out = byPosition.get(position);
+  if (!out) byPosition.set(position, (out = { ...result, extensions: { ...result.extensions, eventId: position } }));
+  return out;
 }
 
 /** `data` (an entity query's, one root field) with `facts` laid over its entity. */
@@ -288,16 +305,31 @@ class Tap {
   private scope = '';
   /** A resumed position in the middle of an event: its context, sequence, and last part delivered. */
   private partial?: { ci: number; seq: number; part: number };
+  /** Whether only the key's events are heard (see the constructor). */
+  private readonly keyed: boolean;
+  /** True while the replay passes (its events are older than the feeds' positions). */
+  private replaying = false;
 
+  /**
+   * @param key the entity the subscription follows, if one: with a route's `keyField`, only that
+   *   entity's events are heard (the position of the other contexts is then read from the hub
+   *   when an event passes: every event before it there was heard or did not concern it)
+   */
   constructor(
     private readonly hub: EventHub,
     private readonly route: SubscriptionRoute,
     private readonly accepts: (e: EventEnvelope) => boolean,
+    private readonly key: string | null,
   ) {
     this.contexts = route.contexts;
+    this.keyed = key != null && !!route.keyField;
     this.startedAt = this.contexts.map(() => undefined);
     this.stops = this.contexts.map((c, ci) => {
-      const stop = hub.listen(c, (event, seq) => (this.deliver ? this.pass(ci, seq, event) : this.heard.push([ci, seq, event])));
+      const stop = hub.listen(
+        c,
+        (event, seq) => (this.deliver ? this.pass(ci, seq, event) : this.heard.push([ci, seq, event])),
+        key != null && route.keyField ? { field: route.keyField, value: key } : undefined,
+      );
       // A feed already running stands at its position; one just opened hears nothing before it starts.
       if (hub.position(c) > 0) this.startedAt[ci] = hub.position(c);
       return stop;
@@ -328,16 +360,26 @@ class Tap {
         this.partial = { ci: from.last, seq: from.seqs[from.last], part: from.part };
         this.seen[from.last] -= 1;
       }
-      // The replay, every context's events after its position, merged in the order they happened.
-      const replay: [number, SequencedEvent][] = [];
+      // The replay: every context's events after its position that may concern this
+      // subscription (the rest only move its position), merged in the order they happened.
+      const replay: { ci: number; s: SequencedEvent; at: number }[] = [];
+      const last = this.contexts.map(() => 0);
       this.contexts.forEach((c, ci) => {
         const held = this.hub.since(c, this.seen[ci]);
         if (!held) throw new ResumeError('RESUME_EXPIRED', `the gateway no longer holds the ${c} events after this position; read again`);
-        for (const s of held) replay.push([ci, s]);
+        for (const s of held) {
+          last[ci] = s.seq;
+          if (this.route.types.includes(s.event.type) && (!this.keyed || this.mentionsKey(s.event)))
+            replay.push({ ci, s, at: Date.parse(s.event.occurredAt) });
+        }
       });
-      replay.sort(([ca, a], [cb, b]) => Date.parse(a.event.occurredAt) - Date.parse(b.event.occurredAt) || ca - cb || a.seq - b.seq);
+      replay.sort((a, b) => a.at - b.at || a.ci - b.ci || a.s.seq - b.s.seq);
       this.deliver = (d) => backlog.push({ ...d, replayed: true });
-      for (const [ci, s] of replay) this.pass(ci, s.seq, s.event);
+      this.replaying = true;
+      for (const { ci, s } of replay) this.pass(ci, s.seq, s.event);
+      this.replaying = false;
+      // What was passed over without a look moves the position too.
+      last.forEach((seq, ci) => (this.seen[ci] = Math.max(this.seen[ci], seq)));
       this.deliver = collect;
     } else {
       this.seen = this.contexts.map((c, ci) => this.startedAt[ci] ?? this.firstHeard(ci) ?? this.hub.position(c));
@@ -347,6 +389,11 @@ class Tap {
     this.heard = [];
     this.deliver = deliver;
     return { stop: () => this.stop(), backlog };
+  }
+
+  /** Whether `event` names the key this tap hears (see the constructor), in the route's `keyField`. */
+  private mentionsKey(event: EventEnvelope): boolean {
+    return (event.correlation as Record<string, string | undefined>)[this.route.keyField!] === this.key;
   }
 
   /** The sequence before the first event heard of context `ci`, if any was heard. */
@@ -364,6 +411,9 @@ class Tap {
     const partial = this.partial?.ci === ci && this.partial.seq === seq ? this.partial : undefined;
     if (seq <= this.seen[ci]) return;
     this.seen[ci] = seq;
+    // Heard through the index (live): the other contexts stand where their feeds stand.
+    if (this.keyed && !this.replaying)
+      for (let cj = 0; cj < this.contexts.length; cj++) if (cj !== ci) this.seen[cj] = Math.max(this.seen[cj], this.hub.position(this.contexts[cj]));
     if (partial) this.partial = undefined;
     if (!this.route.types.includes(event.type)) return;
     const parts = this.route.expand?.(event) ?? [event];

@@ -68,9 +68,22 @@ export function inheritTrace(copy: EventEnvelope, original: EventEnvelope): void
   if (t) traced.set(copy, t);
 }
 
+/**
+ * Which events a listener hears: all of its context's, or only those whose
+ * `correlation[field]` is `value` (dispatched through an index, so that the thousands of
+ * subscribers of other lectures are not even called).
+ */
+export interface ListenFilter {
+  field: string;
+  value: string;
+}
+
 /** One context's feed (see the module comment). */
 class Feed {
   readonly listeners = new Set<EventListener>();
+  /** Listeners of one `correlation` value, by `<field>=<value>`, and the fields indexed. */
+  readonly keyed = new Map<string, Set<EventListener>>();
+  readonly indexedFields = new Map<string, number>();
   /** Events with seq ≥ `from`, in stream order. */
   history: SequencedEvent[] = [];
   /** The first sequence the history holds every event from (set when the feed has started). */
@@ -142,6 +155,11 @@ class Feed {
     }));
     if (received) traced.set(event, received.context);
     for (const l of this.listeners) l(event, m.seq);
+    for (const field of this.indexedFields.keys()) {
+      const value = (event.correlation as Record<string, string | undefined>)[field];
+      const keyed = value === undefined ? undefined : this.keyed.get(`${field}=${value}`);
+      if (keyed) for (const l of keyed) l(event, m.seq);
+    }
     received?.span.end();
   }
 
@@ -241,13 +259,30 @@ export class EventHub {
     return feed;
   }
 
-  /** Listens to every event of `context` from now on; returns the function that stops listening. */
-  listen(context: Context, listener: EventListener): () => void {
+  /**
+   * Listens to the events of `context` from now on: all of them, or those `only` names; returns
+   * the function that stops listening.
+   */
+  listen(context: Context, listener: EventListener, only?: ListenFilter): () => void {
     const feed = this.feed(context);
-    feed.listeners.add(listener);
+    const index = only && `${only.field}=${only.value}`;
+    if (index) {
+      let set = feed.keyed.get(index);
+      if (!set) feed.keyed.set(index, (set = new Set()));
+      set.add(listener);
+      feed.indexedFields.set(only.field, (feed.indexedFields.get(only.field) ?? 0) + 1);
+    } else feed.listeners.add(listener);
     return () => {
-      feed.listeners.delete(listener);
-      if (feed.listeners.size === 0 && this.feeds.get(context) === feed) {
+      if (index) {
+        const set = feed.keyed.get(index);
+        if (set?.delete(listener)) {
+          if (set.size === 0) feed.keyed.delete(index);
+          const n = (feed.indexedFields.get(only.field) ?? 1) - 1;
+          if (n > 0) feed.indexedFields.set(only.field, n);
+          else feed.indexedFields.delete(only.field);
+        }
+      } else feed.listeners.delete(listener);
+      if (feed.listeners.size === 0 && feed.keyed.size === 0 && this.feeds.get(context) === feed) {
         feed.close();
         this.feeds.delete(context);
       }
@@ -287,7 +322,10 @@ export class EventHub {
   /** Number of listeners across all contexts (a subscription listens to each context it follows). */
   get listeners(): number {
     let n = 0;
-    for (const f of this.feeds.values()) n += f.listeners.size;
+    for (const f of this.feeds.values()) {
+      n += f.listeners.size;
+      for (const set of f.keyed.values()) n += set.size;
+    }
     return n;
   }
 

@@ -33,8 +33,18 @@ export function positionScope(field: string, key: string | null | undefined, who
   return `${field}|${key ?? ''}|${who ?? ''}`;
 }
 
+/** Tags computed lately: every subscriber of one lecture shares its scope and positions, so one hash serves all. */
+const recent = new Map<string, string>();
+
 function tagOf(scope: PositionScope, body: string): string {
-  return createHash('sha256').update(`${scope}|${body}`).digest('hex').slice(0, 10);
+  const key = `${scope}|${body}`;
+  let tag = recent.get(key);
+  if (tag === undefined) {
+    tag = createHash('sha256').update(key).digest('hex').slice(0, 10);
+    if (recent.size >= 10_000) recent.clear();
+    recent.set(key, tag);
+  }
+  return tag;
 }
 
 /** The text of `p` within `scope`. */

@@ -59,6 +59,12 @@ export interface SubscriptionRoute {
   keyArgument?: 'registrationId' | 'lectureId';
   /** Whether the key argument is required. */
   keyRequired: boolean;
+  /**
+   * The `correlation` field that holds the key in every event of the route (absent when some
+   * events name their entities otherwise, see `expand`): subscribers of one entity then hear only
+   * its events, through the hub's index.
+   */
+  keyField?: 'lectureId';
   /** Whether subscribing needs a signed-in caller. */
   needsIdentity: boolean;
   /** The entity id an event names. */
@@ -124,6 +130,7 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
     entityQueryField: 'lecture',
     keyArgument: 'lectureId',
     keyRequired: true,
+    keyField: 'lectureId',
     needsIdentity: false,
     keyOf: (e) => e.correlation.lectureId,
     facts(e): Facts | undefined {
