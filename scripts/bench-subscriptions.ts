@@ -315,8 +315,13 @@ async function main(): Promise<void> {
         const c1 = cpu();
         const stormSeconds = (performance.now() - s0) / 1000;
         const results: Resumed[] = await Promise.all(procs.map((p) => (p.child.send({ type: 'resumed' }), p.next('resumed'))));
-        await sleep(3_000);
+        await sleep(Number(process.env.STORM_SETTLE_MS ?? 3_000));
         const after = await memoryAfterGc(gateways);
+        const connections = (
+          await Promise.all(
+            gateways.map(async (g) => (await metric(g.url, 'graphql_ws_connections')) + (await metric(g.url, 'graphql_http_streams'))),
+          )
+        ).reduce((a, b) => a + b, 0);
         const catchUp = results.flatMap((r) => r.catchUp).sort((a, b) => a - b);
         const total2 = (k: 'expected' | 'received' | 'duplicates' | 'failed') => results.reduce((s, r) => s + r[k], 0);
         storms.push({
@@ -334,6 +339,7 @@ async function main(): Promise<void> {
           'window s': Number(stormSeconds.toFixed(1)),
           'heap MiB steady': Number((steady.reduce((s, m) => s + m.heap, 0) / 2 ** 20).toFixed(1)),
           'heap MiB after': Number((after.reduce((s, m) => s + m.heap, 0) / 2 ** 20).toFixed(1)),
+          'connections after': connections,
         });
       }
       for (const p of procs) {

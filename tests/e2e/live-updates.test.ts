@@ -138,6 +138,16 @@ describe.each(TRANSPORTS)('over %s', (transport) => {
     if (transport !== 'ws') expect(codeOf(feed.results.at(-1))).toBe('UNAUTHENTICATED'); // graphql-ws closes the socket with 4401 instead
   });
 
+  it('stops listening when the client goes away', async () => {
+    const lecture = await sys.openLecture(kim, `Gone ${transport}`);
+    const before = sys.gateway.hub.listeners;
+    const feed = subscribeOver(transport, sys.url, LECTURE, { variables: { id: lecture, current: true } });
+    await feed.waitFor(1);
+    expect(sys.gateway.hub.listeners).toBe(before + 2);
+    feed.stop();
+    await eventually(async () => sys.gateway.hub.listeners === before, 5_000, 'the subscription ended at the gateway');
+  });
+
   it('answers a malformed position and one of another subscription with BAD_USER_INPUT', async () => {
     const [a, b] = [await sys.openLecture(kim, `Foreign A ${transport}`), await sys.openLecture(kim, `Foreign B ${transport}`)];
     const before = sys.gateway.hub.listeners;

@@ -124,6 +124,11 @@ export function subscriptionStream<E, R>(opts: StreamOptions<E, R>): AsyncIterab
       stopListening(); // in case the Repeater never started
       return { done: true, value: undefined };
     },
+    // An async generator's third method: graphql-sse ends only what has it (its isAsyncGenerator).
+    async throw(error?: unknown) {
+      await results.return!();
+      throw error;
+    },
   };
   return results;
 }
