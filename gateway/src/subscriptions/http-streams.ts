@@ -18,7 +18,8 @@
  *   every `heartbeatMs`. To resume, send the position back as `extensions.lastEventId` (or a
  *   `Last-Event-ID` header). Queries and mutations with that header fall through to Apollo.
  *
- * Every stream ends (after one UNAUTHENTICATED result) when its token expires, and at shutdown.
+ * Every stream ends (after one UNAUTHENTICATED result) when its token expires, and at shutdown;
+ * one whose client has not read for 30 s is closed (it resumes from its last position).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql';
@@ -28,6 +29,7 @@ import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
+import { WRITE_AHEAD_BYTES } from './server.js';
 
 export interface HttpStreamsOptions {
   schema: () => GraphQLSchema | undefined;
@@ -157,7 +159,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     for await (const message of out) {
       // A subscription's `next` message gets its position as the SSE id (for Last-Event-ID).
       const id = message.startsWith('event: next') ? EVENT_ID.exec(message)?.[1] : undefined;
-      if (!res.writable || !(await write(res, id ? `id: ${id}\n${message}` : message))) break;
+      if (!(await write(res, id ? `id: ${id}\n${message}` : message))) break;
     }
     res.end();
     return true;
@@ -193,7 +195,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     });
     try {
       for await (const result of results) {
-        if (!res.writable || !(await write(res, part(JSON.stringify({ payload: result }))))) break;
+        if (!(await write(res, part(JSON.stringify({ payload: result }))))) break;
       }
     } catch (e) {
       logger.error({ err: (e as Error).message }, 'multipart subscription failed');
@@ -220,7 +222,39 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
   };
 }
 
-/** Writes `chunk`, resolving once the socket took it (false when the response is gone). */
-function write(res: ServerResponse, chunk: string): Promise<boolean> {
-  return new Promise((resolve) => res.write(chunk, (err) => resolve(!err)));
+/** How long (ms) a response may wait for its client to read before it is closed. */
+const STALLED_MS = 30_000;
+
+/** Responses corked until the end of the current turn of the event loop. */
+const corked = new WeakSet<ServerResponse>();
+
+/**
+ * Writes `chunk`: at once while less than WRITE_AHEAD_BYTES wait unsent on `res` (what is written
+ * in one turn leaves in one write: the response is corked until the turn ends), else once the
+ * socket took it. False when the response is gone. The same write-ahead as graphql-ws's sockets
+ * (./server.ts), so that a replay is not one system call per message.
+ */
+function write(res: ServerResponse, chunk: string): boolean | Promise<boolean> {
+  if (!res.writable) return false;
+  if (!corked.has(res)) {
+    corked.add(res);
+    res.cork();
+    process.nextTick(() => {
+      corked.delete(res);
+      res.uncork();
+    });
+  }
+  if (res.writableLength < WRITE_AHEAD_BYTES) {
+    res.write(chunk);
+    return true;
+  }
+  // A client that does not read for STALLED_MS is let go (it can resume from its last position):
+  // graphql-sse queues a subscription's results without waiting for the consumer.
+  return new Promise((resolve) => {
+    const stalled = setTimeout(() => res.destroy(), STALLED_MS);
+    res.write(chunk, (err) => {
+      clearTimeout(stalled);
+      resolve(!err);
+    });
+  });
 }
