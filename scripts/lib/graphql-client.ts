@@ -84,22 +84,28 @@ export function collect<T = Record<string, any>>(client: Client, query: string, 
     results,
     stop,
     done,
-    waitFor(n, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`only ${results.length} of ${n} subscription results after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (results.length >= n) {
-            clearTimeout(timer);
-            resolve(results);
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    waitFor: (n, timeoutMs = 10_000) => waitForResults(results, waiters, n, timeoutMs, 'subscription'),
   };
+}
+
+/**
+ * Resolves with `results` once it holds `n` (checked now and whenever a waiter in `waiters` is
+ * called); rejects after `timeoutMs`, saying what came, as `what`.
+ */
+function waitForResults<R>(results: R[], waiters: Array<() => void>, n: number, timeoutMs: number, what: string): Promise<R[]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`only ${results.length} of ${n} ${what} results after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
+      timeoutMs,
+    );
+    const check = () => {
+      if (results.length >= n) {
+        clearTimeout(timer);
+        resolve(results);
+      } else waiters.push(check);
+    };
+    check();
+  });
 }
 
 /** Polls `probe` every 100 ms until it returns a truthy value (returned) or `timeoutMs` passes (throws). */
@@ -269,21 +275,6 @@ export function subscribeOver<T = Record<string, any>>(
     results,
     stop,
     done,
-    waitFor(n, timeoutMs = 10_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(new Error(`only ${results.length} of ${n} results (${transport}) after ${timeoutMs} ms: ${JSON.stringify(results)}`)),
-          timeoutMs,
-        );
-        const check = () => {
-          if (results.length >= n) {
-            clearTimeout(timer);
-            resolve(results);
-          } else waiters.push(check);
-        };
-        check();
-      });
-    },
+    waitFor: (n, timeoutMs = 10_000) => waitForResults(results, waiters, n, timeoutMs, transport),
   };
 }

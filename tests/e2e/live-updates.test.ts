@@ -5,13 +5,13 @@
  * Server-Sent Events and Apollo's multipart HTTP alike.
  */
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, Observable } from '@apollo/client';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LectureChangesDocument, subscribeResuming } from '@courses/client';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { streamOf } from '@courses/contracts';
 import { DEV_JWT_SECRET } from '@courses/platform';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
@@ -342,26 +342,36 @@ describe('resume, across gateways and limits', () => {
     await gateway.stop();
   });
 
-  it('answers RESUME_EXPIRED for a position further back than the gateway replays', async () => {
-    const lecture = await sys.openLecture(kim, 'Too Far', 20);
+  /**
+   * A client that saw one change of a new lecture and left, `missed` more changes, then the
+   * answer a new gateway (started with `env`, after `meanwhile`) gives it when it resumes.
+   */
+  async function resumeThroughNewGateway(title: string, missed: number, env: Record<string, string>, meanwhile = async () => {}) {
+    const lecture = await sys.openLecture(kim, title, 20);
     const before = sys.gateway.hub.listeners;
     const feed = subscribeOver('ws', sys.url, LECTURE, { variables: { id: lecture } });
     await listening(sys.gateway, before, 2);
     await enrol(lecture, 1);
     const [seen] = await feed.waitFor(1);
     feed.stop();
-    for (let n = 2; n <= 4; n++) await enrol(lecture, n);
-    // A gateway that replays at most 2 events per context: this gap is longer.
-    const small = await startGateway({ ...sys.envOf('gateway'), PORT: '0', SUBSCRIPTION_REPLAY_MAX: '2' });
-    gateways.push(small);
-    const back = subscribeOver('ws', `http://127.0.0.1:${small.port}`, LECTURE, {
+    for (let n = 2; n <= 1 + missed; n++) await enrol(lecture, n);
+    await meanwhile();
+    const gateway = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...env });
+    gateways.push(gateway);
+    const back = subscribeOver('ws', `http://127.0.0.1:${gateway.port}`, LECTURE, {
       variables: { id: lecture },
       lastEventId: seen.extensions!.eventId,
     });
     const [r] = await back.waitFor(1);
-    expect(codeOf(r)).toBe('RESUME_EXPIRED');
     back.stop();
-    await small.stop();
+    await gateway.stop();
+    return r;
+  }
+
+  it('answers RESUME_EXPIRED for a position further back than the gateway replays', async () => {
+    // A gateway that replays at most 2 events per context: this gap is longer.
+    const r = await resumeThroughNewGateway('Too Far', 3, { SUBSCRIPTION_REPLAY_MAX: '2' });
+    expect(codeOf(r)).toBe('RESUME_EXPIRED');
   });
 
   it('counts SSE, multipart and graphql-ws connections against one per-client cap', async () => {
@@ -393,28 +403,14 @@ describe('resume, across gateways and limits', () => {
   });
 
   it('answers RESUME_EXPIRED for a position older than the stream keeps', async () => {
-    const lecture = await sys.openLecture(kim, 'Purged');
-    const before = sys.gateway.hub.listeners;
-    const feed = subscribeOver('ws', sys.url, LECTURE, { variables: { id: lecture } });
-    await listening(sys.gateway, before, 2);
-    await enrol(lecture, 1);
-    const [seen] = await feed.waitFor(1);
-    feed.stop();
-    await enrol(lecture, 2);
-    // The stream forgets what came before (as max_age does after 30 days); every consumer has read it.
-    const jsm = await jetstreamManager(await sys.nats.connect('ops'));
-    await jsm.streams.purge(streamOf('lecture', sys.tag).name, { keep: 1 });
-    const fresh = await startGateway({ ...sys.envOf('gateway'), PORT: '0' }); // nothing held in memory
-    gateways.push(fresh);
-    const back = subscribeOver('ws', `http://127.0.0.1:${fresh.port}`, LECTURE, {
-      variables: { id: lecture },
-      lastEventId: seen.extensions!.eventId,
+    // The stream forgets what came before (as max_age does after 30 days); every consumer has read
+    // it. The new gateway holds nothing in memory: it reads the stream, which no longer has it.
+    const r = await resumeThroughNewGateway('Purged', 1, {}, async () => {
+      const jsm = await jetstreamManager(await sys.nats.connect('ops'));
+      await jsm.streams.purge(streamOf('lecture', sys.tag).name, { keep: 1 });
     });
-    const [r] = await back.waitFor(1);
     expect(codeOf(r)).toBe('RESUME_EXPIRED');
     expect(r.errors?.[0]?.message).toMatch(/no longer holds/);
-    back.stop();
-    await fresh.stop();
   });
 
   it('the consistency checker finds every invariant holding', async () => {

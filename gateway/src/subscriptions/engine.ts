@@ -413,7 +413,8 @@ class Tap {
     this.seen[ci] = seq;
     // Heard through the index (live): the other contexts stand where their feeds stand.
     if (this.keyed && !this.replaying)
-      for (let cj = 0; cj < this.contexts.length; cj++) if (cj !== ci) this.seen[cj] = Math.max(this.seen[cj], this.hub.position(this.contexts[cj]));
+      for (let cj = 0; cj < this.contexts.length; cj++)
+        if (cj !== ci) this.seen[cj] = Math.max(this.seen[cj], this.hub.position(this.contexts[cj]));
     if (partial) this.partial = undefined;
     if (!this.route.types.includes(event.type)) return;
     const parts = this.route.expand?.(event) ?? [event];

@@ -29,7 +29,7 @@ import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
-import { WRITE_AHEAD_BYTES } from './server.js';
+import { beforeWrite, WRITE_AHEAD_BYTES } from './write-turn.js';
 
 export interface HttpStreamsOptions {
   schema: () => GraphQLSchema | undefined;
@@ -225,25 +225,14 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 /** How long (ms) a response may wait for its client to read before it is closed. */
 const STALLED_MS = 30_000;
 
-/** Responses corked until the end of the current turn of the event loop. */
-const corked = new WeakSet<ServerResponse>();
-
 /**
  * Writes `chunk`: at once while less than WRITE_AHEAD_BYTES wait unsent on `res` (what is written
- * in one turn leaves in one write: the response is corked until the turn ends), else once the
- * socket took it. False when the response is gone. The same write-ahead as graphql-ws's sockets
+ * in one turn leaves in one write: ./write-turn.ts), else once the socket took it. False when the response is gone. The same write-ahead as graphql-ws's sockets
  * (./server.ts), so that a replay is not one system call per message.
  */
 function write(res: ServerResponse, chunk: string): boolean | Promise<boolean> {
   if (!res.writable) return false;
-  if (!corked.has(res)) {
-    corked.add(res);
-    res.cork();
-    process.nextTick(() => {
-      corked.delete(res);
-      res.uncork();
-    });
-  }
+  beforeWrite(res);
   if (res.writableLength < WRITE_AHEAD_BYTES) {
     res.write(chunk);
     return true;

@@ -16,7 +16,7 @@
  *
  * Back-pressure (./stream.ts): graphql-ws takes a subscription's next result only once the
  * socket has taken the previous one (its write callback; see {@link writeAhead}: at once while
- * less than WRITE_AHEAD_BYTES wait unsent), so a client that stops reading holds at most that
+ * less than 64 KiB wait unsent), so a client that stops reading holds at most that
  * much unsent in the gateway; the events behind it wait in the subscription's buffer, at most
  * `bufferSize`; past that the subscription ends with one error result (`extensions.code`
  * SUBSCRIPTION_OVERFLOW): resubscribe and refetch. Other clients are not held up: each
@@ -39,36 +39,24 @@ import { graphqlCjs, type DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
 import { startKeepAlive } from './keepalive.js';
 import { operationAuthorization, originAllowed } from './socket-auth.js';
-
-/** Bytes a socket may hold unsent before a send waits for the socket to take it (see {@link writeAhead}). */
-export const WRITE_AHEAD_BYTES = 64 * 1024;
+import { beforeWrite, WRITE_AHEAD_BYTES, type Corkable } from './write-turn.js';
 
 /**
  * Lets graphql-ws go on to the next message as soon as a send is queued, while less than
- * WRITE_AHEAD_BYTES wait unsent on `socket`, and corks the socket until the end of the turn: the
- * messages of a burst (a resumed subscription's replay) then leave in one write instead of one
- * system call each. Past that, a send's callback
- * comes when the socket has taken it, as `ws` does by itself. A failed write closes the socket,
- * which graphql-ws handles as a close.
+ * WRITE_AHEAD_BYTES wait unsent on `socket`, and coalesces the writes of one turn (./write-turn.ts):
+ * the messages of a burst (a resumed subscription's replay) leave in one write instead of one
+ * system call each. Past that, a send's callback comes when the socket has taken it, as `ws` does
+ * by itself. A failed write closes the socket, which graphql-ws handles as a close.
  */
 function writeAhead(socket: WebSocket): void {
   const send = socket.send.bind(socket) as (data: unknown, cb?: (err?: Error) => void) => void;
-  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-  let corked = false;
+  const raw = (socket as unknown as { _socket?: Corkable })._socket;
   (socket as unknown as { send: typeof send }).send = (data, cb) => {
-    // Everything sent in this turn of the event loop leaves in one write.
-    if (raw && !corked) {
-      corked = true;
-      raw.cork();
-      process.nextTick(() => {
-        corked = false;
-        raw.uncork();
-      });
-    }
+    if (raw) beforeWrite(raw);
     if (!cb) return send(data);
     const early = socket.bufferedAmount < WRITE_AHEAD_BYTES;
     send(data, early ? undefined : cb);
-    if (early) queueMicrotask(() => cb());
+    if (early) cb();
   };
 }
 
