@@ -36,8 +36,10 @@ describe('supergraph composition', () => {
     expect(sig('Mutation', 'cancelLecture')).toBe('cancelLecture(id: ID!): Lecture!');
     expect(sig('Mutation', 'registerForLecture')).toBe('registerForLecture(lectureId: ID!, waitlistIfFull: Boolean): Registration!');
     expect(sig('Mutation', 'cancelRegistration')).toBe('cancelRegistration(id: ID!): Registration!');
-    expect(sig('Subscription', 'registrationStatusChanged')).toBe('registrationStatusChanged(registrationId: ID): Registration!');
-    expect(sig('Subscription', 'lectureUpdated')).toBe('lectureUpdated(lectureId: ID!): Lecture!');
+    expect(sig('Subscription', 'registrationStatusChanged')).toBe(
+      'registrationStatusChanged(registrationId: ID, current: Boolean): Registration!',
+    );
+    expect(sig('Subscription', 'lectureUpdated')).toBe('lectureUpdated(lectureId: ID!, current: Boolean): Lecture!');
     expect(Object.keys(fields('Lecture'))).toEqual(
       expect.arrayContaining([
         'id',

@@ -407,7 +407,7 @@ describe('resume, across gateways and limits', () => {
     // it. The new gateway holds nothing in memory: it reads the stream, which no longer has it.
     const r = await resumeThroughNewGateway('Purged', 1, {}, async () => {
       const jsm = await jetstreamManager(await sys.nats.connect('ops'));
-      await jsm.streams.purge(streamOf('lecture', sys.tag).name, { keep: 1 });
+      await jsm.streams.purge(streamOf('lecture', sys.tag).name);
     });
     expect(codeOf(r)).toBe('RESUME_EXPIRED');
     expect(r.errors?.[0]?.message).toMatch(/no longer holds/);
