@@ -274,8 +274,11 @@ describe.skipIf(!hasChromium)('in a browser', () => {
   it('the student page resumes through a restarted gateway: what happened while it was away arrives in order, nothing is read again', async () => {
     const lectureId = await openReplicated('Resumed After Restart');
     const page = await localPage();
+    const before = sys.gateway.hub.listeners;
     await page.goto(`${sys.url}/app?user=s-browser-resume`);
     await page.locator('#conn.live').waitFor({ timeout: 15_000 });
+    // Both of the page's subscriptions listening (its registrations: two contexts; its inbox: one).
+    await eventually(async () => sys.gateway.hub.listeners >= before + 3, 15_000, "the page's subscriptions listening");
     const row = page.locator(`tr[data-lecture-id="${lectureId}"]`);
     await row.waitFor();
     await row.getByRole('button', { name: 'Register' }).click();
@@ -284,6 +287,9 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     const registrationId = (await mine.getAttribute('data-registration-id'))!;
     // Both of the page's subscriptions have a position (the confirmation, and its notification).
     await expect.poll(async () => (await page.locator('#unread').innerText()).trim(), { timeout: 15_000 }).toBe('1');
+    await expect
+      .poll(async () => await page.locator('#log').innerText(), { timeout: 15_000 })
+      .toContain('Resumed After Restart: CONFIRMED');
 
     // The gateway goes away (a rolling update); meanwhile the student cancels from another client.
     const port = sys.gateway.port;
