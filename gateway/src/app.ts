@@ -148,7 +148,11 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     supergraphSdl: readFileSync(config.SUPERGRAPH_PATH, 'utf8'),
     buildService: ({ name, url }) => {
       const base = overrides[name];
-      const source = new SubgraphDataSource(base ? `${base.replace(/\/$/, '')}/graphql` : url!, config.GATEWAY_SECRET);
+      const source = new SubgraphDataSource(
+        base ? `${base.replace(/\/$/, '')}/graphql` : url!,
+        config.GATEWAY_SECRET,
+        config.SUBGRAPH_TIMEOUT_MS,
+      );
       dataSources.push(source);
       return source;
     },
@@ -218,7 +222,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     return res.body.singleResult as never;
   };
   // One document cache, engine and per-client cap for graphql-ws, SSE and multipart.
-  const documents = new DocumentCache(limits.validationRules);
+  const documents = new DocumentCache(limits.validationRules, limits.parseOptions);
   const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT);
   const engine = createSubscriptionEngine({
     execute,

@@ -61,6 +61,12 @@ export const gatewayEnv = baseEnv.extend({
   MAX_ALIASES: z.coerce.number().int().positive().default(15),
   /** Most tokens (names, punctuation, values) in an operation's text. */
   MAX_TOKENS: z.coerce.number().int().positive().default(2_000),
+  /**
+   * The longest a subgraph fetch may take, answer included (ms); past it the client gets
+   * SERVICE_UNAVAILABLE. Above registration's slowest answer in a rush (REGISTRATION_QUEUE_MS 4 s,
+   * then the charge, PAYMENT_TIMEOUT_MS 610 ms).
+   */
+  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(8_000),
   /** Highest cost of an operation (GraphQL Armor's cost: objects 2, scalars 1, times a depth factor 1.5). */
   MAX_COST: z.coerce.number().int().positive().default(5_000),
   /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */

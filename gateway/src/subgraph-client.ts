@@ -45,15 +45,22 @@ interface Answer {
  * The gateway's data source for one subgraph (implements Apollo Gateway's `GraphQLDataSource`):
  * sends the gateway secret and the caller's identity with every fetch, shares identical
  * in-flight queries, and passes each answer's `cache-control` on to the operation's cache policy.
+ * A fetch that has no answer within `timeoutMs` is abandoned: the client is told
+ * SERVICE_UNAVAILABLE (retry), as for a subgraph that cannot be reached, instead of waiting on a
+ * stalled subgraph (undici's own default is 300 s). A mutation abandoned so may still complete in
+ * the subgraph; the product's mutations are safe to retry (a second registration of the same
+ * student is refused, a second cancellation finds it canceled).
  */
 export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private readonly pool: Pool;
   private readonly path: string;
   private readonly inFlight = new SingleFlight<Answer>();
 
+  /** @param timeoutMs the longest a fetch may take, answer included (ms) */
   constructor(
     readonly url: string,
     private readonly secret: string,
+    private readonly timeoutMs = 8_000,
   ) {
     const u = new URL(url);
     // Enough connections that requests wait in the subgraph, where admission control sees them, not here.
@@ -94,11 +101,22 @@ export class SubgraphDataSource implements GraphQLDataSource<GatewayContext> {
   private async post(headers: Record<string, string>, payload: string): Promise<Answer> {
     let res;
     try {
-      res = await this.pool.request({ path: this.path, method: 'POST', headers, body: payload });
+      res = await this.pool.request({
+        path: this.path,
+        method: 'POST',
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
     } catch (err) {
       throw unreachable(this.url, err as Error);
     }
-    const text = await res.body.text();
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw unreachable(this.url, err as Error); // the deadline passed while the answer came
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

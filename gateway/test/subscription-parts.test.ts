@@ -19,7 +19,7 @@ describe('DocumentCache', () => {
   it('hands out one parsed document per text, validates it once, and forgets the least recently used', () => {
     let visits = 0;
     const counting = () => ({ Document: () => void visits++ });
-    const cache = new DocumentCache([counting as unknown as (c: ValidationContext) => never], 2);
+    const cache = new DocumentCache([counting as unknown as (c: ValidationContext) => never], {}, 2);
     const a = 'subscription { lectureUpdated(lectureId: "1") { id } }';
     expect(cache.parse(a)).toBe(cache.parse(a));
     const doc = cache.parse(a);
@@ -32,11 +32,17 @@ describe('DocumentCache', () => {
   });
 
   it('keeps no document of a text over the size limit, and reports errors as graphql-js does', () => {
-    const cache = new DocumentCache([], 10, 20);
+    const cache = new DocumentCache([], {}, 10, 20);
     const long = '{ x x x x x x x x x x x }';
     expect(cache.parse(long)).not.toBe(cache.parse(long));
     expect(cache.validate(schema, cache.parse('{ nope }')).map((e) => e.message)).toEqual(['Cannot query field "nope" on type "Query".']);
     expect(() => cache.parse('{')).toThrow(/Syntax Error/);
+  });
+
+  it("stops parsing a document past the gateway's token limit, as over HTTP", () => {
+    const cache = new DocumentCache([], { maxTokens: 50 });
+    expect(() => cache.parse(`{ ${'x '.repeat(100)}}`)).toThrow(/more that 50 tokens/); // graphql-js's own words
+    expect(cache.parse(`{ ${'x '.repeat(10)}}`).kind).toBe('Document');
   });
 
   it('derives the entity queries once per document, and knows a public selection', () => {

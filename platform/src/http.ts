@@ -172,6 +172,9 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     }
   }
 
+  /** The paths the host answers, the only values of the metrics' `route` label (with `other`). */
+  const knownRoutes = new Set(['/health/live', '/health/ready', '/metrics', '/graphql', '/', ...Object.keys(opts.routes ?? {})]);
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const started = process.hrtime.bigint();
@@ -212,8 +215,11 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         else res.end();
       }
     } finally {
-      metrics.httpRequests.inc({ route: route.startsWith('/health') ? route : route.slice(0, 40), status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route: route.slice(0, 40) }, Number(process.hrtime.bigint() - started) / 1e9);
+      // Labelled by the routes the host serves, anything else as `other`: a label per path
+      // requested would let anyone grow the metrics without bound.
+      const label = knownRoutes.has(route) ? route : 'other';
+      metrics.httpRequests.inc({ route: label, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ route: label }, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
@@ -236,7 +242,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     const method = req.method ?? 'GET';
     return inSpan(
       tracer,
-      `${method} ${path.slice(0, 40)}`,
+      `${method} ${knownRoutes.has(path) ? path : 'other'}`,
       { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': method, 'url.path': path.slice(0, 200) } },
       async (span) => {
         await handle(req, res);

@@ -2,6 +2,8 @@
  * Bounded operations at the gateway: each abusive request gets a clear error code, and the
  * system keeps serving and stays consistent afterwards.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -140,6 +142,39 @@ describe('bounded operations', () => {
     const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('http_requests_total');
+  });
+
+  it('labels its metrics by the routes it serves: requests for made-up paths do not grow them', async () => {
+    for (let i = 0; i < 30; i++) await fetch(`${sys.url}/made-up-${i}-${Math.random().toString(36).slice(2)}`);
+    const text = await (await fetch(`${sys.url}/metrics`)).text();
+    expect(text).not.toMatch(/route="\/made-up/);
+    expect(text).toMatch(/http_requests_total\{[^}]*route="other"[^}]*status="404"/);
+    expect(text).toMatch(/route="\/graphql"/);
+  });
+
+  it('answers SERVICE_UNAVAILABLE when a subgraph does not answer within SUBGRAPH_TIMEOUT_MS, and keeps serving the rest', async () => {
+    // A lecture subgraph that takes connections and never answers.
+    const stalled = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const port = (stalled.address() as AddressInfo).port;
+    const g = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      LECTURE_URL: `http://127.0.0.1:${port}`,
+      SUBGRAPH_TIMEOUT_MS: '300',
+    });
+    extra.push(g);
+    try {
+      const r = await gql(g.url, '{ lectures(first: 1) { totalCount } }');
+      expect(codes(r)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(JSON.stringify(r.errors)).not.toContain(String(port)); // no internal address
+      // What does not need the lecture subgraph still answers.
+      const student = await sys.token('STUDENT', 's-stalled');
+      expect((await gql(g.url, '{ myRegistrations { id } }', {}, student)).errors).toBeUndefined();
+    } finally {
+      stalled.closeAllConnections();
+      stalled.close();
+    }
   });
 
   it('keeps serving, and consistent, afterwards', async () => {

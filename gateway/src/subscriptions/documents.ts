@@ -48,23 +48,28 @@ export class DocumentCache {
   private readonly validated = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, readonly GraphQLError[]>>();
   private readonly derived = new WeakMap<DocumentNode, Map<string, EntityQueries>>();
 
-  /** @param rules validation rules on top of graphql-js's specified ones (the gateway's limits) */
+  /**
+   * @param rules validation rules on top of graphql-js's specified ones (the gateway's limits)
+   * @param parseOptions graphql-js parser options (the gateway's `maxTokens`: a longer document
+   *   fails as soon as the parser passes the limit, as over HTTP)
+   */
   constructor(
     private readonly rules: readonly ValidationRule[] = [],
+    private readonly parseOptions: { maxTokens?: number } = {},
     private readonly size = DOCUMENT_CACHE_SIZE,
     private readonly maxChars = DOCUMENT_CACHE_MAX_CHARS,
   ) {}
 
   /** The parsed document of `source`: the same object for the same text while it is kept. @throws GraphQLError on a syntax error */
   parse(source: string | Source): DocumentNode {
-    if (typeof source !== 'string') return graphqlCjs.parse(source);
+    if (typeof source !== 'string') return graphqlCjs.parse(source, this.parseOptions);
     const hit = this.documents.get(source);
     if (hit) {
       this.documents.delete(source);
       this.documents.set(source, hit);
       return hit;
     }
-    const document = graphqlCjs.parse(source);
+    const document = graphqlCjs.parse(source, this.parseOptions);
     if (source.length <= this.maxChars) {
       this.documents.set(source, document);
       if (this.documents.size > this.size) this.documents.delete(this.documents.keys().next().value!);
