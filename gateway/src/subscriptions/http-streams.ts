@@ -29,7 +29,7 @@ import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
-import { beforeWrite, WRITE_AHEAD_BYTES } from './write-turn.js';
+import { WRITE_AHEAD_BYTES } from './write-turn.js';
 
 export interface HttpStreamsOptions {
   schema: () => GraphQLSchema | undefined;
@@ -161,7 +161,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
       const id = message.startsWith('event: next') ? EVENT_ID.exec(message)?.[1] : undefined;
       if (!(await write(res, id ? `id: ${id}\n${message}` : message))) break;
     }
-    res.end();
+    finish(res);
     return true;
   }
 
@@ -188,7 +188,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
       res.end(`${part(JSON.stringify({ payload: results }))}\r\n--graphql--\r\n`);
       return true;
     }
-    const heartbeat = setInterval(() => res.writable && res.write(part('{}')), heartbeatMs);
+    const heartbeat = setInterval(() => void write(res, part('{}')), heartbeatMs);
     res.once('close', () => {
       clearInterval(heartbeat);
       void results.return?.();
@@ -203,7 +203,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     } finally {
       clearInterval(heartbeat);
     }
-    if (res.writable) res.end('\r\n--graphql--\r\n');
+    if (res.writable) finish(res, '\r\n--graphql--\r\n');
     return true;
   }
 
@@ -217,7 +217,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
       return open.size;
     },
     close() {
-      for (const res of open) res.end();
+      for (const res of open) finish(res);
     },
   };
 }
@@ -225,18 +225,46 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 /** How long (ms) a response may wait for its client to read before it is closed. */
 const STALLED_MS = 30_000;
 
+/** Text written to each response in this turn of the event loop, sent together when it ends. */
+const pending = new Map<ServerResponse, string>();
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  for (const res of [...pending.keys()]) flush(res);
+}
+
+/** Sends what waits for `res` now (before ending it, or before a write that must wait). */
+function flush(res: ServerResponse): void {
+  const text = pending.get(res);
+  if (text === undefined) return;
+  pending.delete(res);
+  if (res.writable) res.write(text);
+}
+
+/** Ends `res` with `last`, after what waits for it. */
+function finish(res: ServerResponse, last?: string): void {
+  flush(res);
+  res.end(last);
+}
+
 /**
- * Writes `chunk`: at once while less than WRITE_AHEAD_BYTES wait unsent on `res` (what is written
- * in one turn leaves in one write: ./write-turn.ts), else once the socket took it. False when the response is gone. The same write-ahead as graphql-ws's sockets
- * (./server.ts), so that a replay is not one system call per message.
+ * Writes `chunk`: while less than WRITE_AHEAD_BYTES wait unsent on `res`, at once, joined with
+ * what else is written to it in this turn (one write when the turn ends: a replay is not one
+ * system call per message, the same write-ahead as graphql-ws's sockets, ./server.ts), else once
+ * the socket took it. False when the response is gone.
  */
 function write(res: ServerResponse, chunk: string): boolean | Promise<boolean> {
   if (!res.writable) return false;
-  beforeWrite(res);
   if (res.writableLength < WRITE_AHEAD_BYTES) {
-    res.write(chunk);
+    pending.set(res, (pending.get(res) ?? '') + chunk);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      process.nextTick(flushAll);
+    }
     return true;
   }
+  flush(res);
   // A client that does not read for STALLED_MS is let go (it can resume from its last position):
   // graphql-sse queues a subscription's results without waiting for the consumer.
   return new Promise((resolve) => {

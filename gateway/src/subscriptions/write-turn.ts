@@ -1,12 +1,13 @@
 /**
- * Writes of one turn of the event loop, coalesced per connection: the first write of a turn to a
+ * Writes of one turn of the event loop, coalesced per WebSocket connection (HTTP streams join
+ * their text instead, ./http-streams.ts): the first write of a turn to a
  * connection goes out at once (one message per connection per event, the steady state, costs
  * nothing more); a second one in the same turn corks the connection until the turn ends, so a
  * burst (a resumed subscription's replay) leaves in one write instead of one system call each.
  * One `process.nextTick` per turn for all connections.
  */
 
-/** What can be corked: a net.Socket, an http.ServerResponse. */
+/** What can be corked: a net.Socket. */
 export interface Corkable {
   cork(): void;
   uncork(): void;
