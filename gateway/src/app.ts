@@ -242,7 +242,11 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     graceMs: config.SHUTDOWN_GRACE_MS,
     drainDelayMs: config.SHUTDOWN_DELAY_MS,
     metricsAccess: metricsAccess(config, true),
-    readiness: { supergraph: () => !!apiSchema, nats: () => natsReady(nc) },
+    // Queries and mutations need no NATS; live updates resume after an outage: reported, not unready.
+    readiness: { supergraph: () => !!apiSchema },
+    degradedBy: { nats: () => natsReady(nc) },
+    // The public edge: a client's traceparent starts nothing here (TRUST_CLIENT_TRACEPARENT to allow it).
+    trustTraceparent: config.TRUST_CLIENT_TRACEPARENT,
     onGet: browserPage(devDefault(config.GRAPHIQL, config)),
     routes: {
       ...Object.fromEntries(

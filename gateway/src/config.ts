@@ -67,6 +67,15 @@ export const gatewayEnv = baseEnv.extend({
    * then the charge, PAYMENT_TIMEOUT_MS 610 ms).
    */
   SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(8_000),
+  /**
+   * Whether a client's W3C `traceparent` continues its trace through the gateway (off: each
+   * request starts a trace of its own, so clients pick neither trace ids nor sampling). For
+   * clients of your own that trace end to end.
+   */
+  TRUST_CLIENT_TRACEPARENT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** Highest cost of an operation (GraphQL Armor's cost: objects 2, scalars 1, times a depth factor 1.5). */
   MAX_COST: z.coerce.number().int().positive().default(5_000),
   /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */

@@ -47,8 +47,19 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   apollo?: ApolloServer<Ctx>;
   /** Builds the resolver context; throw an Error with `status` (401/403) to refuse the request. */
   context?: (req: IncomingMessage) => Promise<Ctx>;
-  /** Named readiness checks (e.g. mongo, nats); all must be true for `/health/ready` to answer 200. */
+  /** Named readiness checks (e.g. mongo); all must be true for `/health/ready` to answer 200. */
   readiness?: Record<string, () => boolean | Promise<boolean>>;
+  /**
+   * Named checks of what the service can ride out (e.g. nats: the outbox keeps the events, live
+   * updates resume): reported by `/health/ready` under `degraded` when false, never making it 503.
+   */
+  degradedBy?: Record<string, () => boolean>;
+  /**
+   * Whether a request's W3C `traceparent` continues the caller's trace (default true: a service
+   * behind the gateway joins the gateway's trace). False at the public edge: a client picks
+   * neither trace ids nor sampling there; each request starts its own trace.
+   */
+  trustTraceparent?: boolean;
   /** Extra routes by exact path. */
   routes?: Record<string, RouteHandler>;
   /** Optional fallback for GET requests not otherwise matched (e.g. a landing page). */
@@ -130,7 +141,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
   let stopping: Promise<void> | undefined;
   const { logger, metrics } = opts;
 
-  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean> }> {
+  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean>; degraded: string[] }> {
     const checks: Record<string, boolean> = { accepting: !draining };
     for (const [name, check] of Object.entries(opts.readiness ?? {})) {
       try {
@@ -139,7 +150,10 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         checks[name] = false;
       }
     }
-    return { ok: Object.values(checks).every(Boolean), checks };
+    const degraded = Object.entries(opts.degradedBy ?? {})
+      .filter(([, up]) => !up())
+      .map(([name]) => name);
+    return { ok: Object.values(checks).every(Boolean), checks, degraded };
   }
 
   async function graphql(apollo: ApolloServer<Ctx>, req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
@@ -185,7 +199,7 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       if (route === '/health/live') return sendJson(res, 200, { status: 'ok' });
       if (route === '/health/ready') {
         const r = await readiness();
-        return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks });
+        return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks, degraded: r.degraded });
       }
       if (route === '/metrics') {
         const access = opts.metricsAccess ?? 'open';
@@ -235,10 +249,13 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
   /** `handle` in a server span: a child of the caller's trace context, if it sent one. */
   function traced(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    const parent = extractTrace((key) => {
-      const v = req.headers[key];
-      return Array.isArray(v) ? v[0] : v;
-    });
+    const parent =
+      opts.trustTraceparent === false
+        ? undefined
+        : extractTrace((key) => {
+            const v = req.headers[key];
+            return Array.isArray(v) ? v[0] : v;
+          });
     const method = req.method ?? 'GET';
     return inSpan(
       tracer,

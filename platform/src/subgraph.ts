@@ -16,7 +16,7 @@ import type { z } from 'zod';
 import { busRole, streamOf, type Context } from '@courses/contracts';
 import { metricsAccess, type subgraphEnv } from './config.js';
 import { crashes } from './crash-registry.js';
-import { formatSubgraphError } from './errors.js';
+import { formatSubgraphError, logUnexpectedErrors } from './errors.js';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
 import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
@@ -207,15 +207,27 @@ export async function startSubgraph<Ctx extends RequestContext>(
     includeStacktraceInErrorResponses: false,
     formatError: formatSubgraphError,
     logger: apolloLogger(logger),
-    plugins: [graphqlSpanPlugin<Ctx>()],
+    plugins: [graphqlSpanPlugin<Ctx>(), logUnexpectedErrors(logger)],
   });
   await apollo.start();
 
-  const readiness = { mongo: () => mongoReady(conn), nats: () => natsReady(nc) };
+  // Ready while it can take writes (into MongoDB, the events into the outbox); a NATS outage is
+  // ridden out (the outbox publishes when NATS is back) and only reported as degraded.
+  const readiness = { mongo: () => mongoReady(conn) };
+  const degradedBy = { nats: () => natsReady(nc) };
   const drainOptions = { graceMs: config.SHUTDOWN_GRACE_MS, drainDelayMs: config.SHUTDOWN_DELAY_MS };
   const ownPort = parts.internal?.port !== undefined;
   const internal = ownPort
-    ? createServiceHost({ name, logger, metrics, ...drainOptions, metricsAccess: 'off', routes: parts.internal!.routes, readiness })
+    ? createServiceHost({
+        name,
+        logger,
+        metrics,
+        ...drainOptions,
+        metricsAccess: 'off',
+        routes: parts.internal!.routes,
+        readiness,
+        degradedBy,
+      })
     : undefined;
   const host = createServiceHost<Ctx>({
     name,
@@ -226,6 +238,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
     metricsAccess: metricsAccess(config, false),
     routes: ownPort ? parts.routes : { ...parts.routes, ...parts.internal?.routes },
     readiness,
+    degradedBy,
     async context(req) {
       const get = (h: string) => {
         const v = req.headers[h];

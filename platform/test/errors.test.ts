@@ -15,9 +15,20 @@ describe('DomainError → GraphQL error (the one place)', () => {
     });
   });
 
-  it('leaves every other error as Apollo formatted it', () => {
-    const wrapped = new GraphQLError('boom', { originalError: new Error('boom') });
-    expect(formatSubgraphError(formatted, wrapped)).toBe(formatted);
+  it("tells the client nothing of an unexpected error's words (a driver's message names hosts), keeping its code and path", () => {
+    const driver = new Error('connect ECONNREFUSED 10.2.3.4:27017 (registration_db.registrations)');
+    const wrapped = new GraphQLError(driver.message, { originalError: driver, path: ['x'] });
+    const out = formatSubgraphError({ ...formatted, message: driver.message }, wrapped);
+    expect(out).toMatchObject({ message: 'internal error', path: ['x'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(JSON.stringify(out)).not.toContain('10.2.3.4');
+  });
+
+  it('leaves GraphQL errors, and those thrown with a code on purpose, as Apollo formatted them', () => {
+    const validation = { message: 'Cannot query field "nope" on type "Query".', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+    expect(formatSubgraphError(validation, new GraphQLError(validation.message))).toBe(validation);
+    const deliberate = new GraphQLError('slow down', { extensions: { code: 'RATE_LIMITED' } });
+    const f = { message: 'slow down', extensions: { code: 'RATE_LIMITED' } };
+    expect(formatSubgraphError(f, new GraphQLError('slow down', { originalError: deliberate }))).toBe(f);
   });
 });
 

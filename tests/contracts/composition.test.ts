@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { buildASTSchema, parse, validate, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { pageOperations } from '../../gateway/src/app.js';
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
 
@@ -152,6 +153,17 @@ describe('docker-compose.yml', () => {
     const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], { encoding: 'utf8', env: withoutSecrets });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set [A-Z_]+ to 32\+ random bytes/);
+  });
+  it('restarts every service that stops, and gives each of ours the time its drain takes', () => {
+    const compose = parseYaml(readFileSync(file, 'utf8'), { merge: true }) as {
+      services: Record<string, { restart?: string; stop_grace_period?: string; profiles?: string[] }>;
+    };
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (svc.profiles) continue; // the optional observability tools
+      expect(svc.restart, name).toBe('unless-stopped');
+    }
+    // The drain's hard bound is 20 s (platform/src/lifecycle.ts).
+    for (const s of services) expect(parseInt(compose.services[s].stop_grace_period ?? '10s', 10), s).toBeGreaterThanOrEqual(25);
   });
   it('publishes no NATS port: the event bus stays inside the compose network', () => {
     const compose = readFileSync(file, 'utf8');

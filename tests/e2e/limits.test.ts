@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEV_GATEWAY_SECRET, HEADERS } from '@courses/platform';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
@@ -267,6 +268,20 @@ describe("another student's ids, and a token from elsewhere", () => {
     expect(JSON.stringify(ownerFeed.results)).toContain(reg.id);
     expect(JSON.stringify(seen)).not.toContain(reg.id);
     await Promise.all([c.dispose(), ownerClient.dispose()]);
+  });
+
+  it("resolves no lecture from an _entities representation whose id is no id, even for a caller holding the gateway's secret", async () => {
+    const admin = { [HEADERS.secret]: DEV_GATEWAY_SECRET, [HEADERS.userId]: 'a-entities', [HEADERS.role]: 'ADMIN' };
+    const query = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { totalCount } } } }';
+    for (const id of [{ $ne: null }, { $gt: '' }, ['x']]) {
+      const res = await fetch(`${sys.services.registration.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...admin },
+        body: JSON.stringify({ query, variables: { r: [{ __typename: 'Lecture', id }] } }),
+      });
+      const body = (await res.json()) as { data?: { _entities: unknown[] }; errors?: unknown[] };
+      expect(body.data?._entities, JSON.stringify(id)).toEqual([null]);
+    }
   });
 
   it('treats injection-shaped ids as what they are: an object is no ID (BAD_USER_INPUT), an operator-looking string matches nothing', async () => {

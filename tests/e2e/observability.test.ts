@@ -39,6 +39,35 @@ function serviceOf(span: ReadableSpan, byId: Map<string, ReadableSpan>): string 
   return undefined;
 }
 
+it("starts a trace of its own for each client request: a client's traceparent picks neither the trace nor the sampling", async () => {
+  const clientTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  /** The trace ids of the gateway's operation spans for one query sent to `url` with the client's traceparent. */
+  const tracesOf = async (url: string) => {
+    exporter.reset();
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${clientTrace}-00f067aa0ba902b7-01` },
+      body: JSON.stringify({ query: '{ lectures(first: 1) { totalCount } }' }),
+    });
+    expect(res.status).toBe(200);
+    const op = await eventually(async () =>
+      exporter.getFinishedSpans().find((s) => s.instrumentationScope.name === 'gateway' && s.name.startsWith('query')),
+    );
+    return { op: op.spanContext().traceId, all: new Set(exporter.getFinishedSpans().map((s) => s.spanContext().traceId)) };
+  };
+  const edge = await tracesOf(sys.url);
+  expect(edge.op).not.toBe(clientTrace);
+  expect(edge.all.has(clientTrace)).toBe(false);
+  // What the setting turns on, for clients of one's own that trace end to end.
+  const { startGateway } = await import('../../gateway/src/app.js'); // after tracing started, as the system
+  const trusting = await startGateway({ ...sys.envOf('gateway'), PORT: '0', TRUST_CLIENT_TRACEPARENT: 'true' });
+  try {
+    expect((await tracesOf(trusting.url)).op).toBe(clientTrace);
+  } finally {
+    await trusting.stop();
+  }
+});
+
 it('one registration is one trace: gateway, query plan, subgraphs, MongoDB, payment breaker, outbox, NATS, consumers and the subscriber', async () => {
   const instructor = await sys.token('INSTRUCTOR', 'i-trace');
   const student = await sys.token('STUDENT', 's-trace');

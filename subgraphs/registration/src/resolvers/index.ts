@@ -5,6 +5,7 @@ import {
   DateTimeScalar,
   ErrorCode,
   idCursor,
+  isId,
   loaderOf,
   pageSize,
   requireId,
@@ -34,11 +35,12 @@ export function registrationResolvers(
     const reg = await loaderOf(ctx, 'registration', (ids) => registrations.findByIds(ids)).load(id);
     return reg && mayView(reg, ctx.identity) ? reg : null;
   };
-  /** The catalog replica's copy of a lecture (one lookup per lecture per request). @throws NOT_FOUND when it has none. */
+  /** The catalog replica's copy of a lecture, or null (one lookup per lecture per request). */
+  const catalogEntry = (id: string, ctx: RequestContext) =>
+    loaderOf(ctx, 'catalog', (ids) => Promise.all(ids.map((i) => catalog.findById(i))).then((l) => l.filter((x) => x !== null))).load(id);
+  /** The catalog replica's copy of a lecture. @throws NOT_FOUND when it has none. */
   const replicaOf = async (id: string, ctx: RequestContext) => {
-    const entry = await loaderOf(ctx, 'catalog', (ids) =>
-      Promise.all(ids.map((i) => catalog.findById(i))).then((l) => l.filter((x) => x !== null)),
-    ).load(id);
+    const entry = await catalogEntry(id, ctx);
     if (!entry) throw appError(ErrorCode.NOT_FOUND, 'this lecture is not in the catalog yet');
     return entry;
   };
@@ -73,7 +75,8 @@ export function registrationResolvers(
         reg.paymentId && mayViewPayment(reg, ctx.identity) ? { __typename: 'Payment', id: reg.paymentId } : null,
     },
     Lecture: {
-      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      // A representation's id is whatever the caller of `_entities` sent: only an id is a lecture.
+      __resolveReference: (ref: { id: unknown }) => (isId(ref.id) ? { id: ref.id } : null),
       // From the catalog replica (see schema.graphql): answers while the lecture subgraph is down.
       title: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).title,
       instructorId: async (l: { id: string }, _: unknown, ctx: RequestContext) => (await replicaOf(l.id, ctx)).instructorId,
@@ -84,7 +87,7 @@ export function registrationResolvers(
       registrations: async (lecture: { id: string }, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
         const first = pageSize(args.first);
         const afterId = args.after ? cursor.decode(args.after) : undefined;
-        const entry = await catalog.findById(lecture.id);
+        const entry = await catalogEntry(lecture.id, ctx);
         if (!entry || !mayListLectureRegistrations(entry, ctx.identity)) return null;
         // All of the lecture's registrations (a lecture holds at most its capacity of live ones,
         // plus the canceled), newest first; the page is cut here.
