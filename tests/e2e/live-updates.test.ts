@@ -279,6 +279,29 @@ describe('resume, across gateways and limits', () => {
     await client.dispose();
   });
 
+  it("a student's inbox resumes through a restarted gateway: the notifications of the gap, then live ones", async () => {
+    const lecture = await sys.openLecture(kim, 'Inbox Resume', 20);
+    const student = await newStudent('inbox');
+    const first = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    gateways.push(first);
+    const before = first.hub.listeners;
+    const feed = subscribeOver('ws', `http://127.0.0.1:${first.port}`, NOTIFY, { token: student });
+    await listening(first, before, 1);
+    const { id } = await sys.register(lecture, student);
+    const [told] = await feed.waitFor(1);
+    expect(told.data?.notificationReceived.kind).toBe('REGISTRATION_CONFIRMED');
+    await first.stop();
+    await feed.done;
+    await gqlOk(sys.url, CANCEL, { id }, student); // canceled and refunded while the client is away
+    const second = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
+    gateways.push(second);
+    const back = subscribeOver('ws', `http://127.0.0.1:${second.port}`, NOTIFY, { token: student, lastEventId: told.extensions!.eventId });
+    const got = await back.waitFor(2);
+    expect(got.map((r) => r.data?.notificationReceived.kind).sort()).toEqual(['PAYMENT_REFUNDED', 'REGISTRATION_CANCELED']);
+    back.stop();
+    await second.stop();
+  });
+
   it('a client resuming through a restarted gateway receives every event of the gap: 0 missed, 0 duplicated', async () => {
     const lecture = await sys.openLecture(kim, 'Rolling', 20);
     const first = await startGateway({ ...sys.envOf('gateway'), PORT: '0' });
