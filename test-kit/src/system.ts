@@ -65,8 +65,11 @@ export interface TestSystem {
   register(lectureId: string, studentToken: string, selection?: string): Promise<any>;
   /** Runs the consistency checker on this system's databases. */
   check(): Promise<Violation[]>;
-  /** Waits (up to 20 s) until the checker finds no violation; throws with the report otherwise. */
-  assertConsistent(): Promise<void>;
+  /**
+   * Waits (up to `timeoutMs`, default 20 s) until the checker finds no violation; throws with
+   * the report otherwise.
+   */
+  assertConsistent(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,10 +124,10 @@ export function consistencyOf(tag: string, timeoutMs = 20_000): Pick<TestSystem,
     });
   return {
     check,
-    async assertConsistent() {
+    async assertConsistent(waitMs = timeoutMs) {
       let last: Violation[] = [];
       try {
-        await eventually(async () => (last = await check()).length === 0, timeoutMs, 'consistency');
+        await eventually(async () => (last = await check()).length === 0, waitMs, 'consistency');
       } catch {
         throw new Error(`consistency checker found ${last.length} violation(s):\n${formatViolations(last)}`);
       }

@@ -15,7 +15,7 @@ let sys: TestSystem;
 describe.skipIf(!hasNats)('NATS restart during a burst', () => {
   beforeAll(async () => {
     nats = await startOwnNatsServer();
-    sys = await startSystem({ nats });
+    sys = await startSystem({ nats, logLevel: process.env.TEST_LOG_LEVEL ?? 'error' });
   });
   afterAll(async () => {
     await sys?.stop().catch(() => undefined);
@@ -85,6 +85,10 @@ describe.skipIf(!hasNats)('NATS restart during a burst', () => {
 
     expect(results.filter((r) => r === 'CONFIRMED').length).toBe(36);
     expect(results.filter((r) => r === 'CANCELED').length).toBe(18);
-    await sys.assertConsistent();
+    // Messages the server had handed a consumer as it stopped, and that never reached it, are
+    // delivered again once their ack wait (30 s, nats-consumer.ts) has passed: the outage can
+    // hold back a projection that long, never lose it. (A CI run found 8 confirmation notices
+    // still missing after the default 20 s: the likeliest cause, not proven.)
+    await sys.assertConsistent(45_000);
   });
 });
