@@ -2,6 +2,7 @@
 import { parse, type ExecutionResult, type ValidationContext } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DocumentCache, graphqlCjs } from '../src/subscriptions/documents.js';
+import { mergeByTime } from '../src/subscriptions/engine.js';
 import { startKeepAlive, type PingableSocket } from '../src/subscriptions/keepalive.js';
 import { ROUTES } from '../src/subscriptions/routes.js';
 import { SharedExecutions } from '../src/subscriptions/shared-execution.js';
@@ -229,5 +230,18 @@ describe('subscriptionStream', () => {
     for await (const r of it) all.push(r);
     expect(all).toEqual(['ended:UNAUTHENTICATED']);
     expect(state.listening).toBe(false);
+  });
+});
+
+describe('mergeByTime (a resume replay across contexts)', () => {
+  const ev = (seq: number, at: string) => ({ seq, event: { id: `e${seq}`, occurredAt: at } as never });
+  it("merges contexts by time and never reorders one context's events, even when their times run backwards", () => {
+    // Context 0 stored a refund's notice (later time) before a cancellation's (earlier time).
+    const dashboard = [ev(7, '2026-12-07T08:00:02.000Z'), ev(8, '2026-12-07T08:00:01.000Z')];
+    const other = [ev(3, '2026-12-07T08:00:00.500Z'), ev(4, '2026-12-07T08:00:03.000Z')];
+    const merged = [...mergeByTime([dashboard, other])].map(({ ci, s }) => `${ci}:${s.seq}`);
+    expect(merged).toEqual(['1:3', '0:7', '0:8', '1:4']);
+    expect([...mergeByTime([dashboard])].map(({ s }) => s.seq)).toEqual([7, 8]);
+    expect([...mergeByTime([[], []])]).toEqual([]);
   });
 });

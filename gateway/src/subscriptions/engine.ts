@@ -65,6 +65,8 @@ export type Executor = (
 export interface OperationContext {
   identity?: Identity;
   authError?: string;
+  /** The code `authError` is answered with (default UNAUTHENTICATED). */
+  authErrorCode?: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE';
   exp?: number;
   /** The position the client last saw (graphql-ws and multipart: `extensions.lastEventId`; SSE: `Last-Event-ID`). */
   lastEventId?: unknown;
@@ -122,7 +124,7 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
     const route = ROUTES[root.name.value];
     if (!route) return errorResult(ErrorCode.BAD_USER_INPUT, `unknown subscription field ${root.name.value}`);
     const context = (args.contextValue ?? {}) as OperationContext;
-    if (context.authError) return errorResult(ErrorCode.UNAUTHENTICATED, context.authError);
+    if (context.authError) return errorResult(context.authErrorCode ?? ErrorCode.UNAUTHENTICATED, context.authError);
     const who = context.identity;
     if (route.needsIdentity && !who)
       return errorResult(ErrorCode.UNAUTHENTICATED, 'sign in first: send a token (graphql-ws: connection_init; HTTP: Authorization)');
@@ -288,6 +290,29 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * The events of several contexts as one sequence, in the order they happened (`occurredAt`),
+ * without reordering any one context's: each context's list stays in stream order, which is the
+ * order its events are delivered and positions move in. (Within one stream, `occurredAt` need not
+ * grow with the sequence: the dashboard's stream takes the notices of a cancellation and of its
+ * refund from two consumers, in either order. Sorting them by time once lost the later-stored,
+ * earlier-dated one, as already passed.)
+ */
+export function* mergeByTime(lists: readonly (readonly SequencedEvent[])[]): Generator<{ ci: number; s: SequencedEvent }> {
+  const next = lists.map(() => 0);
+  for (;;) {
+    let pick = -1;
+    let at = Infinity;
+    lists.forEach((list, ci) => {
+      if (next[ci] >= list.length) return;
+      const t = Date.parse(list[next[ci]].event.occurredAt);
+      if (pick < 0 || t < at) [pick, at] = [ci, t];
+    });
+    if (pick < 0) return;
+    yield { ci: pick, s: lists[pick][next[pick]++] };
+  }
+}
+
+/**
  * One subscription's hearing of its contexts: listens at once, keeps what it hears until the
  * stream attaches, then turns events into deliveries in order, each with the position after it.
  * Every context's events pass once, in stream order: an event at or before what was already
@@ -361,22 +386,19 @@ class Tap {
         this.seen[from.last] -= 1;
       }
       // The replay: every context's events after its position that may concern this
-      // subscription (the rest only move its position), merged in the order they happened.
-      const replay: { ci: number; s: SequencedEvent; at: number }[] = [];
-      const last = this.contexts.map(() => 0);
-      this.contexts.forEach((c, ci) => {
-        const held = this.hub.since(c, this.seen[ci]);
-        if (!held) throw new ResumeError('RESUME_EXPIRED', `the gateway no longer holds the ${c} events after this position; read again`);
-        for (const s of held) {
-          last[ci] = s.seq;
-          if (this.route.types.includes(s.event.type) && (!this.keyed || this.mentionsKey(s.event)))
-            replay.push({ ci, s, at: Date.parse(s.event.occurredAt) });
-        }
+      // subscription (the rest only move its position), each context's in stream order.
+      const held = this.contexts.map((c, ci) => {
+        const events = this.hub.since(c, this.seen[ci]);
+        if (!events) throw new ResumeError('RESUME_EXPIRED', `the gateway no longer holds the ${c} events after this position; read again`);
+        return events;
       });
-      replay.sort((a, b) => a.at - b.at || a.ci - b.ci || a.s.seq - b.s.seq);
+      const last = held.map((events) => events.at(-1)?.seq ?? 0);
+      const replay = held.map((events) =>
+        events.filter((s) => this.route.types.includes(s.event.type) && (!this.keyed || this.mentionsKey(s.event))),
+      );
       this.deliver = (d) => backlog.push({ ...d, replayed: true });
       this.replaying = true;
-      for (const { ci, s } of replay) this.pass(ci, s.seq, s.event);
+      for (const { ci, s } of mergeByTime(replay)) this.pass(ci, s.seq, s.event);
       this.replaying = false;
       // What was passed over without a look moves the position too.
       last.forEach((seq, ci) => (this.seen[ci] = Math.max(this.seen[ci], seq)));
