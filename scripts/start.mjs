@@ -3,8 +3,14 @@
  * MongoDB-wire server, starts the four subgraphs and the gateway, loads the demo catalog,
  * prints the URLs, and stops everything it started on Ctrl-C (SIGINT) or SIGTERM.
  *
- * Ports: gateway 4000, registration 4001, payment 4002, lecture 4003, dashboard 4004
- * (override with GATEWAY_PORT, REGISTRATION_PORT, ...). Service logs: .data/logs/<name>.log.
+ * Ports: gateway 4000, registration 4001, payment 4002, lecture 4003, dashboard 4004, the
+ * embedded identity provider 4010 (override with GATEWAY_PORT, REGISTRATION_PORT, ...,
+ * IDP_PORT). Service logs: .data/logs/<name>.log.
+ *
+ * Sign-in: the gateway trusts the embedded OpenID provider (DEV-ONLY, @courses/identity-provider,
+ * in this process) through discovery, like any issuer; it also takes shared-secret tokens signed
+ * with this checkout's dev secret, by name (AUTH_MODE=oidc+shared-secret), for the seed, the
+ * scenario, the benchmarks and the pages' demo picker.
  */
 import path from 'node:path';
 import { DATA, ensureBuilt, ensureDependencies, LOGS, prebuildTools, ROOT, run, say, stopStarted } from './lib/provision.mjs';
@@ -12,6 +18,8 @@ import { SERVICES, startStack } from './lib/stack.mjs';
 
 const t0 = Date.now();
 let shuttingDown = false;
+/** @type {import('@courses/identity-provider').RunningIdentityProvider | undefined} */
+let idp;
 async function shutdown(code = 0) {
   if (shuttingDown) return;
   shuttingDown = true;
@@ -20,6 +28,7 @@ async function shutdown(code = 0) {
     15_000,
     SERVICES.map((s) => s.name),
   );
+  await idp?.stop();
   say('stopping NATS / MongoDB started by this run…');
   await stopStarted();
   say('stopped');
@@ -46,11 +55,24 @@ async function main() {
   if (tools.building.length) steps.push(`${tools.building.join(', ')} built alongside (${since(t)} s more)`);
   t = Date.now();
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, Number(process.env[`${s.name.toUpperCase()}_PORT`] ?? s.port)]));
+  say('starting the embedded identity provider (DEV-ONLY)');
+  const { startIdentityProvider } = await import('@courses/identity-provider');
+  idp = await startIdentityProvider({
+    port: Number(process.env.IDP_PORT ?? 4010),
+    keysFile: path.join(DATA, 'identity-provider-keys.json'),
+  });
   const { urls } = await startStack({
     ports,
     say,
-    // The demo sign-in of /app and GraphiQL (DEV-ONLY; production refuses it).
-    env: { gateway: { DEV_TOKENS: process.env.DEV_TOKENS ?? 'on' } },
+    env: {
+      gateway: {
+        OIDC_ISSUER: idp.issuer,
+        OIDC_AUDIENCE: idp.audience,
+        AUTH_MODE: 'oidc+shared-secret',
+        // The demo sign-in of /app and GraphiQL (DEV-ONLY; production refuses it).
+        DEV_TOKENS: process.env.DEV_TOKENS ?? 'on',
+      },
+    },
     onUnexpectedExit: (name, code, signal) => {
       if (shuttingDown) return;
       process.stderr.write(`✖ ${name} exited (${signal ?? code}); see ${path.join(LOGS, `${name}.log`)}\n`);
@@ -69,7 +91,8 @@ async function main() {
   Course registration supergraph is up (${since(t0)} s: ${steps.join(', ')}).
 
   GraphQL + GraphiQL   ${urls.gateway}/graphql   (subscriptions: ${urls.gateway.replace(/^http/, 'ws')}/graphql)
-  Dev token            npm run token -- --role STUDENT --sub s-1
+  Identity provider    ${idp.issuer}   (DEV-ONLY; people: s-1, s-2, s-3, i-1, i-2, a-1)
+  Token for curl       npm run token -- --sub s-1
   Play the scenario    npm run scenario
   Subgraphs            ${SERVICES.slice(0, 4)
     .map((s) => `${s.name} ${urls[s.name]}`)

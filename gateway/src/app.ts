@@ -36,7 +36,7 @@ import {
   type NatsConnection,
   type Role,
 } from '@courses/platform';
-import { AuthError, identityFromAuthorization, issueToken, type TokenPolicy } from './auth.js';
+import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type TokenPolicy } from './auth.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
@@ -141,6 +141,18 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const metrics = createMetrics('gateway');
   const overrides = routingOverrides(config);
   const tokens = tokenPolicy(config);
+  if (tokens.oidc) {
+    logger.info(
+      { issuer: tokens.oidc.issuer, audience: tokens.oidc.audience, roleClaim: tokens.oidc.roleClaim },
+      'accepting tokens of an OpenID issuer',
+    );
+    void warmIssuer(tokens.oidc);
+  }
+  if (tokens.secret !== undefined)
+    logger[config.NODE_ENV === 'production' ? 'warn' : 'info'](
+      { authMode: config.AUTH_MODE ?? '(default)' },
+      'accepting shared-secret (HS256) tokens: anyone holding JWT_SECRET can sign in as anyone',
+    );
   let apiSchema: GraphQLSchema | undefined;
 
   const dataSources: SubgraphDataSource[] = [];
@@ -268,7 +280,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
         const verified = await identityFromAuthorization(req.headers.authorization, tokens);
         return { identity: verified?.identity, clientIp: req.socket.remoteAddress };
       } catch (err) {
-        if (err instanceof AuthError) throw new HttpError(401, err.message, 'UNAUTHENTICATED');
+        if (err instanceof AuthError) throw new HttpError(err.status, err.message, err.code);
         throw err;
       }
     },

@@ -1,7 +1,7 @@
 /** Gateway environment (validated with zod). */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { baseEnv, DEV_JWT_SECRET } from '@courses/platform';
+import { baseEnv, ConfigError, DEV_JWT_SECRET, isRole, ROLES, type Role } from '@courses/platform';
 import type { TokenRules } from './auth.js';
 
 const url = z.string().url().optional();
@@ -16,12 +16,53 @@ export function devDefault(value: boolean | undefined, c: Pick<GatewayConfig, 'N
   return value ?? c.NODE_ENV !== 'production';
 }
 
+/** `word=ROLE,word=ROLE`: an issuer's role words mapped to this product's roles. */
+const roleMap = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (!v) return undefined;
+    const map: Record<string, Role> = {};
+    for (const pair of v
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const i = pair.lastIndexOf('=');
+      const role = pair.slice(i + 1).trim();
+      if (i <= 0 || !isRole(role)) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not word=ROLE, ROLE one of ${ROLES.join(', ')}` });
+        return z.NEVER;
+      }
+      map[pair.slice(0, i).trim()] = role;
+    }
+    return map;
+  });
+
 export const gatewayEnv = baseEnv.extend({
-  /** HS256 key that signs and verifies JWTs; DEV-ONLY default when unset. */
-  JWT_SECRET: z.string().min(32).default(DEV_JWT_SECRET),
-  /** When set, tokens must name this issuer (`iss`). */
+  /**
+   * Which tokens are accepted: `oidc` (an OpenID issuer's, OIDC_ISSUER), `shared-secret`
+   * (HS256 with JWT_SECRET: tests and dev tools) or `oidc+shared-secret`. Default: `oidc` when
+   * OIDC_ISSUER is set; otherwise `shared-secret`, except in production, which refuses to start
+   * unless this names it.
+   */
+  AUTH_MODE: z.enum(['oidc', 'shared-secret', 'oidc+shared-secret']).optional(),
+  /** The OpenID issuer whose tokens are accepted; its keys come from its discovery document's `jwks_uri`. */
+  OIDC_ISSUER: z.string().url().optional(),
+  /** The audience (`aud`) an issuer's tokens must name; required in production. */
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** The claim (or dotted path, e.g. Keycloak's `realm_access.roles`) holding an issuer's roles. */
+  ROLE_CLAIM: z.string().min(1).default('roles'),
+  /** `word=ROLE,…`: the issuer's role words as STUDENT, INSTRUCTOR or ADMIN; default: those names, any case. */
+  ROLE_MAP: roleMap,
+  /** The claim naming the person in an issuer's tokens. */
+  SUBJECT_CLAIM: z.string().min(1).default('sub'),
+  /** Least time between two fetches of the issuer's keys (ms): a new `kid` verifies at most this long after the last fetch. */
+  OIDC_KEYS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+  /** HS256 key of shared-secret tokens (AUTH_MODE); DEV-ONLY default when unset outside production. */
+  JWT_SECRET: z.string().min(32).optional(),
+  /** When set, shared-secret tokens must name this issuer (`iss`). */
   JWT_ISSUER: z.string().min(1).optional(),
-  /** When set, tokens must name this audience (`aud`). */
+  /** When set, shared-secret tokens must name this audience (`aud`). */
   JWT_AUDIENCE: z.string().min(1).optional(),
   /** Longest a token may still be valid when presented (s; `exp` is required): 24 h. */
   JWT_MAX_TTL_SECONDS: z.coerce
@@ -107,9 +148,53 @@ export function routingOverrides(c: GatewayConfig): Record<string, string | unde
   return { registration: c.REGISTRATION_URL, payment: c.PAYMENT_URL, lecture: c.LECTURE_URL, dashboard: c.DASHBOARD_URL };
 }
 
-/** The token rules of a config (see auth.ts). */
+/** The kinds of token a config accepts (see AUTH_MODE). */
+export function authModes(c: GatewayConfig): { oidc: boolean; sharedSecret: boolean } {
+  const mode = c.AUTH_MODE ?? (c.OIDC_ISSUER ? 'oidc' : 'shared-secret');
+  return { oidc: mode.startsWith('oidc'), sharedSecret: mode.endsWith('shared-secret') };
+}
+
+/**
+ * The token rules of a config (see auth.ts).
+ * @throws ConfigError when the accepted tokens are not configured: `oidc` without OIDC_ISSUER,
+ *   DEV_TOKENS without shared-secret tokens;
+ *   in production, shared-secret tokens not named by AUTH_MODE or without JWT_SECRET, or an
+ *   issuer without OIDC_AUDIENCE.
+ */
 export function tokenPolicy(c: GatewayConfig): TokenRules {
-  return { secret: c.JWT_SECRET, issuer: c.JWT_ISSUER, audience: c.JWT_AUDIENCE, maxTtlSeconds: c.JWT_MAX_TTL_SECONDS };
+  const modes = authModes(c);
+  const production = c.NODE_ENV === 'production';
+  const problems: string[] = [];
+  if (modes.oidc && !c.OIDC_ISSUER) problems.push('AUTH_MODE: names oidc, but OIDC_ISSUER is unset');
+  if (c.DEV_TOKENS && !modes.sharedSecret) problems.push('DEV_TOKENS: signs shared-secret tokens, which AUTH_MODE does not accept');
+  if (production) {
+    if (modes.sharedSecret && !c.AUTH_MODE)
+      problems.push(
+        'OIDC_ISSUER: unset; set it to your identity provider, or accept shared-secret tokens by name: AUTH_MODE=shared-secret',
+      );
+    if (modes.sharedSecret && !c.JWT_SECRET) problems.push('JWT_SECRET: unset, and AUTH_MODE accepts shared-secret tokens');
+    if (modes.oidc && !c.OIDC_AUDIENCE) problems.push("OIDC_AUDIENCE: unset; production requires the audience of the issuer's tokens");
+  }
+  if (problems.length)
+    throw new ConfigError(
+      `invalid configuration${production ? ' for NODE_ENV=production' : ''}:\n${problems.map((l) => `  ${l}`).join('\n')}`,
+    );
+  return {
+    secret: modes.sharedSecret ? (c.JWT_SECRET ?? DEV_JWT_SECRET) : undefined,
+    issuer: c.JWT_ISSUER,
+    audience: c.JWT_AUDIENCE,
+    maxTtlSeconds: c.JWT_MAX_TTL_SECONDS,
+    oidc: modes.oidc
+      ? {
+          issuer: c.OIDC_ISSUER!,
+          audience: c.OIDC_AUDIENCE,
+          roleClaim: c.ROLE_CLAIM,
+          roleMap: c.ROLE_MAP,
+          subjectClaim: c.SUBJECT_CLAIM,
+          keysCooldownMs: c.OIDC_KEYS_COOLDOWN_MS,
+        }
+      : undefined,
+  };
 }
 
 /** The browser origins allowed to open a WebSocket besides the gateway's own; undefined: any (see WS_ALLOWED_ORIGINS). */

@@ -112,7 +112,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     }
     const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
     const context = await contextOf(req, opts.tokens, lastEventId);
-    if (context instanceof AuthError) return { status: 401, result: errorResult(ErrorCode.UNAUTHENTICATED, context.message) };
+    if (context instanceof AuthError) return { status: context.status, result: errorResult(context.code, context.message) };
     return {
       schema,
       document,

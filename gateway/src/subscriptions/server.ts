@@ -160,7 +160,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
           const verified = await identityFromAuthorization(own, opts.tokens);
           return { identity: verified?.identity, exp: verified?.exp, lastEventId };
         } catch (e) {
-          if (e instanceof AuthError) return { authError: e.message };
+          if (e instanceof AuthError) return { authError: e.message, authErrorCode: e.code };
           throw e;
         }
       },
@@ -190,7 +190,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       subscribe: (args) => engine.subscribe(args) as never,
       execute: (args) => {
         const context = args.contextValue as OperationContext;
-        if (context.authError) return errorResult('UNAUTHENTICATED', context.authError) as never;
+        if (context.authError) return errorResult(context.authErrorCode ?? 'UNAUTHENTICATED', context.authError) as never;
         return opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, context.identity, args.operationName);
       },
     },
