@@ -13,7 +13,10 @@
  * ratio of the two gateways. Figures only: nothing here asserts a timing.
  *
  * Options: --connections N (50), --seconds S (12 per gateway and query), --warmup S (3),
- * --json FILE. With RESPONSE_CACHE=false this gateway runs without its response cache.
+ * --json FILE, --tokens shared-secret|oidc: the student's token for this gateway, HS256 (default)
+ * or an ES256 access token of the embedded identity provider, verified against its published keys
+ * (Hive Gateway keeps HS256). With RESPONSE_CACHE=false this gateway runs without its response
+ * cache.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
+import { startIdentityProvider } from '@courses/identity-provider';
 import { gql } from './lib/graphql-client.js';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
@@ -34,8 +38,10 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '12' },
     warmup: { type: 'string', default: '3' },
     json: { type: 'string' },
+    tokens: { type: 'string', default: 'shared-secret' },
   },
 });
+if (!['shared-secret', 'oidc'].includes(opt.tokens!)) throw new Error('--tokens must be shared-secret or oidc');
 const CONNECTIONS = Number(opt.connections);
 const SECONDS = Number(opt.seconds);
 const WARMUP = Number(opt.warmup);
@@ -159,6 +165,13 @@ async function main(): Promise<void> {
   }
   if (await portOpen(HIVE_PORT)) throw new Error(`port ${HIVE_PORT} (Hive Gateway) is in use`);
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, s.port + 100]));
+  const idp =
+    opt.tokens === 'oidc'
+      ? await startIdentityProvider({ users: [{ sub: 's-bench-gw', name: 'Bench student', roles: ['STUDENT'] }] })
+      : undefined;
+  const issuerEnv: Record<string, string> = idp
+    ? { OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: idp.audience, AUTH_MODE: 'oidc+shared-secret' }
+    : {};
   const stack = await startStack({
     ports,
     databasePrefix: 'bench',
@@ -167,7 +180,7 @@ async function main(): Promise<void> {
     env: Object.fromEntries(
       SERVICES.map((s) => [
         s.name,
-        { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000' } : {}) },
+        { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000', ...issuerEnv } : {}) },
       ]),
     ),
   });
@@ -177,6 +190,8 @@ async function main(): Promise<void> {
     const gw = stack.urls.gateway;
     const instructor = await issueToken({ sub: 'i-bench', role: 'INSTRUCTOR' }, jwtSecret);
     const student = await issueToken({ sub: 's-bench-gw', role: 'STUDENT' }, jwtSecret);
+    // The token this gateway is measured with (Hive Gateway verifies HS256 only).
+    const ours = idp ? await idp.tokenFor('s-bench-gw') : student;
     const lectures: string[] = [];
     for (let i = 0; i < 20; i++) {
       const r = await gql(
@@ -202,11 +217,12 @@ async function main(): Promise<void> {
     hive = await startHive(supergraph, jwtSecret, gatewaySecret);
     const gatewayPid = stack.children.gateway.pid!;
     const rows: Row[] = [];
+    say(`this gateway's student token: ${idp ? 'ES256 from the embedded identity provider (--tokens oidc)' : 'HS256 (shared secret)'}`);
     for (const [query, token] of [
       [CATALOG, undefined],
       [MY_REGISTRATIONS, student],
     ] as const) {
-      rows.push(await measure('this gateway', gw, gatewayPid, query, token));
+      rows.push(await measure('this gateway', gw, gatewayPid, query, token && ours));
       rows.push(await measure('Hive Gateway 2.15.1', `http://127.0.0.1:${HIVE_PORT}`, hive.pid!, query, token));
     }
     console.table(rows);
@@ -221,13 +237,18 @@ async function main(): Promise<void> {
     });
     say('this gateway ÷ Hive Gateway (RPS above 1 and p99 below 1 favour this gateway):');
     console.table(ratios);
-    if (opt.json) writeFileSync(opt.json, JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false' }, null, 2));
+    if (opt.json)
+      writeFileSync(
+        opt.json,
+        JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false', tokens: opt.tokens }, null, 2),
+      );
   } finally {
     if (hive && hive.exitCode === null) {
       hive.kill('SIGTERM');
       await new Promise((r) => hive!.once('exit', r));
     }
     await stack.stop();
+    await idp?.stop();
   }
 }
 
