@@ -57,9 +57,12 @@ async function main() {
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, Number(process.env[`${s.name.toUpperCase()}_PORT`] ?? s.port)]));
   say('starting the embedded identity provider (DEV-ONLY)');
   const { startIdentityProvider } = await import('@courses/identity-provider');
+  // The pages sign in with Authorization Code + PKCE and come back to themselves.
+  const pages = ['127.0.0.1', 'localhost'].flatMap((h) => ['/app', '/app/instructor'].map((p) => `http://${h}:${ports.gateway}${p}`));
   idp = await startIdentityProvider({
     port: Number(process.env.IDP_PORT ?? 4010),
     keysFile: path.join(DATA, 'identity-provider-keys.json'),
+    redirectUris: pages,
   });
   const { urls } = await startStack({
     ports,
@@ -69,7 +72,7 @@ async function main() {
         OIDC_ISSUER: idp.issuer,
         OIDC_AUDIENCE: idp.audience,
         AUTH_MODE: 'oidc+shared-secret',
-        // The demo sign-in of /app and GraphiQL (DEV-ONLY; production refuses it).
+        // The demo sign-in of GraphiQL (DEV-ONLY; production refuses it).
         DEV_TOKENS: process.env.DEV_TOKENS ?? 'on',
       },
     },

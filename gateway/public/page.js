@@ -38,10 +38,142 @@ async function gql(query, variables = {}) {
   return body.data;
 }
 
-/** A demo token from the gateway (DEV_TOKENS on), or undefined when it hands out none. */
-async function demoToken(role, sub) {
-  const res = await fetch(`/dev/token?role=${role}&sub=${encodeURIComponent(sub)}`);
-  return res.ok ? (await res.json()).token : undefined;
+/**
+ * Sign-in with the issuer the gateway trusts (GET /app/sign-in.json): OpenID Connect
+ * Authorization Code + PKCE through oauth4webapi (served by the gateway), a public client with no
+ * secret. The tokens stay in this tab (sessionStorage). The access token is renewed with the
+ * refresh token before it expires (at three quarters of its life); signing out ends the session
+ * at the issuer too.
+ *
+ * `onToken(token, name, renewed)` gets each access token ('' when signed out); `renewed` is true
+ * for a renewal of the same person's. `?user=<sub>` in the page's address starts signing in with
+ * that person suggested (`login_hint`).
+ */
+function signInWithIssuer({ onToken }) {
+  const KEY = `sign-in:${location.pathname}`;
+  const redirectUri = location.origin + location.pathname;
+  let cfg, as, client, oauth, timer, tokens;
+  const options = () => ({ [oauth.allowInsecureRequests]: new URL(cfg.issuer).protocol === 'http:' });
+  async function setup() {
+    cfg ??= await (await fetch('/app/sign-in.json')).json();
+    if (!cfg.issuer) return false;
+    oauth ??= await import('/app/oauth4webapi.js');
+    if (!as) {
+      const issuer = new URL(cfg.issuer);
+      as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, options()));
+      client = { client_id: cfg.clientId };
+    }
+    return true;
+  }
+  function show() {
+    $('#who').textContent = tokens ? `signed in as ${tokens.name}` : 'signed out';
+    $('#sign-in').hidden = !!tokens;
+    $('#sign-out').hidden = !tokens;
+  }
+  async function use(response, renewed) {
+    const claims = oauth.getValidatedIdTokenClaims(response);
+    tokens = {
+      access: response.access_token,
+      refresh: response.refresh_token ?? tokens?.refresh,
+      idToken: response.id_token ?? tokens?.idToken,
+      expiresAt: Date.now() + (response.expires_in ?? 300) * 1000,
+      name: claims ? `${claims.name ?? claims.sub} (${claims.sub})` : tokens?.name,
+    };
+    sessionStorage.setItem(KEY, JSON.stringify(tokens));
+    schedule();
+    show();
+    await onToken(tokens.access, tokens.name, renewed);
+  }
+  function schedule() {
+    clearTimeout(timer);
+    const left = tokens.expiresAt - Date.now();
+    timer = setTimeout(renew, Math.max(1_000, left * 0.75));
+  }
+  async function renew() {
+    try {
+      if (!tokens?.refresh) throw new Error('no refresh token');
+      const response = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), tokens.refresh, options());
+      await use(await oauth.processRefreshTokenResponse(as, client, response), true);
+      log('signed in again: the token was renewed before it expired');
+    } catch (err) {
+      log(`could not renew the token (${err.message}): sign in again`);
+      tokens = undefined;
+      sessionStorage.removeItem(KEY);
+      show();
+      await onToken('', '', false);
+    }
+  }
+  async function signIn(hint) {
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    sessionStorage.setItem(`${KEY}:pkce`, JSON.stringify({ verifier, state }));
+    const url = new URL(as.authorization_endpoint);
+    const params = {
+      client_id: client.client_id,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      // offline_access: a refresh token, to renew without a new sign-in (the issuer asks consent for it).
+      scope: 'openid profile offline_access api',
+      prompt: 'consent',
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      ...(cfg.audience ? { resource: cfg.audience } : {}),
+      ...(hint ? { login_hint: hint } : {}),
+    };
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    location.assign(url);
+  }
+  async function complete() {
+    const { verifier, state } = JSON.parse(sessionStorage.getItem(`${KEY}:pkce`) ?? '{}');
+    sessionStorage.removeItem(`${KEY}:pkce`);
+    const params = oauth.validateAuthResponse(as, client, new URL(location.href), state);
+    history.replaceState(null, '', location.pathname);
+    const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, options());
+    await use(await oauth.processAuthorizationCodeResponse(as, client, response), false);
+  }
+  $('#sign-in').addEventListener('click', () => signIn(new URLSearchParams(location.search).get('user') ?? undefined));
+  $('#sign-out').addEventListener('click', async () => {
+    const idToken = tokens?.idToken;
+    clearTimeout(timer);
+    tokens = undefined;
+    sessionStorage.removeItem(KEY);
+    show();
+    await onToken('', '', false);
+    if (as?.end_session_endpoint && idToken) {
+      const url = new URL(as.end_session_endpoint);
+      for (const [k, v] of Object.entries({ id_token_hint: idToken, client_id: client.client_id, post_logout_redirect_uri: redirectUri }))
+        url.searchParams.set(k, v);
+      location.assign(url);
+    }
+  });
+  return {
+    /** Signs in from the address (an issuer's answer), from this tab's tokens, or with `?user=`. @returns false when the gateway trusts no issuer. */
+    async start() {
+      if (!(await setup())) {
+        $('#who').textContent = 'sign-in unavailable: the gateway trusts no identity provider';
+        $('#sign-in').hidden = $('#sign-out').hidden = true;
+        return false;
+      }
+      const here = new URLSearchParams(location.search);
+      try {
+        if (here.has('code') || here.has('error')) return void (await complete());
+      } catch (err) {
+        toast(`sign-in failed: ${err.message}`);
+      }
+      const kept = JSON.parse(sessionStorage.getItem(KEY) ?? 'null');
+      if (kept && kept.expiresAt > Date.now() + 5_000) {
+        tokens = kept;
+        schedule();
+        show();
+        return void (await onToken(tokens.access, tokens.name, false));
+      }
+      if (kept?.refresh) return void ((tokens = kept), await renew());
+      show();
+      if (here.get('user')) await signIn(here.get('user'));
+      return true;
+    },
+  };
 }
 
 /**
@@ -52,7 +184,9 @@ async function demoToken(role, sub) {
  * subscription that had no position yet, or whose position the gateway no longer replays
  * (RESUME_EXPIRED); the page then reads again. A dropped socket comes back by itself after
  * 0.5 s, 1 s, 2 s … up to 10 s, with jitter; a refused token does not, and an expired one (4401)
- * calls `onExpired()`, where the page can sign in again.
+ * calls `onExpired()`, where the page can sign in again. `renew()` reconnects with a renewed
+ * token of the same person and resumes every subscription; `restart()` starts afresh (another
+ * person: nothing to resume).
  */
 function live({ subscriptions, onGap, onExpired }) {
   const st = { ws: null, retries: 0, everConnected: false, handlers: new Map(), positions: new Map() };
@@ -124,6 +258,10 @@ function live({ subscriptions, onGap, onExpired }) {
   return {
     connect,
     subscribe,
+    renew() {
+      st.retries = 0;
+      connect();
+    },
     restart() {
       st.everConnected = false;
       st.retries = 0;

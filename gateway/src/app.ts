@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
@@ -36,7 +37,7 @@ import {
   type NatsConnection,
   type Role,
 } from '@courses/platform';
-import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type TokenPolicy } from './auth.js';
+import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type TokenPolicy, type TokenRules } from './auth.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
@@ -104,6 +105,38 @@ function pageHtml(file: string): string {
     .replace('/*SHARED*/', () => read('page.js'));
 }
 const PAGES = { '/app': pageHtml('app.html'), '/app/instructor': pageHtml('instructor.html') };
+
+/** oauth4webapi's browser build (ESM), which the pages sign in with: served, never fetched from elsewhere. */
+const OAUTH4WEBAPI = readFileSync(createRequire(import.meta.url).resolve('oauth4webapi'), 'utf8');
+
+/**
+ * The pages' sign-in routes: `GET /app/sign-in.json` → `{ issuer, clientId, audience }` (the
+ * issuer null when the gateway trusts none), and `GET /app/oauth4webapi.js`, the library that
+ * runs Authorization Code + PKCE in the page (public/page.js).
+ */
+function signInRoutes(config: GatewayConfig, tokens: TokenRules) {
+  const described = JSON.stringify(
+    tokens.oidc
+      ? { issuer: tokens.oidc.issuer, clientId: config.PAGES_CLIENT_ID, audience: tokens.oidc.audience ?? null }
+      : { issuer: null },
+  );
+  return {
+    '/app/sign-in.json': (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'GET') return false;
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(described);
+    },
+    '/app/oauth4webapi.js': (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method !== 'GET') return false;
+      res.writeHead(200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'max-age=3600',
+      });
+      res.end(OAUTH4WEBAPI);
+    },
+  };
+}
 
 /**
  * The page's operations: public/operations.graphql split into one printed document per
@@ -271,6 +304,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
           },
         ]),
       ),
+      ...signInRoutes(config, tokens),
       ...(config.DEV_TOKENS ? { '/dev/token': devTokenRoute(tokens) } : {}),
       '/graphql': (req: IncomingMessage, res: ServerResponse, body: Buffer) => httpStreams.graphql(req, res, body),
       '/graphql/stream': (req: IncomingMessage, res: ServerResponse, body: Buffer) => httpStreams.sse(req, res, body),

@@ -54,6 +54,8 @@ export const gatewayEnv = baseEnv.extend({
   ROLE_CLAIM: z.string().min(1).default('roles'),
   /** `word=ROLE,…`: the issuer's role words as STUDENT, INSTRUCTOR or ADMIN; default: those names, any case. */
   ROLE_MAP: roleMap,
+  /** The client id the pages sign in with at the issuer (a public client: Authorization Code + PKCE, no secret). */
+  PAGES_CLIENT_ID: z.string().min(1).default('courses-web'),
   /** The claim naming the person in an issuer's tokens. */
   SUBJECT_CLAIM: z.string().min(1).default('sub'),
   /** Least time between two fetches of the issuer's keys (ms): a new `kid` verifies at most this long after the last fetch. */

@@ -7,7 +7,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 
 /** Ready-made operations shown in GraphiQL's first tab: the scenario, step by step. */
 export const EXAMPLE_OPERATIONS = `# Course registration supergraph. The catalog is public; everything else needs a token.
-# Get a dev token:  npm run token -- --role STUDENT --sub s-1   (or INSTRUCTOR / ADMIN),
+# Get a token:  npm run token -- --sub s-1   (npm start's people: s-1, s-2, s-3, i-1, i-2, a-1),
 # or open /dev/token?role=STUDENT&sub=s-1 on a dev gateway, and put it in the Headers tab:
 #   {"Authorization": "Bearer <token>"}        (used for subscriptions too)
 # A student-facing page lives at /app.

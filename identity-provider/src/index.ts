@@ -11,6 +11,9 @@
  *     demo person's token without a login (what `npm run token` asks for).
  * - {@link RunningIdentityProvider.rotateKeys} puts a new signing key in front and keeps the old
  *   ones published, as a provider rotating its keys does.
+ * - Signing in (Authorization Code + PKCE) shows this file's own page: pick one of the people, no
+ *   password; consent is given at once (the product's own clients). The refresh token of
+ *   `offline_access` renews the pages' access tokens.
  *
  * Sessions, grants and codes live in memory (node-oidc-provider's development adapter); the
  * signing keys are kept in `keysFile` when one is given, so tokens survive a restart. Nothing
@@ -18,7 +21,7 @@
  */
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -36,11 +39,14 @@ export interface IdentityProviderOptions {
   users?: readonly DemoUser[];
   /** The access tokens' audience. Default {@link DEFAULT_AUDIENCE}. */
   audience?: string;
-  /** Access token lifetime (s). Default 3600. */
-  accessTokenTtlSeconds?: number;
+  /** Access token lifetime (s), or a function of the person's `sub`. Default 3600. */
+  accessTokenTtlSeconds?: number | ((sub: string) => number);
   /** Where the private signing keys are kept between runs (JSON); none: new keys each start. */
   keysFile?: string;
-  /** Redirect URIs the pages' client `courses-web` may use (exact matches). */
+  /**
+   * Redirect URIs the pages' client `courses-web` may use (exact matches); also where it may
+   * send people after signing out. Their origins may call the token endpoint (CORS).
+   */
   redirectUris?: string[];
 }
 
@@ -55,6 +61,8 @@ export interface RunningIdentityProvider {
   rotateKeys(): Promise<string>;
   /** The `kid` of each published key, the signing one first. */
   kids(): string[];
+  /** Lets `courses-web` use these redirect URIs too (e.g. a page whose address is known only now). */
+  allowRedirects(uris: string[]): void;
   stop(): Promise<void>;
 }
 
@@ -83,6 +91,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   const host = opts.host ?? '127.0.0.1';
   const audience = opts.audience ?? DEFAULT_AUDIENCE;
   const users = new Map((opts.users ?? DEMO_USERS).map((u) => [u.sub, u]));
+  const redirectUris = [...(opts.redirectUris ?? [])];
   let keys = loadKeys(opts.keysFile);
   if (!keys.length) {
     keys = [await newSigningKey()];
@@ -93,7 +102,13 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   let provider: Provider | undefined;
   const server: Server = createServer((req, res) => {
     if (!provider) return void res.writeHead(503).end();
-    provider.callback()(req, res);
+    const p = provider;
+    const route = /^\/interaction\/([\w-]+)(\/login)?$/.exec(req.url ?? '');
+    if (!route) return provider.callback()(req, res);
+    interaction(p, req, res, route[2] === '/login').catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end(`sign-in failed: ${err.message}`);
+    });
   });
   server.listen(opts.port ?? 0, host);
   await once(server, 'listening');
@@ -108,7 +123,8 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
           token_endpoint_auth_method: 'none',
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
-          redirect_uris: opts.redirectUris ?? [],
+          redirect_uris: redirectUris,
+          post_logout_redirect_uris: redirectUris,
         },
         { client_id: 'courses-cli', token_endpoint_auth_method: 'none', grant_types: [DEMO_GRANT], response_types: [], redirect_uris: [] },
       ],
@@ -126,9 +142,11 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
         return user ? { roles: user.roles, name: user.name } : undefined;
       },
       pkce: { required: () => true },
+      // Sign-in is this file's own page (see interaction()), not node-oidc-provider's dev one.
+      interactions: { url: (_ctx, i) => `/interaction/${i.uid}` },
       features: {
-        // The login form: any of the demo people, no password (DEV-ONLY, as the name says).
-        devInteractions: { enabled: true },
+        devInteractions: { enabled: false },
+        rpInitiatedLogout: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => audience,
@@ -137,12 +155,20 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
             scope: 'api',
             audience,
             accessTokenFormat: 'jwt',
-            accessTokenTTL: opts.accessTokenTtlSeconds ?? 3600,
             jwt: { sign: { alg: 'ES256' } },
           }),
         },
       },
-      ttl: { AccessToken: opts.accessTokenTtlSeconds ?? 3600 },
+      // Lifetimes (s): a working day's session, renewable access tokens.
+      ttl: {
+        AccessToken: (_ctx, token) => ttlOf((token as { accountId?: string }).accountId ?? ''),
+        AuthorizationCode: 60,
+        IdToken: 3600,
+        Interaction: 600,
+        Session: 8 * 3600,
+        Grant: 8 * 3600,
+        RefreshToken: 8 * 3600,
+      },
     };
     const p = new Provider(issuer, configuration);
     p.registerGrantType(DEMO_GRANT, (ctx) => demoGrant(p, ctx), ['username']);
@@ -158,10 +184,65 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       return;
     }
     const token = new p.AccessToken({ accountId: sub, client: ctx.oidc.client, scope: 'api', gty: DEMO_GRANT } as never);
-    const info = { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: opts.accessTokenTtlSeconds ?? 3600 };
+    const info = { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: ttlOf(sub) };
     token.resourceServer = new p.ResourceServer(audience, { ...info, jwt: { sign: { alg: 'ES256' } } } as never);
     const value = await token.save();
     ctx.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, scope: 'api' };
+  }
+
+  /** Access token lifetime of `sub` (s). */
+  function ttlOf(sub: string): number {
+    const t = opts.accessTokenTtlSeconds ?? 3600;
+    return typeof t === 'function' ? t(sub) : t;
+  }
+
+  /**
+   * The sign-in page of an interaction (GET: pick one of the people; no password, DEV-ONLY), its
+   * answer (POST …/login), and consent, given at once for the product's own clients.
+   */
+  async function interaction(p: Provider, req: IncomingMessage, res: ServerResponse, submitted: boolean): Promise<void> {
+    const details = await p.interactionDetails(req, res);
+    if (submitted) {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      const sub = new URLSearchParams(body).get('login') ?? '';
+      if (!users.has(sub)) throw new Error(`no such person: ${sub}`);
+      return void (await p.interactionFinished(req, res, { login: { accountId: sub } }, { mergeWithLastSubmission: false }));
+    }
+    if (details.prompt.name === 'consent') {
+      const grant = details.grantId
+        ? (await p.Grant.find(details.grantId))!
+        : new p.Grant({ accountId: details.session!.accountId, clientId: details.params.client_id as string });
+      const missing = details.prompt.details as {
+        missingOIDCScope?: string[];
+        missingOIDCClaims?: string[];
+        missingResourceScopes?: Record<string, string[]>;
+      };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {}))
+        grant.addResourceScope(indicator, scopes.join(' '));
+      const grantId = await grant.save();
+      return void (await p.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true }));
+    }
+    const hint = String(details.params.login_hint ?? '');
+    const esc = (t: string) => t.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+    const buttons = [...users.values()]
+      .map(
+        (u) =>
+          `<button name="login" value="${esc(u.sub)}"${u.sub === hint ? ' autofocus class="hint"' : ''}>${esc(u.name)} <small>${esc(u.sub)} · ${esc(u.roles.join(', ') || 'no role')}</small></button>`,
+      )
+      .join('\n');
+    // No form-action: the answer's redirects end at the client's redirect URI, another origin.
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+      'cache-control': 'no-store',
+    });
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in · demo identity provider</title>
+<style>body{font:15px system-ui,sans-serif;max-width:28rem;margin:3rem auto;color:#222}button{display:block;width:100%;margin:.4rem 0;padding:.6rem;text-align:left;font:inherit;cursor:pointer}small{color:#666}.hint{outline:2px solid #36c}</style></head>
+<body><h1>Sign in</h1><p>Demo identity provider (DEV-ONLY): pick a person; there are no passwords here.</p>
+<form method="post" action="/interaction/${esc(details.uid)}/login">${buttons}</form></body></html>`);
   }
 
   provider = build();
@@ -190,6 +271,10 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       return next.kid!;
     },
     kids: () => keys.map((k) => k.kid!),
+    allowRedirects(uris) {
+      redirectUris.push(...uris.filter((u) => !redirectUris.includes(u)));
+      provider = build();
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

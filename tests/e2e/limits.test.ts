@@ -110,6 +110,7 @@ describe('bounded operations', () => {
       ...sys.envOf('gateway'),
       PORT: '0',
       NODE_ENV: 'production',
+      AUTH_MODE: 'shared-secret',
       GATEWAY_SECRET: 'g'.repeat(64),
       JWT_SECRET: 'j'.repeat(64),
     });
@@ -131,7 +132,7 @@ describe('bounded operations', () => {
 
   it('keeps /metrics off the public gateway in production, or behind METRICS_TOKEN', async () => {
     expect((await fetch(`${sys.url}/metrics`)).status).toBe(200);
-    const secrets = { NODE_ENV: 'production', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) };
+    const secrets = { NODE_ENV: 'production', AUTH_MODE: 'shared-secret', GATEWAY_SECRET: 'g'.repeat(64), JWT_SECRET: 'j'.repeat(64) };
     const off = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...secrets });
     extra.push(off);
     expect((await fetch(`${off.url}/metrics`)).status).toBe(404);
@@ -370,6 +371,7 @@ describe("another student's ids, and a token from elsewhere", () => {
       ...sys.envOf('gateway'),
       PORT: '0',
       NODE_ENV: 'production',
+      AUTH_MODE: 'shared-secret',
       GATEWAY_SECRET: 'g'.repeat(64),
       JWT_SECRET: 'j'.repeat(64),
     });
@@ -468,6 +470,7 @@ describe('WebSocket limits', () => {
       ...sys.envOf('gateway'),
       PORT: '0',
       NODE_ENV: 'production',
+      AUTH_MODE: 'shared-secret',
       GATEWAY_SECRET: 'g'.repeat(64),
       JWT_SECRET: 'j'.repeat(64),
       WS_ALLOWED_ORIGINS: 'https://app.example.com',

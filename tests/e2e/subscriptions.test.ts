@@ -309,6 +309,7 @@ describe('browser pages', () => {
       ...sys.envOf('gateway'),
       PORT: '0',
       NODE_ENV: 'production',
+      AUTH_MODE: 'shared-secret',
       GATEWAY_SECRET: 'g'.repeat(64),
       JWT_SECRET: 'j'.repeat(64),
     });
@@ -322,7 +323,12 @@ describe('browser pages', () => {
     });
     expect(JSON.stringify(await introspect.json())).toMatch(/introspection is not allowed/i);
     expect((await fetch(`${prod.url}/dev/token?role=ADMIN&sub=x`)).status).toBe(404);
-    await expect(startGateway({ ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production' })).rejects.toThrow(
+    // Unsafe production configurations do not start, each saying what is wrong.
+    const production = { ...sys.envOf('gateway'), PORT: '0', NODE_ENV: 'production' };
+    await expect(startGateway(production)).rejects.toThrow(/GATEWAY_SECRET: unset or the public DEV-ONLY default/);
+    const strong = { ...production, GATEWAY_SECRET: 'g'.repeat(64) };
+    await expect(startGateway(strong)).rejects.toThrow(/OIDC_ISSUER: unset; set it to your identity provider/);
+    await expect(startGateway({ ...strong, AUTH_MODE: 'shared-secret', JWT_SECRET: DEV_JWT_SECRET })).rejects.toThrow(
       /JWT_SECRET: unset or the public DEV-ONLY default/,
     );
   });
