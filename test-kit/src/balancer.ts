@@ -1,7 +1,11 @@
 /**
  * A local stand-in for a Kubernetes Service: one address in front of a service's replicas,
  * round-robin over the replicas whose readiness probe (`GET /health/ready`, every `probeMs`)
- * last answered 200, as kube-proxy routes only to ready endpoints. HTTP and WebSocket upgrades
+ * passes, as kube-proxy routes only to ready endpoints. A replica leaves at once when it answers
+ * not-ready (503: a draining pod, which Kubernetes takes out of its endpoints as it terminates) or
+ * refuses the connection (stopped); a probe that times out (500 ms) counts against it only
+ * `failureThreshold` times in a row (3, as deploy/k8s's readiness probes), so one slow answer of
+ * a busy replica takes it out of nothing. HTTP and WebSocket upgrades
  * are proxied (http-proxy-3). Like a Service, it never retries: a request sent to a replica that
  * cannot take it fails (502), and is counted.
  *
@@ -17,6 +21,8 @@ export interface BalancerOptions {
   readiness?: boolean;
   /** Probe period, ms (default 100). */
   probeMs?: number;
+  /** Timed-out probes in a row that take a replica out (default 3). */
+  failureThreshold?: number;
 }
 
 /** Running balancer: its URL, its figures, and stop. */
@@ -39,13 +45,24 @@ export async function startBalancer(targets: string[], opts: BalancerOptions = {
   let failed = 0;
   let routed = 0;
 
+  const slow = new Map<string, number>();
+  const probing = new Set<string>();
   const probe = async (target: string) => {
+    // One probe at a time per replica: a stalled one is counted once per timeout, not per period.
+    if (probing.has(target)) return;
+    probing.add(target);
     try {
       const res = await fetch(`${target}/health/ready`, { signal: AbortSignal.timeout(500) });
       await res.arrayBuffer();
       ready.set(target, res.ok);
-    } catch {
-      ready.set(target, false);
+      slow.set(target, 0);
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError';
+      const n = timedOut ? (slow.get(target) ?? 0) + 1 : Infinity;
+      slow.set(target, timedOut ? n : 0);
+      if (n >= (opts.failureThreshold ?? 3)) ready.set(target, false);
+    } finally {
+      probing.delete(target);
     }
   };
   const timer = readinessOn ? setInterval(() => targets.forEach((t) => void probe(t)), opts.probeMs ?? 100) : undefined;
