@@ -6,7 +6,10 @@
  *   GraphQL Armor (Escape's, https://escape.tech/graphql-armor/): max depth, max aliases, max
  *   directives and a cost limit (GRAPHQL_VALIDATION_FAILED), and field suggestions hidden where
  *   the config says so.
- *   Introspection is exempt from depth and cost, as Armor does by default.
+ *   Introspection is exempt from depth and cost, as Armor does by default. Armor's cost
+ *   multiplies a list by its literal `first`/`last`; one given by a variable counts as 1 when
+ *   validating, so {@link variablePageCost} checks such an operation again with its variables'
+ *   values written in (HTTP queries and mutations).
  * - Per caller, a rate limit on mutations (rate-limiter-flexible's in-memory limiter): at most
  *   `MUTATION_RATE_LIMIT` per `MUTATION_RATE_WINDOW_SECONDS` for one token `sub`, or for one IP
  *   address when anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. The
@@ -14,11 +17,12 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, visit, type DocumentNode, type ValidationRule } from 'graphql';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '@courses/platform';
 import { devDefault, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './subgraph-client.js';
+import { graphqlCjs } from './subscriptions/documents.js';
 
 /** Armor's plugins and validation rules for the config's limits, and the parser's token limit. */
 export function operationLimits(c: GatewayConfig): {
@@ -37,7 +41,80 @@ export function operationLimits(c: GatewayConfig): {
     blockFieldSuggestion: { enabled: !devDefault(c.FIELD_SUGGESTIONS, c) },
   });
   const { plugins, validationRules } = armor.protect();
-  return { plugins: plugins as ApolloServerPlugin<GatewayContext>[], validationRules, parseOptions: { maxTokens: c.MAX_TOKENS } };
+  return {
+    plugins: [...(plugins as ApolloServerPlugin<GatewayContext>[]), variablePageCost(c)],
+    validationRules,
+    parseOptions: { maxTokens: c.MAX_TOKENS },
+  };
+}
+
+/** Per document: whether some `first`/`last` argument takes a variable (checked once). */
+const pagedByVariable = new WeakMap<DocumentNode, boolean>();
+
+function hasVariablePageSize(document: DocumentNode): boolean {
+  let found = pagedByVariable.get(document);
+  if (found === undefined) {
+    found = false;
+    visit(document, {
+      Argument(node) {
+        if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) found = true;
+      },
+    });
+    pagedByVariable.set(document, found);
+  }
+  return found;
+}
+
+/**
+ * Armor's cost limit for an operation whose page sizes come from variables
+ * (`lectures(first: $n)`): after the variables are resolved, the document is validated again by
+ * Armor's cost rule with each such `first`/`last` written in as the literal it stands for, so 15
+ * aliases of `lectures(first: $n)` with n = 100 cost what `lectures(first: 100)` does. Documents
+ * with literal page sizes only (all of this product's own) skip it.
+ */
+function variablePageCost(c: GatewayConfig): ApolloServerPlugin<GatewayContext> {
+  const costOnly = new ApolloArmor({
+    maxTokens: { enabled: false },
+    maxDepth: { enabled: false },
+    maxAliases: { enabled: false },
+    maxDirectives: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
+    costLimit: { maxCost: c.MAX_COST, ignoreIntrospection: true },
+  }).protect().validationRules;
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, request, schema }) {
+          if (!hasVariablePageSize(document)) return;
+          const variables = request.variables ?? {};
+          const written = visit(document, {
+            Argument(node) {
+              if ((node.name.value !== 'first' && node.name.value !== 'last') || node.value.kind !== Kind.VARIABLE) return undefined;
+              const value = variables[node.value.name.value];
+              if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
+              return { ...node, value: { kind: Kind.INT, value: String(value) } };
+            },
+          });
+          let refusal: { message: string } | undefined;
+          try {
+            // graphql-js as Apollo and Armor load it: the schema is that copy's.
+            refusal = graphqlCjs.validate(schema, written, costOnly)[0];
+          } catch (err) {
+            // Armor's rule throws its refusal (propagateOnRejection) rather than report it.
+            if (!(err instanceof graphqlCjs.GraphQLError)) throw err;
+            refusal = err;
+          }
+          if (refusal)
+            throw new GraphQLError(refusal.message, {
+              extensions: {
+                code: 'GRAPHQL_VALIDATION_FAILED',
+                http: { status: 400, headers: new Map() as unknown as Record<string, string> },
+              },
+            });
+        },
+      };
+    },
+  };
 }
 
 /**

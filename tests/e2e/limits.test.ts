@@ -70,6 +70,16 @@ describe('bounded operations', () => {
     const r = await gql(sys.url, `{ ${costly} }`, {}, instructor);
     expect(codes(r)).toContain('GRAPHQL_VALIDATION_FAILED');
     expect(JSON.stringify(r.errors)).toMatch(/cost/i);
+    // The same with the page sizes in variables (which Armor's rule counts as 1): refused alike,
+    // before anything runs; the same document with small pages is served.
+    const byVariables = `query($n: Int, $m: Int) { ${costly.replace(/first: 100/g, (_m, i: number) => (i % 2 ? 'first: $m' : 'first: $n'))} }`;
+    expect(byVariables).toContain('first: $n');
+    const big = await gql(sys.url, byVariables, { n: 100, m: 100 }, instructor);
+    expect(big.status).toBe(400);
+    expect(codes(big)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(big.errors)).toMatch(/cost/i);
+    const small = await gql(sys.url, byVariables, { n: 1, m: 1 }, instructor);
+    expect(small.errors).toBeUndefined();
   });
 
   it('refuses a JSON batch', async () => {
@@ -421,6 +431,48 @@ describe('WebSocket limits', () => {
     expect(outcomes[0]).toContain('SUBSCRIPTION_LIMIT');
     await a.dispose();
     await b.dispose();
+  });
+
+  it('behind a trusted proxy, counts each forwarded client apart; untrusted, X-Forwarded-For changes nothing', async () => {
+    const limits = { WS_MAX_SOCKETS_PER_CLIENT: '1', MUTATION_RATE_LIMIT: '1', MUTATION_RATE_WINDOW_SECONDS: '60' };
+    // This test's client is the proxy (127.0.0.1), forwarding for two clients.
+    const behind = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...limits, TRUSTED_PROXIES: 'loopback' });
+    const direct = await startGateway({ ...sys.envOf('gateway'), PORT: '0', ...limits });
+    extra.push(behind, direct);
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const held: WebSocket[] = [];
+    const hold = (url: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+        held.push(ws);
+        ws.on('open', () => resolve(101));
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', () => undefined);
+      });
+    const anonymousMutation = async (url: string, ip: string) => {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...from(ip) },
+        body: JSON.stringify({ query: 'mutation { cancelRegistration(id: "000000000000000000000000") { id } }' }),
+      });
+      return ((await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code;
+    };
+    try {
+      // Sockets: one per client; a second client behind the same proxy gets its own.
+      expect(await hold(behind.url, from('203.0.113.1'))).toBe(101);
+      expect(await hold(behind.url, from('203.0.113.1'))).toBe(429);
+      expect(await hold(behind.url, from('203.0.113.2'))).toBe(101);
+      expect(await hold(direct.url, from('203.0.113.1'))).toBe(101);
+      expect(await hold(direct.url, from('203.0.113.2'))).toBe(429); // the header is not believed
+      // The anonymous mutation rate limit: one bucket per forwarded client.
+      expect(await anonymousMutation(behind.url, '198.51.100.1')).not.toBe('RATE_LIMITED');
+      expect(await anonymousMutation(behind.url, '198.51.100.1')).toBe('RATE_LIMITED');
+      expect(await anonymousMutation(behind.url, '198.51.100.2')).not.toBe('RATE_LIMITED');
+      expect(await anonymousMutation(direct.url, '198.51.100.1')).not.toBe('RATE_LIMITED');
+      expect(await anonymousMutation(direct.url, '198.51.100.2')).toBe('RATE_LIMITED');
+    } finally {
+      for (const ws of held) ws.terminate();
+    }
   });
 
   it('holds 1,000 subscribes on one socket to the default cap: the rest get SUBSCRIPTION_LIMIT, and the socket still serves', async () => {
