@@ -38,7 +38,8 @@ import {
   type Role,
 } from '@courses/platform';
 import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type TokenPolicy, type TokenRules } from './auth.js';
-import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, type GatewayConfig } from './config.js';
+import { clientAddressOf } from './client-address.js';
+import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, trustedProxies, type GatewayConfig } from './config.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
@@ -268,7 +269,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   };
   // One document cache, engine and per-client cap for graphql-ws, SSE and multipart.
   const documents = new DocumentCache(limits.validationRules, limits.parseOptions);
-  const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT);
+  const clientAddress = clientAddressOf(trustedProxies(config));
+  const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT, clientAddress);
   const engine = createSubscriptionEngine({
     execute,
     hub,
@@ -312,7 +314,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     async context(req) {
       try {
         const verified = await identityFromAuthorization(req.headers.authorization, tokens);
-        return { identity: verified?.identity, clientIp: req.socket.remoteAddress };
+        return { identity: verified?.identity, clientIp: clientAddress(req) };
       } catch (err) {
         if (err instanceof AuthError) throw new HttpError(err.status, err.message, err.code);
         throw err;

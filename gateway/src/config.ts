@@ -1,5 +1,6 @@
 /** Gateway environment (validated with zod). */
 import { fileURLToPath } from 'node:url';
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { baseEnv, ConfigError, DEV_JWT_SECRET, isRole, ROLES, type Role } from '@courses/platform';
 import type { TokenRules } from './auth.js';
@@ -124,6 +125,25 @@ export const gatewayEnv = baseEnv.extend({
   /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */
   MUTATION_RATE_LIMIT: z.coerce.number().int().positive().default(30),
   MUTATION_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
+  /**
+   * Proxies whose `X-Forwarded-For` names the client (comma-separated CIDRs or addresses, or
+   * `loopback`, `linklocal`, `uniquelocal`): the ingress in front of the gateway. Unset: the
+   * peer's address is the client's. Per-client caps and the anonymous rate limit key on it.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .refine(
+      (v) => {
+        try {
+          proxyaddr.compile(trustedProxies({ TRUSTED_PROXIES: v }));
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'comma-separated CIDRs or addresses (e.g. 10.0.0.0/8), or loopback, linklocal, uniquelocal' },
+    ),
   /** Open WebSockets one client address may hold. */
   WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(20),
   /** Operations one WebSocket may run at once. */
@@ -197,6 +217,14 @@ export function tokenPolicy(c: GatewayConfig): TokenRules {
         }
       : undefined,
   };
+}
+
+/** TRUSTED_PROXIES as a list (empty: trust none). */
+export function trustedProxies(c: Pick<GatewayConfig, 'TRUSTED_PROXIES'>): string[] {
+  return (c.TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** The browser origins allowed to open a WebSocket besides the gateway's own; undefined: any (see WS_ALLOWED_ORIGINS). */

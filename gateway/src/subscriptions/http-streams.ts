@@ -83,14 +83,13 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 
   /** Counts `res` against its client's cap until it closes; false (and a 429 sent) when the client is at its cap. */
   function admit(req: IncomingMessage, res: ServerResponse): boolean {
-    const address = req.socket.remoteAddress ?? '';
-    if (!caps.allows(address)) {
+    if (!caps.allows(req)) {
       sendJson(res, 429, {
         errors: [{ message: `at most ${caps.max} connections per client`, extensions: { code: 'TOO_MANY_CONNECTIONS' } }],
       });
       return false;
     }
-    res.once('close', caps.hold(address));
+    res.once('close', caps.hold(req));
     open.add(res);
     res.once('close', () => open.delete(res));
     return true;

@@ -120,7 +120,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         logger.info({ origin }, 'websocket refused: origin not allowed');
         return done(false, 403, 'origin not allowed');
       }
-      if (!caps.allows(req.socket.remoteAddress ?? '')) return done(false, 429, `at most ${caps.max} connections per client`);
+      if (!caps.allows(req)) return done(false, 429, `at most ${caps.max} connections per client`);
       done(true);
     },
   });
@@ -201,7 +201,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
   );
 
   wss.on('connection', (socket, req) => {
-    socket.once('close', caps.hold(req.socket.remoteAddress ?? ''));
+    socket.once('close', caps.hold(req));
     writeAhead(socket);
   });
   const stopKeepAlive = startKeepAlive(wss, opts.keepAliveMs ?? 15_000);
