@@ -57,8 +57,10 @@ async function main() {
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, Number(process.env[`${s.name.toUpperCase()}_PORT`] ?? s.port)]));
   say('starting the embedded identity provider (DEV-ONLY)');
   const { startIdentityProvider } = await import('@courses/identity-provider');
-  // The pages sign in with Authorization Code + PKCE and come back to themselves.
-  const pages = ['127.0.0.1', 'localhost'].flatMap((h) => ['/app', '/app/instructor'].map((p) => `http://${h}:${ports.gateway}${p}`));
+  // The pages and GraphiQL sign in with Authorization Code + PKCE and come back to themselves.
+  const pages = ['127.0.0.1', 'localhost'].flatMap((h) =>
+    ['/app', '/app/instructor', '/graphql'].map((p) => `http://${h}:${ports.gateway}${p}`),
+  );
   idp = await startIdentityProvider({
     port: Number(process.env.IDP_PORT ?? 4010),
     keysFile: path.join(DATA, 'identity-provider-keys.json'),

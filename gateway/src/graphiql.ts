@@ -2,13 +2,14 @@
  * The browser page of the gateway: GraphiQL with its bundle inlined (no CDN), using
  * graphql-ws for subscriptions, or a plain landing page when GRAPHIQL=false.
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 
 /** Ready-made operations shown in GraphiQL's first tab: the scenario, step by step. */
 export const EXAMPLE_OPERATIONS = `# Course registration supergraph. The catalog is public; everything else needs a token.
-# Get a token:  npm run token -- --sub s-1   (npm start's people: s-1, s-2, s-3, i-1, i-2, a-1),
-# or open /dev/token?role=STUDENT&sub=s-1 on a dev gateway, and put it in the Headers tab:
+# "Sign in" (top right) puts yours in the Headers tab. Or get one:  npm run token -- --sub s-1
+# (npm start's people: s-1, s-2, s-3, i-1, i-2, a-1), and put it in the Headers tab:
 #   {"Authorization": "Bearer <token>"}        (used for subscriptions too)
 # A student-facing page lives at /app.
 
@@ -93,6 +94,7 @@ export function browserPage(enabled: boolean) {
         // The Headers tab holds a JWT: keep it for the tab's life only, not in localStorage.
         shouldPersistHeaders: false,
       });
+      html = withSignIn(html);
       if (pages.size < 32) pages.set(key, html);
     }
     return html;
@@ -105,4 +107,41 @@ export function browserPage(enabled: boolean) {
     res.end(enabled ? graphiql(host, secure) : landing);
     return true;
   };
+}
+
+/** The sign-in bar GraphiQL gets: the pages' sign-in (public/page.js), its token put in the Headers tab. */
+const SIGN_IN_BAR = `<div id="sign-in-bar"><span id="who">signed out</span> <button id="sign-in" hidden>Sign in</button><button id="sign-out" hidden>Sign out</button></div><div id="toast"></div>
+<style>#sign-in-bar{position:fixed;top:6px;left:50%;transform:translateX(-50%);z-index:10;font:13px system-ui,sans-serif;color:#666;background:rgba(255,255,255,.9);padding:2px 6px;border-radius:6px}
+#sign-in-bar button{font:inherit;margin-left:4px;cursor:pointer}#toast{position:fixed;bottom:16px;right:16px;z-index:10;display:none;background:#222;color:#fff;padding:8px 12px;border-radius:6px;font:13px system-ui,sans-serif}#toast.show{display:block}</style>
+<script>
+${readFileSync(new URL('../public/page.js', import.meta.url), 'utf8').replace(/<\/script/gi, '<\\/script')}
+// GraphiQL was drawn with this tab's token (see the options above); a new sign-in draws it again.
+signInWithIssuer({
+  onToken: (token, _name, renewed) => {
+    if (!token || token === window.__signedInToken) return;
+    if (renewed) return toast('Your token was renewed: reload the page to put the new one in the Headers tab.');
+    location.reload();
+  },
+}).start().catch((e) => toast('sign-in: ' + e.message));
+</script>`;
+
+/**
+ * GraphiQL's page with sign-in: its Headers tab starts with this tab's access token when it has
+ * one (kept by the sign-in in sessionStorage, as the pages keep theirs: for the tab only), and
+ * the sign-in bar is added. Without an issuer the bar says sign-in is unavailable.
+ * @throws Error when the rendered page no longer has the shape this expects (a GraphiQL upgrade).
+ */
+function withSignIn(html: string): string {
+  const call = /YogaGraphiQL\.renderYogaGraphiQL\(\s*window\.document\.querySelector\('#root'\),\s*(\{.*\}),\s*\);/s;
+  if (!call.test(html)) throw new Error("GraphiQL's page changed: cannot add sign-in to it");
+  const drawn = html.replace(
+    call,
+    (_m, options: string) => `const options = ${options};
+        const kept = JSON.parse(sessionStorage.getItem('sign-in:' + location.pathname) || 'null');
+        window.__signedInToken = kept && kept.expiresAt > Date.now() ? kept.access : '';
+        if (window.__signedInToken) options.headers = JSON.stringify({ Authorization: 'Bearer ' + window.__signedInToken }, null, 2);
+        YogaGraphiQL.renderYogaGraphiQL(window.document.querySelector('#root'), options);`,
+  );
+  const end = drawn.lastIndexOf('</body>');
+  return `${drawn.slice(0, end)}${SIGN_IN_BAR}\n${drawn.slice(end)}`;
 }

@@ -56,7 +56,7 @@ async function signedIn(page: Page, base: string, path: string): Promise<void> {
 }
 
 /** The people the pages sign in as (instructors by their `i-` prefix). */
-const PEOPLE = ['s-browser-2', 's-console', 's-waiting', 's-brief', 's-browser-resume', 'i-console', 'i-browser'];
+const PEOPLE = ['s-graphiql-idp', 's-browser-2', 's-console', 's-waiting', 's-brief', 's-browser-resume', 'i-console', 'i-browser'];
 
 async function openReplicated(title: string) {
   const id = await sys.openLecture(instructor, title, 20, 45_000);
@@ -78,7 +78,7 @@ describe.skipIf(!hasChromium)('in a browser', () => {
       gateway: { OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: idp.audience, AUTH_MODE: 'oidc+shared-secret' },
       logLevel: process.env.TEST_LOG_LEVEL ?? 'error',
     });
-    idp.allowRedirects(['/app', '/app/instructor'].map((p) => `${sys.url}${p}`));
+    idp.allowRedirects(['/app', '/app/instructor', '/graphql'].map((p) => `${sys.url}${p}`));
     instructor = await sys.token('INSTRUCTOR', 'i-browser');
     browser = await chromium.launch({
       executablePath,
@@ -144,6 +144,26 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await expect.poll(text, { timeout: 15_000 }).toContain('"studentId": "s-graphiql"');
     expect(await text()).toContain('Authenticated in GraphiQL');
     await page.screenshot({ path: `${shots}graphiql-authenticated-subscription.png` });
+    await page.close();
+  });
+
+  it('GraphiQL signs in through the identity provider and puts the token in its Headers tab', async () => {
+    const page = await localPage();
+    await page.goto(`${sys.url}/graphql?user=s-graphiql-idp`);
+    await page.locator('button[name="login"][value="s-graphiql-idp"]').click({ timeout: 15_000 });
+    await page.locator('#who', { hasText: 's-graphiql-idp' }).waitFor({ timeout: 15_000 });
+    await page.waitForSelector('.graphiql-container .monaco-editor');
+    await page.locator('.monaco-editor').first().click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.insertText('query Me { myRegistrations { id } myDashboard { registrationId } }');
+    await page.keyboard.press('Escape');
+    await page.locator('.graphiql-tab', { hasText: 'Me' }).waitFor();
+    await page.locator('.graphiql-execute-button').click();
+    const text = async () => (await page.locator('.graphiql-response').innerText()).replace(/\u00a0/g, ' ');
+    await expect.poll(text, { timeout: 15_000 }).toContain('"myRegistrations": []');
+    expect(await text()).not.toContain('UNAUTHENTICATED');
+    await page.screenshot({ path: `${shots}graphiql-signed-in.png` });
+    expect(external).toEqual([]);
     await page.close();
   });
 
