@@ -113,7 +113,7 @@ function signInWithIssuer({ onToken }) {
       redirect_uri: redirectUri,
       response_type: 'code',
       // offline_access: a refresh token, to renew without a new sign-in (the issuer asks consent for it).
-      scope: 'openid profile offline_access api',
+      scope: cfg.scope ?? 'openid profile offline_access api',
       prompt: 'consent',
       code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',

@@ -111,7 +111,7 @@ const PAGES = { '/app': pageHtml('app.html'), '/app/instructor': pageHtml('instr
 const OAUTH4WEBAPI = readFileSync(createRequire(import.meta.url).resolve('oauth4webapi'), 'utf8');
 
 /**
- * The pages' sign-in routes: `GET /app/sign-in.json` → `{ issuer, clientId, audience }` (the
+ * The pages' sign-in routes: `GET /app/sign-in.json` → `{ issuer, clientId, audience, scope }` (the
  * issuer null when the gateway trusts none), and `GET /app/oauth4webapi.js`, the library that
  * runs Authorization Code + PKCE in the page (public/page.js).
  */

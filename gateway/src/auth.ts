@@ -66,6 +66,11 @@ export const ISSUER_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
 export interface IssuerRules {
   /** The issuer identifier (`iss`); its discovery document is at `<issuer>/.well-known/openid-configuration`. */
   issuer: string;
+  /**
+   * Where to read the discovery document instead, when the gateway reaches the issuer at another
+   * address than its clients do (a private network name); the document must still name `issuer`.
+   */
+  discoveryUrl?: string;
   /** The audience tokens must name (`aud`); required in production (see config.ts). */
   audience?: string;
   /**
@@ -172,7 +177,7 @@ async function verifyUncached(token: string, p: TokenRules): Promise<VerifiedTok
     if (!(ISSUER_ALGORITHMS as readonly (string | undefined)[]).includes(alg))
       throw new AuthError(`alg ${alg ?? '(none)'} is not accepted: an issuer's tokens use ${ISSUER_ALGORITHMS.join(', ')}`);
     const o = p.oidc;
-    const { payload } = await jwtVerify(token, await issuerKeys(o.issuer, o.keysCooldownMs ?? 30_000), {
+    const { payload } = await jwtVerify(token, await issuerKeys(o), {
       algorithms: [...ISSUER_ALGORITHMS],
       requiredClaims: ['exp'],
       issuer: o.issuer,
@@ -223,33 +228,40 @@ const issuers = new Map<string, { keys: Promise<JWTVerifyGetKey>; failedAt?: num
 const DISCOVERY_RETRY_MS = 1_000;
 
 /**
- * The key resolver of `issuer`: its discovery document names the `jwks_uri` (and must name the
- * same issuer, OpenID Connect Discovery 1.0 §4.3). Keys are fetched with a 5 s timeout, kept
- * 10 minutes, fetched again for an unknown `kid` at most every `cooldownMs`; while the issuer is
+ * The key resolver of an issuer: its discovery document (at `discoveryUrl`, by default under
+ * the issuer) names the `jwks_uri`, and must name the same issuer (OpenID Connect Discovery 1.0
+ * §4.3). One per issuer and discovery address. Keys are fetched with a 5 s timeout, kept
+ * 10 minutes, fetched again for an unknown `kid` at most every `keysCooldownMs`; while the issuer is
  * unreachable, the keys last fetched keep verifying.
  * @throws AuthError SERVICE_UNAVAILABLE when discovery fails (tried again after 1 s).
  */
-function issuerKeys(issuer: string, cooldownMs: number): Promise<JWTVerifyGetKey> {
-  const known = issuers.get(issuer);
+function issuerKeys(rules: IssuerRules): Promise<JWTVerifyGetKey> {
+  const key = `${rules.issuer} ${rules.discoveryUrl ?? ''}`;
+  const known = issuers.get(key);
   if (known && !(known.failedAt && Date.now() - known.failedAt > DISCOVERY_RETRY_MS)) return known.keys;
   const entry: { keys: Promise<JWTVerifyGetKey>; failedAt?: number } = {
-    keys: discover(issuer, cooldownMs).catch((err) => {
+    keys: discover(rules).catch((err) => {
       entry.failedAt = Date.now();
       throw new AuthError(`the identity provider cannot be reached: ${(err as Error).message}`, false, 'SERVICE_UNAVAILABLE');
     }),
   };
   entry.keys.catch(() => undefined);
-  issuers.set(issuer, entry);
+  issuers.set(key, entry);
   return entry.keys;
 }
 
-async function discover(issuer: string, cooldownMs: number): Promise<JWTVerifyGetKey> {
-  const res = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(5_000) });
+async function discover({ issuer, discoveryUrl, keysCooldownMs = 30_000 }: IssuerRules): Promise<JWTVerifyGetKey> {
+  const url = discoveryUrl ?? `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
   if (!res.ok) throw new Error(`discovery answered ${res.status}`);
   const doc = (await res.json()) as { issuer?: string; jwks_uri?: string };
   if (doc.issuer !== issuer) throw new Error(`discovery names issuer ${doc.issuer}, not ${issuer}`);
   if (!doc.jwks_uri) throw new Error('discovery names no jwks_uri');
-  const remote = createRemoteJWKSet(new URL(doc.jwks_uri), { timeoutDuration: 5_000, cooldownDuration: cooldownMs, cacheMaxAge: 600_000 });
+  const remote = createRemoteJWKSet(new URL(doc.jwks_uri), {
+    timeoutDuration: 5_000,
+    cooldownDuration: keysCooldownMs,
+    cacheMaxAge: 600_000,
+  });
   return async (header, token) => {
     try {
       return await remote(header, token);
@@ -265,7 +277,7 @@ async function discover(issuer: string, cooldownMs: number): Promise<JWTVerifyGe
 
 /** Reads `issuer`'s discovery and keys now, so the first token does not wait for them. Never throws. */
 export async function warmIssuer(rules: IssuerRules): Promise<void> {
-  await issuerKeys(rules.issuer, rules.keysCooldownMs ?? 30_000).catch(() => undefined);
+  await issuerKeys(rules).catch(() => undefined);
 }
 
 /**

@@ -49,6 +49,11 @@ export const gatewayEnv = baseEnv.extend({
   AUTH_MODE: z.enum(['oidc', 'shared-secret', 'oidc+shared-secret']).optional(),
   /** The OpenID issuer whose tokens are accepted; its keys come from its discovery document's `jwks_uri`. */
   OIDC_ISSUER: z.string().url().optional(),
+  /**
+   * Where the gateway reads the issuer's discovery document, when it reaches the issuer at another
+   * address than clients do (compose: `http://keycloak:8080/realms/courses/.well-known/openid-configuration`).
+   */
+  OIDC_DISCOVERY_URL: z.string().url().optional(),
   /** The audience (`aud`) an issuer's tokens must name; required in production. */
   OIDC_AUDIENCE: z.string().min(1).optional(),
   /** The claim (or dotted path, e.g. Keycloak's `realm_access.roles`) holding an issuer's roles. */
@@ -57,6 +62,8 @@ export const gatewayEnv = baseEnv.extend({
   ROLE_MAP: roleMap,
   /** The client id the pages sign in with at the issuer (a public client: Authorization Code + PKCE, no secret). */
   PAGES_CLIENT_ID: z.string().min(1).default('courses-web'),
+  /** The scopes the pages ask the issuer for (space-separated; `offline_access` brings the refresh token that renews them). */
+  PAGES_SCOPE: z.string().min(1).default('openid profile offline_access api'),
   /** The claim naming the person in an issuer's tokens. */
   SUBJECT_CLAIM: z.string().min(1).default('sub'),
   /** Least time between two fetches of the issuer's keys (ms): a new `kid` verifies at most this long after the last fetch. */

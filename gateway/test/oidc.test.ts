@@ -114,6 +114,19 @@ describe('tokens of an OpenID issuer', () => {
     await expect(verifyToken(asIssuer, both)).rejects.toThrow(/alg HS512 is not accepted/);
   });
 
+  it('reads the discovery document where OIDC_DISCOVERY_URL says, and still requires it to name the issuer', async () => {
+    // The same provider reached by another name (localhost): a gateway on a private network.
+    const elsewhere = `http://localhost:${idp.port}/.well-known/openid-configuration`;
+    const token = await idp.tokenFor('s-oidc');
+    const viaUrl: TokenRules = { oidc: { ...rules.oidc!, issuer: idp.issuer, discoveryUrl: elsewhere } };
+    expect((await verifyToken(token, viaUrl)).identity.sub).toBe('s-oidc');
+    // A discovery document naming another issuer than the configured one is refused.
+    const claimed = `http://localhost:${idp.port}`;
+    const mismatch: TokenRules = { oidc: { issuer: claimed, audience: idp.audience, discoveryUrl: elsewhere } };
+    await expect(verifyToken(token, mismatch)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await expect(verifyToken(token, mismatch)).rejects.toThrow(/names issuer http:\/\/127\.0\.0\.1/);
+  });
+
   it('keeps verifying with the keys it has while the issuer is down', async () => {
     const provider = await startIdentityProvider({ users: [{ sub: 's-down', name: 'x', roles: ['STUDENT'] }] });
     const own: TokenRules = { oidc: { issuer: provider.issuer, audience: provider.audience } };

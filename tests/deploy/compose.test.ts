@@ -1,4 +1,7 @@
 /**
+ * What docker-compose.yml hands its servers. Its Keycloak profile's realm is checked against the
+ * gateway settings the file gives for it (it is not run here: this machine has no Docker engine).
+ *
  * The compose recipe's NATS passwords: whatever a user generates, the NATS server of
  * docker-compose.yml starts with deploy/nats.conf and lets each service in with its password.
  * nats-server reads a `$VARIABLE` as a config value, so a password that starts like a number
@@ -73,6 +76,44 @@ describe.skipIf(!natsServerBinary())('the compose recipe’s NATS passwords', ()
       const password = env[`NATS_${s.toUpperCase()}_PASSWORD`];
       expect(await login(s, password), `${s} with ${password}`).toBe(true);
       expect(await login(s, `${password}x`), `${s} with a wrong password`).toBe(false);
+    }
+  });
+});
+
+describe("docker compose's Keycloak profile", () => {
+  it('imports a realm with the pages as a public PKCE client, the API audience, and each demo person with one mapped role', () => {
+    const realm = JSON.parse(readFileSync(path.join(root, 'deploy/keycloak/courses-realm.json'), 'utf8')) as {
+      realm: string;
+      clients: Array<{
+        clientId: string;
+        publicClient: boolean;
+        directAccessGrantsEnabled: boolean;
+        redirectUris: string[];
+        attributes: Record<string, string>;
+        protocolMappers: Array<{ protocolMapper: string; config: Record<string, string> }>;
+      }>;
+      users: Array<{ username: string; realmRoles: string[] }>;
+    };
+    const compose = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+    const setting = (name: string) => new RegExp(`#\\s+${name}=(\\S+)`).exec(compose)?.[1];
+    expect(setting('OIDC_ISSUER')).toBe(`http://localhost:8080/realms/${realm.realm}`);
+    const web = realm.clients.find((c) => c.clientId === 'courses-web')!;
+    expect(web.publicClient).toBe(true);
+    expect(web.directAccessGrantsEnabled).toBe(false); // no password grant
+    expect(web.attributes['pkce.code.challenge.method']).toBe('S256');
+    for (const page of ['/app', '/app/instructor', '/graphql']) expect(web.redirectUris).toContain(`http://localhost:4000${page}`);
+    const audience = web.protocolMappers.find((m) => m.protocolMapper === 'oidc-audience-mapper')!;
+    expect(audience.config['included.custom.audience']).toBe(setting('OIDC_AUDIENCE'));
+    expect(audience.config['access.token.claim']).toBe('true');
+    const map = Object.fromEntries(
+      setting('ROLE_MAP')!
+        .split(',')
+        .map((p) => p.split('=')),
+    );
+    for (const u of realm.users) {
+      const mapped = u.realmRoles.filter((r) => r in map);
+      expect(mapped, u.username).toHaveLength(1);
+      expect(map[mapped[0]], u.username).toBe({ s: 'STUDENT', i: 'INSTRUCTOR', a: 'ADMIN' }[u.username[0]]);
     }
   });
 });
