@@ -129,6 +129,19 @@ describe.skipIf(!CHECK).each(['dev', 'prod'])('deploy/k8s/overlays/%s', (overlay
         expect(v.valueFrom?.secretKeyRef, `${name} ${v.name} from a Secret`).toBeDefined();
     }
     for (const key of Object.keys(config)) expect(key).not.toMatch(/SECRET|PASSWORD|TOKEN|MONGODB_URI/);
+    // The gateway's own ConfigMap (sign-in, trusted proxies): variables it reads, none secret,
+    // and a configuration it starts with in production (shared-secret tokens named until an
+    // issuer is set).
+    const fromMaps = (c.envFrom as Array<{ configMapRef: { name: string } }>).map((e) => e.configMapRef.name);
+    if (name === 'gateway') {
+      expect(fromMaps).toContain('courses-gateway-auth');
+      const auth = named(objs, 'ConfigMap', 'courses-gateway-auth')!.data as Record<string, string>;
+      for (const key of Object.keys(auth)) {
+        expect(known.has(key), `gateway reads ${key}`).toBe(true);
+        expect(key).not.toMatch(/SECRET|PASSWORD|TOKEN/);
+      }
+      expect(auth.AUTH_MODE === 'oidc' ? !!auth.OIDC_ISSUER && !!auth.OIDC_AUDIENCE : auth.AUTH_MODE).toBeTruthy();
+    } else expect(fromMaps).toEqual(['courses-config']);
     const required = ['GATEWAY_SECRET', 'NATS_USER', 'NATS_PASSWORD', ...(name === 'gateway' ? ['JWT_SECRET'] : ['MONGODB_URI'])];
     expect(vars.map((v) => v.name)).toEqual(expect.arrayContaining(required));
     expect(config.NODE_ENV).toBe('production');
