@@ -12,9 +12,13 @@
  * with this checkout's dev secret, by name (AUTH_MODE=oidc+shared-secret), for the seed, the
  * scenario, the benchmarks and the pages' demo picker.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATA, ensureBuilt, ensureDependencies, LOGS, prebuildTools, ROOT, run, say, stopStarted } from './lib/provision.mjs';
 import { SERVICES, startStack } from './lib/stack.mjs';
+
+/** The NATS URL of the running `npm start` (see scripts/dead-letters.ts). */
+const NATS_URL_FILE = path.join(DATA, 'nats', 'url');
 
 const t0 = Date.now();
 let shuttingDown = false;
@@ -29,6 +33,7 @@ async function shutdown(code = 0) {
     SERVICES.map((s) => s.name),
   );
   await idp?.stop();
+  rmSync(NATS_URL_FILE, { force: true });
   say('stopping NATS / MongoDB started by this run…');
   await stopStarted();
   say('stopped');
@@ -66,7 +71,7 @@ async function main() {
     keysFile: path.join(DATA, 'identity-provider-keys.json'),
     redirectUris: pages,
   });
-  const { urls } = await startStack({
+  const { urls, nats } = await startStack({
     ports,
     say,
     env: {
@@ -86,6 +91,8 @@ async function main() {
   });
 
   steps.push(`services up ${since(t)} s`);
+  // Where tools find this run's NATS (npm run dead-letters).
+  writeFileSync(NATS_URL_FILE, nats.url);
   t = Date.now();
   say('loading the demo catalog');
   const seed = run(process.execPath, [path.join(ROOT, 'scripts', 'run-ts.mjs'), 'scripts/seed.ts'], { env: { GATEWAY_URL: urls.gateway } });
@@ -103,6 +110,7 @@ async function main() {
     .map((s) => `${s.name} ${urls[s.name]}`)
     .join(', ')}
   Health / metrics     ${urls.gateway}/health/ready, ${urls.gateway}/metrics
+  Dead letters         npm run dead-letters
   Logs                 ${LOGS}
   Data                 ${DATA}
 

@@ -4,9 +4,10 @@
  *
  * What a service may publish (everything else is refused by the server):
  * - its own context's events (`registration.>`), and nothing of another context;
- * - the JetStream API requests for its own stream and its own dead-letter stream (info,
- *   create, update; never delete or purge), for its declared durable consumers (info, create,
- *   next) and the info of the streams they read;
+ * - the JetStream API requests for its own stream and its own dead-letter stream (info and
+ *   create; never update, delete or purge: a service taken over cannot shrink what a stream
+ *   keeps), for its declared durable consumers (info, create, next) and the info of the streams
+ *   they read;
  * - acks (`$JS.ACK.<stream>.<durable>.>`) of its own durable consumers only;
  * - its dead letters (`deadletter.<service>.>`).
  * What it may subscribe to: replies on its own inbox prefix (`_INBOX_<service>.>`, see
@@ -17,6 +18,10 @@
  * create, pull from, look at and delete consumers of any name on it, except the services'
  * durable consumers, which it may neither create (that would change their configuration), pull
  * from (that would take their messages), look at nor delete. It acks nothing and publishes nothing.
+ *
+ * The `operator` user ({@link operatorPermissions}) is the people running the system: it reads
+ * the dead-letter streams (`npm run dead-letters`) and may change the streams' limits, and
+ * publishes no event and acks nothing.
  *
  * Subjects and API names follow the JetStream wire API
  * (https://docs.nats.io/reference/reference-protocols/nats_api_reference) and nats.js v3's use of
@@ -63,7 +68,7 @@ export function natsPermissions(service: BusService, namespace = ''): NatsPermis
   const p = prefix(namespace);
   const publish = new Set<string>();
   const subscribe = new Set<string>([`${inboxPrefixOf(service)}.>`]);
-  const manageStream = (name: string) => ['INFO', 'CREATE', 'UPDATE'].forEach((op) => publish.add(`$JS.API.STREAM.${op}.${name}`));
+  const manageStream = (name: string) => ['INFO', 'CREATE'].forEach((op) => publish.add(`$JS.API.STREAM.${op}.${name}`));
   if (role.publishes || role.consumes) publish.add('$JS.API.INFO');
   if (role.publishes) {
     publish.add(`${p}${role.publishes}.>`);
@@ -97,6 +102,34 @@ export function natsPermissions(service: BusService, namespace = ''): NatsPermis
             deny.add(`$JS.API.${api}.${stream}.${durable}`);
   }
   return { publish: [...publish], subscribe: [...subscribe], ...(deny.size ? { denyPublish: [...deny] } : {}) };
+}
+
+/** The user name of the people running the system (see {@link operatorPermissions}). */
+export const OPERATOR_USER = 'operator';
+
+/**
+ * What the `operator` user may do, in `namespace`: read every service's dead-letter stream
+ * (its info, and ephemeral consumers on it: create, pull, look at, delete; or one message by
+ * sequence), and look at and change the limits of every stream (`STREAM.UPDATE`, which services
+ * may not). It publishes no event, acks nothing, deletes and purges no stream, and reads replies
+ * on its own inbox prefix only.
+ */
+export function operatorPermissions(namespace = ''): NatsPermissions {
+  const publish = new Set<string>(['$JS.API.INFO']);
+  const services = Object.keys(BUS) as BusService[];
+  for (const s of services) {
+    const role = busRole(s);
+    if (role.publishes)
+      for (const op of ['INFO', 'UPDATE']) publish.add(`$JS.API.STREAM.${op}.${streamOf(role.publishes, namespace).name}`);
+    if (role.consumes && Object.keys(role.consumes).length) {
+      const dlq = deadLetterStream(s, namespace).name;
+      for (const op of ['INFO', 'UPDATE', 'MSG.GET']) publish.add(`$JS.API.STREAM.${op}.${dlq}`);
+      for (const api of ['CONSUMER.CREATE', 'CONSUMER.MSG.NEXT', 'CONSUMER.INFO', 'CONSUMER.DELETE'])
+        publish.add(`$JS.API.${api}.${dlq}.*`);
+      publish.add(`$JS.API.CONSUMER.CREATE.${dlq}.*.>`);
+    }
+  }
+  return { publish: [...publish], subscribe: [`${inboxPrefixOf(OPERATOR_USER)}.>`] };
 }
 
 /** One user in a nats-server configuration. */
@@ -162,21 +195,28 @@ export function natsServerConfig(opts: NatsServerConfigOptions): string {
 
 /**
  * The users of a system's NATS server: one per service in `BUS` with {@link natsPermissions},
- * plus, when `opsPassword` is given, `ops` without restrictions (for tests and dev tools).
+ * the `operator` with {@link operatorPermissions} when `operatorPassword` is given, and, when
+ * `opsPassword` is given, `ops` without restrictions (for tests and dev tools).
  * @param passwordOf the password (or `$VARIABLE`) of each service's user.
  */
-export function natsUsers(passwordOf: (service: BusService) => string, namespace = '', opsPassword?: string): NatsUser[] {
+export function natsUsers(
+  passwordOf: (service: BusService) => string,
+  namespace = '',
+  opsPassword?: string,
+  operatorPassword?: string,
+): NatsUser[] {
   const users: NatsUser[] = (Object.keys(BUS) as BusService[]).map((s) => ({
     user: s,
     password: passwordOf(s),
     permissions: natsPermissions(s, namespace),
   }));
+  if (operatorPassword) users.push({ user: OPERATOR_USER, password: operatorPassword, permissions: operatorPermissions(namespace) });
   if (opsPassword) users.push({ user: 'ops', password: opsPassword });
   return users;
 }
 
-/** The environment variable holding `service`'s NATS password on the server: `NATS_<SERVICE>_PASSWORD`. */
-export function natsPasswordVariable(service: BusService): string {
+/** The environment variable holding `service`'s (or the operator's) NATS password on the server: `NATS_<SERVICE>_PASSWORD`. */
+export function natsPasswordVariable(service: BusService | typeof OPERATOR_USER): string {
   return `NATS_${service.toUpperCase()}_PASSWORD`;
 }
 
@@ -184,7 +224,8 @@ export function natsPasswordVariable(service: BusService): string {
  * The configuration of a deployment's nats-server (deploy/nats.conf, mounted by
  * docker-compose.yml): JetStream stored in `/data`, monitoring on 8222 (keep it internal), one
  * user per service whose password the server reads from its environment
- * ({@link natsPasswordVariable}), no unrestricted user.
+ * ({@link natsPasswordVariable}), and the operator's (`NATS_OPERATOR_PASSWORD`); no unrestricted
+ * user.
  */
 export function deploymentNatsConfig(opts: { namespace?: string; listen?: string; storeDir?: string } = {}): string {
   const header = [
@@ -194,7 +235,7 @@ export function deploymentNatsConfig(opts: { namespace?: string; listen?: string
     "# server's environment (NATS_<SERVICE>_PASSWORD); see docker-compose.yml.",
     '',
   ].join('\n');
-  const users = natsUsers((s) => `$${natsPasswordVariable(s)}`, opts.namespace ?? '');
+  const users = natsUsers((s) => `$${natsPasswordVariable(s)}`, opts.namespace ?? '', undefined, `$${natsPasswordVariable(OPERATOR_USER)}`);
   return header + natsServerConfig({ listen: opts.listen ?? '0.0.0.0:4222', storeDir: opts.storeDir ?? '/data', monitorPort: 8222, users });
 }
 
@@ -206,8 +247,8 @@ export function deploymentNatsConfig(opts: { namespace?: string; listen?: string
  * Chart syntax (`$include`, `<< $VAR >>`): https://github.com/nats-io/k8s/tree/main/helm/charts/nats
  */
 export function natsHelmValues(opts: { namespace?: string } = {}): string {
-  const services = Object.keys(BUS) as BusService[];
-  const users = natsUsers((s) => `$${natsPasswordVariable(s)}`, opts.namespace ?? '');
+  const services = [...(Object.keys(BUS) as BusService[]), OPERATOR_USER] as const;
+  const users = natsUsers((s) => `$${natsPasswordVariable(s)}`, opts.namespace ?? '', undefined, `$${natsPasswordVariable(OPERATOR_USER)}`);
   const conf = natsServerConfig({ users });
   const authorization = conf.slice(conf.indexOf('authorization {'));
   const indent = (text: string, n: number) =>

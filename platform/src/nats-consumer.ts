@@ -32,6 +32,37 @@ export interface DeadLetter {
   at: string;
 }
 
+/** A dead letter as read back from its stream: {@link DeadLetter} and where it is kept. */
+export interface StoredDeadLetter extends DeadLetter {
+  /** Its sequence in the dead-letter stream. */
+  letterSeq: number;
+}
+
+/**
+ * The dead letters `service`'s consumers set aside (oldest first, at most `limit`), read through
+ * an ephemeral ordered consumer, which leaves the stream as it is. What the `operator` NATS user
+ * may do (nats-auth.ts), and what `npm run dead-letters` prints.
+ * @throws when the stream does not exist (the service has never started) or NATS refuses.
+ */
+export async function readDeadLetters(nc: NatsConnection, service: string, namespace = '', limit = 100): Promise<StoredDeadLetter[]> {
+  const { js, jsm } = await jetstreamOf(nc);
+  const name = deadLetterStream(service, namespace).name;
+  const held = (await jsm.streams.info(name)).state;
+  if (!held.messages) return [];
+  const consumer = await js.consumers.get(name, { opt_start_seq: held.first_seq });
+  const letters: StoredDeadLetter[] = [];
+  try {
+    const batch = await consumer.fetch({ max_messages: Math.min(limit, held.messages), expires: 2_000 });
+    for await (const m of batch) {
+      letters.push({ ...(JSON.parse(new TextDecoder().decode(m.data)) as DeadLetter), letterSeq: m.seq });
+      if (letters.length >= Math.min(limit, held.messages)) break;
+    }
+  } finally {
+    await consumer.delete().catch(() => undefined);
+  }
+  return letters;
+}
+
 /** What a handler may know about a message's delivery (transport-free). */
 export interface Delivery {
   /** 1 on the first delivery, 2 on the first redelivery, … */
@@ -196,7 +227,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
   const dlq = deadLetterStream(opts.service, namespace);
-  await ensureStream(jsm, dlq, opts.streamReplicas);
+  if ((await ensureStream(jsm, dlq, opts.streamReplicas)) === 'differs')
+    log.warn({ stream: dlq.name }, "the dead-letter stream's limits differ from this configuration's; the operator user may change them");
 
   /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
   async function setAside(msg: JsMsg, reason: string): Promise<void> {

@@ -21,17 +21,26 @@ export const STREAM_MAX_AGE_MS = 30 * 24 * 3600_000;
  * Creates the stream if missing (file storage, limits retention, duplicate window
  * {@link DUPLICATE_WINDOW_MS}, messages kept {@link STREAM_MAX_AGE_MS}, `replicas` copies: 1 on a
  * single server, 3 on a three-node cluster so that the stream survives the loss of a node); an
- * existing one gets that age limit and replica count if it has others, and is otherwise left as
- * it is. A service calls it for the streams it owns: its context's and its dead-letter stream (a
- * consumer waits for the others).
+ * existing one gets that age limit and replica count if it has others and the connection may
+ * change them (services may not: see {@link StreamCheck}), and is otherwise left as it is. A
+ * service calls it for the streams it owns: its context's and its dead-letter stream (a consumer
+ * waits for the others).
  * @throws when the server refuses (e.g. more replicas than a single server or the cluster has).
  */
-export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, replicas = 1): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, replicas = 1): Promise<StreamCheck> {
   const limits = { max_age: STREAM_MAX_AGE_MS * 1_000_000, discard: DiscardPolicy.Old, num_replicas: replicas };
   try {
     const info = await jsm.streams.info(spec.name);
-    if (info.config.max_age !== limits.max_age || info.config.discard !== limits.discard || (info.config.num_replicas ?? 1) !== replicas)
-      await jsm.streams.update(spec.name, limits);
+    if (info.config.max_age !== limits.max_age || info.config.discard !== limits.discard || (info.config.num_replicas ?? 1) !== replicas) {
+      // A service may not change a stream's limits (nats-auth.ts: only the operator may):
+      // where it may not, the stream is left as it is and the caller says so.
+      try {
+        await jsm.streams.update(spec.name, limits);
+      } catch (err) {
+        if (/permission/i.test(String((err as Error)?.message))) return 'differs';
+        throw err;
+      }
+    }
   } catch (err) {
     if (!/not found/i.test(String((err as Error)?.message))) throw err;
     try {
@@ -43,7 +52,15 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, repl
       });
     }
   }
+  return 'ok';
 }
+
+/**
+ * What {@link ensureStream} found: `ok` (the stream exists with its limits), or `differs` (it
+ * exists with other limits, which this connection may not change: an operator's `nats stream
+ * edit`, or the `operator` user, can).
+ */
+export type StreamCheck = 'ok' | 'differs';
 
 /**
  * Publishes `event` on its subject with `Nats-Msg-Id` = event id and waits for the stream's ack.

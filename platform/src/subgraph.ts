@@ -195,7 +195,9 @@ export async function startSubgraph<Ctx extends RequestContext>(
     if (busRole(name).publishes !== parts.publishes)
       throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
     const { jsm } = await jetstreamOf(nc);
-    await ensureStream(jsm, streamOf(parts.publishes, runtime.namespace), config.NATS_STREAM_REPLICAS);
+    const stream = streamOf(parts.publishes, runtime.namespace);
+    if ((await ensureStream(jsm, stream, config.NATS_STREAM_REPLICAS)) === 'differs')
+      logger.warn({ stream: stream.name }, "the stream's limits differ from this configuration's; the operator user may change them");
   }
   runtime.outbox.start();
   const consumers = parts.startConsumers ? await parts.startConsumers() : [];

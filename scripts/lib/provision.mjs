@@ -175,7 +175,7 @@ async function startNats({ preferPort = 4222, store = 'store', fresh = false, na
   mkdirSync(dir, { recursive: true });
   const { natsServerConfig, natsUsers } = await natsAuth();
   const config = path.join(dir, `${store}.conf`);
-  const users = natsUsers((s) => NATS_PASSWORDS[s], namespace, NATS_PASSWORDS.ops);
+  const users = natsUsers((s) => NATS_PASSWORDS[s], namespace, NATS_PASSWORDS.ops, NATS_PASSWORDS.operator);
   const storeDir = path.join(dir, store);
   if (fresh) rmSync(storeDir, { recursive: true, force: true });
   writeFileSync(config, natsServerConfig({ listen: `127.0.0.1:${port}`, storeDir, users }), { mode: 0o600 });
@@ -409,8 +409,8 @@ export function withDatabase(base, db) {
   return u.toString();
 }
 
-/** The NATS users `npm start` runs with: one per service (BUS in @courses/contracts) and `ops`. */
-const NATS_USERS = ['registration', 'payment', 'lecture', 'dashboard', 'gateway', 'ops'];
+/** The NATS users `npm start` runs with: one per service (BUS in @courses/contracts), the `operator` and `ops`. */
+const NATS_USERS = ['registration', 'payment', 'lecture', 'dashboard', 'gateway', 'operator', 'ops'];
 
 /**
  * The secrets of this checkout's local runs: `JWT_SECRET` / `GATEWAY_SECRET` from the environment

@@ -27,8 +27,8 @@ async function waitPort(port: number, up: boolean, timeoutMs = 10_000): Promise<
   }
 }
 
-/** A user of the test server: a service, or `ops` (unrestricted). */
-export type NatsUserName = BusService | 'ops';
+/** A user of the test server: a service, the `operator` (platform/src/nats-auth.ts), or `ops` (unrestricted). */
+export type NatsUserName = BusService | 'operator' | 'ops';
 
 export interface OwnNatsServer {
   url: string;
@@ -69,7 +69,7 @@ export async function startOwnNatsServer(
     natsServerConfig({
       listen: `127.0.0.1:${port}`,
       storeDir: path.join(dir, 'store'),
-      users: natsUsers(passwordOf, namespace, passwordOf('ops')),
+      users: natsUsers(passwordOf, namespace, passwordOf('ops'), passwordOf('operator')),
       tls: opts.tls,
     }),
   );

@@ -127,7 +127,7 @@ describe('docker-compose.yml', () => {
   const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
   const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
   const services = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
-  const natsPasswords = Object.fromEntries(services.map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));
+  const natsPasswords = Object.fromEntries([...services, 'operator'].map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));
   const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords };
   const withoutSecrets = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in secrets)));
   it.skipIf(!hasCompose)('parses (docker-compose config, no engine needed), each service connecting to NATS as its own user', () => {

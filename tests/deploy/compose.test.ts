@@ -47,7 +47,8 @@ describe.skipIf(!natsServerBinary())('the compose recipe’s NATS passwords', ()
     const compose = parseYaml(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
       services: { nats: { environment: Record<string, string> } };
     };
-    const env = Object.fromEntries(SERVICES.map((s, i) => [`NATS_${s.toUpperCase()}_PASSWORD`, PASSWORDS[i % PASSWORDS.length]]));
+    const users = [...SERVICES, 'operator'];
+    const env = Object.fromEntries(users.map((s, i) => [`NATS_${s.toUpperCase()}_PASSWORD`, PASSWORDS[i % PASSWORDS.length]]));
     const serverEnv = Object.fromEntries(Object.entries(compose.services.nats.environment).map(([k, v]) => [k, interpolate(v, env)]));
     expect(Object.keys(serverEnv).sort()).toEqual(Object.keys(env).sort());
 
@@ -72,7 +73,7 @@ describe.skipIf(!natsServerBinary())('the compose recipe’s NATS passwords', ()
       10_000,
       `nats-server up (${stderr})`,
     );
-    for (const s of SERVICES) {
+    for (const s of users) {
       const password = env[`NATS_${s.toUpperCase()}_PASSWORD`];
       expect(await login(s, password), `${s} with ${password}`).toBe(true);
       expect(await login(s, `${password}x`), `${s} with a wrong password`).toBe(false);

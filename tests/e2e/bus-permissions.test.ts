@@ -25,7 +25,9 @@ import {
   natsAuthOf,
   natsHelmValues,
   natsPasswordVariable,
+  OPERATOR_USER,
   publishEvent,
+  readDeadLetters,
 } from '@courses/platform';
 import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
@@ -130,6 +132,14 @@ describe('authenticated event bus', () => {
     ]) {
       await expect(dashboard.request(api, '', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
     }
+    // Nor may a service change what its own stream (or dead-letter stream) keeps.
+    const registration = await as('registration');
+    for (const api of [
+      `$JS.API.STREAM.UPDATE.${registrationStream}`,
+      `$JS.API.STREAM.UPDATE.${deadLetterStream('registration', sys.tag).name}`,
+    ]) {
+      await expect(registration.request(api, '{}', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
+    }
     expect((await jetstreamManager(await as('ops')).then((m) => m.streams.info(registrationStream))).config.name).toBe(registrationStream);
     // Dead letters: only into the service's own dead-letter stream.
     await expect(
@@ -159,10 +169,31 @@ describe('authenticated event bus', () => {
     );
   });
 
-  it('lets a consumer set a poison message aside in its own dead-letter stream, with its own user', async () => {
+  it('lets a consumer set a poison message aside in its own dead-letter stream, with its own user, and the operator read it', async () => {
     const dlq = deadLetterStream('registration', sys.tag).name;
     await jetstream(await as('lecture'), { timeout: 2_000 }).publish(subjectOf('lecture.opened', sys.tag), 'not an event');
     await eventually(async () => (await stored(dlq).catch(() => 0)) === 1, 10_000, 'the poison message in DEADLETTER_REGISTRATION');
+    // The operator reads it (what `npm run dead-letters` prints), and it stays there.
+    const operator = await as('operator');
+    const [letter] = await readDeadLetters(operator, 'registration', sys.tag);
+    expect(letter).toMatchObject({ stream: streamOf('lecture', sys.tag).name, data: 'not an event' });
+    expect(letter.reason).toMatch(/^poison/);
+    expect(await stored(dlq)).toBe(1);
+    // The operator may change a stream's limits; it publishes no event and takes no service's messages.
+    const jsm = await jetstreamManager(operator);
+    const lectureStream = streamOf('lecture', sys.tag).name;
+    const before = (await jsm.streams.info(lectureStream)).config.max_age;
+    await jsm.streams.update(lectureStream, { max_age: before });
+    await expect(jetstream(operator, { timeout: 2_000 }).publish(subjectOf('lecture.opened', sys.tag), '{}')).rejects.toThrow(
+      /permissions violation/i,
+    );
+    for (const api of [
+      `$JS.API.CONSUMER.MSG.NEXT.${lectureStream}.registration-catalog`,
+      `$JS.API.STREAM.PURGE.${dlq}`,
+      `$JS.API.STREAM.DELETE.${dlq}`,
+    ]) {
+      await expect(operator.request(api, '{}', { timeout: 2_000 }), api).rejects.toThrow(/permissions violation/i);
+    }
   });
 
   it('keeps serving after the attempts: a new registration is confirmed and the system is consistent', async () => {
@@ -202,7 +233,12 @@ describe('deploy/nats.conf', () => {
       conf,
       deploymentNatsConfig({ listen: `127.0.0.1:${port}`, storeDir: path.join(dir, 'store') }).replace(/http_port: \d+\n/, ''),
     );
-    const env = Object.fromEntries(BUS_SERVICES.map((s) => [natsPasswordVariable(s), `pw-${s}-${'x'.repeat(24)}`]));
+    const env = Object.fromEntries(
+      ([...BUS_SERVICES, OPERATOR_USER] as Array<Parameters<typeof natsPasswordVariable>[0]>).map((s) => [
+        natsPasswordVariable(s),
+        `pw-${s}-${'x'.repeat(24)}`,
+      ]),
+    );
     const child = spawn(bin!, ['-c', conf], { env: { ...process.env, ...env }, stdio: 'ignore' });
     try {
       await eventually(() => portOpen(port), 10_000, 'nats-server from deploy/nats.conf');
