@@ -245,3 +245,24 @@ describe('mergeByTime (a resume replay across contexts)', () => {
     expect([...mergeByTime([[], []])]).toEqual([]);
   });
 });
+
+describe('who a registration event may concern', () => {
+  const route = ROUTES.registrationStatusChanged;
+  const event = (type: string, correlation: Record<string, string>) => ({ type, correlation }) as never;
+  it("reaches the registration's student, its lecture's instructor and admins; a payment event no instructor", () => {
+    const canceled = event('registration.canceled', { registrationId: 'r', studentId: 's-1', instructorId: 'i-1' });
+    const refunded = event('payment.refunded', { registrationId: 'r', studentId: 's-1' });
+    const student = { sub: 's-1', role: 'STUDENT' } as const;
+    const instructor = { sub: 'i-1', role: 'INSTRUCTOR' } as const;
+    expect([student, instructor, { sub: 'a', role: 'ADMIN' } as const].map((who) => route.mayConcern(canceled, who))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(route.mayConcern(canceled, { sub: 'i-2', role: 'INSTRUCTOR' })).toBe(false);
+    expect(route.mayConcern(canceled, { sub: 's-2', role: 'STUDENT' })).toBe(false);
+    expect(route.mayConcern(canceled, undefined)).toBe(false);
+    expect(route.mayConcern(refunded, student)).toBe(true);
+    expect(route.mayConcern(refunded, instructor)).toBe(false);
+  });
+});

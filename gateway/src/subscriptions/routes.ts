@@ -119,9 +119,10 @@ export const ROUTES: Record<string, SubscriptionRoute> = {
       if (!who) return false;
       if (who.role === 'ADMIN') return true;
       if (e.correlation.studentId === who.sub) return true;
-      // Instructors see their lectures' registrations; payment events name no instructor,
-      // so those are checked by resolving.
-      return who.role === 'INSTRUCTOR' && (e.correlation.instructorId === who.sub || e.type.startsWith('payment.'));
+      // Instructors see their lectures' registrations, but not their payments (registration's
+      // mayViewPayment): a payment event changes nothing an instructor can see, so it is not
+      // even resolved for one (once, each instructor subscription cost a query per payment event).
+      return who.role === 'INSTRUCTOR' && !e.type.startsWith('payment.') && e.correlation.instructorId === who.sub;
     },
   },
   lectureUpdated: {
