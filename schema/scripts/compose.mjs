@@ -5,7 +5,8 @@
  *   node schema/scripts/compose.mjs          write schema/supergraph.graphql
  *   node schema/scripts/compose.mjs --check  exit 1 when the checked-in file differs
  *
- * Also importable: composeSupergraph() returns { supergraphSdl } or { errors }.
+ * Also importable: composeSupergraph() returns { supergraphSdl, schema } (schema: the
+ * federation-internals Schema, whose toAPISchema() is what clients see) or { errors }.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +26,7 @@ export function composeSupergraph() {
   }));
   const result = composeServices(services);
   if (result.errors?.length) return { errors: result.errors.map((e) => e.message) };
-  return { supergraphSdl: result.supergraphSdl, hints: (result.hints ?? []).map((h) => h.toString()) };
+  return { supergraphSdl: result.supergraphSdl, schema: result.schema, hints: (result.hints ?? []).map((h) => h.toString()) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
