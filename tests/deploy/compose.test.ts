@@ -12,7 +12,7 @@
  * (`${VAR:?message}` → the value); the server is a real nats-server with the generated
  * authorization block (only the listen address and store move to the test's own).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -115,6 +115,41 @@ describe("docker compose's Keycloak profile", () => {
       const mapped = u.realmRoles.filter((r) => r in map);
       expect(mapped, u.username).toHaveLength(1);
       expect(map[mapped[0]], u.username).toBe({ s: 'STUDENT', i: 'INSTRUCTOR', a: 'ADMIN' }[u.username[0]]);
+    }
+  });
+});
+
+describe.skipIf(!natsServerBinary() || spawnSync('openssl', ['version']).status !== 0)("the README's compose recipe", () => {
+  it("makes a .env holding every secret docker-compose.yml requires, with which its NATS server's configuration passes nats-server's check, run after run", async () => {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const recipe = /```sh\n(for v in GATEWAY_SECRET[\s\S]*?)\ndocker compose up --build\n```/.exec(readme)?.[1];
+    expect(recipe, "the README's recipe").toBeDefined();
+    const compose = parseYaml(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: { nats: { environment: Record<string, string> } };
+    };
+    // Twenty fresh installs (a hundred NATS passwords): before compose quoted them, one password
+    // in about 15 was refused, so almost surely one of these would be.
+    for (let run = 0; run < 20; run++) {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-recipe-'));
+      expect(spawnSync('bash', ['-c', recipe!], { cwd: dir }).status).toBe(0);
+      const env = Object.fromEntries(
+        readFileSync(path.join(dir, '.env'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => line.split('=') as [string, string]),
+      );
+      // Everything compose requires is there: interpolating the file leaves no required variable unset.
+      const required = [...readFileSync(path.join(root, 'docker-compose.yml'), 'utf8').matchAll(/\$\{([A-Z_]+):\?/g)].map((m) => m[1]);
+      for (const name of required) expect(env[name], name).toMatch(/^[0-9a-f]{64}$/);
+      const serverEnv = Object.fromEntries(Object.entries(compose.services.nats.environment).map(([k, v]) => [k, interpolate(v, env)]));
+      const port = await freePort();
+      const conf = readFileSync(path.join(root, 'deploy/nats.conf'), 'utf8')
+        .replace(/^listen: .*$/m, `listen: "127.0.0.1:${port}"`)
+        .replace(/^http_port: .*$/m, '')
+        .replace(/store_dir: .*$/m, `store_dir: ${JSON.stringify(path.join(dir, 'store'))}`);
+      writeFileSync(path.join(dir, 'nats.conf'), conf);
+      const check = spawnSync(natsServerBinary()!, ['-c', path.join(dir, 'nats.conf'), '-t'], { env: serverEnv, encoding: 'utf8' });
+      expect(check.status, `${check.stdout}${check.stderr} (passwords: ${JSON.stringify(serverEnv)})`).toBe(0);
     }
   });
 });
