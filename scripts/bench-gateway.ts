@@ -14,8 +14,8 @@
  *
  * Options: --connections N (50), --seconds S (12 per gateway and query), --warmup S (3),
  * --json FILE, --tokens shared-secret|oidc: the student's token for this gateway, HS256 (default)
- * or an ES256 access token of the embedded identity provider, verified against its published keys
- * (Hive Gateway keeps HS256). With RESPONSE_CACHE=false this gateway runs without its response
+ * or an access token of the embedded identity provider (--alg ES256|RS256|EdDSA, default RS256),
+ * verified against its published keys (Hive Gateway keeps HS256). With RESPONSE_CACHE=false this gateway runs without its response
  * cache.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +39,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string', default: '3' },
     json: { type: 'string' },
     tokens: { type: 'string', default: 'shared-secret' },
+    alg: { type: 'string', default: 'RS256' },
   },
 });
 if (!['shared-secret', 'oidc'].includes(opt.tokens!)) throw new Error('--tokens must be shared-secret or oidc');
@@ -167,7 +168,10 @@ async function main(): Promise<void> {
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, s.port + 100]));
   const idp =
     opt.tokens === 'oidc'
-      ? await startIdentityProvider({ users: [{ sub: 's-bench-gw', name: 'Bench student', roles: ['STUDENT'] }] })
+      ? await startIdentityProvider({
+          users: [{ sub: 's-bench-gw', name: 'Bench student', roles: ['STUDENT'] }],
+          signingAlgorithm: opt.alg as 'ES256' | 'RS256' | 'EdDSA',
+        })
       : undefined;
   const issuerEnv: Record<string, string> = idp
     ? { OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: idp.audience, AUTH_MODE: 'oidc+shared-secret' }
@@ -217,7 +221,9 @@ async function main(): Promise<void> {
     hive = await startHive(supergraph, jwtSecret, gatewaySecret);
     const gatewayPid = stack.children.gateway.pid!;
     const rows: Row[] = [];
-    say(`this gateway's student token: ${idp ? 'ES256 from the embedded identity provider (--tokens oidc)' : 'HS256 (shared secret)'}`);
+    say(
+      `this gateway's student token: ${idp ? `${opt.alg} from the embedded identity provider (--tokens oidc)` : 'HS256 (shared secret)'}`,
+    );
     for (const [query, token] of [
       [CATALOG, undefined],
       [MY_REGISTRATIONS, student],
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
     if (opt.json)
       writeFileSync(
         opt.json,
-        JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false', tokens: opt.tokens }, null, 2),
+        JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false', tokens: opt.tokens, alg: opt.alg }, null, 2),
       );
   } finally {
     if (hive && hive.exitCode === null) {

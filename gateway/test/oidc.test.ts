@@ -37,6 +37,20 @@ describe('tokens of an OpenID issuer', () => {
     expect((await verifyToken(await idp.tokenFor('i-oidc'), rules)).identity.role).toBe('INSTRUCTOR');
   });
 
+  it('verifies RS256 and EdDSA tokens as well', async () => {
+    for (const alg of ['RS256', 'EdDSA'] as const) {
+      const other = await startIdentityProvider({ users: [{ sub: 's-alg', name: 'x', roles: ['STUDENT'] }], signingAlgorithm: alg });
+      try {
+        const token = await other.tokenFor('s-alg');
+        expect(decodeProtectedHeader(token).alg).toBe(alg);
+        const own: TokenRules = { oidc: { issuer: other.issuer, audience: other.audience } };
+        expect((await verifyToken(token, own)).identity).toEqual({ sub: 's-alg', role: 'STUDENT' });
+      } finally {
+        await other.stop();
+      }
+    }
+  });
+
   it('maps roles and reads them from a nested claim, as configured', async () => {
     const mapped: TokenRules = { oidc: { ...rules.oidc!, roleMap: { guest: 'STUDENT' } } };
     expect((await verifyToken(await idp.tokenFor('g-oidc'), mapped)).identity.role).toBe('STUDENT');

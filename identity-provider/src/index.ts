@@ -3,7 +3,7 @@
  * demo people of `npm start` and issuing what a university's identity provider issues.
  *
  * - Discovery at `<issuer>/.well-known/openid-configuration`, keys at its `jwks_uri`.
- * - Access tokens are JWTs (RFC 9068, `typ: at+jwt`) signed ES256 for one audience
+ * - Access tokens are JWTs (RFC 9068, `typ: at+jwt`) signed ES256 (or RS256, EdDSA) for one audience
  *   ({@link DEFAULT_AUDIENCE}), with the person's roles in the `roles` claim.
  * - Clients:
  *   - `courses-web`: public, Authorization Code + PKCE (the pages);
@@ -41,6 +41,8 @@ export interface IdentityProviderOptions {
   audience?: string;
   /** Access token lifetime (s), or a function of the person's `sub`. Default 3600. */
   accessTokenTtlSeconds?: number | ((sub: string) => number);
+  /** The signing algorithm of its keys and tokens. Default ES256. */
+  signingAlgorithm?: SigningAlgorithm;
   /** Where the private signing keys are kept between runs (JSON); none: new keys each start. */
   keysFile?: string;
   /**
@@ -57,7 +59,7 @@ export interface RunningIdentityProvider {
   audience: string;
   /** A demo person's access token, through the {@link DEMO_GRANT} (as `npm run token` gets one). */
   tokenFor(sub: string): Promise<string>;
-  /** Puts a new ES256 signing key in front; the old ones stay published. @returns the new key's `kid`. */
+  /** Puts a new signing key in front; the old ones stay published. @returns the new key's `kid`. */
   rotateKeys(): Promise<string>;
   /** The `kid` of each published key, the signing one first. */
   kids(): string[];
@@ -66,10 +68,13 @@ export interface RunningIdentityProvider {
   stop(): Promise<void>;
 }
 
-async function newSigningKey(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+/** The algorithms the provider can sign with (what the gateway accepts from an issuer). */
+export type SigningAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
+
+async function newSigningKey(alg: SigningAlgorithm): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
   const jwk = await exportJWK(privateKey);
-  return { ...jwk, alg: 'ES256', use: 'sig', kid: `es256-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}` };
+  return { ...jwk, alg, use: 'sig', kid: `${alg.toLowerCase()}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}` };
 }
 
 function loadKeys(file: string | undefined): JWK[] {
@@ -92,9 +97,10 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
   const audience = opts.audience ?? DEFAULT_AUDIENCE;
   const users = new Map((opts.users ?? DEMO_USERS).map((u) => [u.sub, u]));
   const redirectUris = [...(opts.redirectUris ?? [])];
-  let keys = loadKeys(opts.keysFile);
+  const alg = opts.signingAlgorithm ?? 'ES256';
+  let keys = loadKeys(opts.keysFile).filter((k) => k.alg === alg);
   if (!keys.length) {
-    keys = [await newSigningKey()];
+    keys = [await newSigningKey(alg)];
     saveKeys(opts.keysFile, keys);
   }
 
@@ -129,8 +135,8 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
         { client_id: 'courses-cli', token_endpoint_auth_method: 'none', grant_types: [DEMO_GRANT], response_types: [], redirect_uris: [] },
       ],
       jwks: { keys: keys as never },
-      // Its keys are ES256 only: ID tokens too.
-      clientDefaults: { id_token_signed_response_alg: 'ES256' },
+      // Its keys are of one algorithm: ID tokens too.
+      clientDefaults: { id_token_signed_response_alg: alg },
       findAccount: (_ctx, sub) => {
         const user = users.get(sub);
         return user ? { accountId: sub, claims: () => ({ sub, name: user.name, roles: user.roles }) } : undefined;
@@ -155,7 +161,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
             scope: 'api',
             audience,
             accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: 'ES256' } },
+            jwt: { sign: { alg } },
           }),
         },
       },
@@ -185,7 +191,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
     }
     const token = new p.AccessToken({ accountId: sub, client: ctx.oidc.client, scope: 'api', gty: DEMO_GRANT } as never);
     const info = { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: ttlOf(sub) };
-    token.resourceServer = new p.ResourceServer(audience, { ...info, jwt: { sign: { alg: 'ES256' } } } as never);
+    token.resourceServer = new p.ResourceServer(audience, { ...info, jwt: { sign: { alg } } } as never);
     const value = await token.save();
     ctx.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, scope: 'api' };
   }
@@ -264,7 +270,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       return body.access_token;
     },
     async rotateKeys() {
-      const next = await newSigningKey();
+      const next = await newSigningKey(alg);
       keys = [next, ...keys].slice(0, 3);
       saveKeys(opts.keysFile, keys);
       provider = build();
