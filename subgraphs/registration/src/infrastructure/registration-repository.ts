@@ -38,6 +38,9 @@ const schema = new Schema<RegistrationDoc>(
   },
   { timestamps: true, versionKey: false, collection: 'registrations' },
 );
+// A lecture's registrations, newest first, one page at a time (Lecture.registrations; MongoDB
+// uses it, FerretDB v1 scans).
+schema.index({ lectureId: 1, _id: -1 });
 
 function toRegistration(d: RegistrationDoc): Registration {
   return {
@@ -91,13 +94,28 @@ export class RegistrationRepository {
     return docs.map(toRegistration);
   }
 
-  /** Visible registrations of a lecture, newest first. */
-  async findVisibleByLecture(lectureId: string): Promise<Registration[]> {
-    const docs = await this.model
-      .find({ lectureId, status: { $in: VISIBLE_STATES } }, { outbox: 0 })
-      .sort({ _id: -1 })
-      .lean<RegistrationDoc[]>();
-    return docs.map(toRegistration);
+  /**
+   * One page of a lecture's visible registrations, newest first: at most `first` (count) after the
+   * registration `afterId` (exclusive; ids grow with time), how many there are in all, and
+   * whether more follow. Reads `first + 1` documents and counts the rest, never loading them all.
+   * @returns undefined when `afterId` is not one of the lecture's visible registrations
+   */
+  async pageVisibleByLecture(
+    lectureId: string,
+    first: number,
+    afterId?: string,
+  ): Promise<{ items: Registration[]; totalCount: number; hasNextPage: boolean } | undefined> {
+    const filter = { lectureId, status: { $in: VISIBLE_STATES } };
+    if (afterId !== undefined && !(await this.model.exists({ ...filter, _id: afterId }))) return undefined;
+    const [docs, totalCount] = await Promise.all([
+      this.model
+        .find(afterId === undefined ? filter : { ...filter, _id: { $lt: afterId } }, { outbox: 0 })
+        .sort({ _id: -1 })
+        .limit(first + 1)
+        .lean<RegistrationDoc[]>(),
+      this.model.countDocuments(filter),
+    ]);
+    return { items: docs.slice(0, first).map(toRegistration), totalCount, hasNextPage: docs.length > first };
   }
 
   /** Ids of a lecture's CONFIRMED and WAITLISTED registrations (a scan on FerretDB; only the lecture-canceled policy asks). */

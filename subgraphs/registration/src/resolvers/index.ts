@@ -89,17 +89,15 @@ export function registrationResolvers(
         const afterId = args.after ? cursor.decode(args.after) : undefined;
         const entry = await catalogEntry(lecture.id, ctx);
         if (!entry || !mayListLectureRegistrations(entry, ctx.identity)) return null;
-        // All of the lecture's registrations (a lecture holds at most its capacity of live ones,
-        // plus the canceled), newest first; the page is cut here.
-        const all = await registrations.findVisibleByLecture(lecture.id);
-        const start = afterId === undefined ? 0 : all.findIndex((r) => r.id === afterId) + 1;
-        if (afterId !== undefined && start === 0) throw badInput('after', "after is not a cursor of this lecture's registrations");
-        const page = all.slice(start, start + first);
-        const edges = page.map((node) => ({ cursor: cursor.encode(node.id), node }));
+        // One page, newest first, cut in the database (canceled registrations grow without
+        // bound: the lecture's registrations are never all loaded).
+        const page = await registrations.pageVisibleByLecture(lecture.id, first, afterId);
+        if (!page) throw badInput('after', "after is not a cursor of this lecture's registrations");
+        const edges = page.items.map((node) => ({ cursor: cursor.encode(node.id), node }));
         return {
           edges,
-          totalCount: all.length,
-          pageInfo: { hasNextPage: start + first < all.length, endCursor: edges.at(-1)?.cursor ?? null },
+          totalCount: page.totalCount,
+          pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
         };
       },
     },
