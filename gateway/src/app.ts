@@ -41,7 +41,7 @@ import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type Toke
 import { clientAddressOf } from './client-address.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, trustedProxies, type GatewayConfig } from './config.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
-import { mutationRateLimit, operationLimits } from './limits.js';
+import { mutationRateLimit, operationLimits, variablePageCost } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { ClientCaps } from './subscriptions/client-caps.js';
 import { DocumentCache } from './subscriptions/documents.js';
@@ -278,6 +278,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     logger,
     bufferSize: config.SUBSCRIPTION_BUFFER,
     count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
+    pageCost: variablePageCost(config),
   });
   const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, tokens, caps, logger });
 

@@ -9,7 +9,7 @@
  *   Introspection is exempt from depth and cost, as Armor does by default. Armor's cost
  *   multiplies a list by its literal `first`/`last`; one given by a variable counts as 1 when
  *   validating, so {@link variablePageCost} checks such an operation again with its variables'
- *   values written in (HTTP queries and mutations).
+ *   values written in (HTTP queries and mutations here; subscriptions in their engine).
  * - Per caller, a rate limit on mutations (rate-limiter-flexible's in-memory limiter): at most
  *   `MUTATION_RATE_LIMIT` per `MUTATION_RATE_WINDOW_SECONDS` for one token `sub`, or for one IP
  *   address when anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. The
@@ -17,7 +17,7 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, Kind, visit, type DocumentNode, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '@courses/platform';
 import { devDefault, type GatewayConfig } from './config.js';
@@ -42,7 +42,7 @@ export function operationLimits(c: GatewayConfig): {
   });
   const { plugins, validationRules } = armor.protect();
   return {
-    plugins: [...(plugins as ApolloServerPlugin<GatewayContext>[]), variablePageCost(c)],
+    plugins: [...(plugins as ApolloServerPlugin<GatewayContext>[]), variablePageCostPlugin(variablePageCost(c))],
     validationRules,
     parseOptions: { maxTokens: c.MAX_TOKENS },
   };
@@ -67,12 +67,16 @@ function hasVariablePageSize(document: DocumentNode): boolean {
 
 /**
  * Armor's cost limit for an operation whose page sizes come from variables
- * (`lectures(first: $n)`): after the variables are resolved, the document is validated again by
+ * (`lectures(first: $n)`): once the variables are known, the document is validated again by
  * Armor's cost rule with each such `first`/`last` written in as the literal it stands for, so 15
  * aliases of `lectures(first: $n)` with n = 100 cost what `lectures(first: 100)` does. Documents
- * with literal page sizes only (all of this product's own) skip it.
+ * with literal page sizes only (all of this product's own) are not looked at again.
+ * @returns the refusal's message, or undefined when the operation is within the limit
  */
-function variablePageCost(c: GatewayConfig): ApolloServerPlugin<GatewayContext> {
+export type VariablePageCost = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>) => string | undefined;
+
+/** The {@link VariablePageCost} check of the config's MAX_COST. */
+export function variablePageCost(c: Pick<GatewayConfig, 'MAX_COST'>): VariablePageCost {
   const costOnly = new ApolloArmor({
     maxTokens: { enabled: false },
     maxDepth: { enabled: false },
@@ -81,31 +85,36 @@ function variablePageCost(c: GatewayConfig): ApolloServerPlugin<GatewayContext> 
     blockFieldSuggestion: { enabled: false },
     costLimit: { maxCost: c.MAX_COST, ignoreIntrospection: true },
   }).protect().validationRules;
+  return (schema, document, variables) => {
+    if (!hasVariablePageSize(document)) return undefined;
+    const written = visit(document, {
+      Argument(node) {
+        if ((node.name.value !== 'first' && node.name.value !== 'last') || node.value.kind !== Kind.VARIABLE) return undefined;
+        const value = variables[node.value.name.value];
+        if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
+        return { ...node, value: { kind: Kind.INT, value: String(value) } };
+      },
+    });
+    try {
+      // graphql-js as Apollo and Armor load it: the schema is that copy's.
+      return graphqlCjs.validate(schema, written, costOnly)[0]?.message;
+    } catch (err) {
+      // Armor's rule throws its refusal (propagateOnRejection) rather than report it.
+      if (!(err instanceof graphqlCjs.GraphQLError)) throw err;
+      return err.message;
+    }
+  };
+}
+
+/** {@link variablePageCost} for HTTP operations: refused GRAPHQL_VALIDATION_FAILED, HTTP 400, before anything runs. */
+function variablePageCostPlugin(check: VariablePageCost): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ document, request, schema }) {
-          if (!hasVariablePageSize(document)) return;
-          const variables = request.variables ?? {};
-          const written = visit(document, {
-            Argument(node) {
-              if ((node.name.value !== 'first' && node.name.value !== 'last') || node.value.kind !== Kind.VARIABLE) return undefined;
-              const value = variables[node.value.name.value];
-              if (typeof value !== 'number' || !Number.isInteger(value)) return undefined;
-              return { ...node, value: { kind: Kind.INT, value: String(value) } };
-            },
-          });
-          let refusal: { message: string } | undefined;
-          try {
-            // graphql-js as Apollo and Armor load it: the schema is that copy's.
-            refusal = graphqlCjs.validate(schema, written, costOnly)[0];
-          } catch (err) {
-            // Armor's rule throws its refusal (propagateOnRejection) rather than report it.
-            if (!(err instanceof graphqlCjs.GraphQLError)) throw err;
-            refusal = err;
-          }
+          const refusal = check(schema, document, request.variables ?? {});
           if (refusal)
-            throw new GraphQLError(refusal.message, {
+            throw new GraphQLError(refusal, {
               extensions: {
                 code: 'GRAPHQL_VALIDATION_FAILED',
                 http: { status: 400, headers: new Map() as unknown as Record<string, string> },

@@ -192,7 +192,8 @@ export function subscribeOver<T = Record<string, any>>(
       { query, variables: o.variables ?? {}, ...(o.lastEventId ? { extensions: { lastEventId: o.lastEventId } } : {}) },
       {
         next: (v) => push(v as LiveResult<T>),
-        error: (e) => (push({ errors: [{ message: String((e as Error).message ?? e) }] }), finish()),
+        // graphql-ws reports an operation the server refused as an `error` message: its GraphQL errors.
+        error: (e) => (push({ errors: Array.isArray(e) ? e : [{ message: String((e as Error).message ?? e) }] }), finish()),
         complete: finish,
       },
     );

@@ -12,7 +12,7 @@ import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, gql, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gql, gqlOk, subscribeOver, wsClient } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
 let instructor: string;
@@ -80,6 +80,25 @@ describe('bounded operations', () => {
     expect(JSON.stringify(big.errors)).toMatch(/cost/i);
     const small = await gql(sys.url, byVariables, { n: 1, m: 1 }, instructor);
     expect(small.errors).toBeUndefined();
+    // A subscription's page sizes in variables are held to the same limit, on every transport.
+    const lectureId = await sys.openLecture(instructor, 'Costly Subscriptions');
+    const pages = Array.from(
+      { length: 10 },
+      (_, i) => `p${i}: registrations(first: $n) { totalCount edges { node { id status studentId } } }`,
+    ).join(' ');
+    const nested = `subscription($id: ID!, $n: Int) { lectureUpdated(lectureId: $id, current: true) { id ${pages} } }`;
+    for (const transport of ['ws', 'sse'] as const) {
+      const refused = subscribeOver(transport, sys.url, nested, { token: instructor, variables: { id: lectureId, n: 100 } });
+      const [answer] = await refused.waitFor(1, 10_000);
+      refused.stop();
+      expect(answer.errors?.[0]?.extensions?.code, `${transport}: ${JSON.stringify(answer)}`).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(answer.errors?.[0]?.message, transport).toMatch(/cost/i);
+    }
+    const served = subscribeOver('sse', sys.url, nested, { token: instructor, variables: { id: lectureId, n: 1 } });
+    const [current] = await served.waitFor(1, 10_000);
+    served.stop();
+    expect(current.errors).toBeUndefined();
+    expect(current.data?.lectureUpdated?.id).toBe(lectureId);
   });
 
   it('refuses a JSON batch', async () => {

@@ -39,6 +39,7 @@ import {
 } from 'graphql';
 import type { Context, EventEnvelope } from '@courses/contracts';
 import { ErrorCode, inSpan, isId, SpanKind, tracerOf, type Identity, type Logger } from '@courses/platform';
+import type { VariablePageCost } from '../limits.js';
 import type { DocumentCache } from './documents.js';
 import { inheritTrace, ResumeError, traceOfEvent, type EventHub, type SequencedEvent } from './event-hub.js';
 import { decodePosition, encodePosition, positionScope, type Position } from './position.js';
@@ -83,6 +84,8 @@ export interface EngineOptions {
   feedWaitMs?: number;
   /** Called once per supergraph execution, payload sent, and subscription ended by overflow (for metrics). */
   count?: { execution(): void; delivery(): void; overflow(): void };
+  /** The cost limit with the subscriber's page-size variables (../limits.ts): its refusal, if any. */
+  pageCost?: VariablePageCost;
 }
 
 /**
@@ -129,6 +132,8 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
     if (route.needsIdentity && !who)
       return errorResult(ErrorCode.UNAUTHENTICATED, 'sign in first: send a token (graphql-ws: connection_init; HTTP: Authorization)');
     const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+    const tooCostly = opts.pageCost?.(args.schema, args.document, variables);
+    if (tooCostly) return errorResult('GRAPHQL_VALIDATION_FAILED', tooCostly);
     const argument = (name: string) => (root as FieldNode).arguments?.find((a) => a.name.value === name);
     const keyArg = route.keyArgument ? argument(route.keyArgument) : undefined;
     const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, variables) as string | null) : null;
