@@ -14,6 +14,7 @@ COPY subgraphs/lecture/package.json subgraphs/lecture/
 COPY subgraphs/dashboard/package.json subgraphs/dashboard/
 COPY test-kit/package.json test-kit/
 COPY client/package.json client/
+COPY identity-provider/package.json identity-provider/
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -b && npm prune --omit=dev --no-audit --no-fund

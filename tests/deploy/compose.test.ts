@@ -153,3 +153,12 @@ describe.skipIf(!natsServerBinary() || spawnSync('openssl', ['version']).status 
     }
   });
 });
+
+describe('the Dockerfile', () => {
+  it("copies every workspace's package.json before npm ci, as the lockfile names them all", () => {
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const workspaces = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
+    const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+    for (const w of workspaces) expect(beforeInstall, w).toContain(`COPY ${w}/package.json ${w}/`);
+  });
+});
