@@ -150,8 +150,15 @@ describe.skipIf(!hasChromium)('in a browser', () => {
   it('GraphiQL signs in through the identity provider and puts the token in its Headers tab', async () => {
     const page = await localPage();
     await page.goto(`${sys.url}/graphql?user=s-graphiql-idp`);
-    await page.locator('button[name="login"][value="s-graphiql-idp"]').click({ timeout: 15_000 });
-    await page.locator('#who', { hasText: 's-graphiql-idp' }).waitFor({ timeout: 15_000 });
+    await page.locator('button[name="login"][value="s-graphiql-idp"]').click({ timeout: 30_000 });
+    // Back on GraphiQL (a 9 MB page, loaded twice: for the code, then drawn with the token):
+    // seconds each on a busy machine.
+    await page
+      .locator('#who', { hasText: 's-graphiql-idp' })
+      .waitFor({ timeout: 60_000 })
+      .catch(async (e) => {
+        throw new Error(`${(e as Error).message}\nat ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 600)}`);
+      });
     await page.waitForSelector('.graphiql-container .monaco-editor');
     await page.locator('.monaco-editor').first().click();
     await page.keyboard.press('Control+A');
@@ -165,7 +172,7 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await page.screenshot({ path: `${shots}graphiql-signed-in.png` });
     expect(external).toEqual([]);
     await page.close();
-  });
+  }, 120_000);
 
   it('the student page shows a registration canceled elsewhere, live, and tells it in the inbox until read', async () => {
     const lectureId = await openReplicated('Live Status Changes');
