@@ -23,6 +23,12 @@ function startedNats(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
+// Piped into `head` and the like: a reader that has had enough is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const { values } = parseArgs({
   options: { service: { type: 'string' }, limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
 });
