@@ -69,10 +69,10 @@ describe.skipIf(!hasChromium)('in a browser', () => {
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
     // The pages sign in through an identity provider (Authorization Code + PKCE); the test's own
-    // calls use shared-secret tokens, accepted too, by name. s-brief's tokens live 16 s.
+    // calls use shared-secret tokens, accepted too, by name. s-brief's tokens live 30 s.
     idp = await startIdentityProvider({
       users: PEOPLE.map((sub) => ({ sub, name: sub, roles: [sub.startsWith('i-') ? 'INSTRUCTOR' : 'STUDENT'] })),
-      accessTokenTtlSeconds: (sub) => (sub === 's-brief' ? 16 : 3600),
+      accessTokenTtlSeconds: (sub) => (sub === 's-brief' ? 30 : 3600),
     });
     sys = await startSystem({
       gateway: { OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: idp.audience, AUTH_MODE: 'oidc+shared-secret' },
@@ -300,7 +300,7 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     await Promise.all([page.close(), console_.close()]);
   });
   it('the student page renews its token before it expires (the refresh token), resumes its subscriptions, and stays live', async () => {
-    // s-brief's access tokens live 16 s: the page renews at three quarters of that.
+    // s-brief's access tokens live 30 s: the page renews at three quarters of that.
     const before = await sys.openLecture(instructor, 'Before Renewal', 5, 10_000);
     const after = await sys.openLecture(instructor, 'After Renewal', 5, 10_000);
     await Promise.all([sys.waitForCatalog(before), sys.waitForCatalog(after)]);
@@ -311,12 +311,15 @@ describe.skipIf(!hasChromium)('in a browser', () => {
       if (r.url() === `${idp.issuer}/token` && (r.postData() ?? '').includes('grant_type=refresh_token')) renewals++;
     });
     try {
+      const listening = sys.gateway.hub.listeners;
       await signedIn(page, sys.url, '/app?user=s-brief');
-      // Something arrives live first, so that each subscription has a position to resume from.
+      // Both of the page's subscriptions listening (its registrations: two contexts; its inbox: one),
+      // then something arrives live, so that each has a position to resume from.
+      await eventually(async () => sys.gateway.hub.listeners >= listening + 3, 15_000, "the page's subscriptions listening");
       await registerWhenReplicated(before, token);
-      await expect.poll(async () => await page.locator('#inbox').innerText(), { timeout: 10_000 }).toContain('Before Renewal');
+      await expect.poll(async () => await page.locator('#inbox').innerText(), { timeout: 15_000 }).toContain('Before Renewal');
       expect(renewals).toBe(0);
-      await expect.poll(() => renewals, { timeout: 20_000 }).toBeGreaterThan(0);
+      await expect.poll(() => renewals, { timeout: 40_000 }).toBeGreaterThan(0);
       const log = page.locator('#log');
       await expect.poll(async () => await log.innerText(), { timeout: 15_000 }).toContain('the token was renewed before it expired');
       await page.locator('#conn.live').waitFor({ timeout: 15_000 });
@@ -338,7 +341,7 @@ describe.skipIf(!hasChromium)('in a browser', () => {
     } finally {
       await page.close();
     }
-  });
+  }, 120_000);
 
   // Last in this file: it takes the system's gateway down for good.
   it('the student page resumes through a restarted gateway: what happened while it was away arrives in order, nothing is read again', async () => {
