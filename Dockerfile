@@ -1,8 +1,10 @@
 # One image for every service of the supergraph; `SERVICE` picks which one runs
 # (gateway, subgraphs/registration, subgraphs/payment, subgraphs/lecture, subgraphs/dashboard).
-# Node.js 24 LTS. Pin each FROM by digest where you build (node:24-bookworm-slim@sha256:…): the
-# machine this project is built on cannot reach a container registry to read the digests.
-FROM node:24-bookworm-slim AS build
+# Node.js 24 LTS, pinned by digest (as are docker-compose.yml's images). `npm run images:pin`
+# reads each tag's current digest from its registry and rewrites the pins; `-- --check` fails on an
+# unpinned image. The machine this project is built on reaches no registry: the digests here were
+# recorded on 2026-12-07 from several public pins of these tags that agree, not pulled here.
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY platform/package.json platform/
@@ -19,7 +21,7 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npx tsc -b && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:24-bookworm-slim
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=node:node /app /app

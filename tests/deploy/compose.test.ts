@@ -22,6 +22,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { freePort, natsServerBinary } from '../../scripts/lib/provision.mjs';
+import { parseImage, projectImages } from '../../scripts/pin-images.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const SERVICES = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
@@ -160,5 +161,34 @@ describe('the Dockerfile', () => {
     const workspaces = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { workspaces: string[] }).workspaces;
     const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
     for (const w of workspaces) expect(beforeInstall, w).toContain(`COPY ${w}/package.json ${w}/`);
+  });
+});
+
+describe('the images the project names', () => {
+  it('are each pinned by a sha256 digest, in the Dockerfile and in docker-compose.yml, and the production image runs Node 24', () => {
+    const images = projectImages();
+    expect(images.map((i) => i.file)).toEqual(expect.arrayContaining(['Dockerfile', 'docker-compose.yml']));
+    for (const { file, ref } of images) expect(parseImage(ref).digest, `${file}: ${ref}`).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const repositories = images.map(({ ref }) => parseImage(ref).repository);
+    expect(repositories).toEqual(expect.arrayContaining(['library/node', 'library/nats', 'library/mongo']));
+    const node = images.filter(({ ref }) => parseImage(ref).repository === 'library/node');
+    for (const { ref } of node) expect(parseImage(ref).tag).toMatch(/^24-/);
+  });
+
+  it('are read as a registry reads them: registry, repository (library/ for official images), tag and digest', () => {
+    expect(parseImage('node:24-bookworm-slim')).toMatchObject({
+      registry: 'docker.io',
+      repository: 'library/node',
+      tag: '24-bookworm-slim',
+      digest: undefined,
+    });
+    expect(parseImage('quay.io/keycloak/keycloak:26.0@sha256:ab')).toMatchObject({
+      registry: 'quay.io',
+      repository: 'keycloak/keycloak',
+      tag: '26.0',
+      digest: 'sha256:ab',
+    });
+    expect(parseImage('grafana/grafana')).toMatchObject({ registry: 'docker.io', repository: 'grafana/grafana', tag: 'latest' });
+    expect(parseImage('localhost:5000/app:1')).toMatchObject({ registry: 'localhost:5000', repository: 'app', tag: '1' });
   });
 });
