@@ -27,6 +27,7 @@ import autocannon from 'autocannon';
 import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
 import { startIdentityProvider } from '@courses/identity-provider';
+import { derivedSecrets } from './derive-secrets.mjs';
 import { gql } from './lib/graphql-client.js';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
 import { devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
@@ -72,9 +73,10 @@ async function identity(authorization) {
 export const gatewayConfig = {
   logging: 'error',
   propagateHeaders: {
-    async fromClientToSubgraphs({ request }) {
+    async fromClientToSubgraphs({ request, subgraphName }) {
       const who = await identity(request.headers.get('authorization'));
-      return { 'x-gateway-secret': ${JSON.stringify(gatewaySecret)}, ...(who ? { 'x-user-id': who.sub, 'x-user-role': who.role } : {}) };
+      const secret = ${JSON.stringify(Object.fromEntries(derivedSecrets(gatewaySecret)))}[subgraphName.toUpperCase() + '_SUBGRAPH_SECRET'];
+      return { 'x-gateway-secret': secret, ...(who ? { 'x-user-id': who.sub, 'x-user-role': who.role } : {}) };
     },
   },
 };

@@ -33,6 +33,7 @@ import {
   serviceCounter,
   serviceGauge,
   stopAll,
+  subgraphSecret,
   type Logger,
   type NatsConnection,
   type Role,
@@ -196,7 +197,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       const base = overrides[name];
       const source = new SubgraphDataSource(
         base ? `${base.replace(/\/$/, '')}/graphql` : url!,
-        config.GATEWAY_SECRET,
+        subgraphSecret(config.GATEWAY_SECRET, name),
         config.SUBGRAPH_TIMEOUT_MS,
       );
       dataSources.push(source);

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { MetricsAccess } from './http.js';
+import { chargeSecret, configuredSecret, DERIVE_FROM_GATEWAY_SECRET } from './service-secrets.js';
 
 /**
  * DEV-ONLY shared secret between gateway and subgraphs. Public in this repository, so it
@@ -20,7 +21,7 @@ export const DEV_JWT_SECRET = 'dev-only-jwt-secret-at-least-32-bytes-long!!';
 export const MIN_SECRET_LENGTH = 32;
 
 /** The public DEV-ONLY values, refused for any `*_SECRET` setting in production. */
-const DEV_SECRETS = new Set([DEV_GATEWAY_SECRET, DEV_JWT_SECRET]);
+const DEV_SECRETS = new Set([DEV_GATEWAY_SECRET, DEV_JWT_SECRET, DERIVE_FROM_GATEWAY_SECRET]);
 
 /** Settings every service shares. */
 export const baseEnv = z.object({
@@ -50,6 +51,10 @@ export const baseEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]*$/)
     .default(''),
+  /**
+   * The gateway's secret, from which each internal hop's own is derived (service-secrets.ts). A
+   * subgraph holds it only outside production, to derive its own.
+   */
   GATEWAY_SECRET: z.string().min(8).default(DEV_GATEWAY_SECRET),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
@@ -72,6 +77,13 @@ export const subgraphEnv = baseEnv.extend({
   /** MongoDB connection string including this subgraph's own database name. */
   MONGODB_URI: z.string().min(1),
   /**
+   * Required in production, where `GATEWAY_SECRET` must be unset: the secret the gateway sends
+   * this subgraph (`subgraphSecret(GATEWAY_SECRET, name)`, printed by `npm run secrets`). Unset
+   * outside production, the subgraph derives it from `GATEWAY_SECRET`.
+   */
+  SUBGRAPH_SECRET: z.string().min(8).default(DERIVE_FROM_GATEWAY_SECRET),
+  GATEWAY_SECRET: z.string().min(8).optional(),
+  /**
    * Fault injection for tests: `off` publishes no event, so events stay in the outbox
    * as if the process died before publishing them. Never set it in production.
    */
@@ -79,6 +91,18 @@ export const subgraphEnv = baseEnv.extend({
   /** Copies JetStream keeps of the streams this subgraph creates: 1 on a single server, 3 on a three-node cluster. */
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
+
+/**
+ * `CHARGE_SECRET`, the setting of the two ends of registration → payment's charge endpoint:
+ * required in production (`chargeSecret(GATEWAY_SECRET)`, printed by `npm run secrets`); unset
+ * outside production, derived from `GATEWAY_SECRET`. Read it with {@link chargeSecretOf}.
+ */
+export const chargeSecretSetting = z.string().min(8).default(DERIVE_FROM_GATEWAY_SECRET);
+
+/** The charge endpoint's secret of a configuration holding {@link chargeSecretSetting}. */
+export function chargeSecretOf(config: { CHARGE_SECRET: string; GATEWAY_SECRET?: string }): string {
+  return configuredSecret(config.CHARGE_SECRET, config.GATEWAY_SECRET ?? DEV_GATEWAY_SECRET, chargeSecret);
+}
 
 /** Raised at start-up when the environment does not satisfy a service's schema. */
 export class ConfigError extends Error {
@@ -89,7 +113,8 @@ export class ConfigError extends Error {
  * Parses `env` with `schema`, filling `defaults` first (used for the per-service default PORT).
  * With `NODE_ENV=production` it also refuses every `*_SECRET` that is unset (so the DEV-ONLY
  * default would apply), one of the public DEV-ONLY values, or shorter than
- * {@link MIN_SECRET_LENGTH}; a missing `NATS_USER`/`NATS_PASSWORD`; and `DEV_TOKENS=on`.
+ * {@link MIN_SECRET_LENGTH}; a subgraph holding `GATEWAY_SECRET`; a missing
+ * `NATS_USER`/`NATS_PASSWORD`; and `DEV_TOKENS=on`.
  * @throws ConfigError listing every invalid or missing variable.
  */
 export function loadConfig<S extends z.ZodType>(
@@ -122,6 +147,10 @@ function productionProblems(data: Record<string, unknown>): string[] {
     else if (value.length < MIN_SECRET_LENGTH)
       problems.push(`${key}: ${value.length} characters; at least ${MIN_SECRET_LENGTH} random ones, e.g. \`openssl rand -hex 32\``);
   }
+  if (data.SUBGRAPH_SECRET !== undefined && data.GATEWAY_SECRET !== undefined)
+    problems.push(
+      "GATEWAY_SECRET: a subgraph must not hold the gateway's secret (with it, it could call every subgraph as the gateway); give it only SUBGRAPH_SECRET (npm run secrets)",
+    );
   if (!data.NATS_USER || !data.NATS_PASSWORD)
     problems.push(
       'NATS_USER / NATS_PASSWORD: unset; every service authenticates to NATS as its own user (see docker-compose.yml and deploy/nats.conf)',

@@ -4,6 +4,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './http.js';
 export * from './identity.js';
+export * from './service-secrets.js';
 export * from './ids.js';
 export * from './lifecycle.js';
 export * from './logger.js';

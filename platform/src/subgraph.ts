@@ -14,7 +14,7 @@ import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import { busRole, streamOf, type Context } from '@courses/contracts';
-import { metricsAccess, type subgraphEnv } from './config.js';
+import { DEV_GATEWAY_SECRET, metricsAccess, type subgraphEnv } from './config.js';
 import { crashes } from './crash-registry.js';
 import { formatSubgraphError, logUnexpectedErrors } from './errors.js';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
@@ -27,6 +27,7 @@ import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } 
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
+import { configuredSecret, subgraphSecret } from './service-secrets.js';
 import { graphqlSpanPlugin } from './tracing.js';
 
 /** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
@@ -203,6 +204,8 @@ export async function startSubgraph<Ctx extends RequestContext>(
   const consumers = parts.startConsumers ? await parts.startConsumers() : [];
   registerRuntimeGauges(runtime, consumers);
 
+  // This subgraph's own secret, the only one its gateway hop accepts (service-secrets.ts).
+  const secret = configuredSecret(config.SUBGRAPH_SECRET, config.GATEWAY_SECRET ?? DEV_GATEWAY_SECRET, (m) => subgraphSecret(m, name));
   const apollo = new ApolloServer<Ctx>({
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
     introspection: true,
@@ -246,7 +249,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
         const v = req.headers[h];
         return Array.isArray(v) ? v[0] : v;
       };
-      if (!sameSecret(get(HEADERS.secret), config.GATEWAY_SECRET)) {
+      if (!sameSecret(get(HEADERS.secret), secret)) {
         throw new HttpError(401, 'subgraphs answer only the gateway: missing or wrong x-gateway-secret', 'UNAUTHENTICATED');
       }
       const base: RequestContext = { identity: identityFromHeaders(get) };

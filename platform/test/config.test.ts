@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { baseEnv, ConfigError, DEV_GATEWAY_SECRET, DEV_JWT_SECRET, loadConfig } from '../src/config.js';
+import {
+  baseEnv,
+  chargeSecretOf,
+  chargeSecretSetting,
+  ConfigError,
+  DEV_GATEWAY_SECRET,
+  DEV_JWT_SECRET,
+  loadConfig,
+  subgraphEnv,
+} from '../src/config.js';
+import { chargeSecret, DERIVE_FROM_GATEWAY_SECRET, subgraphSecret } from '../src/service-secrets.js';
 
 /** A service schema with a second secret and the dev sign-in flag, as the gateway's. */
 const schema = baseEnv.extend({
@@ -62,5 +72,47 @@ describe('loadConfig in production', () => {
     const dev = loadConfig(schema, {}, { PORT: '4000' });
     expect(dev.NODE_ENV).toBe('development');
     expect(dev.GATEWAY_SECRET).toBe(DEV_GATEWAY_SECRET);
+  });
+});
+
+describe("a subgraph's secrets (service-secrets.ts)", () => {
+  const subgraph = subgraphEnv.extend({ CHARGE_SECRET: chargeSecretSetting });
+  const own = { NATS_USER: 'payment', NATS_PASSWORD: 'n'.repeat(64), MONGODB_URI: 'mongodb://db/x' };
+  const prod = {
+    NODE_ENV: 'production',
+    ...own,
+    SUBGRAPH_SECRET: subgraphSecret('m'.repeat(64), 'payment'),
+    CHARGE_SECRET: chargeSecret('m'.repeat(64)),
+  };
+
+  it("in production, requires its own secret and the charge secret, and refuses to hold the gateway's", () => {
+    expect(loadConfig(subgraph, prod, { PORT: '4002' }).SUBGRAPH_SECRET).toBe(prod.SUBGRAPH_SECRET);
+    expect(() => loadConfig(subgraph, { ...prod, SUBGRAPH_SECRET: undefined }, { PORT: '4002' })).toThrow(
+      /SUBGRAPH_SECRET: unset or the public/,
+    );
+    expect(() => loadConfig(subgraph, { ...prod, CHARGE_SECRET: undefined }, { PORT: '4002' })).toThrow(
+      /CHARGE_SECRET: unset or the public/,
+    );
+    expect(() => loadConfig(subgraph, { ...prod, GATEWAY_SECRET: 'g'.repeat(64) }, { PORT: '4002' })).toThrow(
+      /GATEWAY_SECRET: a subgraph must not hold the gateway's secret/,
+    );
+  });
+
+  it('outside production, derives both from GATEWAY_SECRET (its DEV-ONLY default when unset)', () => {
+    const dev = loadConfig(subgraph, own, { PORT: '4002' });
+    expect(dev.SUBGRAPH_SECRET).toBe(DERIVE_FROM_GATEWAY_SECRET);
+    expect(chargeSecretOf(dev)).toBe(chargeSecret(DEV_GATEWAY_SECRET));
+    expect(chargeSecretOf(loadConfig(subgraph, { ...own, GATEWAY_SECRET: 'x'.repeat(40) }, { PORT: '4002' }))).toBe(
+      chargeSecret('x'.repeat(40)),
+    );
+  });
+
+  it('derives a different 256-bit secret per hop, none of them the gateway’s', () => {
+    const master = 'm'.repeat(64);
+    const all = [...['registration', 'payment', 'lecture', 'dashboard'].map((s) => subgraphSecret(master, s)), chargeSecret(master)];
+    expect(new Set(all).size).toBe(5);
+    for (const s of all) expect(s).toMatch(/^[0-9a-f]{64}$/);
+    expect(all).not.toContain(master);
+    expect(subgraphSecret('n'.repeat(64), 'payment')).not.toBe(subgraphSecret(master, 'payment'));
   });
 });

@@ -4,7 +4,7 @@
  * Uses the payment subgraph with a 700 ms simulated charge as the slow request.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_GATEWAY_SECRET } from '@courses/platform';
+import { chargeSecret, DEV_GATEWAY_SECRET } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { startPaymentService } from '../../subgraphs/payment/src/wiring.js';
 
@@ -39,7 +39,7 @@ describe('graceful shutdown', () => {
     const inFlight = new Promise<{ status: number; json: () => Promise<unknown> }>((resolve, reject) => {
       const req = http.request(
         `${url}/internal/charges`,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET } },
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-gateway-secret': chargeSecret(DEV_GATEWAY_SECRET) } },
         (r) => {
           let body = '';
           r.on('data', (c) => (body += c));

@@ -16,7 +16,7 @@ import {
   type EventPayload,
   type EventType,
 } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, type Identity, type RunningSubgraph } from '@courses/platform';
+import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, subgraphSecret, type Identity, type RunningSubgraph } from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
@@ -89,7 +89,7 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-gateway-secret': DEV_GATEWAY_SECRET,
+          'x-gateway-secret': subgraphSecret(DEV_GATEWAY_SECRET, name),
           ...(identity ? { 'x-user-id': identity.sub, 'x-user-role': identity.role } : {}),
         },
         body: JSON.stringify({ query, variables }),

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { DEV_GATEWAY_SECRET, HEADERS } from '@courses/platform';
+import { DEV_GATEWAY_SECRET, HEADERS, subgraphSecret } from '@courses/platform';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
@@ -301,7 +301,11 @@ describe("another student's ids, and a token from elsewhere", () => {
   });
 
   it("resolves no lecture from an _entities representation whose id is no id, even for a caller holding the gateway's secret", async () => {
-    const admin = { [HEADERS.secret]: DEV_GATEWAY_SECRET, [HEADERS.userId]: 'a-entities', [HEADERS.role]: 'ADMIN' };
+    const admin = {
+      [HEADERS.secret]: subgraphSecret(DEV_GATEWAY_SECRET, 'registration'),
+      [HEADERS.userId]: 'a-entities',
+      [HEADERS.role]: 'ADMIN',
+    };
     const query = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Lecture { id registrations { totalCount } } } }';
     for (const id of [{ $ne: null }, { $gt: '' }, ['x']]) {
       const res = await fetch(`${sys.services.registration.url}/graphql`, {

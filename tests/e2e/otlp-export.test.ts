@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEV_GATEWAY_SECRET } from '@courses/platform';
+import { chargeSecret, DEV_GATEWAY_SECRET } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 import { eventually } from '../../scripts/lib/graphql-client.js';
@@ -89,7 +89,7 @@ async function startPayment(env: Record<string, string>): Promise<string> {
 const charge = (url: string, registrationId: string) =>
   fetch(`${url}/internal/charges`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET },
+    headers: { 'content-type': 'application/json', 'x-gateway-secret': chargeSecret(DEV_GATEWAY_SECRET) },
     body: JSON.stringify({ registrationId, studentId: 's-otlp', lectureId: 'l-otlp', amount: 10_000 }),
   });
 

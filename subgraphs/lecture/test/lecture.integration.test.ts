@@ -1,5 +1,6 @@
 /** Lecture subgraph against a real MongoDB-wire server and NATS: API, entities, enrolment policy. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startLectureService } from '../src/wiring.js';
@@ -29,6 +30,21 @@ describe('lecture subgraph', () => {
     });
     expect(res.status).toBe(401);
     expect(((await res.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it("accepts only its own secret: neither the gateway's nor another subgraph's (a leaked one opens one subgraph)", async () => {
+    const as = async (secret: string) =>
+      (
+        await fetch(`${h.service.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-gateway-secret': secret },
+          body: '{"query":"{ __typename }"}',
+        })
+      ).status;
+    expect(await as(subgraphSecret(DEV_GATEWAY_SECRET, 'lecture'))).toBe(200);
+    expect(await as(DEV_GATEWAY_SECRET)).toBe(401);
+    expect(await as(subgraphSecret(DEV_GATEWAY_SECRET, 'registration'))).toBe(401);
+    expect(await as(chargeSecret(DEV_GATEWAY_SECRET))).toBe(401);
   });
 
   it('opens a lecture for an instructor and refuses students', async () => {

@@ -1,6 +1,15 @@
 /** Wiring (the composition root) of the payment subgraph. */
 import { z } from 'zod';
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import {
+  chargeSecretOf,
+  chargeSecretSetting,
+  createSubgraphRuntime,
+  loadConfig,
+  readSchema,
+  startSubgraph,
+  subgraphEnv,
+  type RunningSubgraph,
+} from '@courses/platform';
 import { PaymentService } from './application/payment-service.js';
 import { parseLatency } from './domain/payment.js';
 import { chargeEndpoint } from './infrastructure/charge-endpoint.js';
@@ -11,6 +20,8 @@ import { paymentResolvers } from './resolvers/index.js';
 
 /** Environment of the payment subgraph (default PORT 4002). */
 export const paymentEnv = subgraphEnv.extend({
+  /** The secret registration's charges carry (platform's chargeSecretSetting). */
+  CHARGE_SECRET: chargeSecretSetting,
   /** Simulated provider latency per charge, ms: "N" or "MIN-MAX" ("400-620" reproduces the original system). */
   PAYMENT_LATENCY_MS: z.string().default('0'),
   /** Comma-separated student ids whose charges the simulated provider declines (e.g. "s-broke"). */
@@ -39,7 +50,7 @@ export async function startPaymentService(env: Record<string, string | undefined
     typeDefs: readSchema(import.meta.url),
     resolvers: paymentResolvers(payments),
     publishes: 'payment',
-    internal: { port: config.INTERNAL_PORT, routes: { '/internal/charges': chargeEndpoint({ payments, secret: config.GATEWAY_SECRET }) } },
+    internal: { port: config.INTERNAL_PORT, routes: { '/internal/charges': chargeEndpoint({ payments, secret: chargeSecretOf(config) }) } },
     startConsumers: () => startPaymentConsumers(rt, payments),
   });
 }

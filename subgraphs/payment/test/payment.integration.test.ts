@@ -1,6 +1,6 @@
 /** Payment subgraph on real servers: the charge endpoint, refund and void policies, entity resolution. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_GATEWAY_SECRET } from '@courses/platform';
+import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { eventually } from '../../../scripts/lib/graphql-client.js';
 import { startPaymentService } from '../src/wiring.js';
@@ -16,7 +16,7 @@ const ids = () => {
   seq++;
   return { registrationId: `r-${seq}`, studentId: 's-1', lectureId: 'l-1' };
 };
-async function charge(body: unknown, secret: string | null = DEV_GATEWAY_SECRET) {
+async function charge(body: unknown, secret: string | null = chargeSecret(DEV_GATEWAY_SECRET)) {
   const res = await fetch(`${h.service.url}/internal/charges`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(secret ? { 'x-gateway-secret': secret } : {}) },
@@ -28,9 +28,12 @@ const PAYMENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on P
 const asStudent = { sub: 's-1', role: 'STUDENT' } as const;
 
 describe('charge endpoint', () => {
-  it('requires the gateway secret and a well-formed body', async () => {
+  it('requires the charge secret and a well-formed body', async () => {
     expect((await charge({ ...ids(), amount: 100 }, null)).status).toBe(401);
     expect((await charge({ ...ids(), amount: 100 }, 'wrong-secret-123')).status).toBe(401);
+    // Neither the gateway's own secret nor the one it sends payment's GraphQL opens the charge endpoint.
+    expect((await charge({ ...ids(), amount: 100 }, DEV_GATEWAY_SECRET)).status).toBe(401);
+    expect((await charge({ ...ids(), amount: 100 }, subgraphSecret(DEV_GATEWAY_SECRET, 'payment'))).status).toBe(401);
     expect((await charge({ ...ids(), amount: -1 })).status).toBe(400);
     expect((await charge({ ...ids(), amount: 1.5 })).status).toBe(400);
   });
@@ -69,7 +72,7 @@ describe('charge endpoint on a port of its own (INTERNAL_PORT)', () => {
       const post = (base: string) =>
         fetch(`${base}/internal/charges`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET },
+          headers: { 'content-type': 'application/json', 'x-gateway-secret': chargeSecret(DEV_GATEWAY_SECRET) },
           body: JSON.stringify({ ...ids(), amount: 100 }),
         });
       expect((await post(p.service.url)).status).toBe(404);
@@ -78,7 +81,7 @@ describe('charge endpoint on a port of its own (INTERNAL_PORT)', () => {
       expect(((await res.json()) as { paymentId: string }).paymentId).toMatch(/^[0-9a-f]{24}$/);
       const graphql = await fetch(`http://127.0.0.1:${port}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-gateway-secret': DEV_GATEWAY_SECRET },
+        headers: { 'content-type': 'application/json', 'x-gateway-secret': subgraphSecret(DEV_GATEWAY_SECRET, 'payment') },
         body: JSON.stringify({ query: '{ __typename }' }),
       });
       expect(graphql.status).toBe(404);

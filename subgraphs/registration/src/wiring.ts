@@ -2,6 +2,8 @@
 import { Counter, Gauge } from 'prom-client';
 import { z } from 'zod';
 import {
+  chargeSecretOf,
+  chargeSecretSetting,
   createSubgraphRuntime,
   loadConfig,
   readSchema,
@@ -27,6 +29,8 @@ import { registrationResolvers } from './resolvers/index.js';
 /** Environment of the registration subgraph (default PORT 4001). */
 export const registrationEnv = subgraphEnv
   .extend({
+    /** The secret this service's charges carry to payment (platform's chargeSecretSetting). */
+    CHARGE_SECRET: chargeSecretSetting,
     /** Base URL of the payment service (its charge endpoint is `<PAYMENT_URL>/internal/charges`). */
     PAYMENT_URL: z.string().url().default('http://127.0.0.1:4002'),
     /** Circuit-breaker timeout of one payment call, ms (610 in the original design). */
@@ -78,7 +82,7 @@ export async function startRegistrationService(env: Record<string, string | unde
   await seats.migrate();
   const payment = new PaymentClient({
     baseUrl: config.PAYMENT_URL,
-    secret: config.GATEWAY_SECRET,
+    secret: chargeSecretOf(config),
     timeoutMs: config.PAYMENT_TIMEOUT_MS,
     resetTimeoutMs: config.PAYMENT_BREAKER_RESET_MS,
     maxConcurrent: config.REGISTRATION_CONCURRENCY,

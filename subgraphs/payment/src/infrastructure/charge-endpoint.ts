@@ -23,7 +23,7 @@ const chargeBody = z.object({
 
 export interface ChargeEndpointOptions {
   payments: PaymentService;
-  /** The gateway secret every internal call must carry (`x-gateway-secret`). */
+  /** The charge secret every call must carry in `x-gateway-secret` (CHARGE_SECRET, platform's service-secrets.ts). */
   secret: string;
 }
 
@@ -33,7 +33,7 @@ export function chargeEndpoint(opts: ChargeEndpointOptions): RouteHandler {
     if (req.method !== 'POST') return false;
     const secret = req.headers[HEADERS.secret];
     if (!sameSecret(Array.isArray(secret) ? secret[0] : secret, opts.secret)) {
-      return sendJson(res, 401, { code: 'UNAUTHENTICATED', message: 'missing or wrong x-gateway-secret' });
+      return sendJson(res, 401, { code: 'UNAUTHENTICATED', message: 'missing or wrong x-gateway-secret (the charge secret)' });
     }
     let input: z.infer<typeof chargeBody>;
     try {
