@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { pageOperations } from '../../gateway/src/app.js';
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
+import { derivedSecrets } from '../../scripts/derive-secrets.mjs';
 
 const composed = composeSupergraph() as { supergraphSdl?: string; errors?: string[] };
 
@@ -128,23 +129,33 @@ describe('docker-compose.yml', () => {
   const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
   const services = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
   const natsPasswords = Object.fromEntries([...services, 'operator'].map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));
-  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords };
+  const derived = Object.fromEntries(derivedSecrets('a'.repeat(64)));
+  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords, ...derived };
   const withoutSecrets = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in secrets)));
-  it.skipIf(!hasCompose)('parses (docker-compose config, no engine needed), each service connecting to NATS as its own user', () => {
-    const r = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...withoutSecrets, ...secrets } });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    for (const s of services) {
-      const block = r.stdout.split(/\n  (?=\S)/).find((b) => b.startsWith(`${s}:`));
-      expect(block, s).toMatch(new RegExp(`NATS_USER: ${s}\\n`));
-      expect(block, s).toContain(`NATS_PASSWORD: ${`pw-${s}`.repeat(8)}`);
-    }
-  });
+  it.skipIf(!hasCompose)(
+    'parses (docker-compose config, no engine needed), each service connecting to NATS as its own user, and only the gateway holding its secret',
+    () => {
+      const r = spawnSync('docker-compose', ['-f', file, 'config'], { encoding: 'utf8', env: { ...withoutSecrets, ...secrets } });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      for (const s of services) {
+        const block = r.stdout.split(/\n  (?=\S)/).find((b) => b.startsWith(`${s}:`));
+        expect(block, s).toMatch(new RegExp(`NATS_USER: ${s}\\n`));
+        expect(block, s).toContain(`NATS_PASSWORD: ${`pw-${s}`.repeat(8)}`);
+        // Only the gateway holds GATEWAY_SECRET; each subgraph its own, derived from it.
+        if (s === 'gateway') expect(block).toContain(`GATEWAY_SECRET: ${'a'.repeat(64)}`);
+        else {
+          expect(block, s).not.toContain('GATEWAY_SECRET:');
+          expect(block, s).toContain(`SUBGRAPH_SECRET: ${derived[`${s.toUpperCase()}_SUBGRAPH_SECRET`]}`);
+        }
+      }
+    },
+  );
   it.skipIf(!hasCompose)('refuses to start without the NATS passwords', () => {
     const { GATEWAY_SECRET, JWT_SECRET } = secrets;
     const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], {
       encoding: 'utf8',
-      env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET },
+      env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET, ...derived },
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set NATS_[A-Z]+_PASSWORD to 32\+ random bytes/);

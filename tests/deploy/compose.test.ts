@@ -132,7 +132,9 @@ describe.skipIf(!natsServerBinary() || spawnSync('openssl', ['version']).status 
     // in about 15 was refused, so almost surely one of these would be.
     for (let run = 0; run < 20; run++) {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'compose-recipe-'));
-      expect(spawnSync('bash', ['-c', recipe!], { cwd: dir }).status).toBe(0);
+      // Run where .env may be written; the recipe's script is the checkout's (users run it at its root).
+      const run = spawnSync('bash', ['-c', recipe!.replaceAll('node scripts/', `node ${root}scripts/`)], { cwd: dir, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
       const env = Object.fromEntries(
         readFileSync(path.join(dir, '.env'), 'utf8')
           .trim()

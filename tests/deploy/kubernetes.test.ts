@@ -142,8 +142,15 @@ describe.skipIf(!CHECK).each(['dev', 'prod'])('deploy/k8s/overlays/%s', (overlay
       }
       expect(auth.AUTH_MODE === 'oidc' ? !!auth.OIDC_ISSUER && !!auth.OIDC_AUDIENCE : auth.AUTH_MODE).toBeTruthy();
     } else expect(fromMaps).toEqual(['courses-config']);
-    const required = ['GATEWAY_SECRET', 'NATS_USER', 'NATS_PASSWORD', ...(name === 'gateway' ? ['JWT_SECRET'] : ['MONGODB_URI'])];
+    const required = [
+      'NATS_USER',
+      'NATS_PASSWORD',
+      ...(name === 'gateway' ? ['GATEWAY_SECRET', 'JWT_SECRET'] : ['SUBGRAPH_SECRET', 'MONGODB_URI']),
+    ];
+    if (name === 'registration' || name === 'payment') required.push('CHARGE_SECRET');
     expect(vars.map((v) => v.name)).toEqual(expect.arrayContaining(required));
+    // Only the gateway holds GATEWAY_SECRET (with it, a pod could call every subgraph as the gateway).
+    if (name !== 'gateway') expect(vars.map((v) => v.name)).not.toContain('GATEWAY_SECRET');
     expect(config.NODE_ENV).toBe('production');
   });
 
