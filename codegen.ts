@@ -44,7 +44,8 @@ const config: CodegenConfig = {
       schema: 'schema/supergraph.graphql',
       documents: ['gateway/public/operations.graphql'],
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      // persisted-documents.json: sha256 → document, the trusted documents the gateway serves by hash.
+      presetConfig: { fragmentMasking: false, persistedDocuments: { hashAlgorithm: 'sha256' } },
       config: { useTypeImports: true, enumsAsTypes: true, scalars: { DateTime: 'string' }, skipTypename: true },
     },
     ...subgraph('dashboard', {

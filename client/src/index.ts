@@ -32,9 +32,17 @@ export class GraphQLRequestError extends Error {
   }
 }
 
+/** The sha256 of a generated document, as the trusted documents' manifest holds it (`__meta__.hash`). */
+export function documentHash(document: TypedDocumentNode<unknown, never> | object): string | undefined {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  return typeof hash === 'string' ? hash : undefined;
+}
+
 /**
  * Sends `document` with `variables` to the gateway at `url` (…/graphql) over HTTP POST, as the
- * bearer of `token` when given.
+ * bearer of `token` when given. A generated document goes by its hash alone (a trusted document,
+ * Apollo's `extensions.persistedQuery`); a gateway that does not know the hash
+ * (PERSISTED_QUERY_NOT_FOUND) gets the text instead.
  * @returns the data, typed by the document.
  * @throws GraphQLRequestError when the response carries errors (or no data); fetch's error when
  *   the gateway cannot be reached.
@@ -45,12 +53,19 @@ export async function request<Result, Variables extends Record<string, unknown>>
   variables: Variables,
   token?: string,
 ): Promise<Result> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query: print(document), variables }),
-  });
-  const body = (await res.json()) as { data?: Result | null; errors?: GraphQLErrorShape[] };
+  const hash = documentHash(document);
+  const persisted = hash ? { persistedQuery: { version: 1, sha256Hash: hash } } : undefined;
+  const post = async (withText: boolean) => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      // The text alone: print's layout is not the manifest's, so it would not match the hash.
+      body: JSON.stringify(withText ? { query: print(document), variables } : { variables, extensions: persisted }),
+    });
+    return { res, body: (await res.json()) as { data?: Result | null; errors?: GraphQLErrorShape[] } };
+  };
+  let { res, body } = await post(!persisted);
+  if (persisted && body.errors?.[0]?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND') ({ res, body } = await post(true));
   if (body.errors?.length || !body.data) throw new GraphQLRequestError(body.errors ?? [{ message: `HTTP ${res.status}` }], body.data);
   return body.data;
 }

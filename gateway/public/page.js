@@ -20,12 +20,23 @@ function log(line) {
   if (l) l.textContent = `${new Date().toLocaleTimeString()}  ${line}\n` + l.textContent;
 }
 
+/**
+ * An operation of OPERATIONS as a request's fields: a trusted document by its hash (`{ hash }`,
+ * what the gateway puts in when it holds the manifest), else its text.
+ */
+function operationFields(op, extensions) {
+  if (typeof op === 'string') return { query: op, ...(extensions ? { extensions } : {}) };
+  // graphql-ws asks for a query string: an empty one, with the hash naming the document.
+  return { query: '', extensions: { ...extensions, persistedQuery: { version: 1, sha256Hash: op.hash } } };
+}
+
 /** Runs an operation as the signed-in user; throws an Error with `code` (extensions.code) and `field`. */
-async function gql(query, variables = {}) {
+async function gql(op, variables = {}) {
+  const { query, extensions } = operationFields(op);
   const res = await fetch('/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(session.token ? { authorization: `Bearer ${session.token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify(query ? { query, variables } : { variables, extensions }),
   });
   const body = await res.json();
   if (body.errors?.length) {
@@ -247,7 +258,7 @@ function live({ subscriptions, onGap, onExpired }) {
   function start(ws, s) {
     st.handlers.set(s.id, s.onData);
     const lastEventId = st.positions.get(s.id);
-    const payload = { query: s.query, variables: s.variables ?? {}, ...(lastEventId ? { extensions: { lastEventId } } : {}) };
+    const payload = { ...operationFields(s.query, lastEventId ? { lastEventId } : undefined), variables: s.variables ?? {} };
     send(ws, { id: s.id, type: 'subscribe', payload });
   }
   /** Adds a subscription to the open connection (it is also made again on each reconnection). */

@@ -50,6 +50,7 @@ import { createSubscriptionEngine, type Executor } from './subscriptions/engine.
 import { EventHub } from './subscriptions/event-hub.js';
 import { createHttpStreams, type HttpStreams } from './subscriptions/http-streams.js';
 import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
+import { documentIdAsPersistedQuery, TrustedDocuments, trustedOnlyPlugin } from './trusted-documents.js';
 
 export type { GatewayContext };
 
@@ -99,14 +100,25 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
  * (public/operations.graphql, one document per name) put in. `<` is escaped so that no text in a
  * document can end the page's script element.
  */
-function pageHtml(file: string): string {
+function pageHtml(file: string, operations: Record<string, string | { hash: string }>): string {
   const read = (name: string) => readFileSync(new URL(`../public/${name}`, import.meta.url), 'utf8');
   return read(file)
-    .replace('/*OPERATIONS*/ {}', JSON.stringify(pageOperations()).replace(/</g, '\\u003c'))
+    .replace('/*OPERATIONS*/ {}', JSON.stringify(operations).replace(/</g, '\\u003c'))
     .replace('/*STYLE*/', () => read('page.css'))
     .replace('/*SHARED*/', () => read('page.js'));
 }
-const PAGES = { '/app': pageHtml('app.html'), '/app/instructor': pageHtml('instructor.html') };
+/**
+ * The pages, with their operations as trusted documents (`{ hash }`) when the gateway holds the
+ * manifest that has them all (trusted-documents.ts), else as text.
+ */
+function pages(trusted: TrustedDocuments): Record<string, string> {
+  const texts = pageOperations();
+  const hashes = trusted.operationHashes();
+  const operations = Object.keys(texts).every((name) => hashes[name])
+    ? Object.fromEntries(Object.keys(texts).map((name) => [name, { hash: hashes[name]! }]))
+    : texts;
+  return { '/app': pageHtml('app.html', operations), '/app/instructor': pageHtml('instructor.html', operations) };
+}
 
 /** oauth4webapi's browser build (ESM), which the pages sign in with: served, never fetched from elsewhere. */
 const OAUTH4WEBAPI = readFileSync(createRequire(import.meta.url).resolve('oauth4webapi'), 'utf8');
@@ -215,6 +227,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
    */
   const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
   const limits = operationLimits(config);
+  const trusted = TrustedDocuments.load(config.TRUSTED_DOCUMENTS, config.TRUSTED_DOCUMENTS_MANIFESTS);
+  logger.info({ mode: trusted.mode, documents: trusted.size }, 'trusted documents');
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: devDefault(config.INTROSPECTION, config),
@@ -222,12 +236,15 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     allowBatchedHttpRequests: false,
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
+    // Automatic persisted queries, with the trusted documents' manifests in the cache (trusted-documents.ts).
+    persistedQueries: { cache: trusted.apqCache() },
     formatError: (formatted) => formatGatewayError(formatted),
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       graphqlSpanPlugin<GatewayContext>(),
       operationMetricsPlugin<GatewayContext>(metrics),
       ...limits.plugins,
+      ...(trusted.mode === 'only' ? [trustedOnlyPlugin(trusted)] : []),
       mutationRateLimit(config),
       ...(config.RESPONSE_CACHE
         ? [
@@ -263,7 +280,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     // Fresh: an event says the entity just changed, so no cached answer will do.
     const res = await apollo.executeOperation(
       { query: document, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity, fresh: true } },
+      { contextValue: { identity, fresh: true, vetted: true } },
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over subscription transports');
     return res.body.singleResult as never;
@@ -281,7 +298,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
     pageCost: variablePageCost(config),
   });
-  const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, tokens, caps, logger });
+  const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, trusted, tokens, caps, logger });
 
   const host = createServiceHost<GatewayContext>({
     name: 'gateway',
@@ -296,10 +313,11 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     degradedBy: { nats: () => natsReady(nc) },
     // The public edge: a client's traceparent starts nothing here (TRUST_CLIENT_TRACEPARENT to allow it).
     trustTraceparent: config.TRUST_CLIENT_TRACEPARENT,
+    rewriteGraphQLRequest: trusted.mode === 'off' ? undefined : documentIdAsPersistedQuery,
     onGet: browserPage(devDefault(config.GRAPHIQL, config)),
     routes: {
       ...Object.fromEntries(
-        Object.entries(PAGES).map(([path, html]) => [
+        Object.entries(pages(trusted)).map(([path, html]) => [
           path,
           (req: IncomingMessage, res: ServerResponse) => {
             if (req.method !== 'GET') return false;
@@ -330,6 +348,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     execute,
     engine,
     documents,
+    trusted,
     caps,
     tokens,
     logger,

@@ -87,6 +87,26 @@ export const gatewayEnv = baseEnv.extend({
   DASHBOARD_URL: url,
   /** Path of the composed supergraph SDL. */
   SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url))),
+  /**
+   * Trusted documents (trusted-documents.ts): `allow` serves the manifests' documents by hash and
+   * any other document too; `only` runs nothing else (a production option: ad-hoc documents,
+   * GraphiQL's included, are refused PERSISTED_QUERY_NOT_IN_LIST); `off` reads no manifest.
+   */
+  TRUSTED_DOCUMENTS: z.enum(['off', 'allow', 'only']).default('allow'),
+  /**
+   * Comma-separated manifest files (`{ sha256: document }`, graphql-codegen's persisted documents).
+   * List one per client version in service, so that a new client's manifest reaches the gateways
+   * before the client does. Default: the pages' and @courses/client's.
+   */
+  TRUSTED_DOCUMENTS_MANIFESTS: z
+    .string()
+    .default(fileURLToPath(new URL('../../client/src/generated/persisted-documents.json', import.meta.url)))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((f) => f.trim())
+        .filter(Boolean),
+    ),
   /** Serve GraphiQL to browsers on GET /graphql and / (else a plain landing page); default: on, off in production. */
   GRAPHIQL: flag,
   /** Answer introspection queries; default: on, off in production. */

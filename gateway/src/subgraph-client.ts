@@ -28,6 +28,12 @@ export interface GatewayContext {
    * runs because something just changed (a cached answer could predate the change).
    */
   fresh?: boolean;
+  /**
+   * The document was vetted before it got here (a subscription transport's, checked against the
+   * trusted documents) or written by the gateway itself (a subscription's per-event query): the
+   * trusted-only check does not apply (trusted-documents.ts).
+   */
+  vetted?: boolean;
 }
 
 /** Words a subgraph that cannot be reached the way Apollo Gateway's own fetcher did (see formatGatewayError). */

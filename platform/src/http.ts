@@ -47,6 +47,11 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   apollo?: ApolloServer<Ctx>;
   /** Builds the resolver context; throw an Error with `status` (401/403) to refuse the request. */
   context?: (req: IncomingMessage) => Promise<Ctx>;
+  /**
+   * Rewrites a GraphQL request before Apollo reads it, in place: the parsed POST body (undefined
+   * for GET) and the query string (the gateway turns a `documentId` into Apollo's APQ extension).
+   */
+  rewriteGraphQLRequest?: (body: unknown, search: URLSearchParams) => void;
   /** Named readiness checks (e.g. mongo); all must be true for `/health/ready` to answer 200. */
   readiness?: Record<string, () => boolean | Promise<boolean>>;
   /**
@@ -169,10 +174,16 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
       }
     }
+    let search = url.search;
+    if (opts.rewriteGraphQLRequest) {
+      const params = new URLSearchParams(url.search);
+      opts.rewriteGraphQLRequest(parsed, params);
+      search = params.size ? `?${params}` : '';
+    }
     // Built before Apollo runs so an HttpError (e.g. wrong gateway secret) keeps its status.
     const contextValue = opts.context ? await opts.context(req) : ({} as Ctx);
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body: parsed },
       context: async () => contextValue,
     });
     const outHeaders: Record<string, string> = {};

@@ -26,6 +26,7 @@ import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionR
 import { createHandler, type RequestParams, type Request as SseRequest } from 'graphql-sse';
 import { ErrorCode, sendJson, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.js';
+import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
@@ -37,6 +38,8 @@ export interface HttpStreamsOptions {
   execute: Executor;
   engine: SubscriptionEngine;
   documents: DocumentCache;
+  /** Trusted documents: named by hash, and in `only` mode the only ones run (trusted-documents.ts). */
+  trusted?: TrustedDocuments;
   tokens: TokenPolicy;
   caps: ClientCaps;
   logger: Logger;
@@ -102,6 +105,12 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
   ): Promise<ExecutionArgs | { status: number; result: ExecutionResult }> {
     const schema = opts.schema();
     if (!schema) return { status: 503, result: errorResult(ErrorCode.SERVICE_UNAVAILABLE, 'the supergraph is not loaded yet') };
+    if (opts.trusted) {
+      const resolved = opts.trusted.resolve(params);
+      if ('code' in resolved)
+        return { status: resolved.code === 'PERSISTED_QUERY_NOT_FOUND' ? 200 : 400, result: errorResult(resolved.code, resolved.message) };
+      params.query = resolved.query;
+    }
     if (typeof params.query !== 'string') return { status: 400, result: errorResult('BAD_REQUEST', 'query must be a string') };
     let document: DocumentNode;
     try {

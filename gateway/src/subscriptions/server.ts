@@ -34,6 +34,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Identity, Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
+import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import { graphqlCjs, type DocumentCache } from './documents.js';
 import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
@@ -71,6 +72,8 @@ export interface SubscriptionServerOptions {
   engine: SubscriptionEngine;
   /** Parses and validates the documents (the gateway's limits: shared with the other transports). */
   documents: DocumentCache;
+  /** Trusted documents: named by hash, and in `only` mode the only ones run (trusted-documents.ts). */
+  trusted?: TrustedDocuments;
   /** What a token must satisfy (see auth.ts). */
   tokens: TokenPolicy;
   logger: Logger;
@@ -136,7 +139,14 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
       parse: (source) => documents.parse(source),
       validate: (schema, document) => documents.validate(schema, document) as GraphQLError[],
-      onSubscribe(ctx, id) {
+      onSubscribe(ctx, id, payload) {
+        // A trusted document named by hash becomes the payload's text, which graphql-ws parses
+        // next; in `only` mode any other text is refused here, before it is parsed.
+        if (opts.trusted) {
+          const resolved = opts.trusted.resolve(payload);
+          if ('code' in resolved) return [new graphqlCjs.GraphQLError(resolved.message, { extensions: { code: resolved.code } })];
+          (payload as { query: string }).query = resolved.query;
+        }
         // Counted here, not from ctx.subscriptions: operations sent together are all being
         // prepared before any of them is registered there.
         const running = (ctx.extra.operations ??= new Set());
