@@ -158,6 +158,8 @@ export interface SubscribeOverOptions {
   onResult?(result: LiveResult): void;
   /** False: results are only handed to `onResult`, not kept in `results` (long runs, many clients). */
   keep?: boolean;
+  /** More of the payload's `extensions` (e.g. `persistedQuery`, a trusted document by hash; `query` is then ''). */
+  extensions?: Record<string, unknown>;
 }
 
 /**
@@ -189,7 +191,13 @@ export function subscribeOver<T = Record<string, any>>(
   if (transport === 'ws') {
     const client = wsClient(url, o.token);
     const dispose = client.subscribe<T>(
-      { query, variables: o.variables ?? {}, ...(o.lastEventId ? { extensions: { lastEventId: o.lastEventId } } : {}) },
+      {
+        query,
+        variables: o.variables ?? {},
+        ...(o.lastEventId || o.extensions
+          ? { extensions: { ...o.extensions, ...(o.lastEventId ? { lastEventId: o.lastEventId } : {}) } }
+          : {}),
+      },
       {
         next: (v) => push(v as LiveResult<T>),
         // graphql-ws reports an operation the server refused as an `error` message: its GraphQL errors.
@@ -210,7 +218,10 @@ export function subscribeOver<T = Record<string, any>>(
       ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
       ...(transport === 'sse' && o.lastEventId ? { 'last-event-id': o.lastEventId } : {}),
     };
-    const extensions = transport === 'multipart' && o.lastEventId ? { lastEventId: o.lastEventId } : undefined;
+    const extensions =
+      (transport === 'multipart' && o.lastEventId) || o.extensions
+        ? { ...o.extensions, ...(transport === 'multipart' && o.lastEventId ? { lastEventId: o.lastEventId } : {}) }
+        : undefined;
     void (async () => {
       const res = await fetch(`${url}${transport === 'sse' ? '/graphql/stream' : '/graphql'}`, {
         method: 'POST',
