@@ -41,6 +41,7 @@ import {
 import { AuthError, identityFromAuthorization, issueToken, warmIssuer, type TokenPolicy, type TokenRules } from './auth.js';
 import { clientAddressOf } from './client-address.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, trustedProxies, type GatewayConfig } from './config.js';
+import { FieldUsage } from './field-usage.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits, variablePageCost } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
@@ -228,6 +229,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const responses = new InMemoryLRUCache<string>({ maxSize: 32 * 1024 * 1024 });
   const limits = operationLimits(config);
   const trusted = TrustedDocuments.load(config.TRUSTED_DOCUMENTS, config.TRUSTED_DOCUMENTS_MANIFESTS);
+  const usage = new FieldUsage(metrics.registry);
   logger.info({ mode: trusted.mode, documents: trusted.size }, 'trusted documents');
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -243,6 +245,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       ApolloServerPluginLandingPageDisabled(),
       graphqlSpanPlugin<GatewayContext>(),
       operationMetricsPlugin<GatewayContext>(metrics),
+      usage.plugin(),
       ...limits.plugins,
       ...(trusted.mode === 'only' ? [trustedOnlyPlugin(trusted)] : []),
       mutationRateLimit(config),
@@ -298,7 +301,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     count: { execution: () => executionsTotal.inc(), delivery: () => deliveriesTotal.inc(), overflow: () => overflowsTotal.inc() },
     pageCost: variablePageCost(config),
   });
-  const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, trusted, tokens, caps, logger });
+  const httpStreams = createHttpStreams({ schema: () => apiSchema, execute, engine, documents, trusted, usage, tokens, caps, logger });
 
   const host = createServiceHost<GatewayContext>({
     name: 'gateway',
@@ -349,6 +352,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     engine,
     documents,
     trusted,
+    usage,
     caps,
     tokens,
     logger,

@@ -86,6 +86,21 @@ export function serviceGauge<L extends string = never>(
 }
 
 /**
+ * A label for client-chosen names (operation names) that keeps a metric's series bounded: the
+ * first `maxNames` distinct names as they are, later ones `other`, none `anonymous`.
+ */
+export function boundedLabel(maxNames: number): (name: string | null | undefined) => string {
+  const names = new Set<string>();
+  return (name) => {
+    if (!name) return 'anonymous';
+    if (names.has(name)) return name;
+    if (names.size >= maxNames) return 'other';
+    names.add(name);
+    return name;
+  };
+}
+
+/**
  * Apollo Server plugin: `graphql_operations_total{type, operation, status}` (status `ok` or
  * `error`: any error in the response) and `graphql_operation_duration_seconds{type, operation}`.
  * Operation names are the client's: past `maxNames` distinct ones, new names count as `other`,
@@ -106,14 +121,7 @@ export function operationMetricsPlugin<Ctx extends BaseContext>(metrics: Service
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics.registry],
   });
-  const names = new Set<string>();
-  const label = (name: string | null | undefined) => {
-    if (!name) return 'anonymous';
-    if (names.has(name)) return name;
-    if (names.size >= maxNames) return 'other';
-    names.add(name);
-    return name;
-  };
+  const label = boundedLabel(maxNames);
   return {
     async requestDidStart() {
       const started = performance.now();

@@ -26,6 +26,7 @@ import { getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionR
 import { createHandler, type RequestParams, type Request as SseRequest } from 'graphql-sse';
 import { ErrorCode, sendJson, type Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, type TokenPolicy } from '../auth.js';
+import type { FieldUsage } from '../field-usage.js';
 import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
@@ -40,6 +41,8 @@ export interface HttpStreamsOptions {
   documents: DocumentCache;
   /** Trusted documents: named by hash, and in `only` mode the only ones run (trusted-documents.ts). */
   trusted?: TrustedDocuments;
+  /** Counts the schema coordinates each operation selects, once per operation (field-usage.ts). */
+  usage?: FieldUsage;
   tokens: TokenPolicy;
   caps: ClientCaps;
   logger: Logger;
@@ -121,10 +124,12 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
     const context = await contextOf(req, opts.tokens, lastEventId);
     if (context instanceof AuthError) return { status: context.status, result: errorResult(context.code, context.message) };
+    const operationName = typeof params.operationName === 'string' ? params.operationName : undefined;
+    opts.usage?.record(schema, document, operationName);
     return {
       schema,
       document,
-      operationName: typeof params.operationName === 'string' ? params.operationName : undefined,
+      operationName,
       variableValues: (params.variables ?? {}) as Record<string, unknown>,
       contextValue: context,
     };

@@ -34,6 +34,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Identity, Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
+import type { FieldUsage } from '../field-usage.js';
 import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import { graphqlCjs, type DocumentCache } from './documents.js';
@@ -74,6 +75,8 @@ export interface SubscriptionServerOptions {
   documents: DocumentCache;
   /** Trusted documents: named by hash, and in `only` mode the only ones run (trusted-documents.ts). */
   trusted?: TrustedDocuments;
+  /** Counts the schema coordinates each operation selects, once per operation (field-usage.ts). */
+  usage?: FieldUsage;
   /** What a token must satisfy (see auth.ts). */
   tokens: TokenPolicy;
   logger: Logger;
@@ -158,6 +161,9 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
           ];
         running.add(id);
         operations++;
+      },
+      onOperation(_ctx, _id, _payload, args) {
+        opts.usage?.record(args.schema, args.document, args.operationName);
       },
       onComplete(ctx, id) {
         if (ctx.extra.operations?.delete(id)) operations--;
