@@ -21,10 +21,14 @@ export type Scalars = {
   link__Import: { input: any; output: any; }
 };
 
+/** Who may share a cached response (Apollo Server's cache control). */
 export type CacheControlScope =
+  /** Only the caller it was made for may get the cached response. */
   | 'PRIVATE'
+  /** Any caller may get the cached response. */
   | 'PUBLIC';
 
+/** Why a registration was canceled. */
 export type CancellationReason =
   /** The instructor canceled the lecture. */
   | 'LECTURE_CANCELED'
@@ -38,11 +42,15 @@ export type CancellationReason =
  * dashboard's own read model (built from registration and payment events; eventually consistent).
  */
 export type DashboardEntry = {
+  /** Its lecture's id. */
   lectureId: Scalars['ID']['output'];
+  /** Its lecture's title, as the registration's events carried it. */
   lectureTitle: Scalars['String']['output'];
   /** Null until the payment's first event has arrived. */
   paymentStatus?: Maybe<PaymentStatus>;
+  /** The registration this line is about. */
   registrationId: Scalars['ID']['output'];
+  /** The registration's status, as of the last event the dashboard has folded in. */
   registrationStatus: RegistrationStatus;
   /** When the entry last changed (time of the event that changed it). */
   updatedAt: Scalars['DateTime']['output'];
@@ -54,6 +62,7 @@ export type Lecture = {
   capacity: Scalars['Int']['output'];
   /** Confirmed registrations, as the lecture side has learned of them from registration events. */
   enrolledCount: Scalars['Int']['output'];
+  /** The lecture's id (24 hex characters). */
   id: Scalars['ID']['output'];
   /** User id (JWT `sub`) of the instructor who opened the lecture. */
   instructorId: Scalars['ID']['output'];
@@ -67,6 +76,7 @@ export type Lecture = {
   registrations?: Maybe<RegistrationConnection>;
   /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
   status: LectureStatus;
+  /** What the lecture is called: 1 to 200 characters. */
   title: Scalars['String']['output'];
   /** Students in this lecture's waitlist now, those being offered a freed seat included. Public. */
   waitlistLength: Scalars['Int']['output'];
@@ -79,23 +89,35 @@ export type LectureRegistrationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** A page of the catalog (Relay connection). */
 export type LectureConnection = {
+  /** The page's lectures, in order. */
   edges: Array<LectureEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Lectures matching the filter, across all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One lecture of a page of the catalog, with its cursor. */
 export type LectureEdge = {
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The lecture. */
   node: Lecture;
 };
 
+/**
+ * Where a lecture is in its life: OPEN from the moment it is opened, CANCELED for good once
+ * canceled.
+ */
 export type LectureStatus =
+  /** Canceled by its instructor or an admin: its registrations are canceled and refunded. */
   | 'CANCELED'
+  /** Open: students may register (or join its waitlist when it is full). */
   | 'OPEN';
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type Mutation = {
   /**
    * Cancels a lecture: its instructor or an admin. Every confirmed registration of it is then
@@ -136,26 +158,31 @@ export type Mutation = {
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationCancelLectureArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationCancelRegistrationArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationMarkNotificationsReadArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationOpenLectureArgs = {
   input: OpenLectureInput;
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationRegisterForLectureArgs = {
   lectureId: Scalars['ID']['input'];
   waitlistIfFull?: InputMaybe<Scalars['Boolean']['input']>;
@@ -172,33 +199,42 @@ export type Notification = {
   createdAt: Scalars['DateTime']['output'];
   /** True when it tells of a waitlist place: joined, enrolled from it, or ended while waiting. */
   fromWaitlist: Scalars['Boolean']['output'];
+  /** The notification's id. */
   id: Scalars['ID']['output'];
+  /** What it tells. */
   kind: NotificationKind;
+  /** The registration's lecture. */
   lecture: Lecture;
   /** One sentence for people. */
   message: Scalars['String']['output'];
   /** The place in line it joined at (1 = next), for REGISTRATION_WAITLISTED; null for the other kinds. */
   position?: Maybe<Scalars['Int']['output']>;
+  /** Whether the student has marked it read (markNotificationsRead). */
   read: Scalars['Boolean']['output'];
   /**
    * Why: STUDENT_REQUEST, LECTURE_CANCELED or PAYMENT_DECLINED for REGISTRATION_CANCELED,
    * PAYMENT_DECLINED or PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
    */
   reason?: Maybe<Scalars['String']['output']>;
+  /** The registration it tells of. */
   registrationId: Scalars['ID']['output'];
 };
 
 /** One page of the caller's notifications, newest first. */
 export type NotificationConnection = {
+  /** The page's notifications, newest first. */
   edges: Array<NotificationEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Notifications across all pages (unread ones only, with unreadOnly). */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One notification of a page, with its cursor. */
 export type NotificationEdge = {
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The notification. */
   node: Notification;
 };
 
@@ -219,6 +255,7 @@ export type NotificationKind =
   /** The lecture was full and the student joined its waitlist (see position); nothing was charged. */
   | 'REGISTRATION_WAITLISTED';
 
+/** What an instructor gives to open a lecture. */
 export type OpenLectureInput = {
   /** 1 to 10000 seats. */
   capacity: Scalars['Int']['input'];
@@ -230,7 +267,9 @@ export type OpenLectureInput = {
 
 /** Relay-style page information. */
 export type PageInfo = {
+  /** The cursor of the page's last edge (null on an empty page): pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether another page follows this one. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
@@ -238,14 +277,20 @@ export type PageInfo = {
 export type Payment = {
   /** Charged amount in KRW (integer won). */
   amount: Scalars['Int']['output'];
+  /** The payment's id. */
   id: Scalars['ID']['output'];
+  /** Charged, or refunded. */
   status: PaymentStatus;
 };
 
+/** Where a payment is: COMPLETED once charged, REFUNDED once its registration was canceled. */
 export type PaymentStatus =
+  /** Charged. */
   | 'COMPLETED'
+  /** Paid back after its registration was canceled. */
   | 'REFUNDED';
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   /** A lecture by id; null when none has it. Public. */
   lecture?: Maybe<Lecture>;
@@ -274,11 +319,13 @@ export type Query = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryLectureArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryLecturesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -286,6 +333,7 @@ export type QueryLecturesArgs = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryMyNotificationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -293,11 +341,13 @@ export type QueryMyNotificationsArgs = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryNotificationArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryRegistrationArgs = {
   id: Scalars['ID']['input'];
 };
@@ -310,14 +360,19 @@ export type QueryRegistrationArgs = {
 export type Registration = {
   /** Why it was canceled; null unless CANCELED. */
   cancellationReason?: Maybe<CancellationReason>;
+  /** When the registration was made. */
   createdAt: Scalars['DateTime']['output'];
+  /** The registration's id. */
   id: Scalars['ID']['output'];
+  /** The lecture registered for. */
   lecture: Lecture;
   /** The charge for this registration; null for callers other than the student or an admin. */
   payment?: Maybe<Payment>;
+  /** WAITLISTED, CONFIRMED or CANCELED. */
   status: RegistrationStatus;
   /** User id (JWT `sub`) of the student. */
   studentId: Scalars['ID']['output'];
+  /** When its status, waitlist position or cancellation last changed. */
   updatedAt: Scalars['DateTime']['output'];
   /**
    * Its place in the lecture's waitlist while WAITLISTED: 1 is next in line (a seat that frees is
@@ -328,26 +383,32 @@ export type Registration = {
 
 /** One page of a lecture's registrations. */
 export type RegistrationConnection = {
+  /** The page's registrations, newest first. */
   edges: Array<RegistrationEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Registrations of the lecture across all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One registration of a page, with its cursor. */
 export type RegistrationEdge = {
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The registration. */
   node: Registration;
 };
 
+/** Where a registration is: waiting for a seat, holding one, or ended. */
 export type RegistrationStatus =
   /** Ended (see cancellationReason); a confirmed one was refunded. */
   | 'CANCELED'
   /** Paid and holding a seat. */
   | 'CONFIRMED'
-  /** In the lecture's waitlist; nothing charged. */
+  /** In the lecture's waitlist (see waitlistPosition); nothing charged. */
   | 'WAITLISTED';
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type Subscription = {
   /**
    * A lecture's status, enrolled count or waitlist length changed. Served by the gateway over
@@ -380,12 +441,14 @@ export type Subscription = {
 };
 
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type SubscriptionLectureUpdatedArgs = {
   current?: InputMaybe<Scalars['Boolean']['input']>;
   lectureId: Scalars['ID']['input'];
 };
 
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type SubscriptionRegistrationStatusChangedArgs = {
   current?: InputMaybe<Scalars['Boolean']['input']>;
   registrationId?: InputMaybe<Scalars['ID']['input']>;

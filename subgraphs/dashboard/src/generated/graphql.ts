@@ -25,11 +25,15 @@ export type Scalars = {
  */
 export type DashboardEntry = {
   __typename?: 'DashboardEntry';
+  /** Its lecture's id. */
   lectureId: Scalars['ID']['output'];
+  /** Its lecture's title, as the registration's events carried it. */
   lectureTitle: Scalars['String']['output'];
   /** Null until the payment's first event has arrived. */
   paymentStatus?: Maybe<PaymentStatus>;
+  /** The registration this line is about. */
   registrationId: Scalars['ID']['output'];
+  /** The registration's status, as of the last event the dashboard has folded in. */
   registrationStatus: RegistrationStatus;
   /** When the entry last changed (time of the event that changed it). */
   updatedAt: Scalars['DateTime']['output'];
@@ -38,9 +42,11 @@ export type DashboardEntry = {
 /** A lecture, owned by the lecture subgraph. */
 export type Lecture = {
   __typename?: 'Lecture';
+  /** The lecture's id (24 hex characters). */
   id: Scalars['ID']['output'];
 };
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -51,6 +57,7 @@ export type Mutation = {
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationMarkNotificationsReadArgs = {
   ids: Array<Scalars['ID']['input']>;
 };
@@ -67,35 +74,44 @@ export type Notification = {
   createdAt: Scalars['DateTime']['output'];
   /** True when it tells of a waitlist place: joined, enrolled from it, or ended while waiting. */
   fromWaitlist: Scalars['Boolean']['output'];
+  /** The notification's id. */
   id: Scalars['ID']['output'];
+  /** What it tells. */
   kind: NotificationKind;
+  /** The registration's lecture. */
   lecture: Lecture;
   /** One sentence for people. */
   message: Scalars['String']['output'];
   /** The place in line it joined at (1 = next), for REGISTRATION_WAITLISTED; null for the other kinds. */
   position?: Maybe<Scalars['Int']['output']>;
+  /** Whether the student has marked it read (markNotificationsRead). */
   read: Scalars['Boolean']['output'];
   /**
    * Why: STUDENT_REQUEST, LECTURE_CANCELED or PAYMENT_DECLINED for REGISTRATION_CANCELED,
    * PAYMENT_DECLINED or PAYMENT_UNAVAILABLE for PAYMENT_FAILED; null for the other kinds.
    */
   reason?: Maybe<Scalars['String']['output']>;
+  /** The registration it tells of. */
   registrationId: Scalars['ID']['output'];
 };
 
 /** One page of the caller's notifications, newest first. */
 export type NotificationConnection = {
   __typename?: 'NotificationConnection';
+  /** The page's notifications, newest first. */
   edges: Array<NotificationEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Notifications across all pages (unread ones only, with unreadOnly). */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One notification of a page, with its cursor. */
 export type NotificationEdge = {
   __typename?: 'NotificationEdge';
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The notification. */
   node: Notification;
 };
 
@@ -119,14 +135,20 @@ export type NotificationKind =
 /** Relay-style page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of the page's last edge (null on an empty page): pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether another page follows this one. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** Where a payment is: COMPLETED once charged, REFUNDED once its registration was canceled. */
 export type PaymentStatus =
+  /** Charged. */
   | 'COMPLETED'
+  /** Paid back after its registration was canceled. */
   | 'REFUNDED';
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   __typename?: 'Query';
   /** The caller's dashboard, most recently changed first. Needs a signed-in caller. */
@@ -143,6 +165,7 @@ export type Query = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryMyNotificationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -150,16 +173,21 @@ export type QueryMyNotificationsArgs = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryNotificationArgs = {
   id: Scalars['ID']['input'];
 };
 
+/** Where a registration is: waiting for a seat, holding one, or ended. */
 export type RegistrationStatus =
+  /** Ended (see cancellationReason); a confirmed one was refunded. */
   | 'CANCELED'
+  /** Paid and holding a seat. */
   | 'CONFIRMED'
-  /** In the lecture's waitlist; nothing charged. */
+  /** In the lecture's waitlist (see waitlistPosition); nothing charged. */
   | 'WAITLISTED';
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type Subscription = {
   __typename?: 'Subscription';
   /**

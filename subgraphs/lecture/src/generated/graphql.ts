@@ -16,8 +16,11 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** Who may share a cached response (Apollo Server's cache control). */
 export type CacheControlScope =
+  /** Only the caller it was made for may get the cached response. */
   | 'PRIVATE'
+  /** Any caller may get the cached response. */
   | 'PUBLIC';
 
 /**
@@ -31,6 +34,7 @@ export type Lecture = {
   capacity: Scalars['Int']['output'];
   /** Confirmed registrations, as the lecture side has learned of them from registration events. */
   enrolledCount: Scalars['Int']['output'];
+  /** The lecture's id (24 hex characters). */
   id: Scalars['ID']['output'];
   /** User id (JWT `sub`) of the instructor who opened the lecture. */
   instructorId: Scalars['ID']['output'];
@@ -38,28 +42,41 @@ export type Lecture = {
   price: Scalars['Int']['output'];
   /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
   status: LectureStatus;
+  /** What the lecture is called: 1 to 200 characters. */
   title: Scalars['String']['output'];
 };
 
+/** A page of the catalog (Relay connection). */
 export type LectureConnection = {
   __typename?: 'LectureConnection';
+  /** The page's lectures, in order. */
   edges: Array<LectureEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Lectures matching the filter, across all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One lecture of a page of the catalog, with its cursor. */
 export type LectureEdge = {
   __typename?: 'LectureEdge';
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The lecture. */
   node: Lecture;
 };
 
+/**
+ * Where a lecture is in its life: OPEN from the moment it is opened, CANCELED for good once
+ * canceled.
+ */
 export type LectureStatus =
+  /** Canceled by its instructor or an admin: its registrations are canceled and refunded. */
   | 'CANCELED'
+  /** Open: students may register (or join its waitlist when it is full). */
   | 'OPEN';
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -72,15 +89,18 @@ export type Mutation = {
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationCancelLectureArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationOpenLectureArgs = {
   input: OpenLectureInput;
 };
 
+/** What an instructor gives to open a lecture. */
 export type OpenLectureInput = {
   /** 1 to 10000 seats. */
   capacity: Scalars['Int']['input'];
@@ -93,10 +113,13 @@ export type OpenLectureInput = {
 /** Relay-style page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of the page's last edge (null on an empty page): pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether another page follows this one. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   __typename?: 'Query';
   /** A lecture by id; null when none has it. Public. */
@@ -111,17 +134,20 @@ export type Query = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryLectureArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryLecturesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   status?: InputMaybe<LectureStatus>;
 };
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -137,6 +163,7 @@ export type Subscription = {
 };
 
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type SubscriptionLectureUpdatedArgs = {
   current?: InputMaybe<Scalars['Boolean']['input']>;
   lectureId: Scalars['ID']['input'];

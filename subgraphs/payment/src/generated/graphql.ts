@@ -19,12 +19,17 @@ export type Payment = {
   __typename?: 'Payment';
   /** Charged amount in KRW (integer won). */
   amount: Scalars['Int']['output'];
+  /** The payment's id. */
   id: Scalars['ID']['output'];
+  /** Charged, or refunded. */
   status: PaymentStatus;
 };
 
+/** Where a payment is: COMPLETED once charged, REFUNDED once its registration was canceled. */
 export type PaymentStatus =
+  /** Charged. */
   | 'COMPLETED'
+  /** Paid back after its registration was canceled. */
   | 'REFUNDED';
 
 

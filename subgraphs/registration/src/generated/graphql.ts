@@ -18,6 +18,7 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** Why a registration was canceled. */
 export type CancellationReason =
   /** The instructor canceled the lecture. */
   | 'LECTURE_CANCELED'
@@ -34,9 +35,13 @@ export type CancellationReason =
  */
 export type Lecture = {
   __typename?: 'Lecture';
+  /** Seats: the most confirmed registrations the lecture accepts. */
   capacity: Scalars['Int']['output'];
+  /** The lecture's id (24 hex characters). */
   id: Scalars['ID']['output'];
+  /** User id (JWT `sub`) of the instructor who opened the lecture. */
   instructorId: Scalars['ID']['output'];
+  /** Fee in KRW (integer won). */
   price: Scalars['Int']['output'];
   /**
    * Registrations of this lecture, confirmed and canceled, newest first, a page at a time:
@@ -44,7 +49,9 @@ export type Lecture = {
    * instructor or an admin; null for anyone else.
    */
   registrations?: Maybe<RegistrationConnection>;
+  /** OPEN, then CANCELED for good. Registration's replica learns a cancellation from its event, a moment later. */
   status: LectureStatus;
+  /** What the lecture is called: 1 to 200 characters. */
   title: Scalars['String']['output'];
   /** Students in this lecture's waitlist now, those being offered a freed seat included. Public. */
   waitlistLength: Scalars['Int']['output'];
@@ -62,10 +69,17 @@ export type LectureRegistrationsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/**
+ * Where a lecture is in its life: OPEN from the moment it is opened, CANCELED for good once
+ * canceled.
+ */
 export type LectureStatus =
+  /** Canceled by its instructor or an admin: its registrations are canceled and refunded. */
   | 'CANCELED'
+  /** Open: students may register (or join its waitlist when it is full). */
   | 'OPEN';
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -95,11 +109,13 @@ export type Mutation = {
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationCancelRegistrationArgs = {
   id: Scalars['ID']['input'];
 };
 
 
+/** What can be changed: lectures, registrations and notifications (each subgraph serves its part). */
 export type MutationRegisterForLectureArgs = {
   lectureId: Scalars['ID']['input'];
   waitlistIfFull?: InputMaybe<Scalars['Boolean']['input']>;
@@ -108,15 +124,20 @@ export type MutationRegisterForLectureArgs = {
 /** Relay-style page information. */
 export type PageInfo = {
   __typename?: 'PageInfo';
+  /** The cursor of the page's last edge (null on an empty page): pass it as `after` for the next page. */
   endCursor?: Maybe<Scalars['String']['output']>;
+  /** Whether another page follows this one. */
   hasNextPage: Scalars['Boolean']['output'];
 };
 
+/** A registration's payment, as a reference: the payment subgraph serves its fields. */
 export type Payment = {
   __typename?: 'Payment';
+  /** The payment's id. */
   id: Scalars['ID']['output'];
 };
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   __typename?: 'Query';
   /** The caller's registrations, confirmed and canceled, newest first. */
@@ -126,6 +147,7 @@ export type Query = {
 };
 
 
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type QueryRegistrationArgs = {
   id: Scalars['ID']['input'];
 };
@@ -139,14 +161,19 @@ export type Registration = {
   __typename?: 'Registration';
   /** Why it was canceled; null unless CANCELED. */
   cancellationReason?: Maybe<CancellationReason>;
+  /** When the registration was made. */
   createdAt: Scalars['DateTime']['output'];
+  /** The registration's id. */
   id: Scalars['ID']['output'];
+  /** The lecture registered for. */
   lecture: Lecture;
   /** The charge for this registration; null for callers other than the student or an admin. */
   payment?: Maybe<Payment>;
+  /** WAITLISTED, CONFIRMED or CANCELED. */
   status: RegistrationStatus;
   /** User id (JWT `sub`) of the student. */
   studentId: Scalars['ID']['output'];
+  /** When its status, waitlist position or cancellation last changed. */
   updatedAt: Scalars['DateTime']['output'];
   /**
    * Its place in the lecture's waitlist while WAITLISTED: 1 is next in line (a seat that frees is
@@ -158,19 +185,24 @@ export type Registration = {
 /** One page of a lecture's registrations. */
 export type RegistrationConnection = {
   __typename?: 'RegistrationConnection';
+  /** The page's registrations, newest first. */
   edges: Array<RegistrationEdge>;
+  /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
   /** Registrations of the lecture across all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** One registration of a page, with its cursor. */
 export type RegistrationEdge = {
   __typename?: 'RegistrationEdge';
   /** Opaque cursor; pass it as `after` to continue after this edge. */
   cursor: Scalars['String']['output'];
+  /** The registration. */
   node: Registration;
 };
 
+/** Where a registration is: waiting for a seat, holding one, or ended. */
 export type RegistrationStatus =
   /** Ended (see cancellationReason); a confirmed one was refunded. */
   | 'CANCELED'
@@ -179,6 +211,7 @@ export type RegistrationStatus =
   /** In the lecture's waitlist (see waitlistPosition); nothing charged. */
   | 'WAITLISTED';
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -195,6 +228,7 @@ export type Subscription = {
 };
 
 
+/** Live changes, served by the gateway over graphql-ws, SSE and multipart HTTP (each subgraph declares its part). */
 export type SubscriptionRegistrationStatusChangedArgs = {
   current?: InputMaybe<Scalars['Boolean']['input']>;
   registrationId?: InputMaybe<Scalars['ID']['input']>;
