@@ -10,17 +10,13 @@
  *                                                               increase over a window, every gateway replica
  *   add --all to list every coordinate in use, deprecated or not.
  *
- * Exit code 0; the report is on stdout. Importable: parseUsage(metricsText), deprecatedCoordinates(sdl),
- * report(usage, deprecated).
+ * Exit code 0; the report is on stdout. Importable: parseUsage(metricsText), report(usage, deprecated)
+ * (deprecatedCoordinates is schema-check.mjs's).
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { apiSchemaSdl } from './schema-check.mjs';
-
-const require = createRequire(import.meta.url);
-const { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType } = require('graphql');
+import { apiSchemaSdl, deprecatedCoordinates } from './schema-check.mjs';
 
 const METRIC = 'graphql_field_usage_total';
 
@@ -39,27 +35,6 @@ export function parseUsage(text) {
     if (!m) continue;
     const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], unescape(x[2])]));
     out.push({ operation: labels.operation, coordinate: labels.coordinate, count: Number(m[2]) });
-  }
-  return out;
-}
-
-/**
- * The deprecated schema coordinates of `sdl` (an API schema): Map coordinate → deprecation
- * reason, for fields (`Type.field`), arguments (`Type.field(arg:)`), input fields and enum values
- * (`Enum.VALUE`).
- */
-export function deprecatedCoordinates(sdl) {
-  const schema = buildSchema(sdl);
-  const out = new Map();
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (type.name.startsWith('__')) continue;
-    if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type))
-      for (const field of Object.values(type.getFields())) {
-        if (field.deprecationReason) out.set(`${type.name}.${field.name}`, field.deprecationReason);
-        for (const arg of field.args ?? [])
-          if (arg.deprecationReason) out.set(`${type.name}.${field.name}(${arg.name}:)`, arg.deprecationReason);
-      }
-    if (isEnumType(type)) for (const v of type.getValues()) if (v.deprecationReason) out.set(`${type.name}.${v.name}`, v.deprecationReason);
   }
   return out;
 }

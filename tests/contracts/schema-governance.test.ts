@@ -2,7 +2,8 @@
  * Breaking-change check (schema/scripts/schema-check.mjs): the composed API schema keeps every
  * released client working, or the changelog declares what does not; and the check itself sees a
  * removed field, a nullable argument made required and a dropped enum value as breaking, an
- * added enum value as dangerous, and a declared change as declared.
+ * added enum value as dangerous, and a declared change as declared; and a removal of what was not
+ * deprecated first as refused.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -47,6 +48,25 @@ describe('schema governance', () => {
     });
     expect(paths(declared.undeclared)).not.toContain('Query.myDashboard');
     expect(paths(declared.undeclared)).toContain('CancellationReason.STUDENT_REQUEST');
+  });
+
+  it('refuses to remove a field or enum value the released schema had not deprecated, declared or not; a deprecated one goes once declared', async () => {
+    const declaring = '# Schema changelog\n\n## Unreleased\n\n- `Query.myDashboard` and `CancellationReason.STUDENT_REQUEST` go.\n';
+    const removed = (from: string) =>
+      from.replace(/\n {2}"""\n[^"]*"""\n {2}myDashboard: .*\n/, '\n').replace(/\n {2}"""[^"]*"""\n {2}STUDENT_REQUEST\n/, '\n');
+    const paths = (list: Array<{ path?: string }>) => list.map((c) => c.path).sort();
+    const abrupt = await checkSchema({ released, current: removed(released), changelog: declaring });
+    expect(paths(abrupt.undeclared)).toEqual([]);
+    expect(paths(abrupt.undeprecated)).toEqual(['CancellationReason.STUDENT_REQUEST', 'Query.myDashboard']);
+    // Deprecated in the released schema first: the same removal passes.
+    const deprecatedFirst = released
+      .replace(/^( {2}myDashboard: .*)$/m, '$1 @deprecated(reason: "read myRegistrations")')
+      .replace(/^( {2}STUDENT_REQUEST)$/m, '$1 @deprecated(reason: "no longer told apart")');
+    expect(deprecatedFirst).not.toBe(released);
+    const patient = await checkSchema({ released: deprecatedFirst, current: removed(released), changelog: declaring });
+    expect(paths(patient.breaking)).toEqual(expect.arrayContaining(['CancellationReason.STUDENT_REQUEST', 'Query.myDashboard']));
+    expect(patient.undeprecated).toEqual([]);
+    expect(patient.undeclared).toEqual([]);
   });
 
   it('releases: the current schema becomes the released one, and the Unreleased section is dated', () => {

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { selectedCoordinates } from '../../gateway/src/field-usage.js';
 import { graphqlCjs } from '../../gateway/src/subscriptions/documents.js';
-import { apiSchemaSdl } from '../../schema/scripts/schema-check.mjs';
-import { deprecatedCoordinates, parseUsage, report } from '../../schema/scripts/schema-usage.mjs';
+import { apiSchemaSdl, deprecatedCoordinates } from '../../schema/scripts/schema-check.mjs';
+import { parseUsage, report } from '../../schema/scripts/schema-usage.mjs';
 import { eventually, gqlOk, subscribeOver } from '../../scripts/lib/graphql-client.js';
 
 let sys: TestSystem;
