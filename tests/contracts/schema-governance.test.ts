@@ -69,6 +69,16 @@ describe('schema governance', () => {
     expect(patient.undeclared).toEqual([]);
   });
 
+  it('passes an additive change: a new field, argument and type break nobody', async () => {
+    const current = released
+      .replace(/^type Query \{$/m, 'type Query {\n  "Added."\n  hello(name: String): Greeting')
+      .concat('\n"Added."\ntype Greeting {\n  "Added."\n  text: String!\n}\n');
+    const result = await checkSchema({ released, current, changelog: '# Schema changelog\n\n## Unreleased\n' });
+    expect(result.breaking).toEqual([]);
+    expect(result.undeclared).toEqual([]);
+    expect(result.safe.map((c: { path?: string }) => c.path)).toEqual(expect.arrayContaining(['Query.hello', 'Greeting']));
+  });
+
   it('releases: the current schema becomes the released one, and the Unreleased section is dated', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'schema-release-'));
     const paths = { released: path.join(dir, 'released.graphql'), changelog: path.join(dir, 'CHANGELOG.md') };
