@@ -130,7 +130,8 @@ describe('docker-compose.yml', () => {
   const services = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
   const natsPasswords = Object.fromEntries([...services, 'operator'].map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));
   const derived = Object.fromEntries(derivedSecrets('a'.repeat(64)));
-  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords, ...derived };
+  const mongoPasswords = Object.fromEntries(services.slice(0, 4).map((s) => [`MONGO_${s.toUpperCase()}_PASSWORD`, `db-${s}`.repeat(8)]));
+  const secrets = { GATEWAY_SECRET: 'a'.repeat(64), JWT_SECRET: 'b'.repeat(64), ...natsPasswords, ...derived, ...mongoPasswords };
   const withoutSecrets = Object.fromEntries(Object.entries(process.env).filter(([k]) => !(k in secrets)));
   it.skipIf(!hasCompose)(
     'parses (docker-compose config, no engine needed), each service connecting to NATS as its own user, and only the gateway holding its secret',
@@ -155,7 +156,7 @@ describe('docker-compose.yml', () => {
     const { GATEWAY_SECRET, JWT_SECRET } = secrets;
     const r = spawnSync('docker-compose', ['-f', file, 'config', '-q'], {
       encoding: 'utf8',
-      env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET, ...derived },
+      env: { ...withoutSecrets, GATEWAY_SECRET, JWT_SECRET, ...derived, ...mongoPasswords },
     });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/set NATS_[A-Z]+_PASSWORD to 32\+ random bytes/);
@@ -175,6 +176,30 @@ describe('docker-compose.yml', () => {
     }
     // The drain's hard bound is 20 s (platform/src/lifecycle.ts).
     for (const s of services) expect(parseInt(compose.services[s].stop_grace_period ?? '10s', 10), s).toBeGreaterThanOrEqual(25);
+  });
+  it('lets each service reach only what it talks to: its own MongoDB (with its password), NATS, the subgraphs', () => {
+    const compose = parseYaml(readFileSync(file, 'utf8'), { merge: true }) as {
+      services: Record<string, { networks?: string[]; ports?: string[]; environment?: Record<string, string> }>;
+    };
+    const peers = (name: string) => {
+      const own = new Set(compose.services[name]!.networks ?? ['default']);
+      return Object.entries(compose.services)
+        .filter(([other, svc]) => other !== name && (svc.networks ?? ['default']).some((n) => own.has(n)))
+        .map(([other]) => other)
+        .sort();
+    };
+    for (const s of services.slice(0, 4)) {
+      expect(peers(`mongo-${s}`), `mongo-${s}`).toEqual([s]);
+      expect(compose.services[`mongo-${s}`]!.environment!.MONGO_INITDB_ROOT_PASSWORD).toContain(`MONGO_${s.toUpperCase()}_PASSWORD`);
+      expect(compose.services[s]!.environment!.MONGODB_URI).toMatch(
+        new RegExp(`^mongodb://${s}:\\$\\{MONGO_${s.toUpperCase()}_PASSWORD:\\?`),
+      );
+    }
+    expect(peers('nats')).toEqual([...services].sort());
+    // Only the gateway (and the optional local tools) publish a port; the subgraphs are not on its edge network.
+    for (const s of services.slice(0, 4)) expect(compose.services[s]!.ports, s).toBeUndefined();
+    expect(compose.services.gateway!.networks).toContain('edge');
+    for (const s of services.slice(0, 4)) expect(compose.services[s]!.networks).not.toContain('edge');
   });
   it('publishes no NATS port: the event bus stays inside the compose network', () => {
     const compose = readFileSync(file, 'utf8');
