@@ -170,7 +170,8 @@ describe.skipIf(!CHECK).each(['dev', 'prod'])('deploy/k8s/overlays/%s', (overlay
 
   it('lets only the gateway reach the subgraphs, and only registration reach payment’s charge endpoint', () => {
     const policies = kindOf(objs, 'NetworkPolicy');
-    const policyOf = (name: string) => policies.find((p) => p.spec.podSelector.matchLabels['app.kubernetes.io/name'] === name)!;
+    const policyOf = (name: string) =>
+      policies.find((p) => p.spec.policyTypes.includes('Ingress') && p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === name)!;
     const peers = (rule: { from?: Array<{ podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: object }> }) =>
       (rule.from ?? []).map(
         (f) => f.podSelector?.matchLabels['app.kubernetes.io/name'] ?? (f.namespaceSelector ? 'namespace:monitoring' : 'any'),
@@ -194,7 +195,58 @@ describe.skipIf(!CHECK).each(['dev', 'prod'])('deploy/k8s/overlays/%s', (overlay
   });
 });
 
+describe.skipIf(!CHECK)('deploy/k8s egress', () => {
+  it('lets each service open only the connections it needs: DNS, NATS, OTLP; a subgraph MongoDB; the gateway the subgraphs and HTTPS', () => {
+    const policies = kindOf(render('overlays/prod'), 'NetworkPolicy').filter((p) => p.spec.policyTypes.includes('Egress'));
+    type Rule = { to?: Array<{ podSelector?: any; namespaceSelector?: any }>; ports: Array<{ port: number | string }> };
+    const reach = (name: string) => {
+      const p = policies.find((x) => x.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === name);
+      expect(p, `egress policy of ${name}`).toBeDefined();
+      return (p!.spec.egress as Rule[]).flatMap((r) =>
+        r.ports.map((port) => {
+          const to = r.to?.[0];
+          const target =
+            to?.podSelector?.matchLabels?.['app.kubernetes.io/name'] ?? (to?.podSelector?.matchExpressions ? 'subgraphs' : undefined);
+          const ns = to?.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+          return `${target ?? (ns ? `namespace:${ns}` : 'anywhere')}:${port.port}`;
+        }),
+      );
+    };
+    const common = [
+      'namespace:kube-system:53',
+      'namespace:kube-system:53',
+      'nats:4222',
+      'namespace:monitoring:4317',
+      'namespace:monitoring:4318',
+    ];
+    expect(reach('gateway').sort()).toEqual([...common, 'subgraphs:http', 'anywhere:443'].sort());
+    expect(reach('registration').sort()).toEqual([...common, 'courses-mongo:27017', 'payment:internal'].sort());
+    for (const name of ['payment', 'lecture', 'dashboard'])
+      expect(reach(name).sort(), name).toEqual([...common, 'courses-mongo:27017'].sort());
+  });
+});
+
 describe.skipIf(!CHECK)('deploy/k8s/infra', () => {
+  it('lets only the services (and nats-box) reach NATS clients’ port, only NATS pods its routes, and only the subgraphs MongoDB', () => {
+    const objs = render('infra');
+    const policy = (name: string) => named(objs, 'NetworkPolicy', name)!.spec;
+    const nats = policy('nats-ingress');
+    const byPort = (spec: { ingress: Array<{ from: any[]; ports: Array<{ port: number }> }> }, port: number) =>
+      spec.ingress.find((r) => r.ports.some((p) => p.port === port))!.from;
+    expect(byPort(nats, 4222)[0].podSelector.matchExpressions[0].values.sort()).toEqual([...SERVICES].sort());
+    expect(byPort(nats, 4222)[1].podSelector.matchLabels['app.kubernetes.io/component']).toBe('nats-box');
+    expect(byPort(nats, 6222)).toEqual([
+      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats', 'app.kubernetes.io/component': 'nats' } } },
+    ]);
+    const mongo = policy('mongo-ingress');
+    expect(byPort(mongo, 27017)[0].podSelector.matchExpressions[0].values.sort()).toEqual([...SUBGRAPHS].sort());
+    // The replica set's pods carry the label the policies select.
+    const [rs] = objs;
+    expect(rs.spec.statefulSet.spec.template.metadata.labels['app.kubernetes.io/name']).toBe(
+      mongo.podSelector.matchLabels['app.kubernetes.io/name'],
+    );
+  });
+
   it('runs MongoDB as a three-member replica set from the MongoDB Community Operator, one least-privilege user per subgraph', () => {
     const [mongo] = render('infra');
     expect(mongo).toMatchObject({ apiVersion: 'mongodbcommunity.mongodb.com/v1', kind: 'MongoDBCommunity' });
