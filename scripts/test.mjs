@@ -15,6 +15,7 @@ import {
   k8sCheckBinary,
   natsServerBinary,
   prebuildTools,
+  redisServerBinary,
   ROOT,
   say,
   stopStarted,
@@ -42,6 +43,8 @@ try {
   const ferret = ferretDbBinary();
   if (ferret) say(`FerretDB for the tests' own servers: ${ferret.bin} (${ferret.backends.join(', ')})`);
   const chromium = ensureChromium();
+  const redisServer = redisServerBinary();
+  say(redisServer ? `redis-server: ${redisServer}` : 'no redis-server: the shared rate-limit tests are skipped');
   const k8sCheck = k8sCheckBinary();
   say(k8sCheck ? `Kubernetes manifests checker: ${k8sCheck}` : 'no Go: the Kubernetes manifests tests are skipped');
   const vitest = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
@@ -56,6 +59,7 @@ try {
       // Where this run's reserved ports start in each worker's block (test-kit/src/system.ts).
       TEST_PORT_OFFSET: String(100 * Math.floor(Math.random() * 10)),
       ...(chromium ? { CHROMIUM_PATH: chromium } : {}),
+      ...(redisServer ? { REDIS_SERVER_BIN: redisServer } : {}),
       ...(k8sCheck ? { K8S_CHECK_BIN: k8sCheck } : {}),
     },
   });

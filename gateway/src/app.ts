@@ -5,6 +5,7 @@
  * over graphql-ws on the same URL, and over Server-Sent Events and multipart HTTP; browsers
  * get GraphiQL.
  */
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -14,6 +15,7 @@ import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { InMemoryLRUCache } from '@apollo/utils.keyvaluecache';
 import { parse, print, separateOperations, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { Redis } from 'ioredis';
 import {
   apolloLogger,
   connectNats,
@@ -230,6 +232,9 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const limits = operationLimits(config);
   const trusted = TrustedDocuments.load(config.TRUSTED_DOCUMENTS, config.TRUSTED_DOCUMENTS_MANIFESTS);
   const usage = new FieldUsage(metrics.registry);
+  const redis = config.REDIS_URL ? limitsStore(config.REDIS_URL, config.RATE_LIMITS_WITHOUT_REDIS, logger) : undefined;
+  // Count in Redis from the first request when it answers soon; else start anyway (see limitsStore).
+  if (redis) await Promise.race([once(redis, 'ready').catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
   logger.info({ mode: trusted.mode, documents: trusted.size }, 'trusted documents');
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -248,7 +253,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       usage.plugin(),
       ...limits.plugins,
       ...(trusted.mode === 'only' ? [trustedOnlyPlugin(trusted)] : []),
-      mutationRateLimit(config),
+      mutationRateLimit(config, redis),
       ...(config.RESPONSE_CACHE
         ? [
             responseCachePlugin<GatewayContext>({
@@ -391,12 +396,38 @@ export async function startGateway(env: Record<string, string | undefined> = pro
           () => hub.close(),
           () => nc.drain(),
           ...dataSources.map((d) => () => d.close()),
+          async () => redis?.disconnect(),
         ],
         logger,
       );
       return stopping;
     },
   };
+}
+
+/**
+ * The Redis the replicas count rate limits in (limits.ts): commands fail at once while it is
+ * unreachable (no offline queue), so a request never waits on it; ioredis reconnects by itself.
+ * Losing and regaining it is logged, with what the limits do meanwhile.
+ */
+function limitsStore(url: string, withoutRedis: 'open' | 'closed', logger: Logger): Redis {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  let down = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn(
+      { err: err.message, rateLimitsWithoutRedis: withoutRedis },
+      withoutRedis === 'open'
+        ? 'rate-limit store unreachable: each gateway process counts alone until it is back'
+        : 'rate-limit store unreachable: rate-limited operations are refused SERVICE_UNAVAILABLE until it is back',
+    );
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('rate-limit store reachable again');
+    down = false;
+  });
+  return redis;
 }
 
 export { createLogger };

@@ -149,9 +149,23 @@ export const gatewayEnv = baseEnv.extend({
     .transform((v) => v === 'true'),
   /** Highest cost of an operation (GraphQL Armor's cost: objects 2, scalars 1, times a depth factor 1.5). */
   MAX_COST: z.coerce.number().int().positive().default(5_000),
-  /** Mutations one caller (the token's sub, else the IP) may send per MUTATION_RATE_WINDOW_SECONDS, per gateway process. */
+  /**
+   * Mutations one caller (the token's sub, else the client address) may send per
+   * MUTATION_RATE_WINDOW_SECONDS: across every gateway replica when REDIS_URL is set, else per process.
+   */
   MUTATION_RATE_LIMIT: z.coerce.number().int().positive().default(30),
   MUTATION_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
+  /**
+   * Redis the gateway replicas count rate limits in together (`redis://host:6379`); unset, each
+   * process counts alone (fine for a single gateway).
+   */
+  REDIS_URL: z.string().url().optional(),
+  /**
+   * While Redis cannot be reached: `open` counts in each process's memory instead (N replicas then
+   * allow N times the limit) and logs it; `closed` refuses rate-limited operations
+   * SERVICE_UNAVAILABLE until Redis is back.
+   */
+  RATE_LIMITS_WITHOUT_REDIS: z.enum(['open', 'closed']).default('open'),
   /**
    * Proxies whose `X-Forwarded-For` names the client (comma-separated CIDRs or addresses, or
    * `loopback`, `linklocal`, `uniquelocal`): the ingress in front of the gateway. Unset: the

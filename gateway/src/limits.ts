@@ -10,15 +10,19 @@
  *   multiplies a list by its literal `first`/`last`; one given by a variable counts as 1 when
  *   validating, so {@link variablePageCost} checks such an operation again with its variables'
  *   values written in (HTTP queries and mutations here; subscriptions in their engine).
- * - Per caller, a rate limit on mutations (rate-limiter-flexible's in-memory limiter): at most
- *   `MUTATION_RATE_LIMIT` per `MUTATION_RATE_WINDOW_SECONDS` for one token `sub`, or for one IP
- *   address when anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. The
- *   count is per gateway process: N replicas allow N times as much.
+ * - Per caller, a rate limit on mutations (rate-limiter-flexible): at most `MUTATION_RATE_LIMIT`
+ *   per `MUTATION_RATE_WINDOW_SECONDS` for one token `sub`, or for one client address when
+ *   anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. With `REDIS_URL` every
+ *   gateway replica counts in the same Redis (RateLimiterRedis), so N replicas allow the limit
+ *   once; while Redis is down, `RATE_LIMITS_WITHOUT_REDIS` says what happens (`open`: each
+ *   process counts in memory, rate-limiter-flexible's insurance limiter; `closed`:
+ *   SERVICE_UNAVAILABLE). Without `REDIS_URL`, each process counts alone.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { GraphQLError, Kind, visit, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ErrorCode } from '@courses/platform';
 import { devDefault, type GatewayConfig } from './config.js';
 import type { GatewayContext } from './subgraph-client.js';
@@ -131,9 +135,18 @@ function variablePageCostPlugin(check: VariablePageCost): ApolloServerPlugin<Gat
  * are not counted: the response cache and the subgraphs' DataLoaders absorb repeated reads.
  */
 export function mutationRateLimit(
-  c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS'>,
+  c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS' | 'RATE_LIMITS_WITHOUT_REDIS'>,
+  redis?: Redis,
 ): ApolloServerPlugin<GatewayContext> {
-  const limiter = new RateLimiterMemory({ points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS });
+  const opts = { points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS };
+  const limiter = redis
+    ? new RateLimiterRedis({
+        ...opts,
+        storeClient: redis,
+        keyPrefix: 'courses:mutations',
+        insuranceLimiter: c.RATE_LIMITS_WITHOUT_REDIS === 'open' ? new RateLimiterMemory(opts) : undefined,
+      })
+    : new RateLimiterMemory(opts);
   return {
     async requestDidStart() {
       return {
@@ -143,7 +156,15 @@ export function mutationRateLimit(
           try {
             await limiter.consume(key);
           } catch (res) {
-            if (!(res instanceof RateLimiterRes)) throw res;
+            // Redis unreachable and no insurance limiter (RATE_LIMITS_WITHOUT_REDIS=closed).
+            if (!(res instanceof RateLimiterRes))
+              throw new GraphQLError('the rate limit cannot be counted now (its store is unreachable); retry in a second', {
+                extensions: {
+                  code: ErrorCode.SERVICE_UNAVAILABLE,
+                  retryAfterSeconds: 1,
+                  http: { status: 503, headers: new Map([['retry-after', '1']]) as unknown as Record<string, string> },
+                },
+              });
             const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
             throw new GraphQLError(
               `too many mutations: at most ${c.MUTATION_RATE_LIMIT} per ${c.MUTATION_RATE_WINDOW_SECONDS} s; retry in ${retryAfterSeconds} s`,

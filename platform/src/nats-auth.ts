@@ -274,7 +274,7 @@ export function natsHelmValues(opts: { namespace?: string } = {}): string {
     '  cluster:',
     '    enabled: true',
     '    replicas: 3',
-    "    # Routes between the nodes authenticate as this user; give its password at install (README):",
+    '    # Routes between the nodes authenticate as this user; give its password at install (README):',
     '    # helm … --set config.cluster.routeURLs.password=<32+ random bytes>. NetworkPolicies let only',
     '    # the NATS pods reach the route port (infra/network-policies.yaml).',
     '    routeURLs:',

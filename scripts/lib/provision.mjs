@@ -402,6 +402,38 @@ export function ensureChromium() {
   return found();
 }
 
+/**
+ * redis-server, for the gateways' shared rate limits: REDIS_SERVER_BIN, else on PATH or Debian's
+ * /usr/bin/redis-server; as root with apt-get, installs Debian's `redis-server` package when
+ * missing (as ensureChromium does). @returns the executable path, or undefined.
+ */
+export function redisServerBinary({ install = true } = {}) {
+  const found = () =>
+    [process.env.REDIS_SERVER_BIN, which('redis-server'), '/usr/bin/redis-server'].filter(Boolean).find((p) => existsSync(p));
+  if (found() || !install) return found();
+  const apt = which('apt-get');
+  if (apt && process.getuid?.() === 0) {
+    say("installing Debian's redis-server for the gateways' shared rate limits (once)");
+    run(apt, ['update', '-qq'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+    run(apt, ['install', '-y', '-qq', 'redis-server'], { quiet: true, allowFail: true, env: { DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  return found();
+}
+
+/**
+ * Starts a redis-server of this run on a free port, in memory only (rate-limit counts need no
+ * persistence); stopped with the other started processes. @returns { url, how }, or undefined
+ * when there is no redis-server (the gateway then counts in its own memory).
+ */
+export async function startRedis() {
+  const bin = redisServerBinary();
+  if (!bin) return undefined;
+  const port = await freePort(6380);
+  startProcess('redis', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  await waitForPort(port, 'redis-server', 15_000);
+  return { url: `redis://127.0.0.1:${port}`, how: `started ${bin}` };
+}
+
 /** MongoDB URI of database `db` on server `base`. */
 export function withDatabase(base, db) {
   const u = new URL(base);

@@ -14,6 +14,7 @@ import {
   portOpen,
   ROOT,
   startProcess,
+  startRedis,
   stopStarted,
   waitForPort,
   withDatabase,
@@ -97,6 +98,11 @@ export async function startStack(opts = {}) {
   say(`NATS: ${nats.url} (${nats.how})`);
   const mongo = await ensureMongo();
   say(`MongoDB: ${mongo.uri.replace(/\/\/[^@]*@/, '//***@')} (${mongo.how})`);
+  // The gateways' shared rate limits (gateway/src/limits.ts); without a redis-server each counts alone.
+  const redis = opts.redis === false ? undefined : await startRedis();
+  say(
+    redis ? `Redis: ${redis.url} (${redis.how})` : 'Redis: none (install redis-server): the gateway counts rate limits in its own memory',
+  );
   const urls = Object.fromEntries(SERVICES.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
   const databases = {};
   const children = {};
@@ -114,7 +120,12 @@ export async function startStack(opts = {}) {
       ...(s.name === 'gateway' ? { JWT_SECRET: secrets.JWT_SECRET } : {}),
       PAYMENT_URL: urls.payment,
       ...(s.name === 'gateway'
-        ? { REGISTRATION_URL: urls.registration, LECTURE_URL: urls.lecture, DASHBOARD_URL: urls.dashboard }
+        ? {
+            REGISTRATION_URL: urls.registration,
+            LECTURE_URL: urls.lecture,
+            DASHBOARD_URL: urls.dashboard,
+            ...(redis ? { REDIS_URL: redis.url } : {}),
+          }
         : { MONGODB_URI: databases[s.name] }),
       ...opts.env?.[s.name],
     };

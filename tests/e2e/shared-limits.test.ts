@@ -1,0 +1,78 @@
+/**
+ * Rate limits that hold across gateway replicas (gateway/src/limits.ts): two gateways counting in
+ * one Redis allow a caller the limit once, not twice; and Redis going down takes no gateway down:
+ * `RATE_LIMITS_WITHOUT_REDIS=open` counts in each process's memory, `closed` refuses
+ * SERVICE_UNAVAILABLE. Runs a redis-server of its own (npm test finds or installs one; skipped
+ * without, except under CI).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
+import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
+import { eventually, gql } from '../../scripts/lib/graphql-client.js';
+import { freePort, portOpen, waitForPort } from '../../scripts/lib/provision.mjs';
+
+const REDIS = process.env.REDIS_SERVER_BIN;
+if (!REDIS && process.env.CI === 'true') throw new Error('CI: no redis-server (npm test installs Debian’s as root)');
+
+const MARK = 'mutation { markNotificationsRead(ids: []) }';
+const codes = (r: { errors?: Array<{ extensions?: Record<string, any> }> }) => (r.errors ?? []).map((e) => e.extensions?.code);
+
+describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
+  let sys: TestSystem;
+  let redis: ChildProcess;
+  let port: number;
+  const gateways: RunningGateway[] = [];
+  const gateway = async (env: Record<string, string>) => {
+    const g = await startGateway({
+      ...sys.envOf('gateway'),
+      PORT: '0',
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      MUTATION_RATE_LIMIT: '4',
+      MUTATION_RATE_WINDOW_SECONDS: '60',
+      ...env,
+    });
+    gateways.push(g);
+    return g;
+  };
+
+  beforeAll(async () => {
+    sys = await startSystem();
+    port = await freePort();
+    redis = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await waitForPort(port, 'redis-server', 15_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const g of gateways) await g.stop();
+    redis?.kill();
+    await sys?.stop();
+  });
+
+  it('allows a caller the limit once across two gateways, and keeps every gateway serving when Redis goes, open or closed as configured', async () => {
+    const [a, b] = [await gateway({}), await gateway({})];
+    const closed = await gateway({ RATE_LIMITS_WITHOUT_REDIS: 'closed' });
+    const student = await sys.token('STUDENT', 's-shared-limits');
+    const answers: string[] = [];
+    for (const g of [a, a, a, b, b, b]) answers.push(codes(await gql(g.url, MARK, {}, student))[0] ?? 'OK');
+    // Four in the window across both, then refused on either.
+    expect(answers).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED']);
+    const refused = await gql(b.url, MARK, {}, student);
+    expect(refused.status).toBe(429);
+
+    redis.kill('SIGKILL');
+    await eventually(async () => !(await portOpen(port)), 10_000, 'redis gone');
+    // open: each process counts alone meanwhile (a fresh caller gets 4 per process).
+    const other = await sys.token('STUDENT', 's-shared-limits-2');
+    const meanwhile: string[] = [];
+    for (let i = 0; i < 5; i++) meanwhile.push(codes(await gql(a.url, MARK, {}, other))[0] ?? 'OK');
+    expect(meanwhile).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED']);
+    // closed: refused, and said so, with a retry hint; queries still answer, and the gateway stays ready.
+    const c = await gql(closed.url, MARK, {}, other);
+    expect(c.status).toBe(503);
+    expect(codes(c)).toEqual(['SERVICE_UNAVAILABLE']);
+    expect(c.errors?.[0]?.extensions?.retryAfterSeconds).toBe(1);
+    expect((await gql(closed.url, '{ lectures(first: 1) { totalCount } }')).errors).toBeUndefined();
+    for (const g of [a, b, closed]) expect((await fetch(`${g.url}/health/ready`)).status).toBe(200);
+  }, 60_000);
+});
