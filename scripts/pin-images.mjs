@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run images:pin`: pins every container image the project names (each `FROM` of the
- * Dockerfile, each `image:` of docker-compose.yml) to the digest its tag points to now, as
+ * Dockerfile, each `image:` of docker-compose.yml and of the Kubernetes infra this project runs
+ * itself) to the digest its tag points to now, as
  * `name:tag@sha256:<digest>`, so a build or `docker compose up` pulls exactly what was pinned.
  * `npm run images:pin -- --check` changes nothing and exits 1 when an image is not pinned.
  *
@@ -22,6 +23,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const IMAGE_FILES = [
   { file: 'Dockerfile', pattern: /^(FROM\s+)(\S+)/gm },
   { file: 'docker-compose.yml', pattern: /^(\s+image:\s+)(\S+)/gm },
+  { file: 'deploy/k8s/infra/redis.yaml', pattern: /^(\s+image:\s+)(\S+)/gm },
 ];
 const ACCEPT = [
   'application/vnd.oci.image.index.v1+json',

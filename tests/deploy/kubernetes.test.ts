@@ -219,7 +219,7 @@ describe.skipIf(!CHECK)('deploy/k8s egress', () => {
       'namespace:monitoring:4317',
       'namespace:monitoring:4318',
     ];
-    expect(reach('gateway').sort()).toEqual([...common, 'subgraphs:http', 'anywhere:443'].sort());
+    expect(reach('gateway').sort()).toEqual([...common, 'subgraphs:http', 'redis:6379', 'anywhere:443'].sort());
     expect(reach('registration').sort()).toEqual([...common, 'courses-mongo:27017', 'payment:internal'].sort());
     for (const name of ['payment', 'lecture', 'dashboard'])
       expect(reach(name).sort(), name).toEqual([...common, 'courses-mongo:27017'].sort());
@@ -240,8 +240,11 @@ describe.skipIf(!CHECK)('deploy/k8s/infra', () => {
     ]);
     const mongo = policy('mongo-ingress');
     expect(byPort(mongo, 27017)[0].podSelector.matchExpressions[0].values.sort()).toEqual([...SUBGRAPHS].sort());
+    // Redis (the gateways' shared rate limits): the gateway alone.
+    expect(byPort(policy('redis-ingress'), 6379)).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'gateway' } } }]);
+    expect(named(objs, 'Service', 'redis')!.spec.selector).toEqual(policy('redis-ingress').podSelector.matchLabels);
     // The replica set's pods carry the label the policies select.
-    const [rs] = objs;
+    const rs = objs.find((o) => o.kind === 'MongoDBCommunity')!;
     expect(rs.spec.statefulSet.spec.template.metadata.labels['app.kubernetes.io/name']).toBe(
       mongo.podSelector.matchLabels['app.kubernetes.io/name'],
     );
