@@ -79,6 +79,13 @@ export async function startBalancer(targets: string[], opts: BalancerOptions = {
 
   const proxy = createProxyServer({ xfwd: true });
   proxy.on('error', (_err, _req, res) => {
+    // A WebSocket already switched (its 101 written to the client) that the replica then closed
+    // abruptly, as a stopping replica may: the connection ends as the client's own would, not a
+    // request no replica answered (the client reconnects, through the balancer, to another).
+    if (!(res instanceof http.ServerResponse) && (res as Socket | undefined)?.bytesWritten) {
+      (res as Socket).destroy();
+      return;
+    }
     failed++;
     if (res instanceof http.ServerResponse) {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
