@@ -208,7 +208,12 @@ describe('rolling restart of every replica under load', () => {
         `subscribers reconnected: ${students.map((s) => s.reconnects).join(', ')}\n`,
     );
     expect(figures.failures).toEqual([]);
-    expect(routedAway).toBe(0);
+    // A charge the payment balancer sent to a replica stopping that instant comes back
+    // PAYMENT_UNAVAILABLE and is retried once (figures.retried): the only routing failure allowed.
+    expect(
+      routedAway,
+      JSON.stringify(Object.fromEntries(Object.entries(cluster.balancers).map(([name, b]) => [name, b.failed]))),
+    ).toBeLessThanOrEqual(figures.retried);
     expect(figures.requests).toBeGreaterThan(100);
     // Each subscriber ends knowing every registration it made, as canceled: heard live, or caught up after a reconnect.
     await eventually(
