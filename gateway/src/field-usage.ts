@@ -74,7 +74,8 @@ export function selectedCoordinates(schema: GraphQLSchema, document: DocumentNod
 export class FieldUsage {
   private readonly counter: Counter<'operation' | 'coordinate'>;
   private readonly label = boundedLabel(200);
-  private readonly cache = new WeakMap<DocumentNode, Map<string, string[]>>();
+  /** Per document and operation name: the counter's children to increment (label sets resolved once). */
+  private readonly cache = new WeakMap<DocumentNode, Map<string, Array<{ inc(): void }>>>();
 
   constructor(registry: Registry) {
     this.counter = new Counter({
@@ -90,11 +91,13 @@ export class FieldUsage {
     let byName = this.cache.get(document);
     if (!byName) this.cache.set(document, (byName = new Map()));
     const key = operationName ?? '';
-    let coordinates = byName.get(key);
-    if (!coordinates) byName.set(key, (coordinates = selectedCoordinates(schema, document, operationName)));
-    if (!coordinates.length) return;
-    const operation = this.label(operationName ?? operationOf(document)?.name?.value);
-    for (const coordinate of coordinates) this.counter.inc({ operation, coordinate });
+    let children = byName.get(key);
+    if (!children) {
+      const operation = this.label(operationName ?? operationOf(document)?.name?.value);
+      children = selectedCoordinates(schema, document, operationName).map((coordinate) => this.counter.labels({ operation, coordinate }));
+      byName.set(key, children);
+    }
+    for (const child of children) child.inc();
   }
 
   /** Counts each HTTP operation Apollo resolves, except those the gateway runs itself (`vetted`). */

@@ -403,11 +403,12 @@ export function ensureChromium() {
 }
 
 /**
- * redis-server, for the gateways' shared rate limits: REDIS_SERVER_BIN, else on PATH or Debian's
- * /usr/bin/redis-server; as root with apt-get, installs Debian's `redis-server` package when
+ * redis-server, for the gateways' shared rate limits: REDIS_SERVER_BIN (`none`: run without
+ * Redis), else on PATH or Debian's /usr/bin/redis-server; as root with apt-get, installs Debian's `redis-server` package when
  * missing (as ensureChromium does). @returns the executable path, or undefined.
  */
 export function redisServerBinary({ install = true } = {}) {
+  if (process.env.REDIS_SERVER_BIN === 'none') return undefined;
   const found = () =>
     [process.env.REDIS_SERVER_BIN, which('redis-server'), '/usr/bin/redis-server'].filter(Boolean).find((p) => existsSync(p));
   if (found() || !install) return found();
