@@ -48,15 +48,17 @@ describe('signing in through an OpenID issuer', () => {
     expect(lecture.openLecture.instructorId).toBe('i-idp');
     const id = lecture.openLecture.id as string;
     await sys.waitForCatalog(id);
-    const watch = `subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }`;
+    // `current: true` first delivers the lecture as it is, once the subscription listens: the
+    // change below comes after both are listening.
+    const watch = `subscription($id: ID!) { lectureUpdated(lectureId: $id, current: true) { id enrolledCount } }`;
     const ws = subscribeOver('ws', sys.url, watch, { token: student, variables: { id } });
     const sse = subscribeOver('sse', sys.url, watch, { token: student, variables: { id } });
     try {
-      await new Promise((r) => setTimeout(r, 300)); // both listening before the change
+      for (const feed of [ws, sse]) expect((await feed.waitFor(1, 15_000))[0]!.data).toEqual({ lectureUpdated: { id, enrolledCount: 0 } });
       const r = await sys.register(id, student, 'id status studentId');
       expect(r).toMatchObject({ status: 'CONFIRMED', studentId: 's-idp' });
-      const [fromWs] = await ws.waitFor(1, 15_000);
-      const [fromSse] = await sse.waitFor(1, 15_000);
+      const fromWs = (await ws.waitFor(2, 15_000))[1]!;
+      const fromSse = (await sse.waitFor(2, 15_000))[1]!;
       expect(fromWs.data).toEqual({ lectureUpdated: { id, enrolledCount: 1 } });
       expect(fromSse.data).toEqual({ lectureUpdated: { id, enrolledCount: 1 } });
     } finally {
