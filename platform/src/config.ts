@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { MetricsAccess } from './http.js';
-import { chargeSecret, configuredSecret, DERIVE_FROM_GATEWAY_SECRET } from './service-secrets.js';
+import { chargeSecret, configuredSecret, DERIVE_FROM_GATEWAY_SECRET, subgraphSecret } from './service-secrets.js';
 
 /**
  * DEV-ONLY shared secret between gateway and subgraphs. Public in this repository, so it
@@ -102,6 +102,11 @@ export const chargeSecretSetting = z.string().min(8).default(DERIVE_FROM_GATEWAY
 /** The charge endpoint's secret of a configuration holding {@link chargeSecretSetting}. */
 export function chargeSecretOf(config: { CHARGE_SECRET: string; GATEWAY_SECRET?: string }): string {
   return configuredSecret(config.CHARGE_SECRET, config.GATEWAY_SECRET ?? DEV_GATEWAY_SECRET, chargeSecret);
+}
+
+/** The secret subgraph `name` accepts from the gateway, of its configuration (`SUBGRAPH_SECRET`, see subgraphEnv). */
+export function subgraphSecretOf(config: { SUBGRAPH_SECRET: string; GATEWAY_SECRET?: string }, name: string): string {
+  return configuredSecret(config.SUBGRAPH_SECRET, config.GATEWAY_SECRET ?? DEV_GATEWAY_SECRET, (master) => subgraphSecret(master, name));
 }
 
 /** Raised at start-up when the environment does not satisfy a service's schema. */

@@ -174,16 +174,12 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         return sendJson(res, 400, { errors: [{ message: 'request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
       }
     }
-    let search = url.search;
-    if (opts.rewriteGraphQLRequest) {
-      const params = new URLSearchParams(url.search);
-      opts.rewriteGraphQLRequest(parsed, params);
-      search = params.size ? `?${params}` : '';
-    }
+    // In place: `url.search` follows what is done to `url.searchParams`.
+    opts.rewriteGraphQLRequest?.(parsed, url.searchParams);
     // Built before Apollo runs so an HttpError (e.g. wrong gateway secret) keeps its status.
     const contextValue = opts.context ? await opts.context(req) : ({} as Ctx);
     const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body: parsed },
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
       context: async () => contextValue,
     });
     const outHeaders: Record<string, string> = {};

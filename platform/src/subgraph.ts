@@ -14,7 +14,7 @@ import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import { busRole, streamOf, type Context } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, metricsAccess, type subgraphEnv } from './config.js';
+import { metricsAccess, subgraphSecretOf, type subgraphEnv } from './config.js';
 import { crashes } from './crash-registry.js';
 import { formatSubgraphError, logUnexpectedErrors } from './errors.js';
 import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
@@ -27,7 +27,6 @@ import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } 
 import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
 import { ensureStream } from './nats-streams.js';
 import { Outbox } from './outbox.js';
-import { configuredSecret, subgraphSecret } from './service-secrets.js';
 import { graphqlSpanPlugin } from './tracing.js';
 
 /** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
@@ -205,7 +204,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
   registerRuntimeGauges(runtime, consumers);
 
   // This subgraph's own secret, the only one its gateway hop accepts (service-secrets.ts).
-  const secret = configuredSecret(config.SUBGRAPH_SECRET, config.GATEWAY_SECRET ?? DEV_GATEWAY_SECRET, (m) => subgraphSecret(m, name));
+  const secret = subgraphSecretOf(config, name);
   const apollo = new ApolloServer<Ctx>({
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
     introspection: true,
