@@ -15,13 +15,13 @@
  *   The queries the gateway runs itself (`vetted`, a subscription's per event) are not counted.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { Counter, type Registry } from 'prom-client';
 import { boundedLabel } from '@courses/platform';
 import type { GatewayContext } from './subgraph-client.js';
 import { graphqlCjs } from './subscriptions/documents.js';
 
-const { Kind, TypeInfo, visit, visitWithTypeInfo, isObjectType, isInterfaceType } = graphqlCjs;
+const { Kind, TypeInfo, getOperationAST, visit, visitWithTypeInfo, isObjectType, isInterfaceType } = graphqlCjs;
 
 /**
  * The schema coordinates operation `operationName` of `document` selects (the only operation
@@ -29,12 +29,7 @@ const { Kind, TypeInfo, visit, visitWithTypeInfo, isObjectType, isInterfaceType 
  * `Type.field(arg:)` for each argument given. Empty when no operation matches.
  */
 export function selectedCoordinates(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): string[] {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const operation = operationName
-    ? operations.find((o) => o.name?.value === operationName)
-    : operations.length === 1
-      ? operations[0]
-      : undefined;
+  const operation = getOperationAST(document, operationName);
   if (!operation) return [];
   const fragments = new Map(document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])));
   const out = new Set<string>();
@@ -93,7 +88,7 @@ export class FieldUsage {
     const key = operationName ?? '';
     let children = byName.get(key);
     if (!children) {
-      const operation = this.label(operationName ?? operationOf(document)?.name?.value);
+      const operation = this.label(operationName ?? getOperationAST(document)?.name?.value);
       children = selectedCoordinates(schema, document, operationName).map((coordinate) => this.counter.labels({ operation, coordinate }));
       byName.set(key, children);
     }
@@ -110,10 +105,4 @@ export class FieldUsage {
       }),
     };
   }
-}
-
-/** The only operation of `document`, when it has one. */
-function operationOf(document: DocumentNode): OperationDefinitionNode | undefined {
-  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  return ops.length === 1 ? ops[0] : undefined;
 }

@@ -43,9 +43,12 @@ export interface DocumentParams {
 /** sha256 of `text` as lowercase hex: the manifests' and Apollo's `queryHash`. */
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/** The sha256 hex a `documentId` names (`sha256:<hex>` or the bare hex). */
+const hashOfDocumentId = (id: string): string => id.replace(/^sha256:/, '').toLowerCase();
+
 /** The hash a request names, from `documentId` or `extensions.persistedQuery.sha256Hash`; undefined when neither. */
 export function requestedHash(params: DocumentParams): string | undefined {
-  if (typeof params.documentId === 'string') return params.documentId.replace(/^sha256:/, '').toLowerCase();
+  if (typeof params.documentId === 'string') return hashOfDocumentId(params.documentId);
   const persisted = (params.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery;
   return typeof persisted?.sha256Hash === 'string' ? persisted.sha256Hash.toLowerCase() : undefined;
 }
@@ -173,7 +176,7 @@ export function trustedOnlyPlugin(trusted: TrustedDocuments): ApolloServerPlugin
  * the latter): `body` (POST) and `search` (GET) rewritten in place; unchanged without one.
  */
 export function documentIdAsPersistedQuery(body: unknown, search: URLSearchParams): void {
-  const persisted = (id: string) => ({ version: 1, sha256Hash: id.replace(/^sha256:/, '').toLowerCase() });
+  const persisted = (id: string) => ({ version: 1, sha256Hash: hashOfDocumentId(id) });
   if (body && typeof body === 'object' && !Array.isArray(body)) {
     const b = body as { documentId?: unknown; extensions?: Record<string, unknown> };
     if (typeof b.documentId === 'string') {
