@@ -423,16 +423,16 @@ export function redisServerBinary({ install = true } = {}) {
 
 /**
  * Starts a redis-server of this run on a free port, in memory only (rate-limit counts need no
- * persistence); stopped with the other started processes. @returns { url, how }, or undefined
+ * persistence); stopped with the other started processes. @returns { url, port, how, child }, or undefined
  * when there is no redis-server (the gateway then counts in its own memory).
  */
 export async function startRedis() {
   const bin = redisServerBinary();
   if (!bin) return undefined;
   const port = await freePort(6380);
-  startProcess('redis', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  const child = startProcess('redis', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
   await waitForPort(port, 'redis-server', 15_000);
-  return { url: `redis://127.0.0.1:${port}`, how: `started ${bin}` };
+  return { url: `redis://127.0.0.1:${port}`, port, how: `started ${bin}`, child };
 }
 
 /** MongoDB URI of database `db` on server `base`. */

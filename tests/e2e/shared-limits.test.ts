@@ -5,12 +5,12 @@
  * SERVICE_UNAVAILABLE. Runs a redis-server of its own (npm test finds or installs one; skipped
  * without, except under CI).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { eventually, gql } from '../../scripts/lib/graphql-client.js';
-import { freePort, portOpen, waitForPort } from '../../scripts/lib/provision.mjs';
+import { portOpen, startRedis } from '../../scripts/lib/provision.mjs';
 
 const REDIS = process.env.REDIS_SERVER_BIN === 'none' ? undefined : process.env.REDIS_SERVER_BIN;
 if (!REDIS && process.env.CI === 'true') throw new Error('CI: no redis-server (npm test installs Debian’s as root)');
@@ -38,9 +38,8 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
 
   beforeAll(async () => {
     sys = await startSystem();
-    port = await freePort();
-    redis = spawn(REDIS!, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    await waitForPort(port, 'redis-server', 15_000);
+    const started = (await startRedis())!;
+    [redis, port] = [started.child, started.port];
   }, 60_000);
 
   afterAll(async () => {
