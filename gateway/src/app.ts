@@ -47,7 +47,7 @@ import { FieldUsage } from './field-usage.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
 import { mutationRateLimit, operationLimits, variablePageCost } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
-import { ClientCaps } from './subscriptions/client-caps.js';
+import { ClientCaps, SharedConnectionCounts } from './subscriptions/client-caps.js';
 import { DocumentCache } from './subscriptions/documents.js';
 import { createSubscriptionEngine, type Executor } from './subscriptions/engine.js';
 import { EventHub } from './subscriptions/event-hub.js';
@@ -296,7 +296,9 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   // One document cache, engine and per-client cap for graphql-ws, SSE and multipart.
   const documents = new DocumentCache(limits.validationRules, limits.parseOptions);
   const clientAddress = clientAddressOf(trustedProxies(config));
-  const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT, clientAddress);
+  // Across replicas when they share a Redis, as the rate limits are.
+  const sharedCounts = redis ? new SharedConnectionCounts(redis) : undefined;
+  const caps = new ClientCaps(config.WS_MAX_SOCKETS_PER_CLIENT, clientAddress, sharedCounts, config.RATE_LIMITS_WITHOUT_REDIS);
   const engine = createSubscriptionEngine({
     execute,
     hub,
@@ -396,6 +398,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
           () => hub.close(),
           () => nc.drain(),
           ...dataSources.map((d) => () => d.close()),
+          async () => sharedCounts?.close(),
           async () => redis?.disconnect(),
         ],
         logger,

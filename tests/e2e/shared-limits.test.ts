@@ -1,12 +1,14 @@
 /**
- * Rate limits that hold across gateway replicas (gateway/src/limits.ts): two gateways counting in
- * one Redis allow a caller the limit once, not twice; and Redis going down takes no gateway down:
- * `RATE_LIMITS_WITHOUT_REDIS=open` counts in each process's memory, `closed` refuses
+ * Limits that hold across gateway replicas: two gateways counting in one Redis allow a caller the
+ * mutation rate limit (gateway/src/limits.ts) and a client address its connections
+ * (gateway/src/subscriptions/client-caps.ts) once, not twice; and Redis going down takes no
+ * gateway down: `RATE_LIMITS_WITHOUT_REDIS=open` counts in each process's memory, `closed` refuses
  * SERVICE_UNAVAILABLE. Runs a redis-server of its own (npm test finds or installs one; skipped
  * without, except under CI).
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { eventually, gql } from '../../scripts/lib/graphql-client.js';
@@ -48,6 +50,52 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     await sys?.stop();
   });
 
+  /** Opens a graphql-ws socket: the socket, or the HTTP status its upgrade was refused with. */
+  const socket = (g: RunningGateway) =>
+    new Promise<WebSocket | number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${g.port}/graphql`, 'graphql-transport-ws');
+      ws.on('open', () => resolve(ws));
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+  const sse = (g: RunningGateway, lectureId: string) =>
+    fetch(`${g.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id } }', variables: { id: lectureId } }),
+    });
+
+  it('allows a client address its connections once across two gateways, on every transport, and again as they close', async () => {
+    const lecture = await sys.openLecture(await sys.token('INSTRUCTOR', 'i-shared-limits'), 'Shared caps');
+    const caps = { WS_MAX_SOCKETS_PER_CLIENT: '3' };
+    const [a, b] = [await gateway(caps), await gateway(caps)];
+    const first = await socket(a);
+    const second = await socket(b);
+    expect([first, second].map((s) => (typeof s === 'number' ? s : 101))).toEqual([101, 101]);
+    const stream = await sse(a, lecture);
+    expect(stream.status).toBe(200);
+    // Three held across the two gateways: the fourth is refused on either, on either transport.
+    expect(await socket(a)).toBe(429);
+    expect(await socket(b)).toBe(429);
+    const refused = await sse(b, lecture);
+    expect(refused.status).toBe(429);
+    expect(codes((await refused.json()) as never)).toEqual(['TOO_MANY_CONNECTIONS']);
+    // One closes on a: b admits one more (and then none).
+    (first as WebSocket).close();
+    await eventually(
+      async () => {
+        const s = await socket(b);
+        if (typeof s === 'number') return false;
+        s.close();
+        return true;
+      },
+      10_000,
+      'a connection freed on one gateway admits one on the other',
+    );
+    await stream.body?.cancel();
+    (second as WebSocket).close();
+  }, 60_000);
+
   it('allows a caller the limit once across two gateways, and keeps every gateway serving when Redis goes, open or closed as configured', async () => {
     const [a, b] = [await gateway({}), await gateway({})];
     const closed = await gateway({ RATE_LIMITS_WITHOUT_REDIS: 'closed' });
@@ -73,5 +121,10 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     expect(c.errors?.[0]?.extensions?.retryAfterSeconds).toBe(1);
     expect((await gql(closed.url, '{ lectures(first: 1) { totalCount } }')).errors).toBeUndefined();
     for (const g of [a, b, closed]) expect((await fetch(`${g.url}/health/ready`)).status).toBe(200);
+    // Connection caps alike: open, each process counts its own; closed, refused 503.
+    const ws = await socket(a);
+    expect(typeof ws).not.toBe('number');
+    (ws as WebSocket).close();
+    expect(await socket(closed)).toBe(503);
   }, 60_000);
 });

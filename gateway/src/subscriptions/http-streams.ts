@@ -87,15 +87,20 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
   const heartbeatMs = opts.heartbeatMs ?? 5_000;
   const open = new Set<ServerResponse>();
 
-  /** Counts `res` against its client's cap until it closes; false (and a 429 sent) when the client is at its cap. */
-  function admit(req: IncomingMessage, res: ServerResponse): boolean {
-    if (!caps.allows(req)) {
-      sendJson(res, 429, {
-        errors: [{ message: `at most ${caps.max} connections per client`, extensions: { code: 'TOO_MANY_CONNECTIONS' } }],
-      });
+  /**
+   * Counts `res` against its client's cap until it closes; false (and the refusal sent: 429
+   * TOO_MANY_CONNECTIONS, or 503 while a shared cap cannot be counted) when it may not open.
+   */
+  async function admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const admission = await caps.acquire(req);
+    if ('refused' in admission) {
+      const code = admission.refused === 429 ? 'TOO_MANY_CONNECTIONS' : ErrorCode.SERVICE_UNAVAILABLE;
+      sendJson(res, admission.refused, { errors: [{ message: admission.message, extensions: { code } }] });
       return false;
     }
-    res.once('close', caps.hold(req));
+    // Gone while its admission was counted: nothing will close it again.
+    if (res.destroyed) return (admission.release(), false);
+    res.once('close', admission.release);
     open.add(res);
     res.once('close', () => open.delete(res));
     return true;
@@ -154,7 +159,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 
   async function sse(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
     const streaming = req.headers.accept === 'text/event-stream';
-    if (streaming && !admit(req, res)) return true;
+    if (streaming && !(await admit(req, res))) return true;
     const [out, init] = await sseHandler({
       method: req.method ?? 'GET',
       url: req.url ?? '/',
@@ -193,7 +198,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     if (operation?.operation !== 'subscription') return false; // queries and mutations: Apollo
     const errors = documents.validate(prepared.schema, prepared.document);
     if (errors.length) return (sendJson(res, 400, { errors: errors.map((e) => e.toJSON()) }), true);
-    if (!admit(req, res)) return true;
+    if (!(await admit(req, res))) return true;
     const results = await engine.subscribe(prepared);
     res.writeHead(200, { 'content-type': 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0"', 'cache-control': 'no-store' });
     const part = (json: string) => `\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}`;

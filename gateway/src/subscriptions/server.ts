@@ -126,8 +126,19 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         logger.info({ origin }, 'websocket refused: origin not allowed');
         return done(false, 403, 'origin not allowed');
       }
-      if (!caps.allows(req)) return done(false, 429, `at most ${caps.max} connections per client`);
-      done(true);
+      void caps.acquire(req).then(
+        (admission) => {
+          if ('refused' in admission) return done(false, admission.refused, admission.message);
+          // The TCP socket closes with the WebSocket, and also when the upgrade fails after this.
+          if (req.socket.destroyed) return (admission.release(), done(false, 400, 'gone'));
+          req.socket.once('close', admission.release);
+          done(true);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'websocket refused: connection cap not counted');
+          done(false, 503, 'connection caps cannot be counted now');
+        },
+      );
     },
   });
   /** Operations running now, across all sockets. */
@@ -217,7 +228,6 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
   );
 
   wss.on('connection', (socket, req) => {
-    socket.once('close', caps.hold(req));
     writeAhead(socket);
   });
   const stopKeepAlive = startKeepAlive(wss, opts.keepAliveMs ?? 15_000);
