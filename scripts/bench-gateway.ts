@@ -186,7 +186,11 @@ async function main(): Promise<void> {
     env: Object.fromEntries(
       SERVICES.map((s) => [
         s.name,
-        { NATS_NAMESPACE: NAMESPACE, LOG_LEVEL: 'warn', ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000', ...issuerEnv } : {}) },
+        {
+          NATS_NAMESPACE: NAMESPACE,
+          LOG_LEVEL: 'warn',
+          ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000', QUERY_RATE_LIMIT: '1000000', ...issuerEnv } : {}),
+        },
       ]),
     ),
   });

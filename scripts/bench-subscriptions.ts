@@ -175,7 +175,7 @@ async function main(): Promise<void> {
     await conn.close();
   }
   const ports = Object.fromEntries(SERVICES.map((s) => [s.name, s.port + 200]));
-  const gatewayEnv = { MUTATION_RATE_LIMIT: '1000000', WS_MAX_SOCKETS_PER_CLIENT: String(CLIENTS + 100) };
+  const gatewayEnv = { MUTATION_RATE_LIMIT: '1000000', QUERY_RATE_LIMIT: '1000000', WS_MAX_SOCKETS_PER_CLIENT: String(CLIENTS + 100) };
   const stack = await startStack({
     ports,
     databasePrefix: 'benchsub',

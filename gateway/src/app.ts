@@ -45,7 +45,7 @@ import { clientAddressOf } from './client-address.js';
 import { allowedOrigins, devDefault, gatewayEnv, routingOverrides, tokenPolicy, trustedProxies, type GatewayConfig } from './config.js';
 import { FieldUsage } from './field-usage.js';
 import { browserPage, PAGE_HEADERS } from './graphiql.js';
-import { mutationRateLimit, operationLimits, variablePageCost } from './limits.js';
+import { operationLimits, rateLimits, variablePageCost } from './limits.js';
 import { SubgraphDataSource, type GatewayContext } from './subgraph-client.js';
 import { ClientCaps, SharedConnectionCounts } from './subscriptions/client-caps.js';
 import { DocumentCache } from './subscriptions/documents.js';
@@ -253,7 +253,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       usage.plugin(),
       ...limits.plugins,
       ...(trusted.mode === 'only' ? [trustedOnlyPlugin(trusted)] : []),
-      mutationRateLimit(config, redis),
+      rateLimits(config, redis),
       ...(config.RESPONSE_CACHE
         ? [
             responseCachePlugin<GatewayContext>({
@@ -283,12 +283,12 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   );
   const deliveriesTotal = subscriptionCounter('subscription_deliveries_total', 'Subscription payloads sent to clients');
   const overflowsTotal = subscriptionCounter('subscription_overflows_total', 'Subscriptions ended with SUBSCRIPTION_OVERFLOW');
-  /** Runs an operation sent over a subscription transport, as `identity`, through Apollo's pipeline. */
-  const execute: Executor = async (document, variables, identity, operationName) => {
+  /** Runs an operation of a subscription transport (an event's query, or a client's own: see Executor), as `identity`, through Apollo's pipeline. */
+  const execute: Executor = async (document, variables, identity, operationName, client) => {
     // Fresh: an event says the entity just changed, so no cached answer will do.
     const res = await apollo.executeOperation(
       { query: document, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity, fresh: true, vetted: true } },
+      { contextValue: { identity, fresh: true, vetted: true, clientIp: client?.ip, internal: !client } },
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over subscription transports');
     return res.body.singleResult as never;

@@ -156,14 +156,22 @@ export const gatewayEnv = baseEnv.extend({
   MUTATION_RATE_LIMIT: z.coerce.number().int().positive().default(30),
   MUTATION_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
   /**
+   * Queries one caller may send per QUERY_RATE_WINDOW_SECONDS, on every transport, counted as
+   * mutations are (each query also stays under MAX_COST, so this bounds a caller's cost per second).
+   * The default is far above what a person's pages send (a few queries per page), and
+   * low enough that one client cannot keep a gateway busy.
+   */
+  QUERY_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+  QUERY_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(10),
+  /**
    * Redis the gateway replicas count rate limits in together (`redis://host:6379`); unset, each
    * process counts alone (fine for a single gateway).
    */
   REDIS_URL: z.string().url().optional(),
   /**
    * While Redis cannot be reached: `open` counts in each process's memory instead (N replicas then
-   * allow N times the limit) and logs it; `closed` refuses rate-limited operations
-   * SERVICE_UNAVAILABLE until Redis is back.
+   * allow N times the limit) and logs it; `closed` refuses rate-limited operations (and new
+   * subscription connections) SERVICE_UNAVAILABLE until Redis is back.
    */
   RATE_LIMITS_WITHOUT_REDIS: z.enum(['open', 'closed']).default('open'),
   /**

@@ -10,9 +10,9 @@
  *   multiplies a list by its literal `first`/`last`; one given by a variable counts as 1 when
  *   validating, so {@link variablePageCost} checks such an operation again with its variables'
  *   values written in (HTTP queries and mutations here; subscriptions in their engine).
- * - Per caller, a rate limit on mutations (rate-limiter-flexible): at most `MUTATION_RATE_LIMIT`
- *   per `MUTATION_RATE_WINDOW_SECONDS` for one token `sub`, or for one client address when
- *   anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. With `REDIS_URL` every
+ * - Per caller, a rate limit on mutations and one on queries (rate-limiter-flexible): at most
+ *   `MUTATION_RATE_LIMIT` per `MUTATION_RATE_WINDOW_SECONDS` (and `QUERY_RATE_LIMIT` per
+ *   `QUERY_RATE_WINDOW_SECONDS`) for one token `sub`, or for one client address when anonymous; past it, RATE_LIMITED with `retryAfterSeconds` and HTTP 429. With `REDIS_URL` every
  *   gateway replica counts in the same Redis (RateLimiterRedis), so N replicas allow the limit
  *   once; while Redis is down, `RATE_LIMITS_WITHOUT_REDIS` says what happens (`open`: each
  *   process counts in memory, rate-limiter-flexible's insurance limiter; `closed`:
@@ -130,56 +130,84 @@ function variablePageCostPlugin(check: VariablePageCost): ApolloServerPlugin<Gat
   };
 }
 
-/**
- * The mutation rate limit as an Apollo plugin (see the module doc). Queries and subscriptions
- * are not counted: the response cache and the subgraphs' DataLoaders absorb repeated reads.
- */
-export function mutationRateLimit(
-  c: Pick<GatewayConfig, 'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS' | 'RATE_LIMITS_WITHOUT_REDIS'>,
-  redis?: Redis,
-): ApolloServerPlugin<GatewayContext> {
-  const opts = { points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS };
-  const limiter = redis
+/** One operation type's limit: points per window. */
+interface Limit {
+  /** `mutations` or `queries`: the refusal's word and the Redis key prefix's */
+  name: string;
+  points: number;
+  /** seconds */
+  duration: number;
+}
+
+function limiterOf(limit: Limit, withoutRedis: 'open' | 'closed', redis?: Redis): RateLimiterMemory | RateLimiterRedis {
+  const opts = { points: limit.points, duration: limit.duration };
+  return redis
     ? new RateLimiterRedis({
         ...opts,
         storeClient: redis,
-        keyPrefix: 'courses:mutations',
-        insuranceLimiter: c.RATE_LIMITS_WITHOUT_REDIS === 'open' ? new RateLimiterMemory(opts) : undefined,
+        keyPrefix: `courses:${limit.name}`,
+        insuranceLimiter: withoutRedis === 'open' ? new RateLimiterMemory(opts) : undefined,
       })
     : new RateLimiterMemory(opts);
+}
+
+/** The refusal of an operation past its limit (RATE_LIMITED, HTTP 429), or while Redis cannot count (SERVICE_UNAVAILABLE, 503). */
+function refusal(limit: Limit, res: unknown): GraphQLError {
+  // Redis unreachable and no insurance limiter (RATE_LIMITS_WITHOUT_REDIS=closed).
+  if (!(res instanceof RateLimiterRes))
+    return new GraphQLError('the rate limit cannot be counted now (its store is unreachable); retry in a second', {
+      extensions: {
+        code: ErrorCode.SERVICE_UNAVAILABLE,
+        retryAfterSeconds: 1,
+        http: { status: 503, headers: new Map([['retry-after', '1']]) as unknown as Record<string, string> },
+      },
+    });
+  const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  return new GraphQLError(`too many ${limit.name}: at most ${limit.points} per ${limit.duration} s; retry in ${retryAfterSeconds} s`, {
+    extensions: {
+      code: ErrorCode.RATE_LIMITED,
+      retryAfterSeconds,
+      // Apollo Server sets these on the HTTP answer (it iterates a Map of headers).
+      http: {
+        status: 429,
+        headers: new Map([['retry-after', String(retryAfterSeconds)]]) as unknown as Record<string, string>,
+      },
+    },
+  });
+}
+
+/**
+ * The rate limits on mutations and on queries as an Apollo plugin (see the module doc), on every
+ * transport: HTTP, and the queries and mutations sent over graphql-ws, SSE and multipart (which
+ * run through Apollo's pipeline). Subscriptions themselves are bounded by the connection caps and
+ * the operations per socket; the queries the gateway runs for their events count against nobody
+ * (GatewayContext.internal).
+ */
+export function rateLimits(
+  c: Pick<
+    GatewayConfig,
+    'MUTATION_RATE_LIMIT' | 'MUTATION_RATE_WINDOW_SECONDS' | 'QUERY_RATE_LIMIT' | 'QUERY_RATE_WINDOW_SECONDS' | 'RATE_LIMITS_WITHOUT_REDIS'
+  >,
+  redis?: Redis,
+): ApolloServerPlugin<GatewayContext> {
+  const mutation: Limit = { name: 'mutations', points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS };
+  const query: Limit = { name: 'queries', points: c.QUERY_RATE_LIMIT, duration: c.QUERY_RATE_WINDOW_SECONDS };
+  const limiters = {
+    mutation: { limit: mutation, limiter: limiterOf(mutation, c.RATE_LIMITS_WITHOUT_REDIS, redis) },
+    query: { limit: query, limiter: limiterOf(query, c.RATE_LIMITS_WITHOUT_REDIS, redis) },
+  };
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ operation, contextValue }) {
-          if (operation?.operation !== 'mutation') return;
+          const type = operation?.operation;
+          if (contextValue.internal || (type !== 'mutation' && type !== 'query')) return;
+          const { limit, limiter } = limiters[type];
           const key = contextValue.identity ? `sub:${contextValue.identity.sub}` : `ip:${contextValue.clientIp ?? 'unknown'}`;
           try {
             await limiter.consume(key);
           } catch (res) {
-            // Redis unreachable and no insurance limiter (RATE_LIMITS_WITHOUT_REDIS=closed).
-            if (!(res instanceof RateLimiterRes))
-              throw new GraphQLError('the rate limit cannot be counted now (its store is unreachable); retry in a second', {
-                extensions: {
-                  code: ErrorCode.SERVICE_UNAVAILABLE,
-                  retryAfterSeconds: 1,
-                  http: { status: 503, headers: new Map([['retry-after', '1']]) as unknown as Record<string, string> },
-                },
-              });
-            const retryAfterSeconds = Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-            throw new GraphQLError(
-              `too many mutations: at most ${c.MUTATION_RATE_LIMIT} per ${c.MUTATION_RATE_WINDOW_SECONDS} s; retry in ${retryAfterSeconds} s`,
-              {
-                extensions: {
-                  code: ErrorCode.RATE_LIMITED,
-                  retryAfterSeconds,
-                  // Apollo Server sets these on the HTTP answer (it iterates a Map of headers).
-                  http: {
-                    status: 429,
-                    headers: new Map([['retry-after', String(retryAfterSeconds)]]) as unknown as Record<string, string>,
-                  },
-                },
-              },
-            );
+            throw refusal(limit, res);
           }
         },
       };

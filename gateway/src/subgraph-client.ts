@@ -34,6 +34,8 @@ export interface GatewayContext {
    * trusted-only check does not apply (trusted-documents.ts).
    */
   vetted?: boolean;
+  /** A query the gateway runs itself for a subscription event: no caller's rate limit counts it. */
+  internal?: boolean;
 }
 
 /** Words a subgraph that cannot be reached the way Apollo Gateway's own fetcher did (see formatGatewayError). */

@@ -91,7 +91,12 @@ export async function startOwnSystem(opts: OwnSystemOptions): Promise<Target> {
     ...(name === 'payment' ? { PAYMENT_LATENCY_MS: opts.paymentLatency } : {}),
     ...(name === 'registration' ? { MONGODB_URI: registrationUri.toString() } : {}),
     // Bench students send faster than the per-caller mutation limit allows a person.
-    ...(name === 'gateway' ? { MUTATION_RATE_LIMIT: process.env.MUTATION_RATE_LIMIT ?? '1000000' } : {}),
+    ...(name === 'gateway'
+      ? {
+          MUTATION_RATE_LIMIT: process.env.MUTATION_RATE_LIMIT ?? '1000000',
+          QUERY_RATE_LIMIT: process.env.QUERY_RATE_LIMIT ?? '1000000',
+        }
+      : {}),
     ...opts.env?.[name],
   });
   const stack = await startStack({

@@ -93,6 +93,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         LECTURE_URL: balancers.lecture.url,
         DASHBOARD_URL: balancers.dashboard.url,
         MUTATION_RATE_LIMIT: '1000000',
+        QUERY_RATE_LIMIT: '1000000',
         WS_MAX_SOCKETS_PER_CLIENT: '10000',
       };
     // Half the connections of a lone process each, so that the replicas together open no more

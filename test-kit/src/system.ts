@@ -169,6 +169,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
     // Test clients retry at once and in bulk, all from one address; the rate limit and the socket
     // cap have their own tests (e2e/limits.test.ts).
     MUTATION_RATE_LIMIT: '1000000',
+    QUERY_RATE_LIMIT: '1000000',
     WS_MAX_SOCKETS_PER_CLIENT: '10000',
     ...opts.gateway,
   };

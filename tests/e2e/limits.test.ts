@@ -132,6 +132,43 @@ describe('bounded operations', () => {
     expect((await gql(sys.url, '{ lectures(first: 1) { totalCount } }', {}, busy)).data).toBeTruthy();
   });
 
+  it('answers RATE_LIMITED past the query rate limit, on HTTP and over graphql-ws alike; the queries an event runs for a subscriber count against nobody', async () => {
+    const g = await startGateway({ ...sys.envOf('gateway'), PORT: '0', QUERY_RATE_LIMIT: '4', QUERY_RATE_WINDOW_SECONDS: '60' });
+    extra.push(g);
+    // An instructor of its own: this file's gateway allows each caller 5 mutations.
+    const lecture = await sys.openLecture(await sys.token('INSTRUCTOR', 'i-query-rate'), 'Query rate');
+    const reader = await sys.token('STUDENT', 's-reader');
+    const QUERY = '{ lectures(first: 1) { totalCount } }';
+    // A subscription first: its event queries run as the reader, and must not count.
+    const client = wsClient(g.url, reader);
+    const live = collect(client, 'subscription($id: ID!) { lectureUpdated(lectureId: $id) { id enrolledCount } }', { id: lecture });
+    await eventually(async () => g.hub.listeners > 0, 10_000, 'the subscription listening');
+    const overWs = () =>
+      new Promise<{ errors?: Array<{ extensions?: { code?: string } }> }>((resolve) => {
+        let answer: { errors?: Array<{ extensions?: { code?: string } }> } = {};
+        client.subscribe(
+          { query: QUERY },
+          { next: (r) => (answer = r as never), error: (e) => resolve({ errors: e as never }), complete: () => resolve(answer) },
+        );
+      });
+    const answers: Array<string | undefined> = [];
+    for (let i = 0; i < 3; i++) answers.push(codes(await gql(g.url, QUERY, {}, reader))[0]);
+    answers.push(codes(await overWs())[0]);
+    expect(answers).toEqual([undefined, undefined, undefined, undefined]);
+    const limited = await gql(g.url, QUERY, {}, reader);
+    expect(limited.status).toBe(429);
+    expect(codes(limited)).toEqual(['RATE_LIMITED']);
+    expect(limited.errors?.[0]?.message).toMatch(/too many queries: at most 4 per 60 s/);
+    expect(codes(await overWs())).toEqual(['RATE_LIMITED']);
+    // Another caller is not held back; the reader's subscription still gets its events.
+    expect(codes(await gql(g.url, QUERY, {}, await sys.token('STUDENT', 's-other-reader')))).toEqual([]);
+    await sys.register(lecture, await sys.token('STUDENT', 's-rate-register'));
+    await live.waitFor(1);
+    expect(live.results.at(-1)?.data?.lectureUpdated?.enrolledCount).toBe(1);
+    live.stop();
+    await client.dispose();
+  });
+
   it('hides field suggestions in production, and shows them in development', async () => {
     const dev = await gql(sys.url, '{ lecturez(first: 1) { totalCount } }');
     expect(JSON.stringify(dev.errors)).toMatch(/Did you mean/);

@@ -96,7 +96,7 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     (second as WebSocket).close();
   }, 60_000);
 
-  it('allows a caller the limit once across two gateways, and keeps every gateway serving when Redis goes, open or closed as configured', async () => {
+  it('allows a caller the mutation limit once across two gateways, and keeps every gateway serving when Redis goes, open or closed as configured', async () => {
     const [a, b] = [await gateway({}), await gateway({})];
     const closed = await gateway({ RATE_LIMITS_WITHOUT_REDIS: 'closed' });
     const student = await sys.token('STUDENT', 's-shared-limits');
@@ -119,7 +119,10 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     expect(c.status).toBe(503);
     expect(codes(c)).toEqual(['SERVICE_UNAVAILABLE']);
     expect(c.errors?.[0]?.extensions?.retryAfterSeconds).toBe(1);
-    expect((await gql(closed.url, '{ lectures(first: 1) { totalCount } }')).errors).toBeUndefined();
+    // Queries are rate-limited too: refused alike on the closed gateway, served on the open one.
+    const query = '{ lectures(first: 1) { totalCount } }';
+    expect(codes(await gql(closed.url, query, {}, other))).toEqual(['SERVICE_UNAVAILABLE']);
+    expect((await gql(a.url, query, {}, other)).errors).toBeUndefined();
     for (const g of [a, b, closed]) expect((await fetch(`${g.url}/health/ready`)).status).toBe(200);
     // Connection caps alike: open, each process counts its own; closed, refused 503.
     const ws = await socket(a);

@@ -28,7 +28,7 @@ export class ClientCaps {
    */
   constructor(
     readonly max: number,
-    private readonly addressOf: ClientAddress = (req) => req.socket.remoteAddress ?? '',
+    readonly addressOf: ClientAddress = (req) => req.socket.remoteAddress ?? '',
     private readonly shared?: SharedConnectionCounts,
     private readonly withoutStore: 'open' | 'closed' = 'open',
   ) {

@@ -51,12 +51,18 @@ import { ENTITY_ID_VAR } from './to-entity-query.js';
 
 const tracer = tracerOf('gateway');
 
-/** Runs an operation through the gateway as `identity`. */
+/**
+ * Runs an operation through the gateway as `identity`. `client` is given for an operation a client
+ * sent (a query or mutation over a subscription transport: counted against that caller's rate
+ * limits, anonymous ones by `client.ip`); without it the operation is one the gateway runs itself
+ * for an event, counted against nobody.
+ */
 export type Executor = (
   document: DocumentNode,
   variables: Record<string, unknown>,
   identity: Identity | undefined,
   operationName?: string | null,
+  client?: { ip: string },
 ) => Promise<ExecutionResult>;
 
 /**
@@ -71,6 +77,8 @@ export interface OperationContext {
   exp?: number;
   /** The position the client last saw (graphql-ws and multipart: `extensions.lastEventId`; SSE: `Last-Event-ID`). */
   lastEventId?: unknown;
+  /** The client's address (../client-address.ts), for the rate limits of anonymous callers. */
+  clientIp?: string;
 }
 
 export interface EngineOptions {

@@ -67,10 +67,15 @@ const JSON_TYPE = { 'content-type': 'application/json; charset=utf-8' };
 const EVENT_ID = /"extensions":\{"eventId":"([0-9a-f_.-]+)"\}\}+\n\n$/;
 
 /** Verifies the request's Authorization into an operation context; AuthError as a context that fails the operation. */
-async function contextOf(req: IncomingMessage, tokens: TokenPolicy, lastEventId: unknown): Promise<OperationContext | AuthError> {
+async function contextOf(
+  req: IncomingMessage,
+  tokens: TokenPolicy,
+  lastEventId: unknown,
+  clientIp: string,
+): Promise<OperationContext | AuthError> {
   try {
     const verified = await identityFromAuthorization(req.headers.authorization, tokens);
-    return { identity: verified?.identity, exp: verified?.exp, lastEventId };
+    return { identity: verified?.identity, exp: verified?.exp, lastEventId, clientIp };
   } catch (e) {
     if (e instanceof AuthError) return e;
     throw e;
@@ -127,7 +132,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
       return { status: 400, result: errorResult('GRAPHQL_PARSE_FAILED', (e as Error).message) };
     }
     const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
-    const context = await contextOf(req, opts.tokens, lastEventId);
+    const context = await contextOf(req, opts.tokens, lastEventId, caps.addressOf(req));
     if (context instanceof AuthError) return { status: context.status, result: errorResult(context.code, context.message) };
     const operationName = typeof params.operationName === 'string' ? params.operationName : undefined;
     opts.usage?.record(schema, document, operationName);
@@ -142,7 +147,14 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 
   const execute = (args: ExecutionArgs) => {
     const context = args.contextValue as OperationContext;
-    return opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, context.identity, args.operationName);
+    const client = { ip: context.clientIp ?? '' };
+    return opts.execute(
+      args.document,
+      (args.variableValues ?? {}) as Record<string, unknown>,
+      context.identity,
+      args.operationName,
+      client,
+    );
   };
 
   const sseHandler = createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({

@@ -179,13 +179,18 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       onComplete(ctx, id) {
         if (ctx.extra.operations?.delete(id)) operations--;
       },
+      // A result's errors as they are: graphql-ws calls `toJSON()` on each, which the errors of a
+      // result from Apollo's pipeline (already formatted, plain objects) do not have; the message's
+      // JSON.stringify calls it on those that do.
+      onNext: (_ctx, _id, _payload, _args, result) => result as never,
       async context(ctx, _id, payload): Promise<OperationContext> {
         const lastEventId = (payload.extensions as { lastEventId?: unknown } | undefined)?.lastEventId;
+        const clientIp = caps.addressOf(ctx.extra.request);
         const own = operationAuthorization(payload.extensions);
-        if (!own) return { identity: ctx.extra.identity, lastEventId };
+        if (!own) return { identity: ctx.extra.identity, lastEventId, clientIp };
         try {
           const verified = await identityFromAuthorization(own, opts.tokens);
-          return { identity: verified?.identity, exp: verified?.exp, lastEventId };
+          return { identity: verified?.identity, exp: verified?.exp, lastEventId, clientIp };
         } catch (e) {
           if (e instanceof AuthError) return { authError: e.message, authErrorCode: e.code };
           throw e;
@@ -218,7 +223,14 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       execute: (args) => {
         const context = args.contextValue as OperationContext;
         if (context.authError) return errorResult(context.authErrorCode ?? 'UNAUTHENTICATED', context.authError) as never;
-        return opts.execute(args.document, (args.variableValues ?? {}) as Record<string, unknown>, context.identity, args.operationName);
+        const client = { ip: context.clientIp ?? '' };
+        return opts.execute(
+          args.document,
+          (args.variableValues ?? {}) as Record<string, unknown>,
+          context.identity,
+          args.operationName,
+          client,
+        );
       },
     },
     wss,
