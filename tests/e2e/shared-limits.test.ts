@@ -32,6 +32,8 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       MUTATION_RATE_LIMIT: '4',
       MUTATION_RATE_WINDOW_SECONDS: '60',
+      QUERY_RATE_LIMIT: '4',
+      QUERY_RATE_WINDOW_SECONDS: '60',
       ...env,
     });
     gateways.push(g);
@@ -96,6 +98,23 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     (second as WebSocket).close();
   }, 60_000);
 
+  it('takes queries from the shared limit a block at a time, and never allows a caller more than the limit', async () => {
+    // 120 per window: each gateway takes blocks of 2 (a 60th), so a caller gets 119 or 120 across two.
+    const lease = { QUERY_RATE_LIMIT: '120', QUERY_RATE_WINDOW_SECONDS: '60' };
+    const [a, b] = [await gateway(lease), await gateway(lease)];
+    const reader = await sys.token('STUDENT', 's-leased-reads');
+    let ok = 0;
+    const refused = new Set<string>();
+    for (let i = 0; i < 130; i++) {
+      const r = await gql(i % 3 ? a.url : b.url, '{ lectures(first: 1) { totalCount } }', {}, reader);
+      if (r.errors) refused.add(String(codes(r)[0]));
+      else ok++;
+    }
+    expect(ok).toBeGreaterThanOrEqual(119);
+    expect(ok).toBeLessThanOrEqual(120);
+    expect([...refused]).toEqual(['RATE_LIMITED']);
+  }, 60_000);
+
   it('allows a caller the mutation limit once across two gateways, and keeps every gateway serving when Redis goes, open or closed as configured', async () => {
     const [a, b] = [await gateway({}), await gateway({})];
     const closed = await gateway({ RATE_LIMITS_WITHOUT_REDIS: 'closed' });
@@ -106,6 +125,10 @@ describe.skipIf(!REDIS)('rate limits shared through Redis', () => {
     expect(answers).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED', 'RATE_LIMITED']);
     const refused = await gql(b.url, MARK, {}, student);
     expect(refused.status).toBe(429);
+    // Queries alike, counted apart from mutations.
+    const reads: string[] = [];
+    for (const g of [a, b, a, b, b]) reads.push(codes(await gql(g.url, '{ lectures(first: 1) { totalCount } }', {}, student))[0] ?? 'OK');
+    expect(reads).toEqual(['OK', 'OK', 'OK', 'OK', 'RATE_LIMITED']);
 
     redis.kill('SIGKILL');
     await eventually(async () => !(await portOpen(port)), 10_000, 'redis gone');
