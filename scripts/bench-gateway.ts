@@ -8,7 +8,8 @@
  * HS256 JWTs and forwards the same identity headers and gateway secret), and drives each
  * gateway with autocannon for each query: the public catalog
  * (`lectures(first: 20) { totalCount edges { node { … } } }`) and the federated
- * `myRegistrations { … lecture { title price } payment { amount status } }` of that student.
+ * `myRegistrationsPage(first: 20) { edges { node { … lecture { title price } payment { amount status } } } }`
+ * of that student (the list field `myRegistrations` before it was deprecated: the same 6 registrations).
  * It prints RPS, p50/p99 latency, non-2xx and error answers, gateway CPU ms per request, and the
  * ratio of the two gateways. Figures only: nothing here asserts a timing.
  *
@@ -51,7 +52,8 @@ const NAMESPACE = 'bench';
 const HIVE_PORT = 4110;
 
 const CATALOG = 'query Catalog { lectures(first: 20) { totalCount edges { node { id title capacity price enrolledCount status } } } }';
-const MY_REGISTRATIONS = 'query Mine { myRegistrations { id status lecture { title price } payment { amount status } } }';
+const MY_REGISTRATIONS =
+  'query Mine { myRegistrationsPage(first: 20) { edges { node { id status lecture { title price } payment { amount status } } } } }';
 
 /** Hive Gateway's configuration: HS256 JWTs verified like ours, the same headers to the subgraphs. */
 function hiveConfig(jwtSecret: string, gatewaySecret: string): string {

@@ -34,8 +34,10 @@ const { values: opt } = parseArgs({
 });
 
 const READS = {
-  myRegistrations: '{ myRegistrations { id status lecture { title } payment { status } } }',
-  myDashboard: '{ myDashboard { registrationId lectureTitle registrationStatus paymentStatus updatedAt } }',
+  // The first page, as the student page reads it (the pages asked for the whole lists before the page fields).
+  myRegistrations: '{ myRegistrationsPage(first: 25) { totalCount edges { node { id status lecture { title } payment { status } } } } }',
+  myDashboard:
+    '{ myDashboardPage(first: 50) { totalCount edges { node { registrationId lectureTitle registrationStatus paymentStatus updatedAt } } } }',
 };
 
 /**

@@ -91,13 +91,24 @@ const counted = await eventually(
 );
 show('FR3  The lecture side learned of it  +  FR10 the instructor sees the enrolled count', counted);
 
-const mine = await gqlOk(url, `{ myRegistrations { id status lecture { title } payment { amount status } } }`, {}, student);
-show('FR9  Student looks up their registrations', mine.myRegistrations);
+const mine = await gqlOk(
+  url,
+  `{ myRegistrationsPage(first: 20) { totalCount edges { node { id status lecture { title } payment { amount status } } } } }`,
+  {},
+  student,
+);
+show('FR9  Student looks up their registrations (a page at a time)', mine.myRegistrationsPage);
 
 const dash = await eventually(
   async () => {
-    const d = await gqlOk(url, `{ myDashboard { registrationId lectureTitle registrationStatus paymentStatus } }`, {}, student);
-    return d.myDashboard.find((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED') ? d.myDashboard : undefined;
+    const d = await gqlOk(
+      url,
+      `{ myDashboardPage(first: 20) { edges { node { registrationId lectureTitle registrationStatus paymentStatus } } } }`,
+      {},
+      student,
+    );
+    const lines = d.myDashboardPage.edges.map((e: any) => e.node);
+    return lines.find((e: any) => e.registrationId === reg.id && e.paymentStatus === 'COMPLETED') ? lines : undefined;
   },
   15_000,
   'dashboard entry',

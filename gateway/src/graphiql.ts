@@ -36,11 +36,17 @@ mutation CancelRegistration($id: ID!) {
 }
 
 query MyRegistrations {
-  myRegistrations { id status cancellationReason lecture { title } payment { status } }
+  myRegistrationsPage(first: 20) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id status cancellationReason lecture { title } payment { status } } }
+  }
 }
 
 query MyDashboard {
-  myDashboard { registrationId lectureTitle registrationStatus paymentStatus updatedAt }
+  myDashboardPage(first: 20) {
+    edges { node { registrationId lectureTitle registrationStatus paymentStatus updatedAt } }
+  }
 }
 
 subscription WatchMyRegistrations {

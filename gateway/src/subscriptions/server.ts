@@ -239,9 +239,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
     0,
   );
 
-  wss.on('connection', (socket, req) => {
-    writeAhead(socket);
-  });
+  wss.on('connection', (socket) => writeAhead(socket));
   const stopKeepAlive = startKeepAlive(wss, opts.keepAliveMs ?? 15_000);
 
   return {

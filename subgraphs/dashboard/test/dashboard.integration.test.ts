@@ -67,6 +67,20 @@ describe('dashboard read model', () => {
     const again = (await h.call(Q, {}, me)).data.myDashboard;
     expect(again.find((e: any) => e.registrationId === 'r-a')).toMatchObject({ registrationStatus: 'CANCELED', paymentStatus: 'REFUNDED' });
   });
+
+  it('pages the dashboard, and refuses a cursor it did not issue', async () => {
+    const PAGE = `query($first: Int, $after: String) {
+      myDashboardPage(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { registrationId } } }
+    }`;
+    const all = (await h.call(Q, {}, me)).data.myDashboard.map((e: any) => e.registrationId);
+    const first = (await h.call(PAGE, { first: 1 }, me)).data.myDashboardPage;
+    expect([first.totalCount, first.pageInfo.hasNextPage, first.edges[0].node.registrationId]).toEqual([2, true, all[0]]);
+    const second = (await h.call(PAGE, { first: 1, after: first.pageInfo.endCursor }, me)).data.myDashboardPage;
+    expect([second.pageInfo.hasNextPage, second.edges.map((e: any) => e.node.registrationId)]).toEqual([false, [all[1]]]);
+    const bad = await h.call(PAGE, { after: Buffer.from('notification:abc').toString('base64url') }, me);
+    expect(bad.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    expect((await h.call(PAGE, { first: 0 }, me)).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+  });
 });
 
 describe('notifications inbox', () => {

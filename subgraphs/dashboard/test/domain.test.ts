@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advances, fold, RANK } from '../src/domain/dashboard.js';
+import { advances, fold, pageOf, RANK, type DashboardEntry } from '../src/domain/dashboard.js';
 
 describe('dashboard projection rules', () => {
   it('moves statuses forward only', () => {
@@ -45,5 +45,33 @@ describe('dashboard lines', () => {
       ['r2', null],
       ['r1', null],
     ]);
+  });
+});
+
+describe('dashboard pages', () => {
+  const line = (registrationId: string, s: number): DashboardEntry => ({
+    registrationId,
+    lectureId: 'l',
+    lectureTitle: 'T',
+    registrationStatus: 'CONFIRMED',
+    paymentStatus: null,
+    updatedAt: new Date(1_700_000_000_000 + s * 1000),
+  });
+  // fold's order: most recently changed first, then by registration id, newest first.
+  const lines = [line('r4', 9), line('r3', 5), line('r2', 5), line('r1', 1)];
+  const ids = (p: { items: DashboardEntry[] }) => p.items.map((l) => l.registrationId);
+
+  it('cut the lines after a position, equal times ordered by registration id', () => {
+    const first = pageOf(lines, 2);
+    expect([ids(first), first.totalCount, first.hasNextPage]).toEqual([['r4', 'r3'], 4, true]);
+    const after = pageOf(lines, 2, { updatedAt: lines[1]!.updatedAt, registrationId: 'r3' });
+    expect([ids(after), after.hasNextPage]).toEqual([['r2', 'r1'], false]);
+    expect(ids(pageOf(lines, 2, { updatedAt: lines[3]!.updatedAt, registrationId: 'r1' }))).toEqual([]);
+  });
+
+  it('continue where the last page ended when a line shown changed since (it moved to the top)', () => {
+    const changed = [line('r3', 12), line('r4', 9), line('r2', 5), line('r1', 1)];
+    // The first page ended at r3 as it stood at 5 s: r2 and r1 follow, r3 is not repeated.
+    expect(ids(pageOf(changed, 10, { updatedAt: lines[1]!.updatedAt, registrationId: 'r3' }))).toEqual(['r2', 'r1']);
   });
 });

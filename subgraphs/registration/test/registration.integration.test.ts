@@ -89,6 +89,28 @@ describe('registration subgraph', () => {
     expect((await h.call(REGISTER, { id }, student)).data.registerForLecture.status).toBe('CONFIRMED');
   });
 
+  it("pages the caller's registrations newest first, and refuses a cursor that is not one of theirs", async () => {
+    const pager = { sub: 's-pager', role: 'STUDENT' } as const;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await h.call(REGISTER, { id: await lecture() }, pager)).data.registerForLecture.id);
+    const PAGE = `query($first: Int, $after: String) {
+      myRegistrationsPage(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } }
+    }`;
+    const first = (await h.call(PAGE, { first: 2 }, pager)).data.myRegistrationsPage;
+    expect(first.totalCount).toBe(3);
+    expect(first.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([ids[2], ids[1]]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = (await h.call(PAGE, { first: 2, after: first.pageInfo.endCursor }, pager)).data.myRegistrationsPage;
+    expect(second.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([ids[0]]);
+    expect(second.pageInfo).toEqual({ hasNextPage: false, endCursor: second.edges[0].cursor });
+    // Another student's cursor, a malformed one, and a page size out of range.
+    const foreign = await h.call(PAGE, { after: first.pageInfo.endCursor }, { sub: 's-other-pager', role: 'STUDENT' });
+    expect(foreign.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+    expect((await h.call(PAGE, { after: 'nope' }, pager)).errors?.[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect((await h.call(PAGE, { first: 101 }, pager)).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
+    expect((await h.call(PAGE, {})).errors?.[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+
   it('resolves Registration entities for those who may see them, null for others', async () => {
     const id = await lecture();
     const reg = (await h.call(REGISTER, { id }, { sub: 's-ent', role: 'STUDENT' })).data.registerForLecture;

@@ -77,3 +77,29 @@ export function fold(facts: readonly Fact[]): DashboardEntry[] {
   }
   return out.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.registrationId < b.registrationId ? 1 : -1));
 }
+
+/** Where a page of the dashboard continues: after the line of `registrationId` as it stood at `updatedAt`. */
+export interface DashboardPosition {
+  updatedAt: Date;
+  registrationId: string;
+}
+
+/**
+ * One page of folded lines (in {@link fold}'s order): at most `first` (count) after `after`
+ * (exclusive), keyed by the line's order itself, not its index, so a line that changed between two
+ * pages moves to the top instead of shifting the next page. Also how many lines there are in all
+ * and whether more follow.
+ */
+export function pageOf(
+  lines: readonly DashboardEntry[],
+  first: number,
+  after?: DashboardPosition,
+): { items: DashboardEntry[]; totalCount: number; hasNextPage: boolean } {
+  const t = after?.updatedAt.getTime();
+  const start =
+    after === undefined
+      ? 0
+      : lines.findIndex((l) => l.updatedAt.getTime() < t! || (l.updatedAt.getTime() === t && l.registrationId < after.registrationId));
+  const rest = start === -1 ? [] : lines.slice(start);
+  return { items: rest.slice(0, first), totalCount: lines.length, hasNextPage: rest.length > first };
+}

@@ -19,6 +19,26 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** One page of the caller's dashboard, most recently changed first. */
+export type DashboardConnection = {
+  __typename?: 'DashboardConnection';
+  /** The page's lines, most recently changed first. */
+  edges: Array<DashboardEdge>;
+  /** Whether more follow, and where to continue. */
+  pageInfo: PageInfo;
+  /** Lines across all pages. */
+  totalCount: Scalars['Int']['output'];
+};
+
+/** One dashboard line of a page, with its cursor. */
+export type DashboardEdge = {
+  __typename?: 'DashboardEdge';
+  /** Opaque cursor; pass it as `after` to continue after this line. */
+  cursor: Scalars['String']['output'];
+  /** The line. */
+  node: DashboardEntry;
+};
+
 /**
  * One line of a student's dashboard: a registration and its payment state, from the
  * dashboard's own read model (built from registration and payment events; eventually consistent).
@@ -151,8 +171,17 @@ export type PaymentStatus =
 /** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   __typename?: 'Query';
-  /** The caller's dashboard, most recently changed first. Needs a signed-in caller. */
+  /**
+   * The caller's dashboard, most recently changed first: the first 100 lines only (see myDashboardPage).
+   * @deprecated Use myDashboardPage, a page at a time: this list holds the caller's 100 most recently changed lines only.
+   */
   myDashboard: Array<DashboardEntry>;
+  /**
+   * The caller's dashboard, most recently changed first, a page at a time: `first` 1 to 100
+   * (default 20), `after` a cursor from a previous page. A line that changes between two pages moves
+   * to the top of the first. Needs a signed-in caller.
+   */
+  myDashboardPage: DashboardConnection;
   /**
    * The caller's notifications, newest first: `first` (1-100, default 20) after cursor `after`;
    * only unread ones with `unreadOnly`. Needs a signed-in caller.
@@ -162,6 +191,13 @@ export type Query = {
   notification?: Maybe<Notification>;
   /** How many of the caller's notifications are unread. Needs a signed-in caller. */
   unreadNotificationCount: Scalars['Int']['output'];
+};
+
+
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
+export type QueryMyDashboardPageArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -272,13 +308,15 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = {
+  DashboardConnection: ResolverTypeWrapper<Omit<DashboardConnection, 'edges'> & { edges: Array<ResolversTypes['DashboardEdge']> }>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  DashboardEdge: ResolverTypeWrapper<Omit<DashboardEdge, 'node'> & { node: ResolversTypes['DashboardEntry'] }>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
   DashboardEntry: ResolverTypeWrapper<DashboardEntryModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Lecture: ResolverTypeWrapper<Lecture>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Notification: ResolverTypeWrapper<NotificationModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   NotificationConnection: ResolverTypeWrapper<Omit<NotificationConnection, 'edges'> & { edges: Array<ResolversTypes['NotificationEdge']> }>;
@@ -293,13 +331,15 @@ export type ResolversTypes = {
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = {
+  DashboardConnection: Omit<DashboardConnection, 'edges'> & { edges: Array<ResolversParentTypes['DashboardEdge']> };
+  Int: Scalars['Int']['output'];
+  DashboardEdge: Omit<DashboardEdge, 'node'> & { node: ResolversParentTypes['DashboardEntry'] };
+  String: Scalars['String']['output'];
   DashboardEntry: DashboardEntryModel;
   ID: Scalars['ID']['output'];
-  String: Scalars['String']['output'];
   DateTime: Scalars['DateTime']['output'];
   Lecture: Lecture;
   Mutation: Record<PropertyKey, never>;
-  Int: Scalars['Int']['output'];
   Notification: NotificationModel;
   Boolean: Scalars['Boolean']['output'];
   NotificationConnection: Omit<NotificationConnection, 'edges'> & { edges: Array<ResolversParentTypes['NotificationEdge']> };
@@ -307,6 +347,17 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Query: Record<PropertyKey, never>;
   Subscription: Record<PropertyKey, never>;
+};
+
+export type DashboardConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DashboardConnection'] = ResolversParentTypes['DashboardConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['DashboardEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type DashboardEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DashboardEdge'] = ResolversParentTypes['DashboardEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['DashboardEntry'], ParentType, ContextType>;
 };
 
 export type DashboardEntryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['DashboardEntry'] = ResolversParentTypes['DashboardEntry']> = {
@@ -362,6 +413,7 @@ export type PageInfoResolvers<ContextType = RequestContext, ParentType extends R
 
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   myDashboard?: Resolver<Array<ResolversTypes['DashboardEntry']>, ParentType, ContextType>;
+  myDashboardPage?: Resolver<ResolversTypes['DashboardConnection'], ParentType, ContextType, Partial<QueryMyDashboardPageArgs>>;
   myNotifications?: Resolver<ResolversTypes['NotificationConnection'], ParentType, ContextType, Partial<QueryMyNotificationsArgs>>;
   notification?: Resolver<Maybe<ResolversTypes['Notification']>, ParentType, ContextType, RequireFields<QueryNotificationArgs, 'id'>>;
   unreadNotificationCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -372,6 +424,8 @@ export type SubscriptionResolvers<ContextType = RequestContext, ParentType exten
 };
 
 export type Resolvers<ContextType = RequestContext> = {
+  DashboardConnection?: DashboardConnectionResolvers<ContextType>;
+  DashboardEdge?: DashboardEdgeResolvers<ContextType>;
   DashboardEntry?: DashboardEntryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Lecture?: LectureResolvers<ContextType>;

@@ -5,11 +5,13 @@ import {
   DateTimeScalar,
   ErrorCode,
   idCursor,
+  PAGE,
   pageSize,
   requireId,
   requireIdentity,
   type RequestContext,
 } from '@courses/platform';
+import { pageOf, type DashboardEntry, type DashboardPosition } from '../domain/dashboard.js';
 import type { Notification } from '../domain/notification.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { DashboardRepository } from '../infrastructure/dashboard-repository.js';
@@ -17,6 +19,19 @@ import type { NotificationRepository } from '../infrastructure/notification-repo
 
 /** Opaque cursor of a notification id in `myNotifications`, and back. */
 const cursor = idCursor('notification', 'myNotifications');
+/**
+ * Opaque cursor of a dashboard line in `myDashboardPage` (base64url of
+ * `dashboard:<updatedAt ms>:<registration id>`), and back.
+ */
+const lineCursor = {
+  encode: (l: DashboardEntry) => Buffer.from(`dashboard:${l.updatedAt.getTime()}:${l.registrationId}`).toString('base64url'),
+  /** @throws GraphQLError BAD_USER_INPUT (field `after`) for a cursor myDashboardPage did not issue */
+  decode(c: string): DashboardPosition {
+    const m = /^dashboard:(\d{1,15}):([^:]{1,64})$/.exec(Buffer.from(c, 'base64url').toString('utf8'));
+    if (!m) throw badInput('after', 'after is not a cursor returned by myDashboardPage');
+    return { updatedAt: new Date(Number(m[1])), registrationId: m[2]! };
+  },
+};
 /** Most ids one markNotificationsRead takes. */
 const MARK_MAX = 100;
 
@@ -24,7 +39,17 @@ export function dashboardResolvers(repo: DashboardRepository, inbox: Notificatio
   return {
     DateTime: DateTimeScalar,
     Query: {
-      myDashboard: (_: unknown, __: unknown, ctx: RequestContext) => repo.forStudent(requireIdentity(ctx).sub),
+      // Deprecated: the most recently changed PAGE.max lines only.
+      myDashboard: async (_: unknown, __: unknown, ctx: RequestContext) =>
+        (await repo.forStudent(requireIdentity(ctx).sub)).slice(0, PAGE.max),
+      myDashboardPage: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
+        const studentId = requireIdentity(ctx).sub;
+        const first = pageSize(args.first);
+        const after = args.after ? lineCursor.decode(args.after) : undefined;
+        const page = pageOf(await repo.forStudent(studentId), first, after);
+        const edges = page.items.map((node) => ({ cursor: lineCursor.encode(node), node }));
+        return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+      },
       myNotifications: async (
         _: unknown,
         args: { first?: number | null; after?: string | null; unreadOnly?: boolean | null },

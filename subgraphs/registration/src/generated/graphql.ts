@@ -140,10 +140,26 @@ export type Payment = {
 /** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
 export type Query = {
   __typename?: 'Query';
-  /** The caller's registrations, confirmed and canceled, newest first. */
+  /**
+   * The caller's registrations, newest first: the newest 100 only (see myRegistrationsPage).
+   * @deprecated Use myRegistrationsPage, a page at a time: this list holds the caller's newest 100 registrations only.
+   */
   myRegistrations: Array<Registration>;
+  /**
+   * The caller's registrations (waitlisted, confirmed and canceled), newest first, a page at a
+   * time: `first` 1 to 100 (default 20), `after` a cursor from a previous page. Needs a signed-in
+   * caller.
+   */
+  myRegistrationsPage: RegistrationConnection;
   /** A registration, for its student, the lecture's instructor or an admin; null for anyone else. */
   registration?: Maybe<Registration>;
+};
+
+
+/** What can be read: the catalog, registrations and the dashboard (each subgraph serves its part). */
+export type QueryMyRegistrationsPageArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -182,14 +198,14 @@ export type Registration = {
   waitlistPosition?: Maybe<Scalars['Int']['output']>;
 };
 
-/** One page of a lecture's registrations. */
+/** One page of registrations: a lecture's, or the caller's. */
 export type RegistrationConnection = {
   __typename?: 'RegistrationConnection';
   /** The page's registrations, newest first. */
   edges: Array<RegistrationEdge>;
   /** Whether more follow, and where to continue. */
   pageInfo: PageInfo;
-  /** Registrations of the lecture across all pages. */
+  /** Registrations across all pages. */
   totalCount: Scalars['Int']['output'];
 };
 
@@ -401,6 +417,7 @@ export type PaymentResolvers<ContextType = RequestContext, ParentType extends Re
 
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   myRegistrations?: Resolver<Array<ResolversTypes['Registration']>, ParentType, ContextType>;
+  myRegistrationsPage?: Resolver<ResolversTypes['RegistrationConnection'], ParentType, ContextType, Partial<QueryMyRegistrationsPageArgs>>;
   registration?: Resolver<Maybe<ResolversTypes['Registration']>, ParentType, ContextType, RequireFields<QueryRegistrationArgs, 'id'>>;
 };
 

@@ -41,6 +41,8 @@ const schema = new Schema<RegistrationDoc>(
 // A lecture's registrations, newest first, one page at a time (Lecture.registrations; MongoDB
 // uses it, FerretDB v1 scans).
 schema.index({ lectureId: 1, _id: -1 });
+// A student's registrations, newest first, one page at a time (myRegistrationsPage).
+schema.index({ studentId: 1, _id: -1 });
 
 function toRegistration(d: RegistrationDoc): Registration {
   return {
@@ -86,26 +88,29 @@ export class RegistrationRepository {
   }
 
   /** Visible registrations of a student, newest first. */
-  async findVisibleByStudent(studentId: string): Promise<Registration[]> {
+  /** A student's newest `limit` (count) visible registrations, newest first. */
+  async newestVisibleByStudent(studentId: string, limit: number): Promise<Registration[]> {
     const docs = await this.model
       .find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0 })
       .sort({ _id: -1 })
+      .limit(limit)
       .lean<RegistrationDoc[]>();
     return docs.map(toRegistration);
   }
 
   /**
-   * One page of a lecture's visible registrations, newest first: at most `first` (count) after the
-   * registration `afterId` (exclusive; ids grow with time), how many there are in all, and
-   * whether more follow. Reads `first + 1` documents and counts the rest, never loading them all.
-   * @returns undefined when `afterId` is not one of the lecture's visible registrations
+   * One page of a lecture's or a student's visible registrations, newest first: at most `first`
+   * (count) after the registration `afterId` (exclusive; ids grow with time), how many there are
+   * in all, and whether more follow. Reads `first + 1` documents and counts the rest, never
+   * loading them all.
+   * @returns undefined when `afterId` is not one of the scope's visible registrations
    */
-  async pageVisibleByLecture(
-    lectureId: string,
+  async pageVisible(
+    scope: { lectureId: string } | { studentId: string },
     first: number,
     afterId?: string,
   ): Promise<{ items: Registration[]; totalCount: number; hasNextPage: boolean } | undefined> {
-    const filter = { lectureId, status: { $in: VISIBLE_STATES } };
+    const filter = { ...scope, status: { $in: VISIBLE_STATES } };
     if (afterId !== undefined && !(await this.model.exists({ ...filter, _id: afterId }))) return undefined;
     const [docs, totalCount] = await Promise.all([
       this.model

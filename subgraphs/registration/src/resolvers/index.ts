@@ -7,6 +7,7 @@ import {
   idCursor,
   isId,
   loaderOf,
+  PAGE,
   pageSize,
   requireId,
   requireIdentity,
@@ -21,8 +22,18 @@ import type { CatalogRepository } from '../infrastructure/catalog-repository.js'
 import type { RegistrationRepository } from '../infrastructure/registration-repository.js';
 import type { WaitlistRepository } from '../infrastructure/waitlist-repository.js';
 
-/** Opaque cursor of a registration id in `Lecture.registrations`, and back. */
+/** Opaque cursors of a registration id in `Lecture.registrations` and in `myRegistrationsPage`, and back. */
 const cursor = idCursor('registration', 'Lecture.registrations');
+const myCursor = idCursor('registration', 'myRegistrationsPage');
+
+/** A page of registrations as a Relay connection. */
+function connectionOf(
+  page: { items: Registration[]; totalCount: number; hasNextPage: boolean },
+  encode: (id: string) => string,
+): { edges: { cursor: string; node: Registration }[]; totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null } } {
+  const edges = page.items.map((node) => ({ cursor: encode(node.id), node }));
+  return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}
 
 export function registrationResolvers(
   service: RegistrationService,
@@ -51,7 +62,19 @@ export function registrationResolvers(
     DateTime: DateTimeScalar,
     Query: {
       registration: (_: unknown, args: { id: string }, ctx: RequestContext) => visible(requireId(args.id), ctx),
-      myRegistrations: (_: unknown, __: unknown, ctx: RequestContext) => registrations.findVisibleByStudent(requireIdentity(ctx).sub),
+      // Deprecated: the newest PAGE.max only.
+      myRegistrations: (_: unknown, __: unknown, ctx: RequestContext) =>
+        registrations.newestVisibleByStudent(requireIdentity(ctx).sub, PAGE.max),
+      myRegistrationsPage: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx: RequestContext) => {
+        const studentId = requireIdentity(ctx).sub;
+        const page = await registrations.pageVisible(
+          { studentId },
+          pageSize(args.first),
+          args.after ? myCursor.decode(args.after) : undefined,
+        );
+        if (!page) throw badInput('after', 'after is not a cursor of your registrations');
+        return connectionOf(page, myCursor.encode);
+      },
     },
     Mutation: {
       registerForLecture: (_: unknown, args: { lectureId: string; waitlistIfFull?: boolean | null }, ctx: RequestContext) =>
@@ -91,14 +114,9 @@ export function registrationResolvers(
         if (!entry || !mayListLectureRegistrations(entry, ctx.identity)) return null;
         // One page, newest first, cut in the database (canceled registrations grow without
         // bound: the lecture's registrations are never all loaded).
-        const page = await registrations.pageVisibleByLecture(lecture.id, first, afterId);
+        const page = await registrations.pageVisible({ lectureId: lecture.id }, first, afterId);
         if (!page) throw badInput('after', "after is not a cursor of this lecture's registrations");
-        const edges = page.items.map((node) => ({ cursor: cursor.encode(node.id), node }));
-        return {
-          edges,
-          totalCount: page.totalCount,
-          pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-        };
+        return connectionOf(page, cursor.encode);
       },
     },
   };
