@@ -10,17 +10,25 @@
  * (`lectures(first: 20) { totalCount edges { node { … } } }`) and the federated
  * `myRegistrationsPage(first: 20) { edges { node { … lecture { title price } payment { amount status } } } }`
  * of that student (the list field `myRegistrations` before it was deprecated: the same 6 registrations).
- * It prints RPS, p50/p99 latency, non-2xx and error answers, gateway CPU ms per request, and the
- * ratio of the two gateways. Figures only: nothing here asserts a timing.
+ * This gateway runs twice, side by side on the same subgraphs: without its response cache (the
+ * figures every comparison uses: every private or changing query pays the full cost), and with it
+ * (port 4105), as deployed. It prints RPS, p50/p99 latency, non-2xx and error answers, gateway CPU
+ * ms per request (the process's CPU from /proc over the measured window, divided by the requests
+ * answered), and the ratio of this gateway without its cache to Hive Gateway. Figures only:
+ * nothing here asserts a timing.
  *
  * Options: --connections N (50), --seconds S (12 per gateway and query), --warmup S (3),
  * --json FILE, --tokens shared-secret|oidc: the student's token for this gateway, HS256 (default)
  * or an access token of the embedded identity provider (--alg ES256|RS256|EdDSA, default RS256),
- * verified against its published keys (Hive Gateway keeps HS256). With RESPONSE_CACHE=false this gateway runs without its response
- * cache.
+ * verified against its published keys (Hive Gateway keeps HS256). --profile: a CPU profile of
+ * this gateway (without its cache) over each measured window (scripts/lib/profile-preload.mjs, a
+ * node:inspector preload: NODE_OPTIONS refuses --cpu-prof), written under
+ * .data/profiles/gateway-<time>/ with its top frames (self time) printed. --workers N: this gateway
+ * (both runs of it) as N processes sharing its port (GATEWAY_WORKERS; CPU counted over the
+ * primary and its workers; not with --profile).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,10 +37,11 @@ import mongoose from 'mongoose';
 import { issueToken } from '@courses/gateway';
 import { startIdentityProvider } from '@courses/identity-provider';
 import { derivedSecrets } from './derive-secrets.mjs';
+import { topFrames } from './lib/cpu-profile.js';
 import { gql } from './lib/graphql-client.js';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
-import { devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
-import { SERVICES, startStack } from './lib/stack.mjs';
+import { DATA, devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { SERVICES, startReplica, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -42,14 +51,23 @@ const { values: opt } = parseArgs({
     json: { type: 'string' },
     tokens: { type: 'string', default: 'shared-secret' },
     alg: { type: 'string', default: 'RS256' },
+    profile: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
   },
 });
 if (!['shared-secret', 'oidc'].includes(opt.tokens!)) throw new Error('--tokens must be shared-secret or oidc');
+if (opt.profile && opt.workers !== '1') throw new Error('--profile profiles one gateway process: leave --workers at 1');
 const CONNECTIONS = Number(opt.connections);
 const SECONDS = Number(opt.seconds);
 const WARMUP = Number(opt.warmup);
 const NAMESPACE = 'bench';
 const HIVE_PORT = 4110;
+/** This gateway with its response cache on, beside the one without (ports 4100-4104). */
+const CACHED_PORT = 4105;
+const OURS = 'this gateway';
+const OURS_CACHED = 'this gateway, response cache';
+/** Where --profile writes this gateway's CPU profiles. */
+const PROFILES = path.join(DATA, 'profiles', `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 
 const CATALOG = 'query Catalog { lectures(first: 20) { totalCount edges { node { id title capacity price enrolledCount status } } } }';
 const MY_REGISTRATIONS =
@@ -136,15 +154,18 @@ async function load(url: string, body: string, token: string | undefined, second
   });
 }
 
-async function measure(name: string, url: string, pid: number, query: string, token: string | undefined): Promise<Row> {
+/** Loads `url` with `query` (warm-up, then the measured window); `profiled` is toggled (SIGUSR2) around the window. */
+async function measure(name: string, url: string, pid: number, query: string, token: string | undefined, profiled = false): Promise<Row> {
   const body = JSON.stringify({ query });
   // A sample answer must be right before speed means anything.
   const sample = await gql(url, query, {}, token);
   if (sample.errors?.length || !sample.data) throw new Error(`${name} answered ${JSON.stringify(sample).slice(0, 300)}`);
   await load(url, body, token, WARMUP);
+  if (profiled) process.kill(pid, 'SIGUSR2');
   const cpu0 = cpuSecondsOfTree(pid);
   const r = await load(url, body, token, SECONDS);
   const cpu = cpuSecondsOfTree(pid) - cpu0;
+  if (profiled) process.kill(pid, 'SIGUSR2');
   return {
     query: query.startsWith('query Catalog') ? 'catalog' : 'myRegistrations',
     gateway: name,
@@ -180,10 +201,12 @@ async function main(): Promise<void> {
   const issuerEnv: Record<string, string> = idp
     ? { OIDC_ISSUER: idp.issuer, OIDC_AUDIENCE: idp.audience, AUTH_MODE: 'oidc+shared-secret' }
     : {};
+  const preload = path.join(ROOT, 'scripts', 'lib', 'profile-preload.mjs');
   const stack = await startStack({
     ports,
     databasePrefix: 'bench',
     say,
+    nodeArgs: opt.profile ? { gateway: [`--import=${preload}`] } : undefined,
     // One instructor sets up every lecture, faster than the per-caller mutation limit allows.
     env: Object.fromEntries(
       SERVICES.map((s) => [
@@ -191,7 +214,17 @@ async function main(): Promise<void> {
         {
           NATS_NAMESPACE: NAMESPACE,
           LOG_LEVEL: 'warn',
-          ...(s.name === 'gateway' ? { MUTATION_RATE_LIMIT: '1000000', QUERY_RATE_LIMIT: '1000000', ...issuerEnv } : {}),
+          ...(s.name === 'gateway'
+            ? {
+                MUTATION_RATE_LIMIT: '1000000',
+                QUERY_RATE_LIMIT: '1000000',
+                RESPONSE_CACHE: 'false',
+                GATEWAY_WORKERS: opt.workers!,
+                PROFILE_DIR: PROFILES,
+                PROFILE_NAME: 'gateway',
+                ...issuerEnv,
+              }
+            : {}),
         },
       ]),
     ),
@@ -228,6 +261,8 @@ async function main(): Promise<void> {
     );
     hive = await startHive(supergraph, jwtSecret, gatewaySecret);
     const gatewayPid = stack.children.gateway.pid!;
+    const cached = await startReplica(stack, 'gateway', 'gateway-cached', CACHED_PORT, { RESPONSE_CACHE: 'true' });
+    const cachedUrl = `http://127.0.0.1:${CACHED_PORT}`;
     const rows: Row[] = [];
     say(
       `this gateway's student token: ${idp ? `${opt.alg} from the embedded identity provider (--tokens oidc)` : 'HS256 (shared secret)'}`,
@@ -236,12 +271,16 @@ async function main(): Promise<void> {
       [CATALOG, undefined],
       [MY_REGISTRATIONS, student],
     ] as const) {
-      rows.push(await measure('this gateway', gw, gatewayPid, query, token && ours));
+      rows.push(await measure(OURS, gw, gatewayPid, query, token && ours, opt.profile));
+      rows.push(await measure(OURS_CACHED, cachedUrl, cached.pid!, query, token && ours));
       rows.push(await measure('Hive Gateway 2.15.1', `http://127.0.0.1:${HIVE_PORT}`, hive.pid!, query, token));
     }
     console.table(rows);
     const ratios = ['catalog', 'myRegistrations'].map((q) => {
-      const [ours, theirs] = rows.filter((r) => r.query === q);
+      const [ours, theirs] = [
+        rows.find((r) => r.query === q && r.gateway === OURS)!,
+        rows.find((r) => r.query === q && r.gateway.startsWith('Hive'))!,
+      ];
       return {
         query: q,
         rpsRatio: Number((ours.rps / theirs.rps).toFixed(2)),
@@ -249,13 +288,10 @@ async function main(): Promise<void> {
         cpuRatio: Number((ours.cpuMsPerRequest / theirs.cpuMsPerRequest).toFixed(2)),
       };
     });
-    say('this gateway ÷ Hive Gateway (RPS above 1 and p99 below 1 favour this gateway):');
+    say('this gateway (no response cache) ÷ Hive Gateway (RPS above 1 and p99 below 1 favour this gateway):');
     console.table(ratios);
-    if (opt.json)
-      writeFileSync(
-        opt.json,
-        JSON.stringify({ rows, ratios, responseCache: process.env.RESPONSE_CACHE !== 'false', tokens: opt.tokens, alg: opt.alg }, null, 2),
-      );
+    if (opt.profile) await printProfiles();
+    if (opt.json) writeFileSync(opt.json, JSON.stringify({ rows, ratios, tokens: opt.tokens, alg: opt.alg }, null, 2));
   } finally {
     if (hive && hive.exitCode === null) {
       hive.kill('SIGTERM');
@@ -263,6 +299,17 @@ async function main(): Promise<void> {
     }
     await stack.stop();
     await idp?.stop();
+  }
+}
+
+/** Prints the top frames (self time) of each profile --profile wrote: one per measured window of this gateway. */
+async function printProfiles(): Promise<void> {
+  const written = () => (existsSync(PROFILES) ? readdirSync(PROFILES).filter((n) => n.endsWith('.cpuprofile')) : []);
+  for (let i = 0; i < 50 && written().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  // One per query, in the order measured: the catalog's, then myRegistrations'.
+  for (const f of written().sort((a, b) => a.length - b.length || a.localeCompare(b))) {
+    say(`CPU profile of this gateway under load (${path.join(PROFILES, f)}), self time:`);
+    console.table(topFrames(path.join(PROFILES, f), 30));
   }
 }
 

@@ -54,6 +54,7 @@ import { EventHub } from './subscriptions/event-hub.js';
 import { createHttpStreams, type HttpStreams } from './subscriptions/http-streams.js';
 import { startSubscriptionServer, type SubscriptionServer } from './subscriptions/server.js';
 import { documentIdAsPersistedQuery, TrustedDocuments, trustedOnlyPlugin } from './trusted-documents.js';
+import { clusterMetricsOf } from './workers.js';
 
 export type { GatewayContext };
 
@@ -318,6 +319,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
     graceMs: config.SHUTDOWN_GRACE_MS,
     drainDelayMs: config.SHUTDOWN_DELAY_MS,
     metricsAccess: metricsAccess(config, true),
+    // Under GATEWAY_WORKERS, every worker's metrics summed (workers.ts).
+    metricsText: clusterMetricsOf(metrics.registry),
     // Queries and mutations need no NATS; live updates resume after an outage: reported, not unready.
     readiness: { supergraph: () => !!apiSchema },
     degradedBy: { nats: () => natsReady(nc) },

@@ -193,6 +193,12 @@ export const gatewayEnv = baseEnv.extend({
       },
       { message: 'comma-separated CIDRs or addresses (e.g. 10.0.0.0/8), or loopback, linklocal, uniquelocal' },
     ),
+  /**
+   * Gateway processes sharing the port on this machine (node:cluster; workers.ts): 1 runs the
+   * gateway in this process. More use more cores; run them with REDIS_URL so that limits and caps
+   * hold across them.
+   */
+  GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   /** Open WebSockets one client address may hold. */
   WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(20),
   /** Operations one WebSocket may run at once. */

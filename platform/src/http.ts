@@ -73,6 +73,11 @@ export interface ServiceHostOptions<Ctx extends BaseContext> {
   metrics: ServiceMetrics;
   /** Who may read `GET /metrics` (default `open`). */
   metricsAccess?: MetricsAccess;
+  /**
+   * The `GET /metrics` answer (Prometheus text format) when it is not this process's registry alone:
+   * a gateway worker answers the sum of all workers' (gateway/src/workers.ts).
+   */
+  metricsText?: () => Promise<string>;
   /** Milliseconds to wait for in-flight requests on stop. */
   graceMs?: number;
   /** Milliseconds to go on serving, not ready, before a stop closes the listener (default 0). */
@@ -214,8 +219,9 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
         if (access !== 'open' && !sameSecret(req.headers.authorization, `Bearer ${access.token}`)) {
           return sendJson(res, 401, { error: 'metrics need Authorization: Bearer <METRICS_TOKEN>' });
         }
+        const text = await (opts.metricsText ?? (() => metrics.registry.metrics()))();
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return void res.end(await metrics.registry.metrics());
+        return void res.end(text);
       }
       const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
       const extra = opts.routes?.[route];
