@@ -66,6 +66,18 @@ export type Executor = (
 ) => Promise<ExecutionResult>;
 
 /**
+ * Runs a query or mutation a client sent over a subscription transport (`args.contextValue` is
+ * its {@link OperationContext}): refused as that context says when its token was, else counted
+ * against that client (its identity, or its address when anonymous).
+ */
+export function executeForClient(execute: Executor, args: ExecutionArgs): Promise<ExecutionResult> | ExecutionResult {
+  const context = args.contextValue as OperationContext;
+  if (context.authError) return errorResult(context.authErrorCode ?? 'UNAUTHENTICATED', context.authError);
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  return execute(args.document, variables, context.identity, args.operationName, { ip: context.clientIp ?? '' });
+}
+
+/**
  * The per-operation context every transport builds: the caller, or why the operation's own
  * token was refused, when that token expires (epoch seconds), and the position to resume from.
  */

@@ -30,7 +30,7 @@ import type { FieldUsage } from '../field-usage.js';
 import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import type { DocumentCache } from './documents.js';
-import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
+import { errorResult, executeForClient, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
 import { WRITE_AHEAD_BYTES } from './write-turn.js';
 
 export interface HttpStreamsOptions {
@@ -145,17 +145,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     };
   }
 
-  const execute = (args: ExecutionArgs) => {
-    const context = args.contextValue as OperationContext;
-    const client = { ip: context.clientIp ?? '' };
-    return opts.execute(
-      args.document,
-      (args.variableValues ?? {}) as Record<string, unknown>,
-      context.identity,
-      args.operationName,
-      client,
-    );
-  };
+  const execute = (args: ExecutionArgs) => executeForClient(opts.execute, args);
 
   const sseHandler = createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({
     validate: (schema, document) => documents.validate(schema, document) as never,

@@ -38,7 +38,7 @@ import type { FieldUsage } from '../field-usage.js';
 import type { TrustedDocuments } from '../trusted-documents.js';
 import type { ClientCaps } from './client-caps.js';
 import { graphqlCjs, type DocumentCache } from './documents.js';
-import { errorResult, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
+import { executeForClient, type Executor, type OperationContext, type SubscriptionEngine } from './engine.js';
 import { startKeepAlive } from './keepalive.js';
 import { operationAuthorization, originAllowed } from './socket-auth.js';
 import { beforeWrite, WRITE_AHEAD_BYTES, type Corkable } from './write-turn.js';
@@ -220,18 +220,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         ctx.extra.operations?.clear();
       },
       subscribe: (args) => engine.subscribe(args) as never,
-      execute: (args) => {
-        const context = args.contextValue as OperationContext;
-        if (context.authError) return errorResult(context.authErrorCode ?? 'UNAUTHENTICATED', context.authError) as never;
-        const client = { ip: context.clientIp ?? '' };
-        return opts.execute(
-          args.document,
-          (args.variableValues ?? {}) as Record<string, unknown>,
-          context.identity,
-          args.operationName,
-          client,
-        );
-      },
+      execute: (args) => executeForClient(opts.execute, args) as never,
     },
     wss,
     // No keep-alive of graphql-ws's own (a timer per socket, all of one burst's sockets pinged
