@@ -25,7 +25,8 @@
  * node:inspector preload: NODE_OPTIONS refuses --cpu-prof), written under
  * .data/profiles/gateway-<time>/ with its top frames (self time) printed. --workers N: this gateway
  * (both runs of it) as N processes sharing its port (GATEWAY_WORKERS; CPU counted over the
- * primary and its workers; not with --profile).
+ * primary and its workers; not with --profile). --node-args "…": Node options for this gateway,
+ * after its own (e.g. `--max-semi-space-size=64`: the last of a V8 flag wins).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -53,6 +54,7 @@ const { values: opt } = parseArgs({
     alg: { type: 'string', default: 'RS256' },
     profile: { type: 'boolean', default: false },
     workers: { type: 'string', default: '1' },
+    'node-args': { type: 'string' },
   },
 });
 if (!['shared-secret', 'oidc'].includes(opt.tokens!)) throw new Error('--tokens must be shared-secret or oidc');
@@ -206,7 +208,7 @@ async function main(): Promise<void> {
     ports,
     databasePrefix: 'bench',
     say,
-    nodeArgs: opt.profile ? { gateway: [`--import=${preload}`] } : undefined,
+    nodeArgs: { gateway: [...(opt.profile ? [`--import=${preload}`] : []), ...(opt['node-args']?.split(' ').filter(Boolean) ?? [])] },
     // One instructor sets up every lecture, faster than the per-caller mutation limit allows.
     env: Object.fromEntries(
       SERVICES.map((s) => [
