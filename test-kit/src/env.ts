@@ -25,3 +25,19 @@ export function mongoUri(name: string): string {
 export function uniqueTag(prefix = 't'): string {
   return `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
+
+/**
+ * Whether a suite's tool is here, for `describe.skipIf(!toolAvailable(…))`. On a developer's
+ * machine a missing tool skips its suite (said in the test's name); where every suite must run
+ * (`REQUIRE_TEST_TOOLS=1`, as .ci/run sets, or `CI=true`) it fails the file instead, so that no
+ * suite passes by not running.
+ * @param name what is missing, e.g. `chromium`
+ * @param available whether it was found
+ * @param how where it comes from, for the failure's message
+ * @throws Error when it is missing and every suite must run
+ */
+export function toolAvailable(name: string, available: boolean, how: string): boolean {
+  if (!available && (process.env.REQUIRE_TEST_TOOLS === '1' || process.env.CI === 'true'))
+    throw new Error(`${name} is missing and every suite must run here (REQUIRE_TEST_TOOLS=1 or CI=true): ${how}`);
+  return available;
+}

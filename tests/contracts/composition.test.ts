@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { buildASTSchema, parse, validate, type GraphQLObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { toolAvailable } from '@courses/test-kit/env';
 import { pageOperations } from '../../gateway/src/app.js';
 import { composeSupergraph, supergraphPath } from '../../schema/scripts/compose.mjs';
 import { derivedSecrets } from '../../scripts/derive-secrets.mjs';
@@ -125,7 +126,11 @@ describe('typed resolvers', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const hasCompose = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
+  const hasCompose = toolAvailable(
+    'docker-compose',
+    spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0,
+    'apt-get install docker-compose (Debian’s needs no Docker engine; .ci/run installs it)',
+  );
   const file = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
   const services = ['registration', 'payment', 'lecture', 'dashboard', 'gateway'];
   const natsPasswords = Object.fromEntries([...services, 'operator'].map((s) => [`NATS_${s.toUpperCase()}_PASSWORD`, `pw-${s}`.repeat(8)]));

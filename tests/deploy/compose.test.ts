@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { toolAvailable } from '@courses/test-kit/env';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { freePort, natsServerBinary } from '../../scripts/lib/provision.mjs';
 import { parseImage, projectImages } from '../../scripts/pin-images.mjs';
@@ -40,10 +41,12 @@ function interpolate(template: string, env: Record<string, string>): string {
   return template.replace(/\$\{([A-Z_]+)(?::[?-][^}]*)?\}/g, (_m, name: string) => env[name] ?? '');
 }
 
+const hasNats = toolAvailable('nats-server', !!natsServerBinary(), 'npm test installs one; or set NATS_SERVER_BIN');
+const hasOpenssl = toolAvailable('openssl', spawnSync('openssl', ['version']).status === 0, 'apt-get install openssl');
 const children: ChildProcess[] = [];
 afterAll(() => children.forEach((c) => c.kill()));
 
-describe.skipIf(!natsServerBinary())('the compose recipe’s NATS passwords', () => {
+describe.skipIf(!hasNats)('the compose recipe’s NATS passwords', () => {
   it('start the server and let each service in, whatever characters a generated password has (but " and \\)', async () => {
     const compose = parseYaml(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
       services: { nats: { environment: Record<string, string> } };
@@ -120,7 +123,7 @@ describe("docker compose's Keycloak profile", () => {
   });
 });
 
-describe.skipIf(!natsServerBinary() || spawnSync('openssl', ['version']).status !== 0)("the README's compose recipe", () => {
+describe.skipIf(!hasNats || !hasOpenssl)("the README's compose recipe", () => {
   it("makes a .env holding every secret docker-compose.yml requires, with which its NATS server's configuration passes nats-server's check, run after run", async () => {
     const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
     const recipe = /```sh\n(for v in GATEWAY_SECRET[\s\S]*?)\ndocker compose up --build\n```/.exec(readme)?.[1];

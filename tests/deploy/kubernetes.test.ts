@@ -22,6 +22,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { toolAvailable } from '@courses/test-kit/env';
 import { gatewayEnv } from '../../gateway/src/config.js';
 import { dashboardEnv } from '../../subgraphs/dashboard/src/wiring.js';
 import { lectureEnv } from '../../subgraphs/lecture/src/wiring.js';
@@ -54,7 +55,9 @@ const SERVICES = Object.keys(ENV_SCHEMAS);
 const SUBGRAPHS = SERVICES.filter((s) => s !== 'gateway');
 
 /** The checker npm test built (scripts/lib/provision.mjs); without Go there is none, and these tests are skipped. */
-const CHECK = process.env.K8S_CHECK_BIN;
+const CHECK = toolAvailable('the manifests checker', !!process.env.K8S_CHECK_BIN, 'npm test builds it with Go (scripts/lib/tools.mjs)')
+  ? process.env.K8S_CHECK_BIN
+  : undefined;
 
 /** The objects `dir` renders to, once each decoded strictly (the checker fails otherwise). */
 function render(dir: string): Obj[] {

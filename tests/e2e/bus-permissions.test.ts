@@ -29,6 +29,7 @@ import {
   publishEvent,
   readDeadLetters,
 } from '@courses/platform';
+import { toolAvailable } from '@courses/test-kit/env';
 import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
@@ -265,7 +266,7 @@ describe('deploy/nats.conf', () => {
 });
 
 describe('NATS over TLS', () => {
-  const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+  const hasOpenssl = toolAvailable('openssl', spawnSync('openssl', ['version']).status === 0, 'apt-get install openssl');
 
   it.skipIf(!hasOpenssl)("connects a service that trusts the server's CA (NATS_TLS_CA_FILE), and no client that does not", async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nats-tls-'));
