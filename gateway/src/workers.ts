@@ -8,17 +8,28 @@
  *
  * The primary runs no gateway. It forks the workers, starts a new one when one dies unexpectedly
  * (after 1 s), passes SIGTERM/SIGINT on and exits when they have drained, and answers `/metrics`
- * for all of them: a worker asked for its metrics asks the primary, which sums every worker's
- * registry (prom-client's AggregatorRegistry).
+ * for all of them: a worker asked for its metrics asks the primary, which collects the registry of
+ * every worker that has started (a starting one is left out rather than waited for) and sums them
+ * (prom-client's `AggregatorRegistry.aggregate`).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Logger } from '@courses/platform';
 
-const ASK = 'courses:metrics?';
-const ANSWER = 'courses:metrics';
-type Ask = { type: typeof ASK; id: number };
-type Answer = { type: typeof ANSWER; id: number; text?: string; error?: string };
+/** One registry's metrics as getMetricsAsJSON gives them. */
+type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Messages between the primary and its workers (node:cluster IPC). */
+type Message =
+  | { type: 'courses:metrics-ready' }
+  | { type: 'courses:metrics-ask'; id: number }
+  | { type: 'courses:metrics-sum'; id: number; text?: string; error?: string }
+  | { type: 'courses:metrics-collect'; id: number }
+  | { type: 'courses:metrics-part'; id: number; metrics: RegistryJson };
+
+/** How long the primary waits for each worker's registry, and a worker for the sum (ms). */
+const COLLECT_MS = 2_000;
+const SUM_MS = 5_000;
 
 /**
  * Forks `n` workers of this process's entry point and supervises them until a stop signal has
@@ -27,23 +38,51 @@ type Answer = { type: typeof ANSWER; id: number; text?: string; error?: string }
  * @param logger the primary's
  */
 export function superviseWorkers(n: number, logger: Logger): void {
-  const aggregator = new AggregatorRegistry();
+  /** Workers whose registry can be asked for (they said so once started). */
+  const started = new Set<Worker>();
   let stopping = false;
   let failed = false;
+  let nextCollect = 0;
+  const parts = new Map<number, { metrics: RegistryJson[]; waiting: number; done: () => void }>();
+
+  /** Every started worker's metrics, summed (Prometheus text); a worker that does not answer within COLLECT_MS is left out. */
+  const sum = () =>
+    new Promise<string>((resolve) => {
+      const id = ++nextCollect;
+      const entry = { metrics: [] as RegistryJson[], waiting: started.size, done: () => undefined as void };
+      const finish = () => {
+        clearTimeout(timer);
+        parts.delete(id);
+        resolve(AggregatorRegistry.aggregate(entry.metrics).metrics());
+      };
+      const timer = setTimeout(finish, COLLECT_MS);
+      entry.done = finish;
+      parts.set(id, entry);
+      if (entry.waiting === 0) return finish();
+      for (const w of started) w.send({ type: 'courses:metrics-collect', id } satisfies Message);
+    });
+
   const fork = () => {
     const worker = cluster.fork();
-    worker.on('message', (m: Ask) => {
-      if (m?.type !== ASK) return;
-      aggregator.clusterMetrics().then(
-        (text) => worker.send({ type: ANSWER, id: m.id, text } satisfies Answer),
-        (err: Error) => worker.send({ type: ANSWER, id: m.id, error: err.message } satisfies Answer),
-      );
+    worker.on('message', (m: Message) => {
+      if (m?.type === 'courses:metrics-ready') started.add(worker);
+      else if (m?.type === 'courses:metrics-part') {
+        const entry = parts.get(m.id);
+        if (!entry) return;
+        entry.metrics.push(m.metrics);
+        if (--entry.waiting === 0) entry.done();
+      } else if (m?.type === 'courses:metrics-ask')
+        sum().then(
+          (text) => worker.send({ type: 'courses:metrics-sum', id: m.id, text } satisfies Message),
+          (err: Error) => worker.send({ type: 'courses:metrics-sum', id: m.id, error: err.message } satisfies Message),
+        );
     });
     return worker;
   };
   for (let i = 0; i < n; i++) fork();
   logger.info({ workers: n }, 'gateway workers started');
   cluster.on('exit', (worker: Worker, code, signal) => {
+    started.delete(worker);
     if (stopping) {
       // A worker still starting has no handler yet: SIGTERM ends it at once, with nothing to drain.
       if (code !== 0 && signal !== 'SIGTERM') failed = true;
@@ -65,35 +104,37 @@ export function superviseWorkers(n: number, logger: Logger): void {
 }
 
 /**
- * In a worker: `registry` joins the primary's sum, and the returned function reads that sum (the
- * host's `/metrics` answer). Outside a worker: undefined (the host reads its own registry).
+ * In a worker: `registry` is offered to the primary's sum, and the returned function reads that
+ * sum (the host's `/metrics` answer). Outside a worker: undefined (the host reads its own registry).
  * @throws (from the returned function) when the primary does not answer within 5 s
  */
 export function clusterMetricsOf(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
-  AggregatorRegistry.setRegistries([registry]);
-  // Constructing one installs prom-client's worker side: it answers the primary's requests.
-  new AggregatorRegistry();
+  const send = (m: Message) => process.send!(m);
   const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
   let next = 0;
-  process.on('message', (m: Answer) => {
-    if (m?.type !== ANSWER) return;
-    const w = waiting.get(m.id);
-    waiting.delete(m.id);
-    if (m.text !== undefined) w?.resolve(m.text);
-    else w?.reject(new Error(m.error ?? 'no metrics'));
+  process.on('message', (m: Message) => {
+    if (m?.type === 'courses:metrics-collect')
+      void registry.getMetricsAsJSON().then((metrics) => send({ type: 'courses:metrics-part', id: m.id, metrics }));
+    else if (m?.type === 'courses:metrics-sum') {
+      const w = waiting.get(m.id);
+      waiting.delete(m.id);
+      if (m.text !== undefined) w?.resolve(m.text);
+      else w?.reject(new Error(m.error ?? 'no metrics'));
+    }
   });
+  send({ type: 'courses:metrics-ready' });
   return () =>
     new Promise<string>((resolve, reject) => {
       const id = ++next;
       const timer = setTimeout(() => {
         waiting.delete(id);
-        reject(new Error('the primary did not answer with the workers’ metrics within 5 s'));
-      }, 5_000);
+        reject(new Error(`the primary did not answer with the workers’ metrics within ${SUM_MS} ms`));
+      }, SUM_MS);
       waiting.set(id, {
         resolve: (t) => (clearTimeout(timer), resolve(t)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       });
-      process.send!({ type: ASK, id } satisfies Ask);
+      send({ type: 'courses:metrics-ask', id });
     });
 }
