@@ -231,15 +231,13 @@ export function rateLimits(
   const mutation: Limit = { name: 'mutations', points: c.MUTATION_RATE_LIMIT, duration: c.MUTATION_RATE_WINDOW_SECONDS };
   const query: Limit = { name: 'queries', points: c.QUERY_RATE_LIMIT, duration: c.QUERY_RATE_WINDOW_SECONDS };
   const queries = limiterOf(query, c.RATE_LIMITS_WITHOUT_REDIS, redis);
+  const block = queryBlock(query.points);
   const limiters = {
     mutation: { limit: mutation, limiter: limiterOf(mutation, c.RATE_LIMITS_WITHOUT_REDIS, redis) },
     // Queries are many: counted in Redis a block at a time (LeasedLimiter); mutations one by one.
     query: {
       limit: query,
-      limiter:
-        queries instanceof RateLimiterRedis && queryBlock(query.points) > 1
-          ? new LeasedLimiter(queries, queryBlock(query.points))
-          : queries,
+      limiter: queries instanceof RateLimiterRedis && block > 1 ? new LeasedLimiter(queries, block) : queries,
     },
   };
   return {

@@ -49,14 +49,13 @@ export function superviseWorkers(n: number, logger: Logger): void {
   const sum = () =>
     new Promise<string>((resolve) => {
       const id = ++nextCollect;
-      const entry = { metrics: [] as RegistryJson[], waiting: started.size, done: () => undefined as void };
       const finish = () => {
         clearTimeout(timer);
         parts.delete(id);
         resolve(AggregatorRegistry.aggregate(entry.metrics).metrics());
       };
+      const entry = { metrics: [] as RegistryJson[], waiting: started.size, done: finish };
       const timer = setTimeout(finish, COLLECT_MS);
-      entry.done = finish;
       parts.set(id, entry);
       if (entry.waiting === 0) return finish();
       for (const w of started) w.send({ type: 'courses:metrics-collect', id } satisfies Message);

@@ -33,3 +33,23 @@ export function idCursor(kind: string, connection: string): { encode: (id: strin
     },
   };
 }
+
+/** One page as a repository answers it: its items, how many there are in all, whether more follow. */
+export interface Page<T> {
+  items: T[];
+  totalCount: number;
+  hasNextPage: boolean;
+}
+
+/** A Relay connection: the page's edges with their cursors, `totalCount` and `pageInfo`. */
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  totalCount: number;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** `page` as a Relay connection, each item's cursor made by `cursorOf`. */
+export function connectionOf<T>(page: Page<T>, cursorOf: (item: T) => string): Connection<T> {
+  const edges = page.items.map((node) => ({ cursor: cursorOf(node), node }));
+  return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

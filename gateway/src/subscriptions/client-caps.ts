@@ -170,11 +170,9 @@ export class SharedConnectionCounts {
     if (this.redis.status !== 'ready') return 'unavailable';
     try {
       const ok = await this.redis.capsAdmit(this.key(address), this.replicas, this.replica, max, mine, this.windowMs);
-      if (ok === 1) return 'admitted';
-      // Refused: write this replica's count as it is now (another upgrade of the address may have
-      // written one that included this attempt).
-      this.set(address, (this.counts().get(address) ?? 1) - 1);
-      return 'refused';
+      // Refused: ClientCaps releases the reservation, which writes this replica's count as it is
+      // then (another upgrade of the address may have written one that included this attempt).
+      return ok === 1 ? 'admitted' : 'refused';
     } catch {
       return 'unavailable';
     }

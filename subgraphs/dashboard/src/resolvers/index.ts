@@ -2,6 +2,7 @@
 import {
   appError,
   badInput,
+  connectionOf,
   DateTimeScalar,
   ErrorCode,
   idCursor,
@@ -46,9 +47,7 @@ export function dashboardResolvers(repo: DashboardRepository, inbox: Notificatio
         const studentId = requireIdentity(ctx).sub;
         const first = pageSize(args.first);
         const after = args.after ? lineCursor.decode(args.after) : undefined;
-        const page = pageOf(await repo.forStudent(studentId), first, after);
-        const edges = page.items.map((node) => ({ cursor: lineCursor.encode(node), node }));
-        return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+        return connectionOf(pageOf(await repo.forStudent(studentId), first, after), lineCursor.encode);
       },
       myNotifications: async (
         _: unknown,
@@ -62,9 +61,7 @@ export function dashboardResolvers(repo: DashboardRepository, inbox: Notificatio
           [after] = await inbox.findByIds(who.sub, [cursor.decode(args.after)]);
           if (!after) throw badInput('after', 'after is not a cursor of your notifications');
         }
-        const page = await inbox.page(who.sub, first, after, !!args.unreadOnly);
-        const edges = page.items.map((node) => ({ cursor: cursor.encode(node.id), node }));
-        return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+        return connectionOf(await inbox.page(who.sub, first, after, !!args.unreadOnly), (n) => cursor.encode(n.id));
       },
       unreadNotificationCount: (_: unknown, __: unknown, ctx: RequestContext) => inbox.unreadCount(requireIdentity(ctx).sub),
       notification: async (_: unknown, args: { id: string }, ctx: RequestContext) => {

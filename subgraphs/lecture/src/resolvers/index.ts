@@ -2,7 +2,17 @@
  * Inbound adapter: GraphQL resolvers of the lecture subgraph. Thin: check the arguments'
  * shape and who is asking, then call the use case (writes) or the repository (reads).
  */
-import { appError, ErrorCode, idCursor, loaderOf, pageSize, requireId, requireRole, type RequestContext } from '@courses/platform';
+import {
+  appError,
+  connectionOf,
+  ErrorCode,
+  idCursor,
+  loaderOf,
+  pageSize,
+  requireId,
+  requireRole,
+  type RequestContext,
+} from '@courses/platform';
 import type { LectureService } from '../application/lecture-service.js';
 import type { Lecture, LectureStatus } from '../domain/lecture.js';
 import type { Resolvers } from '../generated/graphql.js';
@@ -21,13 +31,7 @@ export function lectureResolvers(service: LectureService, repo: LectureRepositor
       lectures: async (_: unknown, args: { first?: number | null; after?: string | null; status?: LectureStatus | null }) => {
         const first = pageSize(args.first);
         const afterId = args.after ? cursor.decode(args.after) : undefined;
-        const page = await repo.page(first, afterId, args.status ?? undefined);
-        const edges = page.items.map((node) => ({ cursor: cursor.encode(node.id), node }));
-        return {
-          edges,
-          totalCount: page.totalCount,
-          pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-        };
+        return connectionOf(await repo.page(first, afterId, args.status ?? undefined), (l) => cursor.encode(l.id));
       },
       managedLectures: (_: unknown, __: unknown, ctx: RequestContext) => {
         const who = requireRole(ctx, 'INSTRUCTOR', 'ADMIN');

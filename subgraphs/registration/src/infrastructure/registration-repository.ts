@@ -87,15 +87,14 @@ export class RegistrationRepository {
     return this.recent.get(id);
   }
 
-  /** Visible registrations of a student, newest first. */
   /** A student's newest `limit` (count) visible registrations, newest first. */
   async newestVisibleByStudent(studentId: string, limit: number): Promise<Registration[]> {
-    const docs = await this.model
-      .find({ studentId, status: { $in: VISIBLE_STATES } }, { outbox: 0 })
-      .sort({ _id: -1 })
-      .limit(limit)
-      .lean<RegistrationDoc[]>();
-    return docs.map(toRegistration);
+    return (await this.newest({ studentId, status: { $in: VISIBLE_STATES } }, limit)).map(toRegistration);
+  }
+
+  /** The newest `limit` (count) documents matching `filter`, without their outbox. */
+  private newest(filter: Record<string, unknown>, limit: number): Promise<RegistrationDoc[]> {
+    return this.model.find(filter, { outbox: 0 }).sort({ _id: -1 }).limit(limit).lean<RegistrationDoc[]>().exec();
   }
 
   /**
@@ -113,11 +112,7 @@ export class RegistrationRepository {
     const filter = { ...scope, status: { $in: VISIBLE_STATES } };
     if (afterId !== undefined && !(await this.model.exists({ ...filter, _id: afterId }))) return undefined;
     const [docs, totalCount] = await Promise.all([
-      this.model
-        .find(afterId === undefined ? filter : { ...filter, _id: { $lt: afterId } }, { outbox: 0 })
-        .sort({ _id: -1 })
-        .limit(first + 1)
-        .lean<RegistrationDoc[]>(),
+      this.newest(afterId === undefined ? filter : { ...filter, _id: { $lt: afterId } }, first + 1),
       this.model.countDocuments(filter),
     ]);
     return { items: docs.slice(0, first).map(toRegistration), totalCount, hasNextPage: docs.length > first };

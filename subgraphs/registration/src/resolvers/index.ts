@@ -2,6 +2,7 @@
 import {
   appError,
   badInput,
+  connectionOf,
   DateTimeScalar,
   ErrorCode,
   idCursor,
@@ -25,15 +26,6 @@ import type { WaitlistRepository } from '../infrastructure/waitlist-repository.j
 /** Opaque cursors of a registration id in `Lecture.registrations` and in `myRegistrationsPage`, and back. */
 const cursor = idCursor('registration', 'Lecture.registrations');
 const myCursor = idCursor('registration', 'myRegistrationsPage');
-
-/** A page of registrations as a Relay connection. */
-function connectionOf(
-  page: { items: Registration[]; totalCount: number; hasNextPage: boolean },
-  encode: (id: string) => string,
-): { edges: { cursor: string; node: Registration }[]; totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null } } {
-  const edges = page.items.map((node) => ({ cursor: encode(node.id), node }));
-  return { edges, totalCount: page.totalCount, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
-}
 
 export function registrationResolvers(
   service: RegistrationService,
@@ -73,7 +65,7 @@ export function registrationResolvers(
           args.after ? myCursor.decode(args.after) : undefined,
         );
         if (!page) throw badInput('after', 'after is not a cursor of your registrations');
-        return connectionOf(page, myCursor.encode);
+        return connectionOf(page, (r) => myCursor.encode(r.id));
       },
     },
     Mutation: {
@@ -116,7 +108,7 @@ export function registrationResolvers(
         // bound: the lecture's registrations are never all loaded).
         const page = await registrations.pageVisible({ lectureId: lecture.id }, first, afterId);
         if (!page) throw badInput('after', "after is not a cursor of this lecture's registrations");
-        return connectionOf(page, cursor.encode);
+        return connectionOf(page, (r) => cursor.encode(r.id));
       },
     },
   };
