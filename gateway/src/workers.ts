@@ -9,11 +9,11 @@
  * The primary runs no gateway. It forks the workers, starts a new one when one dies unexpectedly
  * (after 1 s), passes SIGTERM/SIGINT on and exits when they have drained, and answers `/metrics`
  * for all of them: a worker asked for its metrics asks the primary, which collects the registry of
- * every worker that has started (a starting one is left out rather than waited for) and sums them
+ * every worker that is listening (a starting one is left out rather than waited for) and sums them
  * (prom-client's `AggregatorRegistry.aggregate`).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Logger } from '@courses/platform';
 
 /** One registry's metrics as getMetricsAsJSON gives them. */
@@ -21,7 +21,6 @@ type RegistryJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** Messages between the primary and its workers (node:cluster IPC). */
 type Message =
-  | { type: 'courses:metrics-ready' }
   | { type: 'courses:metrics-ask'; id: number }
   | { type: 'courses:metrics-sum'; id: number; text?: string; error?: string }
   | { type: 'courses:metrics-collect'; id: number }
@@ -38,14 +37,14 @@ const SUM_MS = 5_000;
  * @param logger the primary's
  */
 export function superviseWorkers(n: number, logger: Logger): void {
-  /** Workers whose registry can be asked for (they said so once started). */
-  const started = new Set<Worker>();
+  /** Workers serving (node:cluster's `listening`): those whose registry is asked for. */
+  const serving = new Set<Worker>();
   let stopping = false;
   let failed = false;
   let nextCollect = 0;
   const parts = new Map<number, { metrics: RegistryJson[]; waiting: number; done: () => void }>();
 
-  /** Every started worker's metrics, summed (Prometheus text); a worker that does not answer within COLLECT_MS is left out. */
+  /** Every serving worker's metrics, summed (Prometheus text); a worker that does not answer within COLLECT_MS is left out. */
   const sum = () =>
     new Promise<string>((resolve) => {
       const id = ++nextCollect;
@@ -54,18 +53,17 @@ export function superviseWorkers(n: number, logger: Logger): void {
         parts.delete(id);
         resolve(AggregatorRegistry.aggregate(entry.metrics).metrics());
       };
-      const entry = { metrics: [] as RegistryJson[], waiting: started.size, done: finish };
+      const entry = { metrics: [] as RegistryJson[], waiting: serving.size, done: finish };
       const timer = setTimeout(finish, COLLECT_MS);
       parts.set(id, entry);
       if (entry.waiting === 0) return finish();
-      for (const w of started) w.send({ type: 'courses:metrics-collect', id } satisfies Message);
+      for (const w of serving) w.send({ type: 'courses:metrics-collect', id } satisfies Message);
     });
 
   const fork = () => {
     const worker = cluster.fork();
     worker.on('message', (m: Message) => {
-      if (m?.type === 'courses:metrics-ready') started.add(worker);
-      else if (m?.type === 'courses:metrics-part') {
+      if (m?.type === 'courses:metrics-part') {
         const entry = parts.get(m.id);
         if (!entry) return;
         entry.metrics.push(m.metrics);
@@ -78,10 +76,12 @@ export function superviseWorkers(n: number, logger: Logger): void {
     });
     return worker;
   };
+  // A worker listens once its gateway is up, its answers to the collection installed before.
+  cluster.on('listening', (worker: Worker) => serving.add(worker));
   for (let i = 0; i < n; i++) fork();
   logger.info({ workers: n }, 'gateway workers started');
   cluster.on('exit', (worker: Worker, code, signal) => {
-    started.delete(worker);
+    serving.delete(worker);
     if (stopping) {
       // A worker still starting has no handler yet: SIGTERM ends it at once, with nothing to drain.
       if (code !== 0 && signal !== 'SIGTERM') failed = true;
@@ -103,12 +103,15 @@ export function superviseWorkers(n: number, logger: Logger): void {
 }
 
 /**
- * In a worker: `registry` is offered to the primary's sum, and the returned function reads that
+ * In a worker: `registry` (with a `gateway_workers` gauge of 1, so that the sum says how many
+ * workers it covers) is offered to the primary's sum, and the returned function reads that
  * sum (the host's `/metrics` answer). Outside a worker: undefined (the host reads its own registry).
  * @throws (from the returned function) when the primary does not answer within 5 s
  */
 export function clusterMetricsOf(registry: Registry): (() => Promise<string>) | undefined {
   if (!cluster.isWorker) return undefined;
+  // 1 per worker: summed, how many workers the answer covers.
+  new Gauge({ name: 'gateway_workers', help: 'Gateway workers whose metrics this answer sums', registers: [registry] }).set(1);
   const send = (m: Message) => process.send!(m);
   const waiting = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
   let next = 0;
@@ -122,7 +125,6 @@ export function clusterMetricsOf(registry: Registry): (() => Promise<string>) | 
       else w?.reject(new Error(m.error ?? 'no metrics'));
     }
   });
-  send({ type: 'courses:metrics-ready' });
   return () =>
     new Promise<string>((resolve, reject) => {
       const id = ++next;

@@ -27,8 +27,10 @@ describe('gateway workers', () => {
       env: { ...process.env, ...sys.envOf('gateway'), PORT: String(port), GATEWAY_WORKERS: '2', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    await eventually(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200, 30_000, 'workers ready');
-  }, 60_000);
+    await eventually(async () => (await fetch(`${url}/health/ready`).catch(() => undefined))?.status === 200, 30_000, 'a worker ready');
+    // Both serving: /metrics sums the workers that listen, and says how many.
+    await eventually(async () => (await summed((l) => /^gateway_workers[{ ]/.test(l))) === 2, 30_000, 'both workers serving');
+  }, 90_000);
 
   afterAll(async () => {
     if (primary?.exitCode === null) primary.kill('SIGKILL');
@@ -51,14 +53,16 @@ describe('gateway workers', () => {
     });
     return !((await r.json()) as { errors?: unknown }).errors;
   };
-  /** graphql_operations_total of `operation` as `/metrics` reports it. */
-  const counted = async (operation: string) => {
+  /** The sum of the samples `/metrics` reports on the lines `pick` chooses. */
+  const summed = async (pick: (line: string) => boolean) => {
     const text = await (await fetch(`${url}/metrics`, { headers: { connection: 'close' } })).text();
     return text
       .split('\n')
-      .filter((l) => l.startsWith('graphql_operations_total{') && l.includes(`operation="${operation}"`))
+      .filter(pick)
       .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
   };
+  /** graphql_operations_total of `operation` as `/metrics` reports it. */
+  const counted = (operation: string) => summed((l) => l.startsWith('graphql_operations_total{') && l.includes(`operation="${operation}"`));
 
   it('serves every query, and /metrics sums what both workers served', async () => {
     expect(await workerPids()).toHaveLength(2);
