@@ -4,7 +4,7 @@
  * service, oldest first: which consumer, which stream and sequence, how many deliveries, why, and
  * the message. It reads and changes nothing else.
  *
- * Connects as the `operator` NATS user (platform/src/nats-auth.ts): NATS_URL (default the
+ * Connects as the `operator` NATS user (platform/src/messaging/nats-auth.ts): NATS_URL (default the
  * running `npm start`'s, from .data/nats/url), NATS_USER / NATS_PASSWORD (default the operator
  * and this checkout's dev password, .data/dev-secrets.json), NATS_NAMESPACE.
  */

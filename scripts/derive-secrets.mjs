@@ -2,7 +2,7 @@
 /**
  * `npm run secrets` (or `node scripts/derive-secrets.mjs [ENV_FILE]`, which needs no install):
  * prints, as `NAME=value` lines for a .env file or a Kubernetes Secret, the secret of each
- * internal hop derived from the gateway's `GATEWAY_SECRET` (platform/src/service-secrets.ts):
+ * internal hop derived from the gateway's `GATEWAY_SECRET` (platform/src/service/service-secrets.ts):
  * `<SUBGRAPH>_SUBGRAPH_SECRET` for each subgraph (give it to that subgraph as `SUBGRAPH_SECRET`)
  * and `CHARGE_SECRET` (registration and payment). `GATEWAY_SECRET` is read from ENV_FILE when
  * given (e.g. `.env`), else from the environment.

@@ -1,6 +1,6 @@
 /**
  * `npm run nats:config`: the nats-server configuration of this system's event bus, one user per
- * service with the permissions of its role (BUS in @courses/contracts; platform/src/nats-auth.ts).
+ * service with the permissions of its role (BUS in @courses/contracts; platform/src/messaging/nats-auth.ts).
  *
  *   npm run nats:config                 the deployment's config, passwords read from the server's
  *                                       environment (NATS_<SERVICE>_PASSWORD), to stdout

@@ -2,15 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   baseEnv,
+  chargeSecret,
   chargeSecretOf,
   chargeSecretSetting,
   ConfigError,
+  DERIVE_FROM_GATEWAY_SECRET,
   DEV_GATEWAY_SECRET,
   DEV_JWT_SECRET,
   loadConfig,
   subgraphEnv,
-} from '../src/config.js';
-import { chargeSecret, DERIVE_FROM_GATEWAY_SECRET, subgraphSecret } from '../src/service-secrets.js';
+  subgraphSecret,
+} from '../src/service/index.js';
 
 /** A service schema with a second secret and the dev sign-in flag, as the gateway's. */
 const schema = baseEnv.extend({

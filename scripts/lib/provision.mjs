@@ -132,13 +132,13 @@ export function natsServerBinary() {
   return natsServerTool();
 }
 
-/** platform/src/nats-auth.ts from the build: the services' NATS users (BUS) and the server configuration. */
+/** platform/src/messaging/nats-auth.ts from the build: the services' NATS users (BUS) and the server configuration. */
 export async function natsAuth() {
-  return import(pathToFileURL(path.join(ROOT, 'platform', 'dist', 'nats-auth.js')).href);
+  return import(pathToFileURL(path.join(ROOT, 'platform', 'dist', 'messaging', 'nats-auth.js')).href);
 }
 
 /**
- * Finds or starts NATS with JetStream, every client authenticated (see platform/src/nats-auth.ts);
+ * Finds or starts NATS with JetStream, every client authenticated (see platform/src/messaging/nats-auth.ts);
  * returns { url, startedHere, how, credentials } where `credentials(service)` is the
  * `{ NATS_USER, NATS_PASSWORD }` a service (or `ops`, for tools) connects with.
  * - NATS_URL set: that server, which must know this checkout's users (`npm run nats:config`

@@ -1,7 +1,7 @@
 /**
  * A NATS server (JetStream, store on disk) owned by one test system, on a free port, configured
  * as production is: one user per service with the permissions of its role on the bus
- * (platform/src/nats-auth.ts) and random passwords, plus an unrestricted `ops` user for the
+ * (platform/src/messaging/nats-auth.ts) and random passwords, plus an unrestricted `ops` user for the
  * test's own setup and checks. Anonymous connections are refused. A test may stop and start it
  * again (fault tests).
  */
@@ -27,7 +27,7 @@ async function waitPort(port: number, up: boolean, timeoutMs = 10_000): Promise<
   }
 }
 
-/** A user of the test server: a service, the `operator` (platform/src/nats-auth.ts), or `ops` (unrestricted). */
+/** A user of the test server: a service, the `operator` (platform/src/messaging/nats-auth.ts), or `ops` (unrestricted). */
 export type NatsUserName = BusService | 'operator' | 'ops';
 
 export interface OwnNatsServer {

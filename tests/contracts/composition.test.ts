@@ -179,7 +179,7 @@ describe('docker-compose.yml', () => {
       if (svc.profiles) continue; // the optional observability tools
       expect(svc.restart, name).toBe('unless-stopped');
     }
-    // The drain's hard bound is 20 s (platform/src/lifecycle.ts).
+    // The drain's hard bound is 20 s (platform/src/service/lifecycle.ts).
     for (const s of services) expect(parseInt(compose.services[s].stop_grace_period ?? '10s', 10), s).toBeGreaterThanOrEqual(25);
   });
   it('lets each service reach only what it talks to: its own MongoDB (with its password), NATS, the subgraphs', () => {

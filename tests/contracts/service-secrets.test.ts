@@ -1,7 +1,7 @@
 /**
  * The deployment script and the services derive each hop's secret the same way: what
  * `npm run secrets` prints for a GATEWAY_SECRET is what the gateway sends each subgraph and what
- * registration sends payment's charge endpoint (platform/src/service-secrets.ts).
+ * registration sends payment's charge endpoint (platform/src/service/service-secrets.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

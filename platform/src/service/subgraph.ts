@@ -14,20 +14,44 @@ import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
 import { busRole, streamOf, type Context } from '@courses/contracts';
+import {
+  createServiceHost,
+  formatSubgraphError,
+  HEADERS,
+  HttpError,
+  identityFromHeaders,
+  logUnexpectedErrors,
+  sameSecret,
+  type RequestContext,
+  type RouteHandler,
+  type ServiceHost,
+} from '../http/index.js';
+import {
+  connectNats,
+  ensureStream,
+  jetstreamOf,
+  natsAuthOf,
+  natsReady,
+  Outbox,
+  startConsumer,
+  type BatchHandler,
+  type EventHandlers,
+  type NatsConnection,
+  type RunningConsumer,
+} from '../messaging/index.js';
+import {
+  apolloLogger,
+  createLogger,
+  createMetrics,
+  graphqlSpanPlugin,
+  serviceGauge,
+  type Logger,
+  type ServiceMetrics,
+} from '../observability/index.js';
+import { connectMongo, mongoReady } from '../persistence/index.js';
 import { metricsAccess, subgraphSecretOf, type subgraphEnv } from './config.js';
 import { crashes } from './crash-registry.js';
-import { formatSubgraphError, logUnexpectedErrors } from './errors.js';
-import { createServiceHost, HttpError, type RouteHandler, type ServiceHost } from './http.js';
-import { HEADERS, identityFromHeaders, sameSecret, type RequestContext } from './identity.js';
 import { stopAll } from './lifecycle.js';
-import { apolloLogger, createLogger, type Logger } from './logger.js';
-import { createMetrics, serviceGauge, type ServiceMetrics } from './metrics.js';
-import { connectMongo, mongoReady } from './mongo.js';
-import { connectNats, jetstreamOf, natsAuthOf, natsReady, type NatsConnection } from './nats-connection.js';
-import { startConsumer, type BatchHandler, type EventHandlers, type RunningConsumer } from './nats-consumer.js';
-import { ensureStream } from './nats-streams.js';
-import { Outbox } from './outbox.js';
-import { graphqlSpanPlugin } from './tracing.js';
 
 /** The resolver map `buildSubgraphSchema` takes, named from its public signature (not its dist files). */
 type SubgraphResolverMap = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: unknown }>['resolvers']>;

@@ -6,7 +6,7 @@
  * and must be overridden in any shared or production deployment.
  */
 import { z } from 'zod';
-import type { MetricsAccess } from './http.js';
+import type { MetricsAccess } from '../http/index.js';
 import { chargeSecret, configuredSecret, DERIVE_FROM_GATEWAY_SECRET, subgraphSecret } from './service-secrets.js';
 
 /**
@@ -37,7 +37,7 @@ export const baseEnv = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   /**
    * This service's NATS user and password. The server gives each service's user only what its
-   * role on the bus needs (platform/src/nats-auth.ts); required in production.
+   * role on the bus needs (platform/src/messaging/nats-auth.ts); required in production.
    */
   NATS_USER: z.string().min(1).optional(),
   NATS_PASSWORD: z.string().min(1).optional(),

@@ -59,3 +59,11 @@ export class DomainError extends Error {
     this.details = details;
   }
 }
+
+/**
+ * A BAD_USER_INPUT refusal naming the offending argument: the client sees `message` with
+ * `extensions.code` BAD_USER_INPUT and `extensions.field` = `field` (formatSubgraphError).
+ */
+export function invalidInput(field: string, message: string): DomainError {
+  return new DomainError(ErrorCode.BAD_USER_INPUT, message, { field });
+}

@@ -9,13 +9,20 @@
  */
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
-import { KeyedMutex } from './keyed-mutex.js';
-import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
+import { KeyedMutex } from '../concurrency/index.js';
+import {
+  extractTrace,
+  inSpan,
+  SpanKind,
+  startRecordedSpan,
+  tracerOf,
+  type Logger,
+  type ServiceMetrics,
+  type TraceContext,
+} from '../observability/index.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, type NatsConnection } from './nats-connection.js';
 import { ensureStream } from './nats-streams.js';
-import { extractTrace, inSpan, SpanKind, startRecordedSpan, tracerOf, type TraceContext } from './tracing.js';
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {

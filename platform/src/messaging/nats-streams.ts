@@ -5,7 +5,7 @@
 import { DiscardPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { contextOf, subjectOf, type EventEnvelope, type StreamSpec } from '@courses/contracts';
-import { extractTrace, injectTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
+import { extractTrace, injectTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from '../observability/index.js';
 
 /** Duplicate window of every stream: a re-send of the same Nats-Msg-Id within it is dropped (ms). */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;

@@ -2,18 +2,18 @@
  * Relay-style pagination helpers shared by the subgraphs: the page size a `first` argument asks
  * for, and opaque cursors over 24-hex ids (https://relay.dev/graphql/connections.htm).
  */
-import { badInput } from './errors.js';
+import { invalidInput } from './domain-error.js';
 
 /** Default and largest page size of every connection. */
 export const PAGE = { default: 20, max: 100 } as const;
 
 /**
  * The page size `first` asks for (default {@link PAGE}.default).
- * @throws GraphQLError BAD_USER_INPUT (field `first`) outside 1..{@link PAGE}.max.
+ * @throws DomainError BAD_USER_INPUT (field `first`) outside 1..{@link PAGE}.max.
  */
 export function pageSize(first: number | null | undefined): number {
   const n = first ?? PAGE.default;
-  if (!Number.isInteger(n) || n < 1 || n > PAGE.max) throw badInput('first', `first must be from 1 to ${PAGE.max}`);
+  if (!Number.isInteger(n) || n < 1 || n > PAGE.max) throw invalidInput('first', `first must be from 1 to ${PAGE.max}`);
   return n;
 }
 
@@ -28,7 +28,7 @@ export function idCursor(kind: string, connection: string): { encode: (id: strin
     decode: (c) => {
       const raw = Buffer.from(c, 'base64url').toString('utf8');
       const id = raw.startsWith(`${kind}:`) ? raw.slice(kind.length + 1) : '';
-      if (!/^[0-9a-f]{24}$/.test(id)) throw badInput('after', `after is not a cursor returned by ${connection}`);
+      if (!/^[0-9a-f]{24}$/.test(id)) throw invalidInput('after', `after is not a cursor returned by ${connection}`);
       return id;
     },
   };

@@ -1,6 +1,6 @@
 /** Aggregate identifiers: 24-hex-digit MongoDB ObjectIds, carried as strings everywhere. */
 import { Types } from 'mongoose';
-import { badInput } from './errors.js';
+import { invalidInput } from './domain-error.js';
 
 const OBJECT_ID = /^[0-9a-f]{24}$/;
 
@@ -16,9 +16,9 @@ export function isId(id: unknown): id is string {
 
 /**
  * Returns `id` when well formed.
- * @throws GraphQLError BAD_USER_INPUT naming `field` otherwise (never a database error).
+ * @throws DomainError BAD_USER_INPUT naming `field` otherwise (never a database error).
  */
 export function requireId(id: unknown, field = 'id'): string {
-  if (!isId(id)) throw badInput(field, `${field} must be a 24-character hexadecimal id`);
+  if (!isId(id)) throw invalidInput(field, `${field} must be a 24-character hexadecimal id`);
   return id;
 }

@@ -14,10 +14,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled, type Logger, type ServiceMetrics } from '../observability/index.js';
 import { sameSecret } from './identity.js';
-import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
-import { extractTrace, inSpan, SpanKind, tracerOf, tracingEnabled } from './tracing.js';
 
 /**
  * Connections the kernel may hold for a server before it accepts them (Linux caps it at

@@ -4,10 +4,8 @@
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { DomainError, ErrorCode } from './domain-error.js';
-import type { Logger } from './logger.js';
-
-export { DomainError, ErrorCode, type DomainErrorDetails } from './domain-error.js';
+import { DomainError, ErrorCode } from '../domain/index.js';
+import type { Logger } from '../observability/index.js';
 
 /**
  * A GraphQL error with a stable `extensions.code`. `extra` adds fields to `extensions`

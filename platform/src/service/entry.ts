@@ -4,9 +4,8 @@
  * service; then signal handling, with the tracing SDK flushed after the service has stopped.
  * Imports nothing that loads mongoose.
  */
+import { createLogger, startTracing, type Logger } from '../observability/index.js';
 import { stopOnSignals, type Stoppable } from './lifecycle.js';
-import { createLogger, type Logger } from './logger.js';
-import { startTracing } from './tracing.js';
 
 /** A started service and the logger its lifecycle messages go to. */
 export interface Started<S extends Stoppable> {

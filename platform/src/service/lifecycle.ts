@@ -2,7 +2,7 @@
  * Process lifecycle: run a service until SIGTERM/SIGINT, then stop it gracefully.
  * A second signal, or a stop that takes longer than `forceAfterMs`, exits at once.
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '../observability/index.js';
 
 /** Something that can be stopped gracefully. */
 export interface Stoppable {

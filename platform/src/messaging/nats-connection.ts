@@ -5,7 +5,7 @@
  */
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from './logger.js';
+import type { Logger } from '../observability/index.js';
 import { inboxPrefixOf } from './nats-auth.js';
 
 export type { NatsConnection };

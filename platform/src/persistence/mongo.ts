@@ -6,12 +6,7 @@
  * or TTL/partial indexes, which FerretDB v1 lacks.
  */
 import mongoose, { Schema, type Connection } from 'mongoose';
-import type { EventEnvelope } from '@courses/contracts';
-import type { Stateful, Transition } from './aggregate.js';
-import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
-import type { ChangeContext } from './outbox.js';
-import { withTraceContext } from './tracing.js';
+import type { Logger, ServiceMetrics } from '../observability/index.js';
 
 /**
  * Opens a connection to `uri` (which names the service's own database) and waits until it
@@ -57,12 +52,6 @@ export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
 
-/** The part of a driver collection that storing aggregates needs (mongoose's `model.collection`). */
-interface AggregateCollection {
-  updateOne(filter: Record<string, unknown>, update: Record<string, unknown>): Promise<{ modifiedCount: number }>;
-  insertOne(doc: Record<string, unknown>): Promise<unknown>;
-}
-
 /**
  * Inserts `docs` (each with its `_id`) in one unordered `insertMany`, skipping those whose id is
  * stored already: how read models project events exactly once, whatever the redeliveries and
@@ -80,40 +69,5 @@ export async function insertNew(
     const writeErrors = (err as mongoose.mongo.MongoBulkWriteError).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     if (!list.length || list.some((e) => e.code !== 11000)) throw err;
-  }
-}
-
-/**
- * Applies an aggregate's {@link Transition} to its document: one update guarded by the stored
- * status (`t.from`) that writes `t.set` and appends `t.event` to the outbox (`ctx.withEvents`).
- * @returns true when it changed the document; false when the stored status was another, and
- *   nothing was written.
- */
-export async function storeTransition(
-  collection: AggregateCollection,
-  t: Transition<Stateful>,
-  ctx: Pick<ChangeContext, 'withEvents'>,
-): Promise<boolean> {
-  const res = await collection.updateOne({ _id: t.next.id, status: t.from }, ctx.withEvents({ $set: t.set }, [t.event]));
-  return res.modifiedCount === 1;
-}
-
-/**
- * Inserts a new aggregate `created` (stored with `_id` for `id`) with `events` as its outbox.
- * @returns false when a document with that id exists already (nothing written).
- * @throws the driver's error for anything else.
- */
-export async function insertCreated<T extends { id: string }>(
-  collection: AggregateCollection,
-  created: T,
-  events: readonly EventEnvelope[],
-): Promise<boolean> {
-  const { id: _id, ...fields } = created;
-  try {
-    await collection.insertOne({ _id, ...fields, outbox: withTraceContext(events) });
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
   }
 }

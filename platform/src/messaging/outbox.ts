@@ -35,12 +35,10 @@ import { hostname } from 'node:os';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Connection, mongo } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { KeyedMutex } from './keyed-mutex.js';
-import type { Logger } from './logger.js';
-import type { ServiceMetrics } from './metrics.js';
-import { isDuplicateKey } from './mongo.js';
+import { KeyedMutex } from '../concurrency/index.js';
+import type { Logger, ServiceMetrics } from '../observability/index.js';
+import { changeContext, isDuplicateKey, type ChangeContext, type Changed } from '../persistence/index.js';
 import { publishEvent } from './nats-streams.js';
-import { withTraceContext } from './tracing.js';
 
 /** Name of the collection that holds the claims of changes in flight. */
 export const CLAIMS_COLLECTION = '_outbox';
@@ -55,33 +53,6 @@ export interface Claim {
   /** After this many ms the claim counts as abandoned and may be taken over. */
   staleAfterMs: number;
   data?: Record<string, unknown>;
-}
-
-/** What a change may know about the document's stored events. */
-export interface ChangeContext {
-  /**
-   * True when the document's stored outbox may hold events not yet published (the claim was
-   * taken over, or this process could not publish an earlier change): append to it, never replace.
-   */
-  readonly inherited: boolean;
-  /**
-   * True when this process has held the claim without a break since its previous change of the
-   * document: nobody else can have written it meanwhile, so what that change read or wrote is
-   * still what is stored.
-   */
-  readonly continued: boolean;
-  /**
-   * Merges `events` into `update` as the document's new outbox: `$set` when every stored event
-   * is known to be published, `$push` otherwise.
-   */
-  withEvents<U extends Record<string, unknown>>(update: U, events: EventEnvelope[]): U;
-}
-
-/** What a change returns: its answer to the caller, and the events it wrote. */
-export interface Changed<T> {
-  value: T;
-  /** Events written by this change, in order (already in the document's outbox). */
-  events?: EventEnvelope[];
 }
 
 /**
@@ -199,7 +170,7 @@ export class Outbox {
           const { inherited } = taken;
           let result: Changed<T>;
           try {
-            result = await fn(context(inherited, taken.continued));
+            result = await fn(changeContext(inherited, taken.continued));
           } catch (err) {
             this.inUse.delete(key);
             this.leftovers.set(key, { state: 'failed', data: opts.data });
@@ -254,7 +225,7 @@ export class Outbox {
       // With the relay off (a fault switch), nothing may be acked as published: the event comes again.
       if (!this.publishing) throw new Error('the outbox relay is off (OUTBOX_RELAY=off)');
       if (redelivered) await this.publishStored(collection, docId);
-      const result = await fn(context(true, false));
+      const result = await fn(changeContext(true, false));
       try {
         for (const e of result.events ?? []) await this.publish(e);
       } catch (err) {
@@ -435,7 +406,7 @@ export class Outbox {
   }
 
   private async recover(collection: string, docId: string, data: Record<string, unknown> | undefined): Promise<void> {
-    await this.recoveries.get(collection)?.(docId, data, context(true, false));
+    await this.recoveries.get(collection)?.(docId, data, changeContext(true, false));
   }
 
   /** Publishes a change's events (or, when inherited, everything stored) and deletes the claim; on failure leaves it to the sweeper. */
@@ -520,18 +491,6 @@ export class Outbox {
     if (now - this.lastWarning > 5_000) this.opts.logger.warn({ err: (err as Error).message }, msg);
     this.lastWarning = now;
   }
-}
-
-function context(inherited: boolean, continued: boolean): ChangeContext {
-  return {
-    inherited,
-    continued,
-    withEvents(update, plain) {
-      const events = withTraceContext(plain);
-      if (inherited) return { ...update, $push: { ...(update.$push as object), outbox: { $each: events } } };
-      return { ...update, $set: { ...(update.$set as object), outbox: events } };
-    },
-  };
 }
 
 function split(key: string): [string, string] {

@@ -6,7 +6,8 @@
  * matches (see {@link sameSecret}).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { appError, ErrorCode } from './errors.js';
+import { ErrorCode } from '../domain/index.js';
+import { appError } from './errors.js';
 
 export const ROLES = ['STUDENT', 'INSTRUCTOR', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];

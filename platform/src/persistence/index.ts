@@ -1,0 +1,3 @@
+/** MongoDB (mongoose): one connection per service, the aggregate store that writes a state change and its events in one document update, idempotent inserts for read models. */
+export * from './aggregate-store.js';
+export * from './mongo.js';
