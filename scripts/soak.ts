@@ -40,7 +40,9 @@ const { startOwnNatsServer } = await import('@courses/test-kit/nats-server');
 const nats = await startOwnNatsServer();
 const { startSystem } = await import('@courses/test-kit/system');
 const { mongoUri } = await import('@courses/test-kit/env');
-const sys = await startSystem({ nats, registration: { PENDING_TIMEOUT_MS: '5000' } });
+// Attempts a dead process left are abandoned after 5 s; the timing budget wants the admission
+// queue's wait and the charge's timeout within that (platform's timing-budget.ts).
+const sys = await startSystem({ nats, registration: { PENDING_TIMEOUT_MS: '5000', REGISTRATION_QUEUE_MS: '3000' } });
 
 const instructors = await Promise.all(['i-soak-1', 'i-soak-2', 'i-soak-3'].map((s) => sys.token('INSTRUCTOR', s)));
 const students = await Promise.all(Array.from({ length: 40 }, (_, i) => sys.token('STUDENT', `s-soak-${i}`)));

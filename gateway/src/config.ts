@@ -133,12 +133,6 @@ export const gatewayEnv = baseEnv.extend({
   /** Most tokens (names, punctuation, values) in an operation's text. */
   MAX_TOKENS: z.coerce.number().int().positive().default(2_000),
   /**
-   * The longest a subgraph fetch may take, answer included (ms); past it the client gets
-   * SERVICE_UNAVAILABLE. Above registration's slowest answer in a rush (REGISTRATION_QUEUE_MS 4 s,
-   * then the charge, PAYMENT_TIMEOUT_MS 610 ms).
-   */
-  SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(8_000),
-  /**
    * Whether a client's W3C `traceparent` continues its trace through the gateway (off: each
    * request starts a trace of its own, so clients pick neither trace ids nor sampling). For
    * clients of your own that trace end to end.

@@ -38,7 +38,9 @@ async function collection(db: string, name: string) {
 }
 
 beforeAll(async () => {
-  sys = await startSystem({ registration: { PAYMENT_TIMEOUT_MS: '5000' } });
+  // A 5 s charge timeout, and no admission queue, so that the timing budget (platform's
+  // timing-budget.ts) allows abandoning a dead attempt after 6.5 s below.
+  sys = await startSystem({ registration: { PAYMENT_TIMEOUT_MS: '5000', REGISTRATION_QUEUE_MS: '0' } });
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

@@ -229,7 +229,11 @@ describe('bounded operations', () => {
       ...sys.envOf('gateway'),
       PORT: '0',
       LECTURE_URL: `http://127.0.0.1:${port}`,
-      SUBGRAPH_TIMEOUT_MS: '300',
+      // Short, within a timing budget that allows it: no admission queue and 100 ms charges.
+      SUBGRAPH_TIMEOUT_MS: '1200',
+      REGISTRATION_QUEUE_MS: '0',
+      PAYMENT_PROVIDER_BOUND_MS: '50',
+      PAYMENT_TIMEOUT_MS: '100',
     });
     extra.push(g);
     try {

@@ -14,7 +14,8 @@ let instructor: string;
 beforeAll(async () => {
   sys = await startSystem({
     payment: { PAYMENT_DECLINE_STUDENTS: 's-broke' },
-    registration: { PAYMENT_TIMEOUT_MS: '300', PAYMENT_BREAKER_RESET_MS: '1000' },
+    // A provider that promises 250 ms (the timing budget lets the timeout be 300), then breaks it.
+    registration: { PAYMENT_PROVIDER_BOUND_MS: '250', PAYMENT_TIMEOUT_MS: '300', PAYMENT_BREAKER_RESET_MS: '1000' },
   });
   instructor = await sys.token('INSTRUCTOR', 'i-pay');
 });

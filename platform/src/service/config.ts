@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { MetricsAccess } from '../http/index.js';
 import { chargeSecret, configuredSecret, DERIVE_FROM_GATEWAY_SECRET, subgraphSecret } from './service-secrets.js';
+import { timingBudgetFields, timingBudgetProblems, type TimingBudget } from './timing-budget.js';
 
 /**
  * DEV-ONLY shared secret between gateway and subgraphs. Public in this repository, so it
@@ -62,14 +63,8 @@ export const baseEnv = z.object({
    * open on subgraphs (an internal network), and on the gateway except in production (off).
    */
   METRICS_TOKEN: z.string().min(16).optional(),
-  /** Milliseconds a graceful shutdown waits for in-flight requests before closing sockets. */
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().nonnegative().default(10_000),
-  /**
-   * Milliseconds a stopping service goes on serving after its readiness turned 503, so that load
-   * balancers that probe readiness stop routing to it before it stops accepting. 0 on Kubernetes,
-   * where the pod's preStop pause does this; elsewhere, more than the balancer's probe period.
-   */
-  SHUTDOWN_DELAY_MS: z.coerce.number().int().nonnegative().default(0),
+  /** The timing budget (timing-budget.ts): deadlines checked against one another by loadConfig. */
+  ...timingBudgetFields,
 });
 
 /** Settings every subgraph shares on top of {@link baseEnv}. */
@@ -115,7 +110,8 @@ export class ConfigError extends Error {
 }
 
 /**
- * Parses `env` with `schema`, filling `defaults` first (used for the per-service default PORT).
+ * Parses `env` with `schema`, filling `defaults` first (used for the per-service default PORT),
+ * and checks the timing budget's relations (timing-budget.ts) when the schema holds it.
  * With `NODE_ENV=production` it also refuses every `*_SECRET` that is unset (so the DEV-ONLY
  * default would apply), one of the public DEV-ONLY values, or shorter than
  * {@link MIN_SECRET_LENGTH}; a subgraph holding `GATEWAY_SECRET`; a missing
@@ -135,6 +131,10 @@ export function loadConfig<S extends z.ZodType>(
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const data = parsed.data as Record<string, unknown>;
+  if (typeof data.PAYMENT_TIMEOUT_MS === 'number') {
+    const broken = timingBudgetProblems(data as unknown as TimingBudget);
+    if (broken.length) throw new ConfigError(`inconsistent timing budget:\n${broken.map((l) => `  ${l}`).join('\n')}`);
+  }
   if (data.NODE_ENV === 'production') {
     const unsafe = productionProblems(data);
     if (unsafe.length) throw new ConfigError(`unsafe configuration for NODE_ENV=production:\n${unsafe.map((l) => `  ${l}`).join('\n')}`);

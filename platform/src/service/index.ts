@@ -3,3 +3,4 @@ export * from './config.js';
 export * from './lifecycle.js';
 export * from './service-secrets.js';
 export * from './subgraph.js';
+export * from './timing-budget.js';

@@ -3,6 +3,7 @@
  * A second signal, or a stop that takes longer than `forceAfterMs`, exits at once.
  */
 import type { Logger } from '../observability/index.js';
+import { FORCED_EXIT_MS } from './timing-budget.js';
 
 /** Something that can be stopped gracefully. */
 export interface Stoppable {
@@ -10,7 +11,7 @@ export interface Stoppable {
 }
 
 /** Installs signal handlers that stop `service` and exit the process (code 0, or 1 on error). */
-export function stopOnSignals(service: Stoppable, logger: Logger, forceAfterMs = 20_000): void {
+export function stopOnSignals(service: Stoppable, logger: Logger, forceAfterMs = FORCED_EXIT_MS): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

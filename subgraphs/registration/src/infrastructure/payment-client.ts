@@ -18,7 +18,7 @@
 import CircuitBreaker from 'opossum';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { Pool } from 'undici';
-import { HEADERS, injectTrace, inSpan, SpanKind, tracerOf, type Logger } from '@courses/platform';
+import { HEADERS, injectTrace, inSpan, SpanKind, TIMING_BUDGET_DEFAULTS, tracerOf, type Logger } from '@courses/platform';
 
 /** What registration asks payment to charge. Amount in KRW. */
 export interface ChargeRequest {
@@ -63,7 +63,7 @@ export interface PaymentClientOptions {
   /** Payment service base URL; the endpoint is `<baseUrl>/internal/charges`. */
   baseUrl: string;
   secret: string;
-  /** Per-call timeout, ms (default 610). */
+  /** Per-call timeout, ms (default the timing budget's PAYMENT_TIMEOUT_MS, 610). */
   timeoutMs?: number;
   /** How long an open breaker fails fast before a half-open probe, ms (default 5000). */
   resetTimeoutMs?: number;
@@ -149,7 +149,7 @@ export class PaymentClient {
   private readonly pool: Pool;
 
   constructor(opts: PaymentClientOptions) {
-    const timeoutMs = opts.timeoutMs ?? 610;
+    const timeoutMs = opts.timeoutMs ?? TIMING_BUDGET_DEFAULTS.PAYMENT_TIMEOUT_MS;
     this.resetTimeoutMs = opts.resetTimeoutMs ?? 5_000;
     // Keep-alive connections to payment, at least one per call that may be in flight.
     this.pool = new Pool(new URL(opts.baseUrl).origin, { connections: opts.maxConcurrent ?? 64, keepAliveTimeout: 4_000 });
