@@ -1,9 +1,11 @@
 /**
- * The durable consumer runner against a real NATS server: nak and redelivery, poison
- * messages and exhausted deliveries set aside in the dead-letter stream, the stream
- * flowing on after them.
+ * The durable consumer runner (platform/src/messaging/consumer.ts) over both buses, NATS
+ * JetStream (a real server) and the in-memory twin: nak and redelivery, the ack wait, poison
+ * messages and exhausted deliveries set aside in the dead-letter stream, the stream flowing on
+ * after them, and batches.
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
@@ -11,8 +13,10 @@ import {
   createLogger,
   deadLetterStream,
   ensureStream,
-  publishEvent,
+  InMemoryBus,
+  NatsBus,
   startConsumer,
+  type Bus,
   type DeadLetter,
   type RunningConsumer,
 } from '@courses/platform';
@@ -26,19 +30,55 @@ let jsm: JetStreamManager;
 const ns = uniqueTag('cons');
 const logger = createLogger('consumer-test', 'silent');
 const consumers: RunningConsumer[] = [];
+const memory = new InMemoryBus(ns);
+let natsBus: Bus;
+/** The bus the running describe block tests, and how it reads dead letters and publishes raw bytes. */
+let bus: Bus;
+let deadLetters: (durable: string) => Promise<DeadLetter[]>;
+const raw = (subject: string, body: string) => bus.append(subject, body, randomUUID());
 
 beforeAll(async () => {
   nats = await startOwnNatsServer({ namespace: ns });
   nc = await nats.connect('ops');
   jsm = await jetstreamManager(nc);
   await ensureStream(jsm, streamOf('registration', ns));
+  natsBus = new NatsBus(nc, ns, logger);
+  await memory.ensureStream(streamOf('registration', ns));
 });
 afterAll(async () => {
   for (const c of consumers) await c.stop();
   for (const s of [streamOf('registration', ns), deadLetterStream('tester', ns)]) await jsm.streams.delete(s.name).catch(() => undefined);
   await nc.drain();
   await nats.dispose();
+  await memory.close();
 });
+
+/** Points the tests at `kind`'s bus. */
+function use(kind: 'nats' | 'memory'): void {
+  if (kind === 'memory') {
+    bus = memory;
+    deadLetters = async (durable) =>
+      memory
+        .stored(deadLetterStream('tester', ns).name)
+        .map((m) => JSON.parse(new TextDecoder().decode(m.data)) as DeadLetter)
+        .filter((l) => l.durable === durable);
+    return;
+  }
+  bus = natsBus;
+  deadLetters = async (durable) => {
+    const name = deadLetterStream('tester', ns).name;
+    const info = await jsm.streams.info(name);
+    const out: DeadLetter[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+      if (m) {
+        const letter = m.json<DeadLetter>();
+        if (letter.durable === durable) out.push(letter);
+      }
+    }
+    return out;
+  };
+}
 
 const canceled = (registrationId: string) =>
   createEvent('registration.canceled', {
@@ -50,28 +90,16 @@ const canceled = (registrationId: string) =>
     paymentId: null,
   });
 
-async function deadLetters(durable: string): Promise<DeadLetter[]> {
-  const name = deadLetterStream('tester', ns).name;
-  const info = await jsm.streams.info(name);
-  const out: DeadLetter[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-    const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
-    if (m) {
-      const letter = m.json<DeadLetter>();
-      if (letter.durable === durable) out.push(letter);
-    }
-  }
-  return out;
-}
+describe.each(['nats', 'memory'] as const)('durable consumer on the %s bus', (kind) => {
+  beforeAll(() => use(kind));
 
-describe('durable consumer', () => {
   it('redelivers a nak-ed event and applies it once it succeeds', async () => {
     const seen: Array<{ id: string; delivery: number }> = [];
     const applied = new Set<string>();
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc,
+        bus,
         stream: streamOf('registration', ns),
         durable: 'retry-test',
         namespace: ns,
@@ -86,7 +114,7 @@ describe('durable consumer', () => {
       }),
     );
     const e = canceled('r-retry');
-    await publishEvent(jetstream(nc), e, ns);
+    await bus.publish(e);
     await eventually(async () => applied.has('r-retry'), 10_000, 'applied after redelivery');
     expect(seen.filter((s) => s.id === e.id).map((s) => s.delivery)).toEqual([1, 2]);
   });
@@ -96,7 +124,7 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc,
+        bus,
         stream: streamOf('registration', ns),
         durable: 'ackwait-test',
         namespace: ns,
@@ -112,7 +140,7 @@ describe('durable consumer', () => {
       }),
     );
     const e = canceled('r-slow');
-    await publishEvent(jetstream(nc), e, ns);
+    await bus.publish(e);
     await eventually(async () => deliveries.length >= 2, 10_000, 'redelivery after the ack wait');
     expect(deliveries.slice(0, 2)).toEqual([
       { id: e.id, n: 1 },
@@ -125,7 +153,7 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc,
+        bus,
         stream: streamOf('registration', ns),
         durable: 'poison-test',
         namespace: ns,
@@ -133,11 +161,10 @@ describe('durable consumer', () => {
         handlers: { 'registration.canceled': async (e) => void applied.push(e.payload.registrationId) },
       }),
     );
-    const js = jetstream(nc);
-    await js.publish(subjectOf('registration.canceled', ns), '{"this is": "not an envelope"');
+    await raw(subjectOf('registration.canceled', ns), '{"this is": "not an envelope"');
     const bad: EventEnvelope = { ...canceled('r-x'), payload: { registrationId: 42 } as never };
-    await js.publish(subjectOf('registration.canceled', ns), JSON.stringify(bad));
-    await publishEvent(js, canceled('r-after-poison'), ns);
+    await raw(subjectOf('registration.canceled', ns), JSON.stringify(bad));
+    await bus.publish(canceled('r-after-poison'));
     await eventually(async () => applied.includes('r-after-poison'), 10_000, 'the event after the poison');
     const letters = await eventually(
       async () => {
@@ -161,7 +188,7 @@ describe('durable consumer', () => {
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc,
+        bus,
         stream: streamOf('registration', ns),
         durable: 'exhaust-test',
         namespace: ns,
@@ -178,8 +205,8 @@ describe('durable consumer', () => {
         },
       }),
     );
-    await publishEvent(jetstream(nc), canceled('r-doomed'), ns);
-    await publishEvent(jetstream(nc), canceled('r-fine'), ns);
+    await bus.publish(canceled('r-doomed'));
+    await bus.publish(canceled('r-fine'));
     const letters = await eventually(
       async () => {
         const l = (await deadLetters('exhaust-test')).filter((x) => x.data.includes('r-doomed'));
@@ -194,17 +221,16 @@ describe('durable consumer', () => {
   });
 
   it('hands a batch handler what has arrived, in stream order, and redelivers only the event that fails', async () => {
-    const js = jetstream(nc);
     // Published before the consumer starts: they arrive in one pull.
     const ids = ['b-1', 'b-2', 'b-bad', 'b-3'];
-    for (const id of ids) await publishEvent(js, canceled(id), ns);
+    for (const id of ids) await bus.publish(canceled(id));
     const calls: string[][] = [];
     const applied: string[] = [];
     let badTries = 0;
     consumers.push(
       await startConsumer({
         service: 'tester',
-        nc,
+        bus,
         stream: streamOf('registration', ns),
         durable: 'batch-test',
         namespace: ns,

@@ -4,12 +4,12 @@
  * also across two outboxes (two "processes"). Every event is published once its change is stored,
  * and what a dead process left unfinished is taken over, recovered and published by another.
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
-import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, Outbox } from '@courses/platform';
+import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, NatsBus, Outbox } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 import { eventually } from '../../scripts/lib/graphql-client.js';
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 function outbox(conn: Connection, extra: Partial<ConstructorParameters<typeof Outbox>[0]> = {}): Outbox {
-  const o = new Outbox({ conn, js: jetstream(nc), namespace: ns, logger, sweepMs: 200, ...extra });
+  const o = new Outbox({ conn, bus: new NatsBus(nc, ns, logger), logger, sweepMs: 200, ...extra });
   outboxes.push(o);
   return o;
 }

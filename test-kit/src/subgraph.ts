@@ -1,10 +1,11 @@
 /**
  * Harness for integration tests of one subgraph: starts it on a free port with its own
- * database and NATS namespace, calls it as the gateway would (secret + identity headers),
- * and publishes events to its streams as the other contexts would.
+ * database and bus namespace, calls it as the gateway would (secret + identity headers),
+ * and publishes events to its streams as the other contexts would. The bus is a nats-server of
+ * its own (one user per service, as in production), or with `{ bus: 'memory' }` the in-memory
+ * twin (platform's InMemoryBus, held to the same contract), with no NATS server at all.
  */
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import mongoose from 'mongoose';
 import {
   contextOf,
@@ -16,7 +17,18 @@ import {
   type EventPayload,
   type EventType,
 } from '@courses/contracts';
-import { DEV_GATEWAY_SECRET, ensureStream, publishEvent, subgraphSecret, type Identity, type RunningSubgraph } from '@courses/platform';
+import {
+  createLogger,
+  DEV_GATEWAY_SECRET,
+  ensureStream,
+  InMemoryBus,
+  NatsBus,
+  publishEvent,
+  subgraphSecret,
+  type Bus,
+  type Identity,
+  type RunningSubgraph,
+} from '@courses/platform';
 import { eventually } from '../../scripts/lib/graphql-client.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
@@ -27,14 +39,14 @@ export interface SubgraphHarness<S extends RunningSubgraph> {
   env: Record<string, string>;
   /** POSTs GraphQL to the subgraph with the gateway secret and, when given, an identity. */
   call(query: string, variables?: Record<string, unknown>, identity?: Identity): Promise<{ status: number; data?: any; errors?: any[] }>;
-  /** Publishes a valid event (as its context would: with that service's NATS user) and returns it. */
+  /** Publishes a valid event (as its context would: on NATS with that service's user) and returns it. */
   publish<T extends EventType>(type: T, payload: EventPayload<T>): Promise<EventEnvelope<T>>;
   /** Publishes an already built envelope again (a duplicate). */
   republish(event: EventEnvelope): Promise<void>;
-  /** An unrestricted (`ops`) connection to the harness's NATS server. */
-  nc: NatsConnection;
-  /** The harness's NATS server (one user per service, as in production). */
-  nats: OwnNatsServer;
+  /** The bus the subgraph runs on, as an unrestricted party sees it (NATS: the `ops` user): e.g. to listen to what it publishes. */
+  bus: Bus;
+  /** The harness's NATS server (one user per service, as in production); absent on the memory bus. */
+  nats?: OwnNatsServer;
   /**
    * Waits until durable consumer `durable` on `context`'s stream has nothing left to deliver and
    * nothing delivered but unacked: every event published so far has been handled.
@@ -45,45 +57,96 @@ export interface SubgraphHarness<S extends RunningSubgraph> {
   stop(): Promise<void>;
 }
 
+/** Which bus a harness runs its subgraph on: a nats-server of its own, or the in-memory twin. */
+export type HarnessBus = 'nats' | 'memory';
+
+/**
+ * Starts subgraph `name` with `start` (its wiring's start function) on a fresh database and bus.
+ * @throws what `start` throws (e.g. a ConfigError for a bad `extraEnv`).
+ */
 export async function startSubgraphHarness<S extends RunningSubgraph>(
   name: string,
-  start: (env: Record<string, string>) => Promise<S>,
+  start: (env: Record<string, string>, opts: { bus?: Bus }) => Promise<S>,
   extraEnv: Record<string, string> = {},
+  opts: { bus?: HarnessBus } = {},
 ): Promise<SubgraphHarness<S>> {
   const tag = uniqueTag(name.slice(0, 3));
+  if (opts.bus === 'memory') return memoryHarness(name, start, extraEnv, tag);
   const nats = await startOwnNatsServer({ namespace: tag });
   const env = {
-    PORT: '0',
-    HOST: '127.0.0.1',
+    ...baseEnv(name, tag),
     NATS_URL: nats.url,
     ...nats.credentials(name as never),
-    NATS_NAMESPACE: tag,
-    MONGODB_URI: mongoUri(`${tag}_${name}`),
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    SHUTDOWN_GRACE_MS: '1000',
     ...extraEnv,
   };
   const nc = await nats.connect('ops');
   const jsm = await jetstreamManager(nc);
   for (const c of CONTEXTS) await ensureStream(jsm, streamOf(c, tag));
   // One connection per publishing context, as that context's service.
-  const publishers = new Map<Context, Promise<{ nc: NatsConnection; js: JetStreamClient }>>();
+  const publishers = new Map<Context, Promise<{ close(): Promise<void>; js: JetStreamClient }>>();
   const publisherOf = (context: Context) => {
     if (!publishers.has(context))
       publishers.set(
         context,
-        nats.connect(context).then((c) => ({ nc: c, js: jetstream(c) })),
+        nats.connect(context).then((c) => ({ close: () => c.close(), js: jetstream(c) })),
       );
     return publishers.get(context)!;
   };
-  const service = await start(env);
+  const bus = new NatsBus(nc, tag, createLogger('harness', 'silent'));
+  const service = await start(env, {});
+  return harness(name, service, tag, env, bus, {
+    nats,
+    publish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
+    async close() {
+      for (const p of publishers.values()) await (await p).close();
+      await nc.close();
+      await nats.dispose();
+    },
+  });
+}
+
+/** The harness on the in-memory bus: the subgraph and the harness share one InMemoryBus. */
+async function memoryHarness<S extends RunningSubgraph>(
+  name: string,
+  start: (env: Record<string, string>, opts: { bus?: Bus }) => Promise<S>,
+  extraEnv: Record<string, string>,
+  tag: string,
+): Promise<SubgraphHarness<S>> {
+  const bus = new InMemoryBus(tag);
+  for (const c of CONTEXTS) await bus.ensureStream(streamOf(c, tag));
+  const env = { ...baseEnv(name, tag), NATS_URL: 'nats://unused.invalid:4222', ...extraEnv };
+  const service = await start(env, { bus });
+  return harness(name, service, tag, env, bus, { publish: (event) => bus.publish(event), close: () => bus.close() });
+}
+
+/** The environment every harness gives its subgraph (before the bus's and the test's own). */
+function baseEnv(name: string, tag: string): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    NATS_NAMESPACE: tag,
+    MONGODB_URI: mongoUri(`${tag}_${name}`),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    SHUTDOWN_GRACE_MS: '1000',
+  };
+}
+
+/** The harness's face over a started `service`; `transport` publishes as the other contexts and closes the bus's side. */
+function harness<S extends RunningSubgraph>(
+  name: string,
+  service: S,
+  tag: string,
+  env: Record<string, string>,
+  bus: Bus,
+  transport: { nats?: OwnNatsServer; publish(event: EventEnvelope): Promise<void>; close(): Promise<void> },
+): SubgraphHarness<S> {
   let conn: mongoose.Connection | undefined;
   return {
     service,
     tag,
     env,
-    nc,
-    nats,
+    bus,
+    nats: transport.nats,
     async call(query, variables = {}, identity) {
       const res = await fetch(`${service.url}/graphql`, {
         method: 'POST',
@@ -99,15 +162,15 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
     },
     async publish(type, payload) {
       const event = createEvent(type, payload);
-      await publishEvent((await publisherOf(contextOf(type))).js, event, tag);
+      await transport.publish(event);
       return event;
     },
-    republish: async (event) => publishEvent((await publisherOf(contextOf(event.type))).js, event, tag),
+    republish: (event) => transport.publish(event),
     async drained(context, durable, timeoutMs = 10_000) {
       await eventually(
         async () => {
-          const info = await jsm.consumers.info(streamOf(context, tag).name, durable).catch(() => undefined);
-          return !!info && info.num_pending === 0 && info.num_ack_pending === 0;
+          const lag = await bus.lag(streamOf(context, tag).name, durable).catch(() => undefined);
+          return !!lag && lag.pending === 0 && lag.unacked === 0;
         },
         timeoutMs,
         `${durable}: nothing pending or unacked`,
@@ -123,9 +186,7 @@ export async function startSubgraphHarness<S extends RunningSubgraph>(
         await conn.dropDatabase().catch(() => undefined);
         await conn.close();
       }
-      for (const p of publishers.values()) await (await p).nc.close();
-      await nc.close();
-      await nats.dispose();
+      await transport.close();
     },
   };
 }

@@ -11,8 +11,8 @@
  *    one process a keyed mutex orders changes first, so a claim is contended only across processes;
  * 2. the change **writes** the new state and its events in one single-document write (the events
  *    ride in the document's `outbox` field);
- * 3. the events are **published** to JetStream with `Nats-Msg-Id` = event id (a re-send inside
- *    the stream's duplicate window is dropped);
+ * 3. the events are **published** to the bus (JetStream, with `Nats-Msg-Id` = event id: a re-send
+ *    inside the stream's duplicate window is dropped);
  * 4. the claim is **deleted**: within `releaseAfterMs` (50), with the other claims this process
  *    finished meanwhile, in one `deleteMany`; a change of the same document in that time reuses it.
  * The caller has its answer after step 2; steps 3–4 finish in the background, still in the mutex.
@@ -32,13 +32,12 @@
  * whatever the size of the data; every other access is by `_id`.
  */
 import { hostname } from 'node:os';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Connection, mongo } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
 import { KeyedMutex } from '../concurrency/index.js';
 import type { Logger, ServiceMetrics } from '../observability/index.js';
 import { changeContext, isDuplicateKey, type ChangeContext, type Changed } from '../persistence/index.js';
-import { publishEvent } from './nats-streams.js';
+import type { Bus } from './bus.js';
 
 /** Name of the collection that holds the claims of changes in flight. */
 export const CLAIMS_COLLECTION = '_outbox';
@@ -64,8 +63,8 @@ export type Recovery = (docId: string, data: Record<string, unknown> | undefined
 
 export interface OutboxOptions {
   conn: Connection;
-  js: JetStreamClient;
-  namespace: string;
+  /** Where events go (only its `publish` is used). */
+  bus: Pick<Bus, 'publish'>;
   logger: Logger;
   metrics?: ServiceMetrics;
   /** false leaves every event unpublished (the OUTBOX_RELAY=off fault switch). Default true. */
@@ -433,7 +432,7 @@ export class Outbox {
   }
 
   private async publish(event: EventEnvelope): Promise<void> {
-    await publishEvent(this.opts.js, event, this.opts.namespace);
+    await this.opts.bus.publish(event);
     this.opts.metrics?.eventsPublished.inc({ type: event.type });
   }
 

@@ -9,7 +9,6 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { JetStreamClient } from '@nats-io/jetstream';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { z } from 'zod';
@@ -28,15 +27,13 @@ import {
 } from '../http/index.js';
 import {
   connectNats,
-  ensureStream,
-  jetstreamOf,
   natsAuthOf,
-  natsReady,
+  NatsBus,
   Outbox,
   startConsumer,
   type BatchHandler,
+  type Bus,
   type EventHandlers,
-  type NatsConnection,
   type RunningConsumer,
 } from '../messaging/index.js';
 import {
@@ -66,8 +63,8 @@ export interface SubgraphRuntime {
   logger: Logger;
   metrics: ServiceMetrics;
   conn: Connection;
-  nc: NatsConnection;
-  js: JetStreamClient;
+  /** The event bus: NATS JetStream, or the in-memory twin a test passes (see createSubgraphRuntime). */
+  bus: Bus;
   namespace: string;
   /** The service's transactional outbox: every event-raising change goes through it. */
   outbox: Outbox;
@@ -131,7 +128,7 @@ export function consumeFrom(
     );
   }
   return startConsumer({
-    nc: rt.nc,
+    bus: rt.bus,
     stream: streamOf(context, rt.namespace),
     durable,
     namespace: rt.namespace,
@@ -188,21 +185,25 @@ function registerRuntimeGauges(rt: SubgraphRuntime, consumers: RunningConsumer[]
   );
 }
 
-/** Connects to MongoDB and NATS for subgraph `name`. */
-export async function createSubgraphRuntime(name: string, config: SubgraphConfig): Promise<SubgraphRuntime> {
+/**
+ * Connects to MongoDB and the event bus for subgraph `name`: NATS (`NATS_URL`, as its own user),
+ * or `opts.bus` when given (an {@link InMemoryBus} shared with the test that runs the service;
+ * the runtime closes it when the service stops).
+ * @throws the driver's or NATS' error when either cannot be reached (nothing is left open).
+ */
+export async function createSubgraphRuntime(name: string, config: SubgraphConfig, opts: { bus?: Bus } = {}): Promise<SubgraphRuntime> {
   const logger = createLogger(name, config.LOG_LEVEL);
   const metrics = createMetrics(name);
   const conn = await connectMongo(config.MONGODB_URI, logger, metrics);
-  let nc: NatsConnection;
+  let bus: Bus;
   try {
-    nc = await connectNats(config.NATS_URL, name, logger, natsAuthOf(config));
+    bus = opts.bus ?? new NatsBus(await connectNats(config.NATS_URL, name, logger, natsAuthOf(config)), config.NATS_NAMESPACE, logger);
   } catch (err) {
     await conn.close();
     throw err;
   }
-  const { js } = await jetstreamOf(nc);
-  const outbox = new Outbox({ conn, js, namespace: config.NATS_NAMESPACE, logger, metrics, publish: config.OUTBOX_RELAY === 'on' });
-  return { name, config, logger, metrics, conn, nc, js, namespace: config.NATS_NAMESPACE, outbox };
+  const outbox = new Outbox({ conn, bus, logger, metrics, publish: config.OUTBOX_RELAY === 'on' });
+  return { name, config, logger, metrics, conn, bus, namespace: config.NATS_NAMESPACE, outbox };
 }
 
 /**
@@ -214,13 +215,12 @@ export async function startSubgraph<Ctx extends RequestContext>(
   runtime: SubgraphRuntime,
   parts: SubgraphParts<Ctx>,
 ): Promise<RunningSubgraph> {
-  const { name, config, logger, metrics, nc, conn } = runtime;
+  const { name, config, logger, metrics, bus, conn } = runtime;
   if (parts.publishes) {
     if (busRole(name).publishes !== parts.publishes)
       throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
-    const { jsm } = await jetstreamOf(nc);
     const stream = streamOf(parts.publishes, runtime.namespace);
-    if ((await ensureStream(jsm, stream, config.NATS_STREAM_REPLICAS)) === 'differs')
+    if ((await bus.ensureStream(stream, config.NATS_STREAM_REPLICAS)) === 'differs')
       logger.warn({ stream: stream.name }, "the stream's limits differ from this configuration's; the operator user may change them");
   }
   runtime.outbox.start();
@@ -242,7 +242,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
   // Ready while it can take writes (into MongoDB, the events into the outbox); a NATS outage is
   // ridden out (the outbox publishes when NATS is back) and only reported as degraded.
   const readiness = { mongo: () => mongoReady(conn) };
-  const degradedBy = { nats: () => natsReady(nc) };
+  const degradedBy = { nats: () => bus.ready() };
   const drainOptions = { graceMs: config.SHUTDOWN_GRACE_MS, drainDelayMs: config.SHUTDOWN_DELAY_MS };
   const ownPort = parts.internal?.port !== undefined;
   const internal = ownPort
@@ -298,7 +298,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
           /* dying anyway */
         }
       }
-      await nc.close().catch(() => undefined);
+      await bus.close().catch(() => undefined);
       await conn.close(true).catch(() => undefined);
       await apollo.stop().catch(() => undefined);
     })();
@@ -318,7 +318,7 @@ export async function startSubgraph<Ctx extends RequestContext>(
           // The service's own background work first: it may still change aggregates through the outbox.
           ...(parts.onStop ?? []),
           () => runtime.outbox.stop(),
-          () => nc.drain(),
+          () => bus.close({ drain: true }),
           () => conn.close(),
         ],
         logger,

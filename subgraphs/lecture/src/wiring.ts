@@ -1,5 +1,13 @@
 /** Wiring (the composition root) of the lecture subgraph: repository, consumers, resolvers on the shared runtime. */
-import { createSubgraphRuntime, loadConfig, readSchema, startSubgraph, subgraphEnv, type RunningSubgraph } from '@courses/platform';
+import {
+  createSubgraphRuntime,
+  loadConfig,
+  readSchema,
+  startSubgraph,
+  subgraphEnv,
+  type Bus,
+  type RunningSubgraph,
+} from '@courses/platform';
 import { LectureService } from './application/lecture-service.js';
 import { startLectureConsumers } from './infrastructure/consumers.js';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
@@ -8,10 +16,16 @@ import { lectureResolvers } from './resolvers/index.js';
 /** Environment of the lecture subgraph (default PORT 4003). */
 export const lectureEnv = subgraphEnv;
 
-/** Starts the lecture subgraph from `env` (process.env by default). */
-export async function startLectureService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
+/**
+ * Starts the lecture subgraph from `env` (process.env by default), on `opts.bus` when given (a test's
+ * in-memory bus), else on NATS as its own user.
+ */
+export async function startLectureService(
+  env: Record<string, string | undefined> = process.env,
+  opts: { bus?: Bus } = {},
+): Promise<RunningSubgraph> {
   const config = loadConfig(lectureEnv, env, { PORT: '4003' });
-  const rt = await createSubgraphRuntime('lecture', config);
+  const rt = await createSubgraphRuntime('lecture', config, opts);
   const repo = new LectureRepository(rt.conn, rt.outbox);
   await repo.model.init();
   const service = new LectureService(repo, rt.outbox);

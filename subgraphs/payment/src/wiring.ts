@@ -8,6 +8,7 @@ import {
   readSchema,
   startSubgraph,
   subgraphEnv,
+  type Bus,
   type RunningSubgraph,
 } from '@courses/platform';
 import { PaymentService } from './application/payment-service.js';
@@ -33,8 +34,14 @@ export const paymentEnv = subgraphEnv.extend({
   INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
-/** Starts the payment subgraph from `env` (process.env by default). */
-export async function startPaymentService(env: Record<string, string | undefined> = process.env): Promise<RunningSubgraph> {
+/**
+ * Starts the payment subgraph from `env` (process.env by default), on `opts.bus` when given (a test's
+ * in-memory bus), else on NATS as its own user.
+ */
+export async function startPaymentService(
+  env: Record<string, string | undefined> = process.env,
+  opts: { bus?: Bus } = {},
+): Promise<RunningSubgraph> {
   const config = loadConfig(paymentEnv, env, { PORT: '4002' });
   const latency = parseLatency(config.PAYMENT_LATENCY_MS);
   const declinedStudents = new Set(
@@ -42,7 +49,7 @@ export async function startPaymentService(env: Record<string, string | undefined
       .map((s) => s.trim())
       .filter(Boolean),
   );
-  const rt = await createSubgraphRuntime('payment', config);
+  const rt = await createSubgraphRuntime('payment', config, opts);
   const repo = new PaymentRepository(rt.conn);
   await repo.model.init();
   const payments = new PaymentService(repo, new SimulatedProvider(latency, declinedStudents), rt.outbox, rt.logger);

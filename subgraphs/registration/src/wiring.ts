@@ -10,6 +10,7 @@ import {
   startSubgraph,
   subgraphEnv,
   watchEventLoop,
+  type Bus,
   type RunningSubgraph,
 } from '@courses/platform';
 import { Admission } from './application/admission.js';
@@ -58,10 +59,16 @@ export interface RunningRegistration extends RunningSubgraph {
   promotions: Promotions;
 }
 
-/** Starts the registration subgraph from `env` (process.env by default). */
-export async function startRegistrationService(env: Record<string, string | undefined> = process.env): Promise<RunningRegistration> {
+/**
+ * Starts the registration subgraph from `env` (process.env by default), on `opts.bus` when given (a test's
+ * in-memory bus), else on NATS as its own user.
+ */
+export async function startRegistrationService(
+  env: Record<string, string | undefined> = process.env,
+  opts: { bus?: Bus } = {},
+): Promise<RunningRegistration> {
   const config = loadConfig(registrationEnv, env, { PORT: '4001' });
-  const rt = await createSubgraphRuntime('registration', config);
+  const rt = await createSubgraphRuntime('registration', config, opts);
   const registrations = new RegistrationRepository(rt.conn);
   const catalog = new CatalogRepository(rt.conn);
   const seats = new SeatRepository(rt.conn);

@@ -13,7 +13,7 @@
  * within its duplicate window; the gateway sends a client a payload once).
  */
 import type { EventEnvelope } from '@courses/contracts';
-import { consumeFrom, publishEvent, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
+import { consumeFrom, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { Fact } from '../domain/dashboard.js';
 import { notificationCreated, notificationOf, type Notification } from '../domain/notification.js';
 import type { DashboardRepository } from './dashboard-repository.js';
@@ -55,7 +55,7 @@ export async function startDashboardConsumers(
     async handle(events: EventEnvelope[]) {
       const notifications = events.map(notificationOf).filter((n): n is Notification => n !== null);
       await inbox.record(notifications);
-      await Promise.all(notifications.map((n) => publishEvent(rt.js, notificationCreated(n), rt.namespace)));
+      await Promise.all(notifications.map((n) => rt.bus.publish(notificationCreated(n))));
     },
     lingerMs: 50,
   };

@@ -1,13 +1,13 @@
 /**
- * Durable consumers: at-least-once delivery, ack only after the effect is stored (handlers must be
- * idempotent), nak with backoff, per-aggregate order, batches, and the dead-letter stream for what
- * a consumer gives up on. Replicas of a service share one durable consumer, so each message goes
- * to one of them. Handlers see the event and its delivery count, never the transport's message.
+ * Durable consumers, on any {@link Bus}: at-least-once delivery, ack only after the effect is
+ * stored (handlers must be idempotent), nak with backoff, per-aggregate order, batches, and the
+ * dead-letter stream for what a consumer gives up on. Replicas of a service share one durable
+ * consumer, so each message goes to one of them. Handlers see the event and its delivery count,
+ * never the transport's message.
  *
  * Each message is handled in a consumer span `process <subject>`, a child of the publisher's span
  * whose W3C context the message headers carry (tracing.ts); a batch runs in its first message's span.
  */
-import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from '../concurrency/index.js';
 import {
@@ -20,9 +20,8 @@ import {
   type ServiceMetrics,
   type TraceContext,
 } from '../observability/index.js';
+import type { Bus, BusMessage, DurableMessages, DurableSpec } from './bus.js';
 import { deadLetterStream } from './nats-auth.js';
-import { jetstreamOf, type NatsConnection } from './nats-connection.js';
-import { ensureStream } from './nats-streams.js';
 
 /** What the dead-letter stream keeps about a message a consumer gave up on. */
 export interface DeadLetter {
@@ -37,37 +36,6 @@ export interface DeadLetter {
   data: string;
   /** ISO-8601 time it was set aside. */
   at: string;
-}
-
-/** A dead letter as read back from its stream: {@link DeadLetter} and where it is kept. */
-export interface StoredDeadLetter extends DeadLetter {
-  /** Its sequence in the dead-letter stream. */
-  letterSeq: number;
-}
-
-/**
- * The dead letters `service`'s consumers set aside (oldest first, at most `limit`), read through
- * an ephemeral ordered consumer, which leaves the stream as it is. What the `operator` NATS user
- * may do (nats-auth.ts), and what `npm run dead-letters` prints.
- * @throws when the stream does not exist (the service has never started) or NATS refuses.
- */
-export async function readDeadLetters(nc: NatsConnection, service: string, namespace = '', limit = 100): Promise<StoredDeadLetter[]> {
-  const { js, jsm } = await jetstreamOf(nc);
-  const name = deadLetterStream(service, namespace).name;
-  const held = (await jsm.streams.info(name)).state;
-  if (!held.messages) return [];
-  const consumer = await js.consumers.get(name, { opt_start_seq: held.first_seq });
-  const letters: StoredDeadLetter[] = [];
-  try {
-    const batch = await consumer.fetch({ max_messages: Math.min(limit, held.messages), expires: 2_000 });
-    for await (const m of batch) {
-      letters.push({ ...(JSON.parse(new TextDecoder().decode(m.data)) as DeadLetter), letterSeq: m.seq });
-      if (letters.length >= Math.min(limit, held.messages)) break;
-    }
-  } finally {
-    await consumer.delete().catch(() => undefined);
-  }
-  return letters;
 }
 
 /** What a handler may know about a message's delivery (transport-free). */
@@ -113,7 +81,7 @@ export interface BatchHandler {
 }
 
 export interface ConsumerOptions {
-  nc: NatsConnection;
+  bus: Bus;
   stream: StreamSpec;
   /** Durable consumer name, shared by all replicas of the consuming service. */
   durable: string;
@@ -182,49 +150,16 @@ function isBatch(h: EventHandlers | BatchHandler): h is BatchHandler {
  *   together, batches one after another (so stream order holds across batches).
  */
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
-  const { nc, stream, durable, namespace, logger } = opts;
+  const { bus, stream, durable, namespace, logger } = opts;
   const log = logger.child({ durable });
-  const { js, jsm } = await jetstreamOf(nc);
   const batch = isBatch(opts.handlers) ? opts.handlers : undefined;
   const handlers = batch ? {} : (opts.handlers as EventHandlers);
   const types = batch ? batch.types : (Object.keys(handlers) as EventType[]);
   const maxDeliver = opts.maxDeliver ?? 10;
-  const config = {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
-    max_deliver: maxDeliver,
-    // One wildcard filter per stream (nats-server < 2.10 has no filter_subjects); event types
-    // without a handler are acked unseen.
-    filter_subject: stream.subjects[0],
-  };
-  let waitingLogged = false;
-  /** The durable consumer, created or updated once the stream exists. @throws while it does not. */
-  async function attach(): Promise<Consumer> {
-    try {
-      await jsm.streams.info(stream.name);
-    } catch (err) {
-      if (/not found/i.test(String((err as Error)?.message)) && !waitingLogged) {
-        waitingLogged = true;
-        log.info({ stream: stream.name }, 'waiting for the stream (its publisher creates it)');
-      }
-      throw err;
-    }
-    try {
-      await jsm.consumers.info(stream.name, durable);
-      await jsm.consumers.update(stream.name, durable, { ack_wait: config.ack_wait, max_deliver: maxDeliver });
-    } catch {
-      await jsm.consumers.add(stream.name, config).catch(async (err) => {
-        await jsm.consumers.info(stream.name, durable).catch(() => {
-          throw err;
-        });
-      });
-    }
-    return js.consumers.get(stream.name, durable);
-  }
-  let consumer: Consumer | undefined;
-  let messages: ConsumerMessages | undefined;
+  // Event types without a handler are acked unseen.
+  const spec: DurableSpec = { stream, durable, maxDeliver, ackWaitMs: opts.ackWaitMs ?? 30_000, maxMessages: batch ? 256 : 64 };
+  let attached = false;
+  let messages: DurableMessages | undefined;
   let stopped = false;
   const limit = Math.max(1, opts.concurrency ?? 8);
   const keyOf = opts.keyOf ?? aggregateKey;
@@ -234,35 +169,33 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
 
   const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
   const dlq = deadLetterStream(opts.service, namespace);
-  if ((await ensureStream(jsm, dlq, opts.streamReplicas)) === 'differs')
+  if ((await bus.ensureStream(dlq, opts.streamReplicas)) === 'differs')
     log.warn({ stream: dlq.name }, "the dead-letter stream's limits differ from this configuration's; the operator user may change them");
 
   /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
-  async function setAside(msg: JsMsg, reason: string): Promise<void> {
+  async function setAside(msg: BusMessage, reason: string): Promise<void> {
     const letter: DeadLetter = {
       durable,
       stream: stream.name,
       subject: msg.subject,
       seq: msg.seq,
-      deliveries: msg.info.deliveryCount,
+      deliveries: msg.deliveryCount,
       reason,
       data: new TextDecoder().decode(msg.data),
       at: new Date().toISOString(),
     };
     try {
-      await js.publish(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), {
-        msgID: `${stream.name}:${msg.seq}:${durable}`,
-      });
+      await bus.append(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), `${stream.name}:${msg.seq}:${durable}`);
       msg.term(reason);
     } catch (err) {
       // Not stored: leave it to be redelivered rather than lose it.
       log.error({ err: (err as Error).message, seq: msg.seq }, 'could not write the dead letter; will retry');
-      msg.nak(backoffMs(msg.info.deliveryCount));
+      msg.nak(backoffMs(msg.deliveryCount));
     }
   }
 
   /** The message's event when it is one this consumer handles; acks or sets aside the rest. */
-  async function eventOf(msg: JsMsg): Promise<EventEnvelope | undefined> {
+  async function eventOf(msg: BusMessage): Promise<EventEnvelope | undefined> {
     let event: EventEnvelope;
     try {
       event = parseEvent(msg.data);
@@ -273,7 +206,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       await setAside(msg, `poison: ${reason}`);
       return undefined;
     }
-    if (msg.info.deliveryCount > 1) opts.metrics?.eventsRedelivered.inc({ durable });
+    if (msg.deliveryCount > 1) opts.metrics?.eventsRedelivered.inc({ durable });
     if (!types.includes(event.type)) {
       msg.ack();
       return undefined;
@@ -282,8 +215,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   }
 
   /** Naks a failed message, or sets it aside at its last delivery. */
-  async function failed(msg: JsMsg, event: EventEnvelope, err: unknown): Promise<void> {
-    const n = msg.info.deliveryCount;
+  async function failed(msg: BusMessage, event: EventEnvelope, err: unknown): Promise<void> {
+    const n = msg.deliveryCount;
     if (n >= maxDeliver) {
       log.error(
         { err, eventId: event.id, type: event.type, deliveries: n },
@@ -301,22 +234,22 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   const tracer = tracerOf(opts.service);
   /** Parent (from the message's headers) and attributes of the span that handles `msg`. */
   function processSpan(
-    msg: JsMsg,
+    msg: BusMessage,
     event: EventEnvelope,
   ): { kind: SpanKind; parent: TraceContext; attributes: Record<string, string | number> } {
-    const parent = extractTrace((key) => msg.headers?.get(key) || undefined);
+    const parent = extractTrace((key) => msg.header(key));
     const attributes = {
       'messaging.system': 'nats',
       'messaging.operation.type': 'process',
       'messaging.destination.name': msg.subject,
       'messaging.consumer.group.name': durable,
       'messaging.message.id': event.id,
-      'messaging.nats.delivery_count': msg.info.deliveryCount,
+      'messaging.nats.delivery_count': msg.deliveryCount,
     };
     return { kind: SpanKind.CONSUMER, parent, attributes };
   }
 
-  async function handleOne(msg: JsMsg): Promise<void> {
+  async function handleOne(msg: BusMessage): Promise<void> {
     const event = await eventOf(msg);
     if (!event) return;
     const handler = handlers[event.type] as EventHandler;
@@ -326,13 +259,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       () => processSpan(msg, event),
       async (span) => {
         try {
-          await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.info.deliveryCount }));
+          await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.deliveryCount }));
           msg.ack();
           count(event.type, 'ack');
         } catch (err) {
           span.setAttribute('messaging.outcome', err instanceof Redeliver ? 'deferred' : 'failed');
           if (err instanceof Redeliver) {
-            if (msg.info.deliveryCount >= maxDeliver) {
+            if (msg.deliveryCount >= maxDeliver) {
               log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
               msg.ack();
             } else msg.nak(err.delayMs);
@@ -349,8 +282,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
    * Runs `handle` for a batch in its first message's span; every other message of the batch has
    * its own span (in its own trace) for the same time.
    */
-  async function inBatchSpans(items: Array<{ msg: JsMsg; event: EventEnvelope }>, handle: () => Promise<void>): Promise<void> {
-    const optionsOf = ({ msg, event }: { msg: JsMsg; event: EventEnvelope }) => {
+  async function inBatchSpans(items: Array<{ msg: BusMessage; event: EventEnvelope }>, handle: () => Promise<void>): Promise<void> {
+    const optionsOf = ({ msg, event }: { msg: BusMessage; event: EventEnvelope }) => {
       const options = processSpan(msg, event);
       return { ...options, attributes: { ...options.attributes, 'messaging.batch.message_count': items.length } };
     };
@@ -362,8 +295,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
     }
   }
 
-  async function handleBatch(msgs: JsMsg[]): Promise<void> {
-    const items: Array<{ msg: JsMsg; event: EventEnvelope }> = [];
+  async function handleBatch(msgs: BusMessage[]): Promise<void> {
+    const items: Array<{ msg: BusMessage; event: EventEnvelope }> = [];
     for (const msg of msgs) {
       const event = await eventOf(msg);
       if (event) items.push({ msg, event });
@@ -392,7 +325,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   }
 
   /** Messages received and not yet handled (batch mode). */
-  let waiting: JsMsg[] = [];
+  let waiting: BusMessage[] = [];
   let draining: Promise<void> | undefined;
   let lingering = false;
   function drain(): Promise<void> {
@@ -411,11 +344,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   void (async () => {
     while (!stopped) {
       try {
-        // Short pulls (5 s, heartbeats every 2.5 s): after a NATS restart the lost pull is
-        // noticed and renewed within seconds instead of the client's 30 s default.
-        consumer ??= await attach();
+        messages = await bus.durable(spec);
+        attached = true;
         if (stopped) break;
-        messages = await consumer.consume({ max_messages: batch ? 256 : 64, expires: 5_000 });
         for await (const msg of messages) {
           if (batch) {
             while (waiting.length >= 4 * (batch.max ?? 256)) await new Promise<void>((r) => slotFreed.push(r));
@@ -443,7 +374,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
         }
       } catch (err) {
         if (!stopped) {
-          if (consumer || !waitingLogged) log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
+          // A stream not created yet is waited for quietly (the bus says so once).
+          if (attached || !/not found/i.test(String((err as Error)?.message)))
+            log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
           await new Promise((r) => setTimeout(r, 1_000));
         }
       }
@@ -454,15 +387,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   return {
     durable,
     async lag() {
-      if (!consumer) return undefined;
-      const info = await consumer.info();
-      return { pending: info.num_pending, unacked: info.num_ack_pending };
+      return attached ? bus.lag(stream.name, durable) : undefined;
     },
     async stop() {
       stopped = true;
       await Promise.allSettled([...inFlight]);
       if (batch) await (draining ?? drain());
-      await messages?.close().catch(() => undefined);
+      await messages?.stop();
     },
   };
 }

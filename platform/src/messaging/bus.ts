@@ -1,0 +1,97 @@
+/**
+ * The event bus as the application side sees it: publish a domain event to its context's
+ * stream, consume a stream through a durable consumer (at least once, until acked), and listen
+ * live to what is published from now on. Two implementations keep the same contract
+ * (platform/test/bus.contract.test.ts runs one suite over both): {@link NatsBus} on NATS
+ * JetStream, and {@link InMemoryBus}, one process's twin for tests that need no NATS server.
+ *
+ * The policies on top (per-type handlers, per-aggregate order, batches, backoff, dead letters:
+ * consumer.ts; the outbox relay: outbox.ts) are written once, against this interface.
+ */
+import type { Context, EventEnvelope, StreamSpec } from '@courses/contracts';
+
+/** One message of a stream as a durable consumer receives it. */
+export interface BusMessage {
+  readonly subject: string;
+  /** Its sequence in the stream (1, 2, …). */
+  readonly seq: number;
+  /** The body as published (an event's JSON, without its stored trace context). */
+  readonly data: Uint8Array;
+  /** 1 on the first delivery, 2 on the first redelivery, … */
+  readonly deliveryCount: number;
+  /** A header the publisher set (e.g. `traceparent`), or undefined. */
+  header(name: string): string | undefined;
+  /** Done: never delivered to this durable consumer again. */
+  ack(): void;
+  /** Not done: delivered again after `delayMs` (0: at once), up to the consumer's `maxDeliver`. */
+  nak(delayMs?: number): void;
+  /** Given up: never delivered again (the caller keeps it, and `reason`, elsewhere first: see consumer.ts). */
+  term(reason?: string): void;
+}
+
+/** A durable consumer of one stream, shared by every replica that names it. */
+export interface DurableSpec {
+  stream: StreamSpec;
+  /** Its name: replicas with the same name share the messages, each to one of them. */
+  durable: string;
+  /** Deliveries of one message at most (the first included). */
+  maxDeliver: number;
+  /** How long (ms) a delivered message waits for its ack before it is delivered again. */
+  ackWaitMs: number;
+  /** Most messages handed out and not yet acked, nak-ed or termed, per pull (a hint). */
+  maxMessages: number;
+}
+
+/** The messages of a durable consumer as they arrive; iteration ends once {@link stop} is called or the bus closes. */
+export interface DurableMessages extends AsyncIterable<BusMessage> {
+  /** Stops receiving; messages handed out and not acked are delivered again after their ack wait. */
+  stop(): Promise<void>;
+}
+
+/** How far a durable consumer is behind: messages not yet delivered, and delivered but not acked (counts). */
+export interface ConsumerLag {
+  pending: number;
+  unacked: number;
+}
+
+/** What a service's code needs of the event bus. */
+export interface Bus {
+  /** `nats` or `memory`: what carries the events (for logs and health). */
+  readonly kind: 'nats' | 'memory';
+  /**
+   * Creates stream `spec` if missing, with the platform's limits (nats-streams.ts); `differs`
+   * when it exists with other limits this service may not change.
+   * @throws when the transport refuses.
+   */
+  ensureStream(spec: StreamSpec, replicas?: number): Promise<'ok' | 'differs'>;
+  /**
+   * Publishes `event` on its subject and resolves once its stream stored it. A second publish of
+   * the same event id within the stream's duplicate window is dropped (stored once).
+   * @throws when no stream stores the subject, or the transport is unreachable.
+   */
+  publish(event: EventEnvelope): Promise<void>;
+  /**
+   * Appends `body` (JSON) to `stream` on `subject`, stored once per `msgId`: what a consumer sets
+   * aside in its dead-letter stream.
+   * @throws when the stream does not store the subject, or the transport is unreachable.
+   */
+  append(subject: string, body: string, msgId: string): Promise<void>;
+  /**
+   * The durable consumer `spec` (created, or updated to `spec`'s limits), from the stream's first
+   * message on its first start.
+   * @throws while the stream does not exist (its publisher creates it), or the transport is down.
+   */
+  durable(spec: DurableSpec): Promise<DurableMessages>;
+  /** How far durable `durable` of `stream` is behind; undefined when it does not exist. */
+  lag(stream: string, durable: string): Promise<ConsumerLag | undefined>;
+  /**
+   * Calls `listener` with every event of `context` published from now on, in stream order, at
+   * most once, without acks (live views; a listener that misses one does not get it again).
+   * @returns the function that stops listening.
+   */
+  listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void>;
+  /** True while publishing can reach the transport. */
+  ready(): boolean;
+  /** Closes the bus; `drain` first lets what is in flight finish. */
+  close(opts?: { drain?: boolean }): Promise<void>;
+}
