@@ -10,4 +10,6 @@ export * from './nats-auth.js';
 export * from './nats-bus.js';
 export * from './nats-connection.js';
 export * from './nats-streams.js';
+export * from './outbox-recovery.js';
+export * from './outbox-relay.js';
 export * from './outbox.js';

@@ -8,7 +8,8 @@ import {
   type Bus,
   type RunningSubgraph,
 } from '@courses/platform';
-import { startDashboardConsumers } from './infrastructure/consumers.js';
+import { DashboardPolicies } from './application/dashboard-policies.js';
+import { startDashboardConsumers } from './inbound/consumers.js';
 import { DashboardRepository } from './infrastructure/dashboard-repository.js';
 import { NotificationRepository } from './infrastructure/notification-repository.js';
 import { dashboardResolvers } from './resolvers/index.js';
@@ -33,6 +34,6 @@ export async function startDashboardService(
     typeDefs: readSchema(import.meta.url),
     resolvers: dashboardResolvers(repo, inbox),
     publishes: 'dashboard',
-    startConsumers: () => startDashboardConsumers(rt, repo, inbox),
+    startConsumers: () => startDashboardConsumers(rt, new DashboardPolicies(repo, inbox, rt.bus)),
   });
 }

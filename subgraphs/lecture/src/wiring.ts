@@ -9,7 +9,7 @@ import {
   type RunningSubgraph,
 } from '@courses/platform';
 import { LectureService } from './application/lecture-service.js';
-import { startLectureConsumers } from './infrastructure/consumers.js';
+import { startLectureConsumers } from './inbound/consumers.js';
 import { LectureRepository } from './infrastructure/lecture-repository.js';
 import { lectureResolvers } from './resolvers/index.js';
 
@@ -26,7 +26,7 @@ export async function startLectureService(
 ): Promise<RunningSubgraph> {
   const config = loadConfig(lectureEnv, env, { PORT: '4003' });
   const rt = await createSubgraphRuntime('lecture', config, opts);
-  const repo = new LectureRepository(rt.conn, rt.outbox);
+  const repo = new LectureRepository(rt.conn);
   await repo.model.init();
   const service = new LectureService(repo, rt.outbox);
   return startSubgraph(rt, {

@@ -13,8 +13,8 @@ import {
 } from '@courses/platform';
 import { PaymentService } from './application/payment-service.js';
 import { parseLatency } from './domain/payment.js';
-import { chargeEndpoint } from './infrastructure/charge-endpoint.js';
-import { startPaymentConsumers } from './infrastructure/consumers.js';
+import { chargeEndpoint } from './inbound/charge-endpoint.js';
+import { startPaymentConsumers } from './inbound/consumers.js';
 import { PaymentRepository } from './infrastructure/payment-repository.js';
 import { SimulatedProvider } from './infrastructure/simulated-provider.js';
 import { paymentResolvers } from './resolvers/index.js';

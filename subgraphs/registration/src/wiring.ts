@@ -20,7 +20,7 @@ import { SeatKnowledge } from './application/seat-knowledge.js';
 import { WaitlistDesk } from './application/waitlist-desk.js';
 import type { CatalogLecture } from './domain/registration.js';
 import { CatalogRepository } from './infrastructure/catalog-repository.js';
-import { startRegistrationConsumers } from './infrastructure/consumers.js';
+import { startRegistrationConsumers } from './inbound/consumers.js';
 import { PaymentClient } from './infrastructure/payment-client.js';
 import { RegistrationRepository } from './infrastructure/registration-repository.js';
 import { SeatRepository } from './infrastructure/seat-repository.js';

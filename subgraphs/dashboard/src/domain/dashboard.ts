@@ -6,6 +6,8 @@
  * facts: for each kind, the status of highest rank wins, so statuses only move forward and the
  * result does not depend on arrival order or duplicates.
  */
+import type { EventEnvelope } from '@courses/contracts';
+
 export type RegistrationStatus = 'WAITLISTED' | 'CONFIRMED' | 'CANCELED';
 export type PaymentStatus = 'COMPLETED' | 'REFUNDED';
 
@@ -102,4 +104,28 @@ export function pageOf(
       : lines.findIndex((l) => l.updatedAt.getTime() < t! || (l.updatedAt.getTime() === t && l.registrationId < after.registrationId));
   const rest = start === -1 ? [] : lines.slice(start);
   return { items: rest.slice(0, first), totalCount: lines.length, hasNextPage: rest.length > first };
+}
+
+/** The facts an event establishes (a confirmation also means the payment completed). */
+export function factsOf(e: EventEnvelope): Fact[] {
+  const at = new Date(e.occurredAt);
+  const p = e.payload as { registrationId: string; studentId: string; lectureId: string; lectureTitle?: string };
+  const k = { registrationId: p.registrationId, studentId: p.studentId, lectureId: p.lectureId, at };
+  switch (e.type) {
+    case 'registration.confirmed':
+      return [
+        { ...k, kind: 'registration', status: 'CONFIRMED', lectureTitle: p.lectureTitle },
+        { ...k, kind: 'payment', status: 'COMPLETED' },
+      ];
+    case 'registration.waitlisted':
+      return [{ ...k, kind: 'registration', status: 'WAITLISTED', lectureTitle: p.lectureTitle }];
+    case 'registration.canceled':
+      return [{ ...k, kind: 'registration', status: 'CANCELED' }];
+    case 'payment.completed':
+      return [{ ...k, kind: 'payment', status: 'COMPLETED' }];
+    case 'payment.refunded':
+      return [{ ...k, kind: 'payment', status: 'REFUNDED' }];
+    default:
+      return [];
+  }
 }

@@ -6,23 +6,8 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import {
-  insertCreated,
-  outboxField,
-  storeTransition,
-  type ChangeContext,
-  type Created,
-  type Outbox,
-  type Transition,
-} from '@courses/platform';
-import {
-  applyEnrolments,
-  enrolledCountChanged,
-  type Enrolment,
-  type EnrolmentState,
-  type Lecture,
-  type LectureStatus,
-} from '../domain/lecture.js';
+import { insertCreated, outboxField, storeTransition, type ChangeContext, type Created, type Transition } from '@courses/platform';
+import type { EnrolmentState, Lecture, LectureStatus } from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its enrolment memory and outbox. */
 export interface LectureDoc {
@@ -62,11 +47,6 @@ schema.index({ status: 1, _id: 1 });
 
 /** The aggregate collection whose changes go through the outbox. */
 export const LECTURES = 'lectures';
-/**
- * How long the enrolment consumer keeps a lecture's claim after a change (ms): a lecture taking
- * registrations changes again soon, and a kept claim saves its insert, its delete and a read.
- */
-const ENROLMENT_HOLD_MS = 1_000;
 /** Fields a read never needs. */
 const BULKY = { enrolled: 0, released: 0, outbox: 0 } as const;
 
@@ -93,13 +73,8 @@ export interface LecturePage {
 
 export class LectureRepository {
   readonly model: Model<LectureDoc>;
-  /** The enrolment memory of lectures this process wrote last (see applyEnrolments). */
-  private readonly enrolment = new Map<string, EnrolmentState & { instructorId: string }>();
 
-  constructor(
-    conn: Connection,
-    private readonly outbox: Outbox,
-  ) {
+  constructor(conn: Connection) {
     this.model = conn.model<LectureDoc>('Lecture', schema);
   }
 
@@ -155,55 +130,23 @@ export class LectureRepository {
     return storeTransition(this.model.collection, t, ctx);
   }
 
-  /**
-   * Applies registrations' confirmations and cancellations, in stream order, to the enrolled
-   * count of one lecture, each registration at most once whatever the redeliveries or order
-   * (see the domain's `applyEnrolments`): one read and, when anything changed, one write with
-   * one `lecture.enrolledCountChanged` carrying the final count. While this process holds the
-   * lecture's claim without a break, it remembers what it wrote and skips the read.
-   * @returns false when the lecture does not exist (yet).
-   */
-  applyEnrolments(lectureId: string, changes: readonly Enrolment[]): Promise<boolean> {
-    return this.outbox.change(
-      LECTURES,
-      lectureId,
-      async (ctx) => {
-        let state = ctx.continued ? this.enrolment.get(lectureId) : undefined;
-        if (!state) {
-          const d = await this.model.collection.findOne(
-            { _id: lectureId as never },
-            { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
-          );
-          if (!d) return { value: false };
-          state = { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
-        }
-        const next = applyEnrolments(state, changes);
-        this.remember(lectureId, {
-          enrolledCount: next.enrolledCount,
-          enrolled: next.enrolled,
-          released: next.released,
-          instructorId: state.instructorId,
-        });
-        if (!next.touched) return { value: true };
-        const update = {
-          $set: { enrolledCount: next.enrolledCount, enrolled: next.enrolled, released: next.released, updatedAt: new Date() },
-        };
-        if (!next.changed) {
-          await this.model.collection.updateOne({ _id: lectureId as never }, update);
-          return { value: true };
-        }
-        const event = enrolledCountChanged({ id: lectureId, instructorId: state.instructorId }, next.enrolledCount);
-        await this.model.collection.updateOne({ _id: lectureId as never }, ctx.withEvents(update, [event]));
-        return { value: true, events: [event] };
-      },
-      { holdMs: ENROLMENT_HOLD_MS },
+  /** Lecture `lectureId`'s enrolment memory and instructor as stored; null when it does not exist (yet). */
+  async enrolmentOf(lectureId: string): Promise<(EnrolmentState & { instructorId: string }) | null> {
+    const d = await this.model.collection.findOne(
+      { _id: lectureId as never },
+      { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
     );
+    return d && { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
   }
 
-  /** Keeps the enrolment memory last written, for the next change under the same unbroken claim. */
-  private remember(lectureId: string, state: EnrolmentState & { instructorId: string }): void {
-    this.enrolment.delete(lectureId);
-    this.enrolment.set(lectureId, state);
-    if (this.enrolment.size > 1_000) this.enrolment.delete(this.enrolment.keys().next().value!);
+  /**
+   * Stores `state` as lecture `lectureId`'s enrolment (count and memory) in one write under its
+   * claim, with `event` in its outbox when the count changed.
+   */
+  async storeEnrolment(lectureId: string, state: EnrolmentState, event: EventEnvelope | undefined, ctx: ChangeContext): Promise<void> {
+    const update = {
+      $set: { enrolledCount: state.enrolledCount, enrolled: state.enrolled, released: state.released, updatedAt: new Date() },
+    };
+    await this.model.collection.updateOne({ _id: lectureId as never }, event ? ctx.withEvents(update, [event]) : update);
   }
 }

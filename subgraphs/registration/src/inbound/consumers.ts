@@ -7,7 +7,7 @@
  */
 import { consumeFrom, Redeliver, type RunningConsumer, type SubgraphRuntime } from '@courses/platform';
 import type { RegistrationService } from '../application/registration-service.js';
-import { CATALOG_CACHE_MS, type CatalogRepository } from './catalog-repository.js';
+import { CATALOG_CACHE_MS, type CatalogRepository } from '../infrastructure/catalog-repository.js';
 
 /** When the lecture-canceled policy looks again (ms): after every cached catalog entry of the lecture expired. */
 export const RECHECK_MS = CATALOG_CACHE_MS + 1_000;

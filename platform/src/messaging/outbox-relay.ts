@@ -1,0 +1,49 @@
+/**
+ * The outbox relay: publishes the events a change stored in its document's `outbox` field to the
+ * bus, in order, each with its event id as the message id (the stream drops a re-send within its
+ * duplicate window, so publishing again after a crash is safe). Either the events the change
+ * itself wrote, or, when earlier ones may be unpublished, everything the document's outbox holds.
+ */
+import type { Connection } from 'mongoose';
+import type { EventEnvelope } from '@courses/contracts';
+import type { ServiceMetrics } from '../observability/index.js';
+import type { Bus } from './bus.js';
+
+export interface OutboxRelayOptions {
+  conn: Connection;
+  /** Where events go (only its `publish` is used). */
+  bus: Pick<Bus, 'publish'>;
+  metrics?: ServiceMetrics;
+  /** false publishes nothing (the OUTBOX_RELAY=off fault switch). Default true. */
+  publish?: boolean;
+}
+
+export class OutboxRelay {
+  /** false when the relay is switched off: every event stays in its document's outbox. */
+  readonly publishing: boolean;
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.publishing = opts.publish ?? true;
+  }
+
+  /**
+   * Publishes `events` in order, counting each in `events_published_total`.
+   * @throws the bus's error at the first event it refuses (those after it are not sent).
+   */
+  async publish(events: readonly EventEnvelope[]): Promise<void> {
+    for (const event of events) {
+      await this.opts.bus.publish(event);
+      this.opts.metrics?.eventsPublished.inc({ type: event.type });
+    }
+  }
+
+  /**
+   * Publishes everything the outbox of document `docId` of `collection` holds (nothing when the
+   * document does not exist).
+   * @throws the database's or the bus's error.
+   */
+  async publishStored(collection: string, docId: string): Promise<void> {
+    const doc = await this.opts.conn.collection(collection).findOne({ _id: docId as never }, { projection: { outbox: 1 } });
+    await this.publish((doc?.outbox ?? []) as EventEnvelope[]);
+  }
+}
