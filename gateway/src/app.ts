@@ -292,6 +292,8 @@ export async function startGateway(env: Record<string, string | undefined> = pro
       { contextValue: { identity, fresh: true, vetted: true, clientIp: client?.ip, internal: !client } },
     );
     if (res.body.kind !== 'single') throw new Error('incremental delivery is not supported over subscription transports');
+    // Apollo's formatted result (plain errors) where the transports' types name graphql's
+    // ExecutionResult (GraphQLError instances): the same JSON once serialized.
     return res.body.singleResult as never;
   };
   // One document cache, engine and per-client cap for graphql-ws, SSE and multipart.

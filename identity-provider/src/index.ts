@@ -134,6 +134,7 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
         },
         { client_id: 'courses-cli', token_endpoint_auth_method: 'none', grant_types: [DEMO_GRANT], response_types: [], redirect_uris: [] },
       ],
+      // jose's exported JWKs where oidc-provider's types want its own JWK type: the same JSON.
       jwks: { keys: keys as never },
       // Its keys are of one algorithm: ID tokens too.
       clientDefaults: { id_token_signed_response_alg: alg },
@@ -189,6 +190,8 @@ export async function startIdentityProvider(opts: IdentityProviderOptions = {}):
       ctx.body = { error: 'invalid_grant', error_description: `no such demo user: ${sub}` };
       return;
     }
+    // oidc-provider's typings lack the constructor options of AccessToken and ResourceServer
+    // (documented in its README, "Custom Grant Types"), hence the casts.
     const token = new p.AccessToken({ accountId: sub, client: ctx.oidc.client, scope: 'api', gty: DEMO_GRANT } as never);
     const info = { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: ttlOf(sub) };
     token.resourceServer = new p.ResourceServer(audience, { ...info, jwt: { sign: { alg } } } as never);

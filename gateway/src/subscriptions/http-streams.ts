@@ -147,6 +147,9 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
 
   const execute = (args: ExecutionArgs) => executeForClient(opts.execute, args);
 
+  // The `as never` below: graphql-sse's types name graphql's ESM build, the gateway runs on its
+  // CommonJS realm with Apollo (graphqlCjs), and results are Apollo's formatted ones: the same
+  // shapes under other type identities.
   const sseHandler = createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({
     validate: (schema, document) => documents.validate(schema, document) as never,
     execute: (args) => execute(args as ExecutionArgs) as never,

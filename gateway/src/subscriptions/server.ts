@@ -219,6 +219,8 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
         operations -= ctx.extra.operations?.size ?? 0;
         ctx.extra.operations?.clear();
       },
+      // graphql-ws's types name graphql's ESM build; the engine runs on its CommonJS realm with
+      // Apollo (graphqlCjs) and yields Apollo's formatted results: the same shapes, other type identities.
       subscribe: (args) => engine.subscribe(args) as never,
       execute: (args) => executeForClient(opts.execute, args) as never,
     },

@@ -43,7 +43,9 @@ export class OutboxRelay {
    * @throws the database's or the bus's error.
    */
   async publishStored(collection: string, docId: string): Promise<void> {
-    const doc = await this.opts.conn.collection(collection).findOne({ _id: docId as never }, { projection: { outbox: 1 } });
-    await this.publish((doc?.outbox ?? []) as EventEnvelope[]);
+    const doc = await this.opts.conn
+      .collection<{ _id: string; outbox?: EventEnvelope[] }>(collection)
+      .findOne({ _id: docId }, { projection: { outbox: 1 } });
+    await this.publish(doc?.outbox ?? []);
   }
 }

@@ -5,7 +5,8 @@
  * Works against MongoDB and FerretDB v1; nothing here relies on transactions, change streams
  * or TTL/partial indexes, which FerretDB v1 lacks.
  */
-import mongoose, { Schema, type Connection } from 'mongoose';
+import mongoose, { Schema, type Connection, type Model, type SchemaDefinitionProperty } from 'mongoose';
+import type { EventEnvelope } from '@courses/contracts';
 import type { Logger, ServiceMetrics } from '../observability/index.js';
 
 /**
@@ -39,12 +40,30 @@ export function mongoReady(conn: Connection): boolean {
 }
 
 /**
- * Schema definition for an aggregate's outbox: events raised by the last state changes and
- * not yet published. They are written in the same single-document update as the change
- * itself, and the relay removes each one once JetStream has acknowledged it.
+ * Schema definition of an array field stored as Mixed (its items are checked where they are
+ * built, not by mongoose), typed as the `T[]` field the document interface declares.
  */
-export function outboxField(): { type: (typeof Schema.Types.Mixed)[]; default: () => never[] } {
-  return { type: [Schema.Types.Mixed], default: () => [] };
+export function mixedArrayField<T>(): SchemaDefinitionProperty<T[]> {
+  // One cast, here: mongoose types a Mixed array's options as `any[]`, not as the items it holds.
+  return { type: [Schema.Types.Mixed], default: () => [] } as unknown as SchemaDefinitionProperty<T[]>;
+}
+
+/**
+ * Schema definition for an aggregate's outbox: events raised by the last state changes, written
+ * in the same single-document update as the change itself (see aggregate-store.ts).
+ */
+export function outboxField(): SchemaDefinitionProperty<EventEnvelope[]> {
+  return mixedArrayField<EventEnvelope>();
+}
+
+/**
+ * The driver's collection under `model`, typed by its documents: for the raw reads and writes
+ * of hot paths (no hydration). Mongoose types `model.collection` with the driver's default
+ * document, whose `_id` is an ObjectId, so a filter by an aggregate's string id would not
+ * type-check; this is the one place that says the documents are `T`.
+ */
+export function collectionOf<T extends { _id: string }>(model: Model<T>): mongoose.mongo.Collection<T> {
+  return model.collection as unknown as mongoose.mongo.Collection<T>;
 }
 
 /** True when `err` is a duplicate-key error (E11000) from a unique index. */
@@ -64,6 +83,7 @@ export async function insertNew(
 ): Promise<void> {
   if (!docs.length) return;
   try {
+    // `never[]` in the parameter's type lets any collection's `insertMany` be passed; the docs are its documents.
     await collection.insertMany(docs as never[], { ordered: false });
   } catch (err) {
     const writeErrors = (err as mongoose.mongo.MongoBulkWriteError).writeErrors;

@@ -6,7 +6,7 @@
  * it is null, so it is safe to repeat and needs no claim.
  */
 import { Schema, type Connection, type Model } from 'mongoose';
-import { insertNew } from '@courses/platform';
+import { collectionOf, insertNew } from '@courses/platform';
 import type { Notification } from '../domain/notification.js';
 
 interface NotificationDoc extends Omit<Notification, 'id'> {
@@ -109,9 +109,12 @@ export class NotificationRepository {
    */
   async markRead(studentId: string, ids: readonly string[], now = new Date()): Promise<number> {
     if (!ids.length) return 0;
-    const res = await this.model.collection.updateMany({ _id: { $in: ids as string[] }, studentId, readAt: null } as never, {
-      $set: { readAt: now },
-    });
+    const res = await collectionOf(this.model).updateMany(
+      { _id: { $in: [...ids] }, studentId, readAt: null },
+      {
+        $set: { readAt: now },
+      },
+    );
     return res.modifiedCount;
   }
 }

@@ -6,7 +6,15 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { insertCreated, outboxField, storeTransition, type ChangeContext, type Created, type Transition } from '@courses/platform';
+import {
+  collectionOf,
+  insertCreated,
+  outboxField,
+  storeTransition,
+  type ChangeContext,
+  type Created,
+  type Transition,
+} from '@courses/platform';
 import type { EnrolmentState, Lecture, LectureStatus } from '../domain/lecture.js';
 
 /** The stored document: the aggregate plus its enrolment memory and outbox. */
@@ -38,7 +46,7 @@ const schema = new Schema<LectureDoc>(
     enrolledCount: { type: Number, required: true, default: 0 },
     enrolled: { type: [String], default: [] },
     released: { type: [String], default: [] },
-    outbox: outboxField() as never,
+    outbox: outboxField(),
   },
   { timestamps: true, versionKey: false, collection: 'lectures' },
 );
@@ -132,8 +140,8 @@ export class LectureRepository {
 
   /** Lecture `lectureId`'s enrolment memory and instructor as stored; null when it does not exist (yet). */
   async enrolmentOf(lectureId: string): Promise<(EnrolmentState & { instructorId: string }) | null> {
-    const d = await this.model.collection.findOne(
-      { _id: lectureId as never },
+    const d = await collectionOf(this.model).findOne(
+      { _id: lectureId },
       { projection: { enrolledCount: 1, enrolled: 1, released: 1, instructorId: 1 } },
     );
     return d && { enrolledCount: d.enrolledCount, enrolled: d.enrolled ?? [], released: d.released ?? [], instructorId: d.instructorId };
@@ -147,6 +155,6 @@ export class LectureRepository {
     const update = {
       $set: { enrolledCount: state.enrolledCount, enrolled: state.enrolled, released: state.released, updatedAt: new Date() },
     };
-    await this.model.collection.updateOne({ _id: lectureId as never }, event ? ctx.withEvents(update, [event]) : update);
+    await collectionOf(this.model).updateOne({ _id: lectureId }, event ? ctx.withEvents(update, [event]) : update);
   }
 }

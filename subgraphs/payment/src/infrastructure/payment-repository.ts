@@ -27,7 +27,7 @@ const schema = new Schema<PaymentDoc>(
     lectureId: { type: String, required: true },
     amount: { type: Number, required: true },
     status: { type: String, required: true, enum: ['COMPLETED', 'REFUNDED', 'VOIDED'] },
-    outbox: outboxField() as never,
+    outbox: outboxField(),
   },
   { timestamps: true, versionKey: false, collection: 'payments' },
 );

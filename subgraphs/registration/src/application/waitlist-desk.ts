@@ -110,7 +110,7 @@ export class WaitlistDesk {
         q = { lecture, ops: [], fail: [], draining: false };
         this.queues.set(lecture.id, q);
       }
-      q.ops.push(make(resolve as never));
+      q.ops.push(make(resolve));
       q.fail.push(reject);
       if (!q.draining) void this.drain(q);
     });

@@ -34,7 +34,7 @@ const schema = new Schema<RegistrationDoc>(
     seat: { type: String, default: null },
     waitlistedAt: { type: Date, default: null },
     seatedAt: { type: Date, default: null },
-    outbox: outboxField() as never,
+    outbox: outboxField(),
   },
   { timestamps: true, versionKey: false, collection: 'registrations' },
 );

@@ -18,7 +18,7 @@
  * meanwhile) and tries the free numbers that remain; when none remain, the lecture is full.
  */
 import { Schema, type Connection, type Model, type mongo } from 'mongoose';
-import { insertNew, isDuplicateKey, SingleFlight } from '@courses/platform';
+import { collectionOf, insertNew, isDuplicateKey, SingleFlight } from '@courses/platform';
 import { seatId, type CatalogLecture } from '../domain/registration.js';
 
 interface LedgerDoc {
@@ -68,7 +68,7 @@ export class SeatRepository {
   }
 
   private get ledger(): mongo.Collection<LedgerDoc> {
-    return this.model.collection as unknown as mongo.Collection<LedgerDoc>;
+    return collectionOf(this.model);
   }
 
   /**

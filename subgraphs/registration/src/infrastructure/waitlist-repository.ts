@@ -8,7 +8,7 @@
  */
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { EventEnvelope } from '@courses/contracts';
-import { outboxField, type ChangeContext } from '@courses/platform';
+import { collectionOf, mixedArrayField, outboxField, type ChangeContext } from '@courses/platform';
 import type { Waitlist, WaitlistEntry } from '../domain/waitlist.js';
 
 interface WaitlistDoc extends Omit<Waitlist, 'lectureId'> {
@@ -24,9 +24,9 @@ const schema = new Schema<WaitlistDoc>(
     instructorId: { type: String, required: true },
     limit: { type: Number, required: true },
     closed: { type: Boolean, required: true },
-    entries: { type: [Schema.Types.Mixed], default: () => [] } as never,
+    entries: mixedArrayField<WaitlistEntry>(),
     size: { type: Number, required: true, index: true },
-    outbox: outboxField() as never,
+    outbox: outboxField(),
   },
   { versionKey: false, collection: 'waitlists' },
 );
@@ -80,10 +80,8 @@ export class WaitlistRepository {
    */
   async store(w: Waitlist, events: EventEnvelope[], ctx: ChangeContext): Promise<void> {
     const { lectureId, ...fields } = w;
-    await this.model.collection.updateOne(
-      { _id: lectureId as never },
-      ctx.withEvents({ $set: { ...fields, size: w.entries.length } }, events),
-      { upsert: true },
-    );
+    await collectionOf(this.model).updateOne({ _id: lectureId }, ctx.withEvents({ $set: { ...fields, size: w.entries.length } }, events), {
+      upsert: true,
+    });
   }
 }
