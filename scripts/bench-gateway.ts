@@ -183,7 +183,7 @@ async function measure(name: string, url: string, pid: number, query: string, to
 async function main(): Promise<void> {
   say(`bench:gateway: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${SECONDS} s per gateway and query`);
   // A server of the bench's own (an empty store, so the bench's streams start empty).
-  const nats = await ensureNats({ store: 'bench', fresh: true, namespace: NAMESPACE });
+  await ensureNats({ store: 'bench', fresh: true, namespace: NAMESPACE });
   const mongo = await ensureMongo();
   process.env.MONGODB_URI = mongo.uri;
   for (const s of SERVICES.filter((x) => x.name !== 'gateway')) {

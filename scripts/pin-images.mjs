@@ -79,7 +79,7 @@ async function resolveDigest({ registry, repository, tag }) {
     const tokenUrl = new URL(params.realm);
     if (params.service) tokenUrl.searchParams.set('service', params.service);
     tokenUrl.searchParams.set('scope', params.scope ?? `repository:${repository}:pull`);
-    const body = await (await fetch(tokenUrl)).json();
+    const body = /** @type {{ token?: string, access_token?: string }} */ (await (await fetch(tokenUrl)).json());
     const token = body.token ?? body.access_token;
     res = await fetch(url, { method: 'HEAD', headers: { accept: ACCEPT, authorization: `Bearer ${token}` } });
   }

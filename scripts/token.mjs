@@ -20,7 +20,7 @@ const { values } = parseArgs({
     issuer: { type: 'string', default: process.env.OIDC_ISSUER ?? `http://127.0.0.1:${process.env.IDP_PORT ?? 4010}` },
   },
 });
-const role = values.role?.toUpperCase();
+const role = /** @type {'STUDENT' | 'INSTRUCTOR' | 'ADMIN' | undefined} */ (values.role?.toUpperCase());
 if (role && !['STUDENT', 'INSTRUCTOR', 'ADMIN'].includes(role)) {
   process.stderr.write('--role must be STUDENT, INSTRUCTOR or ADMIN\n');
   process.exit(2);
@@ -50,7 +50,7 @@ if (!values['shared-secret']) {
 const { issueToken } = await import('@courses/gateway');
 process.stdout.write(
   `${await issueToken(
-    { sub, role: role ?? DEMO_USERS.find((u) => u.sub === sub)?.roles[0] ?? 'STUDENT' },
+    { sub, role: role ?? /** @type {typeof role} */ (DEMO_USERS.find((u) => u.sub === sub)?.roles[0]) ?? 'STUDENT' },
     process.env.JWT_SECRET ?? devSecrets().JWT_SECRET,
     Number(values.ttl),
   )}\n`,

@@ -42,7 +42,7 @@ export async function freePort(preferred) {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
     srv.on('error', reject);
@@ -67,13 +67,16 @@ const started = [];
  * writes to the file itself: a pipe through this process would stall the child once its
  * buffer filled while this process is busy (npm test waits in spawnSync for vitest).
  */
+/** The children this run is stopping on purpose (their exit is expected). */
+const stopping = new WeakSet();
+
 export function startProcess(name, cmd, args, opts = {}) {
   mkdirSync(LOGS, { recursive: true });
   const log = openSync(path.join(LOGS, `${name}.log`), 'a');
   const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', log, log] });
   closeSync(log);
   child.on('exit', (code, signal) => {
-    if (!child.stopping && opts.onUnexpectedExit) opts.onUnexpectedExit(code, signal);
+    if (!stopping.has(child) && opts.onUnexpectedExit) opts.onUnexpectedExit(code, signal);
   });
   const entry = { name, child };
   started.push(entry);
@@ -85,7 +88,7 @@ export async function stopStarted(timeoutMs = 15_000, names) {
   const list = started.filter((e) => !names || names.includes(e.name)).reverse();
   for (const { child } of list) {
     if (child.exitCode !== null || child.signalCode !== null) continue;
-    child.stopping = true;
+    stopping.add(child);
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -423,7 +426,7 @@ export function redisServerBinary({ install = true } = {}) {
 
 /**
  * Starts a redis-server of this run on a free port, in memory only (rate-limit counts need no
- * persistence); stopped with the other started processes. @returns { url, port, how, child }, or undefined
+ * persistence); stopped with the other started processes. @returns `{ url, port, how, child }`, or undefined
  * when there is no redis-server (the gateway then counts in its own memory).
  */
 export async function startRedis() {

@@ -77,6 +77,7 @@ export async function startReplica(stack, name, processName, port, env = {}) {
  * @property {Record<string, string[]>} [nodeArgs] Node options per service name (e.g. `['--expose-gc']`)
  * @property {(line: string) => void} [say] progress output
  * @property {(name: string, code: number|null, signal: string|null) => void} [onUnexpectedExit]
+ * @property {boolean} [redis] false: start no redis-server (the gateway counts rate limits in its own memory)
  */
 
 /**
@@ -104,8 +105,11 @@ export async function startStack(opts = {}) {
     redis ? `Redis: ${redis.url} (${redis.how})` : 'Redis: none (install redis-server): the gateway counts rate limits in its own memory',
   );
   const urls = Object.fromEntries(SERVICES.map((s) => [s.name, `http://127.0.0.1:${ports[s.name]}`]));
+  /** @type {Record<string, string>} */
   const databases = {};
+  /** @type {Record<string, import('node:child_process').ChildProcess>} */
   const children = {};
+  /** @type {Record<string, Record<string, string>>} */
   const envs = {};
   const secrets = devSecrets();
   for (const s of SERVICES) {

@@ -14,7 +14,6 @@ let instructor: string;
 let otherInstructor: string;
 let student: string;
 let student2: string;
-let admin: string;
 
 const OPEN = `mutation($input: OpenLectureInput!) { openLecture(input: $input) { id title instructorId capacity price status enrolledCount } }`;
 const REGISTER = `mutation($lectureId: ID!) { registerForLecture(lectureId: $lectureId) { id studentId status cancellationReason payment { id amount status } lecture { id title } } }`;
@@ -30,12 +29,11 @@ const registerWhenReplicated = (lectureId: string, token: string) => sys.registe
 
 beforeAll(async () => {
   sys = await startSystem({ payment: { PAYMENT_DECLINE_STUDENTS: 's-broke' } });
-  [instructor, otherInstructor, student, student2, admin] = await Promise.all([
+  [instructor, otherInstructor, student, student2] = await Promise.all([
     sys.token('INSTRUCTOR', 'i-kim'),
     sys.token('INSTRUCTOR', 'i-lee'),
     sys.token('STUDENT', 's-park'),
     sys.token('STUDENT', 's-choi'),
-    sys.token('ADMIN', 'a-1'),
   ]);
 });
 afterAll(async () => sys?.stop());

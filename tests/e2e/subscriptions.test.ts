@@ -134,7 +134,7 @@ describe('shared executions', () => {
     expect(rc.data).toEqual(ra.data);
     expect(rd.data).toEqual({ lectureUpdated: { id: lecture, registrations: { totalCount: 0 } } });
     expect(sys.gateway.subscriptions.executions - executions).toBe(2);
-    await Promise.all([a, b, c, d].map((x) => x.dispose()));
+    await Promise.all([a, b, c, d].map(async (x) => x.dispose()));
   });
 });
 
@@ -181,7 +181,7 @@ describe('resource hygiene', () => {
     await register(lecture, student);
     for (const s of subs) await s.waitFor(1);
     for (const s of subs) s.stop();
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => c.dispose()));
     // Only the gateway's own one stays: lecture events empty its response cache.
     await eventually(async () => sys.gateway.hub.openSubscriptions === 1, 5_000, "the clients' NATS subscriptions closed");
   });

@@ -144,27 +144,158 @@ export function sendJson(res: ServerResponse, status: number, value: unknown, he
 
 /** Creates the host; call `listen` to start it. */
 export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOptions<Ctx>): ServiceHost {
-  let draining = false;
-  let drained: Promise<void> | undefined;
-  let stopping: Promise<void> | undefined;
-  const { logger, metrics } = opts;
+  return new Host(opts);
+}
 
-  async function readiness(): Promise<{ ok: boolean; checks: Record<string, boolean>; degraded: string[] }> {
-    const checks: Record<string, boolean> = { accepting: !draining };
-    for (const [name, check] of Object.entries(opts.readiness ?? {})) {
+/** The host: routes, the GraphQL endpoint, health, metrics, tracing and the graceful stop. */
+class Host<Ctx extends BaseContext> implements ServiceHost {
+  readonly server: http.Server;
+  private isDraining = false;
+  private drained: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private requests = 0;
+  /** The paths the host answers, the only values of the metrics' `route` label (with `other`). */
+  private readonly knownRoutes: Set<string>;
+  private readonly tracer: ReturnType<typeof tracerOf>;
+
+  constructor(private readonly opts: ServiceHostOptions<Ctx>) {
+    this.knownRoutes = new Set(['/health/live', '/health/ready', '/metrics', '/graphql', '/', ...Object.keys(opts.routes ?? {})]);
+    this.tracer = tracerOf(opts.name);
+    this.server = http.createServer((req, res) => {
+      this.requests++;
+      res.once('close', () => this.requests--);
+      const url = req.url ?? '/';
+      void (!tracingEnabled() || url.startsWith('/health/') || url.startsWith('/metrics') ? this.handle(req, res) : this.traced(req, res));
+    });
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  get inFlight(): number {
+    return this.requests;
+  }
+
+  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = (server.address() as AddressInfo).port;
+    this.opts.logger.info({ port: bound }, `${this.opts.name} listening`);
+    return bound;
+  }
+
+  drain(): Promise<void> {
+    this.drained ??= (async () => {
+      this.isDraining = true;
+      if (this.opts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, this.opts.drainDelayMs));
+    })();
+    return this.drained;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.drain();
+      const server = this.server;
+      // close() clears `listening` at once, so look first. Its callback fires only once
+      // every connection (keep-alive ones included) has ended.
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), this.opts.graceMs ?? 10_000);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      await this.opts.apollo?.stop();
+    })();
+    return this.stopping;
+  }
+
+  private async readiness(): Promise<{ ok: boolean; checks: Record<string, boolean>; degraded: string[] }> {
+    const checks: Record<string, boolean> = { accepting: !this.isDraining };
+    for (const [name, check] of Object.entries(this.opts.readiness ?? {})) {
       try {
         checks[name] = await check();
       } catch {
         checks[name] = false;
       }
     }
-    const degraded = Object.entries(opts.degradedBy ?? {})
+    const degraded = Object.entries(this.opts.degradedBy ?? {})
       .filter(([, up]) => !up())
       .map(([name]) => name);
     return { ok: Object.values(checks).every(Boolean), checks, degraded };
   }
 
-  async function graphql(apollo: ApolloServer<Ctx>, req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const started = process.hrtime.bigint();
+    const route = url.pathname;
+    // While draining, tell keep-alive clients not to reuse this connection.
+    if (this.isDraining) res.setHeader('connection', 'close');
+    try {
+      await this.route(route, req, res, url);
+    } catch (err) {
+      this.failed(err, route, res);
+    } finally {
+      // Labelled by the routes the host serves, anything else as `other`: a label per path
+      // requested would let anyone grow the metrics without bound.
+      const label = this.knownRoutes.has(route) ? route : 'other';
+      this.opts.metrics.httpRequests.inc({ route: label, status: String(res.statusCode) });
+      this.opts.metrics.httpDuration.observe({ route: label }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** Answers one request by its path. */
+  private async route(route: string, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const opts = this.opts;
+    if (route === '/health/live') return sendJson(res, 200, { status: 'ok' });
+    if (route === '/health/ready') {
+      const r = await this.readiness();
+      return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks, degraded: r.degraded });
+    }
+    if (route === '/metrics') return this.metrics(req, res);
+    const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
+    const extra = opts.routes?.[route];
+    if (extra && (await extra(req, res, body)) !== false) return;
+    if (route === '/graphql' || route === '/') {
+      if (req.method === 'GET' && opts.onGet && (await opts.onGet(req, res, body)) !== false) return;
+      if (route === '/graphql' && opts.apollo) return await this.graphql(opts.apollo, req, res, body, url);
+    }
+    sendJson(res, 404, { error: 'not found' });
+  }
+
+  /** `GET /metrics`, as `metricsAccess` allows. */
+  private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const access = this.opts.metricsAccess ?? 'open';
+    if (access === 'off') return sendJson(res, 404, { error: 'not found' });
+    if (access !== 'open' && !sameSecret(req.headers.authorization, `Bearer ${access.token}`)) {
+      return sendJson(res, 401, { error: 'metrics need Authorization: Bearer <METRICS_TOKEN>' });
+    }
+    const registry = this.opts.metrics.registry;
+    const text = await (this.opts.metricsText ?? (() => registry.metrics()))();
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(text);
+  }
+
+  /** A request that threw: an HttpError with its status, anything else as a logged 500. */
+  private failed(err: unknown, route: string, res: ServerResponse): void {
+    if (err instanceof HttpError) {
+      if (err.status === 413) res.setHeader('connection', 'close');
+      sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
+      return;
+    }
+    this.opts.logger.error({ err, route }, 'request failed');
+    if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    else res.end();
+  }
+
+  private async graphql(apollo: ApolloServer<Ctx>, req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL): Promise<void> {
     const headers = new HeaderMap();
     for (const [k, v] of Object.entries(req.headers)) {
       if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
@@ -178,9 +309,9 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
       }
     }
     // In place: `url.search` follows what is done to `url.searchParams`.
-    opts.rewriteGraphQLRequest?.(parsed, url.searchParams);
+    this.opts.rewriteGraphQLRequest?.(parsed, url.searchParams);
     // Built before Apollo runs so an HttpError (e.g. wrong gateway secret) keeps its status.
-    const contextValue = opts.context ? await opts.context(req) : ({} as Ctx);
+    const contextValue = this.opts.context ? await this.opts.context(req) : ({} as Ctx);
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
       context: async () => contextValue,
@@ -196,72 +327,11 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
     }
   }
 
-  /** The paths the host answers, the only values of the metrics' `route` label (with `other`). */
-  const knownRoutes = new Set(['/health/live', '/health/ready', '/metrics', '/graphql', '/', ...Object.keys(opts.routes ?? {})]);
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const started = process.hrtime.bigint();
-    const route = url.pathname;
-    // While draining, tell keep-alive clients not to reuse this connection.
-    if (draining) res.setHeader('connection', 'close');
-    try {
-      if (route === '/health/live') return sendJson(res, 200, { status: 'ok' });
-      if (route === '/health/ready') {
-        const r = await readiness();
-        return sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not-ready', checks: r.checks, degraded: r.degraded });
-      }
-      if (route === '/metrics') {
-        const access = opts.metricsAccess ?? 'open';
-        if (access === 'off') return sendJson(res, 404, { error: 'not found' });
-        if (access !== 'open' && !sameSecret(req.headers.authorization, `Bearer ${access.token}`)) {
-          return sendJson(res, 401, { error: 'metrics need Authorization: Bearer <METRICS_TOKEN>' });
-        }
-        const text = await (opts.metricsText ?? (() => metrics.registry.metrics()))();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType });
-        return void res.end(text);
-      }
-      const body = req.method === 'POST' ? await readBody(req) : Buffer.alloc(0);
-      const extra = opts.routes?.[route];
-      if (extra && (await extra(req, res, body)) !== false) return;
-      if (route === '/graphql' || route === '/') {
-        if (req.method === 'GET' && opts.onGet && (await opts.onGet(req, res, body)) !== false) return;
-        if (route === '/graphql' && opts.apollo) return await graphql(opts.apollo, req, res, body, url);
-      }
-      sendJson(res, 404, { error: 'not found' });
-    } catch (err) {
-      if (err instanceof HttpError) {
-        if (err.status === 413) res.setHeader('connection', 'close');
-        sendJson(res, err.status, { errors: [{ message: err.message, extensions: { code: err.code } }] });
-      } else {
-        logger.error({ err, route }, 'request failed');
-        if (!res.headersSent)
-          sendJson(res, 500, { errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
-        else res.end();
-      }
-    } finally {
-      // Labelled by the routes the host serves, anything else as `other`: a label per path
-      // requested would let anyone grow the metrics without bound.
-      const label = knownRoutes.has(route) ? route : 'other';
-      metrics.httpRequests.inc({ route: label, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route: label }, Number(process.hrtime.bigint() - started) / 1e9);
-    }
-  }
-
-  function drain(): Promise<void> {
-    drained ??= (async () => {
-      draining = true;
-      if (opts.drainDelayMs) await new Promise((resolve) => setTimeout(resolve, opts.drainDelayMs));
-    })();
-    return drained;
-  }
-
-  const tracer = tracerOf(opts.name);
   /** `handle` in a server span: a child of the caller's trace context, if it sent one. */
-  function traced(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private traced(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     const parent =
-      opts.trustTraceparent === false
+      this.opts.trustTraceparent === false
         ? undefined
         : extractTrace((key) => {
             const v = req.headers[key];
@@ -269,60 +339,13 @@ export function createServiceHost<Ctx extends BaseContext>(opts: ServiceHostOpti
           });
     const method = req.method ?? 'GET';
     return inSpan(
-      tracer,
-      `${method} ${knownRoutes.has(path) ? path : 'other'}`,
+      this.tracer,
+      `${method} ${this.knownRoutes.has(path) ? path : 'other'}`,
       { kind: SpanKind.SERVER, parent, attributes: { 'http.request.method': method, 'url.path': path.slice(0, 200) } },
       async (span) => {
-        await handle(req, res);
+        await this.handle(req, res);
         span.setAttribute('http.response.status_code', res.statusCode);
       },
     );
   }
-
-  let inFlight = 0;
-  const server = http.createServer((req, res) => {
-    inFlight++;
-    res.once('close', () => inFlight--);
-    const url = req.url ?? '/';
-    void (!tracingEnabled() || url.startsWith('/health/') || url.startsWith('/metrics') ? handle(req, res) : traced(req, res));
-  });
-  server.keepAliveTimeout = 5_000;
-
-  return {
-    server,
-    get draining() {
-      return draining;
-    },
-    get inFlight() {
-      return inFlight;
-    },
-    async listen(port, host = '0.0.0.0') {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      const bound = (server.address() as AddressInfo).port;
-      logger.info({ port: bound }, `${opts.name} listening`);
-      return bound;
-    },
-    drain,
-    stop() {
-      stopping ??= (async () => {
-        await drain();
-        // close() clears `listening` at once, so look first. Its callback fires only once
-        // every connection (keep-alive ones included) has ended.
-        const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-        server.closeIdleConnections();
-        const timer = setTimeout(() => server.closeAllConnections(), opts.graceMs ?? 10_000);
-        timer.unref();
-        await closed;
-        clearTimeout(timer);
-        await opts.apollo?.stop();
-      })();
-      return stopping;
-    },
-  };
 }

@@ -4,81 +4,23 @@
  * dead-letter stream for what a consumer gives up on. Replicas of a service share one durable
  * consumer, so each message goes to one of them. Handlers see the event and its delivery count,
  * never the transport's message.
- *
- * Each message is handled in a consumer span `process <subject>`, a child of the publisher's span
- * whose W3C context the message headers carry (tracing.ts); a batch runs in its first message's span.
+ * Each message is handled in a span of its own (message-spans.ts).
  */
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from '../concurrency/index.js';
-import {
-  extractTrace,
-  inSpan,
-  SpanKind,
-  startRecordedSpan,
-  tracerOf,
-  type Logger,
-  type ServiceMetrics,
-  type TraceContext,
-} from '../observability/index.js';
+import { inSpan, tracerOf, type Logger, type ServiceMetrics } from '../observability/index.js';
 import type { Bus, BusMessage, DurableMessages, DurableSpec } from './bus.js';
+import {
+  aggregateKey,
+  backoffMs,
+  Redeliver,
+  type BatchHandler,
+  type DeadLetter,
+  type EventHandler,
+  type EventHandlers,
+} from './handlers.js';
+import { inBatchSpans, processSpan, type Item } from './message-spans.js';
 import { deadLetterStream } from './nats-auth.js';
-
-/** What the dead-letter stream keeps about a message a consumer gave up on. */
-export interface DeadLetter {
-  durable: string;
-  stream: string;
-  subject: string;
-  /** Stream sequence of the original message. */
-  seq: number;
-  deliveries: number;
-  reason: string;
-  /** The original message body, as UTF-8 text. */
-  data: string;
-  /** ISO-8601 time it was set aside. */
-  at: string;
-}
-
-/** What a handler may know about a message's delivery (transport-free). */
-export interface Delivery {
-  /** 1 on the first delivery, 2 on the first redelivery, … */
-  deliveryCount: number;
-}
-
-/**
- * Thrown by a handler that has applied the event but wants it again after `delayMs` (a policy
- * that must look a second time, e.g. once in-flight work has finished): the message is nak-ed
- * with that delay, which is neither a failure nor logged as one. Past the consumer's last
- * delivery it is acked.
- */
-export class Redeliver extends Error {
-  override name = 'Redeliver';
-  constructor(readonly delayMs: number) {
-    super(`deliver again in ${delayMs} ms`);
-  }
-}
-
-/** A handler for one event type; throwing means "not applied, deliver again later". */
-export type EventHandler<T extends EventType = EventType> = (event: EventEnvelope<T>, delivery: Delivery) => Promise<void>;
-
-/** One handler per event type a consumer subscribes to. */
-export type EventHandlers = { [T in EventType]?: EventHandler<T> };
-
-/**
- * A handler for every event of a pull at once, in stream order (all of `types`). Throwing means
- * "not applied": the events are then handled one by one, so only a failing one is redelivered.
- */
-export interface BatchHandler {
-  types: EventType[];
-  handle(events: EventEnvelope[]): Promise<void>;
-  /** Most events per call (default 256). */
-  max?: number;
-  /**
-   * How long (ms) the first event of a batch waits for others to join it (default 0: only
-   * those already received). A few tens of ms turn many small writes into few large ones when
-   * events trickle in, at the cost of that much delay.
-   */
-  lingerMs?: number;
-}
 
 export interface ConsumerOptions {
   bus: Bus;
@@ -107,12 +49,6 @@ export interface ConsumerOptions {
   keyOf?: (event: EventEnvelope) => string;
 }
 
-/** Default ordering key: the aggregate an event concerns. */
-export function aggregateKey(event: EventEnvelope): string {
-  const c = event.correlation;
-  return c.registrationId ?? c.paymentId ?? c.lectureId ?? event.id;
-}
-
 /** A running durable consumer. */
 export interface RunningConsumer {
   durable: string;
@@ -124,11 +60,6 @@ export interface RunningConsumer {
   lag(): Promise<{ pending: number; unacked: number } | undefined>;
   /** Stops pulling; the messages in hand finish first. */
   stop(): Promise<void>;
-}
-
-/** Redelivery delay after the n-th failed delivery: 250 ms doubling, capped at 10 s. */
-export function backoffMs(deliveryCount: number): number {
-  return Math.min(10_000, 250 * 2 ** Math.max(0, deliveryCount - 1));
 }
 
 function isBatch(h: EventHandlers | BatchHandler): h is BatchHandler {
@@ -150,30 +81,132 @@ function isBatch(h: EventHandlers | BatchHandler): h is BatchHandler {
  *   together, batches one after another (so stream order holds across batches).
  */
 export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
-  const { bus, stream, durable, namespace, logger } = opts;
-  const log = logger.child({ durable });
-  const batch = isBatch(opts.handlers) ? opts.handlers : undefined;
-  const handlers = batch ? {} : (opts.handlers as EventHandlers);
-  const types = batch ? batch.types : (Object.keys(handlers) as EventType[]);
-  const maxDeliver = opts.maxDeliver ?? 10;
-  // Event types without a handler are acked unseen.
-  const spec: DurableSpec = { stream, durable, maxDeliver, ackWaitMs: opts.ackWaitMs ?? 30_000, maxMessages: batch ? 256 : 64 };
-  let attached = false;
-  let messages: DurableMessages | undefined;
-  let stopped = false;
-  const limit = Math.max(1, opts.concurrency ?? 8);
-  const keyOf = opts.keyOf ?? aggregateKey;
-  const ordering = new KeyedMutex();
-  const inFlight = new Set<Promise<void>>();
-  const slotFreed: Array<() => void> = [];
+  const consumer = new DurableConsumer(opts);
+  await consumer.prepare();
+  void consumer.run();
+  consumer.log.info({ stream: opts.stream.name, types: consumer.types, batch: !!consumer.batch }, 'consumer started');
+  return { durable: opts.durable, lag: () => consumer.lag(), stop: () => consumer.stop() };
+}
 
-  const count = (type: string, outcome: string, n = 1) => opts.metrics?.eventsConsumed.inc({ durable, type, outcome }, n);
-  const dlq = deadLetterStream(opts.service, namespace);
-  if ((await bus.ensureStream(dlq, opts.streamReplicas)) === 'differs')
-    log.warn({ stream: dlq.name }, "the dead-letter stream's limits differ from this configuration's; the operator user may change them");
+/** One durable consumer of one process: pulls, hands events to their handlers, and settles each message. */
+class DurableConsumer {
+  readonly log: Logger;
+  readonly batch: BatchHandler | undefined;
+  readonly types: EventType[];
+  private readonly handlers: EventHandlers;
+  private readonly spec: DurableSpec;
+  private readonly maxDeliver: number;
+  private readonly dlq: { name: string; subjects: string[] };
+  private readonly limit: number;
+  private readonly keyOf: (event: EventEnvelope) => string;
+  private readonly ordering = new KeyedMutex();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly slotFreed: Array<() => void> = [];
+  private readonly tracer: ReturnType<typeof tracerOf>;
+  private attached = false;
+  private messages: DurableMessages | undefined;
+  private stopped = false;
+  /** Messages received and not yet handled (batch mode). */
+  private waiting: BusMessage[] = [];
+  private draining: Promise<void> | undefined;
+  private lingering = false;
+
+  constructor(private readonly opts: ConsumerOptions) {
+    this.log = opts.logger.child({ durable: opts.durable });
+    this.batch = isBatch(opts.handlers) ? opts.handlers : undefined;
+    this.handlers = this.batch ? {} : (opts.handlers as EventHandlers);
+    // Event types without a handler are acked unseen.
+    this.types = this.batch ? this.batch.types : (Object.keys(this.handlers) as EventType[]);
+    this.maxDeliver = opts.maxDeliver ?? 10;
+    this.spec = {
+      stream: opts.stream,
+      durable: opts.durable,
+      maxDeliver: this.maxDeliver,
+      ackWaitMs: opts.ackWaitMs ?? 30_000,
+      maxMessages: this.batch ? 256 : 64,
+    };
+    this.dlq = deadLetterStream(opts.service, opts.namespace);
+    this.limit = Math.max(1, opts.concurrency ?? 8);
+    this.keyOf = opts.keyOf ?? aggregateKey;
+    this.tracer = tracerOf(opts.service);
+  }
+
+  /** Creates this service's dead-letter stream (its own: see nats-auth.ts). */
+  async prepare(): Promise<void> {
+    if ((await this.opts.bus.ensureStream(this.dlq, this.opts.streamReplicas)) === 'differs')
+      this.log.warn(
+        { stream: this.dlq.name },
+        "the dead-letter stream's limits differ from this configuration's; the operator user may change them",
+      );
+  }
+
+  /** Pulls until stopped; an interruption (the bus away, the stream not created yet) is retried after 1 s. */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.messages = await this.opts.bus.durable(this.spec);
+        this.attached = true;
+        if (this.stopped) break;
+        for await (const msg of this.messages) {
+          await this.receive(msg);
+          if (this.stopped) break;
+        }
+      } catch (err) {
+        if (!this.stopped) {
+          // A stream not created yet is waited for quietly (the bus says so once).
+          if (this.attached || !/not found/i.test(String((err as Error)?.message)))
+            this.log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    }
+  }
+
+  /** Takes one message in: into the next batch, or to its handler once a slot is free. */
+  private async receive(msg: BusMessage): Promise<void> {
+    const batch = this.batch;
+    if (batch) {
+      while (this.waiting.length >= 4 * (batch.max ?? 256)) await new Promise<void>((r) => this.slotFreed.push(r));
+      this.waiting.push(msg);
+      // Everything already received (or arriving within lingerMs) joins this batch.
+      if (!this.draining && !this.lingering) {
+        this.lingering = true;
+        const go = () => {
+          this.lingering = false;
+          void this.drain();
+        };
+        if (batch.lingerMs) setTimeout(go, batch.lingerMs);
+        else setImmediate(go);
+      }
+      return;
+    }
+    while (this.inFlight.size >= this.limit) await new Promise<void>((r) => this.slotFreed.push(r));
+    // Taking the key's turn now (synchronously, in arrival order) keeps per-key order.
+    const p: Promise<void> = this.handleOne(msg).finally(() => {
+      this.inFlight.delete(p);
+      this.slotFreed.shift()?.();
+    });
+    this.inFlight.add(p);
+  }
+
+  lag(): Promise<{ pending: number; unacked: number } | undefined> {
+    return this.attached ? this.opts.bus.lag(this.opts.stream.name, this.opts.durable) : Promise.resolve(undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.inFlight]);
+    if (this.batch) await (this.draining ?? this.drain());
+    await this.messages?.stop();
+  }
+
+  private count(type: string, outcome: string, n = 1): void {
+    this.opts.metrics?.eventsConsumed.inc({ durable: this.opts.durable, type, outcome }, n);
+  }
 
   /** Keeps the message in the dead-letter stream with `reason`, then terminates it. */
-  async function setAside(msg: BusMessage, reason: string): Promise<void> {
+  private async setAside(msg: BusMessage, reason: string): Promise<void> {
+    const { durable, stream } = this.opts;
     const letter: DeadLetter = {
       durable,
       stream: stream.name,
@@ -185,29 +218,33 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
       at: new Date().toISOString(),
     };
     try {
-      await bus.append(`${dlq.subjects[0].slice(0, -1)}${durable}`, JSON.stringify(letter), `${stream.name}:${msg.seq}:${durable}`);
+      await this.opts.bus.append(
+        `${this.dlq.subjects[0].slice(0, -1)}${durable}`,
+        JSON.stringify(letter),
+        `${stream.name}:${msg.seq}:${durable}`,
+      );
       msg.term(reason);
     } catch (err) {
       // Not stored: leave it to be redelivered rather than lose it.
-      log.error({ err: (err as Error).message, seq: msg.seq }, 'could not write the dead letter; will retry');
+      this.log.error({ err: (err as Error).message, seq: msg.seq }, 'could not write the dead letter; will retry');
       msg.nak(backoffMs(msg.deliveryCount));
     }
   }
 
   /** The message's event when it is one this consumer handles; acks or sets aside the rest. */
-  async function eventOf(msg: BusMessage): Promise<EventEnvelope | undefined> {
+  private async eventOf(msg: BusMessage): Promise<EventEnvelope | undefined> {
     let event: EventEnvelope;
     try {
       event = parseEvent(msg.data);
     } catch (err) {
       const reason = err instanceof InvalidEventError ? err.message : 'unparseable';
-      log.error({ reason, subject: msg.subject, seq: msg.seq }, 'poison message set aside in the dead-letter stream');
-      count('invalid', 'term');
-      await setAside(msg, `poison: ${reason}`);
+      this.log.error({ reason, subject: msg.subject, seq: msg.seq }, 'poison message set aside in the dead-letter stream');
+      this.count('invalid', 'term');
+      await this.setAside(msg, `poison: ${reason}`);
       return undefined;
     }
-    if (msg.deliveryCount > 1) opts.metrics?.eventsRedelivered.inc({ durable });
-    if (!types.includes(event.type)) {
+    if (msg.deliveryCount > 1) this.opts.metrics?.eventsRedelivered.inc({ durable: this.opts.durable });
+    if (!this.types.includes(event.type)) {
       msg.ack();
       return undefined;
     }
@@ -215,185 +252,96 @@ export async function startConsumer(opts: ConsumerOptions): Promise<RunningConsu
   }
 
   /** Naks a failed message, or sets it aside at its last delivery. */
-  async function failed(msg: BusMessage, event: EventEnvelope, err: unknown): Promise<void> {
+  private async failed(msg: BusMessage, event: EventEnvelope, err: unknown): Promise<void> {
     const n = msg.deliveryCount;
-    if (n >= maxDeliver) {
-      log.error(
+    if (n >= this.maxDeliver) {
+      this.log.error(
         { err, eventId: event.id, type: event.type, deliveries: n },
         'event failed at its last delivery; set aside in the dead-letter stream',
       );
-      await setAside(msg, `failed ${n} times: ${(err as Error).message}`);
-      count(event.type, 'term');
+      await this.setAside(msg, `failed ${n} times: ${(err as Error).message}`);
+      this.count(event.type, 'term');
     } else {
-      log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');
+      this.log.warn({ err, eventId: event.id, type: event.type, deliveries: n }, 'event handling failed; will retry');
       msg.nak(backoffMs(n));
-      count(event.type, 'nak');
+      this.count(event.type, 'nak');
     }
   }
 
-  const tracer = tracerOf(opts.service);
-  /** Parent (from the message's headers) and attributes of the span that handles `msg`. */
-  function processSpan(
-    msg: BusMessage,
-    event: EventEnvelope,
-  ): { kind: SpanKind; parent: TraceContext; attributes: Record<string, string | number> } {
-    const parent = extractTrace((key) => msg.header(key));
-    const attributes = {
-      'messaging.system': 'nats',
-      'messaging.operation.type': 'process',
-      'messaging.destination.name': msg.subject,
-      'messaging.consumer.group.name': durable,
-      'messaging.message.id': event.id,
-      'messaging.nats.delivery_count': msg.deliveryCount,
-    };
-    return { kind: SpanKind.CONSUMER, parent, attributes };
-  }
-
-  async function handleOne(msg: BusMessage): Promise<void> {
-    const event = await eventOf(msg);
+  private async handleOne(msg: BusMessage): Promise<void> {
+    const event = await this.eventOf(msg);
     if (!event) return;
-    const handler = handlers[event.type] as EventHandler;
+    const handler = this.handlers[event.type] as EventHandler;
     await inSpan(
-      tracer,
+      this.tracer,
       `process ${msg.subject}`,
-      () => processSpan(msg, event),
+      () => processSpan(msg, event, this.opts.durable),
       async (span) => {
         try {
-          await ordering.run(keyOf(event), () => handler(event, { deliveryCount: msg.deliveryCount }));
+          await this.ordering.run(this.keyOf(event), () => handler(event, { deliveryCount: msg.deliveryCount }));
           msg.ack();
-          count(event.type, 'ack');
+          this.count(event.type, 'ack');
         } catch (err) {
           span.setAttribute('messaging.outcome', err instanceof Redeliver ? 'deferred' : 'failed');
-          if (err instanceof Redeliver) {
-            if (msg.deliveryCount >= maxDeliver) {
-              log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
-              msg.ack();
-            } else msg.nak(err.delayMs);
-            count(event.type, 'deferred');
-            return;
-          }
-          await failed(msg, event, err);
+          if (err instanceof Redeliver) return this.deferred(msg, event, err);
+          await this.failed(msg, event, err);
         }
       },
     );
   }
 
-  /**
-   * Runs `handle` for a batch in its first message's span; every other message of the batch has
-   * its own span (in its own trace) for the same time.
-   */
-  async function inBatchSpans(items: Array<{ msg: BusMessage; event: EventEnvelope }>, handle: () => Promise<void>): Promise<void> {
-    const optionsOf = ({ msg, event }: { msg: BusMessage; event: EventEnvelope }) => {
-      const options = processSpan(msg, event);
-      return { ...options, attributes: { ...options.attributes, 'messaging.batch.message_count': items.length } };
-    };
-    const others = items.slice(1).flatMap((item) => startRecordedSpan(tracer, `process ${item.msg.subject}`, () => optionsOf(item)) ?? []);
-    try {
-      await inSpan(tracer, `process ${items[0].msg.subject}`, () => optionsOf(items[0]), handle);
-    } finally {
-      for (const { span } of others) span.end();
-    }
+  /** A handler wants the event again later: nak-ed with its delay, or acked past the last delivery. */
+  private deferred(msg: BusMessage, event: EventEnvelope, err: Redeliver): void {
+    if (msg.deliveryCount >= this.maxDeliver) {
+      this.log.warn({ eventId: event.id, type: event.type }, 'event wanted again past its last delivery; acked');
+      msg.ack();
+    } else msg.nak(err.delayMs);
+    this.count(event.type, 'deferred');
   }
 
-  async function handleBatch(msgs: BusMessage[]): Promise<void> {
-    const items: Array<{ msg: BusMessage; event: EventEnvelope }> = [];
+  private async handleBatch(msgs: BusMessage[]): Promise<void> {
+    const items: Item[] = [];
     for (const msg of msgs) {
-      const event = await eventOf(msg);
+      const event = await this.eventOf(msg);
       if (event) items.push({ msg, event });
     }
     if (!items.length) return;
     try {
-      await inBatchSpans(items, () => batch!.handle(items.map((i) => i.event)));
-      for (const i of items) {
-        i.msg.ack();
-        count(i.event.type, 'ack');
-      }
+      await inBatchSpans(this.tracer, this.opts.durable, items, () => this.batch!.handle(items.map((i) => i.event)));
+      this.acked(items);
       return;
     } catch (err) {
-      if (items.length === 1) return failed(items[0].msg, items[0].event, err);
+      if (items.length === 1) return this.failed(items[0].msg, items[0].event, err);
     }
     // Find the failing ones: one at a time, in order.
     for (const i of items) {
       try {
-        await inBatchSpans([i], () => batch!.handle([i.event]));
-        i.msg.ack();
-        count(i.event.type, 'ack');
+        await inBatchSpans(this.tracer, this.opts.durable, [i], () => this.batch!.handle([i.event]));
+        this.acked([i]);
       } catch (err) {
-        await failed(i.msg, i.event, err);
+        await this.failed(i.msg, i.event, err);
       }
     }
   }
 
-  /** Messages received and not yet handled (batch mode). */
-  let waiting: BusMessage[] = [];
-  let draining: Promise<void> | undefined;
-  let lingering = false;
-  function drain(): Promise<void> {
-    draining ??= (async () => {
-      while (waiting.length) {
-        const take = waiting.splice(0, batch!.max ?? 256);
-        await handleBatch(take).catch((err) => log.error({ err }, 'batch handling failed'));
-        slotFreed.splice(0).forEach((wake) => wake());
+  private acked(items: Item[]): void {
+    for (const i of items) {
+      i.msg.ack();
+      this.count(i.event.type, 'ack');
+    }
+  }
+
+  /** Handles what is waiting, batch after batch, until nothing is. */
+  private drain(): Promise<void> {
+    this.draining ??= (async () => {
+      while (this.waiting.length) {
+        const take = this.waiting.splice(0, this.batch!.max ?? 256);
+        await this.handleBatch(take).catch((err) => this.log.error({ err }, 'batch handling failed'));
+        this.slotFreed.splice(0).forEach((wake) => wake());
       }
     })().finally(() => {
-      draining = undefined;
+      this.draining = undefined;
     });
-    return draining;
+    return this.draining;
   }
-
-  void (async () => {
-    while (!stopped) {
-      try {
-        messages = await bus.durable(spec);
-        attached = true;
-        if (stopped) break;
-        for await (const msg of messages) {
-          if (batch) {
-            while (waiting.length >= 4 * (batch.max ?? 256)) await new Promise<void>((r) => slotFreed.push(r));
-            waiting.push(msg);
-            // Everything already received (or arriving within lingerMs) joins this batch.
-            if (!draining && !lingering) {
-              lingering = true;
-              const go = () => {
-                lingering = false;
-                void drain();
-              };
-              if (batch.lingerMs) setTimeout(go, batch.lingerMs);
-              else setImmediate(go);
-            }
-          } else {
-            while (inFlight.size >= limit) await new Promise<void>((r) => slotFreed.push(r));
-            // Taking the key's turn now (synchronously, in arrival order) keeps per-key order.
-            const p: Promise<void> = handleOne(msg).finally(() => {
-              inFlight.delete(p);
-              slotFreed.shift()?.();
-            });
-            inFlight.add(p);
-          }
-          if (stopped) break;
-        }
-      } catch (err) {
-        if (!stopped) {
-          // A stream not created yet is waited for quietly (the bus says so once).
-          if (attached || !/not found/i.test(String((err as Error)?.message)))
-            log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
-          await new Promise((r) => setTimeout(r, 1_000));
-        }
-      }
-    }
-  })();
-  log.info({ stream: stream.name, types, batch: !!batch }, 'consumer started');
-
-  return {
-    durable,
-    async lag() {
-      return attached ? bus.lag(stream.name, durable) : undefined;
-    },
-    async stop() {
-      stopped = true;
-      await Promise.allSettled([...inFlight]);
-      if (batch) await (draining ?? drain());
-      await messages?.stop();
-    },
-  };
 }

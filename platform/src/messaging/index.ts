@@ -5,6 +5,7 @@
  */
 export * from './bus.js';
 export * from './consumer.js';
+export * from './handlers.js';
 export * from './memory-bus.js';
 export * from './nats-auth.js';
 export * from './nats-bus.js';

@@ -18,7 +18,7 @@ import {
 import { parseEvent, streamOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 import type { Logger } from '../observability/index.js';
 import type { Bus, BusMessage, ConsumerLag, DurableMessages, DurableSpec } from './bus.js';
-import type { DeadLetter } from './consumer.js';
+import type { DeadLetter } from './handlers.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, natsReady, type NatsConnection } from './nats-connection.js';
 import { ensureStream, publishEvent } from './nats-streams.js';

@@ -209,26 +209,61 @@ export async function createSubgraphRuntime(name: string, config: SubgraphConfig
 /**
  * Starts the subgraph: stream, outbox sweeper, consumers, then HTTP. Requests without the
  * gateway secret get 401 (health and metrics stay open). Stop order: HTTP (drain) → consumers →
- * outbox (changes in flight finish publishing) → extra steps → NATS drain → MongoDB close.
+ * outbox (changes in flight finish publishing) → extra steps → bus drain → MongoDB close.
  */
 export async function startSubgraph<Ctx extends RequestContext>(
   runtime: SubgraphRuntime,
   parts: SubgraphParts<Ctx>,
 ): Promise<RunningSubgraph> {
-  const { name, config, logger, metrics, bus, conn } = runtime;
-  if (parts.publishes) {
-    if (busRole(name).publishes !== parts.publishes)
-      throw new Error(`${name} does not publish ${parts.publishes} in BUS (@courses/contracts)`);
-    const stream = streamOf(parts.publishes, runtime.namespace);
-    if ((await bus.ensureStream(stream, config.NATS_STREAM_REPLICAS)) === 'differs')
-      logger.warn({ stream: stream.name }, "the stream's limits differ from this configuration's; the operator user may change them");
-  }
+  const { name, config, logger } = runtime;
+  if (parts.publishes) await ensurePublishedStream(runtime, parts.publishes);
   runtime.outbox.start();
   const consumers = parts.startConsumers ? await parts.startConsumers() : [];
   registerRuntimeGauges(runtime, consumers);
+  const apollo = await startApollo<Ctx>(parts, logger);
+  const { host, internal } = createHosts(runtime, parts, apollo);
+  const port = await host.listen(config.PORT, config.HOST);
+  await internal?.listen(parts.internal!.port!, config.HOST);
 
-  // This subgraph's own secret, the only one its gateway hop accepts (service-secrets.ts).
-  const secret = subgraphSecretOf(config, name);
+  let stopping: Promise<void> | undefined;
+  const hosts = internal ? [host, internal] : [host];
+  const running: RunningSubgraph = {
+    name,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    runtime,
+    host,
+    stop() {
+      stopping ??= stopAll(
+        [
+          () => Promise.all(hosts.map((h) => h.stop())),
+          ...consumers.map((c) => () => c.stop()),
+          // The service's own background work first: it may still change aggregates through the outbox.
+          ...(parts.onStop ?? []),
+          () => runtime.outbox.stop(),
+          () => runtime.bus.close({ drain: true }),
+          () => runtime.conn.close(),
+        ],
+        logger,
+      );
+      return stopping;
+    },
+  };
+  crashes.set(running, () => (stopping ??= crash(runtime, parts, hosts, consumers, apollo)));
+  return running;
+}
+
+/** Creates the stream of the context `name` publishes (its role in BUS must say so). */
+async function ensurePublishedStream(runtime: SubgraphRuntime, context: Context): Promise<void> {
+  const { name, config, logger, bus } = runtime;
+  if (busRole(name).publishes !== context) throw new Error(`${name} does not publish ${context} in BUS (@courses/contracts)`);
+  const stream = streamOf(context, runtime.namespace);
+  if ((await bus.ensureStream(stream, config.NATS_STREAM_REPLICAS)) === 'differs')
+    logger.warn({ stream: stream.name }, "the stream's limits differ from this configuration's; the operator user may change them");
+}
+
+/** The subgraph's Apollo Server (Federation 2 schema, domain errors mapped, spans, unexpected errors logged), started. */
+async function startApollo<Ctx extends RequestContext>(parts: SubgraphParts<Ctx>, logger: Logger): Promise<ApolloServer<Ctx>> {
   const apollo = new ApolloServer<Ctx>({
     schema: buildSubgraphSchema({ typeDefs: parse(parts.typeDefs), resolvers: parts.resolvers as SubgraphResolverMap }),
     introspection: true,
@@ -238,35 +273,29 @@ export async function startSubgraph<Ctx extends RequestContext>(
     plugins: [graphqlSpanPlugin<Ctx>(), logUnexpectedErrors(logger)],
   });
   await apollo.start();
+  return apollo;
+}
 
-  // Ready while it can take writes (into MongoDB, the events into the outbox); a NATS outage is
-  // ridden out (the outbox publishes when NATS is back) and only reported as degraded.
-  const readiness = { mongo: () => mongoReady(conn) };
-  const degradedBy = { nats: () => bus.ready() };
-  const drainOptions = { graceMs: config.SHUTDOWN_GRACE_MS, drainDelayMs: config.SHUTDOWN_DELAY_MS };
+/** The service's host (GraphQL for the gateway only, health, metrics) and, with `internal.port`, the internal routes' own. */
+function createHosts<Ctx extends RequestContext>(
+  runtime: SubgraphRuntime,
+  parts: SubgraphParts<Ctx>,
+  apollo: ApolloServer<Ctx>,
+): { host: ServiceHost; internal?: ServiceHost } {
+  const { name, config, logger, metrics, bus, conn } = runtime;
+  // This subgraph's own secret, the only one its gateway hop accepts (service-secrets.ts).
+  const secret = subgraphSecretOf(config, name);
+  // Ready while it can take writes (into MongoDB, the events into the outbox); a bus outage is
+  // ridden out (the outbox publishes when it is back) and only reported as degraded.
+  const health = { readiness: { mongo: () => mongoReady(conn) }, degradedBy: { nats: () => bus.ready() } };
+  const common = { name, logger, metrics, graceMs: config.SHUTDOWN_GRACE_MS, drainDelayMs: config.SHUTDOWN_DELAY_MS, ...health };
   const ownPort = parts.internal?.port !== undefined;
-  const internal = ownPort
-    ? createServiceHost({
-        name,
-        logger,
-        metrics,
-        ...drainOptions,
-        metricsAccess: 'off',
-        routes: parts.internal!.routes,
-        readiness,
-        degradedBy,
-      })
-    : undefined;
+  const internal = ownPort ? createServiceHost({ ...common, metricsAccess: 'off', routes: parts.internal!.routes }) : undefined;
   const host = createServiceHost<Ctx>({
-    name,
+    ...common,
     apollo,
-    logger,
-    metrics,
-    ...drainOptions,
     metricsAccess: metricsAccess(config, false),
     routes: ownPort ? parts.routes : { ...parts.routes, ...parts.internal?.routes },
-    readiness,
-    degradedBy,
     async context(req) {
       const get = (h: string) => {
         const v = req.headers[h];
@@ -279,53 +308,31 @@ export async function startSubgraph<Ctx extends RequestContext>(
       return parts.context ? parts.context(base, req) : (base as Ctx);
     },
   });
-  const port = await host.listen(config.PORT, config.HOST);
-  await internal?.listen(parts.internal!.port!, config.HOST);
+  return { host, internal };
+}
 
-  let stopping: Promise<void> | undefined;
-  const crash = () => {
-    stopping ??= (async () => {
-      for (const h of internal ? [host, internal] : [host]) {
-        h.server.close();
-        h.server.closeAllConnections();
-      }
-      for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
-      void runtime.outbox.stop();
-      for (const step of parts.onStop ?? []) {
-        try {
-          void step();
-        } catch {
-          /* dying anyway */
-        }
-      }
-      await bus.close().catch(() => undefined);
-      await conn.close(true).catch(() => undefined);
-      await apollo.stop().catch(() => undefined);
-    })();
-    return stopping;
-  };
-  const running: RunningSubgraph = {
-    name,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    runtime,
-    host,
-    stop() {
-      stopping ??= stopAll(
-        [
-          () => Promise.all([host.stop(), internal?.stop()]),
-          ...consumers.map((c) => () => c.stop()),
-          // The service's own background work first: it may still change aggregates through the outbox.
-          ...(parts.onStop ?? []),
-          () => runtime.outbox.stop(),
-          () => bus.close({ drain: true }),
-          () => conn.close(),
-        ],
-        logger,
-      );
-      return stopping;
-    },
-  };
-  crashes.set(running, crash);
-  return running;
+/** Dies like a killed process would, as far as the outside sees (see `crashSubgraph` in testing.ts). */
+async function crash<Ctx extends RequestContext>(
+  runtime: SubgraphRuntime,
+  parts: SubgraphParts<Ctx>,
+  hosts: ServiceHost[],
+  consumers: RunningConsumer[],
+  apollo: ApolloServer<Ctx>,
+): Promise<void> {
+  for (const h of hosts) {
+    h.server.close();
+    h.server.closeAllConnections();
+  }
+  for (const c of consumers) void c.stop(); // no wait: stop pulling, drop what is in hand
+  void runtime.outbox.stop();
+  for (const step of parts.onStop ?? []) {
+    try {
+      void step();
+    } catch {
+      /* dying anyway */
+    }
+  }
+  await runtime.bus.close().catch(() => undefined);
+  await runtime.conn.close(true).catch(() => undefined);
+  await apollo.stop().catch(() => undefined);
 }
