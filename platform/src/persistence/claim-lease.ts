@@ -232,9 +232,15 @@ export class ClaimLease {
    * error): what an operator reads in `_outbox` while NATS is away. Best effort.
    */
   async noteFailedAttempt(key: string, err: unknown): Promise<void> {
-    await this.claims
-      .updateOne({ _id: key, owner: this.owner }, { $inc: { attempts: 1 }, $set: { lastError: String((err as Error)?.message ?? err) } })
-      .catch(() => undefined);
+    try {
+      // Awaited inside the try: a closed connection throws before it returns a promise.
+      await this.claims.updateOne(
+        { _id: key, owner: this.owner },
+        { $inc: { attempts: 1 }, $set: { lastError: String((err as Error)?.message ?? err) } },
+      );
+    } catch {
+      /* best effort: the claim stays unpublished either way */
+    }
   }
 
   /** Claims this process holds with unpublished events or an unfinished change: key and, for a failed one, its data. */
