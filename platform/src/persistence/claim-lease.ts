@@ -47,6 +47,15 @@ export interface Held {
   continued: boolean;
 }
 
+/** The claim a change asks for: its key (`<collection>:<docId>`), and what a new claim records. */
+interface Wanted {
+  key: string;
+  collection: string;
+  docId: string;
+  staleAfterMs?: number;
+  data?: Record<string, unknown>;
+}
+
 /** Finishes a dead or failed claimant's change on a document before the next one runs (the outbox's recovery). */
 export type Recover = (collection: string, docId: string, data: Record<string, unknown> | undefined) => Promise<void>;
 
@@ -112,19 +121,14 @@ export class ClaimLease {
     opts: { staleAfterMs?: number; data?: Record<string, unknown>; holdMs?: number },
     recover: Recover,
   ): Promise<Held> {
-    const held = await this.take(key, collection, docId, opts, recover);
+    const held = await this.take({ key, collection, docId, staleAfterMs: opts.staleAfterMs, data: opts.data }, recover);
     const use = this.inUse.get(key);
     if (use && opts.holdMs !== undefined) use.holdMs = opts.holdMs;
     return held;
   }
 
-  private async take(
-    key: string,
-    collection: string,
-    docId: string,
-    opts: { staleAfterMs?: number; data?: Record<string, unknown> },
-    recover: Recover,
-  ): Promise<Held> {
+  private async take(want: Wanted, recover: Recover): Promise<Held> {
+    const { key, collection, docId } = want;
     let left = this.leftovers.get(key);
     if (left?.state === 'idle' && Date.now() < left.reusableUntil) {
       // Finished and not deleted yet: this change reuses it; every event it covered went out.
@@ -150,25 +154,20 @@ export class ClaimLease {
       }
       this.leftovers.delete(key); // another process took it over (we were too slow) and settled it
     }
-    return this.insert(key, collection, docId, opts, recover);
+    return this.insert(want, recover);
   }
 
   /** Inserts a fresh claim, waiting for (or taking over from) another process's. */
-  private async insert(
-    key: string,
-    collection: string,
-    docId: string,
-    opts: { staleAfterMs?: number; data?: Record<string, unknown> },
-    recover: Recover,
-  ): Promise<Held> {
+  private async insert(want: Wanted, recover: Recover): Promise<Held> {
+    const { key, collection, docId, staleAfterMs, data } = want;
     const mine: Claim = {
       _id: key,
       collection,
       docId,
       owner: this.owner,
       at: new Date(),
-      staleAfterMs: opts.staleAfterMs ?? this.staleAfterMs,
-      ...(opts.data ? { data: opts.data } : {}),
+      staleAfterMs: staleAfterMs ?? this.staleAfterMs,
+      ...(data ? { data } : {}),
     };
     // Reused for other changes only well before anyone could take it for abandoned.
     this.inUse.set(key, { reusableUntil: mine.at.getTime() + mine.staleAfterMs / 2, holdMs: this.releaseAfterMs });
