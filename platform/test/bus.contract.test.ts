@@ -54,6 +54,19 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     maxMessages: 64,
     ...extra,
   });
+  /**
+   * Waits until durable `durable` of `streamName` has nothing left to deliver and nothing
+   * delivered but unsettled: the fact after which no message of it can come again.
+   */
+  const settled = (durable: string, streamName = stream.name) =>
+    eventually(
+      async () => {
+        const lag = await bus.lag(streamName, durable);
+        return lag?.pending === 0 && lag.unacked === 0;
+      },
+      10_000,
+      `${durable}: nothing pending or unsettled`,
+    );
 
   beforeAll(async () => {
     if (kind === 'nats') {
@@ -97,7 +110,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     const got = receive(await bus.durable(spec('nak')), (m) => (lectureOf(m) === mark && m.deliveryCount === 1 ? m.nak(100) : m.ack()));
     await bus.publish(opened_(mark));
     await eventually(async () => got.filter((m) => lectureOf(m) === mark).length >= 2, 10_000, 'redelivered after nak');
-    await new Promise((r) => setTimeout(r, 300));
+    await settled('nak');
     expect(got.filter((m) => lectureOf(m) === mark).map((m) => m.deliveryCount)).toEqual([1, 2]);
   });
 
@@ -108,7 +121,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     });
     await bus.publish(opened_(mark));
     await eventually(async () => got.filter((m) => lectureOf(m) === mark).length >= 3, 10_000, 'three deliveries');
-    await new Promise((r) => setTimeout(r, 900));
+    await settled('ack-wait'); // past its last delivery's ack wait, the message is given up
     expect(got.filter((m) => lectureOf(m) === mark).map((m) => m.deliveryCount)).toEqual([1, 2, 3]);
   });
 
@@ -117,7 +130,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     const got = receive(await bus.durable(spec('term', { ackWaitMs: 300 })), (m) => (lectureOf(m) === mark ? m.term('given up') : m.ack()));
     await bus.publish(opened_(mark));
     await eventually(async () => got.some((m) => lectureOf(m) === mark), 10_000, 'delivered');
-    await new Promise((r) => setTimeout(r, 900));
+    await settled('term');
     expect(got.filter((m) => lectureOf(m) === mark)).toHaveLength(1);
   });
 
@@ -128,7 +141,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     for (const m of marks) await bus.publish(opened_(m));
     const mine = (got: BusMessage[]) => got.map(lectureOf).filter((id) => id.startsWith(`${kind}-shared-`));
     await eventually(async () => mine(a).length + mine(b).length >= 20, 10_000, 'all shared');
-    await new Promise((r) => setTimeout(r, 200));
+    await settled('shared');
     expect([...mine(a), ...mine(b)].sort()).toEqual([...marks].sort());
   });
 
@@ -152,8 +165,12 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     await bus.publish(opened_(`${kind}-live-1`));
     await eventually(async () => heard.includes(`${kind}-live-1`), 10_000, 'heard live');
     stop();
+    // A second listener, still listening, hears the event the first must not: the marker that it went out.
+    const marker: string[] = [];
+    const stopMarker = await bus.listen('lecture', (e) => marker.push((e as EventEnvelope<'lecture.opened'>).payload.lectureId));
     await bus.publish(opened_(`${kind}-after-stop`));
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(async () => marker.includes(`${kind}-after-stop`), 10_000, 'the marker heard');
+    stopMarker();
     expect(heard).toEqual([`${kind}-live-1`]);
   });
 
@@ -164,7 +181,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     await bus.append(`${ns}.dlq.test.x`, '{"a":1}', 'letter-1');
     const got = receive(await bus.durable({ ...spec('letters'), stream: dlq }));
     await eventually(async () => got.length >= 1, 10_000, 'the letter');
-    await new Promise((r) => setTimeout(r, 200));
+    await settled('letters', dlq.name);
     expect(got.map((m) => new TextDecoder().decode(m.data))).toEqual(['{"a":1}']);
     expect(bus.ready()).toBe(true);
   });

@@ -9,7 +9,7 @@
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from '../concurrency/index.js';
 import { inSpan, tracerOf, type Logger, type ServiceMetrics } from '../observability/index.js';
-import type { Bus, BusMessage, DurableMessages, DurableSpec } from './bus.js';
+import type { Bus, BusMessage, ConsumerLag, DurableMessages, DurableSpec } from './bus.js';
 import {
   aggregateKey,
   backoffMs,
@@ -57,7 +57,7 @@ export interface RunningConsumer {
    * it (`pending`) and delivered but not acked yet (`unacked`). Undefined before it is attached.
    * @throws when NATS does not answer.
    */
-  lag(): Promise<{ pending: number; unacked: number } | undefined>;
+  lag(): Promise<ConsumerLag | undefined>;
   /** Stops pulling; the messages in hand finish first. */
   stop(): Promise<void>;
 }
@@ -189,7 +189,7 @@ class DurableConsumer {
     this.inFlight.add(p);
   }
 
-  lag(): Promise<{ pending: number; unacked: number } | undefined> {
+  lag(): Promise<ConsumerLag | undefined> {
     return this.attached ? this.opts.bus.lag(this.opts.stream.name, this.opts.durable) : Promise.resolve(undefined);
   }
 

@@ -33,6 +33,7 @@ import {
   startConsumer,
   type BatchHandler,
   type Bus,
+  type ConsumerLag,
   type EventHandlers,
   type RunningConsumer,
 } from '../messaging/index.js';
@@ -156,7 +157,7 @@ function registerRuntimeGauges(rt: SubgraphRuntime, consumers: RunningConsumer[]
   serviceGauge(metrics, 'outbox_unpublished_claims', 'Changes this process could not publish yet (count)', (g) => g.set(outbox.unsettled));
   // Both consumer gauges come from one info request per consumer and scrape: the second gauge
   // collected in the same scrape (within a second) reuses the first one's answer.
-  let asked: { at: number; lags: Promise<Array<{ durable: string; lag?: { pending: number; unacked: number } }>> } | undefined;
+  let asked: { at: number; lags: Promise<Array<{ durable: string; lag?: ConsumerLag }>> } | undefined;
   const lags = () => {
     if (!asked || Date.now() - asked.at > 1_000)
       asked = {
