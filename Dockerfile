@@ -15,6 +15,7 @@ COPY subgraphs/payment/package.json subgraphs/payment/
 COPY subgraphs/lecture/package.json subgraphs/lecture/
 COPY subgraphs/dashboard/package.json subgraphs/dashboard/
 COPY test-kit/package.json test-kit/
+COPY devkit/package.json devkit/
 COPY client/package.json client/
 COPY identity-provider/package.json identity-provider/
 RUN npm ci --no-audit --no-fund

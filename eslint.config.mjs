@@ -1,5 +1,5 @@
 // ESLint (flat config): typescript-eslint's type-aware rules on every workspace's sources, and on
-// the tests, scripts and test kit (through tsconfig.tools.json, which type-checks them).
+// the tests, scripts, test kit and devkit (through tsconfig.tools.json, which type-checks them).
 // Promises must be awaited, returned or explicitly `void`ed (no-floating-promises).
 // Sizes: no hand-written function over 80 lines and no file over 300 (blank lines and comments
 // aside), except the files still named below, which only get shorter.
@@ -26,6 +26,7 @@ const toolsAndTests = [
   'scripts/**/*.ts',
   'tests/**/*.ts',
   'test-kit/src/**/*.ts',
+  'devkit/src/**/*.ts',
   'platform/test/**/*.ts',
   'schema/test/**/*.ts',
   'gateway/test/**/*.ts',
@@ -47,7 +48,7 @@ export default tseslint.config(
     rules: typeAwareRules,
   },
   {
-    files: [...sources, 'test-kit/src/**/*.ts', 'scripts/lib/**/*.ts'],
+    files: [...sources, 'test-kit/src/**/*.ts', 'devkit/src/**/*.ts', 'scripts/lib/**/*.ts'],
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
       'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }],
@@ -60,8 +61,8 @@ export default tseslint.config(
       'gateway/src/subscriptions/http-streams.ts',
       'gateway/src/subscriptions/server.ts',
       'identity-provider/src/index.ts',
-      'scripts/lib/consistency.ts',
-      'scripts/lib/graphql-client.ts',
+      'devkit/src/consistency.ts',
+      'devkit/src/graphql-client.ts',
       'scripts/lib/preload.ts',
       'test-kit/src/balancer.ts',
       'test-kit/src/cluster.ts',

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
-import { ensureMongo, say, stopStarted, withDatabase } from './lib/provision.mjs';
+import { ensureMongo, say, stopStarted, withDatabase } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

@@ -39,9 +39,9 @@ import { issueToken } from '@courses/gateway';
 import { startIdentityProvider } from '@courses/identity-provider';
 import { derivedSecrets } from './derive-secrets.mjs';
 import { topFrames } from './lib/cpu-profile.js';
-import { gql } from './lib/graphql-client.js';
+import { gql } from '@courses/devkit/graphql-client';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
-import { DATA, devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { DATA, devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { SERVICES, startReplica, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({

@@ -49,9 +49,9 @@ import {
   targetOf,
   type Target,
 } from './lib/bench-target.js';
-import { formatViolations } from './lib/consistency.js';
+import { formatViolations } from '@courses/devkit/consistency';
 import { preload } from './lib/preload.js';
-import { devSecrets, say } from './lib/provision.mjs';
+import { devSecrets, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

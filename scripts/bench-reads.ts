@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { issueToken } from '@courses/gateway';
 import { cpuNow, cpuRows, createPoster, openLecture, spread, TARGET_OPTIONS, targetOf, type Post } from './lib/bench-target.js';
 import { preload } from './lib/preload.js';
-import { devSecrets, say } from './lib/provision.mjs';
+import { devSecrets, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

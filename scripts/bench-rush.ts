@@ -65,9 +65,9 @@ import {
   type Answer,
   type Target,
 } from './lib/bench-target.js';
-import { formatViolations } from './lib/consistency.js';
+import { formatViolations } from '@courses/devkit/consistency';
 import { topFrames } from './lib/cpu-profile.js';
-import { DATA, devSecrets, ROOT, say } from './lib/provision.mjs';
+import { DATA, devSecrets, ROOT, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

@@ -42,9 +42,9 @@ import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
 import { inboxPrefixOf, publishEvent } from '@courses/platform';
 import { issueToken } from '../gateway/src/auth.js';
-import { gqlOk, type Transport } from './lib/graphql-client.js';
+import { gqlOk, type Transport } from '@courses/devkit/graphql-client';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
-import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from './lib/provision.mjs';
+import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { SERVICES, startStack } from './lib/stack.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);

@@ -7,7 +7,7 @@
  * mongodb://127.0.0.1:27017, where `npm start` puts them). OUTBOX_MAX_AGE_MS (30000) and
  * PENDING_MAX_AGE_MS (60000) set the age bounds.
  */
-import { checkConsistency, formatViolations, type DatabaseUris } from './lib/consistency.js';
+import { checkConsistency, formatViolations, type DatabaseUris } from '@courses/devkit/consistency';
 
 const base = process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017';
 const uri = (name: keyof DatabaseUris) => {

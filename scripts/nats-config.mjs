@@ -13,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { devSecrets, ensureBuilt, natsAuth, ROOT } from './lib/provision.mjs';
+import { devSecrets, ensureBuilt, natsAuth, ROOT } from '#devkit/provision';
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);

@@ -1,7 +1,7 @@
 /** Runs a TypeScript script (scripts/*.ts) after making sure dependencies are installed and workspaces built. */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { ensureBuilt, ensureDependencies, ROOT } from './lib/provision.mjs';
+import { ensureBuilt, ensureDependencies, ROOT } from '#devkit/provision';
 
 ensureDependencies();
 ensureBuilt();

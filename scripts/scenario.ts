@@ -6,8 +6,8 @@
  * Each run uses fresh users, so it can be repeated.
  */
 import { issueToken } from '@courses/gateway';
-import { collect, eventually, gql, gqlOk, wsClient } from './lib/graphql-client.js';
-import { devSecrets } from './lib/provision.mjs';
+import { collect, eventually, gql, gqlOk, wsClient } from '@courses/devkit/graphql-client';
+import { devSecrets } from '@courses/devkit/provision';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
 const secret = devSecrets().JWT_SECRET;

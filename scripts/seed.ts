@@ -5,8 +5,8 @@
  */
 import { issueToken } from '@courses/gateway';
 import { CATALOG } from './data/catalog.js';
-import { gqlOk } from './lib/graphql-client.js';
-import { devSecrets } from './lib/provision.mjs';
+import { gqlOk } from '@courses/devkit/graphql-client';
+import { devSecrets } from '@courses/devkit/provision';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
 const secret = devSecrets().JWT_SECRET;

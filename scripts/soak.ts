@@ -14,9 +14,9 @@
  * It runs its own nats-server (so it can restart it) and the services in this process.
  */
 import mongoose from 'mongoose';
-import { formatViolations } from './lib/consistency.js';
-import { gql } from './lib/graphql-client.js';
-import { ensureMongo, stopStarted } from './lib/provision.mjs';
+import { formatViolations } from '@courses/devkit/consistency';
+import { gql } from '@courses/devkit/graphql-client';
+import { ensureMongo, stopStarted } from '@courses/devkit/provision';
 
 const OPS = Number(process.env.OPS ?? 2000);
 const CLIENTS = Number(process.env.CLIENTS ?? 8);

@@ -14,7 +14,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DATA, ensureBuilt, ensureDependencies, LOGS, prebuildTools, ROOT, run, say, stopStarted } from './lib/provision.mjs';
+import { DATA, ensureBuilt, ensureDependencies, LOGS, prebuildTools, ROOT, run, say, stopStarted } from '#devkit/provision';
 import { SERVICES, startStack } from './lib/stack.mjs';
 
 /** The NATS URL of the running `npm start` (see scripts/dead-letters.ts). */

@@ -19,7 +19,7 @@ import {
   ROOT,
   say,
   stopStarted,
-} from './lib/provision.mjs';
+} from '#devkit/provision';
 
 const t0 = Date.now();
 let status = 1;

@@ -9,7 +9,7 @@
  *   `npm start` also accepts, by name (AUTH_MODE=oidc+shared-secret). `--ttl` seconds, default 8 h.
  */
 import { parseArgs } from 'node:util';
-import { devSecrets, ensureBuilt, ensureDependencies } from './lib/provision.mjs';
+import { devSecrets, ensureBuilt, ensureDependencies } from '#devkit/provision';
 
 const { values } = parseArgs({
   options: {

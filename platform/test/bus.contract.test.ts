@@ -10,7 +10,7 @@ import { createEvent, parseEvent, streamOf, type EventEnvelope } from '@courses/
 import { createLogger, InMemoryBus, NatsBus, type Bus, type BusMessage, type DurableMessages, type DurableSpec } from '@courses/platform';
 import { uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 
 const logger = createLogger('bus-test', 'silent');
 let nats: OwnNatsServer;

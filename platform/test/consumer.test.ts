@@ -22,7 +22,7 @@ import {
 } from '@courses/platform';
 import { uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 
 let nats: OwnNatsServer;
 let nc: NatsConnection;

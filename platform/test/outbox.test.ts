@@ -12,7 +12,7 @@ import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
 import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, NatsBus, Outbox } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 
 const ns = uniqueTag('obx');
 const logger = createLogger('outbox-test', 'silent');

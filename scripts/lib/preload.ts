@@ -18,7 +18,7 @@ import { factId, type Fact } from '../../subgraphs/dashboard/src/domain/dashboar
 import { paymentIdOf } from '../../subgraphs/payment/src/domain/payment.js';
 import { seatId } from '../../subgraphs/registration/src/domain/registration.js';
 import { holderId } from '../../subgraphs/registration/src/infrastructure/seat-repository.js';
-import type { DatabaseUris } from './consistency.js';
+import type { DatabaseUris } from '@courses/devkit/consistency';
 
 const PER_LECTURE = 100;
 const PRICE = 50_000;

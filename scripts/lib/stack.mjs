@@ -1,8 +1,8 @@
 /**
  * Starts the whole system as separate processes, the way `npm start` runs it: NATS and a
- * MongoDB-wire server found or started by ./provision.mjs, then the four subgraphs and the
+ * MongoDB-wire server found or started by devkit/src/provision.mjs, then the four subgraphs and the
  * gateway from their builds (`<dir>/dist/main.js`), each waited on until `/health/ready`, with
- * this checkout's secrets (./provision.mjs devSecrets).
+ * this checkout's secrets (devkit/src/provision.mjs devSecrets).
  * `npm start` and `npm run bench:load` both use it. Plain Node, no dependencies.
  */
 import path from 'node:path';
@@ -18,7 +18,7 @@ import {
   stopStarted,
   waitForPort,
   withDatabase,
-} from './provision.mjs';
+} from '#devkit/provision';
 
 /** The services in start order (payment first: registration calls it), with their default ports. */
 export const SERVICES = [

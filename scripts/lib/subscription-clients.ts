@@ -24,7 +24,7 @@
  */
 import WebSocket from 'ws';
 import { issueToken } from '../../gateway/src/auth.js';
-import { subscribeOver, type LiveResult, type Transport } from './graphql-client.js';
+import { subscribeOver, type LiveResult, type Transport } from '@courses/devkit/graphql-client';
 
 interface Start {
   type: 'start';

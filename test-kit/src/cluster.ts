@@ -11,8 +11,8 @@
 import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import type { Violation } from '../../scripts/lib/consistency.js';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import type { Violation } from '@courses/devkit/consistency';
+import { eventually } from '@courses/devkit/graphql-client';
 import { startBalancer, type Balancer } from './balancer.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
@@ -97,7 +97,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         WS_MAX_SOCKETS_PER_CLIENT: '10000',
       };
     // Half the connections of a lone process each, so that the replicas together open no more
-    // than one system does: FerretDB v1 stalls once its pool is exhausted (scripts/lib/provision.mjs).
+    // than one system does: FerretDB v1 stalls once its pool is exhausted (devkit/src/provision.mjs).
     const uri = new URL(mongoUri(`${tag}_${s}`));
     uri.searchParams.set('maxPoolSize', String(Math.max(2, Math.floor(8 / counts[s]))));
     return {

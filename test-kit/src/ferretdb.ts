@@ -1,14 +1,14 @@
 /**
  * A FerretDB on SQLite of a test's own, beside the suite's MongoDB-wire server, for what must
  * hold on both of FerretDB's backends (their concurrency differs: SQLite serializes writers,
- * PostgreSQL does not). `npm test` passes the binary in FERRETDB_BIN (scripts/lib/provision.mjs
+ * PostgreSQL does not). `npm test` passes the binary in FERRETDB_BIN (devkit/src/provision.mjs
  * ferretDbBinary); without it, {@link ferretDbAvailable} is false.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ferretDbArgs, freePort, portOpen } from '../../scripts/lib/provision.mjs';
+import { ferretDbArgs, freePort, portOpen } from '@courses/devkit/provision';
 
 /** True when a FerretDB binary was provided (FERRETDB_BIN). */
 export const ferretDbAvailable = (): boolean => !!process.env.FERRETDB_BIN;

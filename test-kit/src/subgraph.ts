@@ -29,7 +29,7 @@ import {
   type Identity,
   type RunningSubgraph,
 } from '@courses/platform';
-import { eventually } from '../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 

@@ -8,8 +8,8 @@ import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platfo
 import { crashSubgraph } from '@courses/platform/testing';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { checkConsistency, formatViolations, type Violation } from '../../scripts/lib/consistency.js';
-import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { checkConsistency, formatViolations, type Violation } from '@courses/devkit/consistency';
+import { eventually, gql, gqlOk } from '@courses/devkit/graphql-client';
 import { startDashboardService } from '../../subgraphs/dashboard/src/wiring.js';
 import { startLectureService } from '../../subgraphs/lecture/src/wiring.js';
 import { startPaymentService } from '../../subgraphs/payment/src/wiring.js';

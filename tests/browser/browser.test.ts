@@ -14,7 +14,7 @@ import { startIdentityProvider, type RunningIdentityProvider } from '@courses/id
 import { toolAvailable } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway } from '../../gateway/src/app.js';
-import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { eventually, gqlOk } from '@courses/devkit/graphql-client';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = toolAvailable('chromium', existsSync(executablePath), 'npm test installs Debian’s as root; or set CHROMIUM_PATH');

@@ -21,8 +21,8 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { toolAvailable } from '@courses/test-kit/env';
-import { eventually } from '../../scripts/lib/graphql-client.js';
-import { freePort, natsServerBinary } from '../../scripts/lib/provision.mjs';
+import { eventually } from '@courses/devkit/graphql-client';
+import { freePort, natsServerBinary } from '@courses/devkit/provision';
 import { parseImage, projectImages } from '../../scripts/pin-images.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

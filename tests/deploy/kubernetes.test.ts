@@ -54,8 +54,8 @@ const ENV_SCHEMAS: Record<string, { shape: Record<string, unknown> }> = {
 const SERVICES = Object.keys(ENV_SCHEMAS);
 const SUBGRAPHS = SERVICES.filter((s) => s !== 'gateway');
 
-/** The checker npm test built (scripts/lib/provision.mjs); without Go there is none, and these tests are skipped. */
-const CHECK = toolAvailable('the manifests checker', !!process.env.K8S_CHECK_BIN, 'npm test builds it with Go (scripts/lib/tools.mjs)')
+/** The checker npm test built (devkit/src/provision.mjs); without Go there is none, and these tests are skipped. */
+const CHECK = toolAvailable('the manifests checker', !!process.env.K8S_CHECK_BIN, 'npm test builds it with Go (devkit/src/tools.mjs)')
   ? process.env.K8S_CHECK_BIN
   : undefined;
 

@@ -32,8 +32,8 @@ import {
 import { toolAvailable } from '@courses/test-kit/env';
 import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { eventually, gqlOk } from '../../scripts/lib/graphql-client.js';
-import { freePort, portOpen } from '../../scripts/lib/provision.mjs';
+import { eventually, gqlOk } from '@courses/devkit/graphql-client';
+import { freePort, portOpen } from '@courses/devkit/provision';
 
 let sys: TestSystem;
 const open: NatsConnection[] = [];

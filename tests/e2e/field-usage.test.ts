@@ -9,7 +9,7 @@ import { selectedCoordinates } from '../../gateway/src/field-usage.js';
 import { graphqlCjs } from '../../gateway/src/subscriptions/documents.js';
 import { apiSchemaSdl, deprecatedCoordinates } from '../../schema/scripts/schema-check.mjs';
 import { parseUsage, report } from '../../schema/scripts/schema-usage.mjs';
-import { eventually, gqlOk, subscribeOver } from '../../scripts/lib/graphql-client.js';
+import { eventually, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 beforeAll(async () => {

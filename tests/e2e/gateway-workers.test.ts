@@ -9,8 +9,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { eventually } from '../../scripts/lib/graphql-client.js';
-import { freePort } from '../../scripts/lib/provision.mjs';
+import { eventually } from '@courses/devkit/graphql-client';
+import { freePort } from '@courses/devkit/provision';
 
 const MAIN = path.resolve(import.meta.dirname, '../../gateway/dist/main.js');
 

@@ -12,7 +12,7 @@ import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, gql, gqlOk, subscribeOver, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gql, gqlOk, subscribeOver, wsClient } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let instructor: string;

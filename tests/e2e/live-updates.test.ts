@@ -17,7 +17,7 @@ import { DEV_JWT_SECRET } from '@courses/platform';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '../../scripts/lib/graphql-client.js';
+import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let kim: string;

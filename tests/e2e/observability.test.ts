@@ -10,7 +10,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inSpan, startTracing, traceFields, tracerOf, type TracingHandle } from '@courses/platform/tracing';
 import type { TestSystem } from '@courses/test-kit/system';
-import { collect, eventually, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 
 const exporter = new InMemorySpanExporter();
 let tracing: TracingHandle | undefined;

@@ -13,8 +13,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chargeSecret, DEV_GATEWAY_SECRET } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '../../scripts/lib/graphql-client.js';
-import { freePort } from '../../scripts/lib/provision.mjs';
+import { eventually } from '@courses/devkit/graphql-client';
+import { freePort } from '@courses/devkit/provision';
 
 interface ExportedSpan {
   service: string;

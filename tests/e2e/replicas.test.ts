@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { gqlOk } from '../../scripts/lib/graphql-client.js';
+import { gqlOk } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 beforeAll(async () => {

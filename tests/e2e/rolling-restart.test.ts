@@ -11,7 +11,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startCluster, type Cluster } from '@courses/test-kit/cluster';
-import { eventually, gql, gqlOk } from '../../scripts/lib/graphql-client.js';
+import { eventually, gql, gqlOk } from '@courses/devkit/graphql-client';
 
 const STUDENTS = 8;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

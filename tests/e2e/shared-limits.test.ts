@@ -12,8 +12,8 @@ import { WebSocket } from 'ws';
 import { toolAvailable } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import { eventually, gql } from '../../scripts/lib/graphql-client.js';
-import { portOpen, startRedis } from '../../scripts/lib/provision.mjs';
+import { eventually, gql } from '@courses/devkit/graphql-client';
+import { portOpen, startRedis } from '@courses/devkit/provision';
 
 const REDIS = toolAvailable(
   'redis-server',

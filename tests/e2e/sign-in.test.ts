@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIdentityProvider, type RunningIdentityProvider } from '@courses/identity-provider';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { gql, gqlOk, subscribeOver } from '../../scripts/lib/graphql-client.js';
+import { gql, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 
 let idp: RunningIdentityProvider;
 let sys: TestSystem;

@@ -14,7 +14,7 @@ import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, gqlOk, wsClient } from '../../scripts/lib/graphql-client.js';
+import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let kim: string;

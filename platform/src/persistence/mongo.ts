@@ -18,7 +18,7 @@ import type { Logger, ServiceMetrics } from '../observability/index.js';
  * @throws the driver's error when no server answers within `serverSelectionTimeoutMS` (5000 ms).
  */
 export async function connectMongo(uri: string, logger: Logger, metrics?: ServiceMetrics): Promise<Connection> {
-  // 20 connections unless the URI says otherwise (the local FerretDB's does: see scripts/lib/provision.mjs).
+  // 20 connections unless the URI says otherwise (the local FerretDB's does: see devkit/src/provision.mjs).
   const pool = /[?&]maxPoolSize=/i.test(uri) ? {} : { maxPoolSize: 20 };
   const conn = mongoose.createConnection(uri, { serverSelectionTimeoutMS: 5_000, ...pool, monitorCommands: !!metrics });
   conn.on('disconnected', () => logger.warn('mongodb disconnected'));

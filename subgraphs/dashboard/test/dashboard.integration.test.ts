@@ -1,7 +1,7 @@
 /** Dashboard subgraph on real servers: the read model follows events in any order, once each. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 import { startDashboardService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startDashboardService>>>;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 import { startLectureService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startLectureService>>>;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 import { startPaymentService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;
@@ -67,7 +67,7 @@ describe.each(['memory', 'nats'] as const)('on the %s bus', (bus) => {
       const own = await startSubgraphHarness('payment', startPaymentService, { INTERNAL_PORT: '0' }, { bus }).catch((e) => e as Error);
       // Port 0 would be "any port": the endpoint needs a port the caller can be told, so it is refused.
       expect(own).toBeInstanceOf(Error);
-      const { freePort } = await import('../../../scripts/lib/provision.mjs');
+      const { freePort } = await import('@courses/devkit/provision');
       const port = await freePort();
       const p = await startSubgraphHarness('payment', startPaymentService, { INTERNAL_PORT: String(port) }, { bus });
       try {

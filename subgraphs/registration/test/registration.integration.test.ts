@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '../../../scripts/lib/graphql-client.js';
+import { eventually } from '@courses/devkit/graphql-client';
 import { startPaymentService } from '../../payment/src/wiring.js';
 import { startRegistrationService } from '../src/wiring.js';
 

@@ -8,7 +8,7 @@
  * goes to a folder of its own and is renamed into place when complete, so two runs building at
  * once cannot see half a tool.
  *
- * `node scripts/lib/tools.mjs [--k8s]` builds what is missing, in a process of its own:
+ * `node devkit/src/tools.mjs [--k8s]` builds what is missing, in a process of its own:
  * `npm start` and `npm test` start it before `npm ci` and wait for it after
  * ({@link prebuildTools}), so the two run side by side. Plain Node, no dependencies.
  */
