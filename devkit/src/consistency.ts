@@ -62,172 +62,234 @@ async function all(conn: Connection, collection: string, projection: Doc = {}): 
   return conn.collection(collection).find({}, { projection }).toArray();
 }
 
+/** Records one violation. */
+type Add = (invariant: number, subject: string, message: string) => void;
+
+/** What the checker reads: every document it looks at, from the four databases at one moment. */
+interface State {
+  registrations: Doc[];
+  payments: Doc[];
+  lectures: Doc[];
+  /** The dashboard's facts. */
+  entries: Doc[];
+  notifications: Doc[];
+  /** The seat ledger: seats and holders. */
+  seats: Doc[];
+  waitlists: Doc[];
+  /** Each subgraph's outbox claims (changes not finished). */
+  claims: Record<'registration' | 'payment' | 'lecture', Doc[]>;
+}
+
+/** Reads the state the checker looks at through the four connections. */
+async function readState([reg, pay, lec, dash]: Connection[]): Promise<State> {
+  const [registrations, payments, lectures, entries, notifications, seats, regClaims, payClaims, lecClaims, waitlists] = await Promise.all([
+    all(reg, 'registrations'),
+    all(pay, 'payments', { outbox: 0 }),
+    all(lec, 'lectures', { enrolled: 0, released: 0 }),
+    all(dash, 'dashboard_facts'),
+    all(dash, 'notifications', { registrationId: 1, kind: 1, studentId: 1 }),
+    all(reg, 'seats'),
+    all(reg, '_outbox'),
+    all(pay, '_outbox'),
+    all(lec, '_outbox'),
+    all(reg, 'waitlists', { outbox: 0 }),
+  ]);
+  const claims = { registration: regClaims, payment: payClaims, lecture: lecClaims };
+  return { registrations, payments, lectures, entries, notifications, seats, waitlists, claims };
+}
+
 /** Checks the invariants on the databases at `uris`; resolves with every violation found (empty when consistent). */
 export async function checkConsistency(uris: DatabaseUris, opts: CheckOptions = {}): Promise<Violation[]> {
-  const now = (opts.now ?? new Date()).getTime();
-  const outboxMax = opts.outboxMaxAgeMs ?? 30_000;
-  const pendingMax = opts.pendingMaxAgeMs ?? 60_000;
+  const limits: Limits = {
+    now: (opts.now ?? new Date()).getTime(),
+    outboxMax: opts.outboxMaxAgeMs ?? 30_000,
+    pendingMax: opts.pendingMaxAgeMs ?? 60_000,
+  };
   const conns = await Promise.all(
     Object.values(uris).map((u) => mongoose.createConnection(u, { serverSelectionTimeoutMS: 5_000 }).asPromise()),
   );
-  const [reg, pay, lec, dash] = conns;
   try {
-    const [registrations, payments, lectures, entries, notifications, seats, regClaims, payClaims, lecClaims, waitlists] =
-      await Promise.all([
-        all(reg, 'registrations'),
-        all(pay, 'payments', { outbox: 0 }),
-        all(lec, 'lectures', { enrolled: 0, released: 0 }),
-        all(dash, 'dashboard_facts'),
-        all(dash, 'notifications', { registrationId: 1, kind: 1, studentId: 1 }),
-        all(reg, 'seats'),
-        all(reg, '_outbox'),
-        all(pay, '_outbox'),
-        all(lec, '_outbox'),
-        all(reg, 'waitlists', { outbox: 0 }),
-      ]);
-    const claims = { registration: regClaims, payment: payClaims, lecture: lecClaims };
+    const state = await readState(conns);
     const v: Violation[] = [];
-    const add = (invariant: number, subject: string, message: string) => v.push({ invariant, subject, message });
-
-    const paymentsByRegistration = new Map<string, Doc[]>();
-    for (const p of payments) paymentsByRegistration.set(p.registrationId, [...(paymentsByRegistration.get(p.registrationId) ?? []), p]);
-    const registrationsById = new Map(registrations.map((r) => [String(r._id), r]));
-    const lecturesById = new Map(lectures.map((l) => [String(l._id), l]));
-    const entriesById = new Map(fold(entries as unknown as Fact[]).map((e) => [e.registrationId, e]));
-
-    for (const r of registrations) {
-      const id = String(r._id);
-      const ps = paymentsByRegistration.get(id) ?? [];
-      const completed = ps.filter((p) => p.status === 'COMPLETED');
-      if (r.status === 'CONFIRMED') {
-        if (completed.length !== 1) add(1, `registration ${id}`, `CONFIRMED with ${completed.length} COMPLETED payments`);
-        for (const p of completed)
-          if (p.amount !== r.amount)
-            add(1, `registration ${id}`, `payment ${p._id} charged ${p.amount} KRW, registration says ${r.amount} KRW`);
-        const lecture = lecturesById.get(r.lectureId);
-        if (lecture && lecture.price !== r.amount)
-          add(1, `registration ${id}`, `charged ${r.amount} KRW but lecture ${r.lectureId} costs ${lecture.price} KRW`);
-      }
-      if (r.status === 'CANCELED') {
-        for (const p of ps) if (p.status === 'COMPLETED') add(2, `registration ${id}`, `CANCELED but payment ${p._id} is ${p.status}`);
-      }
-      if (r.status === 'WAITLISTED')
-        for (const p of ps) if (p.status === 'COMPLETED') add(8, `registration ${id}`, `WAITLISTED but charged (payment ${p._id})`);
-      if (r.status === 'PENDING' && now - new Date(r.createdAt).getTime() > pendingMax) {
-        add(6, `registration ${id}`, `PENDING for ${Math.round((now - new Date(r.createdAt).getTime()) / 1000)} s`);
-      }
-      if (r.status === 'CONFIRMED' || r.status === 'CANCELED' || r.status === 'WAITLISTED') {
-        const e = entriesById.get(id);
-        const paymentStatus = r.status === 'CONFIRMED' ? 'COMPLETED' : ps.some((p) => p.status === 'REFUNDED') ? 'REFUNDED' : undefined;
-        if (!e) add(5, `registration ${id}`, 'no dashboard entry');
-        else if (e.registrationStatus !== r.status || (paymentStatus && e.paymentStatus !== paymentStatus)) {
-          add(
-            5,
-            `registration ${id}`,
-            `dashboard shows ${e.registrationStatus}/${e.paymentStatus}, sources say ${r.status}/${paymentStatus}`,
-          );
-        }
-      }
-    }
-
-    for (const p of payments) {
-      if (p.status !== 'COMPLETED') continue;
-      const r = registrationsById.get(p.registrationId);
-      if (!r || r.status !== 'CONFIRMED')
-        add(3, `payment ${p._id}`, `COMPLETED but registration ${p.registrationId} is ${r?.status ?? 'missing'}`);
-    }
-
-    // Attempts in flight: an outbox claim on a registration id, not stored yet (a seat may be held for it).
-    const attempts = new Map<string, Doc>();
-    for (const c of claims.registration)
-      if (c.collection === 'registrations' && !registrationsById.has(String(c.docId))) attempts.set(String(c.docId), c);
-    const confirmedByLecture = new Map<string, number>();
-    /** Registrations that may hold a seat, by lecture; and those that must hold a holder. */
-    const liveByLecture = new Map<string, Set<string>>();
-    const placed = new Set<string>();
-    const offered = new Set<string>();
-    for (const w of waitlists) for (const e of w.entries ?? []) if (e.offer) offered.add(String(e.registrationId));
-    const addLive = (lectureId: string, id: string) => liveByLecture.set(lectureId, (liveByLecture.get(lectureId) ?? new Set()).add(id));
-    for (const r of registrations) {
-      const id = String(r._id);
-      if (r.status === 'CONFIRMED') confirmedByLecture.set(r.lectureId, (confirmedByLecture.get(r.lectureId) ?? 0) + 1);
-      if (r.status === 'CONFIRMED' || r.status === 'PENDING' || (r.status === 'WAITLISTED' && offered.has(id))) addLive(r.lectureId, id);
-      if (r.status === 'CONFIRMED' || r.status === 'PENDING' || r.status === 'WAITLISTED') placed.add(id);
-    }
-    for (const [id, c] of attempts) {
-      const lectureId = c.data?.lectureId;
-      if (lectureId) addLive(lectureId, id);
-      placed.add(id);
-      if (now - new Date(c.at).getTime() > pendingMax)
-        add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
-    }
-    const seatDocs = seats.filter((s) => s.kind !== 'holder');
-    const holderDocs = seats.filter((s) => s.kind === 'holder');
-    const seatsByLecture = new Map<string, Set<string>>();
-    for (const s of seatDocs) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
-    const seatsById = new Map(seatDocs.map((s) => [String(s._id), s]));
-    for (const r of registrations) {
-      if (r.status === 'CONFIRMED' && r.seat && seatsById.get(r.seat)?.registrationId !== String(r._id)) {
-        add(4, `registration ${r._id}`, `records seat ${r.seat}, which it does not hold`);
-      }
-    }
-    const holderOf = new Map(holderDocs.map((h) => [String(h.registrationId), h]));
-    for (const id of placed) if (!holderOf.has(id)) add(4, `registration ${id}`, 'is live but has no holder in the seat ledger');
-    for (const h of holderDocs)
-      if (!placed.has(String(h.registrationId))) add(4, `holder ${h._id}`, `held by registration ${h.registrationId}, which is not live`);
-    for (const l of lectures) {
-      const id = String(l._id);
-      const confirmed = confirmedByLecture.get(id) ?? 0;
-      if (l.enrolledCount !== confirmed) add(4, `lecture ${id}`, `enrolled count ${l.enrolledCount}, confirmed registrations ${confirmed}`);
-      if (confirmed > l.capacity) add(4, `lecture ${id}`, `${confirmed} confirmed registrations exceed capacity ${l.capacity}`);
-      const held = seatsByLecture.get(id) ?? new Set();
-      const live = liveByLecture.get(id) ?? new Set();
-      if (held.size > l.capacity) add(4, `lecture ${id}`, `${held.size} seats taken of ${l.capacity}`);
-      for (const rid of live) if (!held.has(rid)) add(4, `lecture ${id}`, `registration ${rid} is live but holds no seat`);
-      for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
-    }
-
-    checkWaitlists(registrations, waitlists, add);
-
-    // 7. Notifications: exactly the expected ones, once each, keyed by registration and kind.
-    const expected = new Map<string, string>(); // `<registrationId>:<kind>` → student
-    for (const r of registrations) {
-      const id = String(r._id);
-      if (r.waitlistedAt) expected.set(`${id}:REGISTRATION_WAITLISTED`, r.studentId);
-      if (r.status === 'CONFIRMED' || (r.status === 'CANCELED' && r.paymentId)) expected.set(`${id}:REGISTRATION_CONFIRMED`, r.studentId);
-      if (r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CANCELED`, r.studentId);
-      if (r.status === 'FAILED') expected.set(`${id}:PAYMENT_FAILED`, r.studentId);
-    }
-    for (const p of payments) if (p.status === 'REFUNDED') expected.set(`${p.registrationId}:PAYMENT_REFUNDED`, p.studentId);
-    const found = new Map<string, Doc[]>();
-    for (const n of notifications) found.set(`${n.registrationId}:${n.kind}`, [...(found.get(`${n.registrationId}:${n.kind}`) ?? []), n]);
-    for (const [key, studentId] of expected) {
-      const [registrationId, kind] = key.split(':');
-      const list = found.get(key) ?? [];
-      if (list.length !== 1) add(7, `registration ${registrationId}`, `${list.length} ${kind} notifications, expected 1`);
-      else if (list[0].studentId !== studentId)
-        add(7, `registration ${registrationId}`, `${kind} notification for ${list[0].studentId}, not ${studentId}`);
-    }
-    for (const [key, list] of found) {
-      if (!expected.has(key))
-        add(7, `registration ${key.split(':')[0]}`, `${list.length} ${key.split(':')[1]} notifications for nothing that happened`);
-    }
-
-    for (const [name, list] of Object.entries(claims)) {
-      for (const c of list) {
-        const age = now - new Date(c.at).getTime();
-        if (age > (c.staleAfterMs ?? 0) + outboxMax)
-          add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
-      }
-    }
+    const add: Add = (invariant, subject, message) => v.push({ invariant, subject, message });
+    checkRegistrations(state, limits, add);
+    checkPayments(state, add);
+    checkSeats(state, limits, add);
+    checkWaitlists(state.registrations, state.waitlists, add);
+    checkNotifications(state, add);
+    checkClaims(state, limits, add);
     return v;
   } finally {
     await Promise.all(conns.map((c) => c.close()));
   }
 }
 
+/** The moment the checker sees (ms since the epoch) and how old an unfinished change or PENDING registration may be (ms). */
+interface Limits {
+  now: number;
+  outboxMax: number;
+  pendingMax: number;
+}
+
+/** Groups `docs` by `key`. */
+function groupBy(docs: Doc[], key: (d: Doc) => string): Map<string, Doc[]> {
+  const by = new Map<string, Doc[]>();
+  for (const d of docs) by.set(key(d), [...(by.get(key(d)) ?? []), d]);
+  return by;
+}
+
+/** Invariants 1, 2, 5, 6 (PENDING) and 8 (no charge while waiting), per registration. */
+function checkRegistrations({ registrations, payments, lectures, entries }: State, { now, pendingMax }: Limits, add: Add): void {
+  const paymentsByRegistration = groupBy(payments, (p) => p.registrationId);
+  const lecturesById = new Map(lectures.map((l) => [String(l._id), l]));
+  const entriesById = new Map(fold(entries as unknown as Fact[]).map((e) => [e.registrationId, e]));
+  for (const r of registrations) {
+    const id = String(r._id);
+    const ps = paymentsByRegistration.get(id) ?? [];
+    const completed = ps.filter((p) => p.status === 'COMPLETED');
+    if (r.status === 'CONFIRMED') {
+      if (completed.length !== 1) add(1, `registration ${id}`, `CONFIRMED with ${completed.length} COMPLETED payments`);
+      for (const p of completed)
+        if (p.amount !== r.amount)
+          add(1, `registration ${id}`, `payment ${p._id} charged ${p.amount} KRW, registration says ${r.amount} KRW`);
+      const lecture = lecturesById.get(r.lectureId);
+      if (lecture && lecture.price !== r.amount)
+        add(1, `registration ${id}`, `charged ${r.amount} KRW but lecture ${r.lectureId} costs ${lecture.price} KRW`);
+    }
+    if (r.status === 'CANCELED') for (const p of completed) add(2, `registration ${id}`, `CANCELED but payment ${p._id} is ${p.status}`);
+    if (r.status === 'WAITLISTED') for (const p of completed) add(8, `registration ${id}`, `WAITLISTED but charged (payment ${p._id})`);
+    if (r.status === 'PENDING' && now - new Date(r.createdAt).getTime() > pendingMax) {
+      add(6, `registration ${id}`, `PENDING for ${Math.round((now - new Date(r.createdAt).getTime()) / 1000)} s`);
+    }
+    if (r.status === 'CONFIRMED' || r.status === 'CANCELED' || r.status === 'WAITLISTED') {
+      const e = entriesById.get(id);
+      const paymentStatus = r.status === 'CONFIRMED' ? 'COMPLETED' : ps.some((p) => p.status === 'REFUNDED') ? 'REFUNDED' : undefined;
+      if (!e) add(5, `registration ${id}`, 'no dashboard entry');
+      else if (e.registrationStatus !== r.status || (paymentStatus && e.paymentStatus !== paymentStatus)) {
+        add(
+          5,
+          `registration ${id}`,
+          `dashboard shows ${e.registrationStatus}/${e.paymentStatus}, sources say ${r.status}/${paymentStatus}`,
+        );
+      }
+    }
+  }
+}
+
+/** Invariant 3: no COMPLETED payment without a CONFIRMED registration. */
+function checkPayments({ registrations, payments }: State, add: Add): void {
+  const registrationsById = new Map(registrations.map((r) => [String(r._id), r]));
+  for (const p of payments) {
+    if (p.status !== 'COMPLETED') continue;
+    const r = registrationsById.get(p.registrationId);
+    if (!r || r.status !== 'CONFIRMED')
+      add(3, `payment ${p._id}`, `COMPLETED but registration ${p.registrationId} is ${r?.status ?? 'missing'}`);
+  }
+}
+
+/**
+ * Who may hold what in the seat ledger: the registrations that may hold a seat, by lecture
+ * (`live`), and those that must hold a holder (`placed`), attempts in flight included; invariant
+ * 6 for an attempt in flight too long.
+ */
+function liveAndPlaced({ registrations, waitlists, claims }: State, { now, pendingMax }: Limits, add: Add) {
+  const registrationIds = new Set(registrations.map((r) => String(r._id)));
+  // Attempts in flight: an outbox claim on a registration id, not stored yet (a seat may be held for it).
+  const attempts = new Map<string, Doc>();
+  for (const c of claims.registration)
+    if (c.collection === 'registrations' && !registrationIds.has(String(c.docId))) attempts.set(String(c.docId), c);
+  const live = new Map<string, Set<string>>();
+  const placed = new Set<string>();
+  const offered = new Set<string>();
+  for (const w of waitlists) for (const e of w.entries ?? []) if (e.offer) offered.add(String(e.registrationId));
+  const addLive = (lectureId: string, id: string) => live.set(lectureId, (live.get(lectureId) ?? new Set()).add(id));
+  for (const r of registrations) {
+    const id = String(r._id);
+    if (r.status === 'CONFIRMED' || r.status === 'PENDING' || (r.status === 'WAITLISTED' && offered.has(id))) addLive(r.lectureId, id);
+    if (r.status === 'CONFIRMED' || r.status === 'PENDING' || r.status === 'WAITLISTED') placed.add(id);
+  }
+  for (const [id, c] of attempts) {
+    const lectureId = c.data?.lectureId;
+    if (lectureId) addLive(lectureId, id);
+    placed.add(id);
+    if (now - new Date(c.at).getTime() > pendingMax)
+      add(6, `registration ${id}`, `attempt in flight for ${Math.round((now - new Date(c.at).getTime()) / 1000)} s`);
+  }
+  return { live, placed };
+}
+
+/** Invariant 4: enrolled counts, capacity, and the seat ledger's seats and holders. */
+function checkSeats(state: State, limits: Limits, add: Add): void {
+  const { registrations, lectures, seats } = state;
+  const { live: liveByLecture, placed } = liveAndPlaced(state, limits, add);
+  const confirmedByLecture = new Map<string, number>();
+  for (const r of registrations)
+    if (r.status === 'CONFIRMED') confirmedByLecture.set(r.lectureId, (confirmedByLecture.get(r.lectureId) ?? 0) + 1);
+  const seatDocs = seats.filter((s) => s.kind !== 'holder');
+  const holderDocs = seats.filter((s) => s.kind === 'holder');
+  const seatsByLecture = new Map<string, Set<string>>();
+  for (const s of seatDocs) seatsByLecture.set(s.lectureId, (seatsByLecture.get(s.lectureId) ?? new Set()).add(s.registrationId));
+  const seatsById = new Map(seatDocs.map((s) => [String(s._id), s]));
+  for (const r of registrations) {
+    if (r.status === 'CONFIRMED' && r.seat && seatsById.get(r.seat)?.registrationId !== String(r._id)) {
+      add(4, `registration ${r._id}`, `records seat ${r.seat}, which it does not hold`);
+    }
+  }
+  const holderOf = new Map(holderDocs.map((h) => [String(h.registrationId), h]));
+  for (const id of placed) if (!holderOf.has(id)) add(4, `registration ${id}`, 'is live but has no holder in the seat ledger');
+  for (const h of holderDocs)
+    if (!placed.has(String(h.registrationId))) add(4, `holder ${h._id}`, `held by registration ${h.registrationId}, which is not live`);
+  for (const l of lectures) {
+    const id = String(l._id);
+    const confirmed = confirmedByLecture.get(id) ?? 0;
+    if (l.enrolledCount !== confirmed) add(4, `lecture ${id}`, `enrolled count ${l.enrolledCount}, confirmed registrations ${confirmed}`);
+    if (confirmed > l.capacity) add(4, `lecture ${id}`, `${confirmed} confirmed registrations exceed capacity ${l.capacity}`);
+    const held = seatsByLecture.get(id) ?? new Set();
+    const live = liveByLecture.get(id) ?? new Set();
+    if (held.size > l.capacity) add(4, `lecture ${id}`, `${held.size} seats taken of ${l.capacity}`);
+    for (const rid of live) if (!held.has(rid)) add(4, `lecture ${id}`, `registration ${rid} is live but holds no seat`);
+    for (const rid of held) if (!live.has(rid)) add(4, `lecture ${id}`, `seat held by registration ${rid}, which is not live`);
+  }
+}
+
+/** Invariant 7: exactly the expected notifications, once each, keyed by registration and kind. */
+function checkNotifications({ registrations, payments, notifications }: State, add: Add): void {
+  const expected = new Map<string, string>(); // `<registrationId>:<kind>` → student
+  for (const r of registrations) {
+    const id = String(r._id);
+    if (r.waitlistedAt) expected.set(`${id}:REGISTRATION_WAITLISTED`, r.studentId);
+    if (r.status === 'CONFIRMED' || (r.status === 'CANCELED' && r.paymentId)) expected.set(`${id}:REGISTRATION_CONFIRMED`, r.studentId);
+    if (r.status === 'CANCELED') expected.set(`${id}:REGISTRATION_CANCELED`, r.studentId);
+    if (r.status === 'FAILED') expected.set(`${id}:PAYMENT_FAILED`, r.studentId);
+  }
+  for (const p of payments) if (p.status === 'REFUNDED') expected.set(`${p.registrationId}:PAYMENT_REFUNDED`, p.studentId);
+  const found = groupBy(notifications, (n) => `${n.registrationId}:${n.kind}`);
+  for (const [key, studentId] of expected) {
+    const [registrationId, kind] = key.split(':');
+    const list = found.get(key) ?? [];
+    if (list.length !== 1) add(7, `registration ${registrationId}`, `${list.length} ${kind} notifications, expected 1`);
+    else if (list[0].studentId !== studentId)
+      add(7, `registration ${registrationId}`, `${kind} notification for ${list[0].studentId}, not ${studentId}`);
+  }
+  for (const [key, list] of found) {
+    if (!expected.has(key))
+      add(7, `registration ${key.split(':')[0]}`, `${list.length} ${key.split(':')[1]} notifications for nothing that happened`);
+  }
+}
+
+/** Invariant 6: no change unfinished (its events possibly unpublished) longer than its claim's staleness limit plus `outboxMax`. */
+function checkClaims({ claims }: State, { now, outboxMax }: Limits, add: Add): void {
+  for (const [name, list] of Object.entries(claims)) {
+    for (const c of list) {
+      const age = now - new Date(c.at).getTime();
+      if (age > (c.staleAfterMs ?? 0) + outboxMax)
+        add(6, `${name} ${c._id}`, `change unfinished (events possibly unpublished) for ${Math.round(age / 1000)} s`);
+    }
+  }
+}
+
 /** Invariant 8 (see the module doc), per lecture. */
-function checkWaitlists(registrations: Doc[], waitlists: Doc[], add: (invariant: number, subject: string, message: string) => void): void {
+function checkWaitlists(registrations: Doc[], waitlists: Doc[], add: Add): void {
   const byLecture = new Map<string, Doc[]>();
   for (const r of registrations) {
     const regs = byLecture.get(r.lectureId);

@@ -162,6 +162,127 @@ export interface SubscribeOverOptions {
   extensions?: Record<string, unknown>;
 }
 
+/** Where a transport hands its results: `push` each one, `finish` once when the subscription ends. */
+interface Sink<T> {
+  push(result: LiveResult<T>): void;
+  finish(): void;
+}
+
+/** Subscribes over graphql-ws; returns its stop. */
+function overWs<T>(url: string, query: string, o: SubscribeOverOptions, { push, finish }: Sink<T>): () => void {
+  const client = wsClient(url, o.token);
+  const dispose = client.subscribe<T>(
+    {
+      query,
+      variables: o.variables ?? {},
+      ...(o.lastEventId || o.extensions
+        ? { extensions: { ...o.extensions, ...(o.lastEventId ? { lastEventId: o.lastEventId } : {}) } }
+        : {}),
+    },
+    {
+      next: (v) => push(v as LiveResult<T>),
+      // graphql-ws reports an operation the server refused as an `error` message: its GraphQL errors.
+      error: (e) => (push({ errors: Array.isArray(e) ? e : [{ message: String((e as Error).message ?? e) }] }), finish()),
+      complete: finish,
+    },
+  );
+  return () => {
+    dispose();
+    void client.dispose();
+  };
+}
+
+/**
+ * Reads the complete SSE messages at the start of `text` (messages end with a blank line; `id:`,
+ * `event:` and `data:` lines: https://html.spec.whatwg.org/multipage/server-sent-events.html).
+ * @returns what is left unread, and whether a `complete` event ended the stream.
+ */
+function readSse<T>(text: string, push: (r: LiveResult<T>) => void): { rest: string; ended: boolean } {
+  let end: number;
+  while ((end = text.indexOf('\n\n')) >= 0) {
+    const message = text.slice(0, end);
+    text = text.slice(end + 2);
+    const field = (name: string) =>
+      message
+        .split('\n')
+        .find((l) => l.startsWith(`${name}:`))
+        ?.slice(name.length + 1)
+        .trim();
+    if (field('event') === 'next') push({ ...(JSON.parse(field('data')!) as LiveResult<T>), sseId: field('id') });
+    if (field('event') === 'complete') return { rest: text, ended: true };
+  }
+  return { rest: text, ended: false };
+}
+
+/**
+ * Reads the complete multipart parts at the start of `text` (`\r\n--graphql`, headers, a blank
+ * line, then JSON, `{}` being a heartbeat; `--graphql--` ends: Apollo's multipart subscription protocol).
+ * @returns what is left unread, and whether the closing boundary ended the stream.
+ */
+function readMultipart<T>(text: string, push: (r: LiveResult<T>) => void): { rest: string; ended: boolean } {
+  for (;;) {
+    if (text.startsWith('\r\n--graphql--')) return { rest: text, ended: true };
+    if (!text.startsWith('\r\n--graphql\r\n')) {
+      const i = text.indexOf('\r\n--graphql');
+      if (i <= 0) return { rest: text, ended: false };
+      text = text.slice(i);
+      continue;
+    }
+    const bodyAt = text.indexOf('\r\n\r\n');
+    if (bodyAt < 0) return { rest: text, ended: false };
+    const next = text.indexOf('\r\n--graphql', bodyAt);
+    let json: { payload?: LiveResult<T>; errors?: LiveResult['errors'] };
+    try {
+      json = JSON.parse(text.slice(bodyAt + 4, next < 0 ? undefined : next));
+    } catch {
+      if (next < 0) return { rest: text, ended: false }; // the part is not all here yet
+      json = {};
+    }
+    text = next < 0 ? '' : text.slice(next);
+    if (json.payload) push(json.payload);
+    else if (json.errors) push({ errors: json.errors });
+  }
+}
+
+/** Subscribes over SSE or multipart HTTP with fetch; returns its stop. */
+function overHttp<T>(
+  transport: 'sse' | 'multipart',
+  url: string,
+  query: string,
+  o: SubscribeOverOptions,
+  { push, finish }: Sink<T>,
+): () => void {
+  const abort = new AbortController();
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: transport === 'sse' ? 'text/event-stream' : 'multipart/mixed;subscriptionSpec="1.0", application/json',
+    ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
+    ...(transport === 'sse' && o.lastEventId ? { 'last-event-id': o.lastEventId } : {}),
+  };
+  const resumeAt = transport === 'multipart' && o.lastEventId ? { lastEventId: o.lastEventId } : undefined;
+  const extensions = resumeAt || o.extensions ? { ...o.extensions, ...resumeAt } : undefined;
+  const read = transport === 'sse' ? readSse<T> : readMultipart<T>;
+  void (async () => {
+    const res = await fetch(`${url}${transport === 'sse' ? '/graphql/stream' : '/graphql'}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables: o.variables ?? {}, extensions }),
+      signal: abort.signal,
+    });
+    if (!(res.headers.get('content-type') ?? '').match(/event-stream|multipart/)) return push((await res.json()) as LiveResult<T>);
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const { rest, ended } = read(text + decoder.decode(chunk, { stream: true }), push);
+      if (ended) return;
+      text = rest;
+    }
+  })()
+    .catch(() => undefined)
+    .finally(finish);
+  return () => abort.abort();
+}
+
 /**
  * Subscribes to `query` at `<url>` over `transport` and collects the results (each transport's own
  * client: graphql-ws; and fetch, reading the SSE and multipart framing as they are specified).
@@ -177,112 +298,19 @@ export function subscribeOver<T = Record<string, any>>(
   const waiters: Array<() => void> = [];
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
-  const push = (r: LiveResult<T>) => {
-    o.onResult?.(r as LiveResult);
-    if (o.keep === false) return;
-    results.push(r);
-    waiters.splice(0).forEach((w) => w());
+  const sink: Sink<T> = {
+    push(r) {
+      o.onResult?.(r as LiveResult);
+      if (o.keep === false) return;
+      results.push(r);
+      waiters.splice(0).forEach((w) => w());
+    },
+    finish() {
+      resolveDone();
+      waiters.splice(0).forEach((w) => w());
+    },
   };
-  const finish = () => {
-    resolveDone();
-    waiters.splice(0).forEach((w) => w());
-  };
-  let stop: () => void;
-  if (transport === 'ws') {
-    const client = wsClient(url, o.token);
-    const dispose = client.subscribe<T>(
-      {
-        query,
-        variables: o.variables ?? {},
-        ...(o.lastEventId || o.extensions
-          ? { extensions: { ...o.extensions, ...(o.lastEventId ? { lastEventId: o.lastEventId } : {}) } }
-          : {}),
-      },
-      {
-        next: (v) => push(v as LiveResult<T>),
-        // graphql-ws reports an operation the server refused as an `error` message: its GraphQL errors.
-        error: (e) => (push({ errors: Array.isArray(e) ? e : [{ message: String((e as Error).message ?? e) }] }), finish()),
-        complete: finish,
-      },
-    );
-    stop = () => {
-      dispose();
-      void client.dispose();
-    };
-  } else {
-    const abort = new AbortController();
-    stop = () => abort.abort();
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: transport === 'sse' ? 'text/event-stream' : 'multipart/mixed;subscriptionSpec="1.0", application/json',
-      ...(o.token ? { authorization: `Bearer ${o.token}` } : {}),
-      ...(transport === 'sse' && o.lastEventId ? { 'last-event-id': o.lastEventId } : {}),
-    };
-    const extensions =
-      (transport === 'multipart' && o.lastEventId) || o.extensions
-        ? { ...o.extensions, ...(transport === 'multipart' && o.lastEventId ? { lastEventId: o.lastEventId } : {}) }
-        : undefined;
-    void (async () => {
-      const res = await fetch(`${url}${transport === 'sse' ? '/graphql/stream' : '/graphql'}`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ query, variables: o.variables ?? {}, extensions }),
-        signal: abort.signal,
-      });
-      if (!(res.headers.get('content-type') ?? '').match(/event-stream|multipart/)) {
-        const body = (await res.json()) as LiveResult<T>;
-        push(body);
-        return;
-      }
-      const decoder = new TextDecoder();
-      let text = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        text += decoder.decode(chunk, { stream: true });
-        if (transport === 'sse') {
-          // Messages end with a blank line; `id:`, `event:` and `data:` lines (https://html.spec.whatwg.org/multipage/server-sent-events.html).
-          let end: number;
-          while ((end = text.indexOf('\n\n')) >= 0) {
-            const message = text.slice(0, end);
-            text = text.slice(end + 2);
-            const field = (name: string) =>
-              message
-                .split('\n')
-                .find((l) => l.startsWith(`${name}:`))
-                ?.slice(name.length + 1)
-                .trim();
-            if (field('event') === 'next') push({ ...(JSON.parse(field('data')!) as LiveResult<T>), sseId: field('id') });
-            if (field('event') === 'complete') return;
-          }
-        } else {
-          // Parts: `\r\n--graphql`, headers, a blank line, then JSON (`{}` is a heartbeat); `--graphql--` ends.
-          for (;;) {
-            if (text.startsWith('\r\n--graphql--')) return;
-            if (!text.startsWith('\r\n--graphql\r\n')) {
-              const i = text.indexOf('\r\n--graphql');
-              if (i <= 0) break;
-              text = text.slice(i);
-              continue;
-            }
-            const bodyAt = text.indexOf('\r\n\r\n');
-            if (bodyAt < 0) break;
-            const next = text.indexOf('\r\n--graphql', bodyAt);
-            let json: { payload?: LiveResult<T>; errors?: LiveResult['errors'] };
-            try {
-              json = JSON.parse(text.slice(bodyAt + 4, next < 0 ? undefined : next));
-            } catch {
-              if (next < 0) break; // the part is not all here yet
-              json = {};
-            }
-            text = next < 0 ? '' : text.slice(next);
-            if (json.payload) push(json.payload);
-            else if (json.errors) push({ errors: json.errors });
-          }
-        }
-      }
-    })()
-      .catch(() => undefined)
-      .finally(finish);
-  }
+  const stop = transport === 'ws' ? overWs(url, query, o, sink) : overHttp(transport, url, query, o, sink);
   return {
     results,
     stop,

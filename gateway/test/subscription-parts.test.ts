@@ -2,12 +2,12 @@
 import { parse, type ExecutionResult, type ValidationContext } from 'graphql';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DocumentCache, graphqlCjs } from '../src/subscriptions/documents.js';
-import { mergeByTime } from '../src/subscriptions/engine.js';
 import { startKeepAlive, type PingableSocket } from '../src/subscriptions/keepalive.js';
 import { ROUTES } from '../src/subscriptions/routes.js';
 import { SharedExecutions } from '../src/subscriptions/shared-execution.js';
 import { operationAuthorization, originAllowed, sameHost } from '../src/subscriptions/socket-auth.js';
 import { subscriptionStream } from '../src/subscriptions/stream.js';
+import { mergeByTime } from '../src/subscriptions/tap.js';
 
 afterEach(() => vi.useRealTimers());
 

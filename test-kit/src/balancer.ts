@@ -37,64 +37,109 @@ export interface Balancer {
   stop(): Promise<void>;
 }
 
-/** Starts a balancer on a free 127.0.0.1 port in front of `targets` (base URLs). */
-export async function startBalancer(targets: string[], opts: BalancerOptions = {}): Promise<Balancer> {
-  const readinessOn = opts.readiness ?? true;
-  const ready = new Map(targets.map((t) => [t, !readinessOn]));
-  let next = 0;
-  let failed = 0;
-  let routed = 0;
+/**
+ * The replicas a balancer routes to: readiness probing (one probe at a time per replica, every
+ * `probeMs`) and round-robin picking among the ready ones.
+ */
+class Endpoints {
+  private readonly ready: Map<string, boolean>;
+  private readonly slow = new Map<string, number>();
+  private readonly probing = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private next = 0;
 
-  const slow = new Map<string, number>();
-  const probing = new Set<string>();
-  const probe = async (target: string) => {
+  constructor(
+    private readonly targets: string[],
+    private readonly opts: BalancerOptions,
+  ) {
+    this.ready = new Map(targets.map((t) => [t, !this.readinessOn]));
+  }
+
+  private get readinessOn(): boolean {
+    return this.opts.readiness ?? true;
+  }
+
+  /** Probes every replica once, then every `probeMs` (nothing when readiness is off). */
+  async start(): Promise<void> {
+    if (!this.readinessOn) return;
+    this.timer = setInterval(() => this.targets.forEach((t) => void this.probe(t)), this.opts.probeMs ?? 100);
+    await Promise.all(this.targets.map((t) => this.probe(t)));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async probe(target: string): Promise<void> {
     // One probe at a time per replica: a stalled one is counted once per timeout, not per period.
-    if (probing.has(target)) return;
-    probing.add(target);
+    if (this.probing.has(target)) return;
+    this.probing.add(target);
     try {
       const res = await fetch(`${target}/health/ready`, { signal: AbortSignal.timeout(500) });
       await res.arrayBuffer();
-      ready.set(target, res.ok);
-      slow.set(target, 0);
+      this.ready.set(target, res.ok);
+      this.slow.set(target, 0);
     } catch (err) {
       const timedOut = (err as Error).name === 'TimeoutError';
-      const n = timedOut ? (slow.get(target) ?? 0) + 1 : Infinity;
-      slow.set(target, timedOut ? n : 0);
-      if (n >= (opts.failureThreshold ?? 3)) ready.set(target, false);
+      const n = timedOut ? (this.slow.get(target) ?? 0) + 1 : Infinity;
+      this.slow.set(target, timedOut ? n : 0);
+      if (n >= (this.opts.failureThreshold ?? 3)) this.ready.set(target, false);
     } finally {
-      probing.delete(target);
+      this.probing.delete(target);
     }
-  };
-  const timer = readinessOn ? setInterval(() => targets.forEach((t) => void probe(t)), opts.probeMs ?? 100) : undefined;
-  if (readinessOn) await Promise.all(targets.map(probe));
+  }
 
   /** The next endpoint, round-robin; undefined when none is ready. */
-  const pick = (): string | undefined => {
-    for (let i = 0; i < targets.length; i++) {
-      const t = targets[next++ % targets.length];
-      if (ready.get(t)) return t;
+  pick(): string | undefined {
+    for (let i = 0; i < this.targets.length; i++) {
+      const t = this.targets[this.next++ % this.targets.length];
+      if (this.ready.get(t)) return t;
     }
     return undefined;
-  };
+  }
 
-  const proxy = createProxyServer({ xfwd: true });
-  proxy.on('error', (_err, _req, res) => {
+  /** Replica URLs routed to now. */
+  list(): string[] {
+    return this.targets.filter((t) => this.ready.get(t));
+  }
+}
+
+/**
+ * What the proxy does when a replica does not answer: a 502 to an HTTP client, a closed socket to
+ * an upgrade; `onFailed` counts it. A WebSocket that had switched already ends as the client's own.
+ */
+function onProxyError(onFailed: () => void) {
+  return (_err: Error, _req: unknown, res: http.ServerResponse | Socket | undefined) => {
     // A WebSocket already switched (its 101 written to the client) that the replica then closed
     // abruptly, as a stopping replica may: the connection ends as the client's own would, not a
     // request no replica answered (the client reconnects, through the balancer, to another).
-    if (!(res instanceof http.ServerResponse) && (res as Socket | undefined)?.bytesWritten) {
-      (res as Socket).destroy();
+    if (!(res instanceof http.ServerResponse) && res?.bytesWritten) {
+      res.destroy();
       return;
     }
-    failed++;
+    onFailed();
     if (res instanceof http.ServerResponse) {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ message: 'no replica answered', extensions: { code: 'BAD_GATEWAY' } }] }));
-    } else (res as Socket | undefined)?.destroy();
-  });
+    } else res?.destroy();
+  };
+}
+
+/** Starts a balancer on a free 127.0.0.1 port in front of `targets` (base URLs). */
+export async function startBalancer(targets: string[], opts: BalancerOptions = {}): Promise<Balancer> {
+  const endpoints = new Endpoints(targets, opts);
+  let failed = 0;
+  let routed = 0;
+  await endpoints.start();
+
+  const proxy = createProxyServer({ xfwd: true });
+  proxy.on(
+    'error',
+    onProxyError(() => failed++),
+  );
 
   const server = http.createServer((req, res) => {
-    const target = pick();
+    const target = endpoints.pick();
     if (!target) {
       failed++;
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -104,7 +149,7 @@ export async function startBalancer(targets: string[], opts: BalancerOptions = {
     proxy.web(req, res, { target });
   });
   server.on('upgrade', (req, socket: Socket, head) => {
-    const target = pick();
+    const target = endpoints.pick();
     if (!target) {
       failed++;
       return void socket.destroy();
@@ -123,10 +168,10 @@ export async function startBalancer(targets: string[], opts: BalancerOptions = {
       return routed;
     },
     get endpoints() {
-      return targets.filter((t) => ready.get(t));
+      return endpoints.list();
     },
     async stop() {
-      clearInterval(timer);
+      endpoints.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       proxy.close();

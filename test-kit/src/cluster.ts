@@ -8,11 +8,11 @@
  * (what SIGTERM does), then a start on the same address; it resolves once the balancer routes to
  * it again (with readiness off: once it answers ready), as a rollout waits for the new pod.
  */
+import type { Violation } from '@courses/devkit/consistency';
+import { eventually } from '@courses/devkit/graphql-client';
 import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import type { Violation } from '@courses/devkit/consistency';
-import { eventually } from '@courses/devkit/graphql-client';
 import { startBalancer, type Balancer } from './balancer.js';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
@@ -60,6 +60,71 @@ export interface Cluster {
 
 const SUBGRAPHS: Name[] = ['payment', 'lecture', 'dashboard', 'registration'];
 
+/** What every process of one cluster shares: its tag, NATS, common environment, balancers. */
+interface Shared {
+  tag: string;
+  nats: OwnNatsServer;
+  common: Record<string, string>;
+  counts: Record<ServiceName, number>;
+  balancers: Record<ServiceName, Balancer>;
+  readiness: boolean;
+}
+
+/** The environment of replica `s` on `port`: the gateway reaches the subgraphs through their balancers. */
+function envOf({ tag, nats, common, counts, balancers }: Shared, s: ServiceName, port: number): Record<string, string> {
+  const base = { ...common, ...nats.credentials(s), PORT: String(port) };
+  if (s === 'gateway')
+    return {
+      ...base,
+      REGISTRATION_URL: balancers.registration.url,
+      PAYMENT_URL: balancers.payment.url,
+      LECTURE_URL: balancers.lecture.url,
+      DASHBOARD_URL: balancers.dashboard.url,
+      MUTATION_RATE_LIMIT: '1000000',
+      QUERY_RATE_LIMIT: '1000000',
+      WS_MAX_SOCKETS_PER_CLIENT: '10000',
+    };
+  // Half the connections of a lone process each, so that the replicas together open no more
+  // than one system does: FerretDB v1 stalls once its pool is exhausted (devkit/src/provision.mjs).
+  const uri = new URL(mongoUri(`${tag}_${s}`));
+  uri.searchParams.set('maxPoolSize', String(Math.max(2, Math.floor(8 / counts[s]))));
+  return {
+    ...base,
+    MONGODB_URI: uri.toString(),
+    ...(s === 'registration' ? { PAYMENT_URL: balancers.payment.url } : {}),
+  };
+}
+
+/** Starts replica `index` of `s` on `port`; its restart resolves once its balancer routes to it again. */
+async function startReplica(shared: Shared, s: ServiceName, index: number, port: number): Promise<Replica> {
+  const start = (): Promise<RunningSubgraph | RunningGateway> =>
+    s === 'gateway' ? startGateway(envOf(shared, s, port)) : starters[s](envOf(shared, s, port));
+  let running: RunningSubgraph | RunningGateway | undefined = await start();
+  const url = `http://127.0.0.1:${port}`;
+  const routed = () =>
+    eventually(
+      async () =>
+        shared.readiness ? shared.balancers[s].endpoints.includes(url) : (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok,
+      30_000,
+      `${s} #${index} back in service`,
+    );
+  const stop = async () => {
+    await running?.stop();
+    running = undefined;
+  };
+  return {
+    service: s,
+    index,
+    url,
+    stop,
+    async restart() {
+      await stop();
+      running = await start();
+      await routed();
+    },
+  };
+}
+
 /** Starts the cluster (see the module comment). */
 export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> {
   const tag = uniqueTag('k');
@@ -83,59 +148,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       { readiness },
     );
   }
-  const envOf = (s: ServiceName, port: number): Record<string, string> => {
-    const base = { ...common, ...nats.credentials(s), PORT: String(port) };
-    if (s === 'gateway')
-      return {
-        ...base,
-        REGISTRATION_URL: balancers.registration.url,
-        PAYMENT_URL: balancers.payment.url,
-        LECTURE_URL: balancers.lecture.url,
-        DASHBOARD_URL: balancers.dashboard.url,
-        MUTATION_RATE_LIMIT: '1000000',
-        QUERY_RATE_LIMIT: '1000000',
-        WS_MAX_SOCKETS_PER_CLIENT: '10000',
-      };
-    // Half the connections of a lone process each, so that the replicas together open no more
-    // than one system does: FerretDB v1 stalls once its pool is exhausted (devkit/src/provision.mjs).
-    const uri = new URL(mongoUri(`${tag}_${s}`));
-    uri.searchParams.set('maxPoolSize', String(Math.max(2, Math.floor(8 / counts[s]))));
-    return {
-      ...base,
-      MONGODB_URI: uri.toString(),
-      ...(s === 'registration' ? { PAYMENT_URL: balancers.payment.url } : {}),
-    };
-  };
-  const start = (s: ServiceName, port: number): Promise<RunningSubgraph | RunningGateway> =>
-    s === 'gateway' ? startGateway(envOf(s, port)) : starters[s](envOf(s, port));
-
+  const shared: Shared = { tag, nats, common, counts, balancers, readiness };
   const replicas: Replica[] = [];
   for (const s of [...SUBGRAPHS, 'gateway'] as ServiceName[]) {
-    for (const [index, port] of ports[s].entries()) {
-      let running: RunningSubgraph | RunningGateway | undefined = await start(s, port);
-      const url = `http://127.0.0.1:${port}`;
-      const routed = () =>
-        eventually(
-          async () => (readiness ? balancers[s].endpoints.includes(url) : (await fetch(`${url}/health/ready`).catch(() => undefined))?.ok),
-          30_000,
-          `${s} #${index} back in service`,
-        );
-      const stop = async () => {
-        await running?.stop();
-        running = undefined;
-      };
-      replicas.push({
-        service: s,
-        index,
-        url,
-        stop,
-        async restart() {
-          await stop();
-          running = await start(s, port);
-          await routed();
-        },
-      });
-    }
+    for (const [index, port] of ports[s].entries()) replicas.push(await startReplica(shared, s, index, port));
   }
   // Every replica in service before the cluster is handed over.
   await eventually(async () => Object.values(balancers).every((b) => !readiness || b.endpoints.length > 0), 30_000, 'balancers ready');

@@ -11,8 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { inboxPrefixOf, natsServerConfig, natsUsers, type BusService } from '@courses/platform';
 import { freePort, natsServerBinary, portOpen } from '@courses/devkit/provision';
+import { inboxPrefixOf, natsServerConfig, natsUsers, type BusService } from '@courses/platform';
 import { uniqueTag } from './env.js';
 
 /** The nats-server binary (`npm test` passes the one it found or built in NATS_SERVER_BIN). */

@@ -17,6 +17,7 @@ import {
   type EventPayload,
   type EventType,
 } from '@courses/contracts';
+import { eventually } from '@courses/devkit/graphql-client';
 import {
   createLogger,
   DEV_GATEWAY_SECRET,
@@ -29,7 +30,6 @@ import {
   type Identity,
   type RunningSubgraph,
 } from '@courses/platform';
-import { eventually } from '@courses/devkit/graphql-client';
 import { mongoUri, uniqueTag } from './env.js';
 import { startOwnNatsServer, type OwnNatsServer } from './nats-server.js';
 

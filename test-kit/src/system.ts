@@ -4,12 +4,12 @@
  * side by side on one MongoDB-wire server and one NATS server).
  */
 import mongoose from 'mongoose';
+import { checkConsistency, formatViolations, type Violation } from '@courses/devkit/consistency';
+import { eventually, gql, gqlOk } from '@courses/devkit/graphql-client';
 import { DEV_JWT_SECRET, type Role, type RunningSubgraph } from '@courses/platform';
 import { crashSubgraph } from '@courses/platform/testing';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { checkConsistency, formatViolations, type Violation } from '@courses/devkit/consistency';
-import { eventually, gql, gqlOk } from '@courses/devkit/graphql-client';
 import { startDashboardService } from '../../subgraphs/dashboard/src/wiring.js';
 import { startLectureService } from '../../subgraphs/lecture/src/wiring.js';
 import { startPaymentService } from '../../subgraphs/payment/src/wiring.js';
@@ -135,6 +135,89 @@ export function consistencyOf(tag: string, timeoutMs = 20_000): Pick<TestSystem,
   };
 }
 
+/** The gateway's environment in front of `services`; test-only limits raised (see below). */
+function gatewayEnv(
+  common: Record<string, string>,
+  nats: OwnNatsServer,
+  services: TestSystem['services'],
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...common,
+    ...nats.credentials('gateway'),
+    PORT: '0',
+    REGISTRATION_URL: services.registration.url,
+    PAYMENT_URL: services.payment.url,
+    LECTURE_URL: services.lecture.url,
+    DASHBOARD_URL: services.dashboard.url,
+    // Test clients retry at once and in bulk, all from one address; the rate limit and the socket
+    // cap have their own tests (e2e/limits.test.ts).
+    MUTATION_RATE_LIMIT: '1000000',
+    QUERY_RATE_LIMIT: '1000000',
+    WS_MAX_SOCKETS_PER_CLIENT: '10000',
+    ...extra,
+  };
+}
+
+/** The tests' common steps through the gateway at `url`: tokens, opening a lecture, registering. */
+function stepsOf(tag: string, url: string): Pick<TestSystem, 'token' | 'openLecture' | 'waitForCatalog' | 'register'> {
+  return {
+    token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
+    async openLecture(instructorToken, title, capacity = 10, price = 10_000) {
+      const d = await gqlOk(
+        url,
+        `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`,
+        { i: { title, capacity, price } },
+        instructorToken,
+      );
+      return d.openLecture.id as string;
+    },
+    async waitForCatalog(lectureId) {
+      const db = await mongoose.createConnection(mongoUri(`${tag}_registration`)).asPromise();
+      try {
+        await eventually(
+          async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null,
+          15_000,
+          'lecture in the catalog replica',
+        );
+      } finally {
+        await db.close();
+      }
+    },
+    async register(lectureId, studentToken, selection = 'id status') {
+      return eventually(
+        async () => {
+          const r = await gql(
+            url,
+            `mutation($id: ID!) { registerForLecture(lectureId: $id) { ${selection} } }`,
+            { id: lectureId },
+            studentToken,
+          );
+          if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
+          if (r.errors) throw new Error(JSON.stringify(r.errors));
+          return r.data!.registerForLecture;
+        },
+        15_000,
+        'registered',
+      );
+    },
+  };
+}
+
+/** Drops the databases of the system tagged `tag`, so that repeated runs do not pile up data. */
+async function dropDatabases(tag: string): Promise<void> {
+  for (const name of Object.keys(starters)) {
+    const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
+    await conn.dropDatabase().catch(() => undefined);
+    await conn.close();
+  }
+}
+
+/**
+ * Starts the whole system in process: a nats-server of its own (unless `opts.nats`), the four
+ * subgraphs (payment, lecture, dashboard, registration) on reserved ports, `opts.extraReplicas`
+ * more of each, and a gateway. `stop()` stops them all and drops the system's databases.
+ */
 export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem> {
   const tag = opts.nats?.namespace ?? uniqueTag();
   const nats = opts.nats ?? (await startOwnNatsServer({ namespace: tag }));
@@ -158,21 +241,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   await start('lecture');
   await start('dashboard');
   await start('registration', { PAYMENT_URL: services.payment.url, ...opts.registration });
-  envs.gateway = {
-    ...common,
-    ...nats.credentials('gateway'),
-    PORT: '0',
-    REGISTRATION_URL: services.registration.url,
-    PAYMENT_URL: services.payment.url,
-    LECTURE_URL: services.lecture.url,
-    DASHBOARD_URL: services.dashboard.url,
-    // Test clients retry at once and in bulk, all from one address; the rate limit and the socket
-    // cap have their own tests (e2e/limits.test.ts).
-    MUTATION_RATE_LIMIT: '1000000',
-    QUERY_RATE_LIMIT: '1000000',
-    WS_MAX_SOCKETS_PER_CLIENT: '10000',
-    ...opts.gateway,
-  };
+  envs.gateway = gatewayEnv(common, nats, services, opts.gateway);
   const replicas: Record<Name, RunningSubgraph[]> = { registration: [], payment: [], lecture: [], dashboard: [] };
   for (let i = 0; i < (opts.extraReplicas ?? 0); i++) {
     for (const name of ['payment', 'lecture', 'dashboard', 'registration'] as Name[]) {
@@ -181,7 +250,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
   }
   const gateway = await startGateway(envs.gateway);
   const stopped = new Set<Name>();
-  const system: TestSystem = {
+  return {
     tag,
     nats,
     gateway,
@@ -201,46 +270,8 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       await start(name);
       stopped.delete(name);
     },
-    token: (role, sub) => issueToken({ role, sub }, DEV_JWT_SECRET),
-    async openLecture(instructorToken, title, capacity = 10, price = 10_000) {
-      const d = await gqlOk(
-        gateway.url,
-        `mutation($i: OpenLectureInput!) { openLecture(input: $i) { id } }`,
-        { i: { title, capacity, price } },
-        instructorToken,
-      );
-      return d.openLecture.id as string;
-    },
-    async waitForCatalog(lectureId) {
-      const db = await mongoose.createConnection(mongoUri(`${tag}_registration`)).asPromise();
-      try {
-        await eventually(
-          async () => (await db.collection('catalog').findOne({ _id: lectureId as never })) !== null,
-          15_000,
-          'lecture in the catalog replica',
-        );
-      } finally {
-        await db.close();
-      }
-    },
+    ...stepsOf(tag, gateway.url),
     ...consistencyOf(tag),
-    async register(lectureId, studentToken, selection = 'id status') {
-      return eventually(
-        async () => {
-          const r = await gql(
-            gateway.url,
-            `mutation($id: ID!) { registerForLecture(lectureId: $id) { ${selection} } }`,
-            { id: lectureId },
-            studentToken,
-          );
-          if (r.errors?.[0]?.extensions?.code === 'NOT_FOUND') return undefined;
-          if (r.errors) throw new Error(JSON.stringify(r.errors));
-          return r.data!.registerForLecture;
-        },
-        15_000,
-        'registered',
-      );
-    },
     async stop() {
       await gateway.stop();
       for (const list of Object.values(replicas)) for (const r of list) await r.stop();
@@ -249,12 +280,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<TestSystem>
       }
       // Drop this run's NATS server (with its streams) and databases so repeated runs do not pile up data.
       if (!opts.nats) await nats.dispose();
-      for (const name of Object.keys(starters)) {
-        const conn = await mongoose.createConnection(mongoUri(`${tag}_${name}`)).asPromise();
-        await conn.dropDatabase().catch(() => undefined);
-        await conn.close();
-      }
+      await dropDatabases(tag);
     },
   };
-  return system;
 }

@@ -36,17 +36,19 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
+  type OperationDefinitionNode,
 } from 'graphql';
-import type { Context, EventEnvelope } from '@courses/contracts';
+import type { EventEnvelope } from '@courses/contracts';
 import { ErrorCode, inSpan, isId, SpanKind, tracerOf, type Identity, type Logger } from '@courses/platform';
 import type { VariablePageCost } from '../limits.js';
 import type { DocumentCache } from './documents.js';
-import { inheritTrace, ResumeError, traceOfEvent, type EventHub, type SequencedEvent } from './event-hub.js';
-import { decodePosition, encodePosition, positionScope, type Position } from './position.js';
+import { ResumeError, traceOfEvent, type EventHub } from './event-hub.js';
+import { decodePosition, positionScope, type Position } from './position.js';
 import { ROUTES, type SubscriptionRoute } from './routes.js';
 import { SharedExecutions } from './shared-execution.js';
 import { projectResult, withFacts } from './shared-selection.js';
 import { subscriptionStream } from './stream.js';
+import { Tap, type Delivery } from './tap.js';
 import { ENTITY_ID_VAR } from './to-entity-query.js';
 
 const tracer = tracerOf('gateway');
@@ -108,16 +110,6 @@ export interface EngineOptions {
   pageCost?: VariablePageCost;
 }
 
-/**
- * One event as a subscription delivers it: the event (absent for the `current` delivery), the
- * position after it, and whether it is replayed (a resume's backlog).
- */
-interface Delivery {
-  event?: EventEnvelope;
-  position: string;
-  replayed?: boolean;
-}
-
 /** A result with a message for the client and a stable code. */
 export const errorResult = (code: string, message: string): ExecutionResult => ({
   errors: [new GraphQLError(message, { extensions: { code } })],
@@ -135,55 +127,176 @@ export interface SubscriptionEngine {
   readonly executions: number;
 }
 
+/** A subscribe that passed its checks: what it follows, as whom, and from where. */
+interface Request {
+  args: ExecutionArgs;
+  operation: OperationDefinitionNode;
+  root: FieldNode;
+  route: SubscriptionRoute;
+  context: OperationContext;
+  who: Identity | undefined;
+  variables: Record<string, unknown>;
+  /** The entity followed (the route's key argument), or null for all the caller may see. */
+  key: string | null;
+  /** Whether the entity as it is now is delivered first (`current: true`). */
+  current: boolean;
+  /** What a position of this subscription is bound to (./position.ts). */
+  scope: string;
+  /** The position to resume after, when the client brought one. */
+  resumeFrom?: Position;
+}
+
+/**
+ * Checks a subscribe: one known field, a caller when the route needs one, the page cost, the key
+ * and `current` arguments, and the resume position.
+ * @returns the request, or the error result to answer with (BAD_USER_INPUT, UNAUTHENTICATED,
+ *   GRAPHQL_VALIDATION_FAILED).
+ */
+function requestOf(args: ExecutionArgs, pageCost: VariablePageCost | undefined): Request | { refused: ExecutionResult } {
+  const refuse = (code: string, message: string) => ({ refused: errorResult(code, message) });
+  const operation = getOperationAST(args.document, args.operationName);
+  const root = operation?.selectionSet.selections[0];
+  if (!operation || root?.kind !== 'Field') return refuse(ErrorCode.BAD_USER_INPUT, 'a subscription selects exactly one field');
+  const route = ROUTES[root.name.value];
+  if (!route) return refuse(ErrorCode.BAD_USER_INPUT, `unknown subscription field ${root.name.value}`);
+  const context = (args.contextValue ?? {}) as OperationContext;
+  if (context.authError) return refuse(context.authErrorCode ?? ErrorCode.UNAUTHENTICATED, context.authError);
+  const who = context.identity;
+  if (route.needsIdentity && !who)
+    return refuse(ErrorCode.UNAUTHENTICATED, 'sign in first: send a token (graphql-ws: connection_init; HTTP: Authorization)');
+  const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+  const tooCostly = pageCost?.(args.schema, args.document, variables);
+  if (tooCostly) return refuse('GRAPHQL_VALIDATION_FAILED', tooCostly);
+  const argument = (name: string) => root.arguments?.find((a) => a.name.value === name);
+  const keyArg = route.keyArgument ? argument(route.keyArgument) : undefined;
+  const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, variables) as string | null) : null;
+  if (key != null && !isId(key)) return refuse(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
+  if (route.keyRequired && key == null) return refuse(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
+  const currentArg = argument('current');
+  const current = currentArg ? valueFromAST(currentArg.value, GraphQLBoolean, variables) === true : false;
+  if (current && key == null) return refuse(ErrorCode.BAD_USER_INPUT, `current needs ${route.keyArgument ?? 'an entity id'}`);
+  const scope = positionScope(root.name.value, key, who ? `${who.role}:${who.sub}` : undefined);
+  let resumeFrom: Position | undefined;
+  if (context.lastEventId != null) {
+    try {
+      resumeFrom = decodePosition(context.lastEventId, scope, route.contexts.length);
+    } catch (e) {
+      return refuse(ErrorCode.BAD_USER_INPUT, (e as Error).message);
+    }
+  }
+  return { args, operation, root, route, context, who, variables, key, current, scope, resumeFrom };
+}
+
+/**
+ * Turns one subscription's deliveries into results: reads the entity through the supergraph
+ * (shared with every subscriber of the same shape), lays the event's facts over it, projects it
+ * into the subscriber's own words, and skips a payload identical to the last one sent.
+ */
+class Deliveries {
+  /** The subscriber's own entity query (its aliases), run unshared when the shared one errs. */
+  private readonly query: DocumentNode;
+  /** The same query in canonical words, shared by every subscriber of the same shape. */
+  private readonly canonical: DocumentNode;
+  /** The variables the canonical query declares, from the subscriber's. */
+  private readonly used: Record<string, unknown>;
+  /** Who the canonical query runs as: the subscriber, or anyone when it selects only public fields. */
+  private readonly runAs: Identity | undefined;
+  /** The sharing key: canonical text, variables, identity. */
+  private readonly shape: string;
+  private readonly responseKey: string;
+  /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
+  private readonly lastSent = new Map<string, string>();
+
+  constructor(
+    private readonly request: Request,
+    documents: DocumentCache,
+    private readonly shared: SharedExecutions,
+    private readonly opts: EngineOptions,
+  ) {
+    const { args, operation, route, root, variables, who } = request;
+    const { query, canonical, canonicalText, declared, publicOnly } = documents.entityQueries(args.document, operation, route);
+    this.query = query;
+    this.canonical = canonical;
+    this.responseKey = root.alias?.value ?? root.name.value;
+    // What is executed: the query in canonical words, with only the variables it declares, as
+    // the subscriber, or as anyone when it selects only fields that read the same for everyone.
+    this.used = Object.fromEntries(declared.filter((v) => v in variables).map((v) => [v, variables[v]]));
+    this.runAs = publicOnly ? undefined : who;
+    this.shape = `${canonicalText}|${JSON.stringify(this.used)}|${this.runAs ? `${this.runAs.role}:${this.runAs.sub}` : ''}`;
+  }
+
+  /** The result for one delivery, or null when there is nothing new to send; for a traced event, in a span under its receipt. */
+  resolve(d: Delivery): Promise<ExecutionResult | null> {
+    const parent = d.event && traceOfEvent(d.event);
+    if (!parent) return this.resolveUntraced(d);
+    const field = this.request.root.name.value;
+    const attributes = { 'graphql.subscription.field': field, 'messaging.message.id': d.event!.id };
+    return inSpan(tracer, `subscription next ${field}`, { kind: SpanKind.PRODUCER, parent, attributes }, async (span) => {
+      const result = await this.resolveUntraced(d);
+      span.setAttribute('graphql.subscription.sent', result !== null);
+      return result;
+    });
+  }
+
+  private async resolveUntraced({ event, position, replayed }: Delivery): Promise<ExecutionResult | null> {
+    const entityId = event ? this.request.route.keyOf(event)! : this.request.key!;
+    const { result, fingerprint } = await this.read(entityId, event, replayed);
+    const data = result.data as Record<string, unknown> | null | undefined;
+    if (data?.[this.responseKey] != null) {
+      if (event && this.lastSent.get(entityId) === fingerprint) return null;
+      this.lastSent.delete(entityId);
+      this.lastSent.set(entityId, fingerprint);
+      if (this.lastSent.size > 1000) this.lastSent.delete(this.lastSent.keys().next().value!);
+      this.opts.count?.delivery();
+      return withPosition(result, position);
+    }
+    if (result.errors?.length)
+      this.opts.logger.warn({ errors: result.errors.map((e) => e.message), eventId: event?.id }, 'could not resolve subscription payload');
+    return null; // the subscriber may not see this entity: nothing to send
+  }
+
+  /** The entity `entityId` for this subscriber after `event` (none: as it is now), and the fingerprint of that result. */
+  private async read(entityId: string, event: EventEnvelope | undefined, replayed: boolean | undefined) {
+    const { shared, shape, opts } = this;
+    const { variables, who, args } = this.request;
+    const facts = event && this.request.route.facts?.(event);
+    const read = () => opts.execute(this.canonical, { ...this.used, [ENTITY_ID_VAR]: entityId }, this.runAs, undefined);
+    // A live event says the entity just changed: read it for that event. A replayed one reads
+    // what is now, the same for every event of a replay: one read per entity and shape serves
+    // every replayed event (and every client resuming) within the sharing window.
+    const sharedResult = await (event
+      ? shared.run(
+          `${event.id}|${shape}`,
+          async () => {
+            const r = await (replayed ? shared.run(`replay|${entityId}|${shape}`, read) : shared.runOwn(read));
+            return facts && r.data ? { ...r, data: overlay(r.data, facts) } : r;
+          },
+          false,
+        )
+      : shared.runOwn(read));
+    if (sharedResult.errors?.length || !sharedResult.data) {
+      // Errors name canonical paths: then the subscriber's own words are run, unshared.
+      let result = await shared.runOwn(() =>
+        opts.execute(this.query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName),
+      );
+      if (facts && result.data) result = { ...result, data: overlay(result.data, facts) };
+      return { result, fingerprint: JSON.stringify(result) };
+    }
+    // Subscribers of one shared result who sent the same text get one projection.
+    return shared.projected(sharedResult, this.query, () => ({
+      data: projectResult(this.query, sharedResult.data as Record<string, unknown>, variables),
+    }));
+  }
+}
+
+/** The subscription engine over `opts.hub`, executing through `opts.execute`. */
 export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngine {
   const { hub, logger, documents } = opts;
   const shared = new SharedExecutions(() => opts.count?.execution());
   const feedWaitMs = opts.feedWaitMs ?? 10_000;
 
-  async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
-    const operation = getOperationAST(args.document, args.operationName);
-    const root = operation?.selectionSet.selections[0];
-    if (!operation || root?.kind !== 'Field') return errorResult(ErrorCode.BAD_USER_INPUT, 'a subscription selects exactly one field');
-    const route = ROUTES[root.name.value];
-    if (!route) return errorResult(ErrorCode.BAD_USER_INPUT, `unknown subscription field ${root.name.value}`);
-    const context = (args.contextValue ?? {}) as OperationContext;
-    if (context.authError) return errorResult(context.authErrorCode ?? ErrorCode.UNAUTHENTICATED, context.authError);
-    const who = context.identity;
-    if (route.needsIdentity && !who)
-      return errorResult(ErrorCode.UNAUTHENTICATED, 'sign in first: send a token (graphql-ws: connection_init; HTTP: Authorization)');
-    const variables = (args.variableValues ?? {}) as Record<string, unknown>;
-    const tooCostly = opts.pageCost?.(args.schema, args.document, variables);
-    if (tooCostly) return errorResult('GRAPHQL_VALIDATION_FAILED', tooCostly);
-    const argument = (name: string) => (root as FieldNode).arguments?.find((a) => a.name.value === name);
-    const keyArg = route.keyArgument ? argument(route.keyArgument) : undefined;
-    const key = keyArg ? (valueFromAST(keyArg.value, GraphQLID, variables) as string | null) : null;
-    if (key != null && !isId(key))
-      return errorResult(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} must be a 24-character hexadecimal id`);
-    if (route.keyRequired && key == null) return errorResult(ErrorCode.BAD_USER_INPUT, `${route.keyArgument} is required`);
-    const currentArg = argument('current');
-    const current = currentArg ? valueFromAST(currentArg.value, GraphQLBoolean, variables) === true : false;
-    if (current && key == null) return errorResult(ErrorCode.BAD_USER_INPUT, `current needs ${route.keyArgument ?? 'an entity id'}`);
-
-    const scope = positionScope(root.name.value, key, who ? `${who.role}:${who.sub}` : undefined);
-    let resumeFrom: Position | undefined;
-    if (context.lastEventId != null) {
-      try {
-        resumeFrom = decodePosition(context.lastEventId, scope, route.contexts.length);
-      } catch (e) {
-        return errorResult(ErrorCode.BAD_USER_INPUT, (e as Error).message);
-      }
-    }
-
-    // Listening starts now; the events heard wait until the stream takes them (./stream.ts).
-    const tap = new Tap(
-      hub,
-      route,
-      (e) => {
-        const id = route.keyOf(e);
-        return !!id && (key == null || id === key) && route.mayConcern(e, who);
-      },
-      key,
-    );
+  /** Waits for the route's feeds (and, when resuming, for the hub to hold the events after the position): undefined, or the refusal. */
+  async function feedsReady({ route, resumeFrom }: Request): Promise<ExecutionResult | undefined> {
     try {
       await withDeadline(Promise.all(route.contexts.map((c) => hub.ready(c))), feedWaitMs);
       if (resumeFrom) {
@@ -191,84 +304,36 @@ export function createSubscriptionEngine(opts: EngineOptions): SubscriptionEngin
         // The event a position stopped in the middle of (part ≥ 0) is read again, for its remaining parts.
         await Promise.all(route.contexts.map((c, i) => hub.cover(c, from.seqs[i] - (i === from.last && from.part >= 0 ? 1 : 0))));
       }
+      return undefined;
     } catch (e) {
-      tap.stop();
       if (e instanceof ResumeError) return errorResult(e.code, e.message);
       logger.warn({ err: (e as Error).message }, 'subscription could not start');
       return errorResult(ErrorCode.SERVICE_UNAVAILABLE, 'live updates are starting; please subscribe again shortly');
     }
+  }
 
-    const { query, canonical, canonicalText, declared, publicOnly } = documents.entityQueries(args.document, operation, route);
-    const responseKey = root.alias?.value ?? root.name.value;
-    // What is executed: the query in canonical words, with only the variables it declares, as
-    // the subscriber, or as anyone when it selects only fields that read the same for everyone.
-    const used = Object.fromEntries(declared.filter((v) => v in variables).map((v) => [v, variables[v]]));
-    const runAs = publicOnly ? undefined : who;
-    const shape = `${canonicalText}|${JSON.stringify(used)}|${runAs ? `${runAs.role}:${runAs.sub}` : ''}`;
-
-    /** Last payload sent per entity id (insertion-ordered; the oldest is forgotten past 1000). */
-    const lastSent = new Map<string, string>();
-    /** The result for one delivery, or null when there is nothing new to send; for a traced event, in a span under its receipt. */
-    const resolve = (d: Delivery): Promise<ExecutionResult | null> => {
-      const parent = d.event && traceOfEvent(d.event);
-      if (!parent) return resolveUntraced(d);
-      const attributes = { 'graphql.subscription.field': root.name.value, 'messaging.message.id': d.event!.id };
-      return inSpan(tracer, `subscription next ${root.name.value}`, { kind: SpanKind.PRODUCER, parent, attributes }, async (span) => {
-        const result = await resolveUntraced(d);
-        span.setAttribute('graphql.subscription.sent', result !== null);
-        return result;
-      });
+  async function subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const request = requestOf(args, opts.pageCost);
+    if ('refused' in request) return request.refused;
+    const { route, key, who, scope, resumeFrom, current, context } = request;
+    // Listening starts now; the events heard wait until the stream takes them (./stream.ts).
+    const accepts = (e: EventEnvelope) => {
+      const id = route.keyOf(e);
+      return !!id && (key == null || id === key) && route.mayConcern(e, who);
     };
-    const resolveUntraced = async ({ event, position, replayed }: Delivery): Promise<ExecutionResult | null> => {
-      const entityId = event ? route.keyOf(event)! : key!;
-      const facts = event && route.facts?.(event);
-      const read = () => opts.execute(canonical, { ...used, [ENTITY_ID_VAR]: entityId }, runAs, undefined);
-      // A live event says the entity just changed: read it for that event. A replayed one reads
-      // what is now, the same for every event of a replay: one read per entity and shape serves
-      // every replayed event (and every client resuming) within the sharing window.
-      const sharedResult = await (event
-        ? shared.run(
-            `${event.id}|${shape}`,
-            async () => {
-              const r = await (replayed ? shared.run(`replay|${entityId}|${shape}`, read) : shared.runOwn(read));
-              return facts && r.data ? { ...r, data: overlay(r.data, facts) } : r;
-            },
-            false,
-          )
-        : shared.runOwn(read));
-      // Errors name canonical paths: then the subscriber's own words are run, unshared.
-      let result: ExecutionResult;
-      let fingerprint: string;
-      if (sharedResult.errors?.length || !sharedResult.data) {
-        result = await shared.runOwn(() => opts.execute(query, { ...variables, [ENTITY_ID_VAR]: entityId }, who, args.operationName));
-        if (facts && result.data) result = { ...result, data: overlay(result.data, facts) };
-        fingerprint = JSON.stringify(result);
-      } else {
-        // Subscribers of one shared result who sent the same text get one projection.
-        ({ result, fingerprint } = shared.projected(sharedResult, query, () => ({
-          data: projectResult(query, sharedResult.data as Record<string, unknown>, variables),
-        })));
-      }
-      const data = result.data as Record<string, unknown> | null | undefined;
-      if (data?.[responseKey] != null) {
-        if (event && lastSent.get(entityId) === fingerprint) return null;
-        lastSent.delete(entityId);
-        lastSent.set(entityId, fingerprint);
-        if (lastSent.size > 1000) lastSent.delete(lastSent.keys().next().value!);
-        opts.count?.delivery();
-        return withPosition(result, position);
-      }
-      if (result.errors?.length)
-        logger.warn({ errors: result.errors.map((e) => e.message), eventId: event?.id }, 'could not resolve subscription payload');
-      return null; // the subscriber may not see this entity: nothing to send
-    };
-
+    const tap = new Tap(hub, route, accepts, key);
+    const refused = await feedsReady(request);
+    if (refused) {
+      tap.stop();
+      return refused;
+    }
+    const deliveries = new Deliveries(request, documents, shared, opts);
     try {
       return subscriptionStream<Delivery, ExecutionResult>({
         listen: (deliver) => tap.attach(deliver, scope, resumeFrom, current),
         bufferSize: opts.bufferSize,
         expiresAt: context.exp,
-        resolve,
+        resolve: (d) => deliveries.resolve(d),
         ended: (code, message) => errorResult(code, message),
         onOverflow: () => opts.count?.overflow(),
       });
@@ -312,163 +377,4 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`event feeds not started within ${ms} ms`)), ms);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
-/**
- * The events of several contexts as one sequence, in the order they happened (`occurredAt`),
- * without reordering any one context's: each context's list stays in stream order, which is the
- * order its events are delivered and positions move in. (Within one stream, `occurredAt` need not
- * grow with the sequence: the dashboard's stream takes the notices of a cancellation and of its
- * refund from two consumers, in either order. Sorting them by time once lost the later-stored,
- * earlier-dated one, as already passed.)
- */
-export function* mergeByTime(lists: readonly (readonly SequencedEvent[])[]): Generator<{ ci: number; s: SequencedEvent }> {
-  const next = lists.map(() => 0);
-  for (;;) {
-    let pick = -1;
-    let at = Infinity;
-    lists.forEach((list, ci) => {
-      if (next[ci] >= list.length) return;
-      const t = Date.parse(list[next[ci]].event.occurredAt);
-      if (pick < 0 || t < at) [pick, at] = [ci, t];
-    });
-    if (pick < 0) return;
-    yield { ci: pick, s: lists[pick][next[pick]++] };
-  }
-}
-
-/**
- * One subscription's hearing of its contexts: listens at once, keeps what it hears until the
- * stream attaches, then turns events into deliveries in order, each with the position after it.
- * Every context's events pass once, in stream order: an event at or before what was already
- * passed (replayed, or heard twice) is dropped.
- */
-class Tap {
-  private readonly contexts: Context[];
-  private readonly stops: (() => void)[];
-  /** Heard before the stream attached: context index, sequence, event. */
-  private heard: [number, number, EventEnvelope][] = [];
-  /** Sequence at which each context's feed stood when listening started (undefined: not started yet). */
-  private readonly startedAt: (number | undefined)[];
-  private deliver?: (d: Delivery) => void;
-  private seen: number[] = [];
-  private scope = '';
-  /** A resumed position in the middle of an event: its context, sequence, and last part delivered. */
-  private partial?: { ci: number; seq: number; part: number };
-  /** Whether only the key's events are heard (see the constructor). */
-  private readonly keyed: boolean;
-  /** True while the replay passes (its events are older than the feeds' positions). */
-  private replaying = false;
-
-  /**
-   * @param key the entity the subscription follows, if one: with a route's `keyField`, only that
-   *   entity's events are heard (the position of the other contexts is then read from the hub
-   *   when an event passes: every event before it there was heard or did not concern it)
-   */
-  constructor(
-    private readonly hub: EventHub,
-    private readonly route: SubscriptionRoute,
-    private readonly accepts: (e: EventEnvelope) => boolean,
-    private readonly key: string | null,
-  ) {
-    this.contexts = route.contexts;
-    this.keyed = key != null && !!route.keyField;
-    this.startedAt = this.contexts.map(() => undefined);
-    this.stops = this.contexts.map((c, ci) => {
-      const stop = hub.listen(
-        c,
-        (event, seq) => (this.deliver ? this.pass(ci, seq, event) : this.heard.push([ci, seq, event])),
-        key != null && route.keyField ? { field: route.keyField, value: key } : undefined,
-      );
-      // A feed already running stands at its position; one just opened hears nothing before it starts.
-      if (hub.position(c) > 0) this.startedAt[ci] = hub.position(c);
-      return stop;
-    });
-  }
-
-  stop(): void {
-    for (const s of this.stops.splice(0)) s();
-  }
-
-  /**
-   * Starts delivering to `deliver`: the replay after `from` (when resuming) or the `current`
-   * delivery come back as the backlog, then what was heard meanwhile, then live events.
-   */
-  attach(
-    deliver: (d: Delivery) => void,
-    scope: string,
-    from: Position | undefined,
-    current: boolean,
-  ): { stop(): void; backlog: Delivery[] } {
-    this.scope = scope;
-    const backlog: Delivery[] = [];
-    const collect = (d: Delivery) => backlog.push(d);
-    this.deliver = collect;
-    if (from) {
-      this.seen = [...from.seqs];
-      if (from.part >= 0) {
-        this.partial = { ci: from.last, seq: from.seqs[from.last], part: from.part };
-        this.seen[from.last] -= 1;
-      }
-      // The replay: every context's events after its position that may concern this
-      // subscription (the rest only move its position), each context's in stream order.
-      const held = this.contexts.map((c, ci) => {
-        const events = this.hub.since(c, this.seen[ci]);
-        if (!events) throw new ResumeError('RESUME_EXPIRED', `the gateway no longer holds the ${c} events after this position; read again`);
-        return events;
-      });
-      const last = held.map((events) => events.at(-1)?.seq ?? 0);
-      const replay = held.map((events) =>
-        events.filter((s) => this.route.types.includes(s.event.type) && (!this.keyed || this.mentionsKey(s.event))),
-      );
-      this.deliver = (d) => backlog.push({ ...d, replayed: true });
-      this.replaying = true;
-      for (const { ci, s } of mergeByTime(replay)) this.pass(ci, s.seq, s.event);
-      this.replaying = false;
-      // What was passed over without a look moves the position too.
-      last.forEach((seq, ci) => (this.seen[ci] = Math.max(this.seen[ci], seq)));
-      this.deliver = collect;
-    } else {
-      this.seen = this.contexts.map((c, ci) => this.startedAt[ci] ?? this.firstHeard(ci) ?? this.hub.position(c));
-      if (current) backlog.push({ position: this.position(0, -1) });
-    }
-    for (const [ci, seq, event] of this.heard) this.pass(ci, seq, event);
-    this.heard = [];
-    this.deliver = deliver;
-    return { stop: () => this.stop(), backlog };
-  }
-
-  /** Whether `event` names the key this tap hears (see the constructor), in the route's `keyField`. */
-  private mentionsKey(event: EventEnvelope): boolean {
-    return (event.correlation as Record<string, string | undefined>)[this.route.keyField!] === this.key;
-  }
-
-  /** The sequence before the first event heard of context `ci`, if any was heard. */
-  private firstHeard(ci: number): number | undefined {
-    const first = this.heard.find(([c]) => c === ci);
-    return first ? first[1] - 1 : undefined;
-  }
-
-  private position(last: number, part: number): string {
-    return encodePosition({ seqs: [...this.seen], last, part }, this.scope);
-  }
-
-  /** Turns the event at `seq` of context `ci` into its deliveries (none when it was passed already or is not for this subscription). */
-  private pass(ci: number, seq: number, event: EventEnvelope): void {
-    const partial = this.partial?.ci === ci && this.partial.seq === seq ? this.partial : undefined;
-    if (seq <= this.seen[ci]) return;
-    this.seen[ci] = seq;
-    // Heard through the index (live): the other contexts stand where their feeds stand.
-    if (this.keyed && !this.replaying)
-      for (let cj = 0; cj < this.contexts.length; cj++)
-        if (cj !== ci) this.seen[cj] = Math.max(this.seen[cj], this.hub.position(this.contexts[cj]));
-    if (partial) this.partial = undefined;
-    if (!this.route.types.includes(event.type)) return;
-    const parts = this.route.expand?.(event) ?? [event];
-    parts.forEach((e, i) => {
-      if (partial && i <= partial.part) return;
-      if (e !== event) inheritTrace(e, event);
-      if (this.accepts(e)) this.deliver!({ event: e, position: this.position(ci, this.route.expand ? i : -1) });
-    });
-  }
 }

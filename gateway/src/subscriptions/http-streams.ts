@@ -87,17 +87,116 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
-  const { documents, engine, caps, logger } = opts;
-  const heartbeatMs = opts.heartbeatMs ?? 5_000;
-  const open = new Set<ServerResponse>();
+/** The operation of `params`, parsed (syntax errors as a GraphQL error) with the caller's context; or the refusal and its HTTP status. */
+async function prepare(
+  opts: HttpStreamsOptions,
+  req: IncomingMessage,
+  params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown },
+): Promise<ExecutionArgs | { status: number; result: ExecutionResult }> {
+  const schema = opts.schema();
+  if (!schema) return { status: 503, result: errorResult(ErrorCode.SERVICE_UNAVAILABLE, 'the supergraph is not loaded yet') };
+  if (opts.trusted) {
+    const resolved = opts.trusted.resolve(params);
+    if ('code' in resolved)
+      return { status: resolved.code === 'PERSISTED_QUERY_NOT_FOUND' ? 200 : 400, result: errorResult(resolved.code, resolved.message) };
+    params.query = resolved.query;
+  }
+  if (typeof params.query !== 'string') return { status: 400, result: errorResult('BAD_REQUEST', 'query must be a string') };
+  let document: DocumentNode;
+  try {
+    document = opts.documents.parse(params.query);
+  } catch (e) {
+    return { status: 400, result: errorResult('GRAPHQL_PARSE_FAILED', (e as Error).message) };
+  }
+  const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
+  const context = await contextOf(req, opts.tokens, lastEventId, opts.caps.addressOf(req));
+  if (context instanceof AuthError) return { status: context.status, result: errorResult(context.code, context.message) };
+  const operationName = typeof params.operationName === 'string' ? params.operationName : undefined;
+  opts.usage?.record(schema, document, operationName);
+  return {
+    schema,
+    document,
+    operationName,
+    variableValues: (params.variables ?? {}) as Record<string, unknown>,
+    contextValue: context,
+  };
+}
+
+/** graphql-sse's handler over the engine: validation, queries and mutations, subscriptions, each operation prepared as above. */
+function sseHandlerOf(opts: HttpStreamsOptions) {
+  const { documents, engine } = opts;
+  // The `as never` below: graphql-sse's types name graphql's ESM build, the gateway runs on its
+  // CommonJS realm with Apollo (graphqlCjs), and results are Apollo's formatted ones: the same
+  // shapes under other type identities.
+  return createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({
+    validate: (schema, document) => documents.validate(schema, document) as never,
+    execute: (args) => executeForClient(opts.execute, args as ExecutionArgs) as never,
+    subscribe: (args) => engine.subscribe(args as ExecutionArgs) as never,
+    async onSubscribe(req: SseRequest<IncomingMessage, undefined>, params: RequestParams) {
+      const prepared = await prepare(opts, req.raw, params);
+      if ('result' in prepared)
+        return [JSON.stringify(prepared.result), { status: prepared.status, statusText: 'Refused', headers: JSON_TYPE }];
+      return prepared as never;
+    },
+  });
+}
+
+/** One multipart part holding `json`. */
+const part = (json: string) => `\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}`;
+
+/** Streams a subscription's `results` as multipart parts, a heartbeat part every `heartbeatMs`, until they end or the client goes. */
+async function streamMultipart(
+  res: ServerResponse,
+  results: AsyncIterableIterator<ExecutionResult>,
+  heartbeatMs: number,
+  logger: Logger,
+): Promise<void> {
+  const heartbeat = setInterval(() => void write(res, part('{}')), heartbeatMs);
+  res.once('close', () => {
+    clearInterval(heartbeat);
+    void results.return?.();
+  });
+  try {
+    for await (const result of results) {
+      if (!(await write(res, part(JSON.stringify({ payload: result }))))) break;
+    }
+  } catch (e) {
+    logger.error({ err: (e as Error).message }, 'multipart subscription failed');
+    if (res.writable) await write(res, part(JSON.stringify({ payload: null, errors: [{ message: 'internal error' }] })));
+  } finally {
+    clearInterval(heartbeat);
+  }
+  if (res.writable) finish(res, '\r\n--graphql--\r\n');
+}
+
+/** The HTTP streams (see the module comment) over `opts.engine`. */
+class HttpStreamRoutes implements HttpStreams {
+  private readonly streams = new Set<ServerResponse>();
+  private readonly sseHandler: ReturnType<typeof sseHandlerOf>;
+
+  constructor(private readonly opts: HttpStreamsOptions) {
+    this.sseHandler = sseHandlerOf(opts);
+  }
+
+  get open(): number {
+    return this.streams.size;
+  }
+
+  close(): void {
+    for (const res of this.streams) finish(res);
+  }
+
+  async graphql(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+    if (req.headers.accept === 'text/event-stream') return this.sse(req, res, body);
+    return this.multipart(req, res, body);
+  }
 
   /**
    * Counts `res` against its client's cap until it closes; false (and the refusal sent: 429
    * TOO_MANY_CONNECTIONS, or 503 while a shared cap cannot be counted) when it may not open.
    */
-  async function admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const admission = await caps.acquire(req);
+  private async admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const admission = await this.opts.caps.acquire(req);
     if ('refused' in admission) {
       const code = admission.refused === 429 ? 'TOO_MANY_CONNECTIONS' : ErrorCode.SERVICE_UNAVAILABLE;
       sendJson(res, admission.refused, { errors: [{ message: admission.message, extensions: { code } }] });
@@ -106,66 +205,15 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     // Gone while its admission was counted: nothing will close it again.
     if (res.destroyed) return (admission.release(), false);
     res.once('close', admission.release);
-    open.add(res);
-    res.once('close', () => open.delete(res));
+    this.streams.add(res);
+    res.once('close', () => this.streams.delete(res));
     return true;
   }
 
-  /** The operation of `params`, parsed (syntax errors as a GraphQL error) with the caller's context. */
-  async function prepare(
-    req: IncomingMessage,
-    params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown },
-  ): Promise<ExecutionArgs | { status: number; result: ExecutionResult }> {
-    const schema = opts.schema();
-    if (!schema) return { status: 503, result: errorResult(ErrorCode.SERVICE_UNAVAILABLE, 'the supergraph is not loaded yet') };
-    if (opts.trusted) {
-      const resolved = opts.trusted.resolve(params);
-      if ('code' in resolved)
-        return { status: resolved.code === 'PERSISTED_QUERY_NOT_FOUND' ? 200 : 400, result: errorResult(resolved.code, resolved.message) };
-      params.query = resolved.query;
-    }
-    if (typeof params.query !== 'string') return { status: 400, result: errorResult('BAD_REQUEST', 'query must be a string') };
-    let document: DocumentNode;
-    try {
-      document = documents.parse(params.query);
-    } catch (e) {
-      return { status: 400, result: errorResult('GRAPHQL_PARSE_FAILED', (e as Error).message) };
-    }
-    const lastEventId = (params.extensions as { lastEventId?: unknown } | undefined)?.lastEventId ?? header(req, 'last-event-id');
-    const context = await contextOf(req, opts.tokens, lastEventId, caps.addressOf(req));
-    if (context instanceof AuthError) return { status: context.status, result: errorResult(context.code, context.message) };
-    const operationName = typeof params.operationName === 'string' ? params.operationName : undefined;
-    opts.usage?.record(schema, document, operationName);
-    return {
-      schema,
-      document,
-      operationName,
-      variableValues: (params.variables ?? {}) as Record<string, unknown>,
-      contextValue: context,
-    };
-  }
-
-  const execute = (args: ExecutionArgs) => executeForClient(opts.execute, args);
-
-  // The `as never` below: graphql-sse's types name graphql's ESM build, the gateway runs on its
-  // CommonJS realm with Apollo (graphqlCjs), and results are Apollo's formatted ones: the same
-  // shapes under other type identities.
-  const sseHandler = createHandler<IncomingMessage, undefined, OperationContext & Record<PropertyKey, unknown>>({
-    validate: (schema, document) => documents.validate(schema, document) as never,
-    execute: (args) => execute(args as ExecutionArgs) as never,
-    subscribe: (args) => engine.subscribe(args as ExecutionArgs) as never,
-    async onSubscribe(req: SseRequest<IncomingMessage, undefined>, params: RequestParams) {
-      const prepared = await prepare(req.raw, params);
-      if ('result' in prepared)
-        return [JSON.stringify(prepared.result), { status: prepared.status, statusText: 'Refused', headers: JSON_TYPE }];
-      return prepared as never;
-    },
-  });
-
-  async function sse(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+  async sse(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
     const streaming = req.headers.accept === 'text/event-stream';
-    if (streaming && !(await admit(req, res))) return true;
-    const [out, init] = await sseHandler({
+    if (streaming && !(await this.admit(req, res))) return true;
+    const [out, init] = await this.sseHandler({
       method: req.method ?? 'GET',
       url: req.url ?? '/',
       headers: {
@@ -188,7 +236,7 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     return true;
   }
 
-  async function multipart(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+  private async multipart(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
     const accept = req.headers.accept ?? '';
     if (req.method !== 'POST' || !/multipart\/mixed/i.test(accept) || !/subscriptionSpec/i.test(accept)) return false;
     let params: Record<string, unknown>;
@@ -197,52 +245,27 @@ export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
     } catch {
       return false; // Apollo answers a malformed body
     }
-    const prepared = await prepare(req, params ?? {});
+    const prepared = await prepare(this.opts, req, params ?? {});
     if ('result' in prepared) return (sendJson(res, prepared.status, prepared.result), true);
     const operation = getOperationAST(prepared.document, prepared.operationName);
     if (operation?.operation !== 'subscription') return false; // queries and mutations: Apollo
-    const errors = documents.validate(prepared.schema, prepared.document);
+    const errors = this.opts.documents.validate(prepared.schema, prepared.document);
     if (errors.length) return (sendJson(res, 400, { errors: errors.map((e) => e.toJSON()) }), true);
-    if (!(await admit(req, res))) return true;
-    const results = await engine.subscribe(prepared);
+    if (!(await this.admit(req, res))) return true;
+    const results = await this.opts.engine.subscribe(prepared);
     res.writeHead(200, { 'content-type': 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0"', 'cache-control': 'no-store' });
-    const part = (json: string) => `\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}`;
     if (!(Symbol.asyncIterator in results)) {
       res.end(`${part(JSON.stringify({ payload: results }))}\r\n--graphql--\r\n`);
       return true;
     }
-    const heartbeat = setInterval(() => void write(res, part('{}')), heartbeatMs);
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      void results.return?.();
-    });
-    try {
-      for await (const result of results) {
-        if (!(await write(res, part(JSON.stringify({ payload: result }))))) break;
-      }
-    } catch (e) {
-      logger.error({ err: (e as Error).message }, 'multipart subscription failed');
-      if (res.writable) await write(res, part(JSON.stringify({ payload: null, errors: [{ message: 'internal error' }] })));
-    } finally {
-      clearInterval(heartbeat);
-    }
-    if (res.writable) finish(res, '\r\n--graphql--\r\n');
+    await streamMultipart(res, results, this.opts.heartbeatMs ?? 5_000, this.opts.logger);
     return true;
   }
+}
 
-  return {
-    async graphql(req, res, body) {
-      if (req.headers.accept === 'text/event-stream') return sse(req, res, body);
-      return multipart(req, res, body);
-    },
-    sse,
-    get open() {
-      return open.size;
-    },
-    close() {
-      for (const res of open) finish(res);
-    },
-  };
+/** The HTTP streams' routes (see the module comment). */
+export function createHttpStreams(opts: HttpStreamsOptions): HttpStreams {
+  return new HttpStreamRoutes(opts);
 }
 
 /** How long (ms) a response may wait for its client to read before it is closed. */

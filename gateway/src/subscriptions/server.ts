@@ -30,7 +30,8 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { GraphQLError, GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import type { ServerOptions } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Identity, Logger } from '@courses/platform';
 import { AuthError, identityFromAuthorization, whenExpired, type TokenPolicy } from '../auth.js';
@@ -111,18 +112,23 @@ export interface SubscriptionServer {
   close(): Promise<void>;
 }
 
-export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
-  const { logger, caps, documents, engine } = opts;
-  const maxOperations = opts.maxSubscriptionsPerSocket ?? 50;
-  const wss = new WebSocketServer({
-    server: opts.httpServer,
-    path: opts.path ?? '/graphql',
+/** graphql-ws's server options with this file's socket data. */
+type Hooks = ServerOptions<Record<string, unknown>, Extra & Partial<SocketExtra>>;
+
+/**
+ * The WebSocket server on the gateway's HTTP server: refuses at the upgrade an origin not allowed
+ * (403) and a client past its connection cap (429, or 503 while a shared cap cannot be counted).
+ */
+function webSocketServerOf({ httpServer, path, caps, logger, allowedOrigins }: SubscriptionServerOptions): WebSocketServer {
+  return new WebSocketServer({
+    server: httpServer,
+    path: path ?? '/graphql',
     maxPayload: 1_000_000,
     // Payloads are a few hundred bytes: compressing each for each socket costs more CPU (and
     // memory per socket) than the bytes it saves.
     perMessageDeflate: false,
     verifyClient: ({ origin, req }, done) => {
-      if (!originAllowed(origin, req.headers.host, opts.allowedOrigins)) {
+      if (!originAllowed(origin, req.headers.host, allowedOrigins)) {
         logger.info({ origin }, 'websocket refused: origin not allowed');
         return done(false, 403, 'origin not allowed');
       }
@@ -141,8 +147,100 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       );
     },
   });
+}
+
+/**
+ * Who is on a socket: the connection's token (connection_init; the socket closes with 4401 when
+ * it expires, 4403 when it is refused), and an operation's own token, which replaces it for that
+ * operation.
+ */
+function identityHooks({ caps, tokens, logger }: SubscriptionServerOptions): Pick<Hooks, 'onConnect' | 'context'> {
+  return {
+    async context(ctx, _id, payload): Promise<OperationContext> {
+      const lastEventId = (payload.extensions as { lastEventId?: unknown } | undefined)?.lastEventId;
+      const clientIp = caps.addressOf(ctx.extra.request);
+      const own = operationAuthorization(payload.extensions);
+      if (!own) return { identity: ctx.extra.identity, lastEventId, clientIp };
+      try {
+        const verified = await identityFromAuthorization(own, tokens);
+        return { identity: verified?.identity, exp: verified?.exp, lastEventId, clientIp };
+      } catch (e) {
+        if (e instanceof AuthError) return { authError: e.message, authErrorCode: e.code };
+        throw e;
+      }
+    },
+    async onConnect(ctx) {
+      const params = ctx.connectionParams ?? {};
+      const raw = params.authorization ?? params.Authorization;
+      try {
+        const verified = await identityFromAuthorization(raw, tokens);
+        if (verified) {
+          ctx.extra.identity = verified.identity;
+          ctx.extra.expiry = whenExpired(verified.exp, () => ctx.extra.socket.close(4401, 'Unauthorized: token expired'));
+        }
+        return true;
+      } catch (e) {
+        if (e instanceof AuthError) {
+          logger.info({ reason: e.message }, 'websocket refused');
+          return false; // 4403 Forbidden
+        }
+        throw e;
+      }
+    },
+  };
+}
+
+/**
+ * The operations of the sockets: a trusted document named by hash becomes its text, at most
+ * `maxSubscriptionsPerSocket` run at once per socket (SUBSCRIPTION_LIMIT), each is counted in
+ * `running.operations` while it runs and in the field usage once.
+ */
+function operationHooks(
+  opts: SubscriptionServerOptions,
+  running: { operations: number },
+): Pick<Hooks, 'onSubscribe' | 'onOperation' | 'onComplete' | 'onClose'> {
+  const maxOperations = opts.maxSubscriptionsPerSocket ?? 50;
+  return {
+    onSubscribe(ctx, id, payload) {
+      // A trusted document named by hash becomes the payload's text, which graphql-ws parses
+      // next; in `only` mode any other text is refused here, before it is parsed.
+      if (opts.trusted) {
+        const resolved = opts.trusted.resolve(payload);
+        if ('code' in resolved) return [new graphqlCjs.GraphQLError(resolved.message, { extensions: { code: resolved.code } })];
+        (payload as { query: string }).query = resolved.query;
+      }
+      // Counted here, not from ctx.subscriptions: operations sent together are all being
+      // prepared before any of them is registered there.
+      const own = (ctx.extra.operations ??= new Set());
+      if (own.size >= maxOperations)
+        return [
+          new graphqlCjs.GraphQLError(`at most ${maxOperations} operations at once on one socket`, {
+            extensions: { code: 'SUBSCRIPTION_LIMIT' },
+          }),
+        ];
+      own.add(id);
+      running.operations++;
+    },
+    onOperation(_ctx, _id, _payload, args) {
+      opts.usage?.record(args.schema, args.document, args.operationName);
+    },
+    onComplete(ctx, id) {
+      if (ctx.extra.operations?.delete(id)) running.operations--;
+    },
+    onClose(ctx) {
+      ctx.extra.expiry?.();
+      running.operations -= ctx.extra.operations?.size ?? 0;
+      ctx.extra.operations?.clear();
+    },
+  };
+}
+
+/** Starts graphql-ws on `opts.httpServer` (see the module comment). */
+export function startSubscriptionServer(opts: SubscriptionServerOptions): SubscriptionServer {
+  const { documents, engine } = opts;
+  const wss = webSocketServerOf(opts);
   /** Operations running now, across all sockets. */
-  let operations = 0;
+  const running = { operations: 0 };
 
   const server = useServer<Record<string, unknown>, SocketExtra>(
     {
@@ -153,72 +251,12 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       },
       parse: (source) => documents.parse(source),
       validate: (schema, document) => documents.validate(schema, document) as GraphQLError[],
-      onSubscribe(ctx, id, payload) {
-        // A trusted document named by hash becomes the payload's text, which graphql-ws parses
-        // next; in `only` mode any other text is refused here, before it is parsed.
-        if (opts.trusted) {
-          const resolved = opts.trusted.resolve(payload);
-          if ('code' in resolved) return [new graphqlCjs.GraphQLError(resolved.message, { extensions: { code: resolved.code } })];
-          (payload as { query: string }).query = resolved.query;
-        }
-        // Counted here, not from ctx.subscriptions: operations sent together are all being
-        // prepared before any of them is registered there.
-        const running = (ctx.extra.operations ??= new Set());
-        if (running.size >= maxOperations)
-          return [
-            new graphqlCjs.GraphQLError(`at most ${maxOperations} operations at once on one socket`, {
-              extensions: { code: 'SUBSCRIPTION_LIMIT' },
-            }),
-          ];
-        running.add(id);
-        operations++;
-      },
-      onOperation(_ctx, _id, _payload, args) {
-        opts.usage?.record(args.schema, args.document, args.operationName);
-      },
-      onComplete(ctx, id) {
-        if (ctx.extra.operations?.delete(id)) operations--;
-      },
+      ...operationHooks(opts, running),
+      ...identityHooks(opts),
       // A result's errors as they are: graphql-ws calls `toJSON()` on each, which the errors of a
       // result from Apollo's pipeline (already formatted, plain objects) do not have; the message's
       // JSON.stringify calls it on those that do.
       onNext: (_ctx, _id, _payload, _args, result) => result as never,
-      async context(ctx, _id, payload): Promise<OperationContext> {
-        const lastEventId = (payload.extensions as { lastEventId?: unknown } | undefined)?.lastEventId;
-        const clientIp = caps.addressOf(ctx.extra.request);
-        const own = operationAuthorization(payload.extensions);
-        if (!own) return { identity: ctx.extra.identity, lastEventId, clientIp };
-        try {
-          const verified = await identityFromAuthorization(own, opts.tokens);
-          return { identity: verified?.identity, exp: verified?.exp, lastEventId, clientIp };
-        } catch (e) {
-          if (e instanceof AuthError) return { authError: e.message, authErrorCode: e.code };
-          throw e;
-        }
-      },
-      async onConnect(ctx) {
-        const params = ctx.connectionParams ?? {};
-        const raw = params.authorization ?? params.Authorization;
-        try {
-          const verified = await identityFromAuthorization(raw, opts.tokens);
-          if (verified) {
-            ctx.extra.identity = verified.identity;
-            ctx.extra.expiry = whenExpired(verified.exp, () => ctx.extra.socket.close(4401, 'Unauthorized: token expired'));
-          }
-          return true;
-        } catch (e) {
-          if (e instanceof AuthError) {
-            logger.info({ reason: e.message }, 'websocket refused');
-            return false; // 4403 Forbidden
-          }
-          throw e;
-        }
-      },
-      onClose(ctx) {
-        ctx.extra.expiry?.();
-        operations -= ctx.extra.operations?.size ?? 0;
-        ctx.extra.operations?.clear();
-      },
       // graphql-ws's types name graphql's ESM build; the engine runs on its CommonJS realm with
       // Apollo (graphqlCjs) and yields Apollo's formatted results: the same shapes, other type identities.
       subscribe: (args) => engine.subscribe(args) as never,
@@ -241,7 +279,7 @@ export function startSubscriptionServer(opts: SubscriptionServerOptions): Subscr
       return wss.clients.size;
     },
     get operations() {
-      return operations;
+      return running.operations;
     },
     async close() {
       stopKeepAlive();
