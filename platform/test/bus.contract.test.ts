@@ -7,10 +7,19 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, parseEvent, streamOf, type EventEnvelope } from '@courses/contracts';
-import { createLogger, InMemoryBus, NatsBus, type Bus, type BusMessage, type DurableMessages, type DurableSpec } from '@courses/platform';
+import { eventually } from '@courses/devkit/graphql-client';
+import {
+  createLogger,
+  InMemoryBus,
+  NatsBus,
+  StreamNotFoundError,
+  type Bus,
+  type BusMessage,
+  type DurableMessages,
+  type DurableSpec,
+} from '@courses/platform';
 import { uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '@courses/devkit/graphql-client';
 
 const logger = createLogger('bus-test', 'silent');
 let nats: OwnNatsServer;
@@ -83,7 +92,7 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
   });
 
   it('refuses a durable consumer of a stream that does not exist, and a subject no stream stores', async () => {
-    await expect(bus.durable(spec('nobody', { stream: streamOf('payment', ns) }))).rejects.toThrow(/not found/i);
+    await expect(bus.durable(spec('nobody', { stream: streamOf('payment', ns) }))).rejects.toBeInstanceOf(StreamNotFoundError);
     const refunded = createEvent('payment.refunded', { paymentId: 'p', registrationId: 'r', studentId: 's', lectureId: 'l', amount: 1 });
     await expect(bus.publish(refunded)).rejects.toThrow();
   });

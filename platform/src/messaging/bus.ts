@@ -79,7 +79,8 @@ export interface Bus {
   /**
    * The durable consumer `spec` (created, or updated to `spec`'s limits), from the stream's first
    * message on its first start.
-   * @throws while the stream does not exist (its publisher creates it), or the transport is down.
+   * @throws StreamNotFoundError while the stream does not exist (its publisher creates it); another
+   *   error while the transport is down.
    */
   durable(spec: DurableSpec): Promise<DurableMessages>;
   /** How far durable `durable` of `stream` is behind; undefined when it does not exist. */
@@ -94,4 +95,19 @@ export interface Bus {
   ready(): boolean;
   /** Closes the bus; `drain` first lets what is in flight finish. */
   close(opts?: { drain?: boolean }): Promise<void>;
+}
+
+/**
+ * A stream that does not exist (yet): its publisher creates it (platform/src/messaging/nats-streams.ts).
+ * A durable consumer waits for it quietly, where any other failure is worth a warning.
+ */
+export class StreamNotFoundError extends Error {
+  constructor(
+    /** The stream's name. */
+    readonly stream: string,
+    cause?: unknown,
+  ) {
+    super(`stream ${stream} not found`, { cause });
+    this.name = 'StreamNotFoundError';
+  }
 }

@@ -9,7 +9,7 @@
 import { InvalidEventError, parseEvent, type EventEnvelope, type EventType, type StreamSpec } from '@courses/contracts';
 import { KeyedMutex } from '../concurrency/index.js';
 import { inSpan, tracerOf, type Logger, type ServiceMetrics } from '../observability/index.js';
-import type { Bus, BusMessage, ConsumerLag, DurableMessages, DurableSpec } from './bus.js';
+import { StreamNotFoundError, type Bus, type BusMessage, type ConsumerLag, type DurableMessages, type DurableSpec } from './bus.js';
 import {
   aggregateKey,
   backoffMs,
@@ -154,7 +154,7 @@ class DurableConsumer {
       } catch (err) {
         if (!this.stopped) {
           // A stream not created yet is waited for quietly (the bus says so once).
-          if (this.attached || !/not found/i.test(String((err as Error)?.message)))
+          if (this.attached || !(err instanceof StreamNotFoundError))
             this.log.warn({ err: (err as Error).message }, 'consumer interrupted; resuming in 1 s');
           await new Promise((r) => setTimeout(r, 1_000));
         }

@@ -10,7 +10,7 @@
  * permissions (nats-auth.ts), stream limits and trace headers.
  */
 import { parseEvent, streamOf, subjectOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
-import type { Bus, BusMessage, ConsumerLag, DurableMessages, DurableSpec } from './bus.js';
+import { StreamNotFoundError, type Bus, type BusMessage, type ConsumerLag, type DurableMessages, type DurableSpec } from './bus.js';
 import { DUPLICATE_WINDOW_MS } from './nats-streams.js';
 
 interface Stored {
@@ -156,7 +156,7 @@ export class InMemoryBus implements Bus {
   async durable(spec: DurableSpec): Promise<DurableMessages> {
     if (this.closed) throw new Error('the bus is closed');
     const stream = this.streams.get(spec.stream.name);
-    if (!stream) throw new Error(`stream ${spec.stream.name} not found`);
+    if (!stream) throw new StreamNotFoundError(spec.stream.name);
     let durable = stream.durables.get(spec.durable);
     if (durable) durable.spec = spec;
     else stream.durables.set(spec.durable, (durable = new Durable(stream, spec)));
@@ -199,7 +199,7 @@ export class InMemoryBus implements Bus {
 
   async listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
     const stream = this.streams.get(streamOf(context, this.namespace).name);
-    if (!stream) throw new Error(`stream ${streamOf(context, this.namespace).name} not found`);
+    if (!stream) throw new StreamNotFoundError(streamOf(context, this.namespace).name);
     const each = (m: Stored) => {
       try {
         listener(parseEvent(m.data), m.seq);

@@ -17,7 +17,7 @@ import {
 } from '@nats-io/jetstream';
 import { parseEvent, streamOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 import type { Logger } from '../observability/index.js';
-import type { Bus, BusMessage, ConsumerLag, DurableMessages, DurableSpec } from './bus.js';
+import { StreamNotFoundError, type Bus, type BusMessage, type ConsumerLag, type DurableMessages, type DurableSpec } from './bus.js';
 import type { DeadLetter } from './handlers.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, natsReady, type NatsConnection } from './nats-connection.js';
@@ -110,11 +110,13 @@ export class NatsBus implements Bus {
       await jsm.streams.info(stream.name);
       this.waitingFor.delete(stream.name);
     } catch (err) {
-      if (/not found/i.test(String((err as Error)?.message)) && !this.waitingFor.has(stream.name)) {
+      if (!/not found/i.test(String((err as Error)?.message))) throw err;
+      if (!this.waitingFor.has(stream.name)) {
         this.waitingFor.add(stream.name);
         this.logger.info({ stream: stream.name, durable }, 'waiting for the stream (its publisher creates it)');
       }
-      throw err;
+      // NATS says so in words only (JSApiError 10059, "stream not found"): one typed error for every bus.
+      throw new StreamNotFoundError(stream.name, err);
     }
     const limits = { ack_wait: spec.ackWaitMs * 1_000_000, max_deliver: spec.maxDeliver };
     try {
