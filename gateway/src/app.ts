@@ -19,6 +19,7 @@ import {
   loadConfig,
   metricsAccess,
   natsAuthOf,
+  NatsBus,
   natsReady,
   serviceCounter,
   serviceGauge,
@@ -82,7 +83,7 @@ export async function startGateway(env: Record<string, string | undefined> = pro
   const apollo = createApolloServer({ config, gateway, limits, trusted, usage, redis, responses, metrics, logger });
   await apollo.start();
   const nc = await connectNats(config.NATS_URL, 'gateway', logger, natsAuthOf(config));
-  const hub = new EventHub(nc, config.NATS_NAMESPACE, logger, config.SUBSCRIPTION_REPLAY_MAX);
+  const hub = new EventHub(new NatsBus(nc, config.NATS_NAMESPACE, logger), logger, config.SUBSCRIPTION_REPLAY_MAX);
   const forgetCatalog = config.RESPONSE_CACHE ? forgetCatalogOnChange(hub, responses) : () => undefined;
 
   const execute = executorOf(apollo);

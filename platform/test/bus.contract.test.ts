@@ -183,6 +183,37 @@ describe.each(['nats', 'memory'] as const)('Bus contract: %s', (kind) => {
     expect(heard).toEqual([`${kind}-live-1`]);
   });
 
+  it("follows a stream in order from a sequence, or from what comes next, until stopped, and says the stream's bounds", async () => {
+    await expect(bus.bounds('payment')).rejects.toBeInstanceOf(StreamNotFoundError);
+    await expect(bus.follow('payment', 'next', () => undefined)).rejects.toBeInstanceOf(StreamNotFoundError);
+    const before = await bus.bounds('lecture');
+    await bus.publish(opened_(`${kind}-follow-1`));
+    await bus.publish(opened_(`${kind}-follow-2`));
+    const after = await bus.bounds('lecture');
+    expect(after).toEqual({ first: before.first, last: before.last + 2 });
+    // From a sequence: what the stream holds from there, in order, then what comes.
+    const back: number[] = [];
+    const reading = await bus.follow('lecture', before.last + 1, (r) => back.push(r.seq));
+    expect(reading.from).toBe(before.last + 1);
+    await eventually(async () => back.length >= 2, 10_000, 'read back');
+    expect(back).toEqual([before.last + 1, before.last + 2]);
+    // From what comes next: nothing older.
+    const live: string[] = [];
+    const next = await bus.follow('lecture', 'next', (r) =>
+      live.push((parseEvent(r.data) as EventEnvelope<'lecture.opened'>).payload.lectureId),
+    );
+    expect(next.from).toBe(after.last + 1);
+    await bus.publish(opened_(`${kind}-follow-3`));
+    await eventually(async () => live.length >= 1, 10_000, 'the next one');
+    next.stop();
+    // The reading still going hears what the stopped one must not.
+    await bus.publish(opened_(`${kind}-follow-4`));
+    await eventually(async () => back.includes(after.last + 2), 10_000, 'the marker read');
+    reading.stop();
+    expect(back).toEqual([before.last + 1, before.last + 2, after.last + 1, after.last + 2]);
+    expect(live).toEqual([`${kind}-follow-3`]);
+  });
+
   it('appends raw records once per message id, and says whether it can publish', async () => {
     const dlq = { name: `${ns}_DLQ_TEST`, subjects: [`${ns}.dlq.test.*`] };
     await bus.ensureStream(dlq);

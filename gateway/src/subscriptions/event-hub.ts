@@ -3,10 +3,10 @@
  * a window of recent events to resume from.
  *
  * One feed per context (`registration`, `payment`, `lecture`, `dashboard`) per gateway process,
- * shared by every client, opened with its first listener and closed with its last: a JetStream
- * ordered consumer (ephemeral, in memory, no acks; nats.js re-creates it from the last sequence
- * it saw after a NATS restart, so a restart loses nothing) on the context's stream, starting
- * after the stream's last message when the feed opens. Every gateway replica has its own feeds
+ * shared by every client, opened with its first listener and closed with its last: the bus
+ * follows the context's stream (`Bus.follow`; on NATS a JetStream ordered consumer: ephemeral,
+ * in memory, no acks, re-created from the last sequence it saw after a NATS restart, so a restart
+ * loses nothing), starting after the stream's last message when the feed opens. Every gateway replica has its own feeds
  * and sees every event.
  *
  * Each event comes with its stream sequence (JetStream's per-stream order, the position a
@@ -20,17 +20,18 @@
  * `process <subject>`; {@link traceOfEvent} hands that span's context to the subscription
  * deliveries the event causes, so they join the trace of the change that raised it.
  */
+import { parseEvent, type Context, type EventEnvelope } from '@courses/contracts';
 import {
-  jetstream,
-  jetstreamManager,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { parseEvent, streamOf, type Context, type EventEnvelope } from '@courses/contracts';
-import { extractTrace, SpanKind, startRecordedSpan, tracerOf, type Logger, type TraceContext } from '@courses/platform';
+  extractTrace,
+  SpanKind,
+  startRecordedSpan,
+  tracerOf,
+  type Bus,
+  type Following,
+  type Logger,
+  type StreamRecord,
+  type TraceContext,
+} from '@courses/platform';
 
 /** Hears one event of a context and its stream sequence. */
 export type EventListener = (event: EventEnvelope, seq: number) => void;
@@ -93,13 +94,12 @@ class Feed {
   started = false;
   closed = false;
   readonly ready: Promise<void>;
-  private messages?: ConsumerMessages;
+  private following?: Following;
   private backfilling?: Promise<void>;
 
   constructor(
     readonly context: Context,
-    private readonly stream: string,
-    private readonly hub: { js: JetStreamClient; jsm: Promise<JetStreamManager>; logger: Logger; replayMax: number },
+    private readonly hub: { bus: Bus; logger: Logger; replayMax: number },
   ) {
     this.ready = this.start();
     this.ready.catch(() => undefined);
@@ -108,33 +108,23 @@ class Feed {
   private async start(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        const info = await (await this.hub.jsm).streams.info(this.stream);
-        const from = info.state.last_seq + 1;
-        const consumer = await this.hub.js.consumers.get(this.stream, { opt_start_seq: from });
-        if (this.closed) return void consumer.delete().catch(() => undefined);
-        this.messages = await consumer.consume({ max_messages: 256 });
-        this.from = from;
-        this.last = from - 1;
+        const following = await this.hub.bus.follow(this.context, 'next', (r) => this.receive(r));
+        if (this.closed) return following.stop();
+        this.following = following;
+        this.from = following.from;
+        this.last = Math.max(this.last, following.from - 1);
         this.started = true;
-        void this.pump(this.messages);
         return;
       } catch (err) {
         // The stream may not exist yet (its publisher creates it) or NATS may be away: retry.
-        if (attempt === 0) this.hub.logger.warn({ err: (err as Error).message, stream: this.stream }, 'event feed waiting for its stream');
+        if (attempt === 0)
+          this.hub.logger.warn({ err: (err as Error).message, context: this.context }, 'event feed waiting for its stream');
         await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 2_000)));
       }
     }
   }
 
-  private async pump(messages: ConsumerMessages): Promise<void> {
-    try {
-      for await (const m of messages) this.receive(m);
-    } catch (err) {
-      if (!this.closed) this.hub.logger.error({ err: (err as Error).message, stream: this.stream }, 'event feed stopped');
-    }
-  }
-
-  private receive(m: JsMsg): void {
+  private receive(m: StreamRecord): void {
     let event: EventEnvelope;
     this.last = m.seq;
     try {
@@ -151,7 +141,7 @@ class Feed {
     const received = startRecordedSpan(tracer, `process ${m.subject}`, () => ({
       kind: SpanKind.CONSUMER,
       attributes: { 'messaging.system': 'nats', 'messaging.destination.name': m.subject, 'messaging.message.id': event.id },
-      parent: extractTrace((key) => m.headers?.get(key) || undefined),
+      parent: extractTrace((key) => m.header(key)),
     }));
     if (received) traced.set(event, received.context);
     for (const l of this.listeners) l(event, m.seq);
@@ -175,34 +165,13 @@ class Feed {
 
   /** Reads the stream's events from `after + 1` up to the history's start, and puts them in front of it. */
   private async backfill(after: number): Promise<void> {
-    const info = await (await this.hub.jsm).streams.info(this.stream);
-    if (after + 1 < info.state.first_seq)
+    const bounds = await this.hub.bus.bounds(this.context);
+    if (after + 1 < bounds.first)
       throw new ResumeError('RESUME_EXPIRED', `the ${this.context} stream no longer holds the events after this position; read again`);
     const until = this.from - 1;
     if (until - after + this.history.length > this.hub.replayMax * 1.25)
       throw new ResumeError('RESUME_EXPIRED', `more than ${this.hub.replayMax} ${this.context} events since this position; read again`);
-    const consumer = await this.hub.js.consumers.get(this.stream, { opt_start_seq: after + 1 });
-    const read: SequencedEvent[] = [];
-    try {
-      const messages = await consumer.consume({ max_messages: Math.min(until - after, 1_000) });
-      const giveUp = setTimeout(() => messages.stop(), 10_000);
-      try {
-        for await (const m of messages) {
-          if (m.seq > until) break;
-          try {
-            read.push({ seq: m.seq, event: parseEvent(m.data) });
-          } catch {
-            // an invalid event is skipped, as when live
-          }
-          if (m.seq === until) break;
-        }
-      } finally {
-        clearTimeout(giveUp);
-        messages.stop();
-      }
-    } finally {
-      await consumer.delete().catch(() => undefined);
-    }
+    const read = await readRange(this.hub.bus, this.context, after + 1, until);
     if (this.from !== until + 1) return; // trimmed meanwhile: the caller's loop looks again
     this.history = [...read, ...this.history];
     this.from = after + 1;
@@ -224,36 +193,58 @@ class Feed {
 
   close(): void {
     this.closed = true;
-    this.messages?.stop();
-    void this.messages?.closed().catch(() => undefined);
+    this.following?.stop();
   }
 }
 
+/**
+ * The events of `context` with sequences `from` to `until`, read back through the bus (an invalid
+ * event is skipped, as when live); what has arrived after 10 s when the stream does not hand all
+ * of them over.
+ */
+async function readRange(bus: Bus, context: Context, from: number, until: number): Promise<SequencedEvent[]> {
+  const read: SequencedEvent[] = [];
+  let done!: () => void;
+  const complete = new Promise<void>((resolve) => (done = resolve));
+  const following = await bus.follow(context, from, (m) => {
+    if (m.seq > until) return done();
+    try {
+      read.push({ seq: m.seq, event: parseEvent(m.data) });
+    } catch {
+      // an invalid event is skipped, as when live
+    }
+    if (m.seq === until) done();
+  });
+  const giveUp = setTimeout(done, 10_000);
+  try {
+    await complete;
+  } finally {
+    clearTimeout(giveUp);
+    following.stop();
+  }
+  return read.filter((e) => e.seq <= until);
+}
+
+/** The gateway's feeds of domain events, one per context (see the module comment). */
 export class EventHub {
   private readonly feeds = new Map<Context, Feed>();
-  private readonly js: JetStreamClient;
-  private readonly jsm: Promise<JetStreamManager>;
 
   /**
+   * @param bus where the events are read (the gateway's NATS user may read its streams, nothing more)
    * @param replayMax events each feed keeps for resuming, and the most a resume may replay per
    *   context (count; older positions get RESUME_EXPIRED)
    */
   constructor(
-    nc: NatsConnection,
-    private readonly namespace: string,
+    private readonly bus: Bus,
     private readonly logger: Logger,
     private readonly replayMax = REPLAY_MAX,
-  ) {
-    this.js = jetstream(nc);
-    // No `$JS.API.INFO` call: the gateway's NATS user may read its streams, nothing more.
-    this.jsm = jetstreamManager(nc, { checkAPI: false });
-  }
+  ) {}
 
   private feed(context: Context): Feed {
     let feed = this.feeds.get(context);
     if (!feed) {
-      const { js, jsm, logger, replayMax } = this;
-      feed = new Feed(context, streamOf(context, this.namespace).name, { js, jsm, logger, replayMax });
+      const { bus, logger, replayMax } = this;
+      feed = new Feed(context, { bus, logger, replayMax });
       this.feeds.set(context, feed);
     }
     return feed;

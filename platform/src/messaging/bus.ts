@@ -1,7 +1,8 @@
 /**
  * The event bus as the application side sees it: publish a domain event to its context's
- * stream, consume a stream through a durable consumer (at least once, until acked), and listen
- * live to what is published from now on. Two implementations keep the same contract
+ * stream, consume a stream through a durable consumer (at least once, until acked), listen
+ * live to what is published from now on, and follow a stream from a sequence in order (the
+ * gateway's live feeds and their replay window). Two implementations keep the same contract
  * (platform/test/bus.contract.test.ts runs one suite over both): {@link NatsBus} on NATS
  * JetStream, and {@link InMemoryBus}, one process's twin for tests that need no NATS server.
  *
@@ -27,6 +28,30 @@ export interface BusMessage {
   nak(delayMs?: number): void;
   /** Given up: never delivered again (the caller keeps it, and `reason`, elsewhere first: see consumer.ts). */
   term(reason?: string): void;
+}
+
+/** One message of a stream as a follower reads it (see {@link Bus.follow}): in stream order, no acks. */
+export interface StreamRecord {
+  readonly subject: string;
+  /** Its sequence in the stream (1, 2, …). */
+  readonly seq: number;
+  readonly data: Uint8Array;
+  /** A header the publisher set (e.g. `traceparent`), or undefined. */
+  header(name: string): string | undefined;
+}
+
+/** The sequences a stream holds: its first and its last (`last` 0 while it has held none; `first` is then 1). */
+export interface StreamBounds {
+  first: number;
+  last: number;
+}
+
+/** A reading of a stream started by {@link Bus.follow}. */
+export interface Following {
+  /** The first sequence it reads. */
+  readonly from: number;
+  /** Stops reading; no record is handed over after it returns. */
+  stop(): void;
 }
 
 /** A durable consumer of one stream, shared by every replica that names it. */
@@ -91,6 +116,18 @@ export interface Bus {
    * @returns the function that stops listening.
    */
   listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void>;
+  /**
+   * The first and last sequence of `context`'s stream.
+   * @throws StreamNotFoundError while the stream does not exist.
+   */
+  bounds(context: Context): Promise<StreamBounds>;
+  /**
+   * Reads `context`'s stream in order from sequence `from` (`'next'`: after its last message,
+   * i.e. what is published from now on), handing each message to `onRecord`, without acks,
+   * until stopped; after a transport outage it goes on from the last message it handed over.
+   * @throws StreamNotFoundError while the stream does not exist.
+   */
+  follow(context: Context, from: number | 'next', onRecord: (record: StreamRecord) => void): Promise<Following>;
   /** True while publishing can reach the transport. */
   ready(): boolean;
   /** Closes the bus; `drain` first lets what is in flight finish. */

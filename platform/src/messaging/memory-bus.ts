@@ -10,7 +10,17 @@
  * permissions (nats-auth.ts), stream limits and trace headers.
  */
 import { parseEvent, streamOf, subjectOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
-import { StreamNotFoundError, type Bus, type BusMessage, type ConsumerLag, type DurableMessages, type DurableSpec } from './bus.js';
+import {
+  StreamNotFoundError,
+  type Bus,
+  type BusMessage,
+  type ConsumerLag,
+  type DurableMessages,
+  type DurableSpec,
+  type Following,
+  type StreamBounds,
+  type StreamRecord,
+} from './bus.js';
 import { DUPLICATE_WINDOW_MS } from './nats-streams.js';
 
 interface Stored {
@@ -195,6 +205,39 @@ export class InMemoryBus implements Bus {
     const filter = d.spec.stream.subjects[0]!;
     const pending = s.messages.slice(d.next).filter((m) => subjectMatches(filter, m.subject)).length;
     return { pending, unacked: d.unacked.size };
+  }
+
+  async bounds(context: Context): Promise<StreamBounds> {
+    const name = streamOf(context, this.namespace).name;
+    const stream = this.streams.get(name);
+    if (!stream) throw new StreamNotFoundError(name);
+    return { first: 1, last: stream.messages.length };
+  }
+
+  async follow(context: Context, from: number | 'next', onRecord: (record: StreamRecord) => void): Promise<Following> {
+    const name = streamOf(context, this.namespace).name;
+    const stream = this.streams.get(name);
+    if (!stream) throw new StreamNotFoundError(name);
+    const start = from === 'next' ? stream.messages.length + 1 : Math.max(1, from);
+    let stopped = false;
+    let next = start;
+    // In order, each once: what is stored from `start` on, then each message as it is published.
+    const each = () => {
+      while (!stopped && next <= stream.messages.length) {
+        const m = stream.messages[next - 1]!;
+        next++;
+        onRecord({ subject: m.subject, seq: m.seq, data: m.data, header: () => undefined });
+      }
+    };
+    stream.listeners.add(each);
+    queueMicrotask(each);
+    return {
+      from: start,
+      stop() {
+        stopped = true;
+        stream.listeners.delete(each);
+      },
+    };
   }
 
   async listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {

@@ -17,7 +17,17 @@ import {
 } from '@nats-io/jetstream';
 import { parseEvent, streamOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 import type { Logger } from '../observability/index.js';
-import { StreamNotFoundError, type Bus, type BusMessage, type ConsumerLag, type DurableMessages, type DurableSpec } from './bus.js';
+import {
+  StreamNotFoundError,
+  type Bus,
+  type BusMessage,
+  type ConsumerLag,
+  type DurableMessages,
+  type DurableSpec,
+  type Following,
+  type StreamBounds,
+  type StreamRecord,
+} from './bus.js';
 import type { DeadLetter } from './handlers.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, natsReady, type NatsConnection } from './nats-connection.js';
@@ -37,7 +47,8 @@ export class NatsBus implements Bus {
     private readonly logger: Logger,
   ) {
     this.js = jetstream(nc);
-    this.jsm = jetstreamManager(nc);
+    // No `$JS.API.INFO` call: a listener's NATS user (the gateway's) may read its streams, nothing more.
+    this.jsm = jetstreamManager(nc, { checkAPI: false });
     this.jsm.catch(() => undefined); // an error surfaces where it is awaited
   }
 
@@ -76,6 +87,45 @@ export class NatsBus implements Bus {
       throw err;
     });
     return info && { pending: info.num_pending, unacked: info.num_ack_pending };
+  }
+
+  async bounds(context: Context): Promise<StreamBounds> {
+    const name = streamOf(context, this.namespace).name;
+    try {
+      const { state } = await (await this.jsm).streams.info(name);
+      return { first: state.first_seq, last: state.last_seq };
+    } catch (err) {
+      if (/not found/i.test(String((err as Error)?.message))) throw new StreamNotFoundError(name, err);
+      throw err;
+    }
+  }
+
+  /** Through an ordered consumer (ephemeral, in memory, no acks; nats.js re-creates it after the last sequence it saw). */
+  async follow(context: Context, from: number | 'next', onRecord: (record: StreamRecord) => void): Promise<Following> {
+    const name = streamOf(context, this.namespace).name;
+    const start = from === 'next' ? (await this.bounds(context)).last + 1 : from;
+    const consumer = await this.js.consumers.get(name, { opt_start_seq: start }).catch((err: Error) => {
+      throw /not found/i.test(err.message) ? new StreamNotFoundError(name, err) : err;
+    });
+    const messages = await consumer.consume({ max_messages: 256 });
+    let stopped = false;
+    void (async () => {
+      for await (const m of messages) {
+        if (stopped) break;
+        onRecord({ subject: m.subject, seq: m.seq, data: m.data, header: (key) => m.headers?.get(key) || undefined });
+      }
+    })().catch((err: Error) => {
+      if (!stopped) this.logger.error({ err: err.message, stream: name }, 'stream reading stopped');
+    });
+    return {
+      from: start,
+      stop() {
+        stopped = true;
+        messages.stop();
+        void messages.closed().catch(() => undefined);
+        void consumer.delete().catch(() => undefined);
+      },
+    };
   }
 
   async listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
