@@ -35,13 +35,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import mongoose from 'mongoose';
+import { gql } from '@courses/devkit/graphql-client';
+import { DATA, devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { issueToken } from '@courses/gateway';
 import { startIdentityProvider } from '@courses/identity-provider';
 import { derivedSecrets } from './derive-secrets.mjs';
 import { topFrames } from './lib/cpu-profile.js';
-import { gql } from '@courses/devkit/graphql-client';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
-import { DATA, devSecrets, ensureMongo, ensureNats, portOpen, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { SERVICES, startReplica, startStack } from './lib/stack.mjs';
 
 const { values: opt } = parseArgs({

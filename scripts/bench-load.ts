@@ -35,6 +35,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { formatViolations } from '@courses/devkit/consistency';
+import { devSecrets, say } from '@courses/devkit/provision';
 import { issueToken } from '@courses/gateway';
 import {
   cpuNow,
@@ -49,9 +51,7 @@ import {
   targetOf,
   type Target,
 } from './lib/bench-target.js';
-import { formatViolations } from '@courses/devkit/consistency';
 import { preload } from './lib/preload.js';
-import { devSecrets, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

@@ -7,10 +7,10 @@
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { startRedis } from '@courses/devkit/provision';
 import type { GatewayConfig } from '../gateway/src/config.js';
 import { rateLimits } from '../gateway/src/limits.js';
 import type { GatewayContext } from '../gateway/src/subgraph-client.js';
-import { startRedis } from '@courses/devkit/provision';
 
 const { values } = parseArgs({ options: { queries: { type: 'string', default: '20000' } } });
 const N = Number(values.queries);

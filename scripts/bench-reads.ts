@@ -16,10 +16,10 @@
  *   --url URL        a running gateway instead (then --subgraphs, --mongodb-uri as bench:load)
  */
 import { parseArgs } from 'node:util';
+import { devSecrets, say } from '@courses/devkit/provision';
 import { issueToken } from '@courses/gateway';
 import { cpuNow, cpuRows, createPoster, openLecture, spread, TARGET_OPTIONS, targetOf, type Post } from './lib/bench-target.js';
 import { preload } from './lib/preload.js';
-import { devSecrets, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

@@ -49,6 +49,8 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
+import { formatViolations } from '@courses/devkit/consistency';
+import { DATA, devSecrets, ROOT, say } from '@courses/devkit/provision';
 import { issueToken } from '@courses/gateway';
 import {
   cpuNow,
@@ -65,9 +67,7 @@ import {
   type Answer,
   type Target,
 } from './lib/bench-target.js';
-import { formatViolations } from '@courses/devkit/consistency';
 import { topFrames } from './lib/cpu-profile.js';
-import { DATA, devSecrets, ROOT, say } from '@courses/devkit/provision';
 
 const { values: opt } = parseArgs({
   options: {

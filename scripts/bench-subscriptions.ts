@@ -40,11 +40,11 @@ import { connect } from '@nats-io/transport-node';
 import mongoose from 'mongoose';
 import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
+import { gqlOk, type Transport } from '@courses/devkit/graphql-client';
+import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { inboxPrefixOf, publishEvent } from '@courses/platform';
 import { issueToken } from '../gateway/src/auth.js';
-import { gqlOk, type Transport } from '@courses/devkit/graphql-client';
 import { cpuSecondsOfTree } from './lib/procs.mjs';
-import { devSecrets, ensureMongo, ensureNats, freePort, ROOT, say, waitForPort, withDatabase } from '@courses/devkit/provision';
 import { SERVICES, startStack } from './lib/stack.mjs';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);

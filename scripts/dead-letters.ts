@@ -13,8 +13,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { BUS, busRole, type BusService } from '@courses/contracts';
-import { inboxPrefixOf, OPERATOR_USER, readDeadLetters } from '@courses/platform';
 import { DATA, devSecrets } from '@courses/devkit/provision';
+import { inboxPrefixOf, OPERATOR_USER, readDeadLetters } from '@courses/platform';
 
 /** The NATS URL `npm start` wrote for this checkout. @throws when none runs */
 function startedNats(): string {

@@ -5,9 +5,9 @@
  * exits 1 at the first step that does not behave. GATEWAY_URL defaults to http://127.0.0.1:4000.
  * Each run uses fresh users, so it can be repeated.
  */
-import { issueToken } from '@courses/gateway';
 import { collect, eventually, gql, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 import { devSecrets } from '@courses/devkit/provision';
+import { issueToken } from '@courses/gateway';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
 const secret = devSecrets().JWT_SECRET;

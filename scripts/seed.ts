@@ -3,10 +3,10 @@
  * Idempotent: a lecture whose title the instructor already has is not opened again.
  * GATEWAY_URL defaults to http://127.0.0.1:4000.
  */
-import { issueToken } from '@courses/gateway';
-import { CATALOG } from './data/catalog.js';
 import { gqlOk } from '@courses/devkit/graphql-client';
 import { devSecrets } from '@courses/devkit/provision';
+import { issueToken } from '@courses/gateway';
+import { CATALOG } from './data/catalog.js';
 
 const url = process.env.GATEWAY_URL ?? 'http://127.0.0.1:4000';
 const secret = devSecrets().JWT_SECRET;

@@ -9,6 +9,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, subjectOf, type EventEnvelope } from '@courses/contracts';
+import { eventually } from '@courses/devkit/graphql-client';
 import {
   createLogger,
   deadLetterStream,
@@ -22,7 +23,6 @@ import {
 } from '@courses/platform';
 import { uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '@courses/devkit/graphql-client';
 
 let nats: OwnNatsServer;
 let nc: NatsConnection;

@@ -9,10 +9,10 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, streamOf, type EventEnvelope } from '@courses/contracts';
+import { eventually } from '@courses/devkit/graphql-client';
 import { CLAIMS_COLLECTION, createLogger, ensureStream, KeyedMutex, NatsBus, Outbox } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '@courses/devkit/graphql-client';
 
 const ns = uniqueTag('obx');
 const logger = createLogger('outbox-test', 'silent');

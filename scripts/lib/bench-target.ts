@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import mongoose from 'mongoose';
 import { checkConsistency, type DatabaseUris, type Violation } from '@courses/devkit/consistency';
-import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './procs.mjs';
 import { ensureMongo, ensureNats, say, withDatabase } from '@courses/devkit/provision';
+import { cpuSecondsOfTree, ownCpuSeconds, pidOnPort } from './procs.mjs';
 import { SERVICES, startReplica, startStack } from './stack.mjs';
 
 export type ServiceName = 'gateway' | 'registration' | 'payment' | 'lecture' | 'dashboard';

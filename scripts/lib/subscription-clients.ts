@@ -23,8 +23,8 @@
  * client: the subscription ended with SUBSCRIPTION_OVERFLOW, the connection closed, or it never came.
  */
 import WebSocket from 'ws';
-import { issueToken } from '../../gateway/src/auth.js';
 import { subscribeOver, type LiveResult, type Transport } from '@courses/devkit/graphql-client';
+import { issueToken } from '../../gateway/src/auth.js';
 
 interface Start {
   type: 'start';

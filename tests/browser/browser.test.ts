@@ -10,11 +10,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gqlOk } from '@courses/devkit/graphql-client';
 import { startIdentityProvider, type RunningIdentityProvider } from '@courses/identity-provider';
 import { toolAvailable } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway } from '../../gateway/src/app.js';
-import { eventually, gqlOk } from '@courses/devkit/graphql-client';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = toolAvailable('chromium', existsSync(executablePath), 'npm test installs Debian’s as root; or set CHROMIUM_PATH');

@@ -20,9 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { toolAvailable } from '@courses/test-kit/env';
 import { eventually } from '@courses/devkit/graphql-client';
 import { freePort, natsServerBinary } from '@courses/devkit/provision';
+import { toolAvailable } from '@courses/test-kit/env';
 import { parseImage, projectImages } from '../../scripts/pin-images.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

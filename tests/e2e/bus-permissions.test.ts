@@ -16,6 +16,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { BUS_SERVICES, createEvent, streamOf, subjectOf } from '@courses/contracts';
+import { eventually, gqlOk } from '@courses/devkit/graphql-client';
+import { freePort, portOpen } from '@courses/devkit/provision';
 import {
   connectNats,
   createLogger,
@@ -32,8 +34,6 @@ import {
 import { toolAvailable } from '@courses/test-kit/env';
 import { natsServerBinary, startOwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { eventually, gqlOk } from '@courses/devkit/graphql-client';
-import { freePort, portOpen } from '@courses/devkit/provision';
 
 let sys: TestSystem;
 const open: NatsConnection[] = [];

@@ -10,9 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gql } from '@courses/devkit/graphql-client';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { eventually, gql } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 const children: ChildProcess[] = [];

@@ -4,12 +4,12 @@
  * gateway's /metrics, and the report names a deprecated field's users.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { selectedCoordinates } from '../../gateway/src/field-usage.js';
 import { graphqlCjs } from '../../gateway/src/subscriptions/documents.js';
 import { apiSchemaSdl, deprecatedCoordinates } from '../../schema/scripts/schema-check.mjs';
 import { parseUsage, report } from '../../schema/scripts/schema-usage.mjs';
-import { eventually, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 beforeAll(async () => {

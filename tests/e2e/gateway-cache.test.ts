@@ -4,8 +4,8 @@
  * depends on who asks is cached or shared across identities.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { gqlOk } from '@courses/devkit/graphql-client';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 beforeAll(async () => {

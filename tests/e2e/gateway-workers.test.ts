@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { eventually } from '@courses/devkit/graphql-client';
 import { freePort } from '@courses/devkit/provision';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 const MAIN = path.resolve(import.meta.dirname, '../../gateway/dist/main.js');
 

@@ -7,12 +7,12 @@ import type { AddressInfo } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { collect, eventually, gql, gqlOk, subscribeOver, wsClient } from '@courses/devkit/graphql-client';
 import { DEV_GATEWAY_SECRET, HEADERS, subgraphSecret } from '@courses/platform';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, gql, gqlOk, subscribeOver, wsClient } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let instructor: string;

@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { LectureChangesDocument, subscribeResuming } from '@courses/client';
 import { streamOf } from '@courses/contracts';
+import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '@courses/devkit/graphql-client';
 import { DEV_JWT_SECRET } from '@courses/platform';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
-import { eventually, gqlOk, subscribeOver, wsClient, type LiveResult, type Transport } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let kim: string;

@@ -4,10 +4,10 @@
  * consistency checker ends green. Uses a nats-server of its own, with a store on disk.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, gql } from '@courses/devkit/graphql-client';
 import { toolAvailable } from '@courses/test-kit/env';
 import { natsServerBinary, startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { eventually, gql } from '@courses/devkit/graphql-client';
 
 const hasNats = toolAvailable('nats-server', !!natsServerBinary(), 'npm test installs one; or set NATS_SERVER_BIN');
 let nats: OwnNatsServer;

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 import { inSpan, startTracing, traceFields, tracerOf, type TracingHandle } from '@courses/platform/tracing';
 import type { TestSystem } from '@courses/test-kit/system';
-import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 
 const exporter = new InMemorySpanExporter();
 let tracing: TracingHandle | undefined;

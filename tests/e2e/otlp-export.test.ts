@@ -10,11 +10,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { eventually } from '@courses/devkit/graphql-client';
+import { freePort } from '@courses/devkit/provision';
 import { chargeSecret, DEV_GATEWAY_SECRET } from '@courses/platform';
 import { mongoUri, uniqueTag } from '@courses/test-kit/env';
 import { startOwnNatsServer, type OwnNatsServer } from '@courses/test-kit/nats-server';
-import { eventually } from '@courses/devkit/graphql-client';
-import { freePort } from '@courses/devkit/provision';
 
 interface ExportedSpan {
   service: string;

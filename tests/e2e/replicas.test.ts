@@ -3,8 +3,8 @@
  * consumers: every event's effect applies exactly once, and both replicas do work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { gqlOk } from '@courses/devkit/graphql-client';
+import { startSystem, type TestSystem } from '@courses/test-kit/system';
 
 let sys: TestSystem;
 beforeAll(async () => {

@@ -10,8 +10,8 @@
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startCluster, type Cluster } from '@courses/test-kit/cluster';
 import { eventually, gql, gqlOk } from '@courses/devkit/graphql-client';
+import { startCluster, type Cluster } from '@courses/test-kit/cluster';
 
 const STUDENTS = 8;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -9,11 +9,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { eventually, gql } from '@courses/devkit/graphql-client';
+import { portOpen, startRedis } from '@courses/devkit/provision';
 import { toolAvailable } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
-import { eventually, gql } from '@courses/devkit/graphql-client';
-import { portOpen, startRedis } from '@courses/devkit/provision';
 
 const REDIS = toolAvailable(
   'redis-server',

@@ -4,9 +4,9 @@
  * with FORBIDDEN; the provider going down does not take sign-in or readiness with it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 import { startIdentityProvider, type RunningIdentityProvider } from '@courses/identity-provider';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { gql, gqlOk, subscribeOver } from '@courses/devkit/graphql-client';
 
 let idp: RunningIdentityProvider;
 let sys: TestSystem;

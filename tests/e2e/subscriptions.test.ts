@@ -8,13 +8,13 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createEvent } from '@courses/contracts';
+import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 import { DEV_JWT_SECRET, publishEvent } from '@courses/platform';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { issueToken } from '../../gateway/src/auth.js';
 import { ROUTES } from '../../gateway/src/subscriptions/routes.js';
-import { collect, eventually, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let kim: string;

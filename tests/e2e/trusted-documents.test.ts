@@ -10,10 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MyRegistrationsDocument, request } from '@courses/client';
+import { eventually, subscribeOver, type Transport } from '@courses/devkit/graphql-client';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
 import { startGateway, type RunningGateway } from '../../gateway/src/app.js';
 import { TrustedDocuments } from '../../gateway/src/trusted-documents.js';
-import { eventually, subscribeOver, type Transport } from '@courses/devkit/graphql-client';
 
 const MANIFEST = new URL('../../client/src/generated/persisted-documents.json', import.meta.url);
 const manifest = JSON.parse(readFileSync(MANIFEST, 'utf8')) as Record<string, string>;

@@ -7,9 +7,9 @@
  */
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, eventually, gql, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 import { mongoUri } from '@courses/test-kit/env';
 import { startSystem, type TestSystem } from '@courses/test-kit/system';
-import { collect, eventually, gql, gqlOk, wsClient } from '@courses/devkit/graphql-client';
 
 let sys: TestSystem;
 let instructor: string;

@@ -1,7 +1,7 @@
 /** Dashboard subgraph on real servers: the read model follows events in any order, once each. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { eventually } from '@courses/devkit/graphql-client';
+import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { startDashboardService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startDashboardService>>>;

@@ -1,8 +1,8 @@
 /** Lecture subgraph against a real MongoDB-wire server and NATS: API, entities, enrolment policy. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '@courses/devkit/graphql-client';
 import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '@courses/devkit/graphql-client';
 import { startLectureService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startLectureService>>>;

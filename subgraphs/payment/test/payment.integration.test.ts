@@ -1,8 +1,8 @@
 /** Payment subgraph on real servers: the charge endpoint, refund and void policies, entity resolution. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '@courses/devkit/graphql-client';
 import { chargeSecret, DEV_GATEWAY_SECRET, subgraphSecret } from '@courses/platform';
 import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
-import { eventually } from '@courses/devkit/graphql-client';
 import { startPaymentService } from '../src/wiring.js';
 
 let h: SubgraphHarness<Awaited<ReturnType<typeof startPaymentService>>>;

@@ -3,8 +3,8 @@
  * catalog replica, registering, entities and their visibility.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { eventually } from '@courses/devkit/graphql-client';
+import { startSubgraphHarness, type SubgraphHarness } from '@courses/test-kit/subgraph';
 import { startPaymentService } from '../../payment/src/wiring.js';
 import { startRegistrationService } from '../src/wiring.js';
 
