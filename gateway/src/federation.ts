@@ -4,6 +4,8 @@
  * gateway's limits, trusted documents, rate limits, field usage and response cache.
  */
 import { readFileSync } from 'node:fs';
+// First: @apollo/gateway must load @apollo/federation-internals' plain exports (federation-exports.ts).
+import './federation-exports.js';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
