@@ -79,8 +79,8 @@ describe('claim lease', () => {
     expect(recover.calls).toEqual([['docs', '4', { k: 1 }]]);
     a.unpublished('docs:4');
     await a.noteFailedAttempt('docs:4', new Error('nats down'));
-    await a.noteFailedAttempt('docs:4', new Error('still down'));
-    expect(await claims().findOne({ _id: 'docs:4' })).toMatchObject({ attempts: 2, lastError: 'still down' });
+    await a.noteFailedAttempt('docs:4', new Error('still down'), ['e2', 'e3']);
+    expect(await claims().findOne({ _id: 'docs:4' })).toMatchObject({ attempts: 2, lastError: 'still down', unpublished: ['e2', 'e3'] });
     await a.stop();
     expect(await claims().countDocuments({ _id: 'docs:4' })).toBe(1); // unpublished: stays for a successor
   });

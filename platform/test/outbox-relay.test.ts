@@ -49,7 +49,10 @@ describe('outbox relay', () => {
       },
     };
     const [a, b, c] = [changed('l2', 1), changed('l2', 2), changed('l2', 3)];
-    await expect(new OutboxRelay({ conn, bus: refusing }).publish([a, b, c])).rejects.toThrow('bus down');
+    const refused = new OutboxRelay({ conn, bus: refusing }).publish([a, b, c]);
+    await expect(refused).rejects.toThrow('bus down');
+    // It names what it left unpublished, the refused event first: what the claim keeps.
+    await expect(refused).rejects.toMatchObject({ name: 'PublishError', unpublished: [b.id, c.id] });
     expect(sent).toEqual([a.id]);
   });
 });

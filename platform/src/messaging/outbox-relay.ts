@@ -18,6 +18,22 @@ export interface OutboxRelayOptions {
   publish?: boolean;
 }
 
+/**
+ * The bus refused an event: `unpublished` names it and those after it, in order (none of them was
+ * sent); the ones before it went out. Its message is the bus's.
+ */
+export class PublishError extends Error {
+  constructor(
+    /** Ids of the events not published, the refused one first. */
+    readonly unpublished: string[],
+    cause: unknown,
+  ) {
+    super(String((cause as Error)?.message ?? cause), { cause });
+    this.name = 'PublishError';
+  }
+}
+
+/** Publishes the events of changes (see the module comment). */
 export class OutboxRelay {
   /** false when the relay is switched off: every event stays in its document's outbox. */
   readonly publishing: boolean;
@@ -28,11 +44,18 @@ export class OutboxRelay {
 
   /**
    * Publishes `events` in order, counting each in `events_published_total`.
-   * @throws the bus's error at the first event it refuses (those after it are not sent).
+   * @throws PublishError at the first event the bus refuses (those after it are not sent).
    */
   async publish(events: readonly EventEnvelope[]): Promise<void> {
-    for (const event of events) {
-      await this.opts.bus.publish(event);
+    for (const [i, event] of events.entries()) {
+      try {
+        await this.opts.bus.publish(event);
+      } catch (err) {
+        throw new PublishError(
+          events.slice(i).map((e) => e.id),
+          err,
+        );
+      }
       this.opts.metrics?.eventsPublished.inc({ type: event.type });
     }
   }
@@ -40,7 +63,7 @@ export class OutboxRelay {
   /**
    * Publishes everything the outbox of document `docId` of `collection` holds (nothing when the
    * document does not exist).
-   * @throws the database's or the bus's error.
+   * @throws the database's error, or PublishError.
    */
   async publishStored(collection: string, docId: string): Promise<void> {
     const doc = await this.opts.conn

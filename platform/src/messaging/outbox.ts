@@ -38,7 +38,7 @@ import type { Logger, ServiceMetrics } from '../observability/index.js';
 import { changeContext, ClaimLease, type ChangeContext, type Changed } from '../persistence/index.js';
 import type { Bus } from './bus.js';
 import { Recoveries, type Recovery } from './outbox-recovery.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, PublishError } from './outbox-relay.js';
 
 export interface OutboxOptions {
   conn: Connection;
@@ -251,7 +251,12 @@ export class Outbox {
         if (!now) return; // settled meanwhile
         if (now.failed) await this.recover(collection, docId, now.data);
         this.lease.unpublished(key);
-        await this.relay.publishStored(collection, docId);
+        try {
+          await this.relay.publishStored(collection, docId);
+        } catch (err) {
+          await this.noteFailed(key, err);
+          throw err;
+        }
         this.lease.release(key);
       });
     }
@@ -297,9 +302,14 @@ export class Outbox {
       this.lease.release(key);
     } catch (err) {
       this.lease.unpublished(key);
-      await this.lease.noteFailedAttempt(key, err);
+      await this.noteFailed(key, err);
       this.warn(err, 'could not publish events; will retry');
     }
+  }
+
+  /** Counts a failed publishing attempt in `key`'s claim, with the events it left unpublished when the relay says. */
+  private noteFailed(key: string, err: unknown): Promise<void> {
+    return this.lease.noteFailedAttempt(key, err, err instanceof PublishError ? err.unpublished : undefined);
   }
 
   private track(p: Promise<unknown>): void {

@@ -29,9 +29,13 @@ export interface Claim {
   /** After this many ms the claim counts as abandoned and may be taken over. */
   staleAfterMs: number;
   data?: Record<string, unknown>;
-  /** Publishing attempts that failed so far (count), and the last one's error: the relay's stored state. */
+  /**
+   * The relay's stored state, written only when publishing fails: attempts that failed so far
+   * (count), the last one's error, and the ids of the events it left unpublished (in order).
+   */
   attempts?: number;
   lastError?: string;
+  unpublished?: string[];
 }
 
 /** Raised when another process holds a document's claim for longer than the wait allows. */
@@ -227,15 +231,17 @@ export class ClaimLease {
   }
 
   /**
-   * Writes down in the claim that publishing its events failed once more (the count and the
-   * error): what an operator reads in `_outbox` while NATS is away. Best effort.
+   * Writes down in the claim that publishing its events failed once more (the count, the error
+   * and, when known, the ids of the events left unpublished): what an operator reads in `_outbox`
+   * while NATS is away. Best effort.
    */
-  async noteFailedAttempt(key: string, err: unknown): Promise<void> {
+  async noteFailedAttempt(key: string, err: unknown, unpublished?: string[]): Promise<void> {
     try {
+      const lastError = String((err as Error)?.message ?? err);
       // Awaited inside the try: a closed connection throws before it returns a promise.
       await this.claims.updateOne(
         { _id: key, owner: this.owner },
-        { $inc: { attempts: 1 }, $set: { lastError: String((err as Error)?.message ?? err) } },
+        { $inc: { attempts: 1 }, $set: { lastError, ...(unpublished ? { unpublished } : {}) } },
       );
     } catch {
       /* best effort: the claim stays unpublished either way */
