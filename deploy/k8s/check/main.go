@@ -7,7 +7,7 @@
 //
 // Objects of the custom resources this deployment uses (the MongoDB Community Operator's) are not
 // Kubernetes API types; they are passed through, and tests/deploy/kubernetes.test.ts checks them.
-// npm test builds it into .data/bin (scripts/lib/provision.mjs).
+// npm test builds it into .data/bin (devkit/src/tools.mjs).
 package main
 
 import (
