@@ -290,12 +290,7 @@ function checkClaims({ claims }: State, { now, outboxMax }: Limits, add: Add): v
 
 /** Invariant 8 (see the module doc), per lecture. */
 function checkWaitlists(registrations: Doc[], waitlists: Doc[], add: Add): void {
-  const byLecture = new Map<string, Doc[]>();
-  for (const r of registrations) {
-    const regs = byLecture.get(r.lectureId);
-    if (regs) regs.push(r);
-    else byLecture.set(r.lectureId, [r]);
-  }
+  const byLecture = groupBy(registrations, (r) => r.lectureId);
   const lines = new Map(waitlists.map((w) => [String(w._id), w]));
   const t = (d: unknown) => (d ? new Date(d as string).getTime() : undefined);
   for (const [lectureId, regs] of byLecture) {

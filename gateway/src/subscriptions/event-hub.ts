@@ -222,7 +222,7 @@ async function readRange(bus: Bus, context: Context, from: number, until: number
     clearTimeout(giveUp);
     following.stop();
   }
-  return read.filter((e) => e.seq <= until);
+  return read;
 }
 
 /** The gateway's feeds of domain events, one per context (see the module comment). */

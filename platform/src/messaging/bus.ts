@@ -9,7 +9,7 @@
  * The policies on top (per-type handlers, per-aggregate order, batches, backoff, dead letters:
  * consumer.ts; the outbox relay: outbox.ts) are written once, against this interface.
  */
-import type { Context, EventEnvelope, StreamSpec } from '@courses/contracts';
+import { parseEvent, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 
 /** One message of a stream as a durable consumer receives it. */
 export interface BusMessage {
@@ -147,4 +147,25 @@ export class StreamNotFoundError extends Error {
     super(`stream ${stream} not found`, { cause });
     this.name = 'StreamNotFoundError';
   }
+}
+
+/**
+ * {@link Bus.listen} on top of {@link Bus.follow}, for every implementation: each event of
+ * `context` from now on, parsed; a message that is no event, or that `listener` throws on, is
+ * skipped (`skipped` hears why).
+ */
+export async function listenByFollowing(
+  bus: Pick<Bus, 'follow'>,
+  context: Context,
+  listener: (event: EventEnvelope, seq: number) => void,
+  skipped?: (err: unknown, subject: string) => void,
+): Promise<() => void> {
+  const following = await bus.follow(context, 'next', (r) => {
+    try {
+      listener(parseEvent(r.data), r.seq);
+    } catch (err) {
+      skipped?.(err, r.subject);
+    }
+  });
+  return () => following.stop();
 }

@@ -9,8 +9,9 @@
  * What it leaves out: persistence (a process that stops loses everything), per-service
  * permissions (nats-auth.ts), stream limits and trace headers.
  */
-import { parseEvent, streamOf, subjectOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
+import { streamOf, subjectOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 import {
+  listenByFollowing,
   StreamNotFoundError,
   type Bus,
   type BusMessage,
@@ -240,18 +241,8 @@ export class InMemoryBus implements Bus {
     };
   }
 
-  async listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
-    const stream = this.streams.get(streamOf(context, this.namespace).name);
-    if (!stream) throw new StreamNotFoundError(streamOf(context, this.namespace).name);
-    const each = (m: Stored) => {
-      try {
-        listener(parseEvent(m.data), m.seq);
-      } catch {
-        /* as NatsBus: a message that is no event is skipped */
-      }
-    };
-    stream.listeners.add(each);
-    return () => void stream.listeners.delete(each);
+  listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
+    return listenByFollowing(this, context, listener);
   }
 
   /** What stream `name` holds, oldest first (for tests: e.g. a consumer's dead letters); empty when it does not exist. */

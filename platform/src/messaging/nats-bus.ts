@@ -14,10 +14,12 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type StreamState,
 } from '@nats-io/jetstream';
-import { parseEvent, streamOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
+import { streamOf, type Context, type EventEnvelope, type StreamSpec } from '@courses/contracts';
 import type { Logger } from '../observability/index.js';
 import {
+  listenByFollowing,
   StreamNotFoundError,
   type Bus,
   type BusMessage,
@@ -31,7 +33,7 @@ import {
 import type { DeadLetter } from './handlers.js';
 import { deadLetterStream } from './nats-auth.js';
 import { jetstreamOf, natsReady, type NatsConnection } from './nats-connection.js';
-import { ensureStream, publishEvent } from './nats-streams.js';
+import { ensureStream, isNotFound, publishEvent } from './nats-streams.js';
 
 /** The bus of one NATS connection, in `namespace` (subjects and streams, see `@courses/contracts`). */
 export class NatsBus implements Bus {
@@ -83,20 +85,27 @@ export class NatsBus implements Bus {
   async lag(stream: string, durable: string): Promise<ConsumerLag | undefined> {
     const jsm = await this.jsm;
     const info = await jsm.consumers.info(stream, durable).catch((err: Error) => {
-      if (/not found/i.test(err.message)) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     });
     return info && { pending: info.num_pending, unacked: info.num_ack_pending };
   }
 
   async bounds(context: Context): Promise<StreamBounds> {
-    const name = streamOf(context, this.namespace).name;
+    const { first_seq, last_seq } = await this.streamState(streamOf(context, this.namespace).name);
+    return { first: first_seq, last: last_seq };
+  }
+
+  /**
+   * What stream `name` holds now.
+   * @throws StreamNotFoundError when it does not exist (NATS says so in words only, JSApiError
+   *   10059: one typed error for every bus); NATS's error otherwise.
+   */
+  private async streamState(name: string): Promise<StreamState> {
     try {
-      const { state } = await (await this.jsm).streams.info(name);
-      return { first: state.first_seq, last: state.last_seq };
+      return (await (await this.jsm).streams.info(name)).state;
     } catch (err) {
-      if (/not found/i.test(String((err as Error)?.message))) throw new StreamNotFoundError(name, err);
-      throw err;
+      throw isNotFound(err) ? new StreamNotFoundError(name, err) : err;
     }
   }
 
@@ -104,8 +113,8 @@ export class NatsBus implements Bus {
   async follow(context: Context, from: number | 'next', onRecord: (record: StreamRecord) => void): Promise<Following> {
     const name = streamOf(context, this.namespace).name;
     const start = from === 'next' ? (await this.bounds(context)).last + 1 : from;
-    const consumer = await this.js.consumers.get(name, { opt_start_seq: start }).catch((err: Error) => {
-      throw /not found/i.test(err.message) ? new StreamNotFoundError(name, err) : err;
+    const consumer = await this.js.consumers.get(name, { opt_start_seq: start }).catch((err: unknown) => {
+      throw isNotFound(err) ? new StreamNotFoundError(name, err) : err;
     });
     const messages = await consumer.consume({ max_messages: 256 });
     let stopped = false;
@@ -128,19 +137,10 @@ export class NatsBus implements Bus {
     };
   }
 
-  async listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
-    const consumer = await this.js.consumers.get(streamOf(context, this.namespace).name, { deliver_policy: DeliverPolicy.New });
-    const messages = await consumer.consume();
-    void (async () => {
-      for await (const m of messages) {
-        try {
-          listener(parseEvent(m.data), m.seq);
-        } catch (err) {
-          this.logger.warn({ err: (err as Error).message, subject: m.subject }, 'live listener skipped a message');
-        }
-      }
-    })().catch(() => undefined);
-    return () => void messages.close().catch(() => undefined);
+  listen(context: Context, listener: (event: EventEnvelope, seq: number) => void): Promise<() => void> {
+    return listenByFollowing(this, context, listener, (err, subject) =>
+      this.logger.warn({ err: (err as Error).message, subject }, 'live listener skipped a message'),
+    );
   }
 
   ready(): boolean {
@@ -157,16 +157,14 @@ export class NatsBus implements Bus {
     const jsm = await this.jsm;
     const { stream, durable } = spec;
     try {
-      await jsm.streams.info(stream.name);
+      await this.streamState(stream.name);
       this.waitingFor.delete(stream.name);
     } catch (err) {
-      if (!/not found/i.test(String((err as Error)?.message))) throw err;
-      if (!this.waitingFor.has(stream.name)) {
+      if (err instanceof StreamNotFoundError && !this.waitingFor.has(stream.name)) {
         this.waitingFor.add(stream.name);
         this.logger.info({ stream: stream.name, durable }, 'waiting for the stream (its publisher creates it)');
       }
-      // NATS says so in words only (JSApiError 10059, "stream not found"): one typed error for every bus.
-      throw new StreamNotFoundError(stream.name, err);
+      throw err;
     }
     const limits = { ack_wait: spec.ackWaitMs * 1_000_000, max_deliver: spec.maxDeliver };
     try {

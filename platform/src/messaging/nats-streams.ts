@@ -42,7 +42,7 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, repl
       }
     }
   } catch (err) {
-    if (!/not found/i.test(String((err as Error)?.message))) throw err;
+    if (!isNotFound(err)) throw err;
     try {
       await jsm.streams.add({ name: spec.name, subjects: spec.subjects, duplicate_window: DUPLICATE_WINDOW_MS * 1_000_000, ...limits });
     } catch (err) {
@@ -83,4 +83,9 @@ export async function publishEvent(js: JetStreamClient, event: EventEnvelope, na
       for (const [key, value] of Object.entries(injectTrace<Record<string, string>>({}))) (h ??= natsHeaders()).set(key, value);
     await js.publish(subject, JSON.stringify(wire), { msgID: event.id, timeout: 5_000, headers: h });
   });
+}
+
+/** Whether NATS refused because a stream or consumer does not exist (it says so in words only: JSApiError 10059 / 10014, "… not found"). */
+export function isNotFound(err: unknown): boolean {
+  return /not found/i.test(String((err as Error)?.message));
 }
