@@ -21,7 +21,8 @@
  * {@link Outbox.recoverWith}; e.g. registration abandons an attempt left PENDING), publishes
  * what the document's outbox holds, and deletes the claim. A claim whose publish failed (NATS
  * down) stays with its owner, which publishes again on each sweep until it succeeds; the claim
- * counts the failed attempts and keeps the last error (`attempts`, `lastError`).
+ * counts the failed attempts and keeps the last error and the events still unpublished
+ * (`attempts`, `lastError`, `unpublished`).
  *
  * A claim is deleted only after its events were published, so a change that takes a fresh
  * claim knows every event stored in the document went out: it replaces the outbox (`$set`),

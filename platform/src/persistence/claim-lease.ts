@@ -250,11 +250,10 @@ export class ClaimLease {
 
   /** Claims this process holds with unpublished events or an unfinished change: key and, for a failed one, its data. */
   unsettled(): Array<{ key: string; failed: boolean; data?: Record<string, unknown> }> {
-    const out: Array<{ key: string; failed: boolean; data?: Record<string, unknown> }> = [];
-    for (const [key, l] of this.leftovers)
-      if (l.state === 'unpublished') out.push({ key, failed: false });
-      else if (l.state === 'failed') out.push({ key, failed: true, data: l.data });
-    return out;
+    return [...this.leftovers.keys()].flatMap((key) => {
+      const left = this.unsettledOf(key);
+      return left ? [{ key, ...left }] : [];
+    });
   }
 
   /** `key`'s leftover now, when it is unpublished or failed (a sweep checks again under the mutex); else undefined. */
